@@ -1,0 +1,204 @@
+/**
+ * Huffman code lengths from symbol counts, optimal under a length limit.
+ *
+ * Read me first:
+ * - Only lengths are computed here; the codes follow from them canonically
+ *   (see `canonical_code.ts`), so lengths are all a codebook needs to store.
+ * - Unlimited Huffman lengths come from the in-place algorithm of Moffat and
+ *   Katajainen ("In-place calculation of minimum-redundancy codes", 1995), O(n)
+ *   after sorting. When the longest code fits the limit, that answer is optimal
+ *   under the limit too and is returned as it is.
+ * - Otherwise package-merge (Larmore and Hirschberg, 1990) finds the optimal
+ *   lengths under the limit, in O(n * limit).
+ * - A single used symbol gets length 1 (a stream of it costs one bit per symbol,
+ *   as in the reference); no used symbol gives all zeros (an empty code).
+ *
+ * @module
+ */
+
+/**
+ * The longest code kvbits writes: 15 bits.
+ *
+ * Why 15: every code then fits 16 bits, so the encoder packs code and length into
+ * one table entry and emits any code with one shift; the decoder resolves codes of
+ * up to 11 bits with one lookup and the rare longer ones (each rarer than about one
+ * symbol in 2^11) in at most four more steps. On ../shared/kv-real the unlimited
+ * global codes reach 16 bits and the limit changes the coded size by far less than
+ * 0.01%. Reference streams with longer codes (up to 32 bits) are still decoded.
+ */
+export const HUFFMAN_MAX_CODE_LENGTH = 15;
+
+/** The longest code any reader must accept (FORMAT.md §3). */
+export const HUFFMAN_MAX_READ_CODE_LENGTH = 32;
+
+/**
+ * Computes Huffman code lengths from symbol counts, optimal among prefix codes whose
+ * longest code is at most `maxLength`.
+ *
+ * @param counts How often each symbol occurs (non-negative integers); the index is
+ * the symbol.
+ * @param maxLength Longest code allowed, 1..32; {@link HUFFMAN_MAX_CODE_LENGTH} when
+ * omitted. `2 ** maxLength` must be at least the number of used symbols.
+ * @returns One length per symbol, 0 for symbols that do not occur.
+ * @throws {RangeError} When a count is negative or not an integer, or the limit
+ * cannot hold the used symbols.
+ *
+ * @example Skewed counts, with and without a limit
+ * ```ts
+ * import { huffmanCodeLengths } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const counts = [1, 1, 2, 4, 8, 16, 0];
+ * assertEquals([...huffmanCodeLengths(counts, 32)], [5, 5, 4, 3, 2, 1, 0]);
+ * // At most 4 bits: 62 bits become 64, the least any 4-bit-limited code needs.
+ * assertEquals([...huffmanCodeLengths(counts, 4)], [4, 4, 4, 4, 2, 1, 0]);
+ * ```
+ */
+export function huffmanCodeLengths(
+  counts: ArrayLike<number>,
+  maxLength: number = HUFFMAN_MAX_CODE_LENGTH,
+): Uint8Array {
+  if (
+    !Number.isInteger(maxLength) || maxLength < 1 ||
+    maxLength > HUFFMAN_MAX_READ_CODE_LENGTH
+  ) {
+    throw new RangeError(
+      `Cannot build Huffman code lengths: maximum length ${maxLength} is not an integer in 1..32`,
+    );
+  }
+  const alphabetSize = counts.length;
+  const used: number[] = [];
+  for (let symbol = 0; symbol < alphabetSize; symbol++) {
+    const count = counts[symbol];
+    if (!Number.isSafeInteger(count) || count < 0) {
+      throw new RangeError(
+        `Cannot build Huffman code lengths: count ${count} of symbol ${symbol} is not a non-negative integer`,
+      );
+    }
+    if (count > 0) used.push(symbol);
+  }
+  const lengths = new Uint8Array(alphabetSize);
+  if (used.length === 0) return lengths;
+  if (used.length === 1) {
+    lengths[used[0]] = 1;
+    return lengths;
+  }
+  if (used.length > 2 ** maxLength) {
+    throw new RangeError(
+      `Cannot build Huffman code lengths: ${used.length} used symbols do not fit codes of at most ${maxLength} bits`,
+    );
+  }
+  // Ascending by count, then by symbol, so that equal inputs give equal codes.
+  used.sort((a, b) => counts[a] - counts[b] || a - b);
+  const weights = Float64Array.from(used, (symbol) => counts[symbol]);
+  let sortedLengths = minimumRedundancyLengths(weights);
+  if (sortedLengths[0] > maxLength) {
+    sortedLengths = packageMergeLengths(weights, maxLength);
+  }
+  for (let i = 0; i < used.length; i++) lengths[used[i]] = sortedLengths[i];
+  return lengths;
+}
+
+/**
+ * Unlimited Huffman code lengths of ascending weights, by Moffat and Katajainen's
+ * in-place method. Returns lengths in the order of the weights (so the first, the
+ * rarest, has the longest code).
+ */
+function minimumRedundancyLengths(ascendingWeights: Float64Array): Float64Array {
+  const n = ascendingWeights.length;
+  const a = Float64Array.from(ascendingWeights);
+  // Phase 1: build the tree in place; a[i] becomes the parent index of node i.
+  a[0] += a[1];
+  let root = 0;
+  let leaf = 2;
+  for (let next = 1; next < n - 1; next++) {
+    if (leaf >= n || a[root] < a[leaf]) {
+      a[next] = a[root];
+      a[root++] = next;
+    } else {
+      a[next] = a[leaf++];
+    }
+    if (leaf >= n || (root < next && a[root] < a[leaf])) {
+      a[next] += a[root];
+      a[root++] = next;
+    } else {
+      a[next] += a[leaf++];
+    }
+  }
+  // Phase 2: depths of the internal nodes.
+  a[n - 2] = 0;
+  for (let next = n - 3; next >= 0; next--) a[next] = a[a[next]] + 1;
+  // Phase 3: depths of the leaves.
+  let available = 1;
+  let usedAtDepth = 0;
+  let depth = 0;
+  root = n - 2;
+  let next = n - 1;
+  while (available > 0) {
+    while (root >= 0 && a[root] === depth) {
+      usedAtDepth++;
+      root--;
+    }
+    while (available > usedAtDepth) {
+      a[next--] = depth;
+      available--;
+    }
+    available = 2 * usedAtDepth;
+    depth++;
+    usedAtDepth = 0;
+  }
+  return a;
+}
+
+/**
+ * Optimal length-limited code lengths of ascending weights by package-merge.
+ *
+ * Level 0 holds the leaves alone (depth `maxLength`); each next level merges the
+ * leaves with the packages (pairs) of the level before. The first `2n - 2` items of
+ * the last level are selected; a symbol's length is the number of levels in which
+ * it is part of the selection. Because merging keeps the leaves in order, the
+ * selected leaves of a level are always a prefix, so one leaf count per level is
+ * enough to recover every length.
+ */
+function packageMergeLengths(
+  ascendingWeights: Float64Array,
+  maxLength: number,
+): Float64Array {
+  const n = ascendingWeights.length;
+  const keep = 2 * n - 2;
+  const leafFlags: Uint8Array[] = [];
+  let previous = ascendingWeights.slice(0, Math.min(n, keep));
+  leafFlags.push(new Uint8Array(previous.length).fill(1));
+  for (let level = 1; level < maxLength; level++) {
+    const packages = previous.length >>> 1;
+    const size = Math.min(n + packages, keep);
+    const merged = new Float64Array(size);
+    const flags = new Uint8Array(size);
+    let leaf = 0;
+    let pack = 0;
+    for (let i = 0; i < size; i++) {
+      const packWeight = pack < packages
+        ? previous[2 * pack] + previous[2 * pack + 1]
+        : Infinity;
+      if (leaf < n && ascendingWeights[leaf] <= packWeight) {
+        merged[i] = ascendingWeights[leaf++];
+        flags[i] = 1;
+      } else {
+        merged[i] = packWeight;
+        pack++;
+      }
+    }
+    leafFlags.push(flags);
+    previous = merged;
+  }
+  const lengths = new Float64Array(n);
+  let selected = keep;
+  for (let level = maxLength - 1; level >= 0 && selected > 0; level--) {
+    const flags = leafFlags[level];
+    let leaves = 0;
+    for (let i = 0; i < selected; i++) leaves += flags[i];
+    for (let i = 0; i < leaves; i++) lengths[i]++;
+    selected = 2 * (selected - leaves);
+  }
+  return lengths;
+}
