@@ -43,3 +43,4 @@ export * from "./src/codec/huffman_code_lengths.ts";
 export * from "./src/codec/canonical_code.ts";
 export * from "./src/codec/huffman_encoder.ts";
 export * from "./src/codec/huffman_decoder.ts";
+export * from "./src/codec/crc32.ts";

@@ -1,0 +1,96 @@
+/**
+ * The meta JSON of one MNN KV dump (FORMAT.md §1), parsed and checked.
+ *
+ * @module
+ */
+
+import {
+  parseJsonObject,
+  requireInteger,
+  requireRelativePath,
+  requireString,
+} from "./json_fields.ts";
+
+/** The meta of one dump: the keys kvbits relies on, and every key as written. */
+export interface DumpMeta {
+  /** Every key of the meta file, in file order, with its value. */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** `layer_id`. */
+  readonly layerId: number;
+  /** `seq_len`: tokens in the dump. */
+  readonly seqLen: number;
+  /** `kv_heads`. */
+  readonly kvHeads: number;
+  /** `head_dim`. */
+  readonly headDim: number;
+  /** `bytes_per_elem`: 2 for FP16; other values are skipped by the encoder. */
+  readonly bytesPerElem: number;
+  /** `stage`, "prefill" or "decode" in dumper output. */
+  readonly stage: string;
+  /** `run_id`, or "" when the dump has none. */
+  readonly runId: string;
+  /** `k_file`, relative to the meta file's folder. */
+  readonly kFile: string;
+  /** `v_file`, relative to the meta file's folder. */
+  readonly vFile: string;
+}
+
+/**
+ * Parses the text of a dump's meta file and checks the keys kvbits needs.
+ *
+ * Required: `layer_id`, `seq_len`, `kv_heads`, `head_dim`, `bytes_per_elem`
+ * (non-negative integers; heads and head size above zero), `stage`, `k_file`,
+ * `v_file` (strings). `run_id` is optional. Other keys are kept as they are.
+ *
+ * @param text The JSON text of the meta file.
+ * @returns The parsed meta.
+ * @throws {KvbitsFormatError} When the text is not a JSON object, or a required key
+ * is missing or of the wrong type; the message names the key.
+ *
+ * @example
+ * ```ts
+ * import { parseDumpMeta } from "./dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const meta = parseDumpMeta(JSON.stringify({
+ *   layer_id: 3, seq_len: 2, kv_heads: 2, head_dim: 64, bytes_per_elem: 2,
+ *   stage: "prefill", run_id: "r", k_file: "k.bin", v_file: "v.bin",
+ * }));
+ * assertEquals([meta.layerId, meta.seqLen, meta.kFile], [3, 2, "k.bin"]);
+ * ```
+ */
+export function parseDumpMeta(text: string): DumpMeta {
+  const fields = parseJsonObject(text, "meta");
+  return {
+    fields,
+    layerId: requireInteger(fields, "layer_id", 0),
+    seqLen: requireInteger(fields, "seq_len", 0),
+    kvHeads: requireInteger(fields, "kv_heads", 1),
+    headDim: requireInteger(fields, "head_dim", 1),
+    bytesPerElem: requireInteger(fields, "bytes_per_elem", 1),
+    stage: requireString(fields, "stage"),
+    runId: fields.run_id === undefined ? "" : requireString(fields, "run_id"),
+    kFile: requireRelativePath(fields, "k_file"),
+    vFile: requireRelativePath(fields, "v_file"),
+  };
+}
+
+/**
+ * Number of elements of each of the dump's K and V tensors:
+ * `seq_len * kv_heads * head_dim`.
+ *
+ * @param meta The dump's meta.
+ * @returns The element count of K (equal to that of V).
+ *
+ * @example
+ * ```ts
+ * import { dumpElementCount, parseDumpMeta } from "./dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const meta = parseDumpMeta('{"layer_id": 0, "seq_len": 3, "kv_heads": 2, "head_dim": 4, "bytes_per_elem": 2, "stage": "prefill", "k_file": "k", "v_file": "v"}');
+ * assertEquals(dumpElementCount(meta), 24);
+ * ```
+ */
+export function dumpElementCount(meta: DumpMeta): number {
+  return meta.seqLen * meta.kvHeads * meta.headDim;
+}

@@ -1,0 +1,280 @@
+/**
+ * One dump through a four-stream bitstream layout, as data: tensors in, named
+ * files out, and back. Nothing here touches the file system; the jobs read and
+ * write what these functions take and return.
+ *
+ * @module
+ */
+
+import { crc32 } from "../codec/crc32.ts";
+import { KvbitsDataError } from "../codec/errors.ts";
+import { joinFp16Planes, splitFp16Planes } from "../codec/fp16_planes.ts";
+import { countSymbols } from "../codec/histogram.ts";
+import {
+  type BitstreamMeta,
+  buildBitstreamMeta,
+  streamFileName,
+} from "./bitstream_meta.ts";
+import type { DumpMeta } from "./dump_meta.ts";
+import { fp16BytesOfWords } from "./fp16_tensor.ts";
+import {
+  alphabetSizeOf,
+  type PerStream,
+  type StreamCodec,
+  type StreamName,
+  STREAM_NAMES,
+} from "./stream_codec.ts";
+
+/** A dump to encode: its meta and both tensors. */
+export interface DumpToEncode {
+  /** Input meta file name without `.json`, e.g. `meta_t0_128`. */
+  readonly metaName: string;
+  /** The input meta file's text. */
+  readonly metaText: string;
+  /** The parsed input meta. */
+  readonly meta: DumpMeta;
+  /** K as FP16 words. */
+  readonly k: Uint16Array;
+  /** V as FP16 words, as many as K. */
+  readonly v: Uint16Array;
+}
+
+/** A folder's global codebook: its models and the CRC-32 of its file. */
+export interface GlobalCodebook<Model> {
+  /** One model per stream. */
+  readonly models: PerStream<Model>;
+  /** CRC-32 of the codebook file's bytes, recorded in every dump coded with it. */
+  readonly crc32: number;
+}
+
+/** A file to write, by name relative to the dump's folder. */
+export interface NamedFile {
+  /** File name, e.g. `k_hi6_meta_t0_128.huff`. */
+  readonly name: string;
+  /** Its content. */
+  readonly bytes: Uint8Array;
+}
+
+/** The files of one encoded dump. */
+export interface EncodedDump {
+  /** The four stream files, in `STREAM_NAMES` order. */
+  readonly streams: readonly NamedFile[];
+  /** The bitstream meta; written last, so that its presence marks a complete dump. */
+  readonly meta: NamedFile;
+}
+
+/** The planes of an FP16 tensor, by stream name. */
+function planesOf(
+  dump: DumpToEncode,
+): PerStream<Uint8Array | Uint16Array> {
+  const k = splitFp16Planes(dump.k);
+  const v = splitFp16Planes(dump.v);
+  return { k_hi6: k.hi6, k_lo10: k.lo10, v_hi6: v.hi6, v_lo10: v.lo10 };
+}
+
+/**
+ * Encodes one dump with a stream codec, with the folder's global codebook or, when
+ * `global` is omitted, with per-dump models written into its meta.
+ *
+ * @param dump The dump's meta and tensors.
+ * @param codec The stream codec.
+ * @param global The folder's codebook, for `--codebook global`.
+ * @returns The four stream files and the meta file.
+ * @throws {RangeError} When K and V differ in length from the meta shape, or a
+ * symbol has no code in the global codebook.
+ *
+ * @example The files of a dump
+ * ```ts
+ * import { encodeDump } from "./encoded_dump.ts";
+ * import { parseDumpMeta } from "./dump_meta.ts";
+ * import { huffmanStreamCodec } from "./huffman_stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const metaText = '{"layer_id": 0, "seq_len": 1, "kv_heads": 1, "head_dim": 2, "bytes_per_elem": 2, "stage": "decode", "k_file": "k.bin", "v_file": "v.bin"}';
+ * const words = new Uint16Array([0x3c00, 0x3c01]);
+ * const encoded = encodeDump(
+ *   { metaName: "meta_t0_1", metaText, meta: parseDumpMeta(metaText), k: words, v: words },
+ *   huffmanStreamCodec,
+ * );
+ * assertEquals(encoded.streams.map((file) => file.name), [
+ *   "k_hi6_meta_t0_1.huff", "k_lo10_meta_t0_1.huff", "v_hi6_meta_t0_1.huff", "v_lo10_meta_t0_1.huff",
+ * ]);
+ * assertEquals(encoded.meta.name, "bitstream_meta_t0_1.json");
+ * ```
+ */
+export function encodeDump<Model>(
+  dump: DumpToEncode,
+  codec: StreamCodec<Model>,
+  global?: GlobalCodebook<Model>,
+): EncodedDump {
+  const { meta, k, v } = dump;
+  const numElements = meta.seqLen * meta.kvHeads * meta.headDim;
+  if (k.length !== numElements || v.length !== numElements) {
+    throw new RangeError(
+      `Cannot encode ${dump.metaName}: K has ${k.length} and V ${v.length} elements, the shape needs ${numElements}`,
+    );
+  }
+  const planes = planesOf(dump);
+  const models = {} as PerStream<Model>;
+  let tables: PerStream<number[]> | undefined;
+  if (global) {
+    Object.assign(models, global.models);
+  } else {
+    tables = {} as PerStream<number[]>;
+    for (const stream of STREAM_NAMES) {
+      const counts = countSymbols(planes[stream], alphabetSizeOf(stream));
+      models[stream] = codec.modelFromCounts(counts, stream);
+      tables[stream] = codec.tableOf(models[stream]);
+    }
+  }
+  const streams = STREAM_NAMES.map((stream) => ({
+    name: streamFileName(stream, dump.metaName, codec as StreamCodec<unknown>),
+    bytes: codec.encode(planes[stream], models[stream], stream),
+  }));
+  const kBytes = fp16BytesOfWords(k);
+  const vBytes = fp16BytesOfWords(v);
+  const metaText = buildBitstreamMeta(codec as StreamCodec<unknown>, {
+    input: meta,
+    inputText: dump.metaText,
+    metaName: dump.metaName,
+    numElements,
+    codebook: global ? "global" : "per-dump",
+    tables,
+    integrity: {
+      kBytes: kBytes.length,
+      kCrc32: crc32(kBytes),
+      vBytes: vBytes.length,
+      vCrc32: crc32(vBytes),
+      codebookCrc32: global?.crc32,
+    },
+  });
+  return {
+    streams,
+    meta: {
+      name: `${codec.metaPrefix}${dump.metaName}.json`,
+      bytes: new TextEncoder().encode(metaText),
+    },
+  };
+}
+
+/** A decoded dump: both tensors, and whether kvbits' checksums confirmed them. */
+export interface DecodedDump {
+  /** K as FP16 words. */
+  readonly k: Uint16Array;
+  /** V as FP16 words. */
+  readonly v: Uint16Array;
+  /**
+   * True when the meta carried kvbits' integrity record and both tensors matched
+   * their recorded lengths and CRC-32; false for reference outputs, which have none.
+   */
+  readonly integrityChecked: boolean;
+}
+
+/**
+ * Decodes one dump from its parsed meta and the bytes of its four stream files.
+ *
+ * @param meta The parsed bitstream meta.
+ * @param streams The content of each stream file.
+ * @param codec The stream codec of the folder's layout.
+ * @param global The folder's global codebook, required when the dump uses it.
+ * @returns Both tensors, checked against the recorded checksums when present.
+ * @throws {KvbitsDataError} When a stream is corrupt, the dump was coded with a
+ * different global codebook, or a decoded tensor differs from its checksum.
+ *
+ * @example A dump coded and decoded with per-dump codebooks
+ * ```ts
+ * import { decodeDump, encodeDump } from "./encoded_dump.ts";
+ * import { parseBitstreamMeta } from "./bitstream_meta.ts";
+ * import { parseDumpMeta } from "./dump_meta.ts";
+ * import { huffmanStreamCodec } from "./huffman_stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const metaText = '{"layer_id": 0, "seq_len": 2, "kv_heads": 1, "head_dim": 2, "bytes_per_elem": 2, "stage": "prefill", "k_file": "k.bin", "v_file": "v.bin"}';
+ * const k = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x0000]);
+ * const v = new Uint16Array([0x7e00, 0x7e00, 0x7e00, 0x0001]);
+ * const encoded = encodeDump(
+ *   { metaName: "meta_t0_2", metaText, meta: parseDumpMeta(metaText), k, v },
+ *   huffmanStreamCodec,
+ * );
+ * const meta = parseBitstreamMeta(new TextDecoder().decode(encoded.meta.bytes), huffmanStreamCodec);
+ * const [kHi, kLo, vHi, vLo] = encoded.streams.map((file) => file.bytes);
+ * const back = decodeDump(meta, { k_hi6: kHi, k_lo10: kLo, v_hi6: vHi, v_lo10: vLo }, huffmanStreamCodec);
+ * assertEquals([back.k, back.v, back.integrityChecked], [k, v, true]);
+ * ```
+ */
+export function decodeDump<Model>(
+  meta: BitstreamMeta,
+  streams: PerStream<Uint8Array>,
+  codec: StreamCodec<Model>,
+  global?: GlobalCodebook<Model>,
+): DecodedDump {
+  const count = meta.numElements;
+  let models: PerStream<Model>;
+  if (meta.codebook === "global") {
+    if (!global) {
+      throw new KvbitsDataError(
+        `the dump uses the global codebook but the folder has no ${codec.globalCodebookFile}`,
+      );
+    }
+    const recorded = meta.integrity?.codebookCrc32;
+    if (recorded !== undefined && recorded !== global.crc32) {
+      throw new KvbitsDataError(
+        `the dump was coded with a different ${codec.globalCodebookFile} (CRC-32 ${
+          hex(recorded)
+        }, the folder's is ${hex(global.crc32)})`,
+      );
+    }
+    models = global.models;
+  } else {
+    models = {} as PerStream<Model>;
+    for (const stream of STREAM_NAMES) {
+      models[stream] = codec.modelFromTable(meta.tables![stream], stream);
+    }
+  }
+  const decodePlane = <T extends Uint8Array | Uint16Array>(
+    stream: StreamName,
+    into: T,
+  ): T => {
+    codec.decode(streams[stream], count, models[stream], into, stream);
+    return into;
+  };
+  const k = joinFp16Planes(
+    decodePlane("k_hi6", new Uint8Array(count)),
+    decodePlane("k_lo10", new Uint16Array(count)),
+  );
+  const v = joinFp16Planes(
+    decodePlane("v_hi6", new Uint8Array(count)),
+    decodePlane("v_lo10", new Uint16Array(count)),
+  );
+  const integrity = meta.integrity;
+  if (integrity) {
+    checkTensor("K", fp16BytesOfWords(k), integrity.kBytes, integrity.kCrc32);
+    checkTensor("V", fp16BytesOfWords(v), integrity.vBytes, integrity.vCrc32);
+  }
+  return { k, v, integrityChecked: integrity !== undefined };
+}
+
+function checkTensor(
+  name: string,
+  bytes: Uint8Array,
+  expectedBytes: number,
+  expectedCrc32: number,
+): void {
+  if (bytes.length !== expectedBytes) {
+    throw new KvbitsDataError(
+      `decoded ${name} has ${bytes.length} bytes but the original had ${expectedBytes}`,
+    );
+  }
+  const actual = crc32(bytes);
+  if (actual !== expectedCrc32) {
+    throw new KvbitsDataError(
+      `decoded ${name} has CRC-32 ${hex(actual)} but the original had ${
+        hex(expectedCrc32)
+      }: the coded data is corrupt`,
+    );
+  }
+}
+
+function hex(value: number): string {
+  return value.toString(16).padStart(8, "0");
+}

@@ -1,0 +1,69 @@
+/**
+ * The canonical Huffman coder as a {@link StreamCodec} with the names of the
+ * reference layout `bitstream_huffman` (FORMAT.md §3).
+ *
+ * @module
+ */
+
+import { type CanonicalCode, canonicalCode } from "../codec/canonical_code.ts";
+import { huffmanCodeLengths } from "../codec/huffman_code_lengths.ts";
+import {
+  huffmanDecode,
+  type HuffmanDecodeTable,
+  huffmanDecodeTable,
+} from "../codec/huffman_decoder.ts";
+import { huffmanEncode } from "../codec/huffman_encoder.ts";
+import type { StreamCodec } from "./stream_codec.ts";
+
+/** A canonical code, with its decoding tables built on first use. */
+export interface HuffmanModel {
+  /** The canonical code. */
+  readonly code: CanonicalCode;
+  /** Decoding tables, built by the first decode with this model. */
+  decodeTable?: HuffmanDecodeTable;
+}
+
+/**
+ * Canonical Huffman coding of the `bitstream_huffman` layout: code lengths in
+ * `*_code_lengths` tables, streams in `.huff` files.
+ *
+ * @example A stream through the codec
+ * ```ts
+ * import { huffmanStreamCodec } from "./huffman_stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const symbols = new Uint8Array([15, 15, 14, 15, 47]);
+ * const counts = new Float64Array(64);
+ * for (const s of symbols) counts[s]++;
+ * const model = huffmanStreamCodec.modelFromCounts(counts, "k_hi6");
+ * assertEquals(huffmanStreamCodec.tableOf(model)[15], 1);
+ * const bytes = huffmanStreamCodec.encode(symbols, model, "k_hi6");
+ * const back = new Uint8Array(symbols.length);
+ * huffmanStreamCodec.decode(bytes, symbols.length, model, back, "k_hi6");
+ * assertEquals(back, symbols);
+ * ```
+ */
+export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
+  name: "huffman",
+  layout: "bitstream_huffman",
+  metaPrefix: "bitstream_",
+  streamExtension: ".huff",
+  globalCodebookFile: "global_codebook.json",
+  tableKeySuffix: "_code_lengths",
+  modelFromCounts(counts, stream) {
+    return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+  },
+  tableOf(model) {
+    return Array.from(model.code.lengths);
+  },
+  modelFromTable(table, stream) {
+    return { code: canonicalCode(table, stream) };
+  },
+  encode(symbols, model, stream) {
+    return huffmanEncode(symbols, model.code, stream);
+  },
+  decode(bytes, count, model, into, stream) {
+    model.decodeTable ??= huffmanDecodeTable(model.code);
+    huffmanDecode(bytes, count, model.decodeTable, into, stream);
+  },
+};

@@ -1,0 +1,90 @@
+/**
+ * What a bitstream layout needs from an entropy coder of symbol streams.
+ *
+ * The Huffman and arithmetic layouts (FORMAT.md §3 and §4) share one shape: four
+ * streams per dump (`k_hi6, k_lo10, v_hi6, v_lo10`), one file each, and a static
+ * model per stream that is written as a JSON table, either per dump in the dump's
+ * meta or once for the folder in a global codebook file. A {@link StreamCodec}
+ * supplies the parts that differ: names, how a model is made from counts, how it
+ * is written and read as a table, and how symbols are coded with it.
+ *
+ * @module
+ */
+
+import { HI6_ALPHABET_SIZE, LO10_ALPHABET_SIZE } from "../codec/fp16_planes.ts";
+
+/** The four coded streams of a dump, in file and table order. */
+export const STREAM_NAMES = ["k_hi6", "k_lo10", "v_hi6", "v_lo10"] as const;
+
+/** Name of one of the four coded streams. */
+export type StreamName = typeof STREAM_NAMES[number];
+
+/** One value per stream. */
+export type PerStream<T> = Record<StreamName, T>;
+
+/** Where models come from: one codebook for the folder, or one per dump. */
+export type CodebookMode = "global" | "per-dump";
+
+/**
+ * Alphabet size of a stream: 64 for the `hi6` streams, 1024 for `lo10`.
+ *
+ * @param stream The stream.
+ * @returns 64 or 1024.
+ *
+ * @example
+ * ```ts
+ * import { alphabetSizeOf } from "./stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([alphabetSizeOf("k_hi6"), alphabetSizeOf("v_lo10")], [64, 1024]);
+ * ```
+ */
+export function alphabetSizeOf(stream: StreamName): number {
+  return stream.endsWith("hi6") ? HI6_ALPHABET_SIZE : LO10_ALPHABET_SIZE;
+}
+
+/**
+ * An entropy coder of symbol streams with a static model per stream, and the names
+ * its bitstream layout uses.
+ *
+ * @typeParam Model What the coder needs to code one stream (a canonical code, a
+ * frequency table); it may cache derived tables, since one model codes many dumps.
+ */
+export interface StreamCodec<Model> {
+  /** Value of `--codec`, e.g. `huffman`. */
+  readonly name: string;
+  /** Value of the meta `layout` key, e.g. `bitstream_huffman`. */
+  readonly layout: string;
+  /** Prefix of the per-dump meta file, e.g. `bitstream_` (`bitstream_meta_X.json`). */
+  readonly metaPrefix: string;
+  /** Extension of the stream files, e.g. `.huff`. */
+  readonly streamExtension: string;
+  /** Name of the folder's global codebook file. */
+  readonly globalCodebookFile: string;
+  /** Suffix of the table keys, e.g. `_code_lengths` (`k_hi6_code_lengths`). */
+  readonly tableKeySuffix: string;
+  /** Makes kvbits' model of a stream from its symbol counts. */
+  modelFromCounts(counts: Float64Array, stream: StreamName): Model;
+  /** The model as the JSON table of its layout. */
+  tableOf(model: Model): number[];
+  /**
+   * Reads a model from its JSON table (already checked to be an array of
+   * `alphabetSizeOf(stream)` non-negative integers); throws `KvbitsDataError` when
+   * the table cannot be a model (e.g. lengths that break Kraft's inequality).
+   */
+  modelFromTable(table: readonly number[], stream: StreamName): Model;
+  /** Encodes a stream; throws `RangeError` naming the symbol when one has no code. */
+  encode(
+    symbols: Uint8Array | Uint16Array,
+    model: Model,
+    stream: StreamName,
+  ): Uint8Array;
+  /** Decodes `count` symbols into `into`; throws `KvbitsDataError` on corrupt data. */
+  decode(
+    bytes: Uint8Array,
+    count: number,
+    model: Model,
+    into: Uint8Array | Uint16Array,
+    stream: StreamName,
+  ): void;
+}
