@@ -45,19 +45,61 @@ declare module "@std/assert" {
   export class AssertionError extends Error {}
   export function assert(expr: unknown, msg?: string): asserts expr;
   export function assertEquals<T>(actual: T, expected: T, msg?: string): void;
-  export function assertNotEquals<T>(actual: T, expected: T, msg?: string): void;
-  export function assertStrictEquals<T>(actual: unknown, expected: T, msg?: string): asserts actual is T;
-  export function assertExists<T>(actual: T, msg?: string): asserts actual is NonNullable<T>;
+  export function assertNotEquals<T>(
+    actual: T,
+    expected: T,
+    msg?: string,
+  ): void;
+  export function assertStrictEquals<T>(
+    actual: unknown,
+    expected: T,
+    msg?: string,
+  ): asserts actual is T;
+  export function assertExists<T>(
+    actual: T,
+    msg?: string,
+  ): asserts actual is NonNullable<T>;
   export function assertGreater<T>(actual: T, expected: T, msg?: string): void;
-  export function assertGreaterOrEqual<T>(actual: T, expected: T, msg?: string): void;
+  export function assertGreaterOrEqual<T>(
+    actual: T,
+    expected: T,
+    msg?: string,
+  ): void;
   export function assertLess<T>(actual: T, expected: T, msg?: string): void;
-  export function assertLessOrEqual<T>(actual: T, expected: T, msg?: string): void;
-  export function assertAlmostEquals(actual: number, expected: number, tolerance?: number, msg?: string): void;
-  export function assertMatch(actual: string, expected: RegExp, msg?: string): void;
-  export function assertNotMatch(actual: string, expected: RegExp, msg?: string): void;
-  export function assertStringIncludes(actual: string, expected: string, msg?: string): void;
-  export function assertArrayIncludes<T>(actual: ArrayLike<T>, expected: ArrayLike<T>, msg?: string): void;
-  export function assertInstanceOf<T extends abstract new (...args: never[]) => unknown>(
+  export function assertLessOrEqual<T>(
+    actual: T,
+    expected: T,
+    msg?: string,
+  ): void;
+  export function assertAlmostEquals(
+    actual: number,
+    expected: number,
+    tolerance?: number,
+    msg?: string,
+  ): void;
+  export function assertMatch(
+    actual: string,
+    expected: RegExp,
+    msg?: string,
+  ): void;
+  export function assertNotMatch(
+    actual: string,
+    expected: RegExp,
+    msg?: string,
+  ): void;
+  export function assertStringIncludes(
+    actual: string,
+    expected: string,
+    msg?: string,
+  ): void;
+  export function assertArrayIncludes<T>(
+    actual: ArrayLike<T>,
+    expected: ArrayLike<T>,
+    msg?: string,
+  ): void;
+  export function assertInstanceOf<
+    T extends abstract new (...args: never[]) => unknown,
+  >(
     actual: unknown,
     expectedType: T,
     msg?: string,

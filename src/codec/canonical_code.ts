@@ -79,7 +79,8 @@ export function canonicalCode(
   // Kraft: sum of 2^(32 - len) over used symbols must not exceed 2^32 (exact in a double).
   let kraft = 0;
   for (let length = 1; length <= maxLength; length++) {
-    kraft += lengthCounts[length] * 2 ** (HUFFMAN_MAX_READ_CODE_LENGTH - length);
+    kraft += lengthCounts[length] *
+      2 ** (HUFFMAN_MAX_READ_CODE_LENGTH - length);
   }
   if (kraft > 2 ** HUFFMAN_MAX_READ_CODE_LENGTH) {
     throw new KvbitsDataError(

@@ -70,7 +70,10 @@ export function splitFp16Planes(words: Uint16Array): Fp16Planes {
  * assertEquals(joinFp16Planes(hi6, lo10), every);
  * ```
  */
-export function joinFp16Planes(hi6: Uint8Array, lo10: Uint16Array): Uint16Array {
+export function joinFp16Planes(
+  hi6: Uint8Array,
+  lo10: Uint16Array,
+): Uint16Array {
   const count = hi6.length;
   if (lo10.length !== count) {
     throw new RangeError(

@@ -104,7 +104,9 @@ export function huffmanCodeLengths(
  * in-place method. Returns lengths in the order of the weights (so the first, the
  * rarest, has the longest code).
  */
-function minimumRedundancyLengths(ascendingWeights: Float64Array): Float64Array {
+function minimumRedundancyLengths(
+  ascendingWeights: Float64Array,
+): Float64Array {
   const n = ascendingWeights.length;
   const a = Float64Array.from(ascendingWeights);
   // Phase 1: build the tree in place; a[i] becomes the parent index of node i.

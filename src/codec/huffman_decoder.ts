@@ -145,13 +145,17 @@ export function huffmanDecode<T extends Uint8Array | Uint16Array = Uint16Array>(
 ): T {
   if (!Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(
-      `Cannot decode ${stream ?? "stream"}: symbol count ${count} is not a non-negative integer`,
+      `Cannot decode ${
+        stream ?? "stream"
+      }: symbol count ${count} is not a non-negative integer`,
     );
   }
   const out = (into ?? new Uint16Array(count)) as T;
   if (out.length < count) {
     throw new RangeError(
-      `Cannot decode ${stream ?? "stream"}: output holds ${out.length} symbols, ${count} needed`,
+      `Cannot decode ${
+        stream ?? "stream"
+      }: output holds ${out.length} symbols, ${count} needed`,
     );
   }
   const totalBits = bytes.length * 8;
@@ -211,7 +215,7 @@ function decodeLongCode(
   const shift = position & 7;
   // The next 32 bits of the stream, most significant first.
   const next32 = (((buffer[p] << 24) | (buffer[p + 1] << 16) |
-    (buffer[p + 2] << 8) | buffer[p + 3]) << shift |
+        (buffer[p + 2] << 8) | buffer[p + 3]) << shift |
     (buffer[p + 4] >>> (8 - shift))) >>> 0;
   const { firstCode, lengthCounts, firstIndex, symbolsInCodeOrder } = table;
   for (let length = 1; length <= table.maxLength; length++) {
@@ -233,7 +237,9 @@ function checkEnd(
   const usedBytes = Math.ceil(position / 8);
   if (bytes.length > usedBytes) {
     throw new KvbitsDataError(
-      `${bytes.length - usedBytes} bytes follow the last symbol (the stream holds more than expected)`,
+      `${
+        bytes.length - usedBytes
+      } bytes follow the last symbol (the stream holds more than expected)`,
       { stream, bitOffset: position },
     );
   }

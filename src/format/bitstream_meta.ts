@@ -8,9 +8,10 @@
  *   per-dump codebooks, the four tables. kvbits writes it compactly (no spaces): on
  *   small decode dumps the JSON is most of the output.
  * - kvbits adds one key of its own, `kvbits`, an object the reference tools ignore:
- *   `format` (1), `k_bytes`, `k_crc32`, `v_bytes`, `v_crc32` (length and CRC-32 of
- *   each original tensor), `codebook_crc32` (CRC-32 of the global codebook file the
- *   dump was coded with) and, only when needed, `meta_text`.
+ *   `format` (1), `k_crc32` and `v_crc32` (CRC-32 of each original tensor; their
+ *   lengths are `2 * num_elements`), `codebook_crc32` (CRC-32 of the global codebook
+ *   file the dump was coded with) and, only when needed, `meta_text`. It costs
+ *   about 80 bytes per dump.
  * - Restoring the input meta: the added keys are removed and the rest is written as
  *   Python's `json.dumps` writes it, the style of the MNN dumper. When the input was
  *   in another style, or had a key of the same name as an added one, that would not
@@ -33,8 +34,8 @@ import {
   alphabetSizeOf,
   type CodebookMode,
   type PerStream,
-  type StreamCodec,
   STREAM_NAMES,
+  type StreamCodec,
 } from "./stream_codec.ts";
 
 /** Version of the `kvbits` key's content. */
@@ -42,12 +43,8 @@ const KVBITS_KEY_FORMAT = 1;
 
 /** What kvbits records about the original dump, under the `kvbits` key. */
 export interface DumpIntegrity {
-  /** Byte length of the original K tensor file. */
-  readonly kBytes: number;
   /** CRC-32 of the original K tensor file. */
   readonly kCrc32: number;
-  /** Byte length of the original V tensor file. */
-  readonly vBytes: number;
   /** CRC-32 of the original V tensor file. */
   readonly vCrc32: number;
   /** CRC-32 of the global codebook file, for `global` codebooks. */
@@ -157,7 +154,7 @@ export function addedMetaKeys(codec: StreamCodec<unknown>): Set<string> {
  * const inputText = '{"layer_id": 0, "seq_len": 1, "kv_heads": 1, "head_dim": 2, "bytes_per_elem": 2, "stage": "decode", "k_file": "k.bin", "v_file": "v.bin"}';
  * const text = buildBitstreamMeta(huffmanStreamCodec, {
  *   input: parseDumpMeta(inputText), inputText, metaName: "meta_t0_1", numElements: 2,
- *   codebook: "global", integrity: { kBytes: 4, kCrc32: 1, vBytes: 4, vCrc32: 2, codebookCrc32: 3 },
+ *   codebook: "global", integrity: { kCrc32: 1, vCrc32: 2, codebookCrc32: 3 },
  * });
  * const meta = parseBitstreamMeta(text, huffmanStreamCodec);
  * assertEquals(meta.inputText, inputText);
@@ -193,9 +190,7 @@ export function buildBitstreamMeta(
   const { integrity } = parts;
   const kvbits: Record<string, unknown> = {
     format: KVBITS_KEY_FORMAT,
-    k_bytes: integrity.kBytes,
     k_crc32: integrity.kCrc32,
-    v_bytes: integrity.vBytes,
     v_crc32: integrity.vCrc32,
   };
   if (integrity.codebookCrc32 !== undefined) {
@@ -345,9 +340,7 @@ function parseIntegrity(
     );
   }
   const record: DumpIntegrity = {
-    kBytes: field("k_bytes"),
     kCrc32: field("k_crc32"),
-    vBytes: field("v_bytes"),
     vCrc32: field("v_crc32"),
     codebookCrc32: own.codebook_crc32 === undefined
       ? undefined

@@ -20,9 +20,9 @@ import { fp16BytesOfWords } from "./fp16_tensor.ts";
 import {
   alphabetSizeOf,
   type PerStream,
+  STREAM_NAMES,
   type StreamCodec,
   type StreamName,
-  STREAM_NAMES,
 } from "./stream_codec.ts";
 
 /** A dump to encode: its meta and both tensors. */
@@ -131,8 +131,6 @@ export function encodeDump<Model>(
     name: streamFileName(stream, dump.metaName, codec as StreamCodec<unknown>),
     bytes: codec.encode(planes[stream], models[stream], stream),
   }));
-  const kBytes = fp16BytesOfWords(k);
-  const vBytes = fp16BytesOfWords(v);
   const metaText = buildBitstreamMeta(codec as StreamCodec<unknown>, {
     input: meta,
     inputText: dump.metaText,
@@ -141,10 +139,8 @@ export function encodeDump<Model>(
     codebook: global ? "global" : "per-dump",
     tables,
     integrity: {
-      kBytes: kBytes.length,
-      kCrc32: crc32(kBytes),
-      vBytes: vBytes.length,
-      vCrc32: crc32(vBytes),
+      kCrc32: crc32(fp16BytesOfWords(k)),
+      vCrc32: crc32(fp16BytesOfWords(v)),
       codebookCrc32: global?.crc32,
     },
   });
@@ -165,7 +161,7 @@ export interface DecodedDump {
   readonly v: Uint16Array;
   /**
    * True when the meta carried kvbits' integrity record and both tensors matched
-   * their recorded lengths and CRC-32; false for reference outputs, which have none.
+   * their recorded CRC-32; false for reference outputs, which have none.
    */
   readonly integrityChecked: boolean;
 }
@@ -248,8 +244,8 @@ export function decodeDump<Model>(
   );
   const integrity = meta.integrity;
   if (integrity) {
-    checkTensor("K", fp16BytesOfWords(k), integrity.kBytes, integrity.kCrc32);
-    checkTensor("V", fp16BytesOfWords(v), integrity.vBytes, integrity.vCrc32);
+    checkTensor("K", fp16BytesOfWords(k), integrity.kCrc32);
+    checkTensor("V", fp16BytesOfWords(v), integrity.vCrc32);
   }
   return { k, v, integrityChecked: integrity !== undefined };
 }
@@ -257,14 +253,8 @@ export function decodeDump<Model>(
 function checkTensor(
   name: string,
   bytes: Uint8Array,
-  expectedBytes: number,
   expectedCrc32: number,
 ): void {
-  if (bytes.length !== expectedBytes) {
-    throw new KvbitsDataError(
-      `decoded ${name} has ${bytes.length} bytes but the original had ${expectedBytes}`,
-    );
-  }
   const actual = crc32(bytes);
   if (actual !== expectedCrc32) {
     throw new KvbitsDataError(

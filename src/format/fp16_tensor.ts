@@ -7,7 +7,8 @@
 import { KvbitsFormatError } from "./format_error.ts";
 
 /** True when this machine stores a `Uint16Array` little-endian, as the files do. */
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_IS_LITTLE_ENDIAN =
+  new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * The FP16 words of a tensor file's bytes, without copying when the bytes are

@@ -5,13 +5,17 @@
  * @module
  */
 
-import { parseJsonObject, requireCountArray, requireString } from "./json_fields.ts";
+import {
+  parseJsonObject,
+  requireCountArray,
+  requireString,
+} from "./json_fields.ts";
 import { KvbitsFormatError } from "./format_error.ts";
 import {
   alphabetSizeOf,
   type PerStream,
-  type StreamCodec,
   STREAM_NAMES,
+  type StreamCodec,
 } from "./stream_codec.ts";
 
 /**

@@ -45,6 +45,7 @@ export interface HuffmanModel {
  */
 export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
   name: "huffman",
+  title: "Huffman",
   layout: "bitstream_huffman",
   metaPrefix: "bitstream_",
   streamExtension: ".huff",

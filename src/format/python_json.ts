@@ -77,7 +77,9 @@ const SHORT_ESCAPES: Record<string, string> = {
 
 /** A string in double quotes, everything outside printable ASCII as `\uXXXX`. */
 function pythonJsonString(text: string): string {
-  return '"' + text.replace(/[\\"]|[^\x20-\x7e]/g, (char) =>
-    SHORT_ESCAPES[char] ??
-      "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0")) + '"';
+  return '"' +
+    text.replace(/[\\"]|[^\x20-\x7e]/g, (char) =>
+      SHORT_ESCAPES[char] ??
+        "\\u" + char.charCodeAt(0).toString(16).padStart(4, "0")) +
+    '"';
 }

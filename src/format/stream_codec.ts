@@ -51,8 +51,10 @@ export function alphabetSizeOf(stream: StreamName): number {
  * frequency table); it may cache derived tables, since one model codes many dumps.
  */
 export interface StreamCodec<Model> {
-  /** Value of `--codec`, e.g. `huffman`. */
+  /** Value of `--codec`, e.g. `huffman`; also the prefix of analyze's files. */
   readonly name: string;
+  /** Name for people, e.g. `Huffman`. */
+  readonly title: string;
   /** Value of the meta `layout` key, e.g. `bitstream_huffman`. */
   readonly layout: string;
   /** Prefix of the per-dump meta file, e.g. `bitstream_` (`bitstream_meta_X.json`). */

@@ -27,7 +27,9 @@ export const STREAM_CODECS: readonly StreamCodec<unknown>[] = [
  * assertEquals(streamCodecNamed("zip"), undefined);
  * ```
  */
-export function streamCodecNamed(name: string): StreamCodec<unknown> | undefined {
+export function streamCodecNamed(
+  name: string,
+): StreamCodec<unknown> | undefined {
   return STREAM_CODECS.find((codec) => codec.name === name);
 }
 
@@ -51,6 +53,7 @@ export function streamCodecOfMetaFile(
   fileName: string,
 ): StreamCodec<unknown> | undefined {
   return STREAM_CODECS.find((codec) =>
-    fileName.startsWith(codec.metaPrefix + "meta_") && fileName.endsWith(".json")
+    fileName.startsWith(codec.metaPrefix + "meta_") &&
+    fileName.endsWith(".json")
   );
 }

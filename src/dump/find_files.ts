@@ -1,0 +1,58 @@
+/**
+ * Finding files below a folder.
+ *
+ * @module
+ */
+
+import { join } from "@std/path";
+
+/**
+ * Lists the files below `root` whose name passes `accept`, as paths relative to
+ * `root` with `/` separators, sorted so that every run visits dumps in the same
+ * order. Symbolic links to folders are not followed (no cycles); `skip` names a
+ * folder (absolute, resolved) to leave out, such as an output folder inside the
+ * input.
+ *
+ * @param root The folder to search.
+ * @param accept Predicate on the file name.
+ * @param skip An absolute folder path not to enter.
+ * @returns Relative paths of the matching files.
+ * @throws {Deno.errors.NotFound} When `root` does not exist.
+ *
+ * @example
+ * ```ts
+ * import { findFiles } from "./find_files.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/layer_0`);
+ * await Deno.writeTextFile(`${root}/layer_0/meta_t0_1.json`, "{}");
+ * await Deno.writeTextFile(`${root}/notes.txt`, "");
+ * assertEquals(await findFiles(root, (name) => name.startsWith("meta_")), ["layer_0/meta_t0_1.json"]);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function findFiles(
+  root: string,
+  accept: (name: string) => boolean,
+  skip?: string,
+): Promise<string[]> {
+  const found: string[] = [];
+  const visit = async (folder: string, prefix: string) => {
+    const entries: Deno.DirEntry[] = [];
+    for await (const entry of Deno.readDir(folder)) entries.push(entry);
+    for (const entry of entries) {
+      const path = join(folder, entry.name);
+      const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+      if (entry.isDirectory) {
+        if (path !== skip) await visit(path, relative);
+      } else if (accept(entry.name)) {
+        if (entry.isFile || (await Deno.stat(path)).isFile) {
+          found.push(relative);
+        }
+      }
+    }
+  };
+  await visit(root, "");
+  return found.sort();
+}

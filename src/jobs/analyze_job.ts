@@ -1,0 +1,173 @@
+/**
+ * The analyze job: sizes and ratios of a bitstream folder, written as the reference
+ * metrics CSV and summary (FORMAT.md §5).
+ *
+ * @module
+ */
+
+import { dirname, join } from "@std/path";
+import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import {
+  type DumpSizes,
+  metricsCsv,
+  type RatioTotals,
+  ratioTotals,
+  summaryMarkdown,
+} from "../format/metrics.ts";
+import { fileErrorOf } from "../dump/file_error.ts";
+import { readWholeFile } from "../dump/read_file.ts";
+import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { openBitstreamFolder } from "./bitstream_folder.ts";
+import type { DumpOutcome } from "./job_report.ts";
+
+/** What to analyze, and where to write the results. */
+export interface AnalyzeOptions {
+  /** The bitstream folder (`--bitstream-dir`). */
+  readonly bitstreamDir: string;
+  /**
+   * The original dump folder (`--orig-dump-dir`): raw sizes are read from the
+   * original files; without it they are `2 * num_elements`.
+   */
+  readonly origDumpDir?: string;
+  /** Where to write the CSV and summary (`--out-dir`). */
+  readonly outDir: string;
+  /** Count metadata in the CSV and the headline ratios (`--include-meta`). */
+  readonly includeMeta: boolean;
+}
+
+/** What the analyze job found and wrote. */
+export interface AnalyzeReport {
+  /** The codec of the folder's layout, e.g. `huffman`; undefined with no dump. */
+  readonly codec?: string;
+  /** Sizes of each dump analysed, in path order. */
+  readonly rows: readonly DumpSizes[];
+  /** One outcome per dump. */
+  readonly outcomes: readonly DumpOutcome[];
+  /** Bytes of the global codebook, 0 when there is none. */
+  readonly codebookBytes: number;
+  /** Totals counting coded streams only. */
+  readonly withoutMeta: RatioTotals;
+  /** Totals counting every JSON file too. */
+  readonly withMeta: RatioTotals;
+  /** Paths of the files written (CSV, summary). */
+  readonly written: readonly string[];
+}
+
+/**
+ * Measures every dump of a bitstream folder and writes `<codec>_metrics.csv` and
+ * `<codec>_summary.md` to `outDir`.
+ *
+ * @param options Folders and flags.
+ * @returns Per-dump sizes, totals with and without metadata, and the files written.
+ * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts.
+ *
+ * @example
+ * ```ts
+ * import { analyzeFolder } from "./analyze_job.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const fixtures = new URL("../../fixtures/", import.meta.url).pathname;
+ * const outDir = await Deno.makeTempDir();
+ * const report = await analyzeFolder({
+ *   bitstreamDir: `${fixtures}reference/huffman-per-dump`, origDumpDir: `${fixtures}kv-sample`,
+ *   outDir, includeMeta: false,
+ * });
+ * assertEquals(report.rows.length, 4);
+ * assertEquals(report.written.map((path) => path.slice(outDir.length + 1)), ["huffman_metrics.csv", "huffman_summary.md"]);
+ * await Deno.remove(outDir, { recursive: true });
+ * ```
+ */
+export async function analyzeFolder(
+  options: AnalyzeOptions,
+): Promise<AnalyzeReport> {
+  const folder = await openBitstreamFolder(options.bitstreamDir);
+  const rows: DumpSizes[] = [];
+  const outcomes: DumpOutcome[] = [];
+  const codec = folder.codec;
+  for (const metaFile of folder.metaFiles) {
+    const metaPath = join(folder.dir, metaFile);
+    try {
+      const bytes = await readWholeFile(metaPath).catch((error) => {
+        throw fileErrorOf(metaPath, error);
+      });
+      const meta = (() => {
+        try {
+          return parseBitstreamMeta(new TextDecoder().decode(bytes), codec!);
+        } catch (error) {
+          throw fileErrorOf(metaPath, error);
+        }
+      })();
+      const size = async (path: string) => {
+        try {
+          return (await Deno.stat(path)).size;
+        } catch (error) {
+          throw fileErrorOf(path, error);
+        }
+      };
+      const folderOfMeta = dirname(metaPath);
+      const streamSize = (stream: keyof typeof meta.streamFiles) =>
+        size(join(folderOfMeta, meta.streamFiles[stream]));
+      const rawSize = (file: string) =>
+        options.origDumpDir === undefined
+          ? Promise.resolve(meta.numElements * 2)
+          : size(join(options.origDumpDir, dirname(metaFile), file));
+      const { input } = meta;
+      rows.push({
+        runId: input.runId,
+        layerId: input.layerId,
+        stage: input.stage,
+        seqLen: input.seqLen,
+        numElements: meta.numElements,
+        kRaw: await rawSize(input.kFile),
+        vRaw: await rawSize(input.vFile),
+        kHi6: await streamSize("k_hi6"),
+        kLo10: await streamSize("k_lo10"),
+        vHi6: await streamSize("v_hi6"),
+        vLo10: await streamSize("v_lo10"),
+        metaBytes: bytes.length,
+      });
+      outcomes.push({ dump: metaFile, status: "done" });
+    } catch (error) {
+      outcomes.push({
+        dump: metaFile,
+        status: "failed",
+        reason: fileErrorOf(metaPath, error).message,
+      });
+    }
+  }
+  const written: string[] = [];
+  if (codec) {
+    const csvPath = join(options.outDir, `${codec.name}_metrics.csv`);
+    const summaryPath = join(options.outDir, `${codec.name}_summary.md`);
+    const encoder = new TextEncoder();
+    for (
+      const [path, text] of [
+        [csvPath, metricsCsv(rows, options.includeMeta)],
+        [
+          summaryPath,
+          summaryMarkdown({
+            title: codec.title,
+            bitstreamDir: options.bitstreamDir,
+            rows,
+            sharedBytes: folder.codebookBytes,
+            includeMeta: options.includeMeta,
+          }),
+        ],
+      ]
+    ) {
+      await writeFileAtomic(path, encoder.encode(text)).catch((error) => {
+        throw fileErrorOf(path, error);
+      });
+      written.push(path);
+    }
+  }
+  return {
+    codec: codec?.name,
+    rows,
+    outcomes,
+    codebookBytes: folder.codebookBytes,
+    withoutMeta: ratioTotals(rows, false, folder.codebookBytes),
+    withMeta: ratioTotals(rows, true, folder.codebookBytes),
+    written,
+  };
+}

@@ -1,0 +1,216 @@
+/**
+ * Reading a bitstream folder (kvbits' or the reference tools'): which layout it
+ * has, its global codebook, and each dump decoded in memory.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "@std/path";
+import { crc32 } from "../codec/crc32.ts";
+import { KvbitsDataError } from "../codec/errors.ts";
+import {
+  type BitstreamMeta,
+  parseBitstreamMeta,
+} from "../format/bitstream_meta.ts";
+import {
+  type DecodedDump,
+  decodeDump,
+  type GlobalCodebook,
+} from "../format/encoded_dump.ts";
+import { parseGlobalCodebook } from "../format/global_codebook.ts";
+import {
+  type PerStream,
+  STREAM_NAMES,
+  type StreamCodec,
+} from "../format/stream_codec.ts";
+import { streamCodecOfMetaFile } from "../format/stream_codecs.ts";
+import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
+import { findFiles } from "../dump/find_files.ts";
+import { pathExists } from "../dump/path_exists.ts";
+import { readWholeFile } from "../dump/read_file.ts";
+import { KvbitsJobError } from "./job_error.ts";
+
+/** An opened bitstream folder. */
+export interface BitstreamFolder {
+  /** The folder. */
+  readonly dir: string;
+  /** The stream codec of its layout; undefined when it holds no dump. */
+  readonly codec?: StreamCodec<unknown>;
+  /** Relative paths of the per-dump meta files, sorted. */
+  readonly metaFiles: readonly string[];
+  /** Its global codebook, when the file exists and is valid. */
+  readonly global?: GlobalCodebook<unknown>;
+  /** Why the global codebook could not be used, when its file is present but bad. */
+  readonly globalProblem?: string;
+  /** Size of the global codebook file, 0 when there is none. */
+  readonly codebookBytes: number;
+}
+
+/**
+ * Opens a bitstream folder: finds its per-dump meta files, recognises the layout
+ * from their names and reads the global codebook when there is one.
+ *
+ * @param dir The bitstream folder.
+ * @returns The opened folder.
+ * @throws {KvbitsJobError} When the folder is missing or mixes layouts.
+ *
+ * @example
+ * ```ts
+ * import { openBitstreamFolder } from "./bitstream_folder.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = new URL("../../fixtures/reference/huffman-per-dump", import.meta.url).pathname;
+ * const folder = await openBitstreamFolder(dir);
+ * assertEquals(folder.codec?.name, "huffman");
+ * assertEquals(folder.global, undefined);
+ * ```
+ */
+export async function openBitstreamFolder(
+  dir: string,
+): Promise<BitstreamFolder> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    throw new KvbitsJobError(
+      `--bitstream-dir ${fileErrorOf(dir, error).message}`,
+    );
+  }
+  if (!info.isDirectory) {
+    throw new KvbitsJobError(`--bitstream-dir ${dir}: not a folder`);
+  }
+  const metaFiles = await findFiles(
+    dir,
+    (name) => streamCodecOfMetaFile(name) !== undefined,
+  );
+  const codecs = new Set(
+    metaFiles.map((path) => streamCodecOfMetaFile(basename(path))!),
+  );
+  if (codecs.size > 1) {
+    throw new KvbitsJobError(
+      `--bitstream-dir ${dir}: holds dumps of several layouts (${
+        [...codecs].map((codec) => codec.layout).join(", ")
+      }); decode each layout from a folder of its own`,
+    );
+  }
+  const [codec] = codecs;
+  if (!codec) return { dir, metaFiles, codebookBytes: 0 };
+  const codebookPath = join(dir, codec.globalCodebookFile);
+  if (!await pathExists(codebookPath)) {
+    return { dir, codec, metaFiles, codebookBytes: 0 };
+  }
+  try {
+    const bytes = await readWholeFile(codebookPath);
+    const models = parseGlobalCodebook(new TextDecoder().decode(bytes), codec);
+    return {
+      dir,
+      codec,
+      metaFiles,
+      global: { models, crc32: crc32(bytes) },
+      codebookBytes: bytes.length,
+    };
+  } catch (error) {
+    return {
+      dir,
+      codec,
+      metaFiles,
+      globalProblem: fileErrorOf(codebookPath, error).message,
+      codebookBytes: 0,
+    };
+  }
+}
+
+/** One dump of a bitstream folder, read and decoded. */
+export interface ReadBitstreamDump {
+  /** The parsed bitstream meta. */
+  readonly meta: BitstreamMeta;
+  /** The decoded tensors. */
+  readonly decoded: DecodedDump;
+  /** File name of the input meta to restore, e.g. `meta_t0_128.json`. */
+  readonly inputMetaName: string;
+  /** Bytes of each stream file. */
+  readonly streamBytes: PerStream<number>;
+  /** Bytes of the per-dump meta file. */
+  readonly metaBytes: number;
+}
+
+/**
+ * Reads one dump of an opened bitstream folder and decodes it in memory.
+ *
+ * @param folder The opened folder (with a codec).
+ * @param metaFile The dump's meta file, relative to the folder.
+ * @returns The meta, the decoded tensors and the file sizes.
+ * @throws {KvbitsFileError} Naming the file at fault: a bad meta, a missing or
+ * corrupt stream, a tensor that fails its checksum.
+ *
+ * @example
+ * ```ts
+ * import { openBitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = new URL("../../fixtures/reference/huffman-per-dump", import.meta.url).pathname;
+ * const folder = await openBitstreamFolder(dir);
+ * const dump = await readBitstreamDump(folder, folder.metaFiles[0]);
+ * assertEquals(dump.decoded.k.length, dump.meta.numElements);
+ * assertEquals(dump.inputMetaName.startsWith("meta_"), true);
+ * ```
+ */
+export async function readBitstreamDump(
+  folder: BitstreamFolder,
+  metaFile: string,
+): Promise<ReadBitstreamDump> {
+  const codec = folder.codec!;
+  const metaPath = join(folder.dir, metaFile);
+  let meta: BitstreamMeta;
+  let metaBytes: number;
+  try {
+    const bytes = await readWholeFile(metaPath);
+    metaBytes = bytes.length;
+    meta = parseBitstreamMeta(
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+      codec,
+    );
+  } catch (error) {
+    throw fileErrorOf(metaPath, error);
+  }
+  if (meta.codebook === "global" && !folder.global) {
+    throw new KvbitsFileError(
+      metaPath,
+      folder.globalProblem ??
+        `uses the global codebook but ${
+          join(folder.dir, codec.globalCodebookFile)
+        } is missing`,
+    );
+  }
+  const streams = {} as PerStream<Uint8Array>;
+  const streamBytes = {} as PerStream<number>;
+  for (const stream of STREAM_NAMES) {
+    const path = join(dirname(metaPath), meta.streamFiles[stream]);
+    try {
+      streams[stream] = await readWholeFile(path);
+    } catch (error) {
+      throw fileErrorOf(path, error);
+    }
+    streamBytes[stream] = streams[stream].length;
+  }
+  let decoded: DecodedDump;
+  try {
+    decoded = decodeDump(meta, streams, codec, folder.global);
+  } catch (error) {
+    // A corrupt stream is reported at its own file; other problems at the meta.
+    const stream = error instanceof KvbitsDataError
+      ? STREAM_NAMES.find((name) => name === error.stream)
+      : undefined;
+    throw fileErrorOf(
+      stream ? join(dirname(metaPath), meta.streamFiles[stream]) : metaPath,
+      error,
+    );
+  }
+  return {
+    meta,
+    decoded,
+    inputMetaName: basename(metaFile).slice(codec.metaPrefix.length),
+    streamBytes,
+    metaBytes,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Comparing a decoded dump with the original dump folder, bit for bit.
+ *
+ * @module
+ */
+
+import { dirname, join } from "@std/path";
+import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
+import { firstDifference } from "../format/first_difference.ts";
+import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
+import { readWholeFile } from "../dump/read_file.ts";
+import type { ReadBitstreamDump } from "./bitstream_folder.ts";
+
+/**
+ * Compares a decoded dump with its original files: the meta file's bytes and both
+ * tensors, found at the same relative path below `origDumpDir`.
+ *
+ * @param origDumpDir The original dump folder.
+ * @param metaFile The dump's bitstream meta file, relative to its folder.
+ * @param dump The decoded dump.
+ * @throws {KvbitsFileError} Naming the original file that is missing or differs,
+ * with the first differing byte.
+ *
+ * @example
+ * ```ts
+ * import { compareWithOriginal } from "./original_dump.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(typeof compareWithOriginal, "function"); // exercised in tests/decode_verify_test.ts
+ * ```
+ */
+export async function compareWithOriginal(
+  origDumpDir: string,
+  metaFile: string,
+  dump: ReadBitstreamDump,
+): Promise<void> {
+  const folder = join(origDumpDir, dirname(metaFile));
+  const { input, inputText } = dump.meta;
+  const compare = async (path: string, what: string, decoded: Uint8Array) => {
+    let original: Uint8Array;
+    try {
+      original = await readWholeFile(path);
+    } catch (error) {
+      throw fileErrorOf(path, error);
+    }
+    const at = firstDifference(original, decoded);
+    if (at === -1) return;
+    throw new KvbitsFileError(
+      path,
+      original.length !== decoded.length &&
+        at === Math.min(original.length, decoded.length)
+        ? `decoded ${what} has ${decoded.length} bytes, the original ${original.length}`
+        : `decoded ${what} differs from the original at byte ${at}`,
+    );
+  };
+  await compare(
+    join(folder, dump.inputMetaName),
+    "meta",
+    new TextEncoder().encode(inputText),
+  );
+  await compare(
+    join(folder, input.kFile),
+    "K",
+    fp16BytesOfWords(dump.decoded.k),
+  );
+  await compare(
+    join(folder, input.vFile),
+    "V",
+    fp16BytesOfWords(dump.decoded.v),
+  );
+}

@@ -1,0 +1,138 @@
+/**
+ * `deno task encode`: code a dump folder into a bitstream folder.
+ *
+ * @module
+ */
+
+import {
+  STREAM_CODECS,
+  streamCodecNamed,
+} from "../src/format/stream_codecs.ts";
+import type { CodebookMode } from "../src/format/stream_codec.ts";
+import type { StageSelection } from "../src/jobs/dump_selection.ts";
+import { encodeFolder } from "../src/jobs/encode_job.ts";
+import { countOutcomes } from "../src/jobs/job_report.ts";
+import {
+  EXIT_CODES,
+  formatBytes,
+  printProblems,
+  runTask,
+  type TaskDefinition,
+  terminalProgress,
+} from "./_cli.ts";
+
+const ENCODE: TaskDefinition = {
+  name: "encode",
+  summary:
+    "split every FP16 word of a KV dump folder into hi6/lo10 streams and entropy-code them.",
+  flags: {
+    "dump-dir": {
+      type: "string",
+      required: true,
+      value: "DIR",
+      help: "dump folder to read (every meta_*.json below it is a dump)",
+    },
+    "out-dir": {
+      type: "string",
+      required: true,
+      value: "DIR",
+      help: "bitstream folder to write (mirrors the dump folder's tree)",
+    },
+    codec: {
+      type: "string",
+      choices: STREAM_CODECS.map((codec) => codec.name),
+      default: "huffman",
+      value: "NAME",
+      help: "entropy coder",
+    },
+    codebook: {
+      type: "string",
+      choices: ["global", "per-dump"],
+      default: "global",
+      value: "MODE",
+      help: "one codebook per stream for the whole folder, or one per dump",
+    },
+    stage: {
+      type: "string",
+      choices: ["prefill", "decode", "both"],
+      default: "both",
+      value: "STAGE",
+      help: "dumps to take by their meta stage",
+    },
+    "min-seq-len": {
+      type: "integer",
+      default: 0,
+      value: "N",
+      help: "take dumps with seq_len >= N (0: no bound)",
+    },
+    "max-seq-len": {
+      type: "integer",
+      default: 0,
+      value: "N",
+      help: "take dumps with seq_len <= N (0: no bound)",
+    },
+    overwrite: {
+      type: "boolean",
+      help: "replace existing outputs (otherwise encoded dumps are skipped)",
+    },
+  },
+  notes: [
+    "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
+    "v_lo10_meta_X<ext> and the dump's meta, written last; with --codebook global also\n" +
+    "the folder's codebook file. Dumps with bytes_per_elem other than 2, with a missing\n" +
+    "k/v file or left out by --stage/--min-seq-len/--max-seq-len are skipped and listed.",
+  ],
+};
+
+if (import.meta.main) {
+  await runTask(ENCODE, async (flags) => {
+    const codec = streamCodecNamed(flags.codec as string)!;
+    const progress = terminalProgress();
+    const report = await encodeFolder({
+      dumpDir: flags["dump-dir"] as string,
+      outDir: flags["out-dir"] as string,
+      codec,
+      codebook: flags.codebook as CodebookMode,
+      stage: flags.stage as StageSelection,
+      minSeqLen: flags["min-seq-len"] as number,
+      maxSeqLen: flags["max-seq-len"] as number,
+      overwrite: flags.overwrite as boolean,
+      onProgress: progress.listener,
+    });
+    progress.finish();
+    printProblems(report.outcomes);
+    const counts = countOutcomes(report.outcomes);
+    const written = report.streamBytes + report.metaBytes;
+    console.log(
+      `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
+        `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${flags.codebook} codebook)`,
+    );
+    if (counts.done > 0) {
+      const withMeta = written + report.codebookBytes;
+      console.log(
+        `Bytes: ${formatBytes(report.rawBytes)} in, ${
+          formatBytes(report.streamBytes)
+        } of streams ` +
+          `+ ${formatBytes(report.metaBytes + report.codebookBytes)} of JSON`,
+      );
+      console.log(
+        `Ratio: ${
+          (report.rawBytes / report.streamBytes).toFixed(4)
+        } streams only, ` +
+          `${(report.rawBytes / withMeta).toFixed(4)} with JSON; ` +
+          `${report.seconds.toFixed(2)} s, ${
+            (report.rawBytes / 1e6 / report.seconds).toFixed(1)
+          } MB/s`,
+      );
+    }
+    if (report.selected === 0) {
+      console.error(
+        report.metaFilesFound === 0
+          ? `No dump found: no meta_*.json below ${flags["dump-dir"]}`
+          : "No dump selected: every dump found was skipped (see above)",
+      );
+      return EXIT_CODES.nothingFound;
+    }
+    return counts.failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+  });
+}
