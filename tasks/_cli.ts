@@ -95,9 +95,26 @@ export function parseTaskFlags(
   const names = Object.keys(task.flags);
   const booleans = names.filter((name) => task.flags[name].type === "boolean");
   const strings = names.filter((name) => task.flags[name].type !== "boolean");
-  const parsed = parseArgs(args, {
+  // "--min-seq-len -3" would read "-3" as a flag: attach such a value to its flag
+  // ("--min-seq-len=-3") so that the value check below can say what is wrong.
+  const attached: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    const next = args[i + 1];
+    if (
+      strings.includes(arg.replace(/^--/, "")) && arg.startsWith("--") &&
+      next !== undefined && /^-\d/.test(next)
+    ) {
+      attached.push(`${arg}=${next}`);
+      i++;
+    } else {
+      attached.push(arg);
+    }
+  }
+  const parsed = parseArgs(attached, {
     boolean: [...booleans, "help"],
     string: strings,
+    collect: strings,
     alias: { h: "help" },
     unknown: (arg: string) => {
       if (arg.startsWith("-")) {
@@ -118,16 +135,17 @@ export function parseTaskFlags(
   const values: FlagValues = {};
   for (const name of names) {
     const flag = task.flags[name];
-    const given = parsed[name];
-    if (Array.isArray(given)) {
-      throw new UsageError(
-        `--${name} is given ${given.length} times; give it once`,
-      );
-    }
     if (flag.type === "boolean") {
-      values[name] = given === true;
+      values[name] = parsed[name] === true;
       continue;
     }
+    const all = parsed[name] as string[];
+    if (all.length > 1) {
+      throw new UsageError(
+        `--${name} is given ${all.length} times; give it once`,
+      );
+    }
+    const given = all[0];
     if (given === undefined) {
       if (flag.required) {
         throw new UsageError(

@@ -43,6 +43,9 @@ export class KvbitsDataError extends Error {
   readonly detail: string;
 
   /**
+   * Creates the error; the message reads `Cannot decode <stream> at bit <offset>:
+   * <detail>`.
+   *
    * @param detail What is wrong with the data, e.g. "stream ends early".
    * @param location Stream name and bit offset, both optional.
    */

@@ -21,12 +21,23 @@ import type { ReadBitstreamDump } from "./bitstream_folder.ts";
  * @throws {KvbitsFileError} Naming the original file that is missing or differs,
  * with the first differing byte.
  *
- * @example
+ * @example A reference dump equals its original; a different original is named
  * ```ts
  * import { compareWithOriginal } from "./original_dump.ts";
- * import { assertEquals } from "@std/assert";
+ * import { openBitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+ * import { assertRejects } from "@std/assert";
  *
- * assertEquals(typeof compareWithOriginal, "function"); // exercised in tests/decode_verify_test.ts
+ * const fixtures = new URL("../../fixtures/", import.meta.url).pathname;
+ * const folder = await openBitstreamFolder(`${fixtures}reference/huffman-per-dump`);
+ * const metaFile = "llama6L-kjv-ruth/layer_0/bitstream_meta_t0_128.json";
+ * const dump = await readBitstreamDump(folder, metaFile);
+ * await compareWithOriginal(`${fixtures}kv-sample`, metaFile, dump);
+ * const wrong = { ...dump, decoded: { ...dump.decoded, k: dump.decoded.v } };
+ * await assertRejects(
+ *   () => compareWithOriginal(`${fixtures}kv-sample`, metaFile, wrong),
+ *   Error,
+ *   "k_t0_128.bin: decoded K differs from the original at byte",
+ * );
  * ```
  */
 export async function compareWithOriginal(
