@@ -39,6 +39,7 @@
 export * from "./src/codec/errors.ts";
 export * from "./src/codec/fp16_planes.ts";
 export * from "./src/codec/histogram.ts";
+export * from "./src/codec/entropy.ts";
 export * from "./src/codec/huffman_code_lengths.ts";
 export * from "./src/codec/canonical_code.ts";
 export * from "./src/codec/huffman_encoder.ts";

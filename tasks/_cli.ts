@@ -47,6 +47,8 @@ export interface FlagDefinition {
   readonly choices?: readonly string[];
   /** The flag must be given. */
   readonly required?: boolean;
+  /** A string flag that may be given several times: its value is a `string[]`. */
+  readonly repeatable?: boolean;
   /** Value when the flag is not given. */
   readonly default?: string | number | boolean;
   /** Placeholder of the value in the help, e.g. `DIR`. */
@@ -67,8 +69,14 @@ export interface TaskDefinition {
   readonly notes?: readonly string[];
 }
 
-/** Parsed flag values by name (`undefined` when an optional flag is absent). */
-export type FlagValues = Record<string, string | number | boolean | undefined>;
+/**
+ * Parsed flag values by name (`undefined` when an optional flag is absent; a
+ * `string[]` for a repeatable flag, empty when absent).
+ */
+export type FlagValues = Record<
+  string,
+  string | string[] | number | boolean | undefined
+>;
 
 /** A wrong command line: the message says what was expected. */
 export class UsageError extends Error {
@@ -140,6 +148,20 @@ export function parseTaskFlags(
       continue;
     }
     const all = parsed[name] as string[];
+    if (flag.repeatable) {
+      if (all.length === 0 && flag.required) {
+        throw new UsageError(
+          `--${name} ${flag.value ?? "VALUE"} is required: ${flag.help}`,
+        );
+      }
+      if (all.some((value) => String(value) === "")) {
+        throw new UsageError(
+          `--${name} needs a value (${flag.value ?? "VALUE"})`,
+        );
+      }
+      values[name] = all.map(String);
+      continue;
+    }
     if (all.length > 1) {
       throw new UsageError(
         `--${name} is given ${all.length} times; give it once`,
@@ -203,6 +225,7 @@ export function helpText(task: TaskDefinition): string {
       (flag.type === "boolean" ? "" : ` ${flag.value ?? "VALUE"}`);
     const extras = [
       flag.required ? "required" : undefined,
+      flag.repeatable ? "repeatable" : undefined,
       flag.choices ? `one of ${flag.choices.join(", ")}` : undefined,
       flag.default !== undefined && flag.type !== "boolean"
         ? `default ${flag.default}`

@@ -1,76 +1,106 @@
 /**
- * `deno task analyze`: ratio tables of a bitstream folder (reference CSV and
- * summary).
+ * `deno task analyze`: ratio tables of one or more bitstream folders (reference CSV
+ * and summary of each) and, with `--report`, a self-contained HTML page with charts.
  *
  * @module
  */
 
 import { countOutcomes } from "../src/jobs/job_report.ts";
-import { analyzeFolder } from "../src/jobs/analyze_job.ts";
+import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import {
   EXIT_CODES,
   printProblems,
   runTask,
   type TaskDefinition,
+  terminalProgress,
 } from "./_cli.ts";
 
 const ANALYZE: TaskDefinition = {
   name: "analyze",
   summary:
-    "measure a bitstream folder: per-dump CSV and K, V, KV ratios with and without metadata.",
+    "measure bitstream folders: per-dump CSV and K, V, KV ratios with and without metadata; optionally an HTML report.",
   flags: {
     "bitstream-dir": {
       type: "string",
       required: true,
+      repeatable: true,
       value: "DIR",
-      help: "bitstream folder to measure",
+      help:
+        "bitstream folder to measure; repeat it to compare codecs on the same dumps",
     },
     "orig-dump-dir": {
       type: "string",
       value: "DIR",
       help:
-        "original dump folder, for the raw sizes (else 2 bytes per element)",
+        "original dump folder, for the raw sizes (else 2 bytes per element) and the report's entropy limits",
     },
     "out-dir": {
       type: "string",
       required: true,
       value: "DIR",
-      help: "folder for <codec>_metrics.csv and <codec>_summary.md",
+      help:
+        "folder for <codec>_metrics.csv, <codec>_summary.md and report.html",
     },
     "include-meta": {
       type: "boolean",
       help:
         "count each dump's JSON (half to K, half to V) and the global codebook",
     },
+    "report": {
+      type: "boolean",
+      help:
+        "also write report.html: one self-contained page with charts (reads every original tensor when --orig-dump-dir is given)",
+    },
   },
+  notes: [
+    "Files are named after the codec (huffman_metrics.csv); when two folders have the same codec, after codec and codebook (huffman-global_metrics.csv, huffman-per-dump_metrics.csv).",
+  ],
 };
 
 if (import.meta.main) {
   await runTask(ANALYZE, async (flags) => {
-    const report = await analyzeFolder({
-      bitstreamDir: flags["bitstream-dir"] as string,
+    const bitstreamDirs = flags["bitstream-dir"] as string[];
+    const progress = terminalProgress();
+    const result = await analyzeFolders({
+      bitstreamDirs,
       origDumpDir: flags["orig-dump-dir"] as string | undefined,
       outDir: flags["out-dir"] as string,
       includeMeta: flags["include-meta"] as boolean,
-    });
-    printProblems(report.outcomes);
-    const counts = countOutcomes(report.outcomes);
-    if (report.rows.length > 0) {
-      const line = (label: string, t: typeof report.withMeta) =>
-        `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
-          t.vRatio.toFixed(4)
-        }  KV ${t.kvRatio.toFixed(4)}`;
-      console.log(`Dumps: ${report.rows.length} (${report.codec})`);
-      console.log(line("coded streams only", report.withoutMeta));
-      console.log(line("with all JSON", report.withMeta));
+      report: flags["report"] as boolean,
+      onProgress: progress.listener,
+    }).finally(progress.finish);
+    let failed = 0;
+    let found = 0;
+    for (const [index, report] of result.analyses.entries()) {
+      printProblems(report.outcomes);
+      failed += countOutcomes(report.outcomes).failed;
+      found += report.outcomes.length;
+      if (report.rows.length > 0) {
+        const line = (label: string, t: typeof report.withMeta) =>
+          `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
+            t.vRatio.toFixed(4)
+          }  KV ${t.kvRatio.toFixed(4)}`;
+        const folder = bitstreamDirs.length > 1
+          ? ` ${bitstreamDirs[index]}`
+          : "";
+        console.log(`Dumps: ${report.rows.length} (${report.codec})${folder}`);
+        console.log(line("coded streams only", report.withoutMeta));
+        console.log(line("with all JSON", report.withMeta));
+      } else if (report.outcomes.length === 0 && bitstreamDirs.length > 1) {
+        console.error(
+          `No dump found: no bitstream meta file below ${bitstreamDirs[index]}`,
+        );
+      }
     }
-    for (const path of report.written) console.log(`Wrote ${path}`);
-    if (report.outcomes.length === 0) {
+    for (const path of result.written) console.log(`Wrote ${path}`);
+    if (found === 0) {
       console.error(
-        `No dump found: no bitstream meta file below ${flags["bitstream-dir"]}`,
+        `No dump found: no bitstream meta file below ${
+          bitstreamDirs.join(", ")
+        }`,
       );
       return EXIT_CODES.nothingFound;
     }
-    return counts.failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    return failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
   });
 }

@@ -7,6 +7,7 @@
 
 import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import type { CodebookMode } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -33,12 +34,26 @@ export interface AnalyzeOptions {
   readonly outDir: string;
   /** Count metadata in the CSV and the headline ratios (`--include-meta`). */
   readonly includeMeta: boolean;
+  /**
+   * Stem of the files written (`<stem>_metrics.csv`, `<stem>_summary.md`); the
+   * codec name when omitted, as the reference names them.
+   */
+  readonly fileStem?: string;
 }
 
 /** What the analyze job found and wrote. */
 export interface AnalyzeReport {
   /** The codec of the folder's layout, e.g. `huffman`; undefined with no dump. */
   readonly codec?: string;
+  /** The codec's name for people, e.g. `Huffman`; undefined with no dump. */
+  readonly codecTitle?: string;
+  /** The codebook of the dumps analysed: `mixed` when they differ; undefined with none. */
+  readonly codebook?: CodebookMode | "mixed";
+  /**
+   * The original K and V files of each row, relative to the original dump folder
+   * (parallel to `rows`).
+   */
+  readonly originalFiles: readonly { readonly k: string; readonly v: string }[];
   /** Sizes of each dump analysed, in path order. */
   readonly rows: readonly DumpSizes[];
   /** One outcome per dump. */
@@ -82,6 +97,8 @@ export async function analyzeFolder(
 ): Promise<AnalyzeReport> {
   const folder = await openBitstreamFolder(options.bitstreamDir);
   const rows: DumpSizes[] = [];
+  const originalFiles: { k: string; v: string }[] = [];
+  const codebooks = new Set<CodebookMode>();
   const outcomes: DumpOutcome[] = [];
   const codec = folder.codec;
   for (const metaFile of folder.metaFiles) {
@@ -126,6 +143,11 @@ export async function analyzeFolder(
         vLo10: await streamSize("v_lo10"),
         metaBytes: bytes.length,
       });
+      originalFiles.push({
+        k: join(dirname(metaFile), input.kFile),
+        v: join(dirname(metaFile), input.vFile),
+      });
+      codebooks.add(meta.codebook);
       outcomes.push({ dump: metaFile, status: "done" });
     } catch (error) {
       outcomes.push({
@@ -137,8 +159,9 @@ export async function analyzeFolder(
   }
   const written: string[] = [];
   if (codec) {
-    const csvPath = join(options.outDir, `${codec.name}_metrics.csv`);
-    const summaryPath = join(options.outDir, `${codec.name}_summary.md`);
+    const stem = options.fileStem ?? codec.name;
+    const csvPath = join(options.outDir, `${stem}_metrics.csv`);
+    const summaryPath = join(options.outDir, `${stem}_summary.md`);
     const encoder = new TextEncoder();
     for (
       const [path, text] of [
@@ -163,6 +186,9 @@ export async function analyzeFolder(
   }
   return {
     codec: codec?.name,
+    codecTitle: codec?.title,
+    codebook: codebooks.size > 1 ? "mixed" : [...codebooks][0],
+    originalFiles,
     rows,
     outcomes,
     codebookBytes: folder.codebookBytes,
