@@ -9,7 +9,11 @@ import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolder } from "../src/jobs/analyze_job.ts";
 import {
   EXIT_CODES,
+  printJson,
   printProblems,
+  problemsOf,
+  ratioOrNull,
+  roundSeconds,
   runTask,
   type TaskDefinition,
 } from "./_cli.ts";
@@ -42,35 +46,74 @@ const ANALYZE: TaskDefinition = {
       help:
         "count each dump's JSON (half to K, half to V) and the global codebook",
     },
+    json: {
+      type: "boolean",
+      help:
+        "print the ratios as one JSON object on stdout, and nothing else there",
+    },
   },
 };
 
 if (import.meta.main) {
   await runTask(ANALYZE, async (flags) => {
+    const started = performance.now();
     const report = await analyzeFolder({
       bitstreamDir: flags["bitstream-dir"] as string,
       origDumpDir: flags["orig-dump-dir"] as string | undefined,
       outDir: flags["out-dir"] as string,
       includeMeta: flags["include-meta"] as boolean,
     });
-    printProblems(report.outcomes);
+    const seconds = (performance.now() - started) / 1000;
     const counts = countOutcomes(report.outcomes);
-    if (report.rows.length > 0) {
-      const line = (label: string, t: typeof report.withMeta) =>
-        `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
-          t.vRatio.toFixed(4)
-        }  KV ${t.kvRatio.toFixed(4)}`;
-      console.log(`Dumps: ${report.rows.length} (${report.codec})`);
-      console.log(line("coded streams only", report.withoutMeta));
-      console.log(line("with all JSON", report.withMeta));
+    const code = report.outcomes.length === 0
+      ? EXIT_CODES.nothingFound
+      : counts.failed > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
+    printProblems(report.outcomes);
+    if (flags.json) {
+      const raw = report.withoutMeta.kRaw + report.withoutMeta.vRaw;
+      const streams = report.withoutMeta.kCoded + report.withoutMeta.vCoded;
+      const withJson = report.withMeta.kCoded + report.withMeta.vCoded;
+      printJson({
+        task: ANALYZE.name,
+        exitCode: code,
+        codec: report.codec ?? null,
+        dumps: { found: report.outcomes.length, ...counts },
+        bytes: {
+          in: raw,
+          out: withJson,
+          tensors: raw,
+          streams,
+          json: withJson - streams,
+        },
+        ratio: {
+          streams: ratioOrNull(raw, streams),
+          withJson: ratioOrNull(raw, withJson),
+        },
+        withoutMeta: report.withoutMeta,
+        withMeta: report.withMeta,
+        written: report.written,
+        seconds: roundSeconds(seconds),
+        ...problemsOf(report.outcomes),
+      });
+    } else {
+      if (report.rows.length > 0) {
+        const line = (label: string, t: typeof report.withMeta) =>
+          `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
+            t.vRatio.toFixed(4)
+          }  KV ${t.kvRatio.toFixed(4)}`;
+        console.log(`Dumps: ${report.rows.length} (${report.codec})`);
+        console.log(line("coded streams only", report.withoutMeta));
+        console.log(line("with all JSON", report.withMeta));
+      }
+      for (const path of report.written) console.log(`Wrote ${path}`);
     }
-    for (const path of report.written) console.log(`Wrote ${path}`);
     if (report.outcomes.length === 0) {
       console.error(
         `No dump found: no bitstream meta file below ${flags["bitstream-dir"]}`,
       );
-      return EXIT_CODES.nothingFound;
     }
-    return counts.failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    return code;
   });
 }
