@@ -61,7 +61,7 @@ const COMPILE: TaskDefinition = {
 const ERROR_LINES = 8;
 
 /** The output of `deno compile` that says the base could not be had. */
-const BASE_PROBLEM = /base binary|dl\.deno\.land|denort/i;
+const BASE_PROBLEM = /base binary|denort/i;
 
 if (import.meta.main) {
   await runTask(COMPILE, async (flags) => {
