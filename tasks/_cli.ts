@@ -186,6 +186,30 @@ export function parseTaskFlags(
 }
 
 /**
+ * How the user started a task, for help and hints: `kvbits-encode` for a compiled
+ * executable, `deno run [permissions] kvbits-encode.js` for a bundle, otherwise
+ * `deno task encode`.
+ *
+ * @param task The task definition.
+ * @returns The command, without flags.
+ *
+ * @example
+ * ```ts
+ * import { commandOf } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(commandOf({ name: "encode", summary: "", flags: {} }), "deno task encode");
+ * ```
+ */
+export function commandOf(task: TaskDefinition): string {
+  if (Deno.build.standalone) return `kvbits-${task.name}`;
+  const bundle = `kvbits-${task.name}.js`;
+  return Deno.mainModule.endsWith(`/${bundle}`)
+    ? `deno run [permissions] ${bundle}`
+    : `deno task ${task.name}`;
+}
+
+/**
  * The `--help` text of a task: summary, usage, flags, notes and exit codes.
  *
  * @param task The task definition.
@@ -195,7 +219,7 @@ export function helpText(task: TaskDefinition): string {
   const lines = [
     `kvbits ${task.name}: ${task.summary}`,
     "",
-    `Usage: deno task ${task.name} [flags]`,
+    `Usage: ${commandOf(task)} [flags]`,
     "",
     "Flags:",
   ];
@@ -249,7 +273,7 @@ export async function runTask(
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`kvbits ${task.name}: ${error.message}`);
-      console.error(`Run "deno task ${task.name} --help" for the flags.`);
+      console.error(`Run "${commandOf(task)} --help" for the flags.`);
       code = EXIT_CODES.usage;
     } else if (
       error instanceof KvbitsJobError || error instanceof KvbitsFileError ||

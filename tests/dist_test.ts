@@ -157,6 +157,14 @@ Deno.test("deno task bundle writes four files that run with deno run, no config 
         join(dist, bundleName(entry)),
       ];
     };
+    const help = await run(Deno.execPath(), [
+      ...runBundle("verify", undefined),
+      "--help",
+    ], { cwd: work });
+    assertStringIncludes(
+      help.stdout,
+      "Usage: deno run [permissions] kvbits-verify.js [flags]",
+    );
     await assertTasksWork(work, (task, writeDir, args) =>
       // From a folder outside the repository: no deno.json, no import map.
       run(Deno.execPath(), [...runBundle(task, writeDir), ...args], {
