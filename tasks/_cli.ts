@@ -10,8 +10,12 @@ import { KvbitsDataError } from "../src/codec/errors.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";
 import { KvbitsFormatError } from "../src/format/format_error.ts";
 import { KvbitsJobError } from "../src/jobs/job_error.ts";
+import type { AnalyzeReport } from "../src/jobs/analyze_job.ts";
 import type { DecodeReport } from "../src/jobs/decode_job.ts";
 import { countOutcomes, type DumpOutcome } from "../src/jobs/job_report.ts";
+
+// The progress bar lives in its own file; tasks take it from here with the rest.
+export { terminalProgress } from "./_progress.ts";
 
 /** Exit codes of every task; scripts can rely on them. */
 export const EXIT_CODES = {
@@ -326,24 +330,6 @@ export function formatBytes(bytes: number): string {
   return bytes >= 1e5 ? `${exact} (${(bytes / 1e6).toFixed(2)} MB)` : exact;
 }
 
-/**
- * Megabytes for progress lines: `1.44 MB`.
- *
- * @param bytes A byte count.
- * @returns The count in MB (10^6 bytes), two decimals.
- *
- * @example
- * ```ts
- * import { formatMegabytes } from "./_cli.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(formatMegabytes(1_436_000), "1.44 MB");
- * ```
- */
-export function formatMegabytes(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(2)} MB`;
-}
-
 /** `--quiet` and `--json`, shared by the tasks that run over a folder. */
 export const OUTPUT_FLAGS = {
   quiet: {
@@ -487,6 +473,66 @@ export function decodeSummary(
     },
     seconds: roundSeconds(report.seconds),
     megabytesPerSecond: ratioOrNull(report.rawBytes / 1e6, report.seconds),
+    ...problemsOf(report.outcomes),
+  };
+}
+
+/**
+ * The JSON summary of one analyzed bitstream folder: dumps found, done and failed,
+ * K and V bytes, coded bytes with and without the JSON files, both ratios, the
+ * K, V and KV totals as in the summary table, the files written, and every failed
+ * dump with its reason.
+ *
+ * @param report The analyze job's report.
+ * @param exitCode The task's exit code.
+ * @param seconds Wall time of the job.
+ * @returns The summary object.
+ *
+ * @example
+ * ```ts
+ * import { analyzeSummary } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const totals = (coded: number) => ({
+ *   dumps: 1, kRaw: 100, vRaw: 100, kCoded: coded, vCoded: coded,
+ *   kRatio: 100 / coded, vRatio: 100 / coded, kvRatio: 100 / coded,
+ * });
+ * const summary = analyzeSummary({
+ *   codec: "huffman", rows: [], outcomes: [{ dump: "a", status: "done" }],
+ *   codebookBytes: 0, withoutMeta: totals(80), withMeta: totals(100), written: [],
+ * }, 0, 0.25);
+ * assertEquals(summary.bytes, { in: 200, out: 200, tensors: 200, streams: 160, json: 40 });
+ * assertEquals(summary.ratio, { streams: 1.25, withJson: 1 });
+ * ```
+ */
+export function analyzeSummary(
+  report: AnalyzeReport,
+  exitCode: number,
+  seconds: number,
+): Record<string, unknown> {
+  const tensors = report.withoutMeta.kRaw + report.withoutMeta.vRaw;
+  const streams = report.withoutMeta.kCoded + report.withoutMeta.vCoded;
+  const withJson = report.withMeta.kCoded + report.withMeta.vCoded;
+  return {
+    task: "analyze",
+    exitCode,
+    codec: report.codec ?? null,
+    dumps: { found: report.outcomes.length, ...countOutcomes(report.outcomes) },
+    bytes: {
+      in: tensors,
+      out: withJson,
+      tensors,
+      streams,
+      json: withJson - streams,
+    },
+    ratio: {
+      streams: ratioOrNull(tensors, streams),
+      withJson: ratioOrNull(tensors, withJson),
+    },
+    withoutMeta: report.withoutMeta,
+    withMeta: report.withMeta,
+    written: report.written,
+    seconds: roundSeconds(seconds),
     ...problemsOf(report.outcomes),
   };
 }

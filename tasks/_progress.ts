@@ -12,7 +12,24 @@
  */
 
 import type { JobProgress, ProgressListener } from "../src/jobs/job_report.ts";
-import { formatMegabytes } from "./_cli.ts";
+
+/**
+ * Megabytes for progress lines: `1.44 MB`.
+ *
+ * @param bytes A byte count.
+ * @returns The count in MB (10^6 bytes), two decimals.
+ *
+ * @example
+ * ```ts
+ * import { formatMegabytes } from "./_progress.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(formatMegabytes(1_436_000), "1.44 MB");
+ * ```
+ */
+export function formatMegabytes(bytes: number): string {
+  return `${(bytes / 1e6).toFixed(2)} MB`;
+}
 
 /** A phase of a job as the bar shows it. */
 export interface ProgressState extends JobProgress {
@@ -111,7 +128,7 @@ export interface ProgressDisplay {
  * in place at most ten times a second and left in place, complete, when the phase
  * ends.
  *
- * @param enabled False for `--quiet`.
+ * @param enabled False for `--quiet`; true when omitted.
  * @returns The display.
  *
  * @example Off a terminal nothing is shown
@@ -124,7 +141,7 @@ export interface ProgressDisplay {
  * progress.finish();
  * ```
  */
-export function terminalProgress(enabled: boolean): ProgressDisplay {
+export function terminalProgress(enabled = true): ProgressDisplay {
   if (!enabled || !Deno.stderr.isTerminal()) return { finish: () => {} };
   const encoder = new TextEncoder();
   const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));

@@ -8,12 +8,10 @@
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolder } from "../src/jobs/analyze_job.ts";
 import {
+  analyzeSummary,
   EXIT_CODES,
   printJson,
   printProblems,
-  problemsOf,
-  ratioOrNull,
-  roundSeconds,
   runTask,
   type TaskDefinition,
 } from "./_cli.ts";
@@ -63,40 +61,16 @@ if (import.meta.main) {
       outDir: flags["out-dir"] as string,
       includeMeta: flags["include-meta"] as boolean,
     });
-    const seconds = (performance.now() - started) / 1000;
+    printProblems(report.outcomes);
     const counts = countOutcomes(report.outcomes);
     const code = report.outcomes.length === 0
       ? EXIT_CODES.nothingFound
       : counts.failed > 0
       ? EXIT_CODES.dumpsFailed
       : EXIT_CODES.ok;
-    printProblems(report.outcomes);
     if (flags.json) {
-      const raw = report.withoutMeta.kRaw + report.withoutMeta.vRaw;
-      const streams = report.withoutMeta.kCoded + report.withoutMeta.vCoded;
-      const withJson = report.withMeta.kCoded + report.withMeta.vCoded;
-      printJson({
-        task: ANALYZE.name,
-        exitCode: code,
-        codec: report.codec ?? null,
-        dumps: { found: report.outcomes.length, ...counts },
-        bytes: {
-          in: raw,
-          out: withJson,
-          tensors: raw,
-          streams,
-          json: withJson - streams,
-        },
-        ratio: {
-          streams: ratioOrNull(raw, streams),
-          withJson: ratioOrNull(raw, withJson),
-        },
-        withoutMeta: report.withoutMeta,
-        withMeta: report.withMeta,
-        written: report.written,
-        seconds: roundSeconds(seconds),
-        ...problemsOf(report.outcomes),
-      });
+      const seconds = (performance.now() - started) / 1000;
+      printJson(analyzeSummary(report, code, seconds));
     } else {
       if (report.rows.length > 0) {
         const line = (label: string, t: typeof report.withMeta) =>

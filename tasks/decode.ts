@@ -15,9 +15,9 @@ import {
   printProblems,
   runTask,
   type TaskDefinition,
+  terminalProgress,
   UsageError,
 } from "./_cli.ts";
-import { terminalProgress } from "./_progress.ts";
 
 const DECODE: TaskDefinition = {
   name: "decode",

@@ -23,8 +23,8 @@ import {
   roundSeconds,
   runTask,
   type TaskDefinition,
+  terminalProgress,
 } from "./_cli.ts";
-import { terminalProgress } from "./_progress.ts";
 
 const ENCODE: TaskDefinition = {
   name: "encode",

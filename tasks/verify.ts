@@ -14,8 +14,8 @@ import {
   printProblems,
   runTask,
   type TaskDefinition,
+  terminalProgress,
 } from "./_cli.ts";
-import { terminalProgress } from "./_progress.ts";
 
 const VERIFY: TaskDefinition = {
   name: "verify",
