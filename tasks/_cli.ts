@@ -445,7 +445,19 @@ export function roundSeconds(seconds: number): number {
  */
 export function decodeSummary(
   task: string,
-  report: DecodeReport,
+  report: Pick<
+    DecodeReport,
+    | "layout"
+    | "outcomes"
+    | "checkedByChecksum"
+    | "checkedAgainstOriginals"
+    | "unchecked"
+    | "rawBytes"
+    | "streamBytes"
+    | "metaBytes"
+    | "codebookBytes"
+    | "seconds"
+  >,
   exitCode: number,
 ): Record<string, unknown> {
   const json = report.metaBytes + report.codebookBytes;
@@ -498,15 +510,18 @@ export function decodeSummary(
  *   kRatio: 100 / coded, vRatio: 100 / coded, kvRatio: 100 / coded,
  * });
  * const summary = analyzeSummary({
- *   codec: "huffman", rows: [], outcomes: [{ dump: "a", status: "done" }],
- *   codebookBytes: 0, withoutMeta: totals(80), withMeta: totals(100), written: [],
+ *   codec: "huffman", outcomes: [{ dump: "a", status: "done" }],
+ *   withoutMeta: totals(80), withMeta: totals(100), written: [],
  * }, 0, 0.25);
  * assertEquals(summary.bytes, { in: 200, out: 200, tensors: 200, streams: 160, json: 40 });
  * assertEquals(summary.ratio, { streams: 1.25, withJson: 1 });
  * ```
  */
 export function analyzeSummary(
-  report: AnalyzeReport,
+  report: Pick<
+    AnalyzeReport,
+    "codec" | "outcomes" | "withoutMeta" | "withMeta" | "written"
+  >,
   exitCode: number,
   seconds: number,
 ): Record<string, unknown> {
