@@ -10,7 +10,12 @@ import { KvbitsDataError } from "../src/codec/errors.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";
 import { KvbitsFormatError } from "../src/format/format_error.ts";
 import { KvbitsJobError } from "../src/jobs/job_error.ts";
-import type { DumpOutcome, JobProgress } from "../src/jobs/job_report.ts";
+import type { AnalyzeReport } from "../src/jobs/analyze_job.ts";
+import type { DecodeReport } from "../src/jobs/decode_job.ts";
+import { countOutcomes, type DumpOutcome } from "../src/jobs/job_report.ts";
+
+// The progress bar lives in its own file; tasks take it from here with the rest.
+export { terminalProgress } from "./_progress.ts";
 
 /** Exit codes of every task; scripts can rely on them. */
 export const EXIT_CODES = {
@@ -207,6 +212,30 @@ export function parseTaskFlags(
 }
 
 /**
+ * How the user started a task, for help and hints: `kvbits-encode` for a compiled
+ * executable, `deno run [permissions] kvbits-encode.js` for a bundle, otherwise
+ * `deno task encode`.
+ *
+ * @param task The task definition.
+ * @returns The command, without flags.
+ *
+ * @example
+ * ```ts
+ * import { commandOf } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(commandOf({ name: "encode", summary: "", flags: {} }), "deno task encode");
+ * ```
+ */
+export function commandOf(task: TaskDefinition): string {
+  if (Deno.build.standalone) return `kvbits-${task.name}`;
+  const bundle = `kvbits-${task.name}.js`;
+  return Deno.mainModule.endsWith(`/${bundle}`)
+    ? `deno run [permissions] ${bundle}`
+    : `deno task ${task.name}`;
+}
+
+/**
  * The `--help` text of a task: summary, usage, flags, notes and exit codes.
  *
  * @param task The task definition.
@@ -216,7 +245,7 @@ export function helpText(task: TaskDefinition): string {
   const lines = [
     `kvbits ${task.name}: ${task.summary}`,
     "",
-    `Usage: deno task ${task.name} [flags]`,
+    `Usage: ${commandOf(task)} [flags]`,
     "",
     "Flags:",
   ];
@@ -247,6 +276,9 @@ export function helpText(task: TaskDefinition): string {
  * Runs a task: parses its flags, prints help on `--help`, runs `main` and exits with
  * its code. Errors become one line on stderr and an exit code: usage errors 64, a
  * job that cannot run 3, anything unexpected 70 (with the stack, since it is a bug).
+ * With `--json`, a job that cannot run (or a bug) also prints its JSON summary,
+ * `{"task", "exitCode", "error"}`, so that stdout always holds one object; a wrong
+ * command line has none, since its flags could not be read.
  *
  * @param task The task definition.
  * @param main The task's work, returning its exit code.
@@ -256,8 +288,9 @@ export async function runTask(
   main: (flags: FlagValues) => Promise<number>,
 ): Promise<void> {
   let code: number;
+  let flags: FlagValues | undefined;
   try {
-    const flags = parseTaskFlags(Deno.args, task);
+    flags = parseTaskFlags(Deno.args, task);
     if (flags === undefined) {
       console.log(helpText(task));
       code = EXIT_CODES.ok;
@@ -267,7 +300,7 @@ export async function runTask(
   } catch (error) {
     if (error instanceof UsageError) {
       console.error(`kvbits ${task.name}: ${error.message}`);
-      console.error(`Run "deno task ${task.name} --help" for the flags.`);
+      console.error(`Run "${commandOf(task)} --help" for the flags.`);
       code = EXIT_CODES.usage;
     } else if (
       error instanceof KvbitsJobError || error instanceof KvbitsFileError ||
@@ -281,6 +314,13 @@ export async function runTask(
         error,
       );
       code = EXIT_CODES.internal;
+    }
+    if (flags?.json === true && code !== EXIT_CODES.usage) {
+      printJson({
+        task: task.name,
+        exitCode: code,
+        error: error instanceof Error ? error.message : String(error),
+      });
     }
   }
   Deno.exit(code);
@@ -303,37 +343,6 @@ export function printProblems(outcomes: readonly DumpOutcome[]): void {
 }
 
 /**
- * A progress listener that redraws one status line on stderr when it is a
- * terminal, and shows nothing otherwise.
- *
- * @returns The listener and a function that clears the line at the end.
- */
-export function terminalProgress(): {
-  listener?: (progress: JobProgress) => void;
-  finish: () => void;
-} {
-  if (!Deno.stderr.isTerminal()) return { finish: () => {} };
-  const encoder = new TextEncoder();
-  const started = performance.now();
-  let shown = false;
-  return {
-    listener: (progress) => {
-      const seconds = (performance.now() - started) / 1000;
-      const rate = seconds > 0 ? progress.bytes / 1e6 / seconds : 0;
-      const line =
-        `${progress.phase} ${progress.done}/${progress.total} dumps, ${
-          formatBytes(progress.bytes)
-        }, ${rate.toFixed(1)} MB/s`;
-      Deno.stderr.writeSync(encoder.encode(`\r\x1b[2K${line}`));
-      shown = true;
-    },
-    finish: () => {
-      if (shown) Deno.stderr.writeSync(encoder.encode("\r\x1b[2K"));
-    },
-  };
-}
-
-/**
  * Bytes for people: `233,472 B (0.23 MB)`.
  *
  * @param bytes A byte count.
@@ -342,4 +351,235 @@ export function terminalProgress(): {
 export function formatBytes(bytes: number): string {
   const exact = `${Math.round(bytes).toLocaleString("en-US")} B`;
   return bytes >= 1e5 ? `${exact} (${(bytes / 1e6).toFixed(2)} MB)` : exact;
+}
+
+/** `--quiet` and `--json`, shared by the tasks that run over a folder. */
+export const OUTPUT_FLAGS = {
+  quiet: {
+    type: "boolean",
+    help:
+      "no progress bar, only the summary (off a terminal there is none anyway)",
+  },
+  json: {
+    type: "boolean",
+    help:
+      "print the summary as one JSON object on stdout, and nothing else there",
+  },
+} as const satisfies Record<string, FlagDefinition>;
+
+/** A dump left out or failed, as the JSON summary lists it. */
+export interface DumpProblem {
+  /** The dump's meta file, relative to the folder the task read. */
+  readonly dump: string;
+  /** One line: the file at fault and what is wrong. */
+  readonly reason: string;
+}
+
+/**
+ * The skipped and failed dumps of a job, for the JSON summary.
+ *
+ * @param outcomes The job's outcomes.
+ * @returns The skipped and the failed dumps with their reasons, in path order.
+ *
+ * @example
+ * ```ts
+ * import { problemsOf } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(
+ *   problemsOf([{ dump: "a", status: "done" }, { dump: "b", status: "skipped", reason: "why" }]),
+ *   { skipped: [{ dump: "b", reason: "why" }], failed: [] },
+ * );
+ * ```
+ */
+export function problemsOf(
+  outcomes: readonly DumpOutcome[],
+): { skipped: DumpProblem[]; failed: DumpProblem[] } {
+  const pick = (status: DumpOutcome["status"]) =>
+    outcomes.filter((outcome) => outcome.status === status).map((outcome) => ({
+      dump: outcome.dump,
+      reason: outcome.reason ?? "",
+    }));
+  return { skipped: pick("skipped"), failed: pick("failed") };
+}
+
+/**
+ * A ratio for the JSON summary: `null` when there is nothing to divide by.
+ *
+ * @param numerator Bytes before.
+ * @param denominator Bytes after.
+ * @returns `numerator / denominator`, or `null` when `denominator` is 0.
+ *
+ * @example
+ * ```ts
+ * import { ratioOrNull } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([ratioOrNull(3, 2), ratioOrNull(3, 0)], [1.5, null]);
+ * ```
+ */
+export function ratioOrNull(
+  numerator: number,
+  denominator: number,
+): number | null {
+  return denominator > 0 ? numerator / denominator : null;
+}
+
+/**
+ * Seconds for the JSON summary, to the millisecond.
+ *
+ * @param seconds A duration.
+ * @returns The duration rounded to 3 decimals.
+ *
+ * @example
+ * ```ts
+ * import { roundSeconds } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(roundSeconds(0.123456), 0.123);
+ * ```
+ */
+export function roundSeconds(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
+
+/**
+ * The JSON summary of decode and verify: dumps found, done, skipped and failed,
+ * what was checked how, bytes read (streams and JSON) and decoded (tensors), the
+ * ratio, time and rate, and every skipped or failed dump with its reason.
+ *
+ * @param task `decode` or `verify`.
+ * @param report The decode job's report.
+ * @param exitCode The task's exit code.
+ * @returns The summary object.
+ *
+ * @example
+ * ```ts
+ * import { decodeSummary } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const summary = decodeSummary("verify", {
+ *   layout: "bitstream_huffman", outcomes: [{ dump: "a", status: "done" }],
+ *   checkedByChecksum: 1, checkedAgainstOriginals: 0, unchecked: 0,
+ *   rawBytes: 300, streamBytes: 200, metaBytes: 100, codebookBytes: 0, seconds: 0.5,
+ * }, 0);
+ * assertEquals(summary.ratio, { streams: 1.5, withJson: 1 });
+ * ```
+ */
+export function decodeSummary(
+  task: string,
+  report: Pick<
+    DecodeReport,
+    | "layout"
+    | "outcomes"
+    | "checkedByChecksum"
+    | "checkedAgainstOriginals"
+    | "unchecked"
+    | "rawBytes"
+    | "streamBytes"
+    | "metaBytes"
+    | "codebookBytes"
+    | "seconds"
+  >,
+  exitCode: number,
+): Record<string, unknown> {
+  const json = report.metaBytes + report.codebookBytes;
+  const read = report.streamBytes + json;
+  return {
+    task,
+    exitCode,
+    layout: report.layout ?? null,
+    dumps: { found: report.outcomes.length, ...countOutcomes(report.outcomes) },
+    checked: {
+      againstOriginals: report.checkedAgainstOriginals,
+      byChecksum: report.checkedByChecksum,
+      unchecked: report.unchecked,
+    },
+    bytes: {
+      in: read,
+      out: report.rawBytes,
+      tensors: report.rawBytes,
+      streams: report.streamBytes,
+      json,
+    },
+    ratio: {
+      streams: ratioOrNull(report.rawBytes, report.streamBytes),
+      withJson: ratioOrNull(report.rawBytes, read),
+    },
+    seconds: roundSeconds(report.seconds),
+    megabytesPerSecond: ratioOrNull(report.rawBytes / 1e6, report.seconds),
+    ...problemsOf(report.outcomes),
+  };
+}
+
+/**
+ * The JSON summary of one analyzed bitstream folder: dumps found, done and failed,
+ * K and V bytes, coded bytes with and without the JSON files, both ratios, the
+ * K, V and KV totals as in the summary table, the files written, and every failed
+ * dump with its reason.
+ *
+ * @param report The analyze job's report.
+ * @param exitCode The task's exit code.
+ * @param seconds Wall time of the job.
+ * @returns The summary object.
+ *
+ * @example
+ * ```ts
+ * import { analyzeSummary } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const totals = (coded: number) => ({
+ *   dumps: 1, kRaw: 100, vRaw: 100, kCoded: coded, vCoded: coded,
+ *   kRatio: 100 / coded, vRatio: 100 / coded, kvRatio: 100 / coded,
+ * });
+ * const summary = analyzeSummary({
+ *   codec: "huffman", outcomes: [{ dump: "a", status: "done" }],
+ *   withoutMeta: totals(80), withMeta: totals(100), written: [],
+ * }, 0, 0.25);
+ * assertEquals(summary.bytes, { in: 200, out: 200, tensors: 200, streams: 160, json: 40 });
+ * assertEquals(summary.ratio, { streams: 1.25, withJson: 1 });
+ * ```
+ */
+export function analyzeSummary(
+  report: Pick<
+    AnalyzeReport,
+    "codec" | "outcomes" | "withoutMeta" | "withMeta" | "written"
+  >,
+  exitCode: number,
+  seconds: number,
+): Record<string, unknown> {
+  const tensors = report.withoutMeta.kRaw + report.withoutMeta.vRaw;
+  const streams = report.withoutMeta.kCoded + report.withoutMeta.vCoded;
+  const withJson = report.withMeta.kCoded + report.withMeta.vCoded;
+  return {
+    task: "analyze",
+    exitCode,
+    codec: report.codec ?? null,
+    dumps: { found: report.outcomes.length, ...countOutcomes(report.outcomes) },
+    bytes: {
+      in: tensors,
+      out: withJson,
+      tensors,
+      streams,
+      json: withJson - streams,
+    },
+    ratio: {
+      streams: ratioOrNull(tensors, streams),
+      withJson: ratioOrNull(tensors, withJson),
+    },
+    withoutMeta: report.withoutMeta,
+    withMeta: report.withMeta,
+    written: report.written,
+    seconds: roundSeconds(seconds),
+    ...problemsOf(report.outcomes),
+  };
+}
+
+/**
+ * Prints a task's JSON summary: one object on stdout (indented, for people too).
+ *
+ * @param summary The summary object.
+ */
+export function printJson(summary: Record<string, unknown>): void {
+  console.log(JSON.stringify(summary, null, 2));
 }

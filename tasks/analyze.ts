@@ -8,7 +8,9 @@
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import {
+  analyzeSummary,
   EXIT_CODES,
+  printJson,
   printProblems,
   runTask,
   type TaskDefinition,
@@ -51,6 +53,11 @@ const ANALYZE: TaskDefinition = {
       help:
         "also write report.html: one self-contained page with charts (reads every original tensor when --orig-dump-dir is given)",
     },
+    json: {
+      type: "boolean",
+      help:
+        "print the ratios as one JSON object on stdout, and nothing else there",
+    },
   },
   notes: [
     "Files are named after the codec (huffman_metrics.csv); when two folders have the same codec, after codec and codebook (huffman-global_metrics.csv, huffman-per-dump_metrics.csv).",
@@ -59,6 +66,7 @@ const ANALYZE: TaskDefinition = {
 
 if (import.meta.main) {
   await runTask(ANALYZE, async (flags) => {
+    const started = performance.now();
     const bitstreamDirs = flags["bitstream-dir"] as string[];
     const progress = terminalProgress();
     const result = await analyzeFolders({
@@ -71,36 +79,64 @@ if (import.meta.main) {
     }).finally(progress.finish);
     let failed = 0;
     let found = 0;
-    for (const [index, report] of result.analyses.entries()) {
+    for (const report of result.analyses) {
       printProblems(report.outcomes);
       failed += countOutcomes(report.outcomes).failed;
       found += report.outcomes.length;
-      if (report.rows.length > 0) {
-        const line = (label: string, t: typeof report.withMeta) =>
-          `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
-            t.vRatio.toFixed(4)
-          }  KV ${t.kvRatio.toFixed(4)}`;
-        const folder = bitstreamDirs.length > 1
-          ? ` ${bitstreamDirs[index]}`
-          : "";
-        console.log(`Dumps: ${report.rows.length} (${report.codec})${folder}`);
-        console.log(line("coded streams only", report.withoutMeta));
-        console.log(line("with all JSON", report.withMeta));
-      } else if (report.outcomes.length === 0 && bitstreamDirs.length > 1) {
-        console.error(
-          `No dump found: no bitstream meta file below ${bitstreamDirs[index]}`,
-        );
-      }
     }
-    for (const path of result.written) console.log(`Wrote ${path}`);
+    const code = found === 0
+      ? EXIT_CODES.nothingFound
+      : failed > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
+    if (flags.json) {
+      const seconds = (performance.now() - started) / 1000;
+      const summaries = result.analyses.map((report, index) => ({
+        bitstreamDir: bitstreamDirs[index],
+        ...analyzeSummary(report, code, seconds),
+      }));
+      printJson(
+        summaries.length === 1
+          ? { ...summaries[0], written: result.written }
+          : {
+            task: ANALYZE.name,
+            exitCode: code,
+            folders: summaries,
+            written: result.written,
+          },
+      );
+    } else {
+      for (const [index, report] of result.analyses.entries()) {
+        if (report.rows.length > 0) {
+          const line = (label: string, t: typeof report.withMeta) =>
+            `${label.padEnd(20)} K ${t.kRatio.toFixed(4)}  V ${
+              t.vRatio.toFixed(4)
+            }  KV ${t.kvRatio.toFixed(4)}`;
+          const folder = bitstreamDirs.length > 1
+            ? ` ${bitstreamDirs[index]}`
+            : "";
+          console.log(
+            `Dumps: ${report.rows.length} (${report.codec})${folder}`,
+          );
+          console.log(line("coded streams only", report.withoutMeta));
+          console.log(line("with all JSON", report.withMeta));
+        } else if (report.outcomes.length === 0 && bitstreamDirs.length > 1) {
+          console.error(
+            `No dump found: no bitstream meta file below ${
+              bitstreamDirs[index]
+            }`,
+          );
+        }
+      }
+      for (const path of result.written) console.log(`Wrote ${path}`);
+    }
     if (found === 0) {
       console.error(
         `No dump found: no bitstream meta file below ${
           bitstreamDirs.join(", ")
         }`,
       );
-      return EXIT_CODES.nothingFound;
     }
-    return failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    return code;
   });
 }

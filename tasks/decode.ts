@@ -7,8 +7,11 @@
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import {
+  decodeSummary,
   EXIT_CODES,
   formatBytes,
+  OUTPUT_FLAGS,
+  printJson,
   printProblems,
   runTask,
   type TaskDefinition,
@@ -45,6 +48,7 @@ const DECODE: TaskDefinition = {
       type: "boolean",
       help: "replace dumps already restored in --out-dir (otherwise skipped)",
     },
+    ...OUTPUT_FLAGS,
   },
   notes: [
     "Give --out-dir to write, --orig-dump-dir with --verify to compare, or both.\n" +
@@ -72,40 +76,52 @@ if (import.meta.main) {
         "give --out-dir DIR to restore the dumps, or --verify --orig-dump-dir DIR to compare them",
       );
     }
-    const progress = terminalProgress();
-    const report = await decodeFolder({
-      bitstreamDir: flags["bitstream-dir"] as string,
-      outDir,
-      origDumpDir,
-      overwrite: flags.overwrite as boolean,
-      onProgress: progress.listener,
-    });
-    progress.finish();
-    printProblems(report.outcomes);
-    const counts = countOutcomes(report.outcomes);
-    console.log(
-      `Decoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed}` +
-        (report.layout ? ` (${report.layout})` : ""),
-    );
-    if (flags.verify) {
-      console.log(
-        `Checked: ${report.checkedAgainstOriginals}, Failed: ${counts.failed}`,
-      );
+    const progress = terminalProgress(!flags.quiet);
+    let report;
+    try {
+      report = await decodeFolder({
+        bitstreamDir: flags["bitstream-dir"] as string,
+        outDir,
+        origDumpDir,
+        overwrite: flags.overwrite as boolean,
+        onProgress: progress.listener,
+      });
+    } finally {
+      progress.finish();
     }
-    if (counts.done > 0) {
+    const counts = countOutcomes(report.outcomes);
+    const code = report.outcomes.length === 0
+      ? EXIT_CODES.nothingFound
+      : counts.failed > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
+    printProblems(report.outcomes);
+    if (flags.json) {
+      printJson(decodeSummary(DECODE.name, report, code));
+    } else {
       console.log(
-        `Restored ${formatBytes(report.rawBytes)} of tensors in ${
-          report.seconds.toFixed(2)
-        } s (${(report.rawBytes / 1e6 / report.seconds).toFixed(1)} MB/s); ` +
-          `${report.checkedByChecksum} dumps matched their recorded CRC-32`,
+        `Decoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed}` +
+          (report.layout ? ` (${report.layout})` : ""),
       );
+      if (flags.verify) {
+        console.log(
+          `Checked: ${report.checkedAgainstOriginals}, Failed: ${counts.failed}`,
+        );
+      }
+      if (counts.done > 0) {
+        console.log(
+          `Restored ${formatBytes(report.rawBytes)} of tensors in ${
+            report.seconds.toFixed(2)
+          } s (${(report.rawBytes / 1e6 / report.seconds).toFixed(1)} MB/s); ` +
+            `${report.checkedByChecksum} dumps matched their recorded CRC-32`,
+        );
+      }
     }
     if (report.outcomes.length === 0) {
       console.error(
         `No dump found: no bitstream meta file below ${flags["bitstream-dir"]}`,
       );
-      return EXIT_CODES.nothingFound;
     }
-    return counts.failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    return code;
   });
 }

@@ -15,7 +15,12 @@ import { countOutcomes } from "../src/jobs/job_report.ts";
 import {
   EXIT_CODES,
   formatBytes,
+  OUTPUT_FLAGS,
+  printJson,
   printProblems,
+  problemsOf,
+  ratioOrNull,
+  roundSeconds,
   runTask,
   type TaskDefinition,
   terminalProgress,
@@ -75,6 +80,7 @@ const ENCODE: TaskDefinition = {
       type: "boolean",
       help: "replace existing outputs (otherwise encoded dumps are skipped)",
     },
+    ...OUTPUT_FLAGS,
   },
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
@@ -87,43 +93,80 @@ const ENCODE: TaskDefinition = {
 if (import.meta.main) {
   await runTask(ENCODE, async (flags) => {
     const codec = streamCodecNamed(flags.codec as string)!;
-    const progress = terminalProgress();
-    const report = await encodeFolder({
-      dumpDir: flags["dump-dir"] as string,
-      outDir: flags["out-dir"] as string,
-      codec,
-      codebook: flags.codebook as CodebookMode,
-      stage: flags.stage as StageSelection,
-      minSeqLen: flags["min-seq-len"] as number,
-      maxSeqLen: flags["max-seq-len"] as number,
-      overwrite: flags.overwrite as boolean,
-      onProgress: progress.listener,
-    });
-    progress.finish();
-    printProblems(report.outcomes);
+    const progress = terminalProgress(!flags.quiet);
+    let report;
+    try {
+      report = await encodeFolder({
+        dumpDir: flags["dump-dir"] as string,
+        outDir: flags["out-dir"] as string,
+        codec,
+        codebook: flags.codebook as CodebookMode,
+        stage: flags.stage as StageSelection,
+        minSeqLen: flags["min-seq-len"] as number,
+        maxSeqLen: flags["max-seq-len"] as number,
+        overwrite: flags.overwrite as boolean,
+        onProgress: progress.listener,
+      });
+    } finally {
+      progress.finish();
+    }
     const counts = countOutcomes(report.outcomes);
-    const written = report.streamBytes + report.metaBytes;
-    console.log(
-      `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
-        `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${flags.codebook} codebook)`,
-    );
-    if (counts.done > 0) {
-      const withMeta = written + report.codebookBytes;
+    const code = report.selected === 0
+      ? EXIT_CODES.nothingFound
+      : counts.failed > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
+    const jsonBytes = report.metaBytes + report.codebookBytes;
+    const written = report.streamBytes + jsonBytes;
+    printProblems(report.outcomes);
+    if (flags.json) {
+      printJson({
+        task: ENCODE.name,
+        exitCode: code,
+        codec: codec.name,
+        layout: codec.layout,
+        codebook: flags.codebook,
+        dumps: {
+          found: report.metaFilesFound,
+          selected: report.selected,
+          ...counts,
+        },
+        bytes: {
+          in: report.rawBytes,
+          out: written,
+          tensors: report.rawBytes,
+          streams: report.streamBytes,
+          json: jsonBytes,
+        },
+        ratio: {
+          streams: ratioOrNull(report.rawBytes, report.streamBytes),
+          withJson: ratioOrNull(report.rawBytes, written),
+        },
+        seconds: roundSeconds(report.seconds),
+        megabytesPerSecond: ratioOrNull(report.rawBytes / 1e6, report.seconds),
+        ...problemsOf(report.outcomes),
+      });
+    } else {
       console.log(
-        `Bytes: ${formatBytes(report.rawBytes)} in, ${
-          formatBytes(report.streamBytes)
-        } of streams ` +
-          `+ ${formatBytes(report.metaBytes + report.codebookBytes)} of JSON`,
+        `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
+          `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${flags.codebook} codebook)`,
       );
-      console.log(
-        `Ratio: ${
-          (report.rawBytes / report.streamBytes).toFixed(4)
-        } streams only, ` +
-          `${(report.rawBytes / withMeta).toFixed(4)} with JSON; ` +
-          `${report.seconds.toFixed(2)} s, ${
-            (report.rawBytes / 1e6 / report.seconds).toFixed(1)
-          } MB/s`,
-      );
+      if (counts.done > 0) {
+        console.log(
+          `Bytes: ${formatBytes(report.rawBytes)} in, ${
+            formatBytes(report.streamBytes)
+          } of streams + ${formatBytes(jsonBytes)} of JSON`,
+        );
+        console.log(
+          `Ratio: ${
+            (report.rawBytes / report.streamBytes).toFixed(4)
+          } streams only, ` +
+            `${(report.rawBytes / written).toFixed(4)} with JSON; ` +
+            `${report.seconds.toFixed(2)} s, ${
+              (report.rawBytes / 1e6 / report.seconds).toFixed(1)
+            } MB/s`,
+        );
+      }
     }
     if (report.selected === 0) {
       console.error(
@@ -131,8 +174,7 @@ if (import.meta.main) {
           ? `No dump found: no meta_*.json below ${flags["dump-dir"]}`
           : "No dump selected: every dump found was skipped (see above)",
       );
-      return EXIT_CODES.nothingFound;
     }
-    return counts.failed > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    return code;
   });
 }

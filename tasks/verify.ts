@@ -7,7 +7,10 @@
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
+  decodeSummary,
   EXIT_CODES,
+  OUTPUT_FLAGS,
+  printJson,
   printProblems,
   runTask,
   type TaskDefinition,
@@ -30,6 +33,7 @@ const VERIFY: TaskDefinition = {
       value: "DIR",
       help: "original dump folder: compare meta, K and V byte for byte",
     },
+    ...OUTPUT_FLAGS,
   },
   notes: [
     "With --orig-dump-dir every dump is compared with its original files. Without it,\n" +
@@ -42,27 +46,40 @@ const VERIFY: TaskDefinition = {
 if (import.meta.main) {
   await runTask(VERIFY, async (flags) => {
     const origDumpDir = flags["orig-dump-dir"] as string | undefined;
-    const progress = terminalProgress();
-    const report = await verifyFolder({
-      bitstreamDir: flags["bitstream-dir"] as string,
-      origDumpDir,
-      onProgress: progress.listener,
-    });
-    progress.finish();
-    printProblems(report.outcomes);
+    const progress = terminalProgress(!flags.quiet);
+    let report;
+    try {
+      report = await verifyFolder({
+        bitstreamDir: flags["bitstream-dir"] as string,
+        origDumpDir,
+        onProgress: progress.listener,
+      });
+    } finally {
+      progress.finish();
+    }
     const counts = countOutcomes(report.outcomes);
-    const checked = origDumpDir !== undefined
-      ? report.checkedAgainstOriginals
-      : report.checkedByChecksum;
-    console.log(`Checked: ${checked}, Failed: ${counts.failed}`);
-    console.log(
-      origDumpDir !== undefined
-        ? `Compared bit for bit with the originals in ${origDumpDir}` +
-          (report.checkedByChecksum
-            ? ` (and ${report.checkedByChecksum} with their recorded CRC-32)`
-            : "")
-        : "Checked against the CRC-32 of K and V recorded at encode time (no originals given)",
-    );
+    const code = report.outcomes.length === 0
+      ? EXIT_CODES.nothingFound
+      : counts.failed > 0 || report.unchecked > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
+    printProblems(report.outcomes);
+    if (flags.json) {
+      printJson(decodeSummary(VERIFY.name, report, code));
+    } else {
+      const checked = origDumpDir !== undefined
+        ? report.checkedAgainstOriginals
+        : report.checkedByChecksum;
+      console.log(`Checked: ${checked}, Failed: ${counts.failed}`);
+      console.log(
+        origDumpDir !== undefined
+          ? `Compared bit for bit with the originals in ${origDumpDir}` +
+            (report.checkedByChecksum
+              ? ` (and ${report.checkedByChecksum} with their recorded CRC-32)`
+              : "")
+          : "Checked against the CRC-32 of K and V recorded at encode time (no originals given)",
+      );
+    }
     if (report.unchecked > 0) {
       console.error(
         `Unchecked: ${report.unchecked} dumps decoded but carry no checksums (reference output); ` +
@@ -73,10 +90,7 @@ if (import.meta.main) {
       console.error(
         `No dump found: no bitstream meta file below ${flags["bitstream-dir"]}`,
       );
-      return EXIT_CODES.nothingFound;
     }
-    return counts.failed > 0 || report.unchecked > 0
-      ? EXIT_CODES.dumpsFailed
-      : EXIT_CODES.ok;
+    return code;
   });
 }

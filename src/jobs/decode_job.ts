@@ -48,6 +48,12 @@ export interface DecodeReport {
   readonly unchecked: number;
   /** K and V bytes decoded. */
   readonly rawBytes: number;
+  /** Bytes of the stream files of the dumps decoded. */
+  readonly streamBytes: number;
+  /** Bytes of the per-dump meta files of the dumps decoded. */
+  readonly metaBytes: number;
+  /** Bytes of the global codebook file, 0 when there is none. */
+  readonly codebookBytes: number;
   /** Wall time of the job. */
   readonly seconds: number;
 }
@@ -110,6 +116,8 @@ export async function decodeFolder(
   let checkedAgainstOriginals = 0;
   let unchecked = 0;
   let rawBytes = 0;
+  let streamBytes = 0;
+  let metaBytes = 0;
   for (const metaFile of folder.metaFiles) {
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
@@ -151,6 +159,10 @@ export async function decodeFolder(
           }
         }
         rawBytes += decoded.k.byteLength + decoded.v.byteLength;
+        for (const bytes of Object.values(dump.streamBytes)) {
+          streamBytes += bytes;
+        }
+        metaBytes += dump.metaBytes;
         outcomes.push({ dump: metaFile, status: "done" });
       }
     } catch (error) {
@@ -175,6 +187,9 @@ export async function decodeFolder(
     checkedAgainstOriginals,
     unchecked,
     rawBytes,
+    streamBytes,
+    metaBytes,
+    codebookBytes: folder.codebookBytes,
     seconds: (performance.now() - started) / 1000,
   };
 }

@@ -1,0 +1,83 @@
+/**
+ * `deno task bundle`: each task (encode, decode, verify, analyze) as one
+ * JavaScript file in `dist/` (`kvbits-encode.js`, ...), for people who have Deno
+ * and want one file: no import map, no npm install, no other file. Each bundle is
+ * run once with `--help` and only its own permissions before it is reported.
+ *
+ * @module
+ */
+
+import { KvbitsJobError } from "../src/jobs/job_error.ts";
+import { EXIT_CODES, runTask, type TaskDefinition } from "../tasks/_cli.ts";
+import {
+  bundleArgs,
+  bundleName,
+  ENTRY_POINTS,
+  permissionFlags,
+} from "./entry_points.ts";
+
+const BUNDLE: TaskDefinition = {
+  name: "bundle",
+  summary:
+    "write each task (encode, decode, verify, analyze) as one JavaScript file that runs with deno run.",
+  flags: {
+    "out-dir": {
+      type: "string",
+      default: "dist",
+      value: "DIR",
+      help: "folder for the bundles",
+    },
+    minify: {
+      type: "boolean",
+      help: "minify the JavaScript",
+    },
+  },
+  notes: [
+    "Run a bundle with its permissions and no configuration, e.g.\n" +
+    "  deno run --no-config --allow-read --allow-write=BITS dist/kvbits-encode.js --dump-dir DUMPS --out-dir BITS",
+  ],
+};
+
+if (import.meta.main) {
+  await runTask(BUNDLE, async (flags) => {
+    const outDir = flags["out-dir"] as string;
+    const decoder = new TextDecoder();
+    for (const entry of ENTRY_POINTS) {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: bundleArgs(entry, outDir, flags.minify as boolean),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!output.success) {
+        throw new KvbitsJobError(
+          `deno bundle of ${entry.source} failed:\n${
+            decoder.decode(output.stderr).trim()
+          }`,
+        );
+      }
+      const path = `${outDir}/${bundleName(entry)}`;
+      const permissions = permissionFlags(entry);
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-config", ...permissions, path, "--help"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!decoder.decode(run.stdout).startsWith(`kvbits ${entry.task}:`)) {
+        throw new KvbitsJobError(
+          `${path} was written but does not run: ${
+            decoder.decode(run.stderr).trim()
+          }`,
+        );
+      }
+      const kilobytes = (await Deno.stat(path)).size / 1e3;
+      console.log(
+        `Bundled ${path} (${kilobytes.toFixed(0)} kB): deno run --no-config ${
+          permissions.join(" ")
+        } ${path}`,
+      );
+    }
+    return EXIT_CODES.ok;
+  });
+}

@@ -1,0 +1,35 @@
+/**
+ * The package as a registry would get it: `deno publish --dry-run` passes (it
+ * checks name, version, license, exports and slow types, offline) and ships the
+ * library only: mod.ts, the codec layer, README, LICENSE and deno.json.
+ */
+
+import { assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
+import { listFiles, ROOT } from "./_helpers.ts";
+
+Deno.test("deno publish --dry-run passes and would publish mod.ts, src/codec/, README, LICENSE and deno.json only", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    // --allow-dirty: the check is about the package, not about uncommitted work.
+    args: ["publish", "--dry-run", "--allow-dirty"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout) +
+    new TextDecoder().decode(output.stderr);
+  assertEquals(output.code, 0, text);
+  assertStringIncludes(text, "Simulating publish of @kvbits/kvbits@");
+  assertStringIncludes(text, "Dry run complete");
+  const root = new URL(`file://${ROOT}`).href.replace(/\/?$/, "/");
+  const published = [...text.matchAll(/(file:\/\/\S+) \(/g)]
+    .map((match) => match[1].slice(root.length)).sort();
+  const codec = (await listFiles(join(ROOT, "src", "codec")))
+    .map((file) => `src/codec/${file}`);
+  assertEquals(
+    published,
+    ["LICENSE", "README.md", "deno.json", "mod.ts", ...codec].sort(),
+  );
+});
