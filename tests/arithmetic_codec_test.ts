@@ -23,74 +23,8 @@ import {
   exactScaledFloor,
   exactTargetFloor,
 } from "../src/codec/_exact_arithmetic.ts";
+import { specDecode, specEncode, type SpecRun } from "./_arithmetic_spec.ts";
 import { seededRandom } from "./_helpers.ts";
-
-/** What the literal coder saw, so that tests can show a path was exercised. */
-interface SpecRun {
-  readonly bytes: Uint8Array;
-  /** Most pending bits at once. */
-  readonly maxPending: number;
-  /** Whether some symbol left low == high (32 bits shifted at once). */
-  readonly sawEqualBounds: boolean;
-}
-
-/**
- * FORMAT.md §4 word for word, in BigInt, one bit at a time: the oracle the fast
- * coder must match byte for byte.
- */
-function specEncode(
-  symbols: ArrayLike<number>,
-  frequencies: ArrayLike<number>,
-): SpecRun {
-  const cum = [0n];
-  for (let s = 0; s < frequencies.length; s++) {
-    cum.push(cum[s] + BigInt(frequencies[s]));
-  }
-  const total = cum[frequencies.length];
-  const HALF = 1n << 31n;
-  const QUARTER = 1n << 30n;
-  const MASK = (1n << 32n) - 1n;
-  let low = 0n;
-  let high = MASK;
-  let pending = 0;
-  let maxPending = 0;
-  let sawEqualBounds = false;
-  const bits: number[] = [];
-  const emit = (bit: number) => {
-    bits.push(bit);
-    for (; pending > 0; pending--) bits.push(1 - bit);
-  };
-  for (let i = 0; i < symbols.length; i++) {
-    const s = symbols[i];
-    const range = high - low + 1n;
-    high = low + range * cum[s + 1] / total - 1n;
-    low = low + range * cum[s] / total;
-    if (low === high) sawEqualBounds = true;
-    for (;;) {
-      if (high < HALF) {
-        emit(0);
-      } else if (low >= HALF) {
-        emit(1);
-        low -= HALF;
-        high -= HALF;
-      } else if (low >= QUARTER && high < 3n * QUARTER) {
-        pending++;
-        low -= QUARTER;
-        high -= QUARTER;
-      } else {
-        break;
-      }
-      low = (2n * low) & MASK;
-      high = ((2n * high) & MASK) | 1n;
-      maxPending = Math.max(maxPending, pending);
-    }
-  }
-  pending++;
-  emit(low < QUARTER ? 0 : 1);
-  const bytes = new Uint8Array(Math.ceil(bits.length / 8));
-  bits.forEach((bit, i) => (bytes[i >> 3] |= bit << (7 - (i & 7))));
-  return { bytes, maxPending, sawEqualBounds };
-}
 
 /** Encodes with kvbits, checks the bytes against the literal coder and the round trip. */
 function assertCodesLikeSpec(
@@ -106,6 +40,11 @@ function assertCodesLikeSpec(
     arithmeticDecode(bytes, symbols.length, model),
     symbols,
     `round trip ${message}`,
+  );
+  assertEquals(
+    specDecode(bytes, symbols.length, frequencies),
+    [...symbols],
+    `literal decoder ${message}`,
   );
   return spec;
 }

@@ -16,11 +16,11 @@
  *      {@link ARITHMETIC_KVBITS_TOTAL}): `scaledCumulative[s] = cum[s] / total` is
  *      exact, so `range * cum[s] / total` is one exact multiplication, and its
  *      floor comes for free from the integer truncation that follows;
- *   2. any other total up to 2^21: the coder's products stay below 2^53 and
- *      float64 `Math.floor(x / y)` is exact (see `_exact_arithmetic.ts`);
- *   3. totals above 2^21 (raw-count tables of the reference tools, e.g. the
- *      1,150,976 of a kv-real global codebook): an exact two-step division on
- *      16-bit halves, a few times slower.
+ *   2. any other total up to 2^21 (e.g. the reference tools' raw counts of
+ *      kv-real, 1,150,976): the coder's products stay below 2^53 and float64
+ *      `Math.floor(x / y)` is exact (see `_exact_arithmetic.ts`);
+ *   3. totals above 2^21 (raw counts of a larger corpus): an exact two-step
+ *      division on 16-bit halves, a few times slower.
  * - Decoding finds the symbol of a target with a slot table (one `Uint16Array`
  *   entry per target) when `total <= 2^16`, else by binary search over `cum`.
  *
