@@ -190,7 +190,7 @@ export function arithmeticDecode<
     }
     if (position - 32 > maxShifts) {
       throw new KvbitsDataError(
-        `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${i})`,
+        `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${i}; truncated, corrupt, or coded with another table)`,
         { stream, bitOffset: position - 32 },
       );
     }
@@ -202,7 +202,7 @@ export function arithmeticDecode<
     throw new KvbitsDataError(
       `${
         length - expectedLength
-      } bytes follow the end of the stream (it holds more than the ${count} symbols expected, or is corrupt)`,
+      } bytes follow the end of the stream (it holds more than the ${count} symbols expected, is corrupt, or was coded with another table)`,
       { stream, bitOffset: shifts + 2 },
     );
   }
@@ -210,7 +210,7 @@ export function arithmeticDecode<
   const expectedValue = low < QUARTER ? 0x40000000 : 0x80000000;
   if (value >>> 0 !== expectedValue) {
     throw new KvbitsDataError(
-      "the stream does not end as the encoder ends a stream (corrupt data, wrong table or wrong symbol count)",
+      "the stream does not end as the encoder ends a stream (corrupt, or coded with another table or symbol count)",
       { stream, bitOffset: shifts },
     );
   }
