@@ -111,6 +111,7 @@ export function arithmeticDecode<
       { stream, bitOffset: 0 },
     );
   }
+  const positionLimit = maxShifts + 32; // position = shifts + 32
   const buffer = new Uint8Array(length + READ_PADDING);
   buffer.set(bytes);
   const lastSymbol = cumulative.length - 2;
@@ -188,7 +189,7 @@ export function arithmeticDecode<
       high = (high << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
       position += k + u;
     }
-    if (position - 32 > maxShifts) {
+    if (position > positionLimit) {
       throw new KvbitsDataError(
         `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${i}; truncated, corrupt, or coded with another table)`,
         { stream, bitOffset: position - 32 },

@@ -64,21 +64,28 @@ export function arithmeticEncode(
   model: ArithmeticModel,
   stream = "stream",
 ): Uint8Array {
-  const { cumulative, total, bitBound, exact, scaledCumulative } = model;
+  const { frequencies, cumulative, total, exact, scaledCumulative } = model;
   const count = symbols.length;
-  const alphabetSize = bitBound.length;
-  // Pass 1: every symbol checked, and the output bound.
-  let boundBits = 2; // the finish: its pending bits were counted with their symbols
+  const alphabetSize = frequencies.length;
+  // Pass 1: every symbol checked, and the output bound. Before a symbol the range
+  // R exceeds 2^30; its interval keeps r >= floor(R * f / T) >= 2^(30 +
+  // floor(log2 f) - ceil(log2 T)) values, and renormalization shifts only while
+  // the range is at most 2^31, so at most 32 - floor(log2 r) <= 2 + ceil(log2 T) -
+  // floor(log2 f) = ceil(log2 T) - 29 + clz32(f) times, one bit each.
+  let clzSum = 0;
   for (let i = 0; i < count; i++) {
     const symbol = symbols[i];
-    const bits = symbol < alphabetSize ? bitBound[symbol] : 0;
-    if (bits === 0) {
+    const frequency = symbol < alphabetSize ? frequencies[symbol] : 0;
+    if (frequency === 0) {
       throw new RangeError(
         `Cannot encode ${stream}: symbol ${symbol} at index ${i} has frequency 0 in the table`,
       );
     }
-    boundBits += bits;
+    clzSum += Math.clz32(frequency);
   }
+  const ceilLog2Total = total <= 1 ? 0 : 32 - Math.clz32(total - 1);
+  // Plus 2 bits of the finish (its pending bits were counted with their symbols).
+  const boundBits = count * (ceilLog2Total - 29) + clzSum + 2;
   const boundBytes = Math.ceil(boundBits / 8);
   const out = new Uint8Array(boundBytes + WRITE_SLACK);
   let o = 0; // next byte of `out`

@@ -67,11 +67,6 @@ export interface ArithmeticModel {
   readonly total: number;
   /** Whether the coder needs the exact two-step path (total above 2^21). */
   readonly exact: boolean;
-  /**
-   * Per symbol, a bound on the bits coding it can emit (0 for frequency 0): sized
-   * so that the encoder allocates its output once.
-   */
-  readonly bitBound: Uint8Array;
   /** Target to symbol, one entry per target, when `total <= 2^16`. */
   readonly slots?: Uint16Array;
   /**
@@ -135,23 +130,14 @@ export function arithmeticModel(
     table[s] = frequency;
     cumulative[s + 1] = total;
   }
-  // Bound on the bits one symbol emits. Before a symbol the range R exceeds 2^30;
-  // its interval keeps r >= floor(R * f / T) >= 2^(30 + floor(log2 f) - ceil(log2 T))
-  // values, and renormalization only shifts while the range is at most 2^31, so
-  // it shifts at most 32 - floor(log2 r) <= 2 + ceil(log2 T) - floor(log2 f) times.
-  const ceilLog2Total = total <= 1 ? 0 : 32 - Math.clz32(total - 1);
-  const bitBound = new Uint8Array(size);
-  for (let s = 0; s < size; s++) {
-    const frequency = table[s];
-    if (frequency > 0) {
-      bitBound[s] = 2 + ceilLog2Total - (31 - Math.clz32(frequency));
-    }
-  }
   let slots: Uint16Array | undefined;
   if (total <= SLOT_TABLE_MAX_TOTAL) {
     slots = new Uint16Array(total);
     for (let s = 0; s < size; s++) {
-      if (table[s] > 0) slots.fill(s, cumulative[s], cumulative[s + 1]);
+      const end = cumulative[s + 1];
+      for (let target = cumulative[s]; target < end; target++) {
+        slots[target] = s;
+      }
     }
   }
   let scaledCumulative: Float64Array | undefined;
@@ -169,7 +155,6 @@ export function arithmeticModel(
     cumulative,
     total,
     exact: total > FLOAT_EXACT_MAX_TOTAL,
-    bitBound,
     slots,
     scaledCumulative,
   };

@@ -166,6 +166,7 @@ function usedSymbols(frequencies: Uint32Array): number[] {
 export function arithmeticTableFromCounts(
   counts: ArrayLike<number>,
 ): Uint32Array {
+  const table = new Uint32Array(counts.length);
   let total = 0;
   for (let s = 0; s < counts.length; s++) {
     const count = counts[s];
@@ -175,11 +176,12 @@ export function arithmeticTableFromCounts(
       );
     }
     total += count;
+    table[s] = count; // kept only when total ends up small
   }
   if (
     total === 0 || (total <= ARITHMETIC_KVBITS_TOTAL && isPowerOfTwo(total))
   ) {
-    return Uint32Array.from(counts);
+    return table;
   }
   let target = 1;
   while (target < total && target < ARITHMETIC_KVBITS_TOTAL) target *= 2;
