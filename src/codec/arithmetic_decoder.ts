@@ -127,7 +127,8 @@ export function arithmeticDecode<
     let target: number;
     if (!exact) {
       // floor((offset * total - 1) / range), numerator < 2^53. A product with the
-      // reciprocal is off by at most one, and the exact remainder corrects it.
+      // reciprocal has a relative error near 2^-52 on a quotient below 2^21, so
+      // it is off by at most one; the remainder (exact, < 2^53) corrects it.
       const numerator = offset * total - 1;
       target = (numerator * (1 / range)) | 0;
       const remainder = numerator - target * range;

@@ -3,8 +3,8 @@
  * §4, bit for bit as the reference tools write it.
  *
  * Read me first:
- * - State: `low = 0`, `high = 2^32 - 1`, held as unsigned 32-bit values in
- *   doubles. Per symbol `s`, with `range = high - low + 1`:
+ * - State: `low = 0`, `high = 2^32 - 1`, unsigned 32-bit values (held as int32
+ *   bit patterns, see Speed). Per symbol `s`, with `range = high - low + 1`:
  *   `high = low + floor(range * cum[s+1] / total) - 1` and
  *   `low = low + floor(range * cum[s] / total)`.
  * - Renormalization is the classic bit-at-a-time loop (emit 0 while `high < 2^31`,
@@ -24,8 +24,9 @@
  *   in V8), and the common case of step 1 (at most 24 bits with the pending ones)
  *   is branch-free, k = 0 included: data-dependent branches mispredict often.
  * - Pass 1 checks every symbol (frequency 0 is an error naming the symbol and
- *   the stream, before anything is written) and sums a per-symbol bit bound from
- *   the model, so the output is allocated once; pass 2 codes.
+ *   the stream, before anything is written) and sums a bound on the bits each
+ *   symbol can emit, from its frequency, so the output is allocated once; pass 2
+ *   codes.
  *
  * @module
  */
@@ -68,7 +69,8 @@ export function arithmeticEncode(
   const count = symbols.length;
   const alphabetSize = frequencies.length;
   // Pass 1: every symbol checked, and the output bound. Before a symbol the range
-  // R exceeds 2^30; its interval keeps r >= floor(R * f / T) >= 2^(30 +
+  // R exceeds 2^30; its interval keeps r >= floor(R * f / T) values (as
+  // floor(x + y) >= floor(x) + floor(y)), and floor(R * f / T) >= 2^(30 +
   // floor(log2 f) - ceil(log2 T)) values, and renormalization shifts only while
   // the range is at most 2^31, so at most 32 - floor(log2 r) <= 2 + ceil(log2 T) -
   // floor(log2 f) = ceil(log2 T) - 29 + clz32(f) times, one bit each.
