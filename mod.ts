@@ -45,3 +45,7 @@ export * from "./src/codec/canonical_code.ts";
 export * from "./src/codec/huffman_encoder.ts";
 export * from "./src/codec/huffman_decoder.ts";
 export * from "./src/codec/crc32.ts";
+export * from "./src/codec/arithmetic_model.ts";
+export * from "./src/codec/frequency_normalization.ts";
+export * from "./src/codec/arithmetic_encoder.ts";
+export * from "./src/codec/arithmetic_decoder.ts";

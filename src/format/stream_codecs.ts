@@ -4,12 +4,14 @@
  * @module
  */
 
+import { arithStreamCodec } from "./arith_stream_codec.ts";
 import { huffmanStreamCodec } from "./huffman_stream_codec.ts";
 import type { StreamCodec } from "./stream_codec.ts";
 
 /** Every stream codec, in the order `--help` lists them. */
 export const STREAM_CODECS: readonly StreamCodec<unknown>[] = [
   huffmanStreamCodec as StreamCodec<unknown>,
+  arithStreamCodec as StreamCodec<unknown>,
 ];
 
 /**

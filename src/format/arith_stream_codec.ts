@@ -1,0 +1,71 @@
+/**
+ * The 32-bit arithmetic coder as a {@link StreamCodec} with the names of the
+ * reference layout `bitstream_arith` (FORMAT.md §4).
+ *
+ * kvbits writes its own tables with `arithmeticTableFromCounts` (a power-of-two
+ * total up to 2^14: the raw counts when they already sum to one, else normalized
+ * counts), and reads any table the reference tools wrote (raw counts, totals up
+ * to 2^30).
+ *
+ * @module
+ */
+
+import { arithmeticDecode } from "../codec/arithmetic_decoder.ts";
+import { arithmeticEncode } from "../codec/arithmetic_encoder.ts";
+import {
+  type ArithmeticModel,
+  arithmeticModel,
+} from "../codec/arithmetic_model.ts";
+import { arithmeticTableFromCounts } from "../codec/frequency_normalization.ts";
+import type { StreamCodec } from "./stream_codec.ts";
+
+/** Suffix of the frequency table keys: `k_hi6_freq`. */
+const TABLE_KEY_SUFFIX = "_freq";
+
+/**
+ * Arithmetic coding of the `bitstream_arith` layout: frequency tables in `*_freq`
+ * keys, streams in `.ac` files.
+ *
+ * @example A stream through the codec
+ * ```ts
+ * import { arithStreamCodec } from "./arith_stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const symbols = new Uint8Array([15, 15, 14, 15]); // 4 symbols: the counts are the table
+ * const counts = new Float64Array(64);
+ * for (const s of symbols) counts[s]++;
+ * const model = arithStreamCodec.modelFromCounts(counts, "k_hi6");
+ * assertEquals(arithStreamCodec.tableOf(model)[15], 3);
+ * const bytes = arithStreamCodec.encode(symbols, model, "k_hi6");
+ * const back = new Uint8Array(symbols.length);
+ * arithStreamCodec.decode(bytes, symbols.length, model, back, "k_hi6");
+ * assertEquals(back, symbols);
+ * ```
+ */
+export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
+  name: "arith",
+  title: "arithmetic",
+  layout: "bitstream_arith",
+  metaPrefix: "arith_",
+  streamExtension: ".ac",
+  globalCodebookFile: "global_codebook_arith.json",
+  tableKeySuffix: TABLE_KEY_SUFFIX,
+  modelFromCounts(counts, stream) {
+    return arithmeticModel(
+      arithmeticTableFromCounts(counts),
+      `${stream}${TABLE_KEY_SUFFIX}`,
+    );
+  },
+  tableOf(model) {
+    return Array.from(model.frequencies);
+  },
+  modelFromTable(table, stream) {
+    return arithmeticModel(table, `${stream}${TABLE_KEY_SUFFIX}`);
+  },
+  encode(symbols, model, stream) {
+    return arithmeticEncode(symbols, model, stream);
+  },
+  decode(bytes, count, model, into, stream) {
+    arithmeticDecode(bytes, count, model, into, stream);
+  },
+};
