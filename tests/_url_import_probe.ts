@@ -43,11 +43,28 @@ function huffmanRoundTrip(
   };
 }
 
+/** An arithmetic-coding round trip with kvbits' table of the plane's own counts. */
+function arithmeticRoundTrip(
+  symbols: Uint8Array | Uint16Array,
+  alphabetSize: number,
+): PlaneRoundTrip {
+  const counts = kvbits.countSymbols(symbols, alphabetSize);
+  const model = kvbits.arithmeticModel(
+    kvbits.arithmeticTableFromCounts(counts),
+  );
+  const encoded = kvbits.arithmeticEncode(symbols, model);
+  return {
+    encoded,
+    decoded: kvbits.arithmeticDecode(encoded, symbols.length, model),
+  };
+}
+
 /**
  * Every codec `mod.ts` exports, by name: a new codec adds one line here.
  */
 export const PLANE_CODECS: Readonly<Record<string, PlaneCodec>> = {
   huffman: huffmanRoundTrip,
+  arith: arithmeticRoundTrip,
 };
 
 /**
