@@ -13,6 +13,10 @@
 import { arithmeticDecode } from "../codec/arithmetic_decoder.ts";
 import { arithmeticEncode } from "../codec/arithmetic_encoder.ts";
 import {
+  arithmeticDecodeFp16,
+  arithmeticEncodeFp16,
+} from "../codec/arithmetic_fp16.ts";
+import {
   type ArithmeticModel,
   arithmeticModel,
 } from "../codec/arithmetic_model.ts";
@@ -67,5 +71,14 @@ export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
   },
   decode(bytes, count, model, into, stream) {
     arithmeticDecode(bytes, count, model, into, stream);
+  },
+  encodeFp16(words, hiModel, loModel, hiStream, loStream) {
+    return arithmeticEncodeFp16(words, hiModel, loModel, {
+      hiStream,
+      loStream,
+    });
+  },
+  decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
+    arithmeticDecodeFp16(hiBytes, loBytes, count, hiModel, loModel, options);
   },
 };
