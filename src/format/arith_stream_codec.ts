@@ -21,7 +21,7 @@ import {
   arithmeticModel,
 } from "../codec/arithmetic_model.ts";
 import { arithmeticTableFromCounts } from "../codec/frequency_normalization.ts";
-import type { StreamCodec } from "./stream_codec.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 
 /** Suffix of the frequency table keys: `k_hi6_freq`. */
 const TABLE_KEY_SUFFIX = "_freq";
@@ -61,7 +61,7 @@ export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
     );
   },
   tableOf(model) {
-    return Array.from(model.frequencies);
+    return plainArrayOf(model.frequencies);
   },
   modelFromTable(table, stream) {
     return arithmeticModel(table, `${stream}${TABLE_KEY_SUFFIX}`);

@@ -19,7 +19,7 @@ import {
   type HuffmanEncodeTable,
   huffmanEncodeTable,
 } from "../codec/huffman_fp16.ts";
-import type { StreamCodec } from "./stream_codec.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 
 /** A canonical code, with its decoding tables built on first use. */
 export interface HuffmanModel {
@@ -63,7 +63,7 @@ export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
     return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
   },
   tableOf(model) {
-    return Array.from(model.code.lengths);
+    return plainArrayOf(model.code.lengths);
   },
   modelFromTable(table, stream) {
     return { code: canonicalCode(table, stream) };
