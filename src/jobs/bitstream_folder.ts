@@ -28,6 +28,7 @@ import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile } from "../dump/read_file.ts";
+import type { FileReader } from "../dump/sync_files.ts";
 import { KvbitsJobError } from "./job_error.ts";
 
 /** An opened bitstream folder. */
@@ -139,6 +140,8 @@ export interface ReadBitstreamDump {
  *
  * @param folder The opened folder (with a codec).
  * @param metaFile The dump's meta file, relative to the folder.
+ * @param read How to read its files (roles `meta` and the stream names);
+ * `readWholeFile` by default.
  * @returns The meta, the decoded tensors and the file sizes.
  * @throws {KvbitsFileError} Naming the file at fault: a bad meta, a missing or
  * corrupt stream, a tensor that fails its checksum.
@@ -158,13 +161,14 @@ export interface ReadBitstreamDump {
 export async function readBitstreamDump(
   folder: BitstreamFolder,
   metaFile: string,
+  read: FileReader = readWholeFile,
 ): Promise<ReadBitstreamDump> {
   const codec = folder.codec!;
   const metaPath = join(folder.dir, metaFile);
   let meta: BitstreamMeta;
   let metaBytes: number;
   try {
-    const bytes = await readWholeFile(metaPath);
+    const bytes = await read(metaPath, "meta");
     metaBytes = bytes.length;
     meta = parseBitstreamMeta(
       new TextDecoder("utf-8", { fatal: true }).decode(bytes),
@@ -187,7 +191,7 @@ export async function readBitstreamDump(
   for (const stream of STREAM_NAMES) {
     const path = join(dirname(metaPath), meta.streamFiles[stream]);
     try {
-      streams[stream] = await readWholeFile(path);
+      streams[stream] = await read(path, stream);
     } catch (error) {
       throw fileErrorOf(path, error);
     }
