@@ -18,6 +18,7 @@ import {
   terminalProgress,
   UsageError,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 
 const DECODE: TaskDefinition = {
   name: "decode",
@@ -48,6 +49,7 @@ const DECODE: TaskDefinition = {
       type: "boolean",
       help: "replace dumps already restored in --out-dir (otherwise skipped)",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
   },
   notes: [
@@ -80,6 +82,7 @@ if (import.meta.main) {
     let report;
     try {
       report = await decodeFolder({
+        jobs: jobsOf(flags),
         bitstreamDir: flags["bitstream-dir"] as string,
         outDir,
         origDumpDir,

@@ -10,15 +10,12 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "@std/path";
-import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
-import { fileErrorOf } from "../dump/file_error.ts";
-import { pathExists } from "../dump/path_exists.ts";
-import { writeFileAtomic } from "../dump/write_file_atomic.ts";
-import { openBitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+import { join, resolve } from "@std/path";
+import { globalCodebookText } from "../format/global_codebook.ts";
+import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
-import { compareWithOriginal } from "./original_dump.ts";
+import { defaultJobs, LaneRunner } from "./worker_pool.ts";
 
 /** What to decode, and where to put or compare the result. */
 export interface DecodeOptions {
@@ -32,6 +29,8 @@ export interface DecodeOptions {
   readonly overwrite: boolean;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
+  /** Dumps decoded at once, each by a worker (`--jobs`); default: one per CPU. */
+  readonly jobs?: number;
 }
 
 /** What the decode job did. */
@@ -86,6 +85,21 @@ export async function decodeFolder(
   options: DecodeOptions,
 ): Promise<DecodeReport> {
   const started = performance.now();
+  // Every dump is read, decoded, checked and written by a lane (a worker, or
+  // this thread); workers load while the folder is listed.
+  const runner = new LaneRunner({ jobs: options.jobs ?? defaultJobs() });
+  try {
+    return await decodeWithLanes(options, runner, started);
+  } finally {
+    runner.close();
+  }
+}
+
+async function decodeWithLanes(
+  options: DecodeOptions,
+  runner: LaneRunner,
+  started: number,
+): Promise<DecodeReport> {
   const { outDir, origDumpDir, onProgress } = options;
   const folder = await openBitstreamFolder(options.bitstreamDir);
   if (outDir !== undefined) {
@@ -111,75 +125,63 @@ export async function decodeFolder(
       );
     }
   }
-  const outcomes: DumpOutcome[] = [];
+  const outcomes: DumpOutcome[] = new Array(folder.metaFiles.length);
   let checkedByChecksum = 0;
   let checkedAgainstOriginals = 0;
   let unchecked = 0;
   let rawBytes = 0;
   let streamBytes = 0;
   let metaBytes = 0;
-  for (const metaFile of folder.metaFiles) {
-    const metaOut = outDir === undefined ? undefined : join(
+  let done = 0;
+  if (folder.codec) {
+    await runner.setUp({
+      kind: "decode-setup",
+      bitstreamDir: options.bitstreamDir,
+      codec: folder.codec.name,
+      codebookText: folder.global &&
+        globalCodebookText(folder.codec, folder.global.models),
+      codebookCrc32: folder.global?.crc32,
+      globalProblem: folder.globalProblem,
       outDir,
-      dirname(metaFile),
-      basename(metaFile).slice(folder.codec!.metaPrefix.length),
-    );
-    try {
-      if (
-        metaOut !== undefined && !options.overwrite && await pathExists(metaOut)
-      ) {
-        outcomes.push({
-          dump: metaFile,
-          status: "skipped",
-          reason:
-            `already decoded: ${metaOut} exists (use --overwrite to replace it)`,
-        });
-      } else {
-        const dump = await readBitstreamDump(folder, metaFile);
-        const { decoded } = dump;
-        if (decoded.integrityChecked) checkedByChecksum++;
-        if (origDumpDir !== undefined) {
-          await compareWithOriginal(origDumpDir, metaFile, dump);
-          checkedAgainstOriginals++;
-        } else if (!decoded.integrityChecked) {
-          unchecked++;
-        }
-        if (metaOut !== undefined) {
-          const { input, inputText } = dump.meta;
-          const folderOut = dirname(metaOut);
-          const files: [string, Uint8Array][] = [
-            [join(folderOut, input.kFile), fp16BytesOfWords(decoded.k)],
-            [join(folderOut, input.vFile), fp16BytesOfWords(decoded.v)],
-            [metaOut, new TextEncoder().encode(inputText)],
-          ];
-          for (const [path, bytes] of files) {
-            await writeFileAtomic(path, bytes).catch((error) => {
-              throw fileErrorOf(path, error);
-            });
-          }
-        }
-        rawBytes += decoded.k.byteLength + decoded.v.byteLength;
-        for (const bytes of Object.values(dump.streamBytes)) {
-          streamBytes += bytes;
-        }
-        metaBytes += dump.metaBytes;
-        outcomes.push({ dump: metaFile, status: "done" });
-      }
-    } catch (error) {
-      outcomes.push({
-        dump: metaFile,
-        status: "failed",
-        reason:
-          fileErrorOf(join(options.bitstreamDir, metaFile), error).message,
-      });
-    }
-    onProgress?.({
-      phase: outDir === undefined ? "verifying" : "decoding",
-      done: outcomes.length,
-      total: folder.metaFiles.length,
-      bytes: rawBytes,
+      origDumpDir,
+      overwrite: options.overwrite,
     });
   }
+  await runner.forEach(
+    folder.metaFiles,
+    {
+      taskOf: (metaFiles) => ({ kind: "decode", metaFiles }),
+      // A task costs a message each way; most dumps decode in less.
+      maxItems: 8,
+    },
+    (metaFile, result, index) => {
+      if (result.kind === "decoded") {
+        outcomes[index] = result.outcome;
+        if (result.byChecksum) checkedByChecksum++;
+        if (result.againstOriginals) checkedAgainstOriginals++;
+        if (result.unchecked) unchecked++;
+        rawBytes += result.rawBytes;
+        streamBytes += result.streamBytes;
+        metaBytes += result.metaBytes;
+      } else {
+        outcomes[index] = {
+          dump: metaFile,
+          status: "failed",
+          reason: `${join(options.bitstreamDir, metaFile)}: ${
+            result.kind === "lost"
+              ? result.reason
+              : `unexpected result ${result.kind}`
+          }`,
+        };
+      }
+      onProgress?.({
+        phase: outDir === undefined ? "verifying" : "decoding",
+        done: ++done,
+        total: folder.metaFiles.length,
+        bytes: rawBytes,
+      });
+    },
+  );
   return {
     layout: folder.codec?.layout,
     outcomes,

@@ -13,9 +13,8 @@
 
 import { dirname, join, resolve } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
-import { countFp16Symbols, newFp16Histograms } from "../codec/histogram.ts";
-import type { DumpMeta } from "../format/dump_meta.ts";
-import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
+import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
+import { dumpElementCount, type DumpMeta } from "../format/dump_meta.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
 import type {
@@ -25,17 +24,17 @@ import type {
 } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
-import {
-  readInputMeta,
-  readInputTensors,
-  tensorPaths,
-} from "../dump/input_dump.ts";
+import { readInputMeta, tensorPaths } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile } from "../dump/read_file.ts";
+import { reusedFileReader } from "../dump/sync_files.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
+import type { DumpResult, DumpToCode, LostReply } from "./dump_tasks.ts";
+import { FilePresence } from "./file_presence.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
+import { type Batching, defaultJobs, LaneRunner } from "./worker_pool.ts";
 
 /** What to encode, where, and how. */
 export interface EncodeOptions extends DumpSelection {
@@ -51,6 +50,8 @@ export interface EncodeOptions extends DumpSelection {
   readonly overwrite: boolean;
   /** Called after each dump of each phase. */
   readonly onProgress?: ProgressListener;
+  /** Dumps coded at once, each by a worker (`--jobs`); default: one per CPU. */
+  readonly jobs?: number;
 }
 
 /** What the encode job did. */
@@ -116,8 +117,23 @@ export async function encodeFolder(
   options: EncodeOptions,
 ): Promise<EncodeReport> {
   const started = performance.now();
+  await checkFolders(options.dumpDir, options.outDir);
+  // Every dump is counted and encoded by a lane (a worker, or this thread);
+  // workers load while the folder is listed and the dumps are selected.
+  const runner = new LaneRunner({ jobs: options.jobs ?? defaultJobs() });
+  try {
+    return await encodeWithLanes(options, runner, started);
+  } finally {
+    runner.close();
+  }
+}
+
+async function encodeWithLanes(
+  options: EncodeOptions,
+  runner: LaneRunner,
+  started: number,
+): Promise<EncodeReport> {
   const { codec, dumpDir, outDir, onProgress } = options;
-  await checkFolders(dumpDir, outDir);
   const metaFiles = await findFiles(
     dumpDir,
     (name) => INPUT_META_PATTERN.test(name),
@@ -125,13 +141,15 @@ export async function encodeFolder(
   );
   const outcomes = new Map<string, DumpOutcome>();
   const selected: SelectedDump[] = [];
+  const readMeta = reusedFileReader();
+  const presence = new FilePresence();
   for (const relativePath of metaFiles) {
     const metaPath = join(dumpDir, relativePath);
     try {
-      const { text, meta } = await readInputMeta(metaPath);
+      const { text, meta } = await readInputMeta(metaPath, readMeta);
       const folder = dirname(metaPath);
       const skip = selectionSkipReason(meta, options) ??
-        await missingTensorReason(folder, meta);
+        missingTensorReason(folder, meta, presence);
       if (skip) {
         outcomes.set(relativePath, {
           dump: relativePath,
@@ -148,12 +166,27 @@ export async function encodeFolder(
     }
   }
 
-  let global: GlobalCodebook<unknown> | undefined;
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
+  let rawBytes = 0;
+  let streamBytes = 0;
+  let metaBytes = 0;
+  const setUp = {
+    kind: "encode-setup",
+    codec: codec.name,
+    dumpDir,
+    outDir,
+    overwrite: options.overwrite,
+  } as const;
+  await runner.setUp(setUp);
   if (options.codebook === "global") {
-    const counted = await countSymbols(selected, outcomes, onProgress);
+    const counted = await countSymbols(
+      runner,
+      selected,
+      outcomes,
+      onProgress,
+    );
     toEncode = counted.dumps;
     const models = {} as PerStream<unknown>;
     const { k, v } = counted;
@@ -161,61 +194,41 @@ export async function encodeFolder(
     models.k_lo10 = codec.modelFromCounts(k.lo10, "k_lo10");
     models.v_hi6 = codec.modelFromCounts(v.hi6, "v_hi6");
     models.v_lo10 = codec.modelFromCounts(v.lo10, "v_lo10");
-    const bytes = new TextEncoder().encode(globalCodebookText(codec, models));
+    const text = globalCodebookText(codec, models);
+    const bytes = new TextEncoder().encode(text);
     codebookPath = join(outDir, codec.globalCodebookFile);
     await writeCodebook(codebookPath, bytes, options.overwrite);
     codebookBytes = bytes.length;
-    global = { models, crc32: crc32(bytes) };
-  }
-
-  let rawBytes = 0;
-  let streamBytes = 0;
-  let metaBytes = 0;
-  let done = 0;
-  for (const dump of toEncode) {
-    const outFolder = join(outDir, dirname(dump.relativePath));
-    const metaOut = join(outFolder, `${codec.metaPrefix}${dump.metaName}.json`);
-    try {
-      if (!options.overwrite && await pathExists(metaOut)) {
-        outcomes.set(dump.relativePath, {
-          dump: dump.relativePath,
-          status: "skipped",
-          reason:
-            `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
-        });
-      } else {
-        const { k, v } = await readInputTensors(dump.folder, dump.meta);
-        const encoded = encodeDump({ ...dump, k, v }, codec, global);
-        for (const file of encoded.streams) {
-          const path = join(outFolder, file.name);
-          await writeFileAtomic(path, file.bytes).catch((error) => {
-            throw fileErrorOf(path, error);
-          });
-          streamBytes += file.bytes.length;
-        }
-        await writeFileAtomic(metaOut, encoded.meta.bytes).catch((error) => {
-          throw fileErrorOf(metaOut, error);
-        });
-        metaBytes += encoded.meta.bytes.length;
-        rawBytes += k.byteLength + v.byteLength;
-        outcomes.set(dump.relativePath, {
-          dump: dump.relativePath,
-          status: "done",
-        });
-      }
-    } catch (error) {
-      outcomes.set(
-        dump.relativePath,
-        failed(dump.relativePath, join(dumpDir, dump.relativePath), error),
-      );
-    }
-    onProgress?.({
-      phase: "encoding",
-      done: ++done,
-      total: toEncode.length,
-      bytes: rawBytes,
+    await runner.setUp({
+      ...setUp,
+      codebookText: text,
+      codebookCrc32: crc32(bytes),
     });
   }
+  let done = 0;
+  await runner.forEach(
+    toEncode,
+    batchesOf("encode"),
+    (dump, result) => {
+      if (result.kind === "encoded") {
+        outcomes.set(dump.relativePath, result.outcome);
+        rawBytes += result.rawBytes;
+        streamBytes += result.streamBytes;
+        metaBytes += result.metaBytes;
+      } else {
+        outcomes.set(
+          dump.relativePath,
+          lost(dump.relativePath, join(dumpDir, dump.relativePath), result),
+        );
+      }
+      onProgress?.({
+        phase: "encoding",
+        done: ++done,
+        total: toEncode.length,
+        bytes: rawBytes,
+      });
+    },
+  );
 
   return {
     metaFilesFound: metaFiles.length,
@@ -251,48 +264,103 @@ async function checkFolders(dumpDir: string, outDir: string): Promise<void> {
   }
 }
 
-async function missingTensorReason(
+function missingTensorReason(
   folder: string,
   meta: DumpMeta,
-): Promise<string | undefined> {
+  presence: FilePresence,
+): string | undefined {
   const paths = tensorPaths(folder, meta);
-  if (!await pathExists(paths.k)) return `k file ${paths.k} is missing`;
-  if (!await pathExists(paths.v)) return `v file ${paths.v} is missing`;
+  if (!presence.exists(paths.k)) return `k file ${paths.k} is missing`;
+  if (!presence.exists(paths.v)) return `v file ${paths.v} is missing`;
   return undefined;
 }
 
-/** Pass 1 of a global codebook: histograms of all selected dumps that can be read. */
+/** What a lane needs of a selected dump. */
+function dumpToCode(dump: SelectedDump): DumpToCode {
+  return { relativePath: dump.relativePath, metaText: dump.metaText };
+}
+
+/**
+ * Dumps per task: up to 16, or 256 KiB of K and V. Why: a task costs a message
+ * each way (tens of microseconds, and a thread to wake), while a decode-step
+ * dump of 128 elements codes in a few; a prefill dump is worth a task alone.
+ */
+const BATCH = { dumps: 16, bytes: 256 * 1024 } as const;
+
+function batchesOf(kind: "count" | "encode"): Batching<SelectedDump> {
+  return {
+    taskOf: (batch) => ({ kind, dumps: batch.map(dumpToCode) }),
+    maxItems: BATCH.dumps,
+    weightOf: (dump) => 4 * dumpElementCount(dump.meta),
+    maxWeight: BATCH.bytes,
+  };
+}
+
+/**
+ * Pass 1 of a global codebook: histograms of all selected dumps that can be
+ * read, counted by the lanes and summed here (integer sums: the same in any
+ * order, so the codebook does not depend on the number of jobs).
+ */
 async function countSymbols(
+  runner: LaneRunner,
   selected: readonly SelectedDump[],
   outcomes: Map<string, DumpOutcome>,
   onProgress: ProgressListener | undefined,
 ) {
   const k = newFp16Histograms();
   const v = newFp16Histograms();
-  const dumps: SelectedDump[] = [];
+  const readable = new Array<boolean>(selected.length).fill(false);
   let bytes = 0;
   let done = 0;
-  for (const dump of selected) {
-    try {
-      const tensors = await readInputTensors(dump.folder, dump.meta);
-      countFp16Symbols(tensors.k, k);
-      countFp16Symbols(tensors.v, v);
-      bytes += tensors.k.byteLength + tensors.v.byteLength;
-      dumps.push(dump);
-    } catch (error) {
-      outcomes.set(
-        dump.relativePath,
-        failed(dump.relativePath, dump.relativePath, error),
-      );
-    }
-    onProgress?.({
-      phase: "counting symbols",
-      done: ++done,
-      total: selected.length,
-      bytes,
-    });
-  }
-  return { k, v, dumps };
+  await runner.forEach(
+    selected,
+    batchesOf("count"),
+    (dump, result, index) => {
+      if (result.kind === "counted" && result.k && result.v) {
+        addHistograms(k, result.k);
+        addHistograms(v, result.v);
+        bytes += result.bytes;
+        readable[index] = true;
+      } else {
+        outcomes.set(dump.relativePath, {
+          dump: dump.relativePath,
+          status: "failed",
+          reason: result.kind === "counted" && result.failure !== undefined
+            ? result.failure
+            : lost(dump.relativePath, dump.relativePath, result).reason,
+        });
+      }
+      onProgress?.({
+        phase: "counting symbols",
+        done: ++done,
+        total: selected.length,
+        bytes,
+      });
+    },
+  );
+  return { k, v, dumps: selected.filter((_, index) => readable[index]) };
+}
+
+function addHistograms(into: Fp16Histograms, add: Fp16Histograms): void {
+  for (let s = 0; s < into.hi6.length; s++) into.hi6[s] += add.hi6[s];
+  for (let s = 0; s < into.lo10.length; s++) into.lo10[s] += add.lo10[s];
+}
+
+/** The outcome of a dump whose lane died while handling it. */
+function lost(
+  dump: string,
+  path: string,
+  result: DumpResult | LostReply,
+): DumpOutcome {
+  return {
+    dump,
+    status: "failed",
+    reason: `${path}: ${
+      result.kind === "lost"
+        ? result.reason
+        : `unexpected result ${result.kind}`
+    }`,
+  };
 }
 
 /** Writes the global codebook, or keeps an identical one; refuses to replace a different one. */

@@ -16,6 +16,8 @@ export interface VerifyOptions {
   readonly origDumpDir?: string;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
+  /** Dumps decoded at once, each by a worker (`--jobs`); default: one per CPU. */
+  readonly jobs?: number;
 }
 
 /**
