@@ -235,8 +235,6 @@ Deno.test("a symbol without a code (or of frequency 0) is named with its index a
 
 /** Decodes with both paths: the fused one must refuse exactly what the planes refuse. */
 function assertSameVerdict(
-  hiBytes: Uint8Array,
-  loBytes: Uint8Array,
   count: number,
   fused: () => Uint16Array,
   hiPlane: () => Uint8Array | Uint16Array,
@@ -321,8 +319,6 @@ Deno.test("corrupt streams: the fused decoders refuse what plane-at-a-time decod
   );
   for (const [label, hiBytes, loBytes] of corruptions(hiHuff, loHuff, random)) {
     assertSameVerdict(
-      hiBytes,
-      loBytes,
       words.length,
       () =>
         huffmanDecodeFp16(
@@ -352,8 +348,6 @@ Deno.test("corrupt streams: the fused decoders refuse what plane-at-a-time decod
     const [label, hiBytes, loBytes] of corruptions(hiArith, loArith, random)
   ) {
     assertSameVerdict(
-      hiBytes,
-      loBytes,
       words.length,
       () =>
         arithmeticDecodeFp16(
