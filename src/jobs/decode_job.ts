@@ -29,8 +29,16 @@ export interface DecodeOptions {
   readonly overwrite: boolean;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
-  /** Dumps decoded at once, each by a worker (`--jobs`); default: one per CPU. */
+  /**
+   * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
+   * default: one per CPU. The output is the same for any value.
+   */
   readonly jobs?: number;
+  /**
+   * Whether this thread handles dumps too, or only hands them to the workers
+   * (default true; see `LaneRunnerOptions.threadLane`).
+   */
+  readonly threadLane?: boolean;
 }
 
 /** What the decode job did. */
@@ -87,7 +95,10 @@ export async function decodeFolder(
   const started = performance.now();
   // Every dump is read, decoded, checked and written by a lane (a worker, or
   // this thread); workers load while the folder is listed.
-  const runner = new LaneRunner({ jobs: options.jobs ?? defaultJobs() });
+  const runner = new LaneRunner({
+    jobs: options.jobs ?? defaultJobs(),
+    threadLane: options.threadLane,
+  });
   try {
     return await decodeWithLanes(options, runner, started);
   } finally {

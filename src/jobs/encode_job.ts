@@ -50,8 +50,16 @@ export interface EncodeOptions extends DumpSelection {
   readonly overwrite: boolean;
   /** Called after each dump of each phase. */
   readonly onProgress?: ProgressListener;
-  /** Dumps coded at once, each by a worker (`--jobs`); default: one per CPU. */
+  /**
+   * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
+   * default: one per CPU. The output is the same for any value.
+   */
   readonly jobs?: number;
+  /**
+   * Whether this thread handles dumps too, or only hands them to the workers
+   * (default true; see `LaneRunnerOptions.threadLane`).
+   */
+  readonly threadLane?: boolean;
 }
 
 /** What the encode job did. */
@@ -120,7 +128,10 @@ export async function encodeFolder(
   await checkFolders(options.dumpDir, options.outDir);
   // Every dump is counted and encoded by a lane (a worker, or this thread);
   // workers load while the folder is listed and the dumps are selected.
-  const runner = new LaneRunner({ jobs: options.jobs ?? defaultJobs() });
+  const runner = new LaneRunner({
+    jobs: options.jobs ?? defaultJobs(),
+    threadLane: options.threadLane,
+  });
   try {
     return await encodeWithLanes(options, runner, started);
   } finally {

@@ -20,10 +20,10 @@
  *   job reads the reply of the last one; the thread's lane takes the rest, one at
  *   a time. The job gets replies in completion order and keeps its own order by
  *   index.
- * - A worker that dies (an error event: a bug, or memory exhausted) loses the task
- *   it was running: that task is answered `{ kind: "lost", reason }`, which the job
- *   reports as a failure of that dump. Tasks queued behind it go to other workers,
- *   and a new worker takes its place.
+ * - A worker that dies (an error event: a bug, or memory exhausted) is replaced,
+ *   and the tasks it had run again, each alone on a worker; a task that kills a
+ *   worker alone is answered `{ kind: "lost", reason }`, and `forEach` then runs
+ *   its dumps one per task, so that only the dump at fault is reported failed.
  * - With one job, or where the worker module cannot be found (a `deno bundle` file
  *   carries no worker module next to it), or when no worker loads, the thread's
  *   lane does everything. The output is the same either way; only the speed
@@ -72,6 +72,12 @@ export interface LaneRunnerOptions {
   readonly jobs: number;
   /** The worker module; dump_worker.ts when omitted (tests give their own). */
   readonly workerModule?: URL;
+  /**
+   * Whether the job's thread handles dumps too (default true). With false it
+   * only hands them to the workers, when there are any: tests use it to make
+   * sure that workers wrote what they check.
+   */
+  readonly threadLane?: boolean;
 }
 
 interface Pending {
@@ -80,6 +86,8 @@ interface Pending {
   readonly reject: (error: unknown) => void;
   /** Answer nobody waits for (a set-up replayed on a replacement worker). */
   readonly replay?: boolean;
+  /** In flight on a worker that died: runs again alone on a worker. */
+  suspect?: boolean;
 }
 
 interface WorkerLane {
@@ -156,6 +164,7 @@ export class LaneRunner {
   readonly #queue: Pending[] = [];
   readonly #setUps: DumpTask[] = [];
   readonly #local = new DumpTaskLane();
+  readonly #threadLane: boolean;
   #localBusy = false;
   /** Lets the thread's lane yield to the event loop between dumps (only with workers). */
   #channel?: MessageChannel;
@@ -172,6 +181,7 @@ export class LaneRunner {
    */
   constructor(options: LaneRunnerOptions) {
     this.#module = options.workerModule ?? WORKER_MODULE;
+    this.#threadLane = options.threadLane ?? true;
     const jobs = Math.max(1, Math.floor(options.jobs));
     if (jobs > 1 && moduleAvailable(this.#module)) {
       for (let i = 1; i < jobs; i++) this.#startWorker();
@@ -302,35 +312,73 @@ export class LaneRunner {
     });
   }
 
-  /** Gives queued tasks to loaded workers with room, then to the thread's lane. */
+  /**
+   * Gives queued tasks to loaded workers with room (a suspect only to a worker
+   * with nothing else to do, and nothing after it), then to the thread's lane.
+   */
   #dispatch(): void {
-    while (this.#queue.length > 0) {
-      let best: WorkerLane | undefined;
-      for (const lane of this.#workers) {
-        if (
-          lane.dead || !lane.ready || lane.inFlight.size >= TASKS_PER_WORKER
-        ) continue;
-        if (!best || lane.inFlight.size < best.inFlight.size) best = lane;
+    for (let i = 0; i < this.#queue.length;) {
+      const pending = this.#queue[i];
+      const lane = pending.suspect ? this.#idleWorker() : this.#roomyWorker();
+      if (lane) {
+        this.#queue.splice(i, 1);
+        this.#post(lane, pending);
+      } else if (pending.suspect) {
+        i++;
+      } else {
+        break;
       }
-      if (!best) break;
-      this.#post(best, this.#queue.shift()!);
     }
-    if (this.#queue.length > 0) this.#runLocal();
+    if (
+      this.#queue.length > 0 &&
+      (this.#threadLane || this.#workers.every((lane) => lane.dead))
+    ) {
+      this.#runLocal();
+    }
+  }
+
+  /** The loaded worker with the fewest tasks, if one has room and runs no suspect. */
+  #roomyWorker(): WorkerLane | undefined {
+    let best: WorkerLane | undefined;
+    for (const lane of this.#workers) {
+      if (lane.dead || !lane.ready) continue;
+      const tasks = [...lane.inFlight.values()].filter((p) => !p.replay);
+      if (
+        tasks.length >= TASKS_PER_WORKER || tasks.some((p) => p.suspect)
+      ) continue;
+      if (!best || lane.inFlight.size < best.inFlight.size) best = lane;
+    }
+    return best;
+  }
+
+  /** A loaded worker with no task in flight. */
+  #idleWorker(): WorkerLane | undefined {
+    return this.#workers.find((lane) =>
+      !lane.dead && lane.ready &&
+      [...lane.inFlight.values()].every((pending) => pending.replay)
+    );
   }
 
   async #runLocal(): Promise<void> {
     if (this.#localBusy) return;
     this.#localBusy = true;
     try {
-      while (this.#queue.length > 0) {
-        const pending = this.#queue.shift()!;
+      for (;;) {
+        // Suspects stay for the workers (one may crash what it touches) while
+        // any is alive.
+        const workersAlive = this.#workers.some((lane) => !lane.dead);
+        const index = workersAlive
+          ? this.#queue.findIndex((pending) => !pending.suspect)
+          : (this.#queue.length > 0 ? 0 : -1);
+        if (index < 0) break;
+        const [pending] = this.#queue.splice(index, 1);
         try {
           pending.resolve(await this.#local.run(pending.task));
         } catch (error) {
           pending.resolve({ kind: "lost", reason: reasonOf(error) });
         }
         if (this.#channel && !this.#closed) {
-          // Let workers' replies in, and give them more work, before the next dump.
+          // Let workers' replies in, and give them more work, before the next batch.
           await new Promise<void>((resolve) => {
             this.#wake = resolve;
             this.#channel!.port2.postMessage(null);
@@ -397,20 +445,23 @@ export class LaneRunner {
     if (lane.dead) return;
     lane.dead = true;
     lane.worker.terminate();
-    const posted = [...lane.inFlight.values()];
+    // Set-ups replayed on it are nobody's business; its tasks are. Which one it
+    // was running cannot be told for sure (its last reply may still be on the
+    // way), so each runs again alone on a worker: one that kills a worker alone
+    // is the one at fault, and is lost.
+    const tasks = [...lane.inFlight.values()].filter((pending) =>
+      !pending.replay
+    );
     lane.inFlight.clear();
-    // A worker that was running loses the task it was on (its set-ups are
-    // replays, nobody waits for them); one that never loaded lost nothing.
-    const waiting = posted.filter((pending) => !pending.replay);
-    const running = posted.find((pending) => pending.replay !== true);
-    if (lane.ready && running && posted[0] === running) {
-      waiting.shift();
-      running.resolve({
+    if (tasks.length === 1 && tasks[0].suspect) {
+      tasks[0].resolve({
         kind: "lost",
         reason: `a worker stopped while handling it: ${oneLine(message)}`,
       });
+    } else {
+      for (const pending of tasks) pending.suspect = true;
+      this.#queue.unshift(...tasks);
     }
-    this.#queue.unshift(...waiting);
     if (!this.#closed && lane.ready && this.#replacements < MAX_REPLACEMENTS) {
       this.#replacements++;
       this.#startWorker();
