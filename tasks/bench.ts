@@ -1,0 +1,134 @@
+/**
+ * `deno task bench`: codec speed and ratio beside zstd, and whole-folder speed
+ * with one and more workers, on ../shared/kv-real when present (else the bundled
+ * fixtures). See bench/bench_run.ts for what each figure includes.
+ *
+ * @module
+ */
+
+import { fromFileUrl } from "@std/path";
+import { runBench } from "../bench/bench_run.ts";
+import { benchTable } from "../bench/bench_table.ts";
+import {
+  EXIT_CODES,
+  printJson,
+  runTask,
+  type TaskDefinition,
+  UsageError,
+} from "./_cli.ts";
+
+const KV_REAL = fromFileUrl(new URL("../../shared/kv-real", import.meta.url));
+const KV_SAMPLE = fromFileUrl(
+  new URL("../fixtures/kv-sample", import.meta.url),
+);
+
+const BENCH: TaskDefinition = {
+  name: "bench",
+  summary:
+    "measure every codec's ratio and speed beside zstd, and whole-folder encode and verify with 1 and more jobs.",
+  flags: {
+    "dump-dir": {
+      type: "string",
+      value: "DIR",
+      help:
+        "dump folder to measure (default: ../shared/kv-real when present, else fixtures/kv-sample)",
+    },
+    runs: {
+      type: "integer",
+      default: 7,
+      value: "N",
+      help:
+        "timed runs of each codec figure, after a warm-up (the best counts)",
+    },
+    "folder-runs": {
+      type: "integer",
+      default: 3,
+      value: "N",
+      help: "timed runs of each whole-folder figure, after a warm-up (0: none)",
+    },
+    jobs: {
+      type: "string",
+      default: "1,2",
+      value: "LIST",
+      help: "--jobs values of the whole-folder figures, comma-separated",
+    },
+    "work-dir": {
+      type: "string",
+      default: "out/bench",
+      value: "DIR",
+      help:
+        "where the whole-folder runs write (a folder inside it, removed after); its file system sets the encode figures",
+    },
+    "skip-zstd": {
+      type: "boolean",
+      help: "do not run zstd",
+    },
+    "zstd-seconds": {
+      type: "integer",
+      default: 2,
+      value: "N",
+      help: "minimum seconds of each zstd -b measurement",
+    },
+    quiet: {
+      type: "boolean",
+      help: "no progress lines on stderr",
+    },
+    json: {
+      type: "boolean",
+      help:
+        "print the figures as one JSON object on stdout, and nothing else there",
+    },
+  },
+  notes: [
+    "Codec figures: one thread, in memory, codec work only (modelling and coding; no\n" +
+    "file, checksum or JSON). zstd runs its own in-memory benchmark (zstd -b -T1) when\n" +
+    "the zstd CLI is on the PATH. Whole-folder figures: the encode and verify tasks,\n" +
+    "each run in its own process, timed by the job (all I/O included). Timings vary\n" +
+    "with the machine's load: the best of several runs is reported.",
+  ],
+};
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+if (import.meta.main) {
+  await runTask(BENCH, async (flags) => {
+    const jobs = String(flags.jobs).split(",").map((item) => item.trim());
+    if (jobs.some((item) => !/^[1-9]\d*$/.test(item))) {
+      throw new UsageError(
+        `--jobs must be a comma-separated list of positive integers, got ${
+          JSON.stringify(flags.jobs)
+        }`,
+      );
+    }
+    const dumpDir = (flags["dump-dir"] as string | undefined) ??
+      (await isFolder(KV_REAL) ? KV_REAL : KV_SAMPLE);
+    const started = performance.now();
+    const report = await runBench({
+      dumpDir,
+      runs: Math.max(1, flags.runs as number),
+      folderRuns: flags["folder-runs"] as number,
+      jobs: jobs.map(Number),
+      workDir: flags["work-dir"] as string,
+      zstd: !flags["skip-zstd"],
+      zstdSeconds: Math.max(1, flags["zstd-seconds"] as number),
+      onStep: flags.quiet ? undefined : (step) =>
+        console.error(
+          `bench: ${step} (${
+            ((performance.now() - started) / 1000).toFixed(0)
+          } s)`,
+        ),
+    });
+    if (flags.json) {
+      printJson({ task: BENCH.name, exitCode: EXIT_CODES.ok, ...report });
+    } else {
+      console.log(benchTable(report).trimEnd());
+    }
+    return EXIT_CODES.ok;
+  });
+}
