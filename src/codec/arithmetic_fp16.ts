@@ -22,6 +22,9 @@
  * - The rare encoder step that writes more than 24 bits at once (a long run of
  *   pending bits) goes through a small out-of-line function on a state array, so
  *   that the loop keeps both coders' state in registers.
+ * - Bytes go out as one big-endian 32-bit store of the pending bits,
+ *   left-aligned (`DataView.setUint32`), and come in as one 32-bit load plus a
+ *   byte, where the plane coders use three and five byte accesses.
  *
  * @module
  */
@@ -35,8 +38,8 @@ import type { Fp16StreamNames } from "./huffman_fp16.ts";
 
 /** 2^30: the finish emits 0 below it, 1 from it on. */
 const QUARTER = 0x40000000;
-/** Bytes after the bound: the branch-free writer stores 3 bytes at a time. */
-const WRITE_SLACK = 3;
+/** Bytes after the bound: the branch-free writer stores 4 bytes at a time. */
+const WRITE_SLACK = 4;
 /** Zero bytes after the copy of a stream (as arithmetic_decoder.ts). */
 const READ_PADDING = 16;
 
@@ -116,6 +119,8 @@ export function arithmeticEncodeFp16(
   const loBound = Math.ceil((count * maxSymbolBits(lo) + 2) / 8);
   const hiOut = new Uint8Array(hiBound + WRITE_SLACK);
   const loOut = new Uint8Array(loBound + WRITE_SLACK);
+  const hiView = new DataView(hiOut.buffer);
+  const loView = new DataView(loOut.buffer);
   const hiScaled = hi.scaledCumulative!;
   const loScaled = lo.scaledCumulative!;
   // Per coder: low and high (int32 bit patterns of the unsigned values), pending
@@ -132,6 +137,9 @@ export function arithmeticEncodeFp16(
   let loAcc = 0;
   let loAccBits = 0;
   let loAt = 0;
+  // Errors are raised after the loop: code that can throw with the stream names
+  // inside it keeps them alive there, which slows the loop (see huffman_fp16.ts).
+  let missing = -1;
   for (let i = 0; i < count; i++) {
     const word = words[i];
     const hiSymbol = word >>> 10;
@@ -141,12 +149,8 @@ export function arithmeticEncodeFp16(
     const loBelow = loScaled[loSymbol];
     const loAbove = loScaled[loSymbol + 1];
     if (hiBelow === hiAbove || loBelow === loAbove) {
-      const [stream, symbol] = hiBelow === hiAbove
-        ? [hiStream, hiSymbol]
-        : [loStream, loSymbol];
-      throw new RangeError(
-        `Cannot encode ${stream}: symbol ${symbol} at index ${i} has frequency 0 in the table`,
-      );
+      missing = i;
+      break;
     }
     // hi6: the interval, then emit (step 1) and underflow (step 2).
     {
@@ -162,9 +166,7 @@ export function arithmeticEncodeFp16(
           (((hiLow << 1) >>> 1) >>> (32 - k))) & -any;
         hiAcc = (hiAcc << n) | bits;
         hiAccBits += n;
-        hiOut[hiAt] = hiAcc >>> (hiAccBits - 8);
-        hiOut[hiAt + 1] = hiAcc >>> (hiAccBits - 16);
-        hiOut[hiAt + 2] = hiAcc >>> (hiAccBits - 24);
+        hiView.setUint32(hiAt, hiAcc << (32 - hiAccBits));
         hiAt += hiAccBits >>> 3;
         hiAccBits &= 7;
         hiPending &= any - 1;
@@ -204,9 +206,7 @@ export function arithmeticEncodeFp16(
           (((loLow << 1) >>> 1) >>> (32 - k))) & -any;
         loAcc = (loAcc << n) | bits;
         loAccBits += n;
-        loOut[loAt] = loAcc >>> (loAccBits - 8);
-        loOut[loAt + 1] = loAcc >>> (loAccBits - 16);
-        loOut[loAt + 2] = loAcc >>> (loAccBits - 24);
+        loView.setUint32(loAt, loAcc << (32 - loAccBits));
         loAt += loAccBits >>> 3;
         loAccBits &= 7;
         loPending &= any - 1;
@@ -232,6 +232,16 @@ export function arithmeticEncodeFp16(
       loLow = (loLow << u) & 0x7fffffff;
       loHigh = (loHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
     }
+  }
+  if (missing >= 0) {
+    const word = words[missing];
+    const [stream, symbol] =
+      hiScaled[word >>> 10] === hiScaled[(word >>> 10) + 1]
+        ? [hiStream, word >>> 10]
+        : [loStream, word & 0x3ff];
+    throw new RangeError(
+      `Cannot encode ${stream}: symbol ${symbol} at index ${missing} has frequency 0 in the table`,
+    );
   }
   const hiEnd = finish(hiOut, hiLow, hiPending, hiAcc, hiAccBits, hiAt);
   const loEnd = finish(loOut, loLow, loPending, loAcc, loAccBits, loAt);
@@ -410,6 +420,8 @@ export function arithmeticDecodeFp16(
   hiBuffer.set(hiBytes);
   const loBuffer = new Uint8Array(loBytes.length + READ_PADDING);
   loBuffer.set(loBytes);
+  const hiView = new DataView(hiBuffer.buffer);
+  const loView = new DataView(loBuffer.buffer);
   // Check 1 of arithmetic_decoder.ts: position = shifts + 32 <= 8 * length + 30.
   const hiLimit = 8 * hiBytes.length + 30;
   const loLimit = 8 * loBytes.length + 30;
@@ -429,6 +441,8 @@ export function arithmeticDecodeFp16(
   let hiHigh = -1;
   let loLow = 0;
   let loHigh = -1;
+  // The symbol after which a stream ran past its end (raised after the loop).
+  let endedEarly = -1;
   for (let i = 0; i < count; i++) {
     // The targets: floor((offset * total - 1) / range), from the reciprocal,
     // corrected by its exact remainder (see arithmetic_decoder.ts).
@@ -454,8 +468,7 @@ export function arithmeticDecodeFp16(
       hiLow = (base + hiRange * hiScaled[hiSymbol]) | 0;
       const p = hiAt >>> 3;
       const shift = hiAt & 7;
-      const window = (((hiBuffer[p] << 24) | (hiBuffer[p + 1] << 16) |
-        (hiBuffer[p + 2] << 8) | hiBuffer[p + 3]) << shift) |
+      const window = (hiView.getUint32(p) << shift) |
         (hiBuffer[p + 4] >>> (8 - shift));
       const k = Math.clz32(hiLow ^ hiHigh);
       if (k === 32) {
@@ -482,8 +495,7 @@ export function arithmeticDecodeFp16(
       loLow = (base + loRange * loScaled[loSymbol]) | 0;
       const p = loAt >>> 3;
       const shift = loAt & 7;
-      const window = (((loBuffer[p] << 24) | (loBuffer[p + 1] << 16) |
-        (loBuffer[p + 2] << 8) | loBuffer[p + 3]) << shift) |
+      const window = (loView.getUint32(p) << shift) |
         (loBuffer[p + 4] >>> (8 - shift));
       const k = Math.clz32(loLow ^ loHigh);
       if (k === 32) {
@@ -504,14 +516,18 @@ export function arithmeticDecodeFp16(
       }
     }
     if (hiAt > hiLimit || loAt > loLimit) {
-      const [stream, length, at] = hiAt > hiLimit
-        ? [hiStream, hiBytes.length, hiAt]
-        : [loStream, loBytes.length, loAt];
-      throw new KvbitsDataError(
-        `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${i}; truncated, corrupt, or coded with another table)`,
-        { stream, bitOffset: at - 32 },
-      );
+      endedEarly = i;
+      break;
     }
+  }
+  if (endedEarly >= 0) {
+    const [stream, length, at] = hiAt > hiLimit
+      ? [hiStream, hiBytes.length, hiAt]
+      : [loStream, loBytes.length, loAt];
+    throw new KvbitsDataError(
+      `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${endedEarly}; truncated, corrupt, or coded with another table)`,
+      { stream, bitOffset: at - 32 },
+    );
   }
   checkEnd(hiBytes.length, hiAt, hiLow, hiValue, count, hiStream);
   checkEnd(loBytes.length, loAt, loLow, loValue, count, loStream);
