@@ -93,8 +93,8 @@ export async function decodeFolder(
   options: DecodeOptions,
 ): Promise<DecodeReport> {
   const started = performance.now();
-  // Every dump is read, decoded, checked and written by a lane (a worker, or
-  // this thread); workers load while the folder is listed.
+  // Every dump is read, decoded, checked and written by a lane (this thread,
+  // or a worker once the job proves long enough to need them).
   const runner = new LaneRunner({
     jobs: options.jobs ?? defaultJobs(),
     threadLane: options.threadLane,

@@ -126,8 +126,8 @@ export async function encodeFolder(
 ): Promise<EncodeReport> {
   const started = performance.now();
   await checkFolders(options.dumpDir, options.outDir);
-  // Every dump is counted and encoded by a lane (a worker, or this thread);
-  // workers load while the folder is listed and the dumps are selected.
+  // Every dump is counted and encoded by a lane (this thread, or a worker once
+  // the job proves long enough to need them).
   const runner = new LaneRunner({
     jobs: options.jobs ?? defaultJobs(),
     threadLane: options.threadLane,

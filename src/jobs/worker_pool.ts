@@ -4,13 +4,15 @@
  * {@link DumpTaskLane} (dump_worker.ts).
  *
  * Read me first:
- * - Why the job's thread is a lane too: a worker takes tens of milliseconds to
- *   load its modules (and its JIT starts cold), which is the whole run of a small
- *   folder. The thread's own lane starts at once, and each worker joins when it
- *   has loaded: `--jobs 2` is never slower than `--jobs 1` by more than the cost of
- *   the messages. Between two dumps the thread's lane yields to the event loop
- *   (a message on a `MessageChannel`, which timers' clamping does not slow), so
- *   that workers' replies are taken and they are given more work.
+ * - Why the job's thread is a lane too: a worker costs the thread 10-20 ms to
+ *   create and takes 40-60 ms to load its modules (and its JIT starts cold),
+ *   which is the whole run of a small folder. The thread's own lane starts at
+ *   once; the workers are started only when the work left, judged from the
+ *   thread's pace so far, exceeds {@link WORKER_WORTH_MS}, and each joins when it
+ *   has loaded. So `--jobs 2` is not slower than `--jobs 1` on small folders.
+ *   Between two batches the thread's lane yields to the event loop (a message on
+ *   a `MessageChannel`, which timers' clamping does not slow), so that workers'
+ *   replies are taken and they are given more work.
  * - Protocol: a worker posts `{ ready: true }` once loaded, then answers each
  *   `{ id, task }` with `{ id, reply }`, in the order posted. Set-up tasks go to
  *   every lane and are remembered, so that a worker started later (to replace one
@@ -47,6 +49,20 @@ import {
  * that it does not idle while the job's thread is busy with a dump of its own.
  */
 const TASKS_PER_WORKER = 3;
+
+/**
+ * Work left, in milliseconds of the thread's lane, above which workers are
+ * started. A worker costs the thread 10-20 ms to create and takes 40-60 ms to
+ * load its modules before its first dump (measured here); below this, a job
+ * ends sooner without.
+ */
+const WORKER_WORTH_MS = 200;
+
+/**
+ * Milliseconds of work after which the thread's pace is judged: before, the JIT
+ * has not compiled the coders yet and the first dumps look several times slower.
+ */
+const PACE_AFTER_MS = 25;
 
 /** Workers started to replace ones that died, at most, before the rest runs in-process. */
 const MAX_REPLACEMENTS = 8;
@@ -126,8 +142,7 @@ function moduleAvailable(url: URL): boolean {
 
 /**
  * Runs dump tasks on `jobs` lanes: the job's thread and `jobs - 1` workers. Open
- * one per job (early: workers load while the job lists its folder), set it up,
- * run the dumps, close it.
+ * one per job, set it up, run the dumps, close it.
  *
  * @example Counting two fixture dumps on two lanes
  * ```ts
@@ -165,6 +180,9 @@ export class LaneRunner {
   readonly #setUps: DumpTask[] = [];
   readonly #local = new DumpTaskLane();
   readonly #threadLane: boolean;
+  readonly #jobs: number;
+  /** Workers are wanted and not started yet. */
+  #mayStart: boolean;
   #localBusy = false;
   /** Lets the thread's lane yield to the event loop between dumps (only with workers). */
   #channel?: MessageChannel;
@@ -174,18 +192,28 @@ export class LaneRunner {
   #closed = false;
 
   /**
-   * Starts `jobs - 1` workers (none for one job, or when the worker module is
-   * missing); they load in the background.
+   * Prepares `jobs` lanes. The `jobs - 1` workers (none for one job, or when
+   * the worker module is missing) start when a job proves long enough.
    *
-   * @param options Jobs wanted, and the worker module.
+   * @param options Jobs wanted, the worker module, and whether the thread works.
    */
   constructor(options: LaneRunnerOptions) {
     this.#module = options.workerModule ?? WORKER_MODULE;
     this.#threadLane = options.threadLane ?? true;
-    const jobs = Math.max(1, Math.floor(options.jobs));
-    if (jobs > 1 && moduleAvailable(this.#module)) {
-      for (let i = 1; i < jobs; i++) this.#startWorker();
-    }
+    this.#jobs = Math.max(1, Math.floor(options.jobs));
+    this.#mayStart = this.#jobs > 1 && moduleAvailable(this.#module);
+    // Without the thread's lane there is nothing to wait for.
+    if (!this.#threadLane) this.#startWorkers();
+  }
+
+  /**
+   * Starts the workers, once: when a job turns out long enough to gain from
+   * them (see `forEach`), or at once when the thread's lane is off.
+   */
+  #startWorkers(): void {
+    if (!this.#mayStart || this.#closed) return;
+    this.#mayStart = false;
+    for (let i = 1; i < this.#jobs; i++) this.#startWorker();
     if (this.#workers.length > 0) {
       const channel = new MessageChannel();
       channel.port1.onmessage = () => this.#wake?.();
@@ -257,9 +285,20 @@ export class LaneRunner {
         }
         return batch;
       };
+      const started = performance.now();
       const settle = (index: number, result: DumpResult | LostReply) => {
         finished++;
         onResult(items[index], result, index);
+      };
+      // Workers are started once the thread's lane has shown that the rest
+      // will take long enough for them to pay off (see WORKER_WORTH_MS).
+      const considerWorkers = () => {
+        if (!this.#mayStart || finished === 0) return;
+        const elapsed = performance.now() - started;
+        // The first dumps run while the JIT warms up: judge the pace later.
+        if (elapsed < PACE_AFTER_MS) return;
+        const left = elapsed * (items.length - finished) / finished;
+        if (left > WORKER_WORTH_MS) this.#startWorkers();
       };
       const pump = () => {
         const limit = 2 + TASKS_PER_WORKER * this.workers;
@@ -280,8 +319,12 @@ export class LaneRunner {
                   : { kind: "lost", reason: `unexpected reply ${reply.kind}` };
                 for (const index of batch) settle(index, lost);
               }
-              if (finished === items.length) resolve();
-              else pump();
+              if (finished === items.length) {
+                resolve();
+              } else {
+                considerWorkers();
+                pump();
+              }
             })
             .catch((error) => {
               failed = true;
