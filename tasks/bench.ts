@@ -7,7 +7,9 @@
  */
 
 import { fromFileUrl } from "@std/path";
+import { benchCodecs } from "../bench/bench_codecs.ts";
 import { runBench } from "../bench/bench_run.ts";
+import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { benchTable } from "../bench/bench_table.ts";
 import {
   EXIT_CODES,
@@ -32,6 +34,14 @@ const BENCH: TaskDefinition = {
       value: "DIR",
       help:
         "dump folder to measure (default: ../shared/kv-real when present, else fixtures/kv-sample)",
+    },
+    codec: {
+      type: "string",
+      repeatable: true,
+      choices: STREAM_CODECS.map((codec) => codec.name),
+      value: "NAME",
+      help:
+        "measure only this codec (both codebook modes); default: every codec",
     },
     runs: {
       type: "integer",
@@ -108,8 +118,22 @@ if (import.meta.main) {
     }
     const dumpDir = (flags["dump-dir"] as string | undefined) ??
       (await isFolder(KV_REAL) ? KV_REAL : KV_SAMPLE);
+    const only = flags.codec as string[];
+    const names = STREAM_CODECS.map((codec) => codec.name);
+    const unknown = only.find((name) => !names.includes(name));
+    if (unknown !== undefined) {
+      throw new UsageError(
+        `--codec must be one of ${names.join(", ")}, got ${
+          JSON.stringify(unknown)
+        }`,
+      );
+    }
+    const codecs = benchCodecs().filter((codec) =>
+      only.length === 0 || only.includes(codec.codec)
+    );
     const started = performance.now();
     const report = await runBench({
+      codecs,
       dumpDir,
       runs: Math.max(1, flags.runs as number),
       folderRuns: flags["folder-runs"] as number,
