@@ -8,8 +8,9 @@
  * Why messages and not functions: a task and its reply cross between threads by
  * structured clone, so they hold only plain data (paths, meta text, codebook
  * text, counts); histograms travel back as transferred buffers. A lane is set up
- * once per phase (codec, global codebook, folders) and then handles dumps one
- * at a time, in the order given.
+ * once per phase (codec, global codebook, folders) and then handles tasks one at
+ * a time, in the order given; a task carries a batch of dumps (a message costs
+ * more than coding a single-token dump), and its reply one result per dump.
  *
  * Why the output does not depend on the number of lanes: each dump's files are
  * a function of the dump and of the set-up alone, and the global codebook comes
