@@ -10,6 +10,7 @@ import {
   EXIT_CODES,
   formatBytes,
   printProblems,
+  printTemporaryFilesRemoved,
   runTask,
   type TaskDefinition,
   terminalProgress,
@@ -82,6 +83,7 @@ if (import.meta.main) {
     });
     progress.finish();
     printProblems(report.outcomes);
+    printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     const counts = countOutcomes(report.outcomes);
     console.log(
       `Decoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed}` +

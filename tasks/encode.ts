@@ -16,6 +16,7 @@ import {
   EXIT_CODES,
   formatBytes,
   printProblems,
+  printTemporaryFilesRemoved,
   runTask,
   type TaskDefinition,
   terminalProgress,
@@ -101,6 +102,7 @@ if (import.meta.main) {
     });
     progress.finish();
     printProblems(report.outcomes);
+    printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     const counts = countOutcomes(report.outcomes);
     const written = report.streamBytes + report.metaBytes;
     console.log(

@@ -101,7 +101,7 @@ Deno.test("a missing folder or an output folder equal to the input stops the job
       KV_SAMPLE,
     ]);
     assertEquals(run.code, 3);
-    assertStringIncludes(run.stderr, "is the dump folder itself");
+    assertStringIncludes(run.stderr, "is the --dump-dir folder");
     run = await runTaskScript("verify", ["--bitstream-dir", join(dir, "nope")]);
     assertEquals(run.code, 3);
     assertEquals(run.stderr.trim().split("\n").length, 1);

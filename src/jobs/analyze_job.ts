@@ -18,6 +18,7 @@ import { fileErrorOf } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -59,7 +60,8 @@ export interface AnalyzeReport {
  *
  * @param options Folders and flags.
  * @returns Per-dump sizes, totals with and without metadata, and the files written.
- * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts.
+ * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts,
+ * or the output folder is a file.
  *
  * @example
  * ```ts
@@ -81,6 +83,10 @@ export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
   const folder = await openBitstreamFolder(options.bitstreamDir);
+  const outInfo = await Deno.stat(options.outDir).catch(() => undefined);
+  if (outInfo !== undefined && !outInfo.isDirectory) {
+    throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);
+  }
   const rows: DumpSizes[] = [];
   const outcomes: DumpOutcome[] = [];
   const codec = folder.codec;
