@@ -35,6 +35,7 @@ import {
   globalCodebookText,
   parseGlobalCodebook,
 } from "../src/format/global_codebook.ts";
+import { utf8Text } from "../src/format/json_fields.ts";
 import { pythonJsonDumps } from "../src/format/python_json.ts";
 import {
   type CodebookMode,
@@ -93,7 +94,6 @@ export type FuzzOutcome =
   | "KvbitsDataError: K/V CRC differs"
   | "KvbitsDataError: meta CRC differs"
   | "stream file missing (meta names another file)"
-  | "meta file not UTF-8"
   | "VIOLATION";
 
 /** What a run found. */
@@ -242,8 +242,6 @@ export async function buildFuzzBases(): Promise<FuzzBase[]> {
 
 /** A file the meta names is not there (the jobs report "file not found"). */
 class MissingFile extends Error {}
-/** The meta file is not UTF-8 (the jobs report the decoder's message). */
-class NotUtf8 extends Error {}
 
 /**
  * Decodes a dump from its files as `readBitstreamDump` does, in memory.
@@ -259,17 +257,11 @@ export function decodeFiles(
   files: FuzzFiles,
   options: { trustChecksums?: boolean } = {},
 ): { meta: BitstreamMeta; k: Uint8Array; v: Uint8Array; checked: boolean } {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(files.meta);
-  } catch {
-    throw new NotUtf8();
-  }
-  let meta = parseBitstreamMeta(text, codec);
+  let meta = parseBitstreamMeta(utf8Text(files.meta, "bitstream meta"), codec);
   let global: GlobalCodebook<unknown> | undefined;
   if (meta.codebook === "global" && files.codebook !== undefined) {
     const models = parseGlobalCodebook(
-      new TextDecoder().decode(files.codebook),
+      utf8Text(files.codebook, "global codebook"),
       codec,
     );
     global = { models, crc32: crc32(files.codebook) };
@@ -722,7 +714,6 @@ function outcomeOfError(error: unknown): FuzzOutcome | undefined {
   if (error instanceof MissingFile) {
     return "stream file missing (meta names another file)";
   }
-  if (error instanceof NotUtf8) return "meta file not UTF-8";
   if (error instanceof KvbitsFormatError) {
     return "KvbitsFormatError (meta or codebook JSON)";
   }

@@ -7,6 +7,7 @@
 
 import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -98,7 +99,10 @@ export async function analyzeFolder(
       });
       const meta = (() => {
         try {
-          return parseBitstreamMeta(new TextDecoder().decode(bytes), codec!);
+          return parseBitstreamMeta(
+            utf8Text(bytes, "bitstream meta"),
+            codec!,
+          );
         } catch (error) {
           throw fileErrorOf(metaPath, error);
         }

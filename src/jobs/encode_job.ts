@@ -31,6 +31,7 @@ import type { DumpMeta } from "../format/dump_meta.ts";
 import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import type {
   CodebookMode,
@@ -330,9 +331,7 @@ async function existingDumpProblem(
 ): Promise<string> {
   let existing;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(
-      await readWholeFile(metaOut),
-    );
+    const text = utf8Text(await readWholeFile(metaOut), "bitstream meta");
     existing = parseBitstreamMeta(text, codec);
   } catch (error) {
     return `exists but cannot be read (${fileErrorOf(metaOut, error).detail})`;
