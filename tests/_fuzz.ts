@@ -107,6 +107,8 @@ export interface FuzzStats {
    * checksum (K/V CRC, meta CRC, codebook CRC) stopped them.
    */
   readonly silentWrongCaughtByChecksum: number;
+  /** The same, by the checksum that stopped them. */
+  readonly silentWrongByChecksum: Map<FuzzOutcome, number>;
   /** Cases that ended otherwise than allowed, with what to reproduce them. */
   readonly violations: string[];
   /** Slowest case, in milliseconds, and its description. */
@@ -765,6 +767,7 @@ export function runFuzz(
   const byMutation = new Map<string, number>();
   const violations: string[] = [];
   let silentWrong = 0;
+  const silentWrongByChecksum = new Map<FuzzOutcome, number>();
   let slowest = { ms: 0, what: "" };
   for (let i = 0; i < cases; i++) {
     const random = seededRandom(seed + i);
@@ -806,6 +809,10 @@ export function runFuzz(
           CHECKSUM_OUTCOMES.has(sorted) && decodesWithoutChecks(base, files)
         ) {
           silentWrong++;
+          silentWrongByChecksum.set(
+            sorted,
+            (silentWrongByChecksum.get(sorted) ?? 0) + 1,
+          );
         }
       }
     }
@@ -819,6 +826,7 @@ export function runFuzz(
     byOutcome,
     byMutation,
     silentWrongCaughtByChecksum: silentWrong,
+    silentWrongByChecksum,
     violations,
     slowest,
     seconds: (performance.now() - started) / 1000,
@@ -864,7 +872,12 @@ export function fuzzReport(stats: FuzzStats): string {
     ...[...stats.byMutation].sort((a, b) => b[1] - a[1]).map(([name, n]) =>
       `  ${String(n).padStart(7)}  ${name}`
     ),
-    `decoded to wrong bytes with no decoder error, stopped only by a checksum: ${stats.silentWrongCaughtByChecksum}`,
+    `decoded to wrong bytes with no decoder error, stopped only by a checksum: ${stats.silentWrongCaughtByChecksum} (${
+      (100 * stats.silentWrongCaughtByChecksum / stats.cases).toFixed(1)
+    }% of cases)`,
+    ...[...stats.silentWrongByChecksum].map(([name, n]) =>
+      `  ${String(n).padStart(7)}  ${name.replace("KvbitsDataError: ", "")}`
+    ),
     `violations: ${stats.violations.length}`,
     ...stats.violations.slice(0, 20).map((line) => `  ${line}`),
   ];
