@@ -46,6 +46,11 @@ const DECODE: TaskDefinition = {
       type: "boolean",
       help: "replace dumps already restored in --out-dir (otherwise skipped)",
     },
+    "no-fsync": {
+      type: "boolean",
+      help:
+        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
+    },
   },
   notes: [
     "Give --out-dir to write, --orig-dump-dir with --verify to compare, or both.\n" +
@@ -79,6 +84,7 @@ if (import.meta.main) {
       outDir,
       origDumpDir,
       overwrite: flags.overwrite as boolean,
+      durable: !flags["no-fsync"],
       onProgress: progress.listener,
     });
     progress.finish();

@@ -76,6 +76,11 @@ const ENCODE: TaskDefinition = {
       type: "boolean",
       help: "replace existing outputs (otherwise encoded dumps are skipped)",
     },
+    "no-fsync": {
+      type: "boolean",
+      help:
+        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
+    },
   },
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
@@ -98,6 +103,7 @@ if (import.meta.main) {
       minSeqLen: flags["min-seq-len"] as number,
       maxSeqLen: flags["max-seq-len"] as number,
       overwrite: flags.overwrite as boolean,
+      durable: !flags["no-fsync"],
       onProgress: progress.listener,
     });
     progress.finish();
