@@ -137,6 +137,17 @@ const BAD_INPUTS: readonly BadInput[] = [
     exit: 2,
   },
   {
+    input: "meta shape beyond kvbits' limit of 2^30 elements per tensor",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) =>
+      editJson(
+        join(dir, "dumps/l0/meta_t0_2.json"),
+        (f) => f.seq_len = 2 ** 28,
+      ),
+    exit: 2,
+  },
+  {
     input: "`k_file` outside the meta's folder",
     task: "encode",
     args: ["--dump-dir", "dumps", "--out-dir", "out"],
@@ -341,6 +352,17 @@ const BAD_INPUTS: readonly BadInput[] = [
       editJson(join(dir, META), (f) => {
         f.seq_len = 2 ** 20;
         f.num_elements = 2 ** 23;
+      }),
+    exit: 2,
+  },
+  {
+    input: "shape beyond kvbits' limit of 2^30 elements per tensor",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) =>
+      editJson(join(dir, META), (f) => {
+        f.seq_len = 2 ** 40;
+        f.num_elements = 2 ** 43;
       }),
     exit: 2,
   },
