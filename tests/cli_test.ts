@@ -119,6 +119,7 @@ Deno.test("an empty dump folder, or one whose dumps are all left out, exits 1", 
     ]);
     assertEquals(run.code, 1);
     assertStringIncludes(run.stderr, "No dump found");
+    assertEquals(await Deno.stat(join(dir, "o")).catch(() => "none"), "none");
     run = await runTaskScript("encode", [
       "--dump-dir",
       KV_SAMPLE,

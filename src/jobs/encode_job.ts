@@ -186,9 +186,12 @@ export async function encodeFolder(
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
-  if (options.codebook === "global") {
-    const counted = await countSymbols(selected, outcomes, onProgress);
-    toEncode = counted.dumps;
+  const counted = options.codebook === "global"
+    ? await countSymbols(selected, outcomes, onProgress)
+    : undefined;
+  if (counted) toEncode = counted.dumps;
+  // No codebook without a dump to code with it: nothing is written then.
+  if (counted && toEncode.length > 0) {
     const models = {} as PerStream<unknown>;
     const { k, v } = counted;
     models.k_hi6 = codec.modelFromCounts(k.hi6, "k_hi6");

@@ -43,7 +43,8 @@ export interface OutputFolder extends AsyncDisposable {
  * Opens a job's output folder: refuses one that is an input folder or a file,
  * creates it, takes its lock (one writing job per folder at a time) and removes
  * the temporary files that killed runs left in it (input folders inside it are
- * not entered).
+ * not entered). Releasing it removes the lock file, and the folder too when this
+ * call created it and nothing was written into it.
  *
  * @param outDir The output folder (`--out-dir`); created when missing.
  * @param inputs The job's input folders by flag name, e.g. `{"--dump-dir": "d"}`.
@@ -107,10 +108,15 @@ export async function openOutputFolder(
       outDir,
       inputPaths,
     );
+    // A folder made only for the lock goes again when nothing was written to it.
+    const release = async () => {
+      await lock.release();
+      if (info === undefined) await Deno.remove(outDir).catch(() => {});
+    };
     return {
       temporaryFilesRemoved,
-      release: lock.release,
-      [Symbol.asyncDispose]: lock.release,
+      release,
+      [Symbol.asyncDispose]: release,
     };
   } catch (error) {
     await lock.release();
