@@ -864,6 +864,7 @@ export function fuzzReport(stats: FuzzStats): string {
     } in ${stats.seconds.toFixed(1)} s; slowest case ${
       stats.slowest.ms.toFixed(1)
     } ms`,
+    `slowest: ${stats.slowest.what}`,
     "outcomes:",
     ...[...stats.byOutcome].sort((a, b) => b[1] - a[1]).map(([name, n]) =>
       `  ${String(n).padStart(7)}  ${name}`
