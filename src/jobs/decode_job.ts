@@ -35,12 +35,13 @@ export interface DecodeOptions {
   /** Replace existing restored dumps (`--overwrite`). */
   readonly overwrite: boolean;
   /** Called after each dump. */
-  readonly onProgress?: ProgressListener; /**
+  readonly onProgress?: ProgressListener;
+  /**
    * Flush every file to the disk before the meta that completes its dump, and
    * the folders at the end (default true): outputs then survive a power cut too,
-   * not only a killed process. About 0.3 ms per file on an SSD.
+   * not only a killed process (`--no-fsync` sets it false). About 0.3 ms per
+   * file on the virtual disk the tests run on.
    */
-
   readonly durable?: boolean;
 }
 
@@ -71,7 +72,8 @@ export interface DecodeReport {
  * @param options Folders and flags.
  * @returns The outcome of each dump and what was checked.
  * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts,
- * or the output folder is the original or bitstream folder, or a file.
+ * or the output folder is the original or bitstream folder, or a file, or
+ * another kvbits run is writing into it.
  * @throws {KvbitsFileError} When a folder below the bitstream folder cannot be
  * read.
  *

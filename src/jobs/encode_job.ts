@@ -71,12 +71,13 @@ export interface EncodeOptions extends DumpSelection {
   /** Replace existing outputs (`--overwrite`). */
   readonly overwrite: boolean;
   /** Called after each dump of each phase. */
-  readonly onProgress?: ProgressListener; /**
+  readonly onProgress?: ProgressListener;
+  /**
    * Flush every file to the disk before the meta that completes its dump, and
    * the folders at the end (default true): outputs then survive a power cut too,
-   * not only a killed process. About 0.3 ms per file on an SSD.
+   * not only a killed process (`--no-fsync` sets it false). About 0.3 ms per
+   * file on the virtual disk the tests run on.
    */
-
   readonly durable?: boolean;
 }
 
@@ -122,8 +123,9 @@ export const INPUT_META_PATTERN = /^meta_.+\.json$/;
  * @param options Folders, codec, codebook mode, selection and overwrite flag.
  * @returns What was encoded, skipped and failed, with byte counts.
  * @throws {KvbitsJobError} When the dump folder is missing, the output folder is
- * the dump folder or a file, or an existing global codebook differs from the one
- * the dumps give (and `overwrite` is not set).
+ * the dump folder or a file, another kvbits run is writing into it, or an
+ * existing global codebook differs from the one the dumps give (and `overwrite`
+ * is not set).
  * @throws {KvbitsFileError} When a folder below the dump folder cannot be read.
  *
  * @example Encoding the bundled fixtures
