@@ -26,6 +26,12 @@ export const LOCK_FILE_NAME = ".kvbits-lock";
 export interface FolderLock extends AsyncDisposable {
   /** The locked folder. */
   readonly folder: string;
+  /**
+   * False when the file system cannot lock files (some network and FUSE file
+   * systems): the job then runs without the lock, and without the clean-up that
+   * relies on it, rather than not at all.
+   */
+  readonly held: boolean;
   /** Removes the lock file and releases the lock; safe to call twice. */
   release(): Promise<void>;
 }
@@ -40,7 +46,8 @@ export interface FolderBusy {
  * Takes the lock of `folder` without waiting, creating the folder when missing.
  *
  * @param folder The folder to lock.
- * @returns The lock, or who holds it when another open lock file has it.
+ * @returns The lock, or who holds it when another open lock file has it. On a
+ * file system without locks, a lock that is not `held`.
  * @throws {Error} When the folder or the lock file cannot be created.
  *
  * @example A second taker is refused until the first releases the lock
@@ -71,7 +78,17 @@ export async function lockFolder(
       write: true,
       create: true,
     });
-    if (!await file.tryLock(true)) {
+    let locked: boolean;
+    try {
+      locked = await file.tryLock(true);
+    } catch {
+      // No locks on this file system: go on without one.
+      file.close();
+      await Deno.remove(path).catch(() => {});
+      const release = () => Promise.resolve();
+      return { folder, held: false, release, [Symbol.asyncDispose]: release };
+    }
+    if (!locked) {
       file.close();
       return { holderPid: await readHolderPid(path) };
     }
@@ -85,7 +102,7 @@ export async function lockFolder(
         await Deno.remove(path).catch(() => {});
         file.close();
       };
-      return { folder, release, [Symbol.asyncDispose]: release };
+      return { folder, held: true, release, [Symbol.asyncDispose]: release };
     }
     // The holder removed the file between our open and our lock: start again.
     file.close();
@@ -129,7 +146,7 @@ export async function whileLockedByNobody(
     return false;
   }
   try {
-    if (!await file.tryLock(true)) return false;
+    if (!await file.tryLock(true).catch(() => false)) return false;
     await body();
     return true;
   } finally {

@@ -104,10 +104,9 @@ export async function openOutputFolder(
     );
   }
   try {
-    const temporaryFilesRemoved = await removeStaleTemporaryFiles(
-      outDir,
-      inputPaths,
-    );
+    const temporaryFilesRemoved = lock.held
+      ? await removeStaleTemporaryFiles(outDir, inputPaths)
+      : [];
     // A folder made only for the lock goes again when nothing was written to it.
     const release = async () => {
       await lock.release();
