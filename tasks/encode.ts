@@ -18,6 +18,7 @@ import {
   OUTPUT_FLAGS,
   printJson,
   printProblems,
+  printTemporaryFilesRemoved,
   problemsOf,
   ratioOrNull,
   roundSeconds,
@@ -81,6 +82,11 @@ const ENCODE: TaskDefinition = {
       help: "replace existing outputs (otherwise encoded dumps are skipped)",
     },
     ...OUTPUT_FLAGS,
+    "no-fsync": {
+      type: "boolean",
+      help:
+        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
+    },
   },
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
@@ -105,6 +111,7 @@ if (import.meta.main) {
         minSeqLen: flags["min-seq-len"] as number,
         maxSeqLen: flags["max-seq-len"] as number,
         overwrite: flags.overwrite as boolean,
+        durable: !flags["no-fsync"],
         onProgress: progress.listener,
       });
     } finally {
@@ -119,6 +126,7 @@ if (import.meta.main) {
     const jsonBytes = report.metaBytes + report.codebookBytes;
     const written = report.streamBytes + jsonBytes;
     printProblems(report.outcomes);
+    printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     if (flags.json) {
       printJson({
         task: ENCODE.name,

@@ -41,6 +41,7 @@ async function assertRoundTrip(
       stage: "both",
       minSeqLen: 0,
       maxSeqLen: 0,
+      durable: false, // no disk flushes: this test is about the bytes
     });
     const dumps = encoded.outcomes.length;
     assertEquals(encoded.outcomes.filter((o) => o.status !== "done"), []);
@@ -58,6 +59,7 @@ async function assertRoundTrip(
       bitstreamDir,
       outDir: restoredDir,
       overwrite: false,
+      durable: false,
     });
     assertEquals(decoded.outcomes.filter((o) => o.status !== "done"), []);
     // Dump files only: kv-real also holds a README and runs.json.

@@ -11,6 +11,7 @@ import {
   parseDumpMeta,
 } from "../format/dump_meta.ts";
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { readWholeFile } from "./read_file.ts";
 
@@ -42,9 +43,7 @@ export interface InputMeta {
  */
 export async function readInputMeta(path: string): Promise<InputMeta> {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(
-      await readWholeFile(path),
-    );
+    const text = utf8Text(await readWholeFile(path), "meta");
     return { text, meta: parseDumpMeta(text) };
   } catch (error) {
     throw fileErrorOf(path, error);

@@ -18,6 +18,7 @@ import {
   type GlobalCodebook,
 } from "../format/encoded_dump.ts";
 import { parseGlobalCodebook } from "../format/global_codebook.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import {
   type PerStream,
   STREAM_NAMES,
@@ -101,7 +102,10 @@ export async function openBitstreamFolder(
   }
   try {
     const bytes = await readWholeFile(codebookPath);
-    const models = parseGlobalCodebook(new TextDecoder().decode(bytes), codec);
+    const models = parseGlobalCodebook(
+      utf8Text(bytes, "global codebook"),
+      codec,
+    );
     return {
       dir,
       codec,
@@ -167,7 +171,7 @@ export async function readBitstreamDump(
     const bytes = await readWholeFile(metaPath);
     metaBytes = bytes.length;
     meta = parseBitstreamMeta(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+      utf8Text(bytes, "bitstream meta"),
       codec,
     );
   } catch (error) {

@@ -5,20 +5,24 @@
  * Each dump is decoded in memory and checked against the checksums kvbits recorded
  * (reference outputs have none) before anything is written; its two tensors are
  * then written, and its meta file last, each through a temporary file, so that a
- * restored dump whose meta exists is complete.
+ * restored dump whose meta exists is complete. A run killed at any moment can be
+ * run again: temporary files left behind are removed, restored dumps are skipped
+ * and the others written. With `overwrite`, a restored dump's meta is removed
+ * before its tensors are replaced.
  *
  * @module
  */
 
-import { basename, dirname, join, resolve } from "@std/path";
+import { basename, dirname, join } from "@std/path";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { syncFolders, writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { openBitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { compareWithOriginal } from "./original_dump.ts";
+import { openOutputFolder } from "./output_folder.ts";
 
 /** What to decode, and where to put or compare the result. */
 export interface DecodeOptions {
@@ -32,6 +36,13 @@ export interface DecodeOptions {
   readonly overwrite: boolean;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
+  /**
+   * Flush every file to the disk before the meta that completes its dump, and
+   * the folders at the end (default true): outputs then survive a power cut too,
+   * not only a killed process (`--no-fsync` sets it false). About 0.3 ms per
+   * file on the virtual disk the tests run on.
+   */
+  readonly durable?: boolean;
 }
 
 /** What the decode job did. */
@@ -54,6 +65,8 @@ export interface DecodeReport {
   readonly metaBytes: number;
   /** Bytes of the global codebook file, 0 when there is none. */
   readonly codebookBytes: number;
+  /** Temporary files of an interrupted earlier run, removed from the output folder. */
+  readonly temporaryFilesRemoved: number;
   /** Wall time of the job. */
   readonly seconds: number;
 }
@@ -65,7 +78,10 @@ export interface DecodeReport {
  * @param options Folders and flags.
  * @returns The outcome of each dump and what was checked.
  * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts,
- * or the output folder is the original or bitstream folder.
+ * or the output folder is the original or bitstream folder, or a file, or
+ * another kvbits run is writing into it.
+ * @throws {KvbitsFileError} When a folder below the bitstream folder cannot be
+ * read.
  *
  * @example Restoring the reference Huffman fixtures and comparing them
  * ```ts
@@ -88,21 +104,12 @@ export async function decodeFolder(
   const started = performance.now();
   const { outDir, origDumpDir, onProgress } = options;
   const folder = await openBitstreamFolder(options.bitstreamDir);
-  if (outDir !== undefined) {
-    const out = await realOrResolved(outDir);
-    for (
-      const [flag, dir] of [
-        ["--bitstream-dir", options.bitstreamDir],
-        ["--orig-dump-dir", origDumpDir],
-      ] as const
-    ) {
-      if (dir !== undefined && out === await realOrResolved(dir)) {
-        throw new KvbitsJobError(
-          `--out-dir ${outDir} is the ${flag} folder: choose another folder so that nothing there is overwritten`,
-        );
-      }
-    }
-  }
+  await using output = outDir === undefined
+    ? undefined
+    : await openOutputFolder(outDir, {
+      "--bitstream-dir": options.bitstreamDir,
+      "--orig-dump-dir": origDumpDir,
+    });
   if (origDumpDir !== undefined) {
     const info = await Deno.stat(origDumpDir).catch(() => undefined);
     if (!info?.isDirectory) {
@@ -118,6 +125,7 @@ export async function decodeFolder(
   let rawBytes = 0;
   let streamBytes = 0;
   let metaBytes = 0;
+  const touched = new Set<string>();
   for (const metaFile of folder.metaFiles) {
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
@@ -147,16 +155,21 @@ export async function decodeFolder(
         if (metaOut !== undefined) {
           const { input, inputText } = dump.meta;
           const folderOut = dirname(metaOut);
-          const files: [string, Uint8Array][] = [
-            [join(folderOut, input.kFile), fp16BytesOfWords(decoded.k)],
-            [join(folderOut, input.vFile), fp16BytesOfWords(decoded.v)],
-            [metaOut, new TextEncoder().encode(inputText)],
-          ];
-          for (const [path, bytes] of files) {
-            await writeFileAtomic(path, bytes).catch((error) => {
-              throw fileErrorOf(path, error);
-            });
-          }
+          await writeFilesThenMarker(
+            [
+              {
+                path: join(folderOut, input.kFile),
+                bytes: fp16BytesOfWords(decoded.k),
+              },
+              {
+                path: join(folderOut, input.vFile),
+                bytes: fp16BytesOfWords(decoded.v),
+              },
+            ],
+            { path: metaOut, bytes: new TextEncoder().encode(inputText) },
+            touched,
+            options.durable ?? true,
+          );
         }
         rawBytes += decoded.k.byteLength + decoded.v.byteLength;
         for (const bytes of Object.values(dump.streamBytes)) {
@@ -180,6 +193,11 @@ export async function decodeFolder(
       bytes: rawBytes,
     });
   }
+  if (options.durable ?? true) {
+    await syncFolders(touched).catch((error) => {
+      throw new KvbitsJobError(error.message);
+    });
+  }
   return {
     layout: folder.codec?.layout,
     outcomes,
@@ -190,10 +208,7 @@ export async function decodeFolder(
     streamBytes,
     metaBytes,
     codebookBytes: folder.codebookBytes,
+    temporaryFilesRemoved: output?.temporaryFilesRemoved.length ?? 0,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-async function realOrResolved(path: string): Promise<string> {
-  return await Deno.realPath(path).catch(() => resolve(path));
 }

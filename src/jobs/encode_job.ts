@@ -6,7 +6,20 @@
  * reason); for a global codebook count the symbols of all selected dumps and write
  * the codebook file first; then encode each dump, writing its four streams and
  * then its meta, each through a temporary file, so that a dump whose meta exists is
- * complete. A dump whose meta output exists is skipped unless `overwrite` is set.
+ * complete.
+ *
+ * Crash safety: a run killed at any moment leaves complete dumps (meta present)
+ * and files that nothing mistakes for a dump; running the same command again
+ * removes the temporary files left behind, skips the complete dumps and writes
+ * the rest, giving the folder an uninterrupted run would have written.
+ * - A dump whose meta output exists is skipped ("already encoded") when it was
+ *   coded as this run would code it (same codebook mode and, for `global`, the
+ *   same codebook file); otherwise it fails with the reason, and `overwrite` is
+ *   needed to replace it.
+ * - With `overwrite`, a dump's old meta is removed before its new streams are
+ *   written, and when the global codebook changes, the old metas of all selected
+ *   dumps are removed before the new codebook is written: an old meta never
+ *   stands beside new streams or a new codebook.
  *
  * @module
  */
@@ -18,12 +31,14 @@ import type { DumpMeta } from "../format/dump_meta.ts";
 import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
+import { utf8Text } from "../format/json_fields.ts";
+import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import type {
   CodebookMode,
   PerStream,
   StreamCodec,
 } from "../format/stream_codec.ts";
-import { fileErrorOf } from "../dump/file_error.ts";
+import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import {
   readInputMeta,
@@ -32,10 +47,16 @@ import {
 } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile } from "../dump/read_file.ts";
-import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { syncFolders, writeFilesThenMarker } from "../dump/write_dump_files.ts";
+import {
+  removeFileDurably,
+  syncFolder,
+  writeFileAtomic,
+} from "../dump/write_file_atomic.ts";
 import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
+import { openOutputFolder } from "./output_folder.ts";
 
 /** What to encode, where, and how. */
 export interface EncodeOptions extends DumpSelection {
@@ -51,6 +72,13 @@ export interface EncodeOptions extends DumpSelection {
   readonly overwrite: boolean;
   /** Called after each dump of each phase. */
   readonly onProgress?: ProgressListener;
+  /**
+   * Flush every file to the disk before the meta that completes its dump, and
+   * the folders at the end (default true): outputs then survive a power cut too,
+   * not only a killed process (`--no-fsync` sets it false). About 0.3 ms per
+   * file on the virtual disk the tests run on.
+   */
+  readonly durable?: boolean;
 }
 
 /** What the encode job did. */
@@ -71,6 +99,8 @@ export interface EncodeReport {
   readonly streamBytes: number;
   /** Bytes of the per-dump meta files written. */
   readonly metaBytes: number;
+  /** Temporary files of an interrupted earlier run, removed from the output folder. */
+  readonly temporaryFilesRemoved: number;
   /** Wall time of the job. */
   readonly seconds: number;
 }
@@ -93,8 +123,10 @@ export const INPUT_META_PATTERN = /^meta_.+\.json$/;
  * @param options Folders, codec, codebook mode, selection and overwrite flag.
  * @returns What was encoded, skipped and failed, with byte counts.
  * @throws {KvbitsJobError} When the dump folder is missing, the output folder is
- * the dump folder, or an existing global codebook differs from the one the dumps
- * give (and `overwrite` is not set).
+ * the dump folder or a file, another kvbits run is writing into it, or an
+ * existing global codebook differs from the one the dumps give (and `overwrite`
+ * is not set).
+ * @throws {KvbitsFileError} When a folder below the dump folder cannot be read.
  *
  * @example Encoding the bundled fixtures
  * ```ts
@@ -117,7 +149,11 @@ export async function encodeFolder(
 ): Promise<EncodeReport> {
   const started = performance.now();
   const { codec, dumpDir, outDir, onProgress } = options;
-  await checkFolders(dumpDir, outDir);
+  const durable = options.durable ?? true;
+  await checkDumpFolder(dumpDir);
+  await using output = await openOutputFolder(outDir, {
+    "--dump-dir": dumpDir,
+  });
   const metaFiles = await findFiles(
     dumpDir,
     (name) => INPUT_META_PATTERN.test(name),
@@ -152,9 +188,12 @@ export async function encodeFolder(
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
-  if (options.codebook === "global") {
-    const counted = await countSymbols(selected, outcomes, onProgress);
-    toEncode = counted.dumps;
+  const counted = options.codebook === "global"
+    ? await countSymbols(selected, outcomes, onProgress)
+    : undefined;
+  if (counted) toEncode = counted.dumps;
+  // No codebook without a dump to code with it: nothing is written then.
+  if (counted && toEncode.length > 0) {
     const models = {} as PerStream<unknown>;
     const { k, v } = counted;
     models.k_hi6 = codec.modelFromCounts(k.hi6, "k_hi6");
@@ -162,8 +201,32 @@ export async function encodeFolder(
     models.v_hi6 = codec.modelFromCounts(v.hi6, "v_hi6");
     models.v_lo10 = codec.modelFromCounts(v.lo10, "v_lo10");
     const bytes = new TextEncoder().encode(globalCodebookText(codec, models));
-    codebookPath = join(outDir, codec.globalCodebookFile);
-    await writeCodebook(codebookPath, bytes, options.overwrite);
+    const path = join(outDir, codec.globalCodebookFile);
+    codebookPath = path;
+    const existing = await readExistingCodebook(path);
+    if (existing === undefined || firstDifference(existing, bytes) !== -1) {
+      if (existing !== undefined) {
+        if (!options.overwrite) {
+          throw new KvbitsJobError(
+            `${path}: exists and differs from the codebook of the selected dumps; use --overwrite to replace it and re-encode every dump`,
+          );
+        }
+        // The dumps coded with the old codebook go first, so that none of them is
+        // ever beside the new one (all are re-encoded below).
+        for (const dump of toEncode) {
+          const metaOut = metaOutputPath(outDir, dump, codec);
+          await removeFileDurably(metaOut, { durable }).catch((error) => {
+            throw new KvbitsJobError(fileErrorOf(metaOut, error).message);
+          });
+        }
+      }
+      // On the disk, name included, before any dump that depends on it.
+      await writeFileAtomic(path, bytes, { durable })
+        .then(() => durable ? syncFolder(dirname(path)) : undefined)
+        .catch((error) => {
+          throw new KvbitsJobError(fileErrorOf(path, error).message);
+        });
+    }
     codebookBytes = bytes.length;
     global = { models, crc32: crc32(bytes) };
   }
@@ -172,30 +235,43 @@ export async function encodeFolder(
   let streamBytes = 0;
   let metaBytes = 0;
   let done = 0;
+  const touched = new Set<string>();
   for (const dump of toEncode) {
     const outFolder = join(outDir, dirname(dump.relativePath));
-    const metaOut = join(outFolder, `${codec.metaPrefix}${dump.metaName}.json`);
+    const metaOut = metaOutputPath(outDir, dump, codec);
     try {
-      if (!options.overwrite && await pathExists(metaOut)) {
+      const existing = options.overwrite || !await pathExists(metaOut)
+        ? undefined
+        : await existingDumpProblem(metaOut, codec, options.codebook, global);
+      if (existing === "") {
         outcomes.set(dump.relativePath, {
           dump: dump.relativePath,
           status: "skipped",
           reason:
             `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
         });
+      } else if (existing !== undefined) {
+        outcomes.set(dump.relativePath, {
+          dump: dump.relativePath,
+          status: "failed",
+          reason: new KvbitsFileError(
+            metaOut,
+            `${existing}; use --overwrite to re-encode the dump`,
+          ).message,
+        });
       } else {
         const { k, v } = await readInputTensors(dump.folder, dump.meta);
         const encoded = encodeDump({ ...dump, k, v }, codec, global);
-        for (const file of encoded.streams) {
-          const path = join(outFolder, file.name);
-          await writeFileAtomic(path, file.bytes).catch((error) => {
-            throw fileErrorOf(path, error);
-          });
-          streamBytes += file.bytes.length;
-        }
-        await writeFileAtomic(metaOut, encoded.meta.bytes).catch((error) => {
-          throw fileErrorOf(metaOut, error);
-        });
+        await writeFilesThenMarker(
+          encoded.streams.map((file) => ({
+            path: join(outFolder, file.name),
+            bytes: file.bytes,
+          })),
+          { path: metaOut, bytes: encoded.meta.bytes },
+          touched,
+          durable,
+        );
+        for (const file of encoded.streams) streamBytes += file.bytes.length;
         metaBytes += encoded.meta.bytes.length;
         rawBytes += k.byteLength + v.byteLength;
         outcomes.set(dump.relativePath, {
@@ -216,6 +292,11 @@ export async function encodeFolder(
       bytes: rawBytes,
     });
   }
+  if (durable) {
+    await syncFolders(touched).catch((error) => {
+      throw new KvbitsJobError(error.message);
+    });
+  }
 
   return {
     metaFilesFound: metaFiles.length,
@@ -226,11 +307,50 @@ export async function encodeFolder(
     rawBytes,
     streamBytes,
     metaBytes,
+    temporaryFilesRemoved: output.temporaryFilesRemoved.length,
     seconds: (performance.now() - started) / 1000,
   };
 }
 
-async function checkFolders(dumpDir: string, outDir: string): Promise<void> {
+function metaOutputPath(
+  outDir: string,
+  dump: SelectedDump,
+  codec: StreamCodec<unknown>,
+): string {
+  return join(
+    outDir,
+    dirname(dump.relativePath),
+    `${codec.metaPrefix}${dump.metaName}.json`,
+  );
+}
+
+/**
+ * Why an existing meta output is not the dump this run would write ("" when it
+ * is, and the dump can be skipped as already encoded).
+ */
+async function existingDumpProblem(
+  metaOut: string,
+  codec: StreamCodec<unknown>,
+  codebook: CodebookMode,
+  global: GlobalCodebook<unknown> | undefined,
+): Promise<string> {
+  let existing;
+  try {
+    const text = utf8Text(await readWholeFile(metaOut), "bitstream meta");
+    existing = parseBitstreamMeta(text, codec);
+  } catch (error) {
+    return `exists but cannot be read (${fileErrorOf(metaOut, error).detail})`;
+  }
+  if (existing.codebook !== codebook) {
+    return `exists but was encoded with --codebook ${existing.codebook}`;
+  }
+  if (global && existing.integrity?.codebookCrc32 !== global.crc32) {
+    return `exists but was encoded with another ${codec.globalCodebookFile}`;
+  }
+  return "";
+}
+
+async function checkDumpFolder(dumpDir: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(dumpDir);
@@ -241,13 +361,6 @@ async function checkFolders(dumpDir: string, outDir: string): Promise<void> {
   }
   if (!info.isDirectory) {
     throw new KvbitsJobError(`--dump-dir ${dumpDir}: not a folder`);
-  }
-  const realDump = await Deno.realPath(dumpDir);
-  const realOut = await Deno.realPath(outDir).catch(() => resolve(outDir));
-  if (realDump === realOut) {
-    throw new KvbitsJobError(
-      `--out-dir ${outDir} is the dump folder itself: choose another folder so that inputs and outputs stay apart`,
-    );
   }
 }
 
@@ -295,22 +408,12 @@ async function countSymbols(
   return { k, v, dumps };
 }
 
-/** Writes the global codebook, or keeps an identical one; refuses to replace a different one. */
-async function writeCodebook(
+/** The bytes of the global codebook file on disk, or undefined when there is none. */
+async function readExistingCodebook(
   path: string,
-  bytes: Uint8Array,
-  overwrite: boolean,
-): Promise<void> {
-  if (!overwrite && await pathExists(path)) {
-    const existing = await readWholeFile(path).catch((error) => {
-      throw new KvbitsJobError(fileErrorOf(path, error).message);
-    });
-    if (firstDifference(existing, bytes) === -1) return;
-    throw new KvbitsJobError(
-      `${path}: exists and differs from the codebook of the selected dumps; use --overwrite to replace it and re-encode every dump`,
-    );
-  }
-  await writeFileAtomic(path, bytes).catch((error) => {
+): Promise<Uint8Array | undefined> {
+  if (!await pathExists(path)) return undefined;
+  return await readWholeFile(path).catch((error) => {
     throw new KvbitsJobError(fileErrorOf(path, error).message);
   });
 }
