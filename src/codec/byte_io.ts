@@ -42,7 +42,11 @@ export class ByteWriter {
   #buffer: Uint8Array;
   #length = 0;
 
-  /** @param capacity Initial capacity in bytes. */
+  /**
+   * Creates an empty writer.
+   *
+   * @param capacity Initial capacity in bytes.
+   */
   constructor(capacity = 64) {
     this.#buffer = new Uint8Array(Math.max(16, capacity));
   }
@@ -150,6 +154,8 @@ export class ByteReader {
   offset = 0;
 
   /**
+   * Creates a reader at offset 0.
+   *
    * @param source The bytes.
    * @param stream Name of what they are, for error messages (e.g. `ctx header`).
    */

@@ -327,6 +327,14 @@ export function ctxDecode(
 ): Uint16Array[] {
   const { rowLength, count } = elementsOf(shape);
   const reader = new ByteReader(payload, "ctx payload");
+  // Every row costs a byte or more (a raw byte per element, or a list entry), so
+  // this bounds what the repeat lists below allocate.
+  if (tensorCount > 0 && shape.tokens > payload.length) {
+    throw reader.error(
+      `${shape.tokens} rows cannot fit in ${payload.length} bytes`,
+      0,
+    );
+  }
   const references: Int32Array[] = [];
   let codedElements = 0;
   for (let t = 0; t < tensorCount; t++) {

@@ -42,7 +42,7 @@ export const HI6_ALPHABET = 64;
 /** Sign buckets of the `hi6` context. */
 export const SIGN_BUCKETS = 4;
 /** `hi6` contexts: "no history" plus 32 mean exponents times 4 sign buckets. */
-export const HI6_CONTEXTS = 1 + 32 * SIGN_BUCKETS;
+export const HI6_CONTEXTS: number = 1 + 32 * SIGN_BUCKETS;
 /** Mantissa-top contexts: 7 exponent distances plus "no history". */
 export const TOP_CONTEXTS = 8;
 /** Right shift of the channel averages: each step moves 1/8 of the way. */
@@ -101,7 +101,11 @@ export class ChannelStates {
   /** `round(meanExponent / 256)`, or {@link NO_HISTORY_EXPONENT}. */
   readonly roundedExponent: Int32Array;
 
-  /** @param channels Channels per token row, `kv_heads * head_dim`. */
+  /**
+   * Creates the states of `channels` channels, all without history.
+   *
+   * @param channels Channels per token row, `kv_heads * head_dim`.
+   */
   constructor(channels: number) {
     this.meanExponent = new Int32Array(channels);
     this.signBias = new Int32Array(channels);
