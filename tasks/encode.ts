@@ -4,10 +4,8 @@
  * @module
  */
 
-import {
-  STREAM_CODECS,
-  streamCodecNamed,
-} from "../src/format/stream_codecs.ts";
+import { codecNamed, CODECS } from "../src/format/codecs.ts";
+import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import type { StageSelection } from "../src/jobs/dump_selection.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
@@ -40,17 +38,19 @@ const ENCODE: TaskDefinition = {
     },
     codec: {
       type: "string",
-      choices: STREAM_CODECS.map((codec) => codec.name),
+      choices: CODECS.map((codec) => codec.name),
       default: "huffman",
       value: "NAME",
-      help: "entropy coder",
+      help:
+        "entropy coder (ctx: context models, one .kvc file per dump, no codebook)",
     },
     codebook: {
       type: "string",
       choices: ["global", "per-dump"],
       default: "global",
       value: "MODE",
-      help: "one codebook per stream for the whole folder, or one per dump",
+      help:
+        "one codebook per stream for the whole folder, or one per dump (not used by ctx)",
     },
     stage: {
       type: "string",
@@ -79,14 +79,16 @@ const ENCODE: TaskDefinition = {
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
     "v_lo10_meta_X<ext> and the dump's meta, written last; with --codebook global also\n" +
-    "the folder's codebook file. Dumps with bytes_per_elem other than 2, with a missing\n" +
-    "k/v file or left out by --stage/--min-seq-len/--max-seq-len are skipped and listed.",
+    "the folder's codebook file. With --codec ctx: one file meta_X.kvc per dump.\n" +
+    "Dumps with bytes_per_elem other than 2, with a missing k/v file or left out by\n" +
+    "--stage/--min-seq-len/--max-seq-len are skipped and listed.",
   ],
 };
 
 if (import.meta.main) {
   await runTask(ENCODE, async (flags) => {
-    const codec = streamCodecNamed(flags.codec as string)!;
+    const codec = codecNamed(flags.codec as string)!;
+    const oneFile = isDumpFileCodec(codec);
     const progress = terminalProgress();
     const report = await encodeFolder({
       dumpDir: flags["dump-dir"] as string,
@@ -105,7 +107,9 @@ if (import.meta.main) {
     const written = report.streamBytes + report.metaBytes;
     console.log(
       `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
-        `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${flags.codebook} codebook)`,
+        `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${
+          oneFile ? "adaptive models" : `${flags.codebook} codebook`
+        })`,
     );
     if (counts.done > 0) {
       const withMeta = written + report.codebookBytes;
@@ -113,7 +117,9 @@ if (import.meta.main) {
         `Bytes: ${formatBytes(report.rawBytes)} in, ${
           formatBytes(report.streamBytes)
         } of streams ` +
-          `+ ${formatBytes(report.metaBytes + report.codebookBytes)} of JSON`,
+          `+ ${formatBytes(report.metaBytes + report.codebookBytes)} of ${
+            oneFile ? "headers and meta" : "JSON"
+          }`,
       );
       console.log(
         `Ratio: ${

@@ -7,6 +7,8 @@
 
 import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { StreamCodec } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -18,6 +20,7 @@ import { fileErrorOf } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { measureDumpFile } from "./measure_dump_file.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -87,12 +90,27 @@ export async function analyzeFolder(
   for (const metaFile of folder.metaFiles) {
     const metaPath = join(folder.dir, metaFile);
     try {
+      if (isDumpFileCodec(codec!)) {
+        rows.push(
+          await measureDumpFile(
+            folder.dir,
+            metaFile,
+            codec,
+            options.origDumpDir,
+          ),
+        );
+        outcomes.push({ dump: metaFile, status: "done" });
+        continue;
+      }
       const bytes = await readWholeFile(metaPath).catch((error) => {
         throw fileErrorOf(metaPath, error);
       });
       const meta = (() => {
         try {
-          return parseBitstreamMeta(new TextDecoder().decode(bytes), codec!);
+          return parseBitstreamMeta(
+            new TextDecoder().decode(bytes),
+            codec as StreamCodec<unknown>,
+          );
         } catch (error) {
           throw fileErrorOf(metaPath, error);
         }

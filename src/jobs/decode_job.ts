@@ -11,6 +11,7 @@
  */
 
 import { basename, dirname, join, resolve } from "@std/path";
+import { metaNameOfMarker } from "../format/codecs.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { pathExists } from "../dump/path_exists.ts";
@@ -114,7 +115,7 @@ export async function decodeFolder(
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
       dirname(metaFile),
-      basename(metaFile).slice(folder.codec!.metaPrefix.length),
+      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
     );
     try {
       if (

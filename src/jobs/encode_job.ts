@@ -15,14 +15,12 @@ import { dirname, join, resolve } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
 import { countFp16Symbols, newFp16Histograms } from "../codec/histogram.ts";
 import type { DumpMeta } from "../format/dump_meta.ts";
-import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
+import { type Codec, markerFileName } from "../format/codecs.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { GlobalCodebook } from "../format/encoded_dump.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
-import type {
-  CodebookMode,
-  PerStream,
-  StreamCodec,
-} from "../format/stream_codec.ts";
+import type { CodebookMode, PerStream } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import {
@@ -33,6 +31,7 @@ import {
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { encodeDumpOutputs } from "./dump_outputs.ts";
 import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
@@ -43,9 +42,12 @@ export interface EncodeOptions extends DumpSelection {
   readonly dumpDir: string;
   /** The bitstream folder to write (`--out-dir`). */
   readonly outDir: string;
-  /** The stream codec (`--codec`). */
-  readonly codec: StreamCodec<unknown>;
-  /** One codebook for all dumps, or one per dump (`--codebook`). */
+  /** The codec (`--codec`). */
+  readonly codec: Codec;
+  /**
+   * One codebook for all dumps, or one per dump (`--codebook`); codecs that write
+   * one file per dump (`ctx`) learn as they code and ignore it.
+   */
   readonly codebook: CodebookMode;
   /** Replace existing outputs (`--overwrite`). */
   readonly overwrite: boolean;
@@ -152,7 +154,7 @@ export async function encodeFolder(
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
-  if (options.codebook === "global") {
+  if (options.codebook === "global" && !isDumpFileCodec(codec)) {
     const counted = await countSymbols(selected, outcomes, onProgress);
     toEncode = counted.dumps;
     const models = {} as PerStream<unknown>;
@@ -174,7 +176,7 @@ export async function encodeFolder(
   let done = 0;
   for (const dump of toEncode) {
     const outFolder = join(outDir, dirname(dump.relativePath));
-    const metaOut = join(outFolder, `${codec.metaPrefix}${dump.metaName}.json`);
+    const metaOut = join(outFolder, markerFileName(codec, dump.metaName));
     try {
       if (!options.overwrite && await pathExists(metaOut)) {
         outcomes.set(dump.relativePath, {
@@ -185,18 +187,16 @@ export async function encodeFolder(
         });
       } else {
         const { k, v } = await readInputTensors(dump.folder, dump.meta);
-        const encoded = encodeDump({ ...dump, k, v }, codec, global);
-        for (const file of encoded.streams) {
+        const outputs = encodeDumpOutputs({ ...dump, k, v }, codec, global);
+        // The last file (the meta, or the only file) marks the dump complete.
+        for (const file of outputs.files) {
           const path = join(outFolder, file.name);
           await writeFileAtomic(path, file.bytes).catch((error) => {
             throw fileErrorOf(path, error);
           });
-          streamBytes += file.bytes.length;
         }
-        await writeFileAtomic(metaOut, encoded.meta.bytes).catch((error) => {
-          throw fileErrorOf(metaOut, error);
-        });
-        metaBytes += encoded.meta.bytes.length;
+        streamBytes += outputs.streamBytes;
+        metaBytes += outputs.metaBytes;
         rawBytes += k.byteLength + v.byteLength;
         outcomes.set(dump.relativePath, {
           dump: dump.relativePath,
