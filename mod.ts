@@ -50,3 +50,4 @@ export * from "./src/codec/adaptive_frequencies.ts";
 export * from "./src/codec/row_repeats.ts";
 export * from "./src/codec/ctx_model.ts";
 export * from "./src/codec/ctx_codec.ts";
+export * from "./src/codec/rotary_prediction.ts";

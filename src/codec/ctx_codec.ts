@@ -3,27 +3,37 @@
  * dump's K and V) coded with adaptive context models and rANS, into one payload.
  *
  * Read me first:
- * - Per tensor, rows (tokens) that repeat an earlier row exactly are listed as
- *   references and not coded (`row_repeats.ts`). Every other element is coded as
- *   `hi6` and its top 2 mantissa bits, each by an adaptive model chosen by the
- *   context model (`ctx_model.ts`), with rANS (`rans.ts`): `hi6` on lane 0, the
- *   mantissa top on lane 1. Its low byte is stored raw.
+ * - Each tensor's rows (tokens) are of three kinds. A row that repeats an earlier
+ *   row of the same tensor exactly is a reference (`row_repeats.ts`), nothing else.
+ *   A row the encoder chose to predict by rotation (a RoPE K row of a token whose V
+ *   row repeats, `rotary_prediction.ts`) codes each element's distance from its
+ *   prediction. Every other row codes each element as `hi6` and its top 2 mantissa
+ *   bits, each with an adaptive model picked by the context model (`ctx_model.ts`),
+ *   and stores its low byte raw.
+ * - One rANS stream (`rans.ts`) carries all symbols: `hi6` and residuals on lane 0,
+ *   mantissa tops on lane 1.
  * - Models and channel states start afresh for each tensor: nothing is carried from
- *   K to V or from one payload to another, so every dump decodes on its own.
+ *   K to V or from one payload to another, so every dump decodes on its own. Only
+ *   the repeat lists are shared: a tensor's predicted rows are the rows another
+ *   tensor (its "source") repeats.
  * - Payload layout, all integers unsigned LEB128 varints:
  *
  *   | part | content |
  *   | --- | --- |
- *   | repeat list, per tensor | count `n`, then `n` pairs: row gap (row minus the previous listed row minus 1; the first is the row itself) and distance back to the referenced row (>= 1) |
+ *   | per tensor: repeat list | count `n`, then `n` pairs: row gap (row minus the previous listed row minus 1; the first is the row itself) and distance back to the referenced row (>= 1) |
+ *   | per tensor: predictor | 1 byte: 0 none, 1 rotation pairing `i` with `i + head_dim/2`, 2 pairing `2i` with `2i+1`; when not 0, varint source tensor and varint RoPE base |
  *   | rANS stream length | in bytes |
- *   | rANS stream | see `rans.ts`: 2 states, then 16-bit words; symbols in tensor order, row order, channel order, `hi6` then top bits for each element |
- *   | raw low bytes | the low byte of each coded element, same order; runs to the end |
+ *   | rANS stream | 2 states, then 16-bit words; symbols in tensor, row and channel order: `hi6` then top for a coded element; residual (then `hi6` and top when it escapes) for a predicted one |
+ *   | raw low bytes | the low byte of each element coded with `hi6`, same order; runs to the end |
  *
- * - Decoding is bounded by the shape: it reads exactly one `hi6` and one top symbol
- *   per coded element, checks that the raw bytes exactly fill the rest, and ends with
- *   the rANS end check (states back at 2^16, every byte used). Corrupt input ends in
- *   `KvbitsDataError` or in wrong words that the caller's CRC-32 catches; it never
- *   loops or reads out of bounds.
+ *   A row of a tensor is predicted when the tensor has a predictor, the row is not
+ *   in the tensor's own repeat list and is in its source's: it is predicted from the
+ *   row its source's list refers to, turned by the distance between the two.
+ * - Decoding is bounded by the shape: it reads one or three symbols per element,
+ *   checks the raw bytes before each row and each escape, reads the stream only
+ *   while whole 16-bit words remain, and ends with the rANS end check (states back
+ *   at 2^16, every byte used). Corrupt input ends in `KvbitsDataError` or in wrong
+ *   words that the caller's CRC-32 catches; it never loops or reads out of bounds.
  *
  * @module
  */
@@ -36,6 +46,10 @@ import {
   DISTANCE_OFFSET,
   HI6_ALPHABET,
   HI6_CONTEXTS,
+  RESIDUAL_ALPHABET,
+  RESIDUAL_CONTEXTS,
+  RESIDUAL_ESCAPE,
+  RESIDUAL_LIMIT,
   SIGN_BUCKET_OF_BIAS,
   TOP_ALPHABET,
   TOP_CONTEXT_OF_DISTANCE,
@@ -45,12 +59,23 @@ import {
 import { KvbitsDataError } from "./errors.ts";
 import {
   RANS_HEADER_BYTES,
+  RANS_LANE_1,
   RANS_LOWER_BOUND,
   RANS_PROBABILITY_BITS,
   ransCheckEnd,
   ransEncode,
   ransReadStates,
 } from "./rans.ts";
+import {
+  orderedFp16,
+  predictRotatedRow,
+  ROTARY_BASES,
+  ROTARY_PAIRING,
+  rotaryAngles,
+  rotaryFrequencies,
+  type RotaryPairing,
+  unorderedFp16,
+} from "./rotary_prediction.ts";
 import { findRepeatedRows } from "./row_repeats.ts";
 
 /** The shape shared by the tensors of a payload. */
@@ -66,19 +91,46 @@ export interface TensorShape {
 /** Largest tensor the codec handles: 2^30 elements (2 GiB of FP16). */
 export const CTX_MAX_ELEMENTS = 2 ** 30;
 
+/** Rows the encoder predicts to choose a rotation (or none). */
+const ROTARY_TRIAL_ROWS = 8;
+
+const STREAM = "ctx payload";
 const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
 const HI6_ROW = HI6_ALPHABET + 1;
 const TOP_ROW = TOP_ALPHABET + 1;
 const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
 
-/** Models reused across calls (allocated once; every call resets them). */
-let sharedModels: { hi6: AdaptiveFrequencies; top: AdaptiveFrequencies };
-function models() {
+/** How one tensor's rows are coded: what the payload says before the stream. */
+interface TensorPlan {
+  /** Per row: the earlier row it repeats, or -1. */
+  readonly references: Int32Array;
+  /** 0, or the rotation pairing of its predicted rows. */
+  readonly pairing: 0 | RotaryPairing;
+  /** The tensor whose repeat list names the predicted rows. */
+  readonly source: number;
+  /** The RoPE base of the rotation. */
+  readonly base: number;
+}
+
+/** The three model sets, allocated once and reset for every tensor. */
+interface Models {
+  readonly hi6: AdaptiveFrequencies;
+  readonly top: AdaptiveFrequencies;
+  readonly residual: AdaptiveFrequencies;
+}
+let sharedModels: Models | undefined;
+function models(): Models {
   sharedModels ??= {
     hi6: new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET),
     top: new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET),
+    residual: new AdaptiveFrequencies(RESIDUAL_CONTEXTS, RESIDUAL_ALPHABET),
   };
   return sharedModels;
+}
+function resetModels(m: Models): void {
+  m.hi6.reset();
+  m.top.reset();
+  m.residual.reset();
 }
 
 function elementsOf(shape: TensorShape): { rowLength: number; count: number } {
@@ -100,70 +152,195 @@ function elementsOf(shape: TensorShape): { rowLength: number; count: number } {
   return { rowLength, count };
 }
 
+/** The rotation a predicted row uses: frequencies, and scratch for one row. */
+interface Rotation {
+  readonly pairing: RotaryPairing;
+  readonly frequencies: Float64Array;
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+  readonly predicted: Uint16Array;
+}
+
+function rotationOf(
+  plan: TensorPlan,
+  shape: TensorShape,
+): Rotation | undefined {
+  if (plan.pairing === 0) return undefined;
+  const half = shape.headDim / 2;
+  return {
+    pairing: plan.pairing,
+    frequencies: rotaryFrequencies(shape.headDim, plan.base),
+    cos: new Float64Array(half),
+    sin: new Float64Array(half),
+    predicted: new Uint16Array(shape.heads * shape.headDim),
+  };
+}
+
+/** Predicts row `row` of `words` from row `from` into `rotation.predicted`. */
+function predictRow(
+  words: Uint16Array,
+  row: number,
+  from: number,
+  shape: TensorShape,
+  rotation: Rotation,
+): Uint16Array {
+  const { cos, sin, predicted } = rotation;
+  rotaryAngles(row - from, rotation.frequencies, cos, sin);
+  predictRotatedRow(
+    words,
+    from * shape.heads * shape.headDim,
+    shape.heads,
+    shape.headDim,
+    rotation.pairing,
+    cos,
+    sin,
+    predicted,
+  );
+  return predicted;
+}
+
+// ---------------------------------------------------------------- encoding --
+
+/** Where the encoder's forward pass appends records and raw bytes. */
+interface Output {
+  readonly records: Uint32Array;
+  recordCount: number;
+  readonly raw: Uint8Array;
+  rawCount: number;
+}
+
+/** Appends one symbol's record and counts it (the slow path of predicted rows). */
+function recordSymbol(
+  model: AdaptiveFrequencies,
+  context: number,
+  symbol: number,
+  lane: number,
+  out: Output,
+): void {
+  if (model.started[context] === 0) model.start(context);
+  out.records[out.recordCount++] =
+    model.table[context * (model.alphabet + 1) + symbol] | lane;
+  model.observe(context, symbol);
+}
+
+/** Records one predicted row: residuals, and escaped elements coded as usual. */
+function recordPredictedRow(
+  words: Uint16Array,
+  row: number,
+  from: number,
+  shape: TensorShape,
+  rotation: Rotation,
+  channels: ChannelStates,
+  m: Models,
+  out: Output,
+): void {
+  const rowLength = shape.heads * shape.headDim;
+  const predicted = predictRow(words, row, from, shape, rotation);
+  for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
+    const word = words[i];
+    const guess = predicted[j];
+    const residual = orderedFp16(word) - orderedFp16(guess);
+    const context = ((guess >>> 10) & 31) >>> 2;
+    if (residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT) {
+      recordSymbol(m.residual, context, residual + 32, 0, out);
+      continue;
+    }
+    recordSymbol(m.residual, context, RESIDUAL_ESCAPE, 0, out);
+    const h = word >>> 10;
+    recordSymbol(m.hi6, channels.hi6Context[j], h, 0, out);
+    const t = TOP_CONTEXT_OF_DISTANCE[
+      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
+    ];
+    recordSymbol(
+      m.top,
+      t,
+      (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
+      RANS_LANE_1,
+      out,
+    );
+    out.raw[out.rawCount++] = word;
+  }
+}
+
 /**
- * Runs the models forward over one tensor's coded rows, appending each element's
- * two rANS records (`hi6` on even indices, mantissa top on odd ones).
- *
- * @returns The record count after this tensor.
+ * Runs the models forward over one tensor, appending each symbol's rANS record and
+ * each raw byte in decoding order.
  */
 function recordTensor(
   words: Uint16Array,
-  references: Int32Array,
-  rowLength: number,
-  records: Uint32Array,
-  recordCount: number,
+  plan: TensorPlan,
+  predictedFrom: Int32Array | undefined,
+  shape: TensorShape,
   channels: ChannelStates,
-): number {
-  const { hi6, top } = models();
-  hi6.reset();
-  top.reset();
+  out: Output,
+): void {
+  const m = models();
+  resetModels(m);
   channels.reset();
+  const { hi6, top } = m;
+  const rowLength = shape.heads * shape.headDim;
+  const rotation = rotationOf(plan, shape);
+  const references = plan.references;
+  const records = out.records, raw = out.raw;
   const hiTable = hi6.table, hiCounts = hi6.counts, hiSeen = hi6.seen;
   const hiNext = hi6.nextRebuild, hiStarted = hi6.started;
   const topTable = top.table, topCounts = top.counts, topSeen = top.seen;
   const topNext = top.nextRebuild, topStarted = top.started;
   const mean = channels.meanExponent, bias = channels.signBias;
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
-  const distanceContext = TOP_CONTEXT_OF_DISTANCE;
-  const signBucket = SIGN_BUCKET_OF_BIAS;
-  const hiRowLength = HI6_ROW, topRowLength = TOP_ROW, rawShift = RAW_SHIFT;
-  const shift = CHANNEL_AVERAGE_SHIFT, offset = DISTANCE_OFFSET;
-  let k = recordCount;
   for (let row = 0; row < references.length; row++) {
     if (references[row] >= 0) continue;
+    if (rotation && predictedFrom![row] >= 0) {
+      recordPredictedRow(
+        words,
+        row,
+        predictedFrom![row],
+        shape,
+        rotation,
+        channels,
+        m,
+        out,
+      );
+      continue;
+    }
+    let k = out.recordCount;
+    let r = out.rawCount;
     for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
       const word = words[i];
       const h = word >>> 10;
       const exponent = h & 31;
       const c = hiContext[j];
       if (hiStarted[c] === 0) hi6.start(c);
-      records[k++] = hiTable[c * hiRowLength + h];
-      hiCounts[(c << 6) + h]++;
+      records[k++] = hiTable[c * HI6_ROW + h];
+      hiCounts[c * HI6_ALPHABET + h]++;
       if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
-      const t = distanceContext[exponent - rounded[j] + offset];
-      const topBits = (word >>> rawShift) & 3;
+      const t =
+        TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
+      const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
       if (topStarted[t] === 0) top.start(t);
-      records[k++] = topTable[t * topRowLength + topBits];
-      topCounts[(t << 2) + topBits]++;
+      records[k++] = topTable[t * TOP_ROW + topBits] | RANS_LANE_1;
+      topCounts[t * TOP_ALPHABET + topBits]++;
       if (++topSeen[t] >= topNext[t]) top.rebuild(t);
+      raw[r++] = word;
       // ChannelStates.update, inlined.
       const sign = 256 - ((h >>> 5) << 9);
-      let m = exponent << 8;
+      let mm = exponent << 8;
       let s = sign;
       if (c !== 0) {
-        m = mean[j];
-        m += ((exponent << 8) - m) >> shift;
+        mm = mean[j];
+        mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
         s = bias[j];
-        s += (sign - s) >> shift;
+        s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
       }
-      mean[j] = m;
+      mean[j] = mm;
       bias[j] = s;
-      const r = (m + 128) >> 8;
-      rounded[j] = r;
-      hiContext[j] = 1 + (r << 2) + signBucket[s + 256];
+      const rr = (mm + 128) >> 8;
+      rounded[j] = rr;
+      hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
     }
+    out.recordCount = k;
+    out.rawCount = r;
   }
-  return k;
 }
 
 function checkTensors(
@@ -180,17 +357,145 @@ function checkTensors(
   });
 }
 
-/** Repeat references, coded rows and record count of each tensor. */
-function plan(tensors: readonly Uint16Array[], shape: TensorShape) {
+/**
+ * The rotation (if any) that predicts the rows of `tensor` that `sourceReferences`
+ * pairs: the pairing and base, of those kvbits knows, that put the most elements
+ * of the first {@link ROTARY_TRIAL_ROWS} such rows within one FP16 step; none
+ * unless that is at least half of them.
+ */
+function chooseRotation(
+  tensor: Uint16Array,
+  references: Int32Array,
+  sourceReferences: Int32Array,
+  shape: TensorShape,
+): { pairing: RotaryPairing; base: number; hits: number } | undefined {
+  if (shape.headDim % 2 !== 0) return undefined;
+  const rows: number[] = [];
+  for (let row = 0; row < references.length; row++) {
+    if (references[row] < 0 && sourceReferences[row] >= 0) rows.push(row);
+    if (rows.length === ROTARY_TRIAL_ROWS) break;
+  }
+  if (rows.length === 0) return undefined;
+  const rowLength = shape.heads * shape.headDim;
+  let best: { pairing: RotaryPairing; base: number; hits: number } | undefined;
+  for (const base of ROTARY_BASES) {
+    for (const pairing of [ROTARY_PAIRING.half, ROTARY_PAIRING.interleaved]) {
+      const rotation = rotationOf(
+        { references, pairing, source: 0, base },
+        shape,
+      )!;
+      let hits = 0;
+      for (const row of rows) {
+        const predicted = predictRow(
+          tensor,
+          row,
+          sourceReferences[row],
+          shape,
+          rotation,
+        );
+        for (let j = 0; j < rowLength; j++) {
+          const residual = orderedFp16(tensor[row * rowLength + j]) -
+            orderedFp16(predicted[j]);
+          if (residual >= -1 && residual <= 1) hits++;
+        }
+      }
+      if (hits > (best?.hits ?? 0)) best = { pairing, base, hits };
+    }
+  }
+  return best && 2 * best.hits >= rows.length * rowLength ? best : undefined;
+}
+
+/** Repeat lists and predictors of all tensors, as the encoder chooses them. */
+function planTensors(
+  tensors: readonly Uint16Array[],
+  shape: TensorShape,
+): TensorPlan[] {
   const { rowLength } = elementsOf(shape);
   const references = tensors.map((tensor) =>
     findRepeatedRows(tensor, rowLength, shape.tokens)
   );
-  let codedElements = 0;
-  for (const refs of references) {
-    for (const ref of refs) if (ref < 0) codedElements += rowLength;
+  return tensors.map((tensor, index) => {
+    let chosen: TensorPlan = {
+      references: references[index],
+      pairing: 0,
+      source: 0,
+      base: 0,
+    };
+    let bestHits = 0;
+    references.forEach((sourceReferences, source) => {
+      if (source === index) return;
+      const rotation = chooseRotation(
+        tensor,
+        references[index],
+        sourceReferences,
+        shape,
+      );
+      if (rotation && rotation.hits > bestHits) {
+        bestHits = rotation.hits;
+        chosen = { ...chosen, ...rotation, source };
+      }
+    });
+    return chosen;
+  });
+}
+
+/** For each row of a tensor with a predictor, the row it is predicted from, or -1. */
+function predictedRows(
+  plan: TensorPlan,
+  plans: readonly TensorPlan[],
+): Int32Array | undefined {
+  if (plan.pairing === 0) return undefined;
+  const source = plans[plan.source].references;
+  return source.map((from, row) => plan.references[row] < 0 ? from : -1);
+}
+
+/** Upper bounds of records and raw bytes of the given tensors of `plans`. */
+function outputBounds(
+  plans: readonly TensorPlan[],
+  rowLength: number,
+  tensors: readonly number[] = plans.map((_, index) => index),
+): { records: number; raw: number } {
+  let records = 0, raw = 0;
+  for (const index of tensors) {
+    const plan = plans[index];
+    const predicted = predictedRows(plan, plans);
+    plan.references.forEach((reference, row) => {
+      if (reference >= 0) return;
+      const isPredicted = predicted !== undefined && predicted[row] >= 0;
+      records += (isPredicted ? 3 : 2) * rowLength;
+      raw += rowLength;
+    });
   }
-  return { rowLength, references, codedElements };
+  return { records, raw };
+}
+
+/** Runs the forward pass of every tensor. */
+function recordAll(
+  tensors: readonly Uint16Array[],
+  plans: readonly TensorPlan[],
+  shape: TensorShape,
+): Output {
+  const { rowLength } = elementsOf(shape);
+  const bounds = outputBounds(plans, rowLength);
+  const out: Output = {
+    records: new Uint32Array(bounds.records),
+    recordCount: 0,
+    raw: new Uint8Array(bounds.raw),
+    rawCount: 0,
+  };
+  const channels = new ChannelStates(rowLength);
+  tensors.forEach((tensor, index) => {
+    const plan = plans[index];
+    recordTensor(
+      tensor,
+      plan,
+      predictedRows(plan, plans),
+      shape,
+      channels,
+      out,
+    );
+  });
+  return out;
 }
 
 /**
@@ -220,40 +525,19 @@ export function ctxEncode(
 ): Uint8Array {
   const { count } = elementsOf(shape);
   checkTensors(tensors, count, "ctx-encode");
-  const { rowLength, references, codedElements } = plan(tensors, shape);
-  const writer = new ByteWriter(64 + 2 * codedElements);
-  for (const refs of references) writeRepeatList(writer, refs);
-  const records = new Uint32Array(2 * codedElements);
-  const channels = new ChannelStates(rowLength);
-  let k = 0;
-  tensors.forEach((tensor, index) => {
-    k = recordTensor(
-      tensor,
-      references[index],
-      rowLength,
-      records,
-      k,
-      channels,
-    );
-  });
-  const stream = ransEncode(records, k);
+  const plans = planTensors(tensors, shape);
+  const out = recordAll(tensors, plans, shape);
+  const stream = ransEncode(out.records, out.recordCount);
+  const writer = new ByteWriter(64 + stream.length + out.rawCount);
+  for (const plan of plans) writePlan(writer, plan);
   writer.varint(stream.length);
   writer.bytes(stream);
-  const raw = new Uint8Array(codedElements);
-  let r = 0;
-  tensors.forEach((tensor, index) => {
-    const refs = references[index];
-    for (let row = 0; row < refs.length; row++) {
-      if (refs[row] >= 0) continue;
-      const end = (row + 1) * rowLength;
-      for (let i = row * rowLength; i < end; i++) raw[r++] = tensor[i];
-    }
-  });
-  writer.bytes(raw);
+  writer.bytes(out.raw.subarray(0, out.rawCount));
   return writer.finish().slice();
 }
 
-function writeRepeatList(writer: ByteWriter, references: Int32Array): void {
+function writePlan(writer: ByteWriter, plan: TensorPlan): void {
+  const references = plan.references;
   let count = 0;
   for (const ref of references) if (ref >= 0) count++;
   writer.varint(count);
@@ -265,13 +549,22 @@ function writeRepeatList(writer: ByteWriter, references: Int32Array): void {
     writer.varint(row - ref);
     previous = row;
   }
+  writer.byte(plan.pairing);
+  if (plan.pairing !== 0) {
+    writer.varint(plan.source);
+    writer.varint(plan.base);
+  }
 }
 
-function readRepeatList(
+// ---------------------------------------------------------------- decoding --
+
+function readPlan(
   reader: ByteReader,
-  tokens: number,
+  shape: TensorShape,
   tensor: number,
-): Int32Array {
+  tensorCount: number,
+): TensorPlan {
+  const tokens = shape.tokens;
   const references = new Int32Array(tokens).fill(-1);
   const count = reader.varintAtMost(
     tokens,
@@ -296,7 +589,23 @@ function readRepeatList(
     }
     references[row] = row - distance;
   }
-  return references;
+  const at = reader.offset;
+  const pairing = reader.byte();
+  if (pairing === 0) return { references, pairing, source: 0, base: 0 };
+  if (
+    pairing !== ROTARY_PAIRING.half && pairing !== ROTARY_PAIRING.interleaved
+  ) {
+    throw reader.error(`unknown predictor ${pairing} of tensor ${tensor}`, at);
+  }
+  const source = reader.varintAtMost(tensorCount - 1, "predictor source");
+  const base = reader.varint();
+  if (source === tensor || base < 2 || shape.headDim % 2 !== 0) {
+    throw reader.error(
+      `predictor of tensor ${tensor} (source ${source}, base ${base}, head_dim ${shape.headDim}) is impossible`,
+      at,
+    );
+  }
+  return { references, pairing: pairing as RotaryPairing, source, base };
 }
 
 /**
@@ -326,21 +635,18 @@ export function ctxDecode(
   shape: TensorShape,
 ): Uint16Array[] {
   const { rowLength, count } = elementsOf(shape);
-  const reader = new ByteReader(payload, "ctx payload");
-  // Every row costs a byte or more (a raw byte per element, or a list entry), so
-  // this bounds what the repeat lists below allocate.
+  const reader = new ByteReader(payload, STREAM);
+  // Every row costs a byte or more (a raw byte per element, a list entry, or a
+  // residual symbol), so this bounds what the repeat lists below allocate.
   if (tensorCount > 0 && shape.tokens > payload.length) {
     throw reader.error(
       `${shape.tokens} rows cannot fit in ${payload.length} bytes`,
       0,
     );
   }
-  const references: Int32Array[] = [];
-  let codedElements = 0;
+  const plans: TensorPlan[] = [];
   for (let t = 0; t < tensorCount; t++) {
-    const refs = readRepeatList(reader, shape.tokens, t);
-    references.push(refs);
-    for (const ref of refs) if (ref < 0) codedElements += rowLength;
+    plans.push(readPlan(reader, shape, t, tensorCount));
   }
   const streamStart = reader.offset;
   const streamLength = reader.varint();
@@ -352,57 +658,166 @@ export function ctxDecode(
   }
   const streamOffset = reader.offset;
   const stream = reader.bytes(streamLength);
-  if (reader.remaining !== codedElements) {
+  const { raw: rawBound } = outputBounds(plans, rowLength);
+  if (reader.remaining > rawBound) {
     throw reader.error(
-      `${reader.remaining} raw bytes follow the rANS stream, the shape needs ${codedElements}`,
+      `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${rawBound}`,
     );
   }
-  const raw = reader.bytes(codedElements);
-  const tensors = references.map(() => new Uint16Array(count));
-  decodeStream(stream, streamOffset, raw, tensors, references, rowLength);
-  for (let t = 0; t < tensorCount; t++) {
-    copyRepeatedRows(tensors[t], references[t], rowLength);
-  }
+  const raw = reader.bytes(reader.remaining);
+  const tensors = plans.map(() => new Uint16Array(count));
+  const decoder = new StreamDecoder(stream, streamOffset, raw);
+  const channels = new ChannelStates(rowLength);
+  plans.forEach((plan, index) => {
+    decodeTensor(
+      tensors[index],
+      plan,
+      predictedRows(plan, plans),
+      shape,
+      channels,
+      decoder,
+      index,
+    );
+  });
+  decoder.finish();
   return tensors;
 }
 
-function copyRepeatedRows(
-  tensor: Uint16Array,
-  references: Int32Array,
-  rowLength: number,
-): void {
-  for (let row = 0; row < references.length; row++) {
-    const ref = references[row];
-    if (ref < 0) continue;
-    tensor.copyWithin(
-      row * rowLength,
-      ref * rowLength,
-      (ref + 1) * rowLength,
+/** The rANS decoder's state between rows, and the raw bytes. */
+class StreamDecoder {
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+  readonly lastWord: number;
+  readonly raw: Uint8Array;
+  x0: number;
+  x1: number;
+  pos = RANS_HEADER_BYTES;
+  rawCount = 0;
+
+  constructor(bytes: Uint8Array, offset: number, raw: Uint8Array) {
+    this.bytes = bytes;
+    this.offset = offset;
+    this.lastWord = bytes.length - 2;
+    this.raw = raw;
+    [this.x0, this.x1] = ransReadStates(bytes, STREAM);
+  }
+
+  endsEarly(tensor: number, row: number): KvbitsDataError {
+    return new KvbitsDataError(
+      `rANS stream ends early in row ${row} of tensor ${tensor}`,
+      { stream: STREAM, bitOffset: 8 * (this.offset + this.bytes.length) },
     );
+  }
+
+  rawEndsEarly(tensor: number, row: number): KvbitsDataError {
+    return new KvbitsDataError(
+      `raw bytes end early in row ${row} of tensor ${tensor}`,
+      { stream: STREAM },
+    );
+  }
+
+  /** Decodes one symbol of `model` in `context` on a lane (the slow path). */
+  symbol(
+    model: AdaptiveFrequencies,
+    context: number,
+    lane: 0 | 1,
+    tensor: number,
+    row: number,
+  ): number {
+    if (model.started[context] === 0) model.start(context);
+    let x = lane === 0 ? this.x0 : this.x1;
+    const slot = x & SLOT_MASK;
+    const symbol = model.symbolAt(context, slot);
+    const entry = model.table[context * (model.alphabet + 1) + symbol];
+    x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slot -
+      ((entry >>> 16) & 0x7fff);
+    if (x < RANS_LOWER_BOUND) {
+      if (this.pos > this.lastWord) throw this.endsEarly(tensor, row);
+      x = x * 65536 + (this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8));
+      this.pos += 2;
+    }
+    if (lane === 0) this.x0 = x;
+    else this.x1 = x;
+    model.observe(context, symbol);
+    return symbol;
+  }
+
+  /** The end check: states back at 2^16, every stream and raw byte used. */
+  finish(): void {
+    if (this.rawCount !== this.raw.length) {
+      throw new KvbitsDataError(
+        `${
+          this.raw.length - this.rawCount
+        } raw bytes left after the last element`,
+        { stream: STREAM },
+      );
+    }
+    try {
+      ransCheckEnd(this.x0, this.x1, this.pos, this.bytes.length, STREAM);
+    } catch (error) {
+      const e = error as KvbitsDataError;
+      throw new KvbitsDataError(e.detail, {
+        stream: STREAM,
+        bitOffset: 8 * this.offset + (e.bitOffset ?? 0),
+      });
+    }
   }
 }
 
-/** Decodes every coded element of every tensor (the hot loop). */
-function decodeStream(
-  stream: Uint8Array,
-  streamOffset: number,
-  raw: Uint8Array,
-  tensors: Uint16Array[],
-  references: Int32Array[],
-  rowLength: number,
+/** Decodes one predicted row into `out`. */
+function decodePredictedRow(
+  out: Uint16Array,
+  row: number,
+  from: number,
+  shape: TensorShape,
+  rotation: Rotation,
+  channels: ChannelStates,
+  m: Models,
+  decoder: StreamDecoder,
+  tensor: number,
 ): void {
-  const name = "ctx payload";
-  const [first0, first1] = ransReadStates(stream, name);
-  let x0 = first0;
-  let x1 = first1;
-  const length = stream.length;
-  // Renormalizations stop at the last whole word; reading on is "ends early".
-  const lastWord = length - 2;
-  const bytes = stream;
-  let pos = RANS_HEADER_BYTES;
-  let r = 0;
-  const { hi6, top } = models();
-  const channels = new ChannelStates(rowLength);
+  const rowLength = shape.heads * shape.headDim;
+  const predicted = predictRow(out, row, from, shape, rotation);
+  for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
+    const guess = predicted[j];
+    const context = ((guess >>> 10) & 31) >>> 2;
+    const symbol = decoder.symbol(m.residual, context, 0, tensor, row);
+    if (symbol !== RESIDUAL_ESCAPE) {
+      out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
+      continue;
+    }
+    const h = decoder.symbol(m.hi6, channels.hi6Context[j], 0, tensor, row);
+    const t = TOP_CONTEXT_OF_DISTANCE[
+      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
+    ];
+    const topBits = decoder.symbol(m.top, t, 1, tensor, row);
+    if (decoder.rawCount >= decoder.raw.length) {
+      throw decoder.rawEndsEarly(tensor, row);
+    }
+    out[i] = (h << 10) | (topBits << RAW_SHIFT) |
+      decoder.raw[decoder.rawCount++];
+  }
+}
+
+/** Decodes one tensor's rows (the hot loop is the coded rows'). */
+function decodeTensor(
+  out: Uint16Array,
+  plan: TensorPlan,
+  predictedFrom: Int32Array | undefined,
+  shape: TensorShape,
+  channels: ChannelStates,
+  decoder: StreamDecoder,
+  tensor: number,
+): void {
+  const m = models();
+  resetModels(m);
+  channels.reset();
+  const { hi6, top } = m;
+  const rowLength = shape.heads * shape.headDim;
+  const rotation = rotationOf(plan, shape);
+  const references = plan.references;
+  const bytes = decoder.bytes, lastWord = decoder.lastWord, raw = decoder.raw;
+  const rawLength = raw.length;
   const hiTable = hi6.table, hiCounts = hi6.counts, hiSeen = hi6.seen;
   const hiNext = hi6.nextRebuild, hiStarted = hi6.started;
   const hiBucket = hi6.bucket;
@@ -411,95 +826,95 @@ function decodeStream(
   const topBucket = top.bucket;
   const mean = channels.meanExponent, bias = channels.signBias;
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
-  for (let t = 0; t < tensors.length; t++) {
-    const out = tensors[t];
-    const refs = references[t];
-    hi6.reset();
-    top.reset();
-    channels.reset();
-    for (let row = 0; row < refs.length; row++) {
-      if (refs[row] >= 0) continue;
-      for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
-        // hi6 on lane 0: find the symbol whose slots hold x0's low 12 bits.
-        const c = hiContext[j];
-        if (hiStarted[c] === 0) hi6.start(c);
-        let slot = x0 & SLOT_MASK;
-        const hiRow = c * HI6_ROW;
-        let h = hiBucket[(c << 6) + (slot >>> BUCKET_SHIFT)];
-        while (hiTable[hiRow + h + 1] >>> 16 <= slot) h++;
-        let entry = hiTable[hiRow + h];
-        x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slot -
-          (entry >>> 16);
-        if (x0 < RANS_LOWER_BOUND) {
-          if (pos > lastWord) {
-            throw streamEndsEarly(t, row, streamOffset + length);
-          }
-          x0 = x0 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
-          pos += 2;
-        }
-        hiCounts[c * HI6_ALPHABET + h]++;
-        if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
-        const exponent = h & 31;
-        // Mantissa top on lane 1.
-        const tc =
-          TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
-        if (topStarted[tc] === 0) top.start(tc);
-        slot = x1 & SLOT_MASK;
-        const topRow = tc * TOP_ROW;
-        let m2 = topBucket[(tc << 6) + (slot >>> BUCKET_SHIFT)];
-        while (topTable[topRow + m2 + 1] >>> 16 <= slot) m2++;
-        entry = topTable[topRow + m2];
-        x1 = (entry & 0xffff) * (x1 >>> RANS_PROBABILITY_BITS) + slot -
-          (entry >>> 16);
-        if (x1 < RANS_LOWER_BOUND) {
-          if (pos > lastWord) {
-            throw streamEndsEarly(t, row, streamOffset + length);
-          }
-          x1 = x1 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
-          pos += 2;
-        }
-        topCounts[tc * TOP_ALPHABET + m2]++;
-        if (++topSeen[tc] >= topNext[tc]) top.rebuild(tc);
-        out[i] = (h << 10) | (m2 << RAW_SHIFT) | raw[r++];
-        // ChannelStates.update, inlined.
-        const sign = 256 - ((h >>> 5) << 9);
-        let m = exponent << 8;
-        let s = sign;
-        if (c !== 0) {
-          m = mean[j];
-          m += ((exponent << 8) - m) >> CHANNEL_AVERAGE_SHIFT;
-          s = bias[j];
-          s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
-        }
-        mean[j] = m;
-        bias[j] = s;
-        const rr = (m + 128) >> 8;
-        rounded[j] = rr;
-        hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
-      }
+  for (let row = 0; row < references.length; row++) {
+    const reference = references[row];
+    if (reference >= 0) {
+      out.copyWithin(
+        row * rowLength,
+        reference * rowLength,
+        (reference + 1) * rowLength,
+      );
+      continue;
     }
-  }
-  try {
-    ransCheckEnd(x0, x1, pos, length, name);
-  } catch (error) {
-    const e = error as KvbitsDataError;
-    throw new KvbitsDataError(e.detail, {
-      stream: name,
-      bitOffset: 8 * streamOffset + (e.bitOffset ?? 0),
-    });
+    if (rotation && predictedFrom![row] >= 0) {
+      decodePredictedRow(
+        out,
+        row,
+        predictedFrom![row],
+        shape,
+        rotation,
+        channels,
+        m,
+        decoder,
+        tensor,
+      );
+      continue;
+    }
+    let x0 = decoder.x0, x1 = decoder.x1, pos = decoder.pos;
+    let r = decoder.rawCount;
+    if (r + rowLength > rawLength) throw decoder.rawEndsEarly(tensor, row);
+    for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
+      // hi6 on lane 0: find the symbol whose slots hold x0's low 12 bits.
+      const c = hiContext[j];
+      if (hiStarted[c] === 0) hi6.start(c);
+      let slot = x0 & SLOT_MASK;
+      const hiRow = c * HI6_ROW;
+      let h = hiBucket[(c << 6) + (slot >>> BUCKET_SHIFT)];
+      while (hiTable[hiRow + h + 1] >>> 16 <= slot) h++;
+      let entry = hiTable[hiRow + h];
+      x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slot -
+        (entry >>> 16);
+      if (x0 < RANS_LOWER_BOUND) {
+        if (pos > lastWord) throw decoder.endsEarly(tensor, row);
+        x0 = x0 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
+        pos += 2;
+      }
+      hiCounts[c * HI6_ALPHABET + h]++;
+      if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
+      const exponent = h & 31;
+      // Mantissa top on lane 1.
+      const tc =
+        TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
+      if (topStarted[tc] === 0) top.start(tc);
+      slot = x1 & SLOT_MASK;
+      const topRow = tc * TOP_ROW;
+      let m2 = topBucket[(tc << 6) + (slot >>> BUCKET_SHIFT)];
+      while (topTable[topRow + m2 + 1] >>> 16 <= slot) m2++;
+      entry = topTable[topRow + m2];
+      x1 = (entry & 0xffff) * (x1 >>> RANS_PROBABILITY_BITS) + slot -
+        (entry >>> 16);
+      if (x1 < RANS_LOWER_BOUND) {
+        if (pos > lastWord) throw decoder.endsEarly(tensor, row);
+        x1 = x1 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
+        pos += 2;
+      }
+      topCounts[tc * TOP_ALPHABET + m2]++;
+      if (++topSeen[tc] >= topNext[tc]) top.rebuild(tc);
+      out[i] = (h << 10) | (m2 << RAW_SHIFT) | raw[r++];
+      // ChannelStates.update, inlined.
+      const sign = 256 - ((h >>> 5) << 9);
+      let mm = exponent << 8;
+      let s = sign;
+      if (c !== 0) {
+        mm = mean[j];
+        mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
+        s = bias[j];
+        s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
+      }
+      mean[j] = mm;
+      bias[j] = s;
+      const rr = (mm + 128) >> 8;
+      rounded[j] = rr;
+      hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
+    }
+    decoder.x0 = x0;
+    decoder.x1 = x1;
+    decoder.pos = pos;
+    decoder.rawCount = r;
   }
 }
 
-function streamEndsEarly(
-  tensor: number,
-  row: number,
-  end: number,
-): KvbitsDataError {
-  return new KvbitsDataError(
-    `rANS stream ends early in row ${row} of tensor ${tensor}`,
-    { stream: "ctx payload", bitOffset: 8 * end },
-  );
-}
+// ------------------------------------------------------------- measurement --
 
 /** Bits a `ctx` payload spends on one tensor, by plane. */
 export interface CtxPlaneBits {
@@ -507,21 +922,25 @@ export interface CtxPlaneBits {
   readonly elements: number;
   /** Rows stored as references to earlier rows. */
   readonly repeatedRows: number;
+  /** Rows predicted by rotation. */
+  readonly predictedRows: number;
   /** Bits of the `hi6` symbols (sign and exponent), model cost. */
   readonly hi6: number;
   /** Bits of the top 2 mantissa bits, model cost. */
   readonly mantissaTop: number;
-  /** Bits of the raw low mantissa bits: 8 per coded element. */
+  /** Bits of the raw low mantissa bits: 8 per element coded with `hi6`. */
   readonly mantissaRaw: number;
-  /** Bits of the tensor's repeat list. */
-  readonly repeats: number;
+  /** Bits of the residuals of predicted rows (escapes included), model cost. */
+  readonly residuals: number;
+  /** Bits of the tensor's repeat list and predictor. */
+  readonly plan: number;
 }
 
 /**
- * What a `ctx` payload spends on each tensor, plane by plane. The `hi6` and top
- * costs are the model's code lengths, `12 - log2(frequency)` per symbol; the rANS
- * stream itself is within a few bytes of their sum (its 8-byte state header and the
- * final partial word are not in any plane).
+ * What a `ctx` payload spends on each tensor, plane by plane. The `hi6`, top and
+ * residual costs are the model's code lengths, `12 - log2(frequency)` per symbol;
+ * the rANS stream itself is within a few bytes of their sum (its 8-byte state
+ * header and the final partial word are not in any plane).
  *
  * @param tensors The tensors, as given to {@link ctxEncode}.
  * @param shape Their shape.
@@ -542,35 +961,59 @@ export function ctxPlaneBits(
   tensors: readonly Uint16Array[],
   shape: TensorShape,
 ): CtxPlaneBits[] {
-  const { count } = elementsOf(shape);
+  const { count, rowLength } = elementsOf(shape);
   checkTensors(tensors, count, "measure ctx planes");
-  const { rowLength, references } = plan(tensors, shape);
+  const plans = planTensors(tensors, shape);
   const cost = new Float64Array((1 << RANS_PROBABILITY_BITS) + 1);
   for (let f = 1; f < cost.length; f++) {
     cost[f] = RANS_PROBABILITY_BITS - Math.log2(f);
   }
   const channels = new ChannelStates(rowLength);
   return tensors.map((tensor, index) => {
-    const refs = references[index];
-    let repeatedRows = 0;
-    for (const ref of refs) if (ref >= 0) repeatedRows++;
-    const coded = (refs.length - repeatedRows) * rowLength;
-    const records = new Uint32Array(2 * coded);
-    recordTensor(tensor, refs, rowLength, records, 0, channels);
-    let hi6 = 0, mantissaTop = 0;
-    for (let k = 0; k < records.length; k += 2) {
-      hi6 += cost[records[k] & 0xffff];
-      mantissaTop += cost[records[k + 1] & 0xffff];
-    }
+    const plan = plans[index];
+    const predicted = predictedRows(plan, plans);
+    const bounds = outputBounds(plans, rowLength, [index]);
+    const out: Output = {
+      records: new Uint32Array(bounds.records),
+      recordCount: 0,
+      raw: new Uint8Array(bounds.raw),
+      rawCount: 0,
+    };
+    recordTensor(tensor, plan, predicted, shape, channels, out);
+    // Walk the records in the order the rows produced them.
+    let hi6 = 0, mantissaTop = 0, residuals = 0;
+    let repeatedRows = 0, predictedCount = 0;
+    let k = 0;
+    const bits = (record: number) => cost[record & 0xffff];
+    plan.references.forEach((reference, row) => {
+      if (reference >= 0) {
+        repeatedRows++;
+        return;
+      }
+      const isPredicted = predicted !== undefined && predicted[row] >= 0;
+      if (isPredicted) predictedCount++;
+      for (let j = 0; j < rowLength; j++) {
+        if (isPredicted) {
+          const record = out.records[k++];
+          residuals += bits(record);
+          // Only the escape symbol (0) has its interval start at 0.
+          if (((record >>> 16) & 0x7fff) !== 0) continue;
+        }
+        hi6 += bits(out.records[k++]);
+        mantissaTop += bits(out.records[k++]);
+      }
+    });
     const list = new ByteWriter();
-    writeRepeatList(list, refs);
+    writePlan(list, plan);
     return {
       elements: tensor.length,
       repeatedRows,
+      predictedRows: predictedCount,
       hi6,
       mantissaTop,
-      mantissaRaw: 8 * coded,
-      repeats: 8 * list.length,
+      mantissaRaw: 8 * out.rawCount,
+      residuals,
+      plan: 8 * list.length,
     };
   });
 }

@@ -26,6 +26,11 @@
  *   falls faster the further out in the tail the bin lies, so low mantissas are more
  *   likely above the channel's typical exponent (0.05 bits per element saved on
  *   kv-real; conditioning on the raw `hi6` instead saves less).
+ * - Rows predicted by rotation (RoPE K of a repeated token) code, per element, the
+ *   distance in FP16 steps between the word and its prediction, in the context of
+ *   the predicted exponent / 4 ({@link RESIDUAL_CONTEXTS}); a distance beyond 31
+ *   escapes to the usual `hi6` and top coding in the channel's contexts. Predicted
+ *   and repeated rows leave the channel averages as they were.
  * - Every constant here was chosen on kv-real by measuring whole-corpus output size
  *   over a small grid (EMA shifts 2..5, 2..7 sign buckets, 1..4 top bits); none is
  *   fitted per dump, and none is far from flat: the neighbours cost < 0.3%.
@@ -51,6 +56,22 @@ export const CHANNEL_AVERAGE_SHIFT = 3;
 export const NO_HISTORY_EXPONENT = 64;
 /** Offset of `exponent - meanExponent` into {@link TOP_CONTEXT_OF_DISTANCE}. */
 export const DISTANCE_OFFSET = 64;
+
+/**
+ * Alphabet of the model of prediction residuals (rows predicted by rotation, see
+ * `rotary_prediction.ts`): residual `r` in -31..31 is symbol `r + 32`; symbol 0
+ * escapes to coding the element as usual.
+ */
+export const RESIDUAL_ALPHABET = 64;
+/** Largest residual magnitude coded directly. */
+export const RESIDUAL_LIMIT = 31;
+/** The escape symbol of the residual model. */
+export const RESIDUAL_ESCAPE = 0;
+/**
+ * Residual contexts: the predicted exponent divided by 4. Tiny predicted values miss
+ * by more ulps (kv-real: 4.3 bits of residual below exponent 9, 1.0 above 14).
+ */
+export const RESIDUAL_CONTEXTS = 8;
 
 /**
  * Mantissa-top context by `exponent - roundedMean + 64`: distances -3..3 (clamped)

@@ -17,10 +17,11 @@
  *   Before encoding, if `x >= 2^20 * f` the encoder emits the low 16 bits of `x` and
  *   shifts them out; after decoding, if `x < 2^16` the decoder shifts in 16 bits.
  *   With 12-bit probabilities at most one 16-bit word moves per symbol.
- * - Two states (lanes) alternate: symbol `k` is coded on lane `k mod 2`. The `ctx`
- *   codec puts every `hi6` symbol on lane 0 and every mantissa-top symbol on lane 1,
- *   so the decoder works on two independent dependency chains at once (about 1.4x
- *   faster than one state here).
+ * - Two states (lanes): each record names its lane (bit 31), and the decoder, which
+ *   knows from the data format which lane each symbol uses, reads it from that
+ *   state. The `ctx` codec puts every `hi6` symbol on lane 0 and every
+ *   mantissa-top symbol on lane 1, so the decoder works on two independent
+ *   dependency chains at once (about 1.4x faster than one state here).
  * - Stream layout: lane 0's final encoder state (4 bytes, little-endian), lane 1's,
  *   then the 16-bit words (little-endian) in the order the decoder reads them. The
  *   encoder starts both lanes at 2^16, so a correct decode ends with both states
@@ -43,12 +44,16 @@ export const RANS_HEADER_BYTES = 8;
 /** `x >= RENORM_FACTOR * f` means "emit 16 bits first": `(2^16 >> 12) << 16`. */
 const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
 
+/** Bit 31 of a record: the symbol goes on lane 1. */
+export const RANS_LANE_1 = 0x80000000;
+
 /**
- * Packs a symbol's interval into one record for {@link ransEncode}:
- * `start << 16 | frequency`.
+ * Packs a symbol's interval and lane into one record for {@link ransEncode}:
+ * `lane << 31 | start << 16 | frequency`.
  *
  * @param start Cumulative frequency of the symbols before it, `0..4095`.
  * @param frequency Its frequency, `1..4096 - start`.
+ * @param lane The state that codes it, 0 or 1.
  * @returns The record.
  * @throws {RangeError} When the interval is not inside `0..4096`.
  *
@@ -58,9 +63,14 @@ const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransRecord(100, 7), (100 << 16) | 7);
+ * assertEquals(ransRecord(100, 7, 1), 0x80000000 + (100 << 16) + 7);
  * ```
  */
-export function ransRecord(start: number, frequency: number): number {
+export function ransRecord(
+  start: number,
+  frequency: number,
+  lane: 0 | 1 = 0,
+): number {
   if (
     !Number.isInteger(start) || !Number.isInteger(frequency) || start < 0 ||
     frequency < 1 || start + frequency > RANS_TOTAL
@@ -69,7 +79,7 @@ export function ransRecord(start: number, frequency: number): number {
       `Cannot make a rANS record of start ${start} and frequency ${frequency}: the interval must lie in 0..${RANS_TOTAL}`,
     );
   }
-  return (start << 16) | frequency;
+  return (lane ? RANS_LANE_1 : 0) + (start << 16) + frequency;
 }
 
 /**
@@ -91,11 +101,11 @@ export function ransEncodedBound(count: number): number {
 }
 
 /**
- * Codes recorded symbol intervals into a two-lane rANS stream. Record `k` (from
- * {@link ransRecord}) goes on lane `k mod 2`; records are coded from last to first so
+ * Codes recorded symbol intervals into a two-lane rANS stream, each on the lane its
+ * record names (see {@link ransRecord}); records are coded from last to first so
  * that the decoder meets them first to last.
  *
- * @param records Packed intervals, `start << 16 | frequency`, in decoding order.
+ * @param records Packed intervals and lanes, in decoding order.
  * @param count How many records to code (a prefix of `records`).
  * @returns The stream: both final states, then the renormalization words.
  * @throws {RangeError} When `count` exceeds the records.
@@ -108,7 +118,7 @@ export function ransEncodedBound(count: number): number {
  * const frequencies = [2048, 1024, 1024]; // out of 4096
  * const starts = [0, 2048, 3072];
  * const symbols = [2, 0, 0, 1, 2];
- * const records = Uint32Array.from(symbols, (s) => ransRecord(starts[s], frequencies[s]));
+ * const records = Uint32Array.from(symbols, (s, k) => ransRecord(starts[s], frequencies[s], k % 2 ? 1 : 0));
  * const stream = ransEncode(records, records.length);
  * assertEquals([...ransDecodeStatic(stream, symbols.length, frequencies)], symbols);
  * ```
@@ -123,38 +133,27 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
   let pos = out.length;
   let x0 = RANS_LOWER_BOUND;
   let x1 = RANS_LOWER_BOUND;
-  let k = count;
-  // An odd count ends on lane 0; pairs after that are (lane 1, lane 0) backwards.
-  if (k & 1) {
-    const record = records[--k];
+  for (let k = count - 1; k >= 0; k--) {
+    const record = records[k];
     const frequency = record & 0xffff;
-    if (x0 >= RENORM_FACTOR * frequency) {
-      out[--pos] = (x0 >>> 8) & 0xff;
-      out[--pos] = x0 & 0xff;
-      x0 = x0 >>> 16;
+    const start = (record >>> 16) & 0x7fff;
+    if (record >>> 31) {
+      if (x1 >= RENORM_FACTOR * frequency) {
+        out[--pos] = (x1 >>> 8) & 0xff;
+        out[--pos] = x1 & 0xff;
+        x1 = x1 >>> 16;
+      }
+      const q = Math.floor(x1 / frequency);
+      x1 = q * RANS_TOTAL + (x1 - q * frequency) + start;
+    } else {
+      if (x0 >= RENORM_FACTOR * frequency) {
+        out[--pos] = (x0 >>> 8) & 0xff;
+        out[--pos] = x0 & 0xff;
+        x0 = x0 >>> 16;
+      }
+      const q = Math.floor(x0 / frequency);
+      x0 = q * RANS_TOTAL + (x0 - q * frequency) + start;
     }
-    const q = Math.floor(x0 / frequency);
-    x0 = q * RANS_TOTAL + (x0 - q * frequency) + (record >>> 16);
-  }
-  while (k > 0) {
-    let record = records[--k];
-    let frequency = record & 0xffff;
-    if (x1 >= RENORM_FACTOR * frequency) {
-      out[--pos] = (x1 >>> 8) & 0xff;
-      out[--pos] = x1 & 0xff;
-      x1 = x1 >>> 16;
-    }
-    let q = Math.floor(x1 / frequency);
-    x1 = q * RANS_TOTAL + (x1 - q * frequency) + (record >>> 16);
-    record = records[--k];
-    frequency = record & 0xffff;
-    if (x0 >= RENORM_FACTOR * frequency) {
-      out[--pos] = (x0 >>> 8) & 0xff;
-      out[--pos] = x0 & 0xff;
-      x0 = x0 >>> 16;
-    }
-    q = Math.floor(x0 / frequency);
-    x0 = q * RANS_TOTAL + (x0 - q * frequency) + (record >>> 16);
   }
   pos -= RANS_HEADER_BYTES;
   writeUint32(out, pos, x0);
@@ -260,9 +259,9 @@ export function ransCheckEnd(
 }
 
 /**
- * Decodes symbols coded with one static frequency table on both lanes: the plain
- * reference decoder, for tests and examples (the `ctx` codec inlines the same steps
- * with adaptive tables).
+ * Decodes symbols coded with one static frequency table, symbol `k` on lane
+ * `k mod 2`: the plain reference decoder, for tests and examples (the `ctx` codec
+ * inlines the same steps with adaptive tables).
  *
  * @param stream A stream from {@link ransEncode}.
  * @param count Number of symbols to decode.
@@ -276,7 +275,7 @@ export function ransCheckEnd(
  * import { ransDecodeStatic, ransEncode, ransRecord } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * const records = Uint32Array.from([0, 1, 1], (s) => ransRecord(s * 2048, 2048));
+ * const records = Uint32Array.from([0, 1, 1], (s, k) => ransRecord(s * 2048, 2048, k % 2 ? 1 : 0));
  * assertEquals([...ransDecodeStatic(ransEncode(records, 3), 3, [2048, 2048])], [0, 1, 1]);
  * ```
  */

@@ -365,7 +365,7 @@ export const ctxDumpFileCodec: DumpFileCodec = {
       hi6: bits.hi6,
       mantissaTop: bits.mantissaTop,
       mantissaRaw: bits.mantissaRaw,
-      other: bits.repeats,
+      other: bits.plan + bits.residuals,
     });
     return { k: planes(k), v: planes(v) };
   },

@@ -49,7 +49,10 @@ export interface TensorPlaneBits {
   readonly mantissaTop: number;
   /** Bits of the mantissa bits stored raw. */
   readonly mantissaRaw: number;
-  /** Bits of anything else the tensor needs (e.g. references to repeated rows). */
+  /**
+   * Bits of anything else the tensor needs: references to repeated rows, and the
+   * residuals of rows predicted from earlier ones.
+   */
   readonly other: number;
 }
 

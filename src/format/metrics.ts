@@ -293,7 +293,8 @@ export function summaryMarkdown(parts: SummaryParts): string {
 
 /**
  * The model's bits per element by plane, when every row has them: `hi6`, the
- * modelled top mantissa bits, the raw mantissa bits and row references.
+ * modelled top mantissa bits, the raw mantissa bits, and what repeated and predicted
+ * rows cost.
  */
 function planeTable(rows: readonly DumpSizes[]): string[] {
   if (rows.length === 0 || rows.some((row) => row.planes === undefined)) {
@@ -304,7 +305,7 @@ function planeTable(rows: readonly DumpSizes[]): string[] {
     "",
     "Bits per element the model spends (the file adds its header, meta and the rANS state words).",
     "",
-    "| | hi6 | lo10 top bits | lo10 raw bits | row references | total |",
+    "| | hi6 | lo10 top bits | lo10 raw bits | repeated and predicted rows | total |",
     "| --- | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const tensor of ["k", "v"] as const) {

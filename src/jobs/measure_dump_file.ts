@@ -78,7 +78,7 @@ export function splitPayload(
  * const sizes = await measureDumpFile(outDir, "llama6L-kjv-ruth/layer_0/meta_t0_128.kvc", ctxDumpFileCodec);
  * const file = await Deno.stat(`${outDir}/llama6L-kjv-ruth/layer_0/meta_t0_128.kvc`);
  * assertEquals(sizes.kHi6 + sizes.kLo10 + sizes.vHi6 + sizes.vLo10 + sizes.metaBytes, file.size);
- * assertEquals(sizes.planes!.k.mantissaRaw, 8 * 128 * 128);
+ * assertEquals(sizes.planes!.k.elements, 128 * 128);
  * await Deno.remove(outDir, { recursive: true });
  * ```
  */
