@@ -10,8 +10,9 @@
  *   prediction. Every other row codes each element as `hi6` and its top 2 mantissa
  *   bits, each with an adaptive model picked by the context model (`ctx_model.ts`),
  *   and stores its low byte raw.
- * - One rANS stream (`rans.ts`) carries all symbols: `hi6` and residuals on lane 0,
- *   mantissa tops on lane 1.
+ * - One rANS stream (`rans.ts`) carries all symbols on four lanes: an element of an
+ *   even channel index (within its row) puts its `hi6` or residual on lane 0 and its
+ *   mantissa top on lane 1, an element of an odd one uses lanes 2 and 3.
  * - Models and channel states start afresh for each tensor: nothing is carried from
  *   K to V or from one payload to another, so every dump decodes on its own. Only
  *   the repeat lists are shared: a tensor's predicted rows are the rows another
@@ -23,7 +24,7 @@
  *   | per tensor: repeat list | count `n`, then `n` pairs: row gap (row minus the previous listed row minus 1; the first is the row itself) and distance back to the referenced row (>= 1) |
  *   | per tensor: predictor | 1 byte: 0 none, 1 rotation pairing `i` with `i + head_dim/2`, 2 pairing `2i` with `2i+1`; when not 0, varint source tensor and varint RoPE base |
  *   | rANS stream length | in bytes |
- *   | rANS stream | 2 states, then 16-bit words; symbols in tensor, row and channel order: `hi6` then top for a coded element; residual (then `hi6` and top when it escapes) for a predicted one |
+ *   | rANS stream | 4 states, then 16-bit words; symbols in tensor, row and channel order: `hi6` then top for a coded element; residual (then `hi6` and top when it escapes) for a predicted one |
  *   | raw low bytes | the low byte of each element coded with `hi6`, same order; runs to the end |
  *
  *   A row of a tensor is predicted when the tensor has a predictor, the row is not
@@ -59,7 +60,6 @@ import {
 import { KvbitsDataError } from "./errors.ts";
 import {
   RANS_HEADER_BYTES,
-  RANS_LANE_1,
   RANS_LOWER_BOUND,
   RANS_PROBABILITY_BITS,
   ransCheckEnd,
@@ -99,6 +99,10 @@ const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
 const HI6_ROW = HI6_ALPHABET + 1;
 const TOP_ROW = TOP_ALPHABET + 1;
 const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
+/** Record bits of the lane pair of odd channels (lanes 2 and 3): bit 31. */
+const ODD_CHANNEL_LANES = 1 << 31;
+/** Record bit of a mantissa-top lane (1 or 3): bit 30. */
+const TOP_LANE = 1 << 30;
 
 /** How one tensor's rows are coded: what the payload says before the stream. */
 interface TensorPlan {
@@ -209,17 +213,20 @@ interface Output {
   rawCount: number;
 }
 
-/** Appends one symbol's record and counts it (the slow path of predicted rows). */
+/**
+ * Appends one symbol's record (with `laneBits` ORed in) and counts it: the slow
+ * path of predicted rows.
+ */
 function recordSymbol(
   model: AdaptiveFrequencies,
   context: number,
   symbol: number,
-  lane: number,
+  laneBits: number,
   out: Output,
 ): void {
   if (model.started[context] === 0) model.start(context);
   out.records[out.recordCount++] =
-    model.table[context * (model.alphabet + 1) + symbol] | lane;
+    model.table[context * (model.alphabet + 1) + symbol] | laneBits;
   model.observe(context, symbol);
 }
 
@@ -241,13 +248,14 @@ function recordPredictedRow(
     const guess = predicted[j];
     const residual = orderedFp16(word) - orderedFp16(guess);
     const context = ((guess >>> 10) & 31) >>> 2;
+    const lanes = -(j & 1) & ODD_CHANNEL_LANES;
     if (residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT) {
-      recordSymbol(m.residual, context, residual + 32, 0, out);
+      recordSymbol(m.residual, context, residual + 32, lanes, out);
       continue;
     }
-    recordSymbol(m.residual, context, RESIDUAL_ESCAPE, 0, out);
+    recordSymbol(m.residual, context, RESIDUAL_ESCAPE, lanes, out);
     const h = word >>> 10;
-    recordSymbol(m.hi6, channels.hi6Context[j], h, 0, out);
+    recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
     const t = TOP_CONTEXT_OF_DISTANCE[
       (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
     ];
@@ -255,7 +263,7 @@ function recordPredictedRow(
       m.top,
       t,
       (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
-      RANS_LANE_1,
+      lanes | TOP_LANE,
       out,
     );
     out.raw[out.rawCount++] = word;
@@ -309,16 +317,17 @@ function recordTensor(
       const word = words[i];
       const h = word >>> 10;
       const exponent = h & 31;
+      const lanes = -(j & 1) & ODD_CHANNEL_LANES;
       const c = hiContext[j];
       if (hiStarted[c] === 0) hi6.start(c);
-      records[k++] = hiTable[c * HI6_ROW + h];
+      records[k++] = hiTable[c * HI6_ROW + h] | lanes;
       hiCounts[c * HI6_ALPHABET + h]++;
       if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
       const t =
         TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
       const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
       if (topStarted[t] === 0) top.start(t);
-      records[k++] = topTable[t * TOP_ROW + topBits] | RANS_LANE_1;
+      records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;
       topCounts[t * TOP_ALPHABET + topBits]++;
       if (++topSeen[t] >= topNext[t]) top.rebuild(t);
       raw[r++] = word;
@@ -689,8 +698,8 @@ class StreamDecoder {
   readonly offset: number;
   readonly lastWord: number;
   readonly raw: Uint8Array;
-  x0: number;
-  x1: number;
+  /** The four lanes' states. */
+  readonly states: Float64Array;
   pos = RANS_HEADER_BYTES;
   rawCount = 0;
 
@@ -699,7 +708,7 @@ class StreamDecoder {
     this.offset = offset;
     this.lastWord = bytes.length - 2;
     this.raw = raw;
-    [this.x0, this.x1] = ransReadStates(bytes, STREAM);
+    this.states = Float64Array.from(ransReadStates(bytes, STREAM));
   }
 
   endsEarly(tensor: number, row: number): KvbitsDataError {
@@ -720,12 +729,12 @@ class StreamDecoder {
   symbol(
     model: AdaptiveFrequencies,
     context: number,
-    lane: 0 | 1,
+    lane: number,
     tensor: number,
     row: number,
   ): number {
     if (model.started[context] === 0) model.start(context);
-    let x = lane === 0 ? this.x0 : this.x1;
+    let x = this.states[lane];
     const slot = x & SLOT_MASK;
     const symbol = model.symbolAt(context, slot);
     const entry = model.table[context * (model.alphabet + 1) + symbol];
@@ -736,8 +745,7 @@ class StreamDecoder {
       x = x * 65536 + (this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8));
       this.pos += 2;
     }
-    if (lane === 0) this.x0 = x;
-    else this.x1 = x;
+    this.states[lane] = x;
     model.observe(context, symbol);
     return symbol;
   }
@@ -753,7 +761,7 @@ class StreamDecoder {
       );
     }
     try {
-      ransCheckEnd(this.x0, this.x1, this.pos, this.bytes.length, STREAM);
+      ransCheckEnd(this.states, this.pos, this.bytes.length, STREAM);
     } catch (error) {
       const e = error as KvbitsDataError;
       throw new KvbitsDataError(e.detail, {
@@ -781,16 +789,17 @@ function decodePredictedRow(
   for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
     const guess = predicted[j];
     const context = ((guess >>> 10) & 31) >>> 2;
-    const symbol = decoder.symbol(m.residual, context, 0, tensor, row);
+    const lane = 2 * (j & 1);
+    const symbol = decoder.symbol(m.residual, context, lane, tensor, row);
     if (symbol !== RESIDUAL_ESCAPE) {
       out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
       continue;
     }
-    const h = decoder.symbol(m.hi6, channels.hi6Context[j], 0, tensor, row);
+    const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane, tensor, row);
     const t = TOP_CONTEXT_OF_DISTANCE[
       (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
     ];
-    const topBits = decoder.symbol(m.top, t, 1, tensor, row);
+    const topBits = decoder.symbol(m.top, t, lane + 1, tensor, row);
     if (decoder.rawCount >= decoder.raw.length) {
       throw decoder.rawEndsEarly(tensor, row);
     }
@@ -850,7 +859,11 @@ function decodeTensor(
       );
       continue;
     }
-    let x0 = decoder.x0, x1 = decoder.x1, pos = decoder.pos;
+    // Lanes of the even channel (x0, x1) and of the odd one (y0, y1), swapped
+    // after every element.
+    const states = decoder.states;
+    let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
+    let pos = decoder.pos;
     let r = decoder.rawCount;
     if (r + rowLength > rawLength) throw decoder.rawEndsEarly(tensor, row);
     for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
@@ -906,9 +919,19 @@ function decodeTensor(
       const rr = (mm + 128) >> 8;
       rounded[j] = rr;
       hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
+      const swap0 = x0;
+      x0 = y0;
+      y0 = swap0;
+      const swap1 = x1;
+      x1 = y1;
+      y1 = swap1;
     }
-    decoder.x0 = x0;
-    decoder.x1 = x1;
+    // After an odd number of elements x holds the odd channel's lanes.
+    const odd = rowLength & 1;
+    states[0] = odd ? y0 : x0;
+    states[1] = odd ? y1 : x1;
+    states[2] = odd ? x0 : y0;
+    states[3] = odd ? x1 : y1;
     decoder.pos = pos;
     decoder.rawCount = r;
   }

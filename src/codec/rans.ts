@@ -1,5 +1,5 @@
 /**
- * rANS (range asymmetric numeral systems) with two interleaved 32-bit states and
+ * rANS (range asymmetric numeral systems) with four interleaved 32-bit states and
  * 16-bit renormalization: the entropy coder of the `ctx` codec.
  *
  * Read me first:
@@ -17,15 +17,15 @@
  *   Before encoding, if `x >= 2^20 * f` the encoder emits the low 16 bits of `x` and
  *   shifts them out; after decoding, if `x < 2^16` the decoder shifts in 16 bits.
  *   With 12-bit probabilities at most one 16-bit word moves per symbol.
- * - Two states (lanes): each record names its lane (bit 31), and the decoder, which
- *   knows from the data format which lane each symbol uses, reads it from that
- *   state. The `ctx` codec puts every `hi6` symbol on lane 0 and every
- *   mantissa-top symbol on lane 1, so the decoder works on two independent
- *   dependency chains at once (about 1.4x faster than one state here).
- * - Stream layout: lane 0's final encoder state (4 bytes, little-endian), lane 1's,
- *   then the 16-bit words (little-endian) in the order the decoder reads them. The
- *   encoder starts both lanes at 2^16, so a correct decode ends with both states
- *   back at 2^16 and every byte consumed: a cheap end-to-end check.
+ * - Four states (lanes): each record names its lane (bits 30-31), and the decoder,
+ *   which knows from the data format which lane each symbol uses, reads it from
+ *   that state. The `ctx` codec puts the `hi6` symbols of even channels on lane 0,
+ *   their mantissa tops on lane 1, and those of odd channels on lanes 2 and 3, so
+ *   the decoder works on four independent dependency chains.
+ * - Stream layout: the final encoder states of lanes 0, 1, 2 and 3 (4 bytes each,
+ *   little-endian), then the 16-bit words (little-endian) in the order the decoder
+ *   reads them. The encoder starts every lane at 2^16, so a correct decode ends
+ *   with all states back at 2^16 and every byte consumed: a cheap end-to-end check.
  *
  * @module
  */
@@ -38,22 +38,24 @@ export const RANS_PROBABILITY_BITS = 12;
 export const RANS_TOTAL = 1 << RANS_PROBABILITY_BITS;
 /** Lower bound of the state, and the initial state of the encoder: 2^16. */
 export const RANS_LOWER_BOUND = 1 << 16;
-/** Bytes of the two final states at the start of a stream. */
-export const RANS_HEADER_BYTES = 8;
+/** Number of interleaved states. */
+export const RANS_LANES = 4;
+/** Bytes of the four final states at the start of a stream. */
+export const RANS_HEADER_BYTES = 4 * RANS_LANES;
 
 /** `x >= RENORM_FACTOR * f` means "emit 16 bits first": `(2^16 >> 12) << 16`. */
 const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
 
-/** Bit 31 of a record: the symbol goes on lane 1. */
-export const RANS_LANE_1 = 0x80000000;
+/** Shift of the lane within a record (bits 30-31). */
+export const RANS_LANE_SHIFT = 30;
 
 /**
  * Packs a symbol's interval and lane into one record for {@link ransEncode}:
- * `lane << 31 | start << 16 | frequency`.
+ * `lane << 30 | start << 16 | frequency`.
  *
  * @param start Cumulative frequency of the symbols before it, `0..4095`.
  * @param frequency Its frequency, `1..4096 - start`.
- * @param lane The state that codes it, 0 or 1.
+ * @param lane The state that codes it, 0..3.
  * @returns The record.
  * @throws {RangeError} When the interval is not inside `0..4096`.
  *
@@ -63,37 +65,38 @@ export const RANS_LANE_1 = 0x80000000;
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransRecord(100, 7), (100 << 16) | 7);
- * assertEquals(ransRecord(100, 7, 1), 0x80000000 + (100 << 16) + 7);
+ * assertEquals(ransRecord(100, 7, 2), 0x80000000 + (100 << 16) + 7);
  * ```
  */
 export function ransRecord(
   start: number,
   frequency: number,
-  lane: 0 | 1 = 0,
+  lane = 0,
 ): number {
   if (
     !Number.isInteger(start) || !Number.isInteger(frequency) || start < 0 ||
-    frequency < 1 || start + frequency > RANS_TOTAL
+    frequency < 1 || start + frequency > RANS_TOTAL ||
+    !Number.isInteger(lane) || lane < 0 || lane >= RANS_LANES
   ) {
     throw new RangeError(
-      `Cannot make a rANS record of start ${start} and frequency ${frequency}: the interval must lie in 0..${RANS_TOTAL}`,
+      `Cannot make a rANS record of start ${start}, frequency ${frequency} and lane ${lane}: the interval must lie in 0..${RANS_TOTAL}, the lane in 0..3`,
     );
   }
-  return (lane ? RANS_LANE_1 : 0) + (start << 16) + frequency;
+  return lane * 2 ** RANS_LANE_SHIFT + (start << 16) + frequency;
 }
 
 /**
  * Most bytes {@link ransEncode} can write for `count` symbols.
  *
  * @param count Number of symbols.
- * @returns `8 + 2 * count`.
+ * @returns `16 + 2 * count`.
  *
  * @example
  * ```ts
  * import { ransEncodedBound } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(ransEncodedBound(10), 28);
+ * assertEquals(ransEncodedBound(10), 36);
  * ```
  */
 export function ransEncodedBound(count: number): number {
@@ -101,13 +104,13 @@ export function ransEncodedBound(count: number): number {
 }
 
 /**
- * Codes recorded symbol intervals into a two-lane rANS stream, each on the lane its
+ * Codes recorded symbol intervals into a four-lane rANS stream, each on the lane its
  * record names (see {@link ransRecord}); records are coded from last to first so
  * that the decoder meets them first to last.
  *
  * @param records Packed intervals and lanes, in decoding order.
  * @param count How many records to code (a prefix of `records`).
- * @returns The stream: both final states, then the renormalization words.
+ * @returns The stream: the four final states, then the renormalization words.
  * @throws {RangeError} When `count` exceeds the records.
  *
  * @example Two symbols of a three-symbol static model, decoded back
@@ -118,7 +121,7 @@ export function ransEncodedBound(count: number): number {
  * const frequencies = [2048, 1024, 1024]; // out of 4096
  * const starts = [0, 2048, 3072];
  * const symbols = [2, 0, 0, 1, 2];
- * const records = Uint32Array.from(symbols, (s, k) => ransRecord(starts[s], frequencies[s], k % 2 ? 1 : 0));
+ * const records = Uint32Array.from(symbols, (s, k) => ransRecord(starts[s], frequencies[s], k % 4));
  * const stream = ransEncode(records, records.length);
  * assertEquals([...ransDecodeStatic(stream, symbols.length, frequencies)], symbols);
  * ```
@@ -131,33 +134,25 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
   }
   const out = new Uint8Array(ransEncodedBound(count));
   let pos = out.length;
-  let x0 = RANS_LOWER_BOUND;
-  let x1 = RANS_LOWER_BOUND;
+  const states = new Float64Array(RANS_LANES).fill(RANS_LOWER_BOUND);
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
     const frequency = record & 0xffff;
-    const start = (record >>> 16) & 0x7fff;
-    if (record >>> 31) {
-      if (x1 >= RENORM_FACTOR * frequency) {
-        out[--pos] = (x1 >>> 8) & 0xff;
-        out[--pos] = x1 & 0xff;
-        x1 = x1 >>> 16;
-      }
-      const q = Math.floor(x1 / frequency);
-      x1 = q * RANS_TOTAL + (x1 - q * frequency) + start;
-    } else {
-      if (x0 >= RENORM_FACTOR * frequency) {
-        out[--pos] = (x0 >>> 8) & 0xff;
-        out[--pos] = x0 & 0xff;
-        x0 = x0 >>> 16;
-      }
-      const q = Math.floor(x0 / frequency);
-      x0 = q * RANS_TOTAL + (x0 - q * frequency) + start;
+    const lane = record >>> RANS_LANE_SHIFT;
+    let x = states[lane];
+    if (x >= RENORM_FACTOR * frequency) {
+      out[--pos] = (x >>> 8) & 0xff;
+      out[--pos] = x & 0xff;
+      x = x >>> 16;
     }
+    const q = Math.floor(x / frequency);
+    states[lane] = q * RANS_TOTAL + (x - q * frequency) +
+      ((record >>> 16) & 0xfff);
   }
   pos -= RANS_HEADER_BYTES;
-  writeUint32(out, pos, x0);
-  writeUint32(out, pos + 4, x1);
+  for (let lane = 0; lane < RANS_LANES; lane++) {
+    writeUint32(out, pos + 4 * lane, states[lane]);
+  }
   return out.subarray(pos);
 }
 
@@ -169,12 +164,12 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
 }
 
 /**
- * Reads the two initial decoder states of a stream, checking that they are valid.
+ * Reads the four initial decoder states of a stream, checking that they are valid.
  *
  * @param stream The stream.
  * @param name Stream name for errors.
- * @returns Both states.
- * @throws {KvbitsDataError} When the stream is shorter than 8 bytes or a state is
+ * @returns The states of lanes 0..3.
+ * @throws {KvbitsDataError} When the stream is shorter than 16 bytes or a state is
  * below 2^16.
  *
  * @example
@@ -182,21 +177,21 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
  * import { ransEncode, ransReadStates } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(ransReadStates(ransEncode(new Uint32Array(0), 0), "s"), [65536, 65536]);
+ * assertEquals(ransReadStates(ransEncode(new Uint32Array(0), 0), "s"), [65536, 65536, 65536, 65536]);
  * ```
  */
 export function ransReadStates(
   stream: Uint8Array,
   name: string,
-): [number, number] {
+): number[] {
   if (stream.length < RANS_HEADER_BYTES) {
     throw new KvbitsDataError(
-      `rANS stream of ${stream.length} bytes is shorter than its 8-byte header`,
+      `rANS stream of ${stream.length} bytes is shorter than its ${RANS_HEADER_BYTES}-byte header`,
       { stream: name, bitOffset: 0 },
     );
   }
-  const states: [number, number] = [0, 0];
-  for (let lane = 0; lane < 2; lane++) {
+  const states: number[] = [];
+  for (let lane = 0; lane < RANS_LANES; lane++) {
     const at = 4 * lane;
     const x = (stream[at] | (stream[at + 1] << 8) | (stream[at + 2] << 16) |
       (stream[at + 3] << 24)) >>> 0;
@@ -206,16 +201,15 @@ export function ransReadStates(
         { stream: name, bitOffset: 8 * at },
       );
     }
-    states[lane] = x;
+    states.push(x);
   }
   return states;
 }
 
 /**
- * Checks the end of a decode: both states back at 2^16 and every byte used.
+ * Checks the end of a decode: every state back at 2^16 and every byte used.
  *
- * @param x0 Lane 0's state after the last symbol.
- * @param x1 Lane 1's state after the last symbol.
+ * @param states The four states after the last symbol.
  * @param position Bytes of the stream consumed.
  * @param length Bytes in the stream.
  * @param name Stream name for errors.
@@ -227,13 +221,12 @@ export function ransReadStates(
  * import { ransCheckEnd } from "@kvbits/kvbits";
  * import { assertThrows } from "@std/assert";
  *
- * ransCheckEnd(65536, 65536, 8, 8, "s");
- * assertThrows(() => ransCheckEnd(65536, 70000, 8, 8, "s"), Error, "corrupt");
+ * ransCheckEnd([65536, 65536, 65536, 65536], 16, 16, "s");
+ * assertThrows(() => ransCheckEnd([65536, 70000, 65536, 65536], 16, 16, "s"), Error, "corrupt");
  * ```
  */
 export function ransCheckEnd(
-  x0: number,
-  x1: number,
+  states: ArrayLike<number>,
   position: number,
   length: number,
   name: string,
@@ -250,7 +243,7 @@ export function ransCheckEnd(
       { stream: name, bitOffset: 8 * position },
     );
   }
-  if (x0 !== RANS_LOWER_BOUND || x1 !== RANS_LOWER_BOUND) {
+  if (Array.prototype.some.call(states, (x) => x !== RANS_LOWER_BOUND)) {
     throw new KvbitsDataError(
       "rANS states do not return to their initial value: the stream is corrupt",
       { stream: name, bitOffset: 8 * position },
@@ -260,7 +253,7 @@ export function ransCheckEnd(
 
 /**
  * Decodes symbols coded with one static frequency table, symbol `k` on lane
- * `k mod 2`: the plain reference decoder, for tests and examples (the `ctx` codec
+ * `k mod 4`: the plain reference decoder, for tests and examples (the `ctx` codec
  * inlines the same steps with adaptive tables).
  *
  * @param stream A stream from {@link ransEncode}.
@@ -275,7 +268,7 @@ export function ransCheckEnd(
  * import { ransDecodeStatic, ransEncode, ransRecord } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * const records = Uint32Array.from([0, 1, 1], (s, k) => ransRecord(s * 2048, 2048, k % 2 ? 1 : 0));
+ * const records = Uint32Array.from([0, 1, 1], (s, k) => ransRecord(s * 2048, 2048, k % 4));
  * assertEquals([...ransDecodeStatic(ransEncode(records, 3), 3, [2048, 2048])], [0, 1, 1]);
  * ```
  */
@@ -300,7 +293,7 @@ export function ransDecodeStatic(
   let pos = RANS_HEADER_BYTES;
   const out = new Uint16Array(count);
   for (let k = 0; k < count; k++) {
-    const lane = k & 1;
+    const lane = k & 3;
     let x = states[lane];
     const slot = x & (RANS_TOTAL - 1);
     let s = 0;
@@ -308,7 +301,7 @@ export function ransDecodeStatic(
     x = frequencies[s] * (x >>> RANS_PROBABILITY_BITS) + slot - starts[s];
     if (x < RANS_LOWER_BOUND) {
       if (pos + 2 > stream.length) {
-        ransCheckEnd(0, 0, pos + 2, stream.length, name);
+        ransCheckEnd(states, pos + 2, stream.length, name);
       }
       x = x * 65536 + (stream[pos] | (stream[pos + 1] << 8));
       pos += 2;
@@ -316,6 +309,6 @@ export function ransDecodeStatic(
     states[lane] = x;
     out[k] = s;
   }
-  ransCheckEnd(states[0], states[1], pos, stream.length, name);
+  ransCheckEnd(states, pos, stream.length, name);
   return out;
 }
