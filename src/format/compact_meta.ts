@@ -33,7 +33,7 @@
  * | values | per key in order, what its tag needs |
  *
  * Tags: 0 predicted, 1 false, 2 true, 3 null, 4 non-negative integer (varint),
- * 5 negative integer (varint of its absolute value), 6 string (varint length and
+ * 5 negative integer (varint of its absolute value, at least 1), 6 string (varint length and
  * UTF-8), 7 any other JSON value (varint length and its JSON text).
  *
  * @module
@@ -357,9 +357,17 @@ export function decodeCompactMeta(
       case TAG_UINT:
         fields[key] = reader.varint();
         break;
-      case TAG_NEGATIVE:
-        fields[key] = -reader.varint();
+      case TAG_NEGATIVE: {
+        const magnitude = reader.varint();
+        if (magnitude === 0) {
+          throw reader.error(
+            `value of "${key}" is a negative zero integer`,
+            at,
+          );
+        }
+        fields[key] = -magnitude;
         break;
+      }
       case TAG_STRING:
         fields[key] = utf8(reader.varint(), `value of "${key}"`);
         break;
