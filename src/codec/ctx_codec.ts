@@ -53,6 +53,7 @@ import {
   RESIDUAL_LIMIT,
   SIGN_BUCKET_OF_BIAS,
   TOP_ALPHABET,
+  TOP_CONTEXT_NO_HISTORY,
   TOP_CONTEXT_OF_DISTANCE,
   TOP_CONTEXTS,
   TOP_MANTISSA_BITS,
@@ -124,13 +125,31 @@ interface Models {
 }
 let sharedModels: Models | undefined;
 function models(): Models {
-  sharedModels ??= {
-    hi6: new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET),
-    top: new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET),
-    residual: new AdaptiveFrequencies(RESIDUAL_CONTEXTS, RESIDUAL_ALPHABET),
-  };
+  if (!sharedModels) {
+    const top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+    top.freeze(TOP_CONTEXT_NO_HISTORY);
+    sharedModels = {
+      hi6: new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET),
+      top,
+      residual: new AdaptiveFrequencies(RESIDUAL_CONTEXTS, RESIDUAL_ALPHABET),
+    };
+  }
   return sharedModels;
 }
+/**
+ * Scratch reused across calls, grown when a larger tensor comes (one allocation per
+ * size instead of several per dump; decode dumps are small and many).
+ */
+let scratchRecords = new Uint32Array(0);
+let scratchRaw = new Uint8Array(0);
+let scratchChannels = new ChannelStates(0);
+function channelStates(rowLength: number): ChannelStates {
+  if (scratchChannels.hi6Context.length !== rowLength) {
+    scratchChannels = new ChannelStates(rowLength);
+  }
+  return scratchChannels;
+}
+
 function resetModels(m: Models): void {
   m.hi6.reset();
   m.top.reset();
@@ -290,10 +309,10 @@ function recordTensor(
   const rotation = rotationOf(plan, shape);
   const references = plan.references;
   const records = out.records, raw = out.raw;
-  const hiTable = hi6.table, hiCounts = hi6.counts, hiSeen = hi6.seen;
-  const hiNext = hi6.nextRebuild, hiStarted = hi6.started;
-  const topTable = top.table, topCounts = top.counts, topSeen = top.seen;
-  const topNext = top.nextRebuild, topStarted = top.started;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
   const mean = channels.meanExponent, bias = channels.signBias;
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
   for (let row = 0; row < references.length; row++) {
@@ -322,14 +341,14 @@ function recordTensor(
       if (hiStarted[c] === 0) hi6.start(c);
       records[k++] = hiTable[c * HI6_ROW + h] | lanes;
       hiCounts[c * HI6_ALPHABET + h]++;
-      if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
+      if (--hiUntil[c] === 0) hi6.rebuild(c);
       const t =
         TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
       const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
       if (topStarted[t] === 0) top.start(t);
       records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;
       topCounts[t * TOP_ALPHABET + topBits]++;
-      if (++topSeen[t] >= topNext[t]) top.rebuild(t);
+      if (--topUntil[t] === 0) top.rebuild(t);
       raw[r++] = word;
       // ChannelStates.update, inlined.
       const sign = 256 - ((h >>> 5) << 9);
@@ -486,13 +505,17 @@ function recordAll(
 ): Output {
   const { rowLength } = elementsOf(shape);
   const bounds = outputBounds(plans, rowLength);
+  if (scratchRecords.length < bounds.records) {
+    scratchRecords = new Uint32Array(bounds.records);
+  }
+  if (scratchRaw.length < bounds.raw) scratchRaw = new Uint8Array(bounds.raw);
   const out: Output = {
-    records: new Uint32Array(bounds.records),
+    records: scratchRecords,
     recordCount: 0,
-    raw: new Uint8Array(bounds.raw),
+    raw: scratchRaw,
     rawCount: 0,
   };
-  const channels = new ChannelStates(rowLength);
+  const channels = channelStates(rowLength);
   tensors.forEach((tensor, index) => {
     const plan = plans[index];
     recordTensor(
@@ -537,12 +560,17 @@ export function ctxEncode(
   const plans = planTensors(tensors, shape);
   const out = recordAll(tensors, plans, shape);
   const stream = ransEncode(out.records, out.recordCount);
-  const writer = new ByteWriter(64 + stream.length + out.rawCount);
-  for (const plan of plans) writePlan(writer, plan);
-  writer.varint(stream.length);
-  writer.bytes(stream);
-  writer.bytes(out.raw.subarray(0, out.rawCount));
-  return writer.finish().slice();
+  const header = new ByteWriter(16 + 2 * tensors.length);
+  for (const plan of plans) writePlan(header, plan);
+  header.varint(stream.length);
+  const payload = new Uint8Array(header.length + stream.length + out.rawCount);
+  payload.set(header.finish());
+  payload.set(stream, header.length);
+  payload.set(
+    out.raw.subarray(0, out.rawCount),
+    header.length + stream.length,
+  );
+  return payload;
 }
 
 function writePlan(writer: ByteWriter, plan: TensorPlan): void {
@@ -676,7 +704,7 @@ export function ctxDecode(
   const raw = reader.bytes(reader.remaining);
   const tensors = plans.map(() => new Uint16Array(count));
   const decoder = new StreamDecoder(stream, streamOffset, raw);
-  const channels = new ChannelStates(rowLength);
+  const channels = channelStates(rowLength);
   plans.forEach((plan, index) => {
     decodeTensor(
       tensors[index],
@@ -827,11 +855,11 @@ function decodeTensor(
   const references = plan.references;
   const bytes = decoder.bytes, lastWord = decoder.lastWord, raw = decoder.raw;
   const rawLength = raw.length;
-  const hiTable = hi6.table, hiCounts = hi6.counts, hiSeen = hi6.seen;
-  const hiNext = hi6.nextRebuild, hiStarted = hi6.started;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
   const hiBucket = hi6.bucket;
-  const topTable = top.table, topCounts = top.counts, topSeen = top.seen;
-  const topNext = top.nextRebuild, topStarted = top.started;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
   const topBucket = top.bucket;
   const mean = channels.meanExponent, bias = channels.signBias;
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
@@ -883,7 +911,7 @@ function decodeTensor(
         pos += 2;
       }
       hiCounts[c * HI6_ALPHABET + h]++;
-      if (++hiSeen[c] >= hiNext[c]) hi6.rebuild(c);
+      if (--hiUntil[c] === 0) hi6.rebuild(c);
       const exponent = h & 31;
       // Mantissa top on lane 1.
       const tc =
@@ -902,7 +930,7 @@ function decodeTensor(
         pos += 2;
       }
       topCounts[tc * TOP_ALPHABET + m2]++;
-      if (++topSeen[tc] >= topNext[tc]) top.rebuild(tc);
+      if (--topUntil[tc] === 0) top.rebuild(tc);
       out[i] = (h << 10) | (m2 << RAW_SHIFT) | raw[r++];
       // ChannelStates.update, inlined.
       const sign = 256 - ((h >>> 5) << 9);
@@ -991,7 +1019,7 @@ export function ctxPlaneBits(
   for (let f = 1; f < cost.length; f++) {
     cost[f] = RANS_PROBABILITY_BITS - Math.log2(f);
   }
-  const channels = new ChannelStates(rowLength);
+  const channels = channelStates(rowLength);
   return tensors.map((tensor, index) => {
     const plan = plans[index];
     const predicted = predictedRows(plan, plans);

@@ -92,20 +92,34 @@ const TAG_JSON = 7;
 
 const STREAM = "ctx meta";
 
+/** The predictions of a dump: a function of a key and the fields decoded before it. */
+type Predictor = (
+  key: string,
+  fields: Readonly<Record<string, unknown>>,
+) => unknown;
+
+/** The predictions of one dump (the file name is parsed once). */
+function predictorOf(context: MetaContext): Predictor {
+  const name = /^meta_t(\d+)_(\d+)$/.exec(context.metaName);
+  const seqStart = name ? Number(name[1]) : undefined;
+  const suffix = context.metaName.replace(/^meta_/, "");
+  return (key, fields) => predict(key, context, fields, seqStart, suffix);
+}
+
 /** The predicted value of a key, or undefined when there is none. */
 function predict(
   key: string,
   context: MetaContext,
   fields: Readonly<Record<string, unknown>>,
+  seqStart: number | undefined,
+  suffix: string,
 ): unknown {
-  const name = /^meta_t(\d+)_(\d+)$/.exec(context.metaName);
-  const suffix = context.metaName.replace(/^meta_/, "");
   const seqLen = typeof fields.seq_len === "number"
     ? fields.seq_len
     : context.tokens;
   switch (key) {
     case "seq_start":
-      return name ? Number(name[1]) : undefined;
+      return seqStart;
     case "seq_len":
       return context.tokens;
     case "seq_end_exclusive":
@@ -218,9 +232,10 @@ function encodeFields(
   const tags: number[] = [];
   const values = new ByteWriter(64);
   const decodedSoFar: Record<string, unknown> = Object.create(null);
+  const predict = predictorOf(context);
   for (const key of keys) {
     const value = fields[key];
-    const tag = tagOf(value, predict(key, context, decodedSoFar));
+    const tag = tagOf(value, predict(key, decodedSoFar));
     tags.push(tag);
     writeValue(values, tag, value, encoder);
     decodedSoFar[key] = value;
@@ -329,6 +344,7 @@ export function decodeCompactMeta(
   }
   // No prototype: a key named "__proto__" is an ordinary key here.
   const fields: Record<string, unknown> = Object.create(null);
+  const predict = predictorOf(context);
   for (let i = 0; i < count; i++) {
     const key = keys[i];
     if (Object.hasOwn(fields, key)) {
@@ -338,7 +354,7 @@ export function decodeCompactMeta(
     const at = reader.offset;
     switch (tag) {
       case TAG_PREDICTED: {
-        const predicted = predict(key, context, fields);
+        const predicted = predict(key, fields);
         if (predicted === undefined) {
           throw reader.error(`key "${key}" has no predicted value`, at);
         }
