@@ -33,7 +33,7 @@
  * - Decoding is bounded by the shape: it reads one or three symbols per element,
  *   checks the raw bytes before each row and each escape, reads the stream only
  *   while whole 16-bit words remain, and ends with the rANS end check (states back
- *   at 2^16, every byte used). Corrupt input ends in `KvbitsDataError` or in wrong
+ *   at 2^15, every byte used). Corrupt input ends in `KvbitsDataError` or in wrong
  *   words that the caller's CRC-32 catches; it never loops or reads out of bounds.
  *
  * @module
@@ -770,7 +770,7 @@ class StreamDecoder {
       ((entry >>> 16) & 0x7fff);
     if (x < RANS_LOWER_BOUND) {
       if (this.pos > this.lastWord) throw this.endsEarly(tensor, row);
-      x = x * 65536 + (this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8));
+      x = (x << 16) | this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8);
       this.pos += 2;
     }
     this.states[lane] = x;
@@ -778,7 +778,7 @@ class StreamDecoder {
     return symbol;
   }
 
-  /** The end check: states back at 2^16, every stream and raw byte used. */
+  /** The end check: states back at 2^15, every stream and raw byte used. */
   finish(): void {
     if (this.rawCount !== this.raw.length) {
       throw new KvbitsDataError(
@@ -907,7 +907,7 @@ function decodeTensor(
         (entry >>> 16);
       if (x0 < RANS_LOWER_BOUND) {
         if (pos > lastWord) throw decoder.endsEarly(tensor, row);
-        x0 = x0 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
+        x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
         pos += 2;
       }
       hiCounts[c * HI6_ALPHABET + h]++;
@@ -926,7 +926,7 @@ function decodeTensor(
         (entry >>> 16);
       if (x1 < RANS_LOWER_BOUND) {
         if (pos > lastWord) throw decoder.endsEarly(tensor, row);
-        x1 = x1 * 65536 + (bytes[pos] | (bytes[pos + 1] << 8));
+        x1 = (x1 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
         pos += 2;
       }
       topCounts[tc * TOP_ALPHABET + m2]++;
