@@ -72,6 +72,7 @@ const MODEL_PARAMETERS = [
   CHANNEL_AVERAGE_SHIFT,
   TOP_MANTISSA_BITS,
 ] as const;
+const TEXT_ENCODER = new TextEncoder();
 const MODEL_PARAMETER_NAMES = [
   "rANS probability bits",
   "channel average shift",
@@ -125,7 +126,7 @@ export function encodeCtxDumpFile(dump: DumpToEncode): EncodedDumpFile {
   writer.varint(shape.headDim);
   writer.uint32(crc32(fp16BytesOfWords(k)));
   writer.uint32(crc32(fp16BytesOfWords(v)));
-  writer.uint32(crc32(new TextEncoder().encode(dump.metaText)));
+  writer.uint32(crc32(TEXT_ENCODER.encode(dump.metaText)));
   writer.varint(metaSection.length);
   writer.bytes(metaSection);
   const metaBytes = writer.length;
@@ -215,7 +216,7 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
       bitOffset: 8 * metaStart + (error.bitOffset ?? 0),
     });
   }
-  const actual = crc32(new TextEncoder().encode(inputText));
+  const actual = crc32(TEXT_ENCODER.encode(inputText));
   if (actual !== metaCrc32) {
     throw new KvbitsDataError(
       `restored meta has CRC-32 ${hex(actual)} but the original had ${
