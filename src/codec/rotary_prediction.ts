@@ -192,6 +192,14 @@ export const FP16_VALUES: Float64Array = (() => {
   return values;
 })();
 
+/** Reads a double's bits (little-endian, whatever the host). */
+const DOUBLE_VIEW = new DataView(new ArrayBuffer(8));
+/** `2^e` for the normal FP16 exponents `e = -14..15`, at index `e + 14`. */
+const POWERS_OF_TWO: Float64Array = Float64Array.from(
+  { length: 30 },
+  (_, i) => powerOfTwo(i - 14),
+);
+
 function roundHalfEven(q: number): number {
   let f = Math.floor(q);
   const fraction = q - f;
@@ -226,13 +234,10 @@ export function fp16Bits(x: number): number {
     // Subnormal (or zero): multiples of 2^-24; 1024 of them is the smallest normal.
     return sign | roundHalfEven(x * 16777216);
   }
-  let exponent = 15;
-  let scale = 32768;
-  while (x < scale) {
-    scale /= 2;
-    exponent--;
-  }
-  const mantissa = roundHalfEven((x / scale) * 1024);
+  // The double's own exponent (read exactly from its bits) is the FP16 one.
+  DOUBLE_VIEW.setFloat64(0, x, true);
+  const exponent = ((DOUBLE_VIEW.getUint32(4, true) >>> 20) & 0x7ff) - 1023;
+  const mantissa = roundHalfEven((x / POWERS_OF_TWO[exponent + 14]) * 1024);
   // A mantissa rounded up to 2048 carries into the exponent by itself.
   return sign | (((exponent + 15) << 10) + (mantissa - 1024));
 }
