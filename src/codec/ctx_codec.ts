@@ -262,17 +262,26 @@ function recordPredictedRow(
 ): void {
   const rowLength = shape.heads * shape.headDim;
   const predicted = predictRow(words, row, from, shape, rotation);
+  const model = m.residual;
+  const table = model.table, counts = model.counts;
+  const until = model.untilRebuild, started = model.started;
+  const records = out.records;
+  let k = out.recordCount;
   for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
     const word = words[i];
     const guess = predicted[j];
     const residual = orderedFp16(word) - orderedFp16(guess);
-    const context = ((guess >>> 10) & 31) >>> 2;
+    const c = ((guess >>> 10) & 31) >>> 2;
     const lanes = -(j & 1) & ODD_CHANNEL_LANES;
-    if (residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT) {
-      recordSymbol(m.residual, context, residual + 32, lanes, out);
-      continue;
-    }
-    recordSymbol(m.residual, context, RESIDUAL_ESCAPE, lanes, out);
+    const symbol = residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
+      ? residual + 32
+      : RESIDUAL_ESCAPE;
+    if (started[c] === 0) model.start(c);
+    records[k++] = table[c * (RESIDUAL_ALPHABET + 1) + symbol] | lanes;
+    counts[c * RESIDUAL_ALPHABET + symbol]++;
+    if (--until[c] === 0) model.rebuild(c);
+    if (symbol !== RESIDUAL_ESCAPE) continue;
+    out.recordCount = k;
     const h = word >>> 10;
     recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
     const t = TOP_CONTEXT_OF_DISTANCE[
@@ -286,7 +295,9 @@ function recordPredictedRow(
       out,
     );
     out.raw[out.rawCount++] = word;
+    k = out.recordCount;
   }
+  out.recordCount = k;
 }
 
 /**
@@ -814,15 +825,44 @@ function decodePredictedRow(
 ): void {
   const rowLength = shape.heads * shape.headDim;
   const predicted = predictRow(out, row, from, shape, rotation);
+  const model = m.residual;
+  const table = model.table, counts = model.counts, bucket = model.bucket;
+  const until = model.untilRebuild, started = model.started;
+  const states = decoder.states, bytes = decoder.bytes;
+  const lastWord = decoder.lastWord;
+  // The residual lanes of even and odd channels (0 and 2), kept in locals and
+  // written back around the rare escapes, which take the slow path.
+  let even = states[0], odd = states[2];
+  let pos = decoder.pos;
   for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
     const guess = predicted[j];
-    const context = ((guess >>> 10) & 31) >>> 2;
-    const lane = 2 * (j & 1);
-    const symbol = decoder.symbol(m.residual, context, lane, tensor, row);
+    const c = ((guess >>> 10) & 31) >>> 2;
+    if (started[c] === 0) model.start(c);
+    let x = j & 1 ? odd : even;
+    const slot = x & SLOT_MASK;
+    const base = c * (RESIDUAL_ALPHABET + 1);
+    let symbol = bucket[(c << 6) + (slot >>> BUCKET_SHIFT)];
+    while (table[base + symbol + 1] >>> 16 <= slot) symbol++;
+    const entry = table[base + symbol];
+    x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slot -
+      (entry >>> 16);
+    if (x < RANS_LOWER_BOUND) {
+      if (pos > lastWord) throw decoder.endsEarly(tensor, row);
+      x = (x << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+      pos += 2;
+    }
+    if (j & 1) odd = x;
+    else even = x;
+    counts[c * RESIDUAL_ALPHABET + symbol]++;
+    if (--until[c] === 0) model.rebuild(c);
     if (symbol !== RESIDUAL_ESCAPE) {
       out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
       continue;
     }
+    states[0] = even;
+    states[2] = odd;
+    decoder.pos = pos;
+    const lane = 2 * (j & 1);
     const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane, tensor, row);
     const t = TOP_CONTEXT_OF_DISTANCE[
       (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
@@ -833,7 +873,13 @@ function decodePredictedRow(
     }
     out[i] = (h << 10) | (topBits << RAW_SHIFT) |
       decoder.raw[decoder.rawCount++];
+    even = states[0];
+    odd = states[2];
+    pos = decoder.pos;
   }
+  states[0] = even;
+  states[2] = odd;
+  decoder.pos = pos;
 }
 
 /** Decodes one tensor's rows (the hot loop is the coded rows'). */
