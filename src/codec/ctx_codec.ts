@@ -747,7 +747,15 @@ class StreamDecoder {
     this.offset = offset;
     this.lastWord = bytes.length - 2;
     this.raw = raw;
-    this.states = Float64Array.from(ransReadStates(bytes, STREAM));
+    try {
+      this.states = Float64Array.from(ransReadStates(bytes, STREAM));
+    } catch (error) {
+      const e = error as KvbitsDataError;
+      throw new KvbitsDataError(e.detail, {
+        stream: STREAM,
+        bitOffset: 8 * offset + (e.bitOffset ?? 0),
+      });
+    }
   }
 
   endsEarly(tensor: number, row: number): KvbitsDataError {
@@ -941,7 +949,8 @@ function decodeTensor(
     let r = decoder.rawCount;
     if (r + rowLength > rawLength) throw decoder.rawEndsEarly(tensor, row);
     for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
-      // hi6 on lane 0: find the symbol whose slots hold x0's low 12 bits.
+      // hi6 on the channel pair's first lane (x0): find the symbol whose slots
+      // hold the low 12 bits of the state.
       const c = hiContext[j];
       if (hiStarted[c] === 0) hi6.start(c);
       let slot = x0 & SLOT_MASK;
@@ -959,7 +968,7 @@ function decodeTensor(
       hiCounts[c * HI6_ALPHABET + h]++;
       if (--hiUntil[c] === 0) hi6.rebuild(c);
       const exponent = h & 31;
-      // Mantissa top on lane 1.
+      // Mantissa top on the pair's second lane (x1).
       const tc =
         TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
       if (topStarted[tc] === 0) top.start(tc);
