@@ -47,6 +47,14 @@ export interface DumpMeta {
   readonly vFile: string;
 }
 
+/** A dump's input meta as decoding restores it: parsed, and its exact text. */
+export interface RestoredMeta {
+  /** The parsed meta. */
+  readonly input: DumpMeta;
+  /** The exact text of the meta file to restore. */
+  readonly inputText: string;
+}
+
 /**
  * Parses the text of a dump's meta file and checks the keys kvbits needs.
  *

@@ -9,6 +9,8 @@ import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { utf8Text } from "../format/json_fields.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { StreamCodec } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -21,6 +23,7 @@ import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
+import { measureDumpFile } from "./measure_dump_file.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -111,6 +114,18 @@ export async function analyzeFolder(
   for (const metaFile of folder.metaFiles) {
     const metaPath = join(folder.dir, metaFile);
     try {
+      if (isDumpFileCodec(codec!)) {
+        rows.push(
+          await measureDumpFile(
+            folder.dir,
+            metaFile,
+            codec,
+            options.origDumpDir,
+          ),
+        );
+        outcomes.push({ dump: metaFile, status: "done" });
+        continue;
+      }
       const bytes = await readWholeFile(metaPath).catch((error) => {
         throw fileErrorOf(metaPath, error);
       });
@@ -118,7 +133,7 @@ export async function analyzeFolder(
         try {
           return parseBitstreamMeta(
             utf8Text(bytes, "bitstream meta"),
-            codec!,
+            codec as StreamCodec<unknown>,
           );
         } catch (error) {
           throw fileErrorOf(metaPath, error);

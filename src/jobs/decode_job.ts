@@ -14,6 +14,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
+import { metaNameOfMarker } from "../format/codecs.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { pathExists } from "../dump/path_exists.ts";
@@ -130,7 +131,7 @@ export async function decodeFolder(
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
       dirname(metaFile),
-      basename(metaFile).slice(folder.codec!.metaPrefix.length),
+      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
     );
     try {
       if (
@@ -172,9 +173,9 @@ export async function decodeFolder(
           );
         }
         rawBytes += decoded.k.byteLength + decoded.v.byteLength;
-        for (const bytes of Object.values(dump.streamBytes)) {
-          streamBytes += bytes;
-        }
+        streamBytes += dump.streamBytes
+          ? Object.values(dump.streamBytes).reduce((a, b) => a + b, 0)
+          : dump.payloadBytes ?? 0;
         metaBytes += dump.metaBytes;
         outcomes.push({ dump: metaFile, status: "done" });
       }

@@ -28,16 +28,14 @@ import { dirname, join, resolve } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
 import { countFp16Symbols, newFp16Histograms } from "../codec/histogram.ts";
 import type { DumpMeta } from "../format/dump_meta.ts";
-import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
+import { type Codec, markerFileName } from "../format/codecs.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { GlobalCodebook } from "../format/encoded_dump.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
 import { utf8Text } from "../format/json_fields.ts";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
-import type {
-  CodebookMode,
-  PerStream,
-  StreamCodec,
-} from "../format/stream_codec.ts";
+import type { CodebookMode, PerStream } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import {
@@ -53,6 +51,7 @@ import {
   syncFolder,
   writeFileAtomic,
 } from "../dump/write_file_atomic.ts";
+import { encodeDumpOutputs } from "./dump_outputs.ts";
 import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
@@ -64,9 +63,12 @@ export interface EncodeOptions extends DumpSelection {
   readonly dumpDir: string;
   /** The bitstream folder to write (`--out-dir`). */
   readonly outDir: string;
-  /** The stream codec (`--codec`). */
-  readonly codec: StreamCodec<unknown>;
-  /** One codebook for all dumps, or one per dump (`--codebook`). */
+  /** The codec (`--codec`). */
+  readonly codec: Codec;
+  /**
+   * One codebook for all dumps, or one per dump (`--codebook`); codecs that write
+   * one file per dump (`ctx`) learn as they code and ignore it.
+   */
   readonly codebook: CodebookMode;
   /** Replace existing outputs (`--overwrite`). */
   readonly overwrite: boolean;
@@ -188,12 +190,15 @@ export async function encodeFolder(
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
-  const counted = options.codebook === "global"
+  // Dump-file codecs (ctx) learn as they code: no codebook pass.
+  const streamCodec = isDumpFileCodec(codec) ? undefined : codec;
+  const counted = options.codebook === "global" && streamCodec
     ? await countSymbols(selected, outcomes, onProgress)
     : undefined;
   if (counted) toEncode = counted.dumps;
   // No codebook without a dump to code with it: nothing is written then.
-  if (counted && toEncode.length > 0) {
+  if (streamCodec && counted && toEncode.length > 0) {
+    const codec = streamCodec;
     const models = {} as PerStream<unknown>;
     const { k, v } = counted;
     models.k_hi6 = codec.modelFromCounts(k.hi6, "k_hi6");
@@ -261,18 +266,22 @@ export async function encodeFolder(
         });
       } else {
         const { k, v } = await readInputTensors(dump.folder, dump.meta);
-        const encoded = encodeDump({ ...dump, k, v }, codec, global);
+        const outputs = encodeDumpOutputs({ ...dump, k, v }, codec, global);
+        // The last file (the meta, or the only file) marks the dump complete.
         await writeFilesThenMarker(
-          encoded.streams.map((file) => ({
+          outputs.files.slice(0, -1).map((file) => ({
             path: join(outFolder, file.name),
             bytes: file.bytes,
           })),
-          { path: metaOut, bytes: encoded.meta.bytes },
+          {
+            path: metaOut,
+            bytes: outputs.files[outputs.files.length - 1].bytes,
+          },
           touched,
           durable,
         );
-        for (const file of encoded.streams) streamBytes += file.bytes.length;
-        metaBytes += encoded.meta.bytes.length;
+        streamBytes += outputs.streamBytes;
+        metaBytes += outputs.metaBytes;
         rawBytes += k.byteLength + v.byteLength;
         outcomes.set(dump.relativePath, {
           dump: dump.relativePath,
@@ -315,12 +324,12 @@ export async function encodeFolder(
 function metaOutputPath(
   outDir: string,
   dump: SelectedDump,
-  codec: StreamCodec<unknown>,
+  codec: Codec,
 ): string {
   return join(
     outDir,
     dirname(dump.relativePath),
-    `${codec.metaPrefix}${dump.metaName}.json`,
+    markerFileName(codec, dump.metaName),
   );
 }
 
@@ -330,10 +339,12 @@ function metaOutputPath(
  */
 async function existingDumpProblem(
   metaOut: string,
-  codec: StreamCodec<unknown>,
+  codec: Codec,
   codebook: CodebookMode,
   global: GlobalCodebook<unknown> | undefined,
 ): Promise<string> {
+  // A dump file is written whole and renamed into place: it exists, so it is complete.
+  if (isDumpFileCodec(codec)) return "";
   let existing;
   try {
     const text = utf8Text(await readWholeFile(metaOut), "bitstream meta");
