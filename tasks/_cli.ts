@@ -275,10 +275,11 @@ export function helpText(task: TaskDefinition): string {
 /**
  * Runs a task: parses its flags, prints help on `--help`, runs `main` and exits with
  * its code. Errors become one line on stderr and an exit code: usage errors 64, a
- * job that cannot run 3, anything unexpected 70 (with the stack, since it is a bug).
- * With `--json`, a job that cannot run (or a bug) also prints its JSON summary,
- * `{"task", "exitCode", "error"}`, so that stdout always holds one object; a wrong
- * command line has none, since its flags could not be read.
+ * job that cannot run 3 (kvbits' own errors, and access refused by Deno's
+ * permissions or the file system), anything unexpected 70 (with the stack, since
+ * it is a bug). With `--json`, a job that cannot run (or a bug) also prints its
+ * JSON summary, `{"task", "exitCode", "error"}`, so that stdout always holds one
+ * object; a wrong command line has none, since its flags could not be read.
  *
  * @param task The task definition.
  * @param main The task's work, returning its exit code.
@@ -307,6 +308,13 @@ export async function runTask(
       error instanceof KvbitsFormatError || error instanceof KvbitsDataError
     ) {
       console.error(`kvbits ${task.name}: ${error.message}`);
+      code = EXIT_CODES.fatal;
+    } else if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      // The environment, not kvbits: Deno's flags or the file system refuse access.
+      console.error(`kvbits ${task.name}: ${error.message.split("\n")[0]}`);
       code = EXIT_CODES.fatal;
     } else {
       console.error(
@@ -339,6 +347,22 @@ export function printProblems(outcomes: readonly DumpOutcome[]): void {
   }
   for (const outcome of outcomes) {
     if (outcome.status === "failed") console.error(`failed  ${outcome.reason}`);
+  }
+}
+
+/**
+ * Says, on stderr, how many temporary files of an interrupted run were removed
+ * from the output folder (nothing when none were).
+ *
+ * @param count Files removed.
+ */
+export function printTemporaryFilesRemoved(count: number): void {
+  if (count > 0) {
+    console.error(
+      `removed ${count} temporary file${
+        count === 1 ? "" : "s"
+      } left in the output folder by an interrupted run`,
+    );
   }
 }
 

@@ -4,10 +4,8 @@
  * @module
  */
 
-import {
-  STREAM_CODECS,
-  streamCodecNamed,
-} from "../src/format/stream_codecs.ts";
+import { codecNamed, CODECS } from "../src/format/codecs.ts";
+import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import type { StageSelection } from "../src/jobs/dump_selection.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
@@ -18,6 +16,7 @@ import {
   OUTPUT_FLAGS,
   printJson,
   printProblems,
+  printTemporaryFilesRemoved,
   problemsOf,
   ratioOrNull,
   roundSeconds,
@@ -46,17 +45,19 @@ const ENCODE: TaskDefinition = {
     },
     codec: {
       type: "string",
-      choices: STREAM_CODECS.map((codec) => codec.name),
+      choices: CODECS.map((codec) => codec.name),
       default: "huffman",
       value: "NAME",
-      help: "entropy coder",
+      help:
+        "entropy coder (ctx: context models, one .kvc file per dump, no codebook)",
     },
     codebook: {
       type: "string",
       choices: ["global", "per-dump"],
       default: "global",
       value: "MODE",
-      help: "one codebook per stream for the whole folder, or one per dump",
+      help:
+        "one codebook per stream for the whole folder, or one per dump (not used by ctx)",
     },
     stage: {
       type: "string",
@@ -83,18 +84,27 @@ const ENCODE: TaskDefinition = {
     },
     ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
+    "no-fsync": {
+      type: "boolean",
+      help:
+        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
+    },
   },
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
     "v_lo10_meta_X<ext> and the dump's meta, written last; with --codebook global also\n" +
-    "the folder's codebook file. Dumps with bytes_per_elem other than 2, with a missing\n" +
-    "k/v file or left out by --stage/--min-seq-len/--max-seq-len are skipped and listed.",
+    "the folder's codebook file. With --codec ctx: one file meta_X.kvc per dump.\n" +
+    "Dumps with bytes_per_elem other than 2, with a missing k/v file or left out by\n" +
+    "--stage/--min-seq-len/--max-seq-len are skipped and listed.",
   ],
 };
 
 if (import.meta.main) {
   await runTask(ENCODE, async (flags) => {
-    const codec = streamCodecNamed(flags.codec as string)!;
+    const codec = codecNamed(flags.codec as string)!;
+    // ctx learns as it codes: no codebook, and its per-dump header is binary.
+    const oneFile = isDumpFileCodec(codec);
+    const metaKind = oneFile ? "headers and meta" : "JSON";
     const progress = terminalProgress(!flags.quiet);
     let report;
     try {
@@ -108,6 +118,7 @@ if (import.meta.main) {
         minSeqLen: flags["min-seq-len"] as number,
         maxSeqLen: flags["max-seq-len"] as number,
         overwrite: flags.overwrite as boolean,
+        durable: !flags["no-fsync"],
         onProgress: progress.listener,
       });
     } finally {
@@ -122,13 +133,14 @@ if (import.meta.main) {
     const jsonBytes = report.metaBytes + report.codebookBytes;
     const written = report.streamBytes + jsonBytes;
     printProblems(report.outcomes);
+    printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     if (flags.json) {
       printJson({
         task: ENCODE.name,
         exitCode: code,
         codec: codec.name,
         layout: codec.layout,
-        codebook: flags.codebook,
+        codebook: oneFile ? null : flags.codebook,
         dumps: {
           found: report.metaFilesFound,
           selected: report.selected,
@@ -152,19 +164,21 @@ if (import.meta.main) {
     } else {
       console.log(
         `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
-          `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${flags.codebook} codebook)`,
+          `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${
+            oneFile ? "adaptive models" : `${flags.codebook} codebook`
+          })`,
       );
       if (counts.done > 0) {
         console.log(
           `Bytes: ${formatBytes(report.rawBytes)} in, ${
             formatBytes(report.streamBytes)
-          } of streams + ${formatBytes(jsonBytes)} of JSON`,
+          } of streams + ${formatBytes(jsonBytes)} of ${metaKind}`,
         );
         console.log(
           `Ratio: ${
             (report.rawBytes / report.streamBytes).toFixed(4)
           } streams only, ` +
-            `${(report.rawBytes / written).toFixed(4)} with JSON; ` +
+            `${(report.rawBytes / written).toFixed(4)} with ${metaKind}; ` +
             `${report.seconds.toFixed(2)} s, ${
               (report.rawBytes / 1e6 / report.seconds).toFixed(1)
             } MB/s`,

@@ -95,16 +95,17 @@ export interface TaskRun {
 
 /**
  * Runs `tasks/<name>.ts` in a subprocess with the permissions its `deno.json` task
- * has, as `deno task <name>` would.
+ * has, as `deno task <name>` would, in `cwd` (the repository by default).
  */
 export async function runTaskScript(
   name: string,
   args: readonly string[],
   permissions: readonly string[] = ["--allow-read", "--allow-write"],
+  cwd: string = ROOT,
 ): Promise<TaskRun> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...permissions, join(ROOT, "tasks", `${name}.ts`), ...args],
-    cwd: ROOT,
+    cwd,
     env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

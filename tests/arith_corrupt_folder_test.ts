@@ -10,7 +10,13 @@ import { arithStreamCodec } from "../src/format/arith_stream_codec.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import type { DumpOutcome } from "../src/jobs/job_report.ts";
-import { KV_SAMPLE, listFiles, REFERENCE, withTempDir } from "./_helpers.ts";
+import {
+  KV_SAMPLE,
+  listFiles,
+  REFERENCE,
+  seededRandom,
+  withTempDir,
+} from "./_helpers.ts";
 
 const LAYER = "llama6L-kjv-ruth/layer_0";
 
@@ -143,4 +149,33 @@ Deno.test("a reference arithmetic folder (no checksums) with flipped bits fails 
     assertEquals(failed.length, 4);
     for (const reason of failed) assert(reason.length > 0);
   });
+});
+
+Deno.test("the arithmetic symbol capacity never refuses a real stream and refuses an inflated count", () => {
+  const random = seededRandom(11);
+  for (let trial = 0; trial < 400; trial++) {
+    const count = 1 + Math.floor(random() * 3000);
+    const skew = 1 + random() * 8;
+    const symbols = Uint8Array.from(
+      { length: count },
+      () => Math.floor(64 * random() ** skew),
+    );
+    const counts = new Float64Array(64);
+    for (const symbol of symbols) counts[symbol]++;
+    const model = arithStreamCodec.modelFromCounts(counts, "k_hi6");
+    const bytes = arithStreamCodec.encode(symbols, model, "k_hi6");
+    const capacity = arithStreamCodec.symbolCapacity!(bytes.length, model);
+    assert(
+      count <= capacity,
+      `${count} symbols in ${bytes.length} bytes, capacity ${capacity}`,
+    );
+    if (capacity !== Infinity) {
+      assert(capacity < 64 * count + 1e5, `capacity ${capacity} is loose`);
+    }
+  }
+  const oneSymbol = arithStreamCodec.modelFromCounts(
+    Float64Array.from({ length: 64 }, (_, i) => i === 3 ? 9 : 0),
+    "v_hi6",
+  );
+  assertEquals(arithStreamCodec.symbolCapacity!(1, oneSymbol), Infinity);
 });

@@ -101,7 +101,7 @@ Deno.test("a missing folder or an output folder equal to the input stops the job
       KV_SAMPLE,
     ]);
     assertEquals(run.code, 3);
-    assertStringIncludes(run.stderr, "is the dump folder itself");
+    assertStringIncludes(run.stderr, "is the --dump-dir folder");
     run = await runTaskScript("verify", ["--bitstream-dir", join(dir, "nope")]);
     assertEquals(run.code, 3);
     assertEquals(run.stderr.trim().split("\n").length, 1);
@@ -119,6 +119,7 @@ Deno.test("an empty dump folder, or one whose dumps are all left out, exits 1", 
     ]);
     assertEquals(run.code, 1);
     assertStringIncludes(run.stderr, "No dump found");
+    assertEquals(await Deno.stat(join(dir, "o")).catch(() => "none"), "none");
     run = await runTaskScript("encode", [
       "--dump-dir",
       KV_SAMPLE,

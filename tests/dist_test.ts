@@ -181,7 +181,7 @@ Deno.test("deno task bundle writes four files that run with deno run, no config 
       "--codebook",
       "per-dump",
     ], { cwd: work });
-    assertEquals(refused.code, 2, refused.stderr);
+    assertEquals(refused.code, 3, refused.stderr);
     assertStringIncludes(refused.stderr, "not allowed by Deno's permissions");
     assertEquals(await Deno.stat(elsewhere).catch(() => undefined), undefined);
   });

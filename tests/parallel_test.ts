@@ -7,6 +7,8 @@
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
+import { codecNamed, CODECS } from "../src/format/codecs.ts";
+import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
@@ -63,9 +65,10 @@ async function assertLanesWriteTheSame(
   codecName: string,
   codebook: CodebookMode,
 ): Promise<void> {
-  const codec = STREAM_CODECS.find((candidate) =>
-    candidate.name === codecName
-  )!;
+  const codec = codecNamed(codecName)!;
+  // Durable writes (the default) on the fixtures, where they cost little, so
+  // that the flushes run on workers too; kv-real's thousands of files skip them.
+  const durable = dumpDir === KV_SAMPLE;
   await withTempDir(async (work) => {
     const encode = (outDir: string, jobs: number, threadLane: boolean) =>
       encodeFolder({
@@ -79,6 +82,7 @@ async function assertLanesWriteTheSame(
         maxSeqLen: 0,
         jobs,
         threadLane,
+        durable,
       });
     const serialDir = join(work, "jobs1");
     const serial = await encode(serialDir, 1, true);
@@ -101,6 +105,7 @@ async function assertLanesWriteTheSame(
       overwrite: false,
       jobs: 3,
       threadLane: false,
+      durable,
     });
     assertEquals(decoded.checkedByChecksum, serial.outcomes.length);
     // Every dump file comes back (kv-real also holds notes, which are no dump).
@@ -116,9 +121,16 @@ async function assertLanesWriteTheSame(
   });
 }
 
-for (const codec of STREAM_CODECS) {
-  for (const codebook of ["global", "per-dump"] as const) {
-    Deno.test(`${codec.name} ${codebook}: --jobs 1, 2 and 3, on workers or beside them, write the same bytes; workers decode them back`, async () => {
+for (const codec of CODECS) {
+  // A dump-file codec (ctx) has no codebook: one run.
+  const codebooks = isDumpFileCodec(codec)
+    ? ["per-dump"] as const
+    : ["global", "per-dump"] as const;
+  for (const codebook of codebooks) {
+    const label = isDumpFileCodec(codec)
+      ? codec.name
+      : `${codec.name} ${codebook}`;
+    Deno.test(`${label}: --jobs 1, 2 and 3, on workers or beside them, write the same bytes; workers decode them back`, async () => {
       await assertLanesWriteTheSame(KV_SAMPLE, codec.name, codebook);
     });
   }
@@ -134,6 +146,108 @@ Deno.test({
       "global",
     );
   },
+});
+
+Deno.test({
+  name: "kv-real, ctx: --jobs 1, 2 and 3 write the same bytes",
+  ignore: !SHARED_AVAILABLE,
+  fn: async () => {
+    await assertLanesWriteTheSame(
+      join(SHARED, "kv-real"),
+      "ctx",
+      "per-dump",
+    );
+  },
+});
+
+Deno.test("on workers, existing outputs are skipped or failed as in one thread, --overwrite replaces them, and leftovers of killed runs are removed", async () => {
+  await withTempDir(async (work) => {
+    const bits = join(work, "bits");
+    const onWorkers = { jobs: 2, threadLane: false } as const;
+    const encode = (
+      codecName: string,
+      codebook: CodebookMode,
+      overwrite: boolean,
+      outDir = bits,
+    ) =>
+      encodeFolder({
+        dumpDir: KV_SAMPLE,
+        outDir,
+        codec: codecNamed(codecName)!,
+        codebook,
+        overwrite,
+        stage: "both",
+        minSeqLen: 0,
+        maxSeqLen: 0,
+        durable: false,
+        ...onWorkers,
+      });
+    const statuses = (report: EncodeReport) =>
+      new Set(report.outcomes.map((o) => o.status));
+    assertEquals(
+      statuses(await encode("huffman", "per-dump", false)),
+      new Set(["done"]),
+    );
+    // A leftover of a killed run, and the same command again: all skipped.
+    const leftover = join(
+      bits,
+      "llama6L-kjv-ruth/layer_0/.k_hi6_meta_t0_128.huff.kvbits-tmp-1-1",
+    );
+    await Deno.writeFile(leftover, new Uint8Array(3));
+    const again = await encode("huffman", "per-dump", false);
+    assertEquals(again.temporaryFilesRemoved, 1);
+    assertEquals(statuses(again), new Set(["skipped"]));
+    assertStringIncludes(again.outcomes[0].reason!, "already encoded");
+    // The other codebook mode: every dump fails, naming its meta and the reason.
+    const other = await encode("huffman", "global", false);
+    assertEquals(statuses(other), new Set(["failed"]));
+    assertStringIncludes(
+      other.outcomes[0].reason!,
+      "exists but was encoded with --codebook per-dump; use --overwrite to re-encode the dump",
+    );
+    // --overwrite on workers gives what a fresh global encode gives.
+    assertEquals(
+      statuses(await encode("huffman", "global", true)),
+      new Set(["done"]),
+    );
+    const fresh = join(work, "fresh");
+    await encode("huffman", "global", false, fresh);
+    assertSameFolder(
+      await folderBytes(bits),
+      await folderBytes(fresh),
+      "--overwrite on workers",
+    );
+    // ctx beside them: its files are their own markers, skipped when present.
+    const ctx = join(work, "ctx");
+    assertEquals(
+      statuses(await encode("ctx", "per-dump", false, ctx)),
+      new Set(["done"]),
+    );
+    assertEquals(
+      statuses(await encode("ctx", "per-dump", false, ctx)),
+      new Set(["skipped"]),
+    );
+    // Decoding on workers: restored dumps are skipped, and replaced with --overwrite.
+    const restored = join(work, "restored");
+    const decode = (overwrite: boolean) =>
+      decodeFolder({
+        bitstreamDir: ctx,
+        outDir: restored,
+        overwrite,
+        durable: false,
+        ...onWorkers,
+      });
+    const first = await decode(false);
+    assertEquals(first.checkedByChecksum, first.outcomes.length);
+    assertEquals(
+      new Set((await decode(false)).outcomes.map((o) => o.status)),
+      new Set(["skipped"]),
+    );
+    assertEquals(
+      new Set((await decode(true)).outcomes.map((o) => o.status)),
+      new Set(["done"]),
+    );
+  });
 });
 
 /** A folder of small dumps, one of which (`broken`) has a tensor of the wrong size. */
@@ -228,6 +342,8 @@ Deno.test("a worker that dies costs only the dump it died on: the others are han
       dumpDir: KV_SAMPLE,
       outDir: "unused",
       overwrite: false,
+      codebook: "global",
+      durable: false,
     });
     await runner.forEach(items, {
       taskOf: (batch) => ({

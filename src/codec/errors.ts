@@ -8,6 +8,17 @@
  * `RangeError` instead, so that callers can tell "the file is bad" from "the call is
  * bad" without matching on message text.
  *
+ * Why built-ins for misuse rather than a class of our own: they are what the
+ * standard library and the platform throw for bad arguments, so callers already
+ * handle them; and misuse is a bug of the caller, not something a user can fix, so
+ * nothing needs to tell kvbits' misuse apart from the engine's own `RangeError`
+ * ("Invalid typed array length"). That only holds while data can never reach a
+ * misuse check: the format layer validates every value read from a file (counts,
+ * lengths, tables) before a codec sees it, and the fuzz test
+ * (`tests/fuzz_test.ts`) fails on any error from corrupt input that is not
+ * `KvbitsDataError` or `KvbitsFormatError`. `KvbitsDataError` deliberately does
+ * not extend `RangeError`, so that a `catch` for misuse never swallows corrupt data.
+ *
  * @module
  */
 

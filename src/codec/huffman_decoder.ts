@@ -119,7 +119,10 @@ export function huffmanDecodeTable(code: CanonicalCode): HuffmanDecodeTable {
  * @returns `into`, or the new array, holding the symbols.
  * @throws {KvbitsDataError} When the stream ends early, holds a bit pattern that is
  * no code, has bytes after the last symbol or non-zero padding bits.
- * @throws {RangeError} When `count` is negative or `into` is too short.
+ * @throws {RangeError} When `count` is negative, `into` is too short, or `into` is
+ * a `Uint8Array` and the code has symbols above 255.
+ * @throws {TypeError} When `bytes` is not a `Uint8Array` or `into` not a
+ * `Uint8Array` or `Uint16Array`.
  *
  * @example A round trip
  * ```ts
@@ -147,6 +150,21 @@ export function huffmanDecode<T extends Uint8Array | Uint16Array = Uint16Array>(
   into?: T,
   stream?: string,
 ): T {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot decode ${stream ?? "stream"}: the stream must be a Uint8Array`,
+    );
+  }
+  if (
+    into !== undefined && !(into instanceof Uint8Array) &&
+    !(into instanceof Uint16Array)
+  ) {
+    throw new TypeError(
+      `Cannot decode ${
+        stream ?? "stream"
+      }: the output must be a Uint8Array or a Uint16Array`,
+    );
+  }
   if (!Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(
       `Cannot decode ${
@@ -160,6 +178,15 @@ export function huffmanDecode<T extends Uint8Array | Uint16Array = Uint16Array>(
       `Cannot decode ${
         stream ?? "stream"
       }: output holds ${out.length} symbols, ${count} needed`,
+    );
+  }
+  if (
+    out instanceof Uint8Array && table.symbolsInCodeOrder.some((s) => s > 255)
+  ) {
+    throw new RangeError(
+      `Cannot decode ${
+        stream ?? "stream"
+      }: the code has symbols above 255, which a Uint8Array output cannot hold`,
     );
   }
   const totalBits = bytes.length * 8;

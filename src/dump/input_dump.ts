@@ -11,9 +11,9 @@ import {
   parseDumpMeta,
 } from "../format/dump_meta.ts";
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import { fileErrorOf } from "./file_error.ts";
-import { readWholeFile } from "./read_file.ts";
-import type { FileReader } from "./sync_files.ts";
+import { type FileReader, readWholeFile } from "./read_file.ts";
 
 /** The meta file of a dump, read and parsed. */
 export interface InputMeta {
@@ -47,9 +47,7 @@ export async function readInputMeta(
   read: FileReader = readWholeFile,
 ): Promise<InputMeta> {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(
-      await read(path, "meta"),
-    );
+    const text = utf8Text(await read(path, "meta"), "meta");
     return { text, meta: parseDumpMeta(text) };
   } catch (error) {
     throw fileErrorOf(path, error);

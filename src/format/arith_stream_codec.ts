@@ -69,6 +69,20 @@ export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
   encode(symbols, model, stream) {
     return arithmeticEncode(symbols, model, stream);
   },
+  symbolCapacity(byteLength, model) {
+    // Coding symbol s narrows the interval by at least total / freq[s] (the floors
+    // only narrow it more), and each halving is one renormalization shift; the
+    // decoder refuses a stream shorter than ceil((shifts + 2) / 8) bytes, and the
+    // first 32 bits of range are free. So n symbols need n * log2(total / max freq)
+    // <= 8 * bytes + 32 bits. A model with one symbol costs no bits: no bound.
+    let largest = 0;
+    for (const frequency of model.frequencies) {
+      if (frequency > largest) largest = frequency;
+    }
+    if (largest === 0) return 0;
+    if (largest === model.total) return Infinity;
+    return Math.floor((byteLength * 8 + 32) / Math.log2(model.total / largest));
+  },
   decode(bytes, count, model, into, stream) {
     arithmeticDecode(bytes, count, model, into, stream);
   },

@@ -9,9 +9,13 @@
  *   small decode dumps the JSON is most of the output.
  * - kvbits adds one key of its own, `kvbits`, an object the reference tools ignore:
  *   `format` (1), `k_crc32` and `v_crc32` (CRC-32 of each original tensor; their
- *   lengths are `2 * num_elements`), `codebook_crc32` (CRC-32 of the global codebook
- *   file the dump was coded with) and, only when needed, `meta_text`. It costs
- *   about 80 bytes per dump.
+ *   lengths are `2 * num_elements`, which the shape keys fix as well, so they are
+ *   not stored again), `meta_crc32` (CRC-32 of the original meta file, which is
+ *   restored from the keys of this one), `codebook_crc32` (CRC-32 of the global
+ *   codebook file the dump was coded with) and, only when needed, `meta_text`. It
+ *   costs about 100 bytes per dump. Together the checksums cover every byte that
+ *   decode restores: a corrupt stream, table or key cannot give a wrong dump that
+ *   verify passes.
  * - Restoring the input meta: the added keys are removed and the rest is written as
  *   Python's `json.dumps` writes it, the style of the MNN dumper. When the input was
  *   in another style, or had a key of the same name as an added one, that would not
@@ -47,6 +51,8 @@ export interface DumpIntegrity {
   readonly kCrc32: number;
   /** CRC-32 of the original V tensor file. */
   readonly vCrc32: number;
+  /** CRC-32 of the original meta file (UTF-8 bytes of the text restored). */
+  readonly metaCrc32: number;
   /** CRC-32 of the global codebook file, for `global` codebooks. */
   readonly codebookCrc32?: number;
 }
@@ -154,7 +160,7 @@ export function addedMetaKeys(codec: StreamCodec<unknown>): Set<string> {
  * const inputText = '{"layer_id": 0, "seq_len": 1, "kv_heads": 1, "head_dim": 2, "bytes_per_elem": 2, "stage": "decode", "k_file": "k.bin", "v_file": "v.bin"}';
  * const text = buildBitstreamMeta(huffmanStreamCodec, {
  *   input: parseDumpMeta(inputText), inputText, metaName: "meta_t0_1", numElements: 2,
- *   codebook: "global", integrity: { kCrc32: 1, vCrc32: 2, codebookCrc32: 3 },
+ *   codebook: "global", integrity: { kCrc32: 1, vCrc32: 2, metaCrc32: 4, codebookCrc32: 3 },
  * });
  * const meta = parseBitstreamMeta(text, huffmanStreamCodec);
  * assertEquals(meta.inputText, inputText);
@@ -192,6 +198,7 @@ export function buildBitstreamMeta(
     format: KVBITS_KEY_FORMAT,
     k_crc32: integrity.kCrc32,
     v_crc32: integrity.vCrc32,
+    meta_crc32: integrity.metaCrc32,
   };
   if (integrity.codebookCrc32 !== undefined) {
     kvbits.codebook_crc32 = integrity.codebookCrc32;
@@ -342,6 +349,7 @@ function parseIntegrity(
   const record: DumpIntegrity = {
     kCrc32: field("k_crc32"),
     vCrc32: field("v_crc32"),
+    metaCrc32: field("meta_crc32"),
     codebookCrc32: own.codebook_crc32 === undefined
       ? undefined
       : field("codebook_crc32"),

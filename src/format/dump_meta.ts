@@ -4,12 +4,24 @@
  * @module
  */
 
+import { KvbitsFormatError } from "./format_error.ts";
 import {
   parseJsonObject,
   requireInteger,
   requireRelativePath,
   requireString,
 } from "./json_fields.ts";
+
+/**
+ * Most elements a tensor may have: 2^30, 2 GiB of FP16 per tensor. Decoding needs
+ * about 10 bytes of memory per element (both tensors and their planes), so a
+ * meta announcing more is refused when read, before anything is allocated:
+ * without a limit a corrupt shape could make a decoder whose streams do not
+ * bound the count (a one-symbol arithmetic model codes any count in a few bits)
+ * exhaust the memory. A long-context layer of 128k tokens, 8 KV heads of 128
+ * has 2^27 elements.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 30;
 
 /** The meta of one dump: the keys kvbits relies on, and every key as written. */
 export interface DumpMeta {
@@ -35,17 +47,27 @@ export interface DumpMeta {
   readonly vFile: string;
 }
 
+/** A dump's input meta as decoding restores it: parsed, and its exact text. */
+export interface RestoredMeta {
+  /** The parsed meta. */
+  readonly input: DumpMeta;
+  /** The exact text of the meta file to restore. */
+  readonly inputText: string;
+}
+
 /**
  * Parses the text of a dump's meta file and checks the keys kvbits needs.
  *
  * Required: `layer_id`, `seq_len`, `kv_heads`, `head_dim`, `bytes_per_elem`
  * (non-negative integers; heads and head size above zero), `stage`, `k_file`,
- * `v_file` (strings). `run_id` is optional. Other keys are kept as they are.
+ * `v_file` (strings). `run_id` is optional. Other keys are kept as they are. The
+ * shape may give at most {@link MAX_TENSOR_ELEMENTS} elements per tensor.
  *
  * @param text The JSON text of the meta file.
  * @returns The parsed meta.
- * @throws {KvbitsFormatError} When the text is not a JSON object, or a required key
- * is missing or of the wrong type; the message names the key.
+ * @throws {KvbitsFormatError} When the text is not a JSON object, a required key
+ * is missing or of the wrong type (the message names the key), or the shape is
+ * too large.
  *
  * @example
  * ```ts
@@ -61,12 +83,22 @@ export interface DumpMeta {
  */
 export function parseDumpMeta(text: string): DumpMeta {
   const fields = parseJsonObject(text, "meta");
+  const seqLen = requireInteger(fields, "seq_len", 0);
+  const kvHeads = requireInteger(fields, "kv_heads", 1);
+  const headDim = requireInteger(fields, "head_dim", 1);
+  const elements = seqLen * kvHeads * headDim;
+  if (elements > MAX_TENSOR_ELEMENTS) {
+    throw new KvbitsFormatError(
+      `seq_len * kv_heads * head_dim is ${elements}, above kvbits' limit of 2^30 elements per tensor`,
+      "seq_len",
+    );
+  }
   return {
     fields,
     layerId: requireInteger(fields, "layer_id", 0),
-    seqLen: requireInteger(fields, "seq_len", 0),
-    kvHeads: requireInteger(fields, "kv_heads", 1),
-    headDim: requireInteger(fields, "head_dim", 1),
+    seqLen,
+    kvHeads,
+    headDim,
     bytesPerElem: requireInteger(fields, "bytes_per_elem", 1),
     stage: requireString(fields, "stage"),
     runId: fields.run_id === undefined ? "" : requireString(fields, "run_id"),

@@ -12,8 +12,14 @@
  */
 
 import { joinFp16Planes, splitFp16Planes } from "../codec/fp16_planes.ts";
+import { KvbitsDataError } from "../codec/errors.ts";
 import { countFp16Symbols } from "../codec/histogram.ts";
-import type { PerStream, StreamCodec, StreamName } from "./stream_codec.ts";
+import {
+  type PerStream,
+  STREAM_NAMES,
+  type StreamCodec,
+  type StreamName,
+} from "./stream_codec.ts";
 
 /** The coded streams of one dump, and the tables of its models when they are its own. */
 export interface DumpStreams {
@@ -150,7 +156,9 @@ export function dumpModelsFromTables<Model>(
  * @param into Where to write K and V (each at least `count` words); new arrays
  * when omitted.
  * @returns K and V (`into` when given, cut to `count` words).
- * @throws {KvbitsDataError} When a stream is corrupt, naming it.
+ * @throws {KvbitsDataError} When a stream is corrupt, naming it, or too short
+ * for `count` symbols (checked before anything is allocated, when the codec
+ * has a `symbolCapacity`).
  *
  * @example A round trip
  * ```ts
@@ -172,6 +180,24 @@ export function decodeDumpStreams<Model>(
   models: PerStream<Model>,
   into?: DumpWords,
 ): DumpWords {
+  // A corrupt count must not make us allocate gigabytes: refuse it when a stream
+  // cannot hold that many symbols.
+  if (codec.symbolCapacity) {
+    for (const stream of STREAM_NAMES) {
+      const capacity = codec.symbolCapacity(
+        streams[stream].length,
+        models[stream],
+      );
+      if (count > capacity) {
+        throw new KvbitsDataError(
+          `${
+            streams[stream].length
+          } bytes cannot hold the ${count} symbols the meta announces (at most ${capacity})`,
+          { stream },
+        );
+      }
+    }
+  }
   return {
     k: decodeTensor(streams, count, codec, models, "k_hi6", "k_lo10", into?.k),
     v: decodeTensor(streams, count, codec, models, "v_hi6", "v_lo10", into?.v),

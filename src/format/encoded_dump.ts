@@ -125,6 +125,7 @@ export function encodeDump<Model>(
     integrity: {
       kCrc32: crc32(fp16BytesOfWords(k)),
       vCrc32: crc32(fp16BytesOfWords(v)),
+      metaCrc32: crc32(new TextEncoder().encode(dump.metaText)),
       codebookCrc32: global?.crc32,
     },
   });
@@ -144,8 +145,9 @@ export interface DecodedDump {
   /** V as FP16 words. */
   readonly v: Uint16Array;
   /**
-   * True when the meta carried kvbits' integrity record and both tensors matched
-   * their recorded CRC-32; false for reference outputs, which have none.
+   * True when the meta carried kvbits' integrity record and both tensors and the
+   * meta text to restore matched their recorded CRC-32; false for reference
+   * outputs, which have none.
    */
   readonly integrityChecked: boolean;
 }
@@ -158,8 +160,10 @@ export interface DecodedDump {
  * @param codec The stream codec of the folder's layout.
  * @param global The folder's global codebook, required when the dump uses it.
  * @returns Both tensors, checked against the recorded checksums when present.
- * @throws {KvbitsDataError} When a stream is corrupt, the dump was coded with a
- * different global codebook, or a decoded tensor differs from its checksum.
+ * @throws {KvbitsDataError} When a stream is corrupt or too short for the symbol
+ * count (checked before anything is allocated), the dump was coded with a
+ * different global codebook, or a decoded tensor or the meta text to restore
+ * differs from its checksum.
  *
  * @example A dump coded and decoded with per-dump codebooks
  * ```ts
@@ -208,11 +212,18 @@ export function decodeDump<Model>(
   } else {
     models = dumpModelsFromTables(codec, meta.tables!);
   }
+  // A corrupt count is refused before anything is allocated (see
+  // decodeDumpStreams).
   const { k, v } = decodeDumpStreams(streams, count, codec, models);
   const integrity = meta.integrity;
   if (integrity) {
     checkTensor("K", fp16BytesOfWords(k), integrity.kCrc32);
     checkTensor("V", fp16BytesOfWords(v), integrity.vCrc32);
+    checkTensor(
+      "meta",
+      new TextEncoder().encode(meta.inputText),
+      integrity.metaCrc32,
+    );
   }
   return { k, v, integrityChecked: integrity !== undefined };
 }

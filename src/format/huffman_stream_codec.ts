@@ -71,6 +71,13 @@ export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
   encode(symbols, model, stream) {
     return huffmanEncode(symbols, model.code, stream);
   },
+  symbolCapacity(byteLength, model) {
+    // Every code is at least as long as the shortest one, which has 1 bit or more.
+    const { lengthCounts, maxLength } = model.code;
+    let shortest = 1;
+    while (shortest <= maxLength && lengthCounts[shortest] === 0) shortest++;
+    return shortest > maxLength ? 0 : Math.floor((byteLength * 8) / shortest);
+  },
   decode(bytes, count, model, into, stream) {
     model.decodeTable ??= huffmanDecodeTable(model.code);
     huffmanDecode(bytes, count, model.decodeTable, into, stream);

@@ -6,6 +6,34 @@
 
 import { KvbitsFormatError } from "./format_error.ts";
 
+/** Decoder that refuses invalid UTF-8 instead of replacing it. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The text of a JSON file's bytes, which must be UTF-8 (as JSON requires).
+ *
+ * @param bytes The file's content.
+ * @param what What the file is, for the message ("meta", "codebook").
+ * @returns The text.
+ * @throws {KvbitsFormatError} When the bytes are not valid UTF-8.
+ *
+ * @example
+ * ```ts
+ * import { utf8Text } from "./json_fields.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * assertEquals(utf8Text(new Uint8Array([0x7b, 0x7d]), "meta"), "{}");
+ * assertThrows(() => utf8Text(new Uint8Array([0x7b, 0xff]), "meta"), Error, "meta is not UTF-8 text");
+ * ```
+ */
+export function utf8Text(bytes: Uint8Array, what: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new KvbitsFormatError(`${what} is not UTF-8 text`);
+  }
+}
+
 /**
  * Parses JSON text that must be an object.
  *

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { TensorPlaneBits } from "./dump_file_codec.ts";
+
 /** Sizes of one coded dump. */
 export interface DumpSizes {
   /** `run_id`. */
@@ -31,6 +33,15 @@ export interface DumpSizes {
   readonly vLo10: number;
   /** Bytes of the dump's bitstream meta file. */
   readonly metaBytes: number;
+  /**
+   * What the codec's model spends on each plane of K and V, when it can say (the
+   * `ctx` codec); the four stream columns above then hold the payload split in
+   * proportion to these.
+   */
+  readonly planes?: {
+    readonly k: TensorPlaneBits;
+    readonly v: TensorPlaneBits;
+  };
 }
 
 /** Raw and coded bytes of K, V and both, and their ratios. */
@@ -276,7 +287,47 @@ export function summaryMarkdown(parts: SummaryParts): string {
     `| K | ${bits(kHi6)} | ${bits(kLo10)} | ${bits(kHi6 + kLo10)} |`,
     `| V | ${bits(vHi6)} | ${bits(vLo10)} | ${bits(vHi6 + vLo10)} |`,
     "",
+    ...planeTable(rows),
   ].join("\n");
+}
+
+/**
+ * The model's bits per element by plane, when every row has them: `hi6`, the
+ * modelled top mantissa bits, the raw mantissa bits, and what repeated and predicted
+ * rows cost.
+ */
+function planeTable(rows: readonly DumpSizes[]): string[] {
+  if (rows.length === 0 || rows.some((row) => row.planes === undefined)) {
+    return [];
+  }
+  const lines = [
+    "## Model code lengths by plane",
+    "",
+    "Bits per element the model spends (the file adds its header, meta and the rANS state words).",
+    "",
+    "| | hi6 | lo10 top bits | lo10 raw bits | repeated and predicted rows | total |",
+    "| --- | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const tensor of ["k", "v"] as const) {
+    let elements = 0, hi6 = 0, top = 0, raw = 0, other = 0;
+    for (const row of rows) {
+      const p = row.planes![tensor];
+      elements += p.elements;
+      hi6 += p.hi6;
+      top += p.mantissaTop;
+      raw += p.mantissaRaw;
+      other += p.other;
+    }
+    const per = (value: number) =>
+      elements ? (value / elements).toFixed(3) : "-";
+    lines.push(
+      `| ${tensor.toUpperCase()} | ${per(hi6)} | ${per(top)} | ${per(raw)} | ${
+        per(other)
+      } | ${per(hi6 + top + raw + other)} |`,
+    );
+  }
+  lines.push("");
+  return lines;
 }
 
 function round(value: number): string {

@@ -81,6 +81,14 @@ export interface StreamCodec<Model> {
     model: Model,
     stream: StreamName,
   ): Uint8Array;
+  /**
+   * Optional: the most symbols a stream of `byteLength` bytes can hold with this
+   * model (`Infinity` when the model allows symbols of no bits). Decoding refuses
+   * a larger count before allocating anything, so that a corrupt count in a meta
+   * file cannot make kvbits allocate gigabytes; a codec without it is still safe,
+   * but only stops at the end of the stream.
+   */
+  symbolCapacity?(byteLength: number, model: Model): number;
   /** Decodes `count` symbols into `into`; throws `KvbitsDataError` on corrupt data. */
   decode(
     bytes: Uint8Array,

@@ -8,6 +8,9 @@
 import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
+import { utf8Text } from "../format/json_fields.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { StreamCodec } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -19,6 +22,8 @@ import { fileErrorOf } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { KvbitsJobError } from "./job_error.ts";
+import { measureDumpFile } from "./measure_dump_file.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -74,7 +79,8 @@ export interface AnalyzeReport {
  *
  * @param options Folders and flags.
  * @returns Per-dump sizes, totals with and without metadata, and the files written.
- * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts.
+ * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts,
+ * or the output folder is a file.
  *
  * @example
  * ```ts
@@ -96,6 +102,10 @@ export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
   const folder = await openBitstreamFolder(options.bitstreamDir);
+  const outInfo = await Deno.stat(options.outDir).catch(() => undefined);
+  if (outInfo !== undefined && !outInfo.isDirectory) {
+    throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);
+  }
   const rows: DumpSizes[] = [];
   const originalFiles: { k: string; v: string }[] = [];
   const codebooks = new Set<CodebookMode>();
@@ -104,12 +114,27 @@ export async function analyzeFolder(
   for (const metaFile of folder.metaFiles) {
     const metaPath = join(folder.dir, metaFile);
     try {
+      if (isDumpFileCodec(codec!)) {
+        rows.push(
+          await measureDumpFile(
+            folder.dir,
+            metaFile,
+            codec,
+            options.origDumpDir,
+          ),
+        );
+        outcomes.push({ dump: metaFile, status: "done" });
+        continue;
+      }
       const bytes = await readWholeFile(metaPath).catch((error) => {
         throw fileErrorOf(metaPath, error);
       });
       const meta = (() => {
         try {
-          return parseBitstreamMeta(new TextDecoder().decode(bytes), codec!);
+          return parseBitstreamMeta(
+            utf8Text(bytes, "bitstream meta"),
+            codec as StreamCodec<unknown>,
+          );
         } catch (error) {
           throw fileErrorOf(metaPath, error);
         }

@@ -13,31 +13,41 @@ import {
   parseBitstreamMeta,
 } from "../format/bitstream_meta.ts";
 import {
+  type Codec,
+  codecOfMarkerFile,
+  metaNameOfMarker,
+} from "../format/codecs.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { RestoredMeta } from "../format/dump_meta.ts";
+import {
   type DecodedDump,
   decodeDump,
   type GlobalCodebook,
 } from "../format/encoded_dump.ts";
 import { parseGlobalCodebook } from "../format/global_codebook.ts";
+import { utf8Text } from "../format/json_fields.ts";
 import {
   type PerStream,
   STREAM_NAMES,
   type StreamCodec,
 } from "../format/stream_codec.ts";
-import { streamCodecOfMetaFile } from "../format/stream_codecs.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import { readWholeFile } from "../dump/read_file.ts";
-import type { FileReader } from "../dump/sync_files.ts";
+import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import { KvbitsJobError } from "./job_error.ts";
+import { readDumpFile } from "./read_dump_file.ts";
 
 /** An opened bitstream folder. */
 export interface BitstreamFolder {
   /** The folder. */
   readonly dir: string;
-  /** The stream codec of its layout; undefined when it holds no dump. */
-  readonly codec?: StreamCodec<unknown>;
-  /** Relative paths of the per-dump meta files, sorted. */
+  /** The codec of its layout; undefined when it holds no dump. */
+  readonly codec?: Codec;
+  /**
+   * Relative paths of the files that mark each dump complete, sorted: the per-dump
+   * meta files of a four-stream layout, the dump files of a one-file layout.
+   */
   readonly metaFiles: readonly string[];
   /** Its global codebook, when the file exists and is valid. */
   readonly global?: GlobalCodebook<unknown>;
@@ -82,10 +92,10 @@ export async function openBitstreamFolder(
   }
   const metaFiles = await findFiles(
     dir,
-    (name) => streamCodecOfMetaFile(name) !== undefined,
+    (name) => codecOfMarkerFile(name) !== undefined,
   );
   const codecs = new Set(
-    metaFiles.map((path) => streamCodecOfMetaFile(basename(path))!),
+    metaFiles.map((path) => codecOfMarkerFile(basename(path))!),
   );
   if (codecs.size > 1) {
     throw new KvbitsJobError(
@@ -95,14 +105,19 @@ export async function openBitstreamFolder(
     );
   }
   const [codec] = codecs;
-  if (!codec) return { dir, metaFiles, codebookBytes: 0 };
+  if (!codec || isDumpFileCodec(codec)) {
+    return { dir, codec, metaFiles, codebookBytes: 0 };
+  }
   const codebookPath = join(dir, codec.globalCodebookFile);
   if (!await pathExists(codebookPath)) {
     return { dir, codec, metaFiles, codebookBytes: 0 };
   }
   try {
     const bytes = await readWholeFile(codebookPath);
-    const models = parseGlobalCodebook(new TextDecoder().decode(bytes), codec);
+    const models = parseGlobalCodebook(
+      utf8Text(bytes, "global codebook"),
+      codec,
+    );
     return {
       dir,
       codec,
@@ -123,15 +138,17 @@ export async function openBitstreamFolder(
 
 /** One dump of a bitstream folder, read and decoded. */
 export interface ReadBitstreamDump {
-  /** The parsed bitstream meta. */
-  readonly meta: BitstreamMeta;
+  /** The input meta restored (a four-stream layout's full `BitstreamMeta`). */
+  readonly meta: RestoredMeta;
   /** The decoded tensors. */
   readonly decoded: DecodedDump;
   /** File name of the input meta to restore, e.g. `meta_t0_128.json`. */
   readonly inputMetaName: string;
-  /** Bytes of each stream file. */
-  readonly streamBytes: PerStream<number>;
-  /** Bytes of the per-dump meta file. */
+  /** Bytes of each stream file (four-stream layouts). */
+  readonly streamBytes?: PerStream<number>;
+  /** Bytes of coded tensor data in a one-file layout's dump file. */
+  readonly payloadBytes?: number;
+  /** Bytes of the per-dump meta file (of a one-file layout: header and meta). */
   readonly metaBytes: number;
 }
 
@@ -140,8 +157,8 @@ export interface ReadBitstreamDump {
  *
  * @param folder The opened folder (with a codec).
  * @param metaFile The dump's meta file, relative to the folder.
- * @param read How to read its files (roles `meta` and the stream names);
- * `readWholeFile` by default.
+ * @param read How to read its files (roles `meta` and the stream names, or
+ * `dump` for a one-file layout); `readWholeFile` by default.
  * @returns The meta, the decoded tensors and the file sizes.
  * @throws {KvbitsFileError} Naming the file at fault: a bad meta, a missing or
  * corrupt stream, a tensor that fails its checksum.
@@ -154,7 +171,7 @@ export interface ReadBitstreamDump {
  * const dir = new URL("../../fixtures/reference/huffman-per-dump", import.meta.url).pathname;
  * const folder = await openBitstreamFolder(dir);
  * const dump = await readBitstreamDump(folder, folder.metaFiles[0]);
- * assertEquals(dump.decoded.k.length, dump.meta.numElements);
+ * assertEquals(dump.decoded.k.length, 2 * dump.meta.input.seqLen * 64);
  * assertEquals(dump.inputMetaName.startsWith("meta_"), true);
  * ```
  */
@@ -163,7 +180,10 @@ export async function readBitstreamDump(
   metaFile: string,
   read: FileReader = readWholeFile,
 ): Promise<ReadBitstreamDump> {
-  const codec = folder.codec!;
+  if (isDumpFileCodec(folder.codec!)) {
+    return await readDumpFile(folder.dir, metaFile, folder.codec, read);
+  }
+  const codec = folder.codec as StreamCodec<unknown>;
   const metaPath = join(folder.dir, metaFile);
   let meta: BitstreamMeta;
   let metaBytes: number;
@@ -171,7 +191,7 @@ export async function readBitstreamDump(
     const bytes = await read(metaPath, "meta");
     metaBytes = bytes.length;
     meta = parseBitstreamMeta(
-      new TextDecoder("utf-8", { fatal: true }).decode(bytes),
+      utf8Text(bytes, "bitstream meta"),
       codec,
     );
   } catch (error) {
@@ -213,7 +233,7 @@ export async function readBitstreamDump(
   return {
     meta,
     decoded,
-    inputMetaName: basename(metaFile).slice(codec.metaPrefix.length),
+    inputMetaName: `${metaNameOfMarker(codec, basename(metaFile))}.json`,
     streamBytes,
     metaBytes,
   };

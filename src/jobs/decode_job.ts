@@ -5,16 +5,25 @@
  * Each dump is decoded in memory and checked against the checksums kvbits recorded
  * (reference outputs have none) before anything is written; its two tensors are
  * then written, and its meta file last, each through a temporary file, so that a
- * restored dump whose meta exists is complete.
+ * restored dump whose meta exists is complete. A run killed at any moment can be
+ * run again: temporary files left behind are removed, restored dumps are skipped
+ * and the others written. With `overwrite`, a restored dump's meta is removed
+ * before its tensors are replaced. Each dump is read, decoded, checked and
+ * written by a lane (`worker_pool.ts`: this thread, and workers when the job
+ * proves long enough for them); the output folder's lock and clean-up and the
+ * final flush of its folders stay in this thread.
  *
  * @module
  */
 
-import { join, resolve } from "@std/path";
+import { dirname, join } from "@std/path";
 import { globalCodebookText } from "../format/global_codebook.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import { syncFolders } from "../dump/write_dump_files.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
+import { openOutputFolder } from "./output_folder.ts";
 import { defaultJobs, LaneRunner } from "./worker_pool.ts";
 
 /** What to decode, and where to put or compare the result. */
@@ -29,6 +38,13 @@ export interface DecodeOptions {
   readonly overwrite: boolean;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
+  /**
+   * Flush every file to the disk before the meta that completes its dump, and
+   * the folders at the end (default true): outputs then survive a power cut too,
+   * not only a killed process (`--no-fsync` sets it false). About 0.3 ms per
+   * file on the virtual disk the tests run on.
+   */
+  readonly durable?: boolean;
   /**
    * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
    * default: one per CPU. The output is the same for any value.
@@ -61,6 +77,8 @@ export interface DecodeReport {
   readonly metaBytes: number;
   /** Bytes of the global codebook file, 0 when there is none. */
   readonly codebookBytes: number;
+  /** Temporary files of an interrupted earlier run, removed from the output folder. */
+  readonly temporaryFilesRemoved: number;
   /** Wall time of the job. */
   readonly seconds: number;
 }
@@ -72,7 +90,10 @@ export interface DecodeReport {
  * @param options Folders and flags.
  * @returns The outcome of each dump and what was checked.
  * @throws {KvbitsJobError} When the bitstream folder is missing or mixes layouts,
- * or the output folder is the original or bitstream folder.
+ * or the output folder is the original or bitstream folder, or a file, or
+ * another kvbits run is writing into it.
+ * @throws {KvbitsFileError} When a folder below the bitstream folder cannot be
+ * read.
  *
  * @example Restoring the reference Huffman fixtures and comparing them
  * ```ts
@@ -93,41 +114,15 @@ export async function decodeFolder(
   options: DecodeOptions,
 ): Promise<DecodeReport> {
   const started = performance.now();
-  // Every dump is read, decoded, checked and written by a lane (this thread,
-  // or a worker once the job proves long enough to need them).
-  const runner = new LaneRunner({
-    jobs: options.jobs ?? defaultJobs(),
-    threadLane: options.threadLane,
-  });
-  try {
-    return await decodeWithLanes(options, runner, started);
-  } finally {
-    runner.close();
-  }
-}
-
-async function decodeWithLanes(
-  options: DecodeOptions,
-  runner: LaneRunner,
-  started: number,
-): Promise<DecodeReport> {
   const { outDir, origDumpDir, onProgress } = options;
+  const durable = options.durable ?? true;
   const folder = await openBitstreamFolder(options.bitstreamDir);
-  if (outDir !== undefined) {
-    const out = await realOrResolved(outDir);
-    for (
-      const [flag, dir] of [
-        ["--bitstream-dir", options.bitstreamDir],
-        ["--orig-dump-dir", origDumpDir],
-      ] as const
-    ) {
-      if (dir !== undefined && out === await realOrResolved(dir)) {
-        throw new KvbitsJobError(
-          `--out-dir ${outDir} is the ${flag} folder: choose another folder so that nothing there is overwritten`,
-        );
-      }
-    }
-  }
+  await using output = outDir === undefined
+    ? undefined
+    : await openOutputFolder(outDir, {
+      "--bitstream-dir": options.bitstreamDir,
+      "--orig-dump-dir": origDumpDir,
+    });
   if (origDumpDir !== undefined) {
     const info = await Deno.stat(origDumpDir).catch(() => undefined);
     if (!info?.isDirectory) {
@@ -144,55 +139,78 @@ async function decodeWithLanes(
   let streamBytes = 0;
   let metaBytes = 0;
   let done = 0;
-  if (folder.codec) {
-    await runner.setUp({
-      kind: "decode-setup",
-      bitstreamDir: options.bitstreamDir,
-      codec: folder.codec.name,
-      codebookText: folder.global &&
-        globalCodebookText(folder.codec, folder.global.models),
-      codebookCrc32: folder.global?.crc32,
-      globalProblem: folder.globalProblem,
-      outDir,
-      origDumpDir,
-      overwrite: options.overwrite,
+  // Folders that received a restored dump's meta: flushed at the end.
+  const touched = new Set<string>();
+  // Every dump is read, decoded, checked and written by a lane (this thread,
+  // or a worker once the job proves long enough to need them).
+  const runner = new LaneRunner({
+    jobs: options.jobs ?? defaultJobs(),
+    threadLane: options.threadLane,
+  });
+  try {
+    const codec = folder.codec;
+    if (codec) {
+      await runner.setUp({
+        kind: "decode-setup",
+        bitstreamDir: options.bitstreamDir,
+        codec: codec.name,
+        codebookText: folder.global && !isDumpFileCodec(codec)
+          ? globalCodebookText(codec, folder.global.models)
+          : undefined,
+        codebookCrc32: folder.global?.crc32,
+        globalProblem: folder.globalProblem,
+        outDir,
+        origDumpDir,
+        overwrite: options.overwrite,
+        durable,
+      });
+    }
+    await runner.forEach(
+      folder.metaFiles,
+      {
+        taskOf: (metaFiles) => ({ kind: "decode", metaFiles }),
+        // A task costs a message each way; most dumps decode in less.
+        maxItems: 8,
+      },
+      (metaFile, result, index) => {
+        if (result.kind === "decoded") {
+          outcomes[index] = result.outcome;
+          if (result.byChecksum) checkedByChecksum++;
+          if (result.againstOriginals) checkedAgainstOriginals++;
+          if (result.unchecked) unchecked++;
+          rawBytes += result.rawBytes;
+          streamBytes += result.streamBytes;
+          metaBytes += result.metaBytes;
+          if (outDir !== undefined && result.outcome.status === "done") {
+            touched.add(join(outDir, dirname(metaFile)));
+          }
+        } else {
+          outcomes[index] = {
+            dump: metaFile,
+            status: "failed",
+            reason: `${join(options.bitstreamDir, metaFile)}: ${
+              result.kind === "lost"
+                ? result.reason
+                : `unexpected result ${result.kind}`
+            }`,
+          };
+        }
+        onProgress?.({
+          phase: outDir === undefined ? "verifying" : "decoding",
+          done: ++done,
+          total: folder.metaFiles.length,
+          bytes: rawBytes,
+        });
+      },
+    );
+  } finally {
+    runner.close();
+  }
+  if (durable) {
+    await syncFolders(touched).catch((error) => {
+      throw new KvbitsJobError(error.message);
     });
   }
-  await runner.forEach(
-    folder.metaFiles,
-    {
-      taskOf: (metaFiles) => ({ kind: "decode", metaFiles }),
-      // A task costs a message each way; most dumps decode in less.
-      maxItems: 8,
-    },
-    (metaFile, result, index) => {
-      if (result.kind === "decoded") {
-        outcomes[index] = result.outcome;
-        if (result.byChecksum) checkedByChecksum++;
-        if (result.againstOriginals) checkedAgainstOriginals++;
-        if (result.unchecked) unchecked++;
-        rawBytes += result.rawBytes;
-        streamBytes += result.streamBytes;
-        metaBytes += result.metaBytes;
-      } else {
-        outcomes[index] = {
-          dump: metaFile,
-          status: "failed",
-          reason: `${join(options.bitstreamDir, metaFile)}: ${
-            result.kind === "lost"
-              ? result.reason
-              : `unexpected result ${result.kind}`
-          }`,
-        };
-      }
-      onProgress?.({
-        phase: outDir === undefined ? "verifying" : "decoding",
-        done: ++done,
-        total: folder.metaFiles.length,
-        bytes: rawBytes,
-      });
-    },
-  );
   return {
     layout: folder.codec?.layout,
     outcomes,
@@ -203,10 +221,7 @@ async function decodeWithLanes(
     streamBytes,
     metaBytes,
     codebookBytes: folder.codebookBytes,
+    temporaryFilesRemoved: output?.temporaryFilesRemoved.length ?? 0,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-async function realOrResolved(path: string): Promise<string> {
-  return await Deno.realPath(path).catch(() => resolve(path));
 }

@@ -16,33 +16,46 @@
  * a function of the dump and of the set-up alone, and the global codebook comes
  * from integer counts, whose sum is the same in any order.
  *
- * A codec of another shape (a dump-level coder) plugs in where `encodeOne` and
- * `decodeOne` call `encodeDump` and `readBitstreamDump`: the set-up names the
- * codec, and the lane looks it up in the registry.
+ * Both kinds of codec run here: the set-up names the codec, the lane looks it
+ * up in the registry (`codecNamed`, so a worker needs nothing else), encodes a
+ * dump into the files of its layout with `encodeDumpOutputs` and reads one back
+ * with `readBitstreamDump` (which hands a one-file layout to `readDumpFile`).
+ *
+ * Writing follows the protocol of `src/dump/` (see write_dump_files.ts): every
+ * file through a temporary file, flushed when `durable`; a dump's old marker
+ * removed before its new files, its folder flushed before its new marker, the
+ * marker last. The job holds the output folder's lock, removes what killed runs
+ * left, and flushes the markers' folders at its end.
  *
  * @module
  */
 
-import { dirname, join } from "@std/path";
+import { basename, dirname, join } from "@std/path";
 import {
   countFp16Symbols,
   type Fp16Histograms,
   newFp16Histograms,
 } from "../codec/histogram.ts";
+import {
+  type Codec,
+  codecNamed,
+  markerFileName,
+  metaNameOfMarker,
+} from "../format/codecs.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
 import { parseDumpMeta } from "../format/dump_meta.ts";
-import { encodeDump, type GlobalCodebook } from "../format/encoded_dump.ts";
+import type { GlobalCodebook } from "../format/encoded_dump.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { parseGlobalCodebook } from "../format/global_codebook.ts";
-import type { StreamCodec } from "../format/stream_codec.ts";
-import { streamCodecNamed } from "../format/stream_codecs.ts";
-import { fileErrorOf } from "../dump/file_error.ts";
+import type { CodebookMode } from "../format/stream_codec.ts";
+import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readInputTensors } from "../dump/input_dump.ts";
-import {
-  AtomicFileWriter,
-  pathExistsSync,
-  reusedFileReader,
-} from "../dump/sync_files.ts";
+import { pathExistsSync } from "../dump/path_exists.ts";
+import { reusedFileReader } from "../dump/read_file.ts";
+import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+import { encodeDumpOutputs } from "./dump_outputs.ts";
+import { existingDumpProblem } from "./existing_dump.ts";
 import type { DumpOutcome } from "./job_report.ts";
 import { compareWithOriginal } from "./original_dump.ts";
 
@@ -65,6 +78,10 @@ export interface EncodeSetupTask {
   readonly outDir: string;
   /** Replace existing outputs. */
   readonly overwrite: boolean;
+  /** `--codebook`: an existing dump coded otherwise is not skipped. */
+  readonly codebook: CodebookMode;
+  /** Flush every file to the disk before the marker of its dump. */
+  readonly durable: boolean;
   /** The global codebook file's text, for `--codebook global` (after counting). */
   readonly codebookText?: string;
   /** CRC-32 of the global codebook file's bytes. */
@@ -102,6 +119,8 @@ export interface DecodeSetupTask {
   readonly origDumpDir?: string;
   /** Replace dumps already restored. */
   readonly overwrite: boolean;
+  /** Flush every file to the disk before the meta of its dump. */
+  readonly durable: boolean;
 }
 
 /** Decodes some dumps, checks them and writes them when asked to. */
@@ -225,7 +244,7 @@ export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
 /** A lane's encode set-up, resolved. */
 interface EncodeState {
   readonly task: EncodeSetupTask;
-  readonly codec: StreamCodec<unknown>;
+  readonly codec: Codec;
   readonly global?: GlobalCodebook<unknown>;
 }
 
@@ -235,10 +254,20 @@ interface DecodeState {
   readonly folder: BitstreamFolder;
 }
 
-function codecNamed(name: string): StreamCodec<unknown> {
-  const codec = streamCodecNamed(name);
+function codecOfSetUp(name: string): Codec {
+  const codec = codecNamed(name);
   if (!codec) throw new Error(`Cannot set up a lane: no codec ${name}`);
   return codec;
+}
+
+/** The global codebook a set-up carries, parsed for its (stream) codec. */
+function globalOfSetUp(
+  codec: Codec,
+  text: string | undefined,
+  crc32: number | undefined,
+): GlobalCodebook<unknown> | undefined {
+  if (text === undefined || isDumpFileCodec(codec)) return undefined;
+  return { models: parseGlobalCodebook(text, codec), crc32: crc32 ?? 0 };
 }
 
 /**
@@ -255,7 +284,7 @@ function codecNamed(name: string): StreamCodec<unknown> {
  * const relativePath = "llama6L-kjv-ruth/layer_0/meta_t0_128.json";
  * const metaText = await Deno.readTextFile(`${dumpDir}/${relativePath}`);
  * const lane = new DumpTaskLane();
- * await lane.run({ kind: "encode-setup", codec: "huffman", dumpDir, outDir: "unused", overwrite: false });
+ * await lane.run({ kind: "encode-setup", codec: "huffman", dumpDir, outDir: "unused", overwrite: false, codebook: "global", durable: false });
  * const reply = await lane.run({ kind: "count", dumps: [{ relativePath, metaText }] });
  * const result = reply.kind === "done" ? reply.results[0] : undefined;
  * assertEquals(result?.kind === "counted" && result.bytes, 2 * 128 * 2 * 64 * 2);
@@ -263,7 +292,8 @@ function codecNamed(name: string): StreamCodec<unknown> {
  */
 export class DumpTaskLane {
   readonly #read = reusedFileReader();
-  readonly #writer = new AtomicFileWriter();
+  /** Output folders this lane made or found: each is made once. */
+  readonly #folders = new Set<string>();
   #encode?: EncodeState;
   #decode?: DecodeState;
 
@@ -277,19 +307,15 @@ export class DumpTaskLane {
    */
   async run(task: DumpTask): Promise<DumpTaskReply> {
     switch (task.kind) {
-      case "encode-setup":
+      case "encode-setup": {
+        const codec = codecOfSetUp(task.codec);
         this.#encode = {
           task,
-          codec: codecNamed(task.codec),
-          global: task.codebookText === undefined ? undefined : {
-            models: parseGlobalCodebook(
-              task.codebookText,
-              codecNamed(task.codec),
-            ),
-            crc32: task.codebookCrc32 ?? 0,
-          },
+          codec,
+          global: globalOfSetUp(codec, task.codebookText, task.codebookCrc32),
         };
         return { kind: "set-up" };
+      }
       case "count":
       case "encode": {
         const results: DumpResult[] = [];
@@ -346,45 +372,63 @@ export class DumpTaskLane {
   async #encodeOne(dump: DumpToCode): Promise<EncodedResult> {
     const { task, codec, global } = this.#encodeState();
     const relativePath = dump.relativePath;
-    const metaName = relativePath.slice(relativePath.lastIndexOf("/") + 1)
-      .replace(/\.json$/, "");
+    const metaName = basename(relativePath).replace(/\.json$/, "");
     const outFolder = join(task.outDir, dirname(relativePath));
-    const metaOut = join(outFolder, `${codec.metaPrefix}${metaName}.json`);
+    const metaOut = join(outFolder, markerFileName(codec, metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
       if (!task.overwrite && pathExistsSync(metaOut)) {
+        const problem = existingDumpProblem(
+          metaOut,
+          codec,
+          task.codebook,
+          global,
+          this.#read,
+        );
         return {
           kind: "encoded",
-          outcome: {
-            dump: relativePath,
-            status: "skipped",
-            reason:
-              `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
-          },
+          outcome: problem === ""
+            ? {
+              dump: relativePath,
+              status: "skipped",
+              reason:
+                `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
+            }
+            : {
+              dump: relativePath,
+              status: "failed",
+              reason: new KvbitsFileError(
+                metaOut,
+                `${problem}; use --overwrite to re-encode the dump`,
+              ).message,
+            },
           ...nothing,
         };
       }
       const meta = parseDumpMeta(dump.metaText);
       const folder = dirname(join(task.dumpDir, relativePath));
       const { k, v } = await readInputTensors(folder, meta, this.#read);
-      const encoded = encodeDump(
+      const outputs = encodeDumpOutputs(
         { metaName, metaText: dump.metaText, meta, k, v },
         codec,
         global,
       );
-      let streamBytes = 0;
-      for (const file of encoded.streams) {
-        const path = join(outFolder, file.name);
-        this.#write(path, file.bytes);
-        streamBytes += file.bytes.length;
-      }
-      this.#write(metaOut, encoded.meta.bytes);
+      // The last file (the meta, or a one-file layout's only file) marks the
+      // dump complete: an old one goes first, the new one comes last.
+      const files = outputs.files.map((file) => ({
+        path: join(outFolder, file.name),
+        bytes: file.bytes,
+      }));
+      writeFilesThenMarker(files.slice(0, -1), files[files.length - 1], {
+        durable: task.durable,
+        folders: this.#folders,
+      });
       return {
         kind: "encoded",
         outcome: { dump: relativePath, status: "done" },
         rawBytes: k.byteLength + v.byteLength,
-        streamBytes,
-        metaBytes: encoded.meta.bytes.length,
+        streamBytes: outputs.streamBytes,
+        metaBytes: outputs.metaBytes,
       };
     } catch (error) {
       return {
@@ -399,25 +443,14 @@ export class DumpTaskLane {
     }
   }
 
-  #write(path: string, bytes: Uint8Array): void {
-    try {
-      this.#writer.write(path, bytes);
-    } catch (error) {
-      throw fileErrorOf(path, error);
-    }
-  }
-
   async #decodeOne(metaFile: string): Promise<DecodedResult> {
     if (!this.#decode) throw new Error("Cannot decode: the lane is not set up");
     const { task, folder } = this.#decode;
     const { outDir, origDumpDir } = task;
-    const codec = folder.codec!;
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
       dirname(metaFile),
-      metaFile.slice(metaFile.lastIndexOf("/") + 1).slice(
-        codec.metaPrefix.length,
-      ),
+      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
     );
     // As the job counted them: a dump whose checksums matched counts as checked
     // by checksum even when its originals then differ.
@@ -453,12 +486,26 @@ export class DumpTaskLane {
       if (metaOut !== undefined) {
         const { input, inputText } = dump.meta;
         const folderOut = dirname(metaOut);
-        this.#write(join(folderOut, input.kFile), fp16BytesOfWords(decoded.k));
-        this.#write(join(folderOut, input.vFile), fp16BytesOfWords(decoded.v));
-        this.#write(metaOut, new TextEncoder().encode(inputText));
+        writeFilesThenMarker(
+          [
+            {
+              path: join(folderOut, input.kFile),
+              bytes: fp16BytesOfWords(decoded.k),
+            },
+            {
+              path: join(folderOut, input.vFile),
+              bytes: fp16BytesOfWords(decoded.v),
+            },
+          ],
+          { path: metaOut, bytes: new TextEncoder().encode(inputText) },
+          { durable: task.durable, folders: this.#folders },
+        );
       }
-      let streamBytes = 0;
-      for (const bytes of Object.values(dump.streamBytes)) streamBytes += bytes;
+      // Coded bytes: the four streams, or a one-file dump's payload.
+      let streamBytes = dump.payloadBytes ?? 0;
+      for (const bytes of Object.values(dump.streamBytes ?? {})) {
+        streamBytes += bytes;
+      }
       return {
         kind: "decoded",
         outcome: { dump: metaFile, status: "done" },
@@ -488,11 +535,8 @@ export class DumpTaskLane {
 
 /** The opened folder a decode set-up describes (its dumps are given one by one). */
 function folderOf(task: DecodeSetupTask): BitstreamFolder {
-  const codec = codecNamed(task.codec);
-  const global = task.codebookText === undefined ? undefined : {
-    models: parseGlobalCodebook(task.codebookText, codec),
-    crc32: task.codebookCrc32 ?? 0,
-  };
+  const codec = codecOfSetUp(task.codec);
+  const global = globalOfSetUp(codec, task.codebookText, task.codebookCrc32);
   return {
     dir: task.bitstreamDir,
     codec,

@@ -7,7 +7,7 @@
  */
 
 import { basename, dirname } from "@std/path";
-import { pathExistsSync } from "../dump/sync_files.ts";
+import { pathExistsSync } from "../dump/path_exists.ts";
 
 /**
  * Answers "does this path exist?" like `pathExists`, listing each folder once.

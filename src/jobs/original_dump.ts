@@ -8,8 +8,7 @@ import { dirname, join } from "@std/path";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
-import { readWholeFile } from "../dump/read_file.ts";
-import type { FileReader } from "../dump/sync_files.ts";
+import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import type { ReadBitstreamDump } from "./bitstream_folder.ts";
 
 /**

@@ -153,7 +153,7 @@ function moduleAvailable(url: URL): boolean {
  * const paths = ["llama6L-kjv-ruth/layer_0/meta_t0_128.json", "llama6L-kjv-ruth/layer_0/meta_t128_256.json"];
  * const runner = new LaneRunner({ jobs: 2 });
  * try {
- *   await runner.setUp({ kind: "encode-setup", codec: "huffman", dumpDir, outDir: "unused", overwrite: false });
+ *   await runner.setUp({ kind: "encode-setup", codec: "huffman", dumpDir, outDir: "unused", overwrite: false, codebook: "global", durable: false });
  *   let bytes = 0;
  *   await runner.forEach(paths, {
  *     taskOf: (batch) => ({

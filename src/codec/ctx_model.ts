@@ -1,0 +1,175 @@
+/**
+ * The context model of the `ctx` codec: which adaptive table codes each symbol of an
+ * FP16 tensor `[tokens, kv_heads, head_dim]`.
+ *
+ * Read me first:
+ * - Each FP16 word is three parts: `hi6` (sign and exponent, 6 bits, modelled), the
+ *   top 2 mantissa bits (modelled) and the low 8 mantissa bits (stored raw: on
+ *   ../shared/kv-real, modelling them gains nothing, and the top 3rd and 4th bits
+ *   gain less than their learning costs). The raw part is the word's low byte.
+ * - A channel is one `(head, index in head_dim)` pair: `kv_heads * head_dim`
+ *   channels per token row. Each channel keeps two running averages over the tokens
+ *   coded so far in this tensor, in fixed point:
+ *   `meanExponent` (exponent times 256) and `signBias` (+256 for positive, -256 for
+ *   negative), both updated as `avg += (new - avg) >> 3` (a window of about 8
+ *   tokens). They summarise the channel's scale and sign, which is what a channel
+ *   index alone would tell, but shared by all channels of the same scale: a model per
+ *   channel index learns too slowly on 128-token dumps (measured: 3.67 bits per hi6
+ *   symbol against 3.30 for these contexts on K).
+ * - `hi6` context: `1 + 4 * round(meanExponent / 256) + signBucket`, where the sign
+ *   bucket splits `signBias` into 4 equal ranges: 129 contexts. Context 0 is "no
+ *   history": the first coded row of a tensor, and every row of a single-token dump
+ *   (decode dumps carry nothing across dumps, so each decodes on its own).
+ * - Mantissa-top context: the exponent's distance from the channel's rounded mean,
+ *   `clamp(exponent - round(meanExponent / 256), -3, 3)`, 7 contexts, plus one for
+ *   "no history": 8. Within an exponent bin the density of a bell-shaped channel
+ *   falls faster the further out in the tail the bin lies, so low mantissas are more
+ *   likely above the channel's typical exponent (0.05 bits per element saved on
+ *   kv-real; conditioning on the raw `hi6` instead saves less).
+ * - Rows predicted by rotation (RoPE K of a repeated token) code, per element, the
+ *   distance in FP16 steps between the word and its prediction, in the context of
+ *   the predicted exponent / 4 ({@link RESIDUAL_CONTEXTS}); a distance beyond 31
+ *   escapes to the usual `hi6` and top coding in the channel's contexts. Predicted
+ *   and repeated rows leave the channel averages as they were.
+ * - Every constant here was chosen on kv-real by measuring whole-corpus output size
+ *   over a small grid (EMA shifts 2..5, 2..7 sign buckets, 1..4 top bits); none is
+ *   fitted per dump, and none is far from flat: the neighbours cost < 0.3%.
+ *
+ * @module
+ */
+
+/** Top mantissa bits coded with a model; the low `10 - 2` bits are raw. */
+export const TOP_MANTISSA_BITS = 2;
+/** Alphabet of the mantissa-top model: 4. */
+export const TOP_ALPHABET = 1 << TOP_MANTISSA_BITS;
+/** Alphabet of the `hi6` model: 64. */
+export const HI6_ALPHABET = 64;
+/** Sign buckets of the `hi6` context. */
+export const SIGN_BUCKETS = 4;
+/** `hi6` contexts: "no history" plus 32 mean exponents times 4 sign buckets. */
+export const HI6_CONTEXTS: number = 1 + 32 * SIGN_BUCKETS;
+/** Mantissa-top contexts: 7 exponent distances plus "no history". */
+export const TOP_CONTEXTS = 8;
+/**
+ * The mantissa-top context of a channel without history. Its table stays uniform
+ * (2 bits a symbol): on the first row of a tensor, and on every single-token decode
+ * dump, learning the mild skew of the top bits costs more than it gains (measured
+ * on kv-real: +0.05 bits per element on decode dumps when adaptive).
+ */
+export const TOP_CONTEXT_NO_HISTORY = 7;
+/** Right shift of the channel averages: each step moves 1/8 of the way. */
+export const CHANNEL_AVERAGE_SHIFT = 3;
+/** The mean exponent a channel without history reports (out of any real range). */
+export const NO_HISTORY_EXPONENT = 64;
+/** Offset of `exponent - meanExponent` into {@link TOP_CONTEXT_OF_DISTANCE}. */
+export const DISTANCE_OFFSET = 64;
+
+/**
+ * Alphabet of the model of prediction residuals (rows predicted by rotation, see
+ * `rotary_prediction.ts`): residual `r` in -31..31 is symbol `r + 32`; symbol 0
+ * escapes to coding the element as usual.
+ */
+export const RESIDUAL_ALPHABET = 64;
+/** Largest residual magnitude coded directly. */
+export const RESIDUAL_LIMIT = 31;
+/** The escape symbol of the residual model. */
+export const RESIDUAL_ESCAPE = 0;
+/**
+ * Residual contexts: the predicted exponent divided by 4. Tiny predicted values miss
+ * by more ulps (kv-real: 4.3 bits of residual below exponent 9, 1.0 above 14).
+ */
+export const RESIDUAL_CONTEXTS = 8;
+
+/**
+ * Mantissa-top context by `exponent - roundedMean + 64`: distances -3..3 (clamped)
+ * give 0..6, and distances below -32 (only possible against
+ * {@link NO_HISTORY_EXPONENT}) give 7.
+ */
+export const TOP_CONTEXT_OF_DISTANCE: Uint8Array = (() => {
+  const table = new Uint8Array(DISTANCE_OFFSET + 32);
+  for (let i = 0; i < table.length; i++) {
+    const distance = i - DISTANCE_OFFSET;
+    table[i] = distance < -32 ? 7 : Math.max(-3, Math.min(3, distance)) + 3;
+  }
+  return table;
+})();
+
+/** Sign bucket by `signBias + 256` (`0..512`): four equal ranges. */
+export const SIGN_BUCKET_OF_BIAS: Uint8Array = (() => {
+  const table = new Uint8Array(513);
+  for (let v = 0; v <= 512; v++) {
+    table[v] = Math.min(SIGN_BUCKETS - 1, (v * SIGN_BUCKETS) >> 9);
+  }
+  return table;
+})();
+
+/**
+ * The running state of every channel of a tensor while it is coded, and each
+ * channel's current contexts.
+ *
+ * @example A channel learns its scale and sign
+ * ```ts
+ * import { ChannelStates } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const channels = new ChannelStates(2);
+ * assertEquals(channels.hi6Context[0], 0); // no history yet
+ * channels.update(0, 0x2f); // negative, exponent 15
+ * assertEquals(channels.roundedExponent[0], 15);
+ * assertEquals(channels.hi6Context[0], 1 + 4 * 15 + 0);
+ * ```
+ */
+export class ChannelStates {
+  /** `meanExponent` of each channel, exponent times 256. */
+  readonly meanExponent: Int32Array;
+  /** `signBias` of each channel, -256..256. */
+  readonly signBias: Int32Array;
+  /** Context of the channel's next `hi6` symbol (0: no history). */
+  readonly hi6Context: Int32Array;
+  /** `round(meanExponent / 256)`, or {@link NO_HISTORY_EXPONENT}. */
+  readonly roundedExponent: Int32Array;
+
+  /**
+   * Creates the states of `channels` channels, all without history.
+   *
+   * @param channels Channels per token row, `kv_heads * head_dim`.
+   */
+  constructor(channels: number) {
+    this.meanExponent = new Int32Array(channels);
+    this.signBias = new Int32Array(channels);
+    this.hi6Context = new Int32Array(channels);
+    this.roundedExponent = new Int32Array(channels).fill(NO_HISTORY_EXPONENT);
+  }
+
+  /** Forgets every channel's history (start of a tensor). */
+  reset(): void {
+    this.hi6Context.fill(0);
+    this.roundedExponent.fill(NO_HISTORY_EXPONENT);
+  }
+
+  /**
+   * Moves a channel's averages towards a newly coded `hi6` symbol. Hot loops inline
+   * the same arithmetic.
+   *
+   * @param channel The channel.
+   * @param hi6 The symbol coded, `0..63`.
+   */
+  update(channel: number, hi6: number): void {
+    const exponent = hi6 & 31;
+    const sign = 256 - ((hi6 >>> 5) << 9);
+    let mean = exponent << 8;
+    let bias = sign;
+    if (this.hi6Context[channel] !== 0) {
+      mean = this.meanExponent[channel];
+      mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
+      bias = this.signBias[channel];
+      bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
+    }
+    this.meanExponent[channel] = mean;
+    this.signBias[channel] = bias;
+    const rounded = (mean + 128) >> 8;
+    this.roundedExponent[channel] = rounded;
+    this.hi6Context[channel] = 1 + (rounded << 2) +
+      SIGN_BUCKET_OF_BIAS[bias + 256];
+  }
+}
