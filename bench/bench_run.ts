@@ -7,8 +7,12 @@
  *   in memory, one thread: modelling (a global codebook's histogram pass and
  *   tables, or each dump's own tables) and coding; decoding rebuilds the models
  *   from their tables. No file, checksum or JSON. Best of `runs` after a warm-up.
- * - ratios: K and V bytes over the coded streams, and over everything a folder
- *   encode writes (streams, per-dump meta JSON, global codebook).
+ * - ratios: K and V bytes over the coded data (streams, or ctx's payloads), and
+ *   over everything a folder encode writes (adding the per-dump meta JSON and
+ *   global codebook, or ctx's file headers and compact meta).
+ * - bits per element by plane, K and V apart: a stream codec's `hi6` and `lo10`
+ *   stream bytes; ctx's code lengths of `hi6`, of the modelled top mantissa
+ *   bits and of the raw ones, and of its repeated and predicted rows ("other").
  * - zstd: its own in-memory benchmark (`zstd -b`, one thread) on the
  *   concatenated raw bytes and on their byte split; the split itself is not timed.
  * - whole-folder encode and verify MB/s: FP16 bytes per second of the tasks run
@@ -27,7 +31,11 @@ import { cpus, loadavg } from "node:os";
 import { fromFileUrl, join } from "@std/path";
 import { ENTRY_POINTS, permissionFlags } from "../scripts/entry_points.ts";
 import type { DumpWords } from "../src/format/dump_streams.ts";
-import { type BenchCodec, benchCodecs } from "./bench_codecs.ts";
+import {
+  type BenchCodec,
+  benchCodecs,
+  type PlaneBits,
+} from "./bench_codecs.ts";
 import { type BenchCorpus, loadCorpus } from "./bench_corpus.ts";
 import { bestOf, type Timing, timingOf } from "./timing.ts";
 import {
@@ -80,14 +88,19 @@ export interface CodecFigures {
   readonly codec: string;
   /** The codebook mode. */
   readonly codebook: string;
-  /** Bytes of the coded streams. */
+  /** Bytes of the coded data (streams, or a one-file layout's payloads). */
   readonly streamBytes: number;
-  /** Bytes of JSON a folder encode writes. */
-  readonly jsonBytes: number;
+  /** Bytes of meta a folder encode writes (JSON and codebook, or file headers). */
+  readonly metaBytes: number;
   /** K and V bytes over stream bytes. */
   readonly ratio: number;
-  /** K and V bytes over stream and JSON bytes. */
-  readonly ratioWithJson: number;
+  /** K and V bytes over stream and meta bytes: every byte a folder encode writes. */
+  readonly ratioWithMeta: number;
+  /** Bits per element by plane, K and V apart. */
+  readonly bitsPerElement: {
+    readonly k: PlaneFigures;
+    readonly v: PlaneFigures;
+  };
   /** Encode times. */
   readonly encode: Timing;
   /** Decode times. */
@@ -96,6 +109,22 @@ export interface CodecFigures {
   readonly encodeMegabytesPerSecond: number;
   /** K and V MB per second of the best decode. */
   readonly decodeMegabytesPerSecond: number;
+}
+
+/** Bits per element of one tensor kind (K or V), by plane. */
+export interface PlaneFigures {
+  /** The `hi6` plane (sign and exponent). */
+  readonly hi6: number;
+  /** The `lo10` plane (mantissa), all of it. */
+  readonly lo10: number;
+  /** Of `lo10`, the modelled top bits (ctx only). */
+  readonly lo10Top?: number;
+  /** Of `lo10`, the raw bits (ctx only). */
+  readonly lo10Raw?: number;
+  /** Anything else (ctx: repeated and predicted rows). */
+  readonly other: number;
+  /** All of it. */
+  readonly total: number;
 }
 
 /** The whole-folder figures of one codec, codebook mode and `--jobs`. */
@@ -249,17 +278,31 @@ function measureCodec(
       `Cannot benchmark ${codec.codec} ${codec.codebook}: its codec work gives ${encoding.streamBytes} stream bytes, a folder encode ${sizes.streamBytes}`,
     );
   }
+  const planes = codec.planeBits(dumps);
   return {
     codec: codec.codec,
     codebook: codec.codebook,
     streamBytes: sizes.streamBytes,
-    jsonBytes: sizes.jsonBytes,
+    metaBytes: sizes.metaBytes,
     ratio: bytes / sizes.streamBytes,
-    ratioWithJson: bytes / (sizes.streamBytes + sizes.jsonBytes),
+    ratioWithMeta: bytes / (sizes.streamBytes + sizes.metaBytes),
+    bitsPerElement: { k: perElement(planes.k), v: perElement(planes.v) },
     encode,
     decode,
     encodeMegabytesPerSecond: megabytesPerSecond(bytes, encode.best),
     decodeMegabytesPerSecond: megabytesPerSecond(bytes, decode.best),
+  };
+}
+
+function perElement(bits: PlaneBits): PlaneFigures {
+  const per = (value: number) => value / bits.elements;
+  return {
+    hi6: per(bits.hi6),
+    lo10: per(bits.lo10),
+    lo10Top: bits.lo10Top === undefined ? undefined : per(bits.lo10Top),
+    lo10Raw: bits.lo10Raw === undefined ? undefined : per(bits.lo10Raw),
+    other: per(bits.other),
+    total: per(bits.hi6 + bits.lo10 + bits.other),
   };
 }
 

@@ -40,7 +40,8 @@ export function columns(
 
 /**
  * The bench report as text: the corpus and machine, a table of codec figures
- * with zstd beside them, and a table of whole-folder figures.
+ * with zstd beside them, a table of bits per element by plane, and a table of
+ * whole-folder figures.
  *
  * @param report What the bench measured.
  * @returns The text, lines ending in `\n`.
@@ -55,13 +56,18 @@ export function columns(
  *   corpus: { dumpDir: "kv", dumps: 2, bytes: 1e6, largestDumpBytes: 6e5 },
  *   machine: { cpus: 2, deno: "2.9.6", v8: "15.0" }, runs: 1, folderRuns: 0,
  *   codecs: [{
- *     codec: "huffman", codebook: "global", streamBytes: 8e5, jsonBytes: 1e5,
- *     ratio: 1.25, ratioWithJson: 1.1111, encode: timing, decode: timing,
+ *     codec: "huffman", codebook: "global", streamBytes: 8e5, metaBytes: 1e5,
+ *     ratio: 1.25, ratioWithMeta: 1.1111, encode: timing, decode: timing,
  *     encodeMegabytesPerSecond: 2, decodeMegabytesPerSecond: 2,
+ *     bitsPerElement: {
+ *       k: { hi6: 3.5, lo10: 10, other: 0, total: 13.5 },
+ *       v: { hi6: 3.25, lo10: 10, other: 0, total: 13.25 },
+ *     },
  *   }],
  *   zstd: { skipped: "the zstd CLI is not on the PATH", results: [] }, folders: [],
  * });
  * assertStringIncludes(text, "huffman  global      1.2500     1.1111          2.0          2.0");
+ * assertStringIncludes(text, "huffman  global    K       3.500  10.000    -    -      -  13.500");
  * assertStringIncludes(text, "zstd: not measured: the zstd CLI is not on the PATH");
  * ```
  */
@@ -81,15 +87,16 @@ export function benchTable(report: BenchReport): string {
     }; deno ${machine.deno}, V8 ${machine.v8}`,
     "",
     `Codecs: one thread, in memory (no file I/O, no checksum, no JSON), best of ${report.runs} runs after a warm-up.`,
-    "MB/s = 10^6 bytes of FP16 K and V per second. Ratio = K and V bytes / coded streams;",
-    "'with JSON' adds the per-dump meta files and the global codebook a folder encode writes.",
+    "MB/s = 10^6 bytes of FP16 K and V per second. Ratio = K and V bytes / coded streams (ctx: payloads);",
+    "'with meta' counts every byte a folder encode writes: the per-dump meta JSON and the global codebook,",
+    "or ctx's file headers and compact meta.",
     "",
   ];
   const rows = report.codecs.map((figures) => [
     figures.codec,
     figures.codebook,
     figures.ratio.toFixed(4),
-    figures.ratioWithJson.toFixed(4),
+    figures.ratioWithMeta.toFixed(4),
     figures.encodeMegabytesPerSecond.toFixed(1),
     figures.decodeMegabytesPerSecond.toFixed(1),
   ]);
@@ -109,7 +116,7 @@ export function benchTable(report: BenchReport): string {
         "codec",
         "codebook",
         "KV ratio",
-        "with JSON",
+        "with meta",
         "encode MB/s",
         "decode MB/s",
       ],
@@ -122,6 +129,48 @@ export function benchTable(report: BenchReport): string {
     report.zstd.skipped
       ? `zstd: not measured: ${report.zstd.skipped}`
       : `zstd: ${report.zstd.version} (zstd -b -T1: its own in-memory benchmark, one thread; the byte split itself is not timed)`,
+  );
+  out.push(
+    "",
+    "Bits per element by plane, K and V apart, coded data only (no header, meta or codebook). huffman and arith:",
+    "bytes of the hi6 and lo10 streams (lo10 is one symbol). ctx: its models' code lengths (the rANS stream is",
+    "within a few bytes of their sum); lo10 = 2 modelled top bits + raw low bits, 'other' = repeated and predicted rows.",
+    "",
+  );
+  const bits = (value: number | undefined) =>
+    value === undefined ? "-" : value.toFixed(3);
+  const planeRows = report.codecs.flatMap((figures) =>
+    (["k", "v"] as const).map((tensor) => {
+      const planes = figures.bitsPerElement[tensor];
+      return [
+        figures.codec,
+        figures.codebook,
+        tensor.toUpperCase(),
+        bits(planes.hi6),
+        bits(planes.lo10),
+        bits(planes.lo10Top),
+        bits(planes.lo10Raw),
+        planes.lo10Top === undefined ? "-" : bits(planes.other),
+        bits(planes.total),
+      ];
+    })
+  );
+  out.push(
+    ...columns(
+      [
+        "codec",
+        "codebook",
+        "tensor",
+        "hi6",
+        "lo10",
+        "top",
+        "raw",
+        "other",
+        "total",
+      ],
+      planeRows,
+      3,
+    ),
   );
   if (report.folders.length > 0) {
     out.push(

@@ -9,7 +9,7 @@
 import { fromFileUrl } from "@std/path";
 import { benchCodecs } from "../bench/bench_codecs.ts";
 import { runBench } from "../bench/bench_run.ts";
-import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
+import { CODECS } from "../src/format/codecs.ts";
 import { benchTable } from "../bench/bench_table.ts";
 import {
   EXIT_CODES,
@@ -38,10 +38,10 @@ const BENCH: TaskDefinition = {
     codec: {
       type: "string",
       repeatable: true,
-      choices: STREAM_CODECS.map((codec) => codec.name),
+      choices: CODECS.map((codec) => codec.name),
       value: "NAME",
       help:
-        "measure only this codec (both codebook modes); default: every codec",
+        "measure only this codec (both codebook modes of a stream codec); default: every codec",
     },
     runs: {
       type: "integer",
@@ -91,10 +91,11 @@ const BENCH: TaskDefinition = {
   },
   notes: [
     "Codec figures: one thread, in memory, codec work only (modelling and coding; no\n" +
-    "file, checksum or JSON). zstd runs its own in-memory benchmark (zstd -b -T1) when\n" +
-    "the zstd CLI is on the PATH. Whole-folder figures: the encode and verify tasks,\n" +
-    "each run in its own process, timed by the job (all I/O included). Timings vary\n" +
-    "with the machine's load: the best of several runs is reported.",
+    "file, checksum or JSON), and bits per element by plane, K and V apart. zstd runs\n" +
+    "its own in-memory benchmark (zstd -b -T1) when the zstd CLI is on the PATH.\n" +
+    "Whole-folder figures: the encode and verify tasks, each run in its own process,\n" +
+    "timed by the job (all I/O included). Timings vary with the machine's load: the\n" +
+    "best of several runs is reported.",
   ],
 };
 
@@ -119,7 +120,7 @@ if (import.meta.main) {
     const dumpDir = (flags["dump-dir"] as string | undefined) ??
       (await isFolder(KV_REAL) ? KV_REAL : KV_SAMPLE);
     const only = flags.codec as string[];
-    const names = STREAM_CODECS.map((codec) => codec.name);
+    const names = CODECS.map((codec) => codec.name);
     const unknown = only.find((name) => !names.includes(name));
     if (unknown !== undefined) {
       throw new UsageError(

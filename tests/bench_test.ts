@@ -11,11 +11,11 @@ import { loadCorpus } from "../bench/bench_corpus.ts";
 import { runBench } from "../bench/bench_run.ts";
 import { benchTable } from "../bench/bench_table.ts";
 import { zstdVersion } from "../bench/zstd_baseline.ts";
-import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
+import { codecNamed } from "../src/format/codecs.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { KV_SAMPLE, runTaskScript, withTempDir } from "./_helpers.ts";
 
-Deno.test("every bench adapter counts the stream and JSON bytes a folder encode writes", async () => {
+Deno.test("every bench adapter (ctx included) counts the coded and meta bytes a folder encode writes", async () => {
   const corpus = await loadCorpus(KV_SAMPLE);
   await withTempDir(async (work) => {
     for (const bench of benchCodecs()) {
@@ -23,18 +23,33 @@ Deno.test("every bench adapter counts the stream and JSON bytes a folder encode 
       const report = await encodeFolder({
         dumpDir: KV_SAMPLE,
         outDir,
-        codec: STREAM_CODECS.find((codec) => codec.name === bench.codec)!,
-        codebook: bench.codebook as "global" | "per-dump",
+        codec: codecNamed(bench.codec)!,
+        codebook: bench.codebook === "global" ? "global" : "per-dump",
         overwrite: false,
         stage: "both",
         minSeqLen: 0,
         maxSeqLen: 0,
+        durable: false,
       });
+      const label = `${bench.codec} ${bench.codebook}`;
       assertEquals(bench.sizes(corpus.dumps), {
         streamBytes: report.streamBytes,
-        jsonBytes: report.metaBytes + report.codebookBytes,
-      }, `${bench.codec} ${bench.codebook}`);
+        metaBytes: report.metaBytes + report.codebookBytes,
+      }, label);
       assertEquals(bench.encode(corpus.dumps).streamBytes, report.streamBytes);
+      // Bits by plane: a stream codec's are its stream bytes; ctx's code
+      // lengths come within a few bytes per dump of its payloads.
+      const { k, v } = bench.planeBits(corpus.dumps);
+      const total = k.hi6 + k.lo10 + k.other + v.hi6 + v.lo10 + v.other;
+      if (bench.codec === "ctx") {
+        assertEquals(k.lo10, k.lo10Top! + k.lo10Raw!, label);
+        const slack = 8 * 16 * corpus.dumps.length;
+        assert(Math.abs(total - 8 * report.streamBytes) < slack, label);
+      } else {
+        assertEquals(total, 8 * report.streamBytes, label);
+        assertEquals(k.lo10Top, undefined, label);
+      }
+      assertEquals(k.elements, report.rawBytes / 4, label);
     }
   });
 });
@@ -79,6 +94,7 @@ Deno.test("the bench measures codecs, zstd (when on the PATH) and whole folders 
     }
     const table = benchTable(report);
     assertStringIncludes(table, "huffman  global");
+    assertStringIncludes(table, "Bits per element by plane");
     assertStringIncludes(table, "Whole folders");
     // The bench cleans up after itself.
     assertEquals([...Deno.readDirSync(work)], []);
@@ -103,7 +119,13 @@ Deno.test("deno task bench --json prints one object with the figures", async () 
     summary.codecs.map((c: { codec: string; codebook: string }) =>
       `${c.codec} ${c.codebook}`
     ),
-    ["huffman global", "huffman per-dump", "arith global", "arith per-dump"],
+    [
+      "huffman global",
+      "huffman per-dump",
+      "arith global",
+      "arith per-dump",
+      "ctx -",
+    ],
   );
   assertEquals(summary.zstd.skipped, "not asked for (--skip-zstd)");
   assertEquals(summary.folders, []);
