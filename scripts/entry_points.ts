@@ -26,6 +26,9 @@ import { fromFileUrl, join } from "@std/path";
 /** The repository root. */
 export const ROOT: string = fromFileUrl(new URL("../", import.meta.url));
 
+/** The module each worker of encode, decode and verify runs (src/jobs/worker_pool.ts). */
+export const WORKER_MODULE = "src/jobs/dump_worker.ts";
+
 /** A task shipped as a single file. */
 export interface EntryPoint {
   /** The task, e.g. `encode`. */
@@ -167,6 +170,12 @@ export function compileArgs(
     "--config",
     join(ROOT, "deno.json"),
     "--no-prompt",
+    // The folder tasks' workers load this module by URL: deno compile embeds
+    // only what is imported, so it is named here (without it the executables
+    // still work, in one thread).
+    ...(entry.task === "analyze"
+      ? []
+      : ["--include", join(ROOT, WORKER_MODULE)]),
     ...permissionFlags(entry, options.writeDirs),
     ...(options.target ? ["--target", options.target] : []),
     "--output",

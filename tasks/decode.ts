@@ -19,6 +19,7 @@ import {
   terminalProgress,
   UsageError,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 
 const DECODE: TaskDefinition = {
   name: "decode",
@@ -49,6 +50,7 @@ const DECODE: TaskDefinition = {
       type: "boolean",
       help: "replace dumps already restored in --out-dir (otherwise skipped)",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
     "no-fsync": {
       type: "boolean",
@@ -86,6 +88,7 @@ if (import.meta.main) {
     let report;
     try {
       report = await decodeFolder({
+        jobs: jobsOf(flags),
         bitstreamDir: flags["bitstream-dir"] as string,
         outDir,
         origDumpDir,

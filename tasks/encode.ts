@@ -24,6 +24,7 @@ import {
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 
 const ENCODE: TaskDefinition = {
   name: "encode",
@@ -81,6 +82,7 @@ const ENCODE: TaskDefinition = {
       type: "boolean",
       help: "replace existing outputs (otherwise encoded dumps are skipped)",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
     "no-fsync": {
       type: "boolean",
@@ -107,6 +109,7 @@ if (import.meta.main) {
     let report;
     try {
       report = await encodeFolder({
+        jobs: jobsOf(flags),
         dumpDir: flags["dump-dir"] as string,
         outDir: flags["out-dir"] as string,
         codec,

@@ -16,6 +16,7 @@ import {
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 
 const VERIFY: TaskDefinition = {
   name: "verify",
@@ -33,6 +34,7 @@ const VERIFY: TaskDefinition = {
       value: "DIR",
       help: "original dump folder: compare meta, K and V byte for byte",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
   },
   notes: [
@@ -50,6 +52,7 @@ if (import.meta.main) {
     let report;
     try {
       report = await verifyFolder({
+        jobs: jobsOf(flags),
         bitstreamDir: flags["bitstream-dir"] as string,
         origDumpDir,
         onProgress: progress.listener,

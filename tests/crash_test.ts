@@ -47,9 +47,27 @@ function assertSameFolder(
   }
 }
 
-/** Runs a task until the hook stops it at `pause`, then kills it with SIGKILL. */
+/**
+ * Runs a task until the hook stops it at `pause`, then kills it with SIGKILL.
+ * The task runs with `--jobs 1`: the hook counts the writes of a thread, and
+ * with one lane every write is in the task's thread, in the serial order. (The
+ * re-runs use every CPU: their outputs must not depend on it.)
+ */
 async function runAndKillAt(
   task: string,
+  args: string[],
+  pause: string,
+): Promise<string> {
+  return await runScriptAndKillAt(
+    join(ROOT, "tasks", `${task}.ts`),
+    [...args, "--jobs", "1"],
+    pause,
+  );
+}
+
+/** Runs a script until the hook stops it at `pause`, then kills it with SIGKILL. */
+async function runScriptAndKillAt(
+  script: string,
   args: string[],
   pause: string,
 ): Promise<string> {
@@ -59,7 +77,7 @@ async function runAndKillAt(
       "--allow-read",
       "--allow-write",
       `--allow-env=${PAUSE_AT_WRITE_VARIABLE}`,
-      join(ROOT, "tasks", `${task}.ts`),
+      script,
       ...args,
     ],
     env: { [PAUSE_AT_WRITE_VARIABLE]: pause, NO_COLOR: "1" },
@@ -250,6 +268,81 @@ Deno.test("encode killed with SIGKILL at moments the test picks (files appearing
   });
 });
 
+Deno.test("encode on a worker killed with SIGKILL at chosen writes (huffman and ctx): only complete dumps are seen, and the same command finishes the folder byte for byte", async () => {
+  await withTempDir(async (root) => {
+    const onWorkers = join(ROOT, "tests", "_encode_on_workers.ts");
+    // The worker writes dump i's files in path order: huffman per dump, streams
+    // at 1 + 5i .. 4 + 5i and meta at 5 + 5i; ctx, its one file at 1 + i.
+    const cases = [
+      { codec: "huffman", files: 5, marker: /bitstream_meta_[^/]*\.json$/ },
+      { codec: "ctx", files: 1, marker: /\.kvc$/ },
+    ];
+    const points: [number, "temp" | "renamed"][] = [[13, "temp"], [
+      20,
+      "renamed",
+    ]];
+    for (const { codec, files, marker } of cases) {
+      const args = (out: string) => [
+        "--dump-dir",
+        KV_SAMPLE,
+        "--out-dir",
+        out,
+        "--codec",
+        codec,
+        "--codebook",
+        "per-dump",
+      ];
+      const reference = join(root, `${codec}-reference`);
+      assertEquals((await runTaskScript("encode", args(reference))).code, 0);
+      const expected = await snapshot(reference);
+      for (const [n, stage] of points) {
+        const what = `${codec} on a worker killed at write ${n} (${stage})`;
+        const bits = join(root, `${codec}-kill-${n}-${stage}`);
+        const stderr = await runScriptAndKillAt(
+          onWorkers,
+          [KV_SAMPLE, bits, codec],
+          `${n}:${stage}`,
+        );
+        const complete = Math.floor(
+          (stage === "renamed" ? n : n - 1) / files,
+        );
+        // Stopped at a stream, or at the file that completes a dump.
+        const paused = codec === "ctx"
+          ? ".kvc"
+          : n % files === 0
+          ? "bitstream_meta_"
+          : ".huff";
+        assertStringIncludes(stderr, paused, what);
+        const left = await listFiles(bits);
+        assertEquals(
+          left.filter((f) => marker.test(f)).length,
+          complete,
+          what,
+        );
+        assertEquals(
+          left.filter((f) => f.includes(".kvbits-tmp-")).length,
+          stage === "temp" ? 1 : 0,
+          what,
+        );
+        const verified = await verifyFolder({ bitstreamDir: bits });
+        assertEquals(verified.checkedByChecksum, complete, what);
+        assertEquals(
+          verified.outcomes.filter((o) => o.status !== "done"),
+          [],
+          what,
+        );
+        const rerun = await runTaskScript("encode", args(bits));
+        assertEquals(rerun.code, 0, `${what}: ${rerun.stderr}`);
+        assertStringIncludes(
+          rerun.stdout,
+          `Encoded: ${DUMPS - complete}, Skipped: ${complete}, Failed: 0`,
+        );
+        assertSameFolder(await snapshot(bits), expected, what);
+      }
+    }
+  });
+});
+
 Deno.test("encode --overwrite killed halfway: no old meta beside new streams; the same command finishes the folder byte for byte", async () => {
   await withTempDir(async (root) => {
     const global = ["--dump-dir", KV_SAMPLE, "--out-dir"];
@@ -370,6 +463,8 @@ Deno.test("a second writer into a folder that a running job holds is refused wit
         `--allow-env=${PAUSE_AT_WRITE_VARIABLE}`,
         join(ROOT, "tasks", "encode.ts"),
         ...args,
+        "--jobs",
+        "1",
       ],
       env: { [PAUSE_AT_WRITE_VARIABLE]: "10:temp" },
       stdout: "null",

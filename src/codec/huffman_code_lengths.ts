@@ -67,7 +67,8 @@ export function huffmanCodeLengths(
     );
   }
   const alphabetSize = counts.length;
-  const used: number[] = [];
+  let usedCount = 0;
+  let largest = 0;
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const count = counts[symbol];
     if (!Number.isSafeInteger(count) || count < 0) {
@@ -75,29 +76,74 @@ export function huffmanCodeLengths(
         `Cannot build Huffman code lengths: count ${count} of symbol ${symbol} is not a non-negative integer`,
       );
     }
-    if (count > 0) used.push(symbol);
+    if (count > 0) usedCount++;
+    if (count > largest) largest = count;
   }
   const lengths = new Uint8Array(alphabetSize);
-  if (used.length === 0) return lengths;
-  if (used.length === 1) {
-    lengths[used[0]] = 1;
-    return lengths;
-  }
-  if (used.length > 2 ** maxLength) {
+  if (usedCount === 0) return lengths;
+  if (usedCount > 2 ** maxLength) {
     throw new RangeError(
-      `Cannot build Huffman code lengths: ${used.length} used symbols do not fit codes of at most ${maxLength} bits`,
+      `Cannot build Huffman code lengths: ${usedCount} used symbols do not fit codes of at most ${maxLength} bits`,
     );
   }
   // Ascending by count, then by symbol, so that equal inputs give equal codes.
-  used.sort((a, b) => counts[a] - counts[b] || a - b);
-  const weights = Float64Array.from(used, (symbol) => counts[symbol]);
+  const used = usedSymbolsByCount(counts, usedCount, largest);
+  if (usedCount === 1) {
+    lengths[used[0]] = 1;
+    return lengths;
+  }
+  const weights = new Float64Array(usedCount);
+  for (let i = 0; i < usedCount; i++) weights[i] = counts[used[i]];
   let sortedLengths = minimumRedundancyLengths(weights);
   if (sortedLengths[0] > maxLength) {
     sortedLengths = packageMergeLengths(weights, maxLength);
   }
-  for (let i = 0; i < used.length; i++) lengths[used[i]] = sortedLengths[i];
+  for (let i = 0; i < usedCount; i++) lengths[used[i]] = sortedLengths[i];
   return lengths;
 }
+
+/**
+ * The symbols of non-zero count, sorted by (count, symbol). Why not
+ * `Array.prototype.sort` with a comparator: per-dump codebooks sort four
+ * alphabets per dump, and a comparator call per comparison costs more than the
+ * rest of building the code. Instead each symbol becomes one number, `count *
+ * 2^16 + symbol` (exact while it stays below 2^53), and a `Float64Array` sorts
+ * them natively (a `Uint32Array` when every count is below 2^16, as in any dump
+ * of up to 65,535 elements); counts too large for that (beyond 2^37) take the
+ * comparator.
+ */
+function usedSymbolsByCount(
+  counts: ArrayLike<number>,
+  usedCount: number,
+  largest: number,
+): Uint32Array | number[] {
+  const alphabetSize = counts.length;
+  if (largest >= KEY_LIMIT || alphabetSize > SYMBOL_SPAN) {
+    const used: number[] = [];
+    for (let symbol = 0; symbol < alphabetSize; symbol++) {
+      if (counts[symbol] > 0) used.push(symbol);
+    }
+    return used.sort((a, b) => counts[a] - counts[b] || a - b);
+  }
+  // Uint32 keys sort faster still, and hold every count of a per-dump codebook.
+  const keys = largest < SYMBOL_SPAN
+    ? new Uint32Array(usedCount)
+    : new Float64Array(usedCount);
+  let next = 0;
+  for (let symbol = 0; symbol < alphabetSize; symbol++) {
+    const count = counts[symbol];
+    if (count > 0) keys[next++] = count * SYMBOL_SPAN + symbol;
+  }
+  keys.sort();
+  const used = new Uint32Array(usedCount);
+  for (let i = 0; i < usedCount; i++) used[i] = keys[i] % SYMBOL_SPAN;
+  return used;
+}
+
+/** Symbols per count in a sort key: alphabets up to 2^16 symbols. */
+const SYMBOL_SPAN = 65536;
+/** Counts below this keep `count * 2^16 + symbol` below 2^53, exact. */
+const KEY_LIMIT = 2 ** 37;
 
 /**
  * Unlimited Huffman code lengths of ascending weights, by Moffat and Katajainen's

@@ -84,9 +84,13 @@ export function huffmanDecodeTable(code: CanonicalCode): HuffmanDecodeTable {
     if (filled[length] === firstIndex[length]) firstCode[length] = value;
     symbolsInCodeOrder[filled[length]++] = symbol;
     if (length <= primaryBits) {
+      // A loop, not fill(): most codes fill a handful of entries, and the call
+      // would cost more than the stores (per-dump codes build four tables a dump).
       const shift = primaryBits - length;
       const start = value << shift;
-      primary.fill((symbol << 6) | length, start, start + (1 << shift));
+      const end = start + (1 << shift);
+      const entry = (symbol << 6) | length;
+      for (let index = start; index < end; index++) primary[index] = entry;
     } else {
       // Every long code starts with a primary-size prefix marked LONG_CODE.
       primary[Math.floor(value / 2 ** (length - primaryBits))] = LONG_CODE;

@@ -14,11 +14,13 @@
  */
 
 /**
- * Environment variable of the hook: `<n>:<stage>`, where `n` counts the calls of
- * `writeFileAtomic` in the process from 1 and `stage` is `temp` (the temporary
+ * Environment variable of the hook: `<n>:<stage>`, where `n` counts the writes
+ * (`writeFileAtomicSync`, which every output file goes through) of the thread
+ * from 1 (with `--jobs 1` every write is in the task's own thread; a worker
+ * counts its own) and `stage` is `temp` (the temporary
  * file is written and synced, not yet renamed) or `renamed` (the file is in
- * place). At that point the process prints `kvbits test hook: paused at write <n>
- * (<stage>) <path>` to stderr and blocks until it is killed.
+ * place). At that point the thread prints `kvbits test hook: paused at write <n>
+ * (<stage>) <path>` to stderr and blocks until the process is killed.
  */
 export const PAUSE_AT_WRITE_VARIABLE = "KVBITS_TEST_PAUSE_AT_WRITE";
 
@@ -50,7 +52,7 @@ function pausePoint(): { write: number; stage: WriteStage } | null {
  * Blocks the process forever when the hook asks to stop at this write and stage;
  * returns at once otherwise.
  *
- * @param write Number of this `writeFileAtomic` call in the process, from 1.
+ * @param write Number of this write in the thread, from 1.
  * @param stage How far the write has got.
  * @param path The file being written.
  *

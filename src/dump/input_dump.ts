@@ -13,7 +13,7 @@ import {
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
 import { utf8Text } from "../format/json_fields.ts";
 import { fileErrorOf } from "./file_error.ts";
-import { readWholeFile } from "./read_file.ts";
+import { type FileReader, readWholeFile } from "./read_file.ts";
 
 /** The meta file of a dump, read and parsed. */
 export interface InputMeta {
@@ -27,6 +27,7 @@ export interface InputMeta {
  * Reads and parses a dump's meta file.
  *
  * @param path The meta file.
+ * @param read How to read it (role `meta`); `readWholeFile` by default.
  * @returns Its text and parsed meta.
  * @throws {KvbitsFileError} When it cannot be read or is not a valid dump meta.
  *
@@ -41,9 +42,12 @@ export interface InputMeta {
  * await Deno.remove(path);
  * ```
  */
-export async function readInputMeta(path: string): Promise<InputMeta> {
+export async function readInputMeta(
+  path: string,
+  read: FileReader = readWholeFile,
+): Promise<InputMeta> {
   try {
-    const text = utf8Text(await readWholeFile(path), "meta");
+    const text = utf8Text(await read(path, "meta"), "meta");
     return { text, meta: parseDumpMeta(text) };
   } catch (error) {
     throw fileErrorOf(path, error);
@@ -87,7 +91,8 @@ export function tensorPaths(
  *
  * @param folder The meta file's folder.
  * @param meta The parsed meta.
- * @returns Both tensors.
+ * @param read How to read them (roles `k` and `v`); `readWholeFile` by default.
+ * @returns Both tensors (views of what `read` returned).
  * @throws {KvbitsFileError} Naming the tensor file that is missing, unreadable, of
  * odd size or of a size the shape does not give.
  *
@@ -107,15 +112,19 @@ export function tensorPaths(
 export async function readInputTensors(
   folder: string,
   meta: DumpMeta,
+  read: FileReader = readWholeFile,
 ): Promise<InputTensors> {
   const paths = tensorPaths(folder, meta);
   const elements = dumpElementCount(meta);
-  const read = async (path: string) => {
+  const readTensor = async (path: string, role: string) => {
     try {
-      return fp16WordsOfBytes(await readWholeFile(path), elements);
+      return fp16WordsOfBytes(await read(path, role), elements);
     } catch (error) {
       throw fileErrorOf(path, error);
     }
   };
-  return { k: await read(paths.k), v: await read(paths.v) };
+  return {
+    k: await readTensor(paths.k, "k"),
+    v: await readTensor(paths.v, "v"),
+  };
 }

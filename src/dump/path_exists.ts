@@ -5,7 +5,34 @@
  */
 
 /**
- * True when something exists at `path` (a file, folder or link target).
+ * True when something exists at `path` (a file, folder or link target), without
+ * waiting on the event loop.
+ *
+ * @param path The path.
+ * @returns Whether it exists.
+ * @throws {Error} On errors other than "not found" (e.g. permission denied).
+ *
+ * @example
+ * ```ts
+ * import { pathExistsSync } from "./path_exists.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(pathExistsSync("/nonexistent/kvbits"), false);
+ * assertEquals(pathExistsSync(Deno.cwd()), true);
+ * ```
+ */
+export function pathExistsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * {@link pathExistsSync} for callers that await.
  *
  * @param path The path.
  * @returns Whether it exists.
@@ -20,12 +47,7 @@
  * assertEquals(await pathExists(Deno.cwd()), true);
  * ```
  */
+// deno-lint-ignore require-await -- async, so that errors reject
 export async function pathExists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
+  return pathExistsSync(path);
 }

@@ -1,6 +1,9 @@
 /**
- * Writing the files of one dump so that its marker file (the meta) appears only
- * when all the others are complete, after a kill or a power cut alike.
+ * Writing the files of one dump so that its marker file (the meta, or a one-file
+ * layout's only file) appears only when all the others are complete, after a
+ * kill or a power cut alike. Every lane of the folder jobs writes its dumps
+ * through {@link writeFilesThenMarker}; the job flushes the markers' folders at
+ * its end ({@link syncFolders}).
  *
  * @module
  */
@@ -8,9 +11,10 @@
 import { dirname } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
 import {
-  removeFileDurably,
-  syncFolder,
-  writeFileAtomic,
+  removeFileDurablySync,
+  syncFolderSync,
+  writeFileAtomicSync,
+  type WriteOptions,
 } from "./write_file_atomic.ts";
 
 /** A file to write: where, and what. */
@@ -22,21 +26,22 @@ export interface FileToWrite {
 }
 
 /**
- * Writes `files` and then `marker`, in that order, each through a temporary file:
+ * Writes `files` and then `marker`, in that order, each through a temporary file
+ * (`writeFileAtomicSync`):
  * 1. an existing `marker` is removed first (and the removal flushed), so that an
  *    old marker never stands beside new files;
  * 2. each file is written and renamed into place;
  * 3. their folders are flushed, so that the new files are on the disk;
  * 4. the marker is written and renamed into place.
  *
- * The marker's folder is added to `touched`; flush those folders at the end of
- * the job (`syncFolders`) to make the last markers durable. With `durable:
- * false`, steps 1 and 3 flush nothing.
+ * Flush the marker's folder at the end of the job ({@link syncFolders}) to make
+ * the last markers durable. With `durable: false`, steps 1 and 3 flush nothing
+ * and neither do the writes.
  *
- * @param files The files of the dump.
+ * @param files The files of the dump (none for a one-file layout).
  * @param marker The file whose presence says the dump is complete.
- * @param touched Collects folders that hold markers written since the last flush.
- * @param durable Flush to the disk (default true).
+ * @param options `durable` (default true) and the writer's set of `folders`
+ * known to exist.
  * @throws {KvbitsFileError} Naming the file that could not be written.
  *
  * @example
@@ -45,40 +50,49 @@ export interface FileToWrite {
  * import { assertEquals } from "@std/assert";
  *
  * const root = await Deno.makeTempDir();
- * const touched = new Set<string>();
- * await writeFilesThenMarker(
+ * writeFilesThenMarker(
  *   [{ path: `${root}/d/k.bin`, bytes: new Uint8Array([1]) }],
  *   { path: `${root}/d/meta.json`, bytes: new TextEncoder().encode("{}") },
- *   touched,
  * );
- * await syncFolders(touched);
+ * await syncFolders(new Set([`${root}/d`]));
  * assertEquals(await Deno.readTextFile(`${root}/d/meta.json`), "{}");
  * await Deno.remove(root, { recursive: true });
  * ```
  */
-export async function writeFilesThenMarker(
+export function writeFilesThenMarker(
   files: readonly FileToWrite[],
   marker: FileToWrite,
-  touched: Set<string>,
-  durable = true,
-): Promise<void> {
-  await removeFileDurably(marker.path, { durable }).catch((error) => {
+  options: WriteOptions = {},
+): void {
+  const durable = options.durable ?? true;
+  try {
+    removeFileDurablySync(marker.path, { durable });
+  } catch (error) {
     throw fileErrorOf(marker.path, error);
-  });
+  }
   const folders = new Set<string>();
   for (const { path, bytes } of files) {
-    await writeFileAtomic(path, bytes, { durable }).catch((error) => {
+    try {
+      writeFileAtomicSync(path, bytes, options);
+    } catch (error) {
       throw fileErrorOf(path, error);
-    });
+    }
     folders.add(dirname(path));
   }
-  if (durable) await syncFolders(folders);
-  await writeFileAtomic(marker.path, marker.bytes, { durable }).catch(
-    (error) => {
-      throw fileErrorOf(marker.path, error);
-    },
-  );
-  touched.add(dirname(marker.path));
+  if (durable) {
+    for (const folder of folders) {
+      try {
+        syncFolderSync(folder);
+      } catch (error) {
+        throw fileErrorOf(folder, error);
+      }
+    }
+  }
+  try {
+    writeFileAtomicSync(marker.path, marker.bytes, options);
+  } catch (error) {
+    throw fileErrorOf(marker.path, error);
+  }
 }
 
 /**
@@ -94,11 +108,14 @@ export async function writeFilesThenMarker(
  * await syncFolders(new Set([Deno.cwd()]));
  * ```
  */
+// deno-lint-ignore require-await -- async, so that errors reject
 export async function syncFolders(folders: Set<string>): Promise<void> {
   for (const folder of folders) {
-    await syncFolder(folder).catch((error) => {
+    try {
+      syncFolderSync(folder);
+    } catch (error) {
       throw fileErrorOf(folder, error);
-    });
+    }
   }
   folders.clear();
 }

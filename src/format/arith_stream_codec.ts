@@ -13,11 +13,15 @@
 import { arithmeticDecode } from "../codec/arithmetic_decoder.ts";
 import { arithmeticEncode } from "../codec/arithmetic_encoder.ts";
 import {
+  arithmeticDecodeFp16,
+  arithmeticEncodeFp16,
+} from "../codec/arithmetic_fp16.ts";
+import {
   type ArithmeticModel,
   arithmeticModel,
 } from "../codec/arithmetic_model.ts";
 import { arithmeticTableFromCounts } from "../codec/frequency_normalization.ts";
-import type { StreamCodec } from "./stream_codec.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 
 /** Suffix of the frequency table keys: `k_hi6_freq`. */
 const TABLE_KEY_SUFFIX = "_freq";
@@ -57,7 +61,7 @@ export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
     );
   },
   tableOf(model) {
-    return Array.from(model.frequencies);
+    return plainArrayOf(model.frequencies);
   },
   modelFromTable(table, stream) {
     return arithmeticModel(table, `${stream}${TABLE_KEY_SUFFIX}`);
@@ -81,5 +85,14 @@ export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
   },
   decode(bytes, count, model, into, stream) {
     arithmeticDecode(bytes, count, model, into, stream);
+  },
+  encodeFp16(words, hiModel, loModel, hiStream, loStream) {
+    return arithmeticEncodeFp16(words, hiModel, loModel, {
+      hiStream,
+      loStream,
+    });
+  },
+  decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
+    arithmeticDecodeFp16(hiBytes, loBytes, count, hiModel, loModel, options);
   },
 };

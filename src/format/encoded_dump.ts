@@ -8,8 +8,6 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
-import { joinFp16Planes, splitFp16Planes } from "../codec/fp16_planes.ts";
-import { countSymbols } from "../codec/histogram.ts";
 import {
   type BitstreamMeta,
   buildBitstreamMeta,
@@ -18,11 +16,14 @@ import {
 import type { DumpMeta } from "./dump_meta.ts";
 import { fp16BytesOfWords } from "./fp16_tensor.ts";
 import {
-  alphabetSizeOf,
+  decodeDumpStreams,
+  dumpModelsFromTables,
+  encodeDumpStreams,
+} from "./dump_streams.ts";
+import {
   type PerStream,
   STREAM_NAMES,
   type StreamCodec,
-  type StreamName,
 } from "./stream_codec.ts";
 
 /** A dump to encode: its meta and both tensors. */
@@ -61,15 +62,6 @@ export interface EncodedDump {
   readonly streams: readonly NamedFile[];
   /** The bitstream meta; written last, so that its presence marks a complete dump. */
   readonly meta: NamedFile;
-}
-
-/** The planes of an FP16 tensor, by stream name. */
-function planesOf(
-  dump: DumpToEncode,
-): PerStream<Uint8Array | Uint16Array> {
-  const k = splitFp16Planes(dump.k);
-  const v = splitFp16Planes(dump.v);
-  return { k_hi6: k.hi6, k_lo10: k.lo10, v_hi6: v.hi6, v_lo10: v.lo10 };
 }
 
 /**
@@ -114,22 +106,14 @@ export function encodeDump<Model>(
       `Cannot encode ${dump.metaName}: K has ${k.length} and V ${v.length} elements, the shape needs ${numElements}`,
     );
   }
-  const planes = planesOf(dump);
-  const models = {} as PerStream<Model>;
-  let tables: PerStream<number[]> | undefined;
-  if (global) {
-    Object.assign(models, global.models);
-  } else {
-    tables = {} as PerStream<number[]>;
-    for (const stream of STREAM_NAMES) {
-      const counts = countSymbols(planes[stream], alphabetSizeOf(stream));
-      models[stream] = codec.modelFromCounts(counts, stream);
-      tables[stream] = codec.tableOf(models[stream]);
-    }
-  }
+  const { streams: coded, tables } = encodeDumpStreams(
+    { k, v },
+    codec,
+    global?.models,
+  );
   const streams = STREAM_NAMES.map((stream) => ({
     name: streamFileName(stream, dump.metaName, codec as StreamCodec<unknown>),
-    bytes: codec.encode(planes[stream], models[stream], stream),
+    bytes: coded[stream],
   }));
   const metaText = buildBitstreamMeta(codec as StreamCodec<unknown>, {
     input: meta,
@@ -226,44 +210,11 @@ export function decodeDump<Model>(
     }
     models = global.models;
   } else {
-    models = {} as PerStream<Model>;
-    for (const stream of STREAM_NAMES) {
-      models[stream] = codec.modelFromTable(meta.tables![stream], stream);
-    }
+    models = dumpModelsFromTables(codec, meta.tables!);
   }
-  // A corrupt count must not make us allocate gigabytes: refuse it when a stream
-  // cannot hold that many symbols.
-  if (codec.symbolCapacity) {
-    for (const stream of STREAM_NAMES) {
-      const capacity = codec.symbolCapacity(
-        streams[stream].length,
-        models[stream],
-      );
-      if (count > capacity) {
-        throw new KvbitsDataError(
-          `${
-            streams[stream].length
-          } bytes cannot hold the ${count} symbols the meta announces (at most ${capacity})`,
-          { stream },
-        );
-      }
-    }
-  }
-  const decodePlane = <T extends Uint8Array | Uint16Array>(
-    stream: StreamName,
-    into: T,
-  ): T => {
-    codec.decode(streams[stream], count, models[stream], into, stream);
-    return into;
-  };
-  const k = joinFp16Planes(
-    decodePlane("k_hi6", new Uint8Array(count)),
-    decodePlane("k_lo10", new Uint16Array(count)),
-  );
-  const v = joinFp16Planes(
-    decodePlane("v_hi6", new Uint8Array(count)),
-    decodePlane("v_lo10", new Uint16Array(count)),
-  );
+  // A corrupt count is refused before anything is allocated (see
+  // decodeDumpStreams).
+  const { k, v } = decodeDumpStreams(streams, count, codec, models);
   const integrity = meta.integrity;
   if (integrity) {
     checkTensor("K", fp16BytesOfWords(k), integrity.kCrc32);

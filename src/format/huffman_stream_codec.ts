@@ -13,7 +13,13 @@ import {
   huffmanDecodeTable,
 } from "../codec/huffman_decoder.ts";
 import { huffmanEncode } from "../codec/huffman_encoder.ts";
-import type { StreamCodec } from "./stream_codec.ts";
+import {
+  huffmanDecodeFp16,
+  huffmanEncodeFp16,
+  type HuffmanEncodeTable,
+  huffmanEncodeTable,
+} from "../codec/huffman_fp16.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 
 /** A canonical code, with its decoding tables built on first use. */
 export interface HuffmanModel {
@@ -21,6 +27,8 @@ export interface HuffmanModel {
   readonly code: CanonicalCode;
   /** Decoding tables, built by the first decode with this model. */
   decodeTable?: HuffmanDecodeTable;
+  /** The packed code of the fused encoder, built by the first encode with this model. */
+  encodeTable?: HuffmanEncodeTable;
 }
 
 /**
@@ -55,7 +63,7 @@ export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
     return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
   },
   tableOf(model) {
-    return Array.from(model.code.lengths);
+    return plainArrayOf(model.code.lengths);
   },
   modelFromTable(table, stream) {
     return { code: canonicalCode(table, stream) };
@@ -73,5 +81,25 @@ export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
   decode(bytes, count, model, into, stream) {
     model.decodeTable ??= huffmanDecodeTable(model.code);
     huffmanDecode(bytes, count, model.decodeTable, into, stream);
+  },
+  encodeFp16(words, hiModel, loModel, hiStream, loStream) {
+    hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
+    loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
+    return huffmanEncodeFp16(words, hiModel.encodeTable, loModel.encodeTable, {
+      hiStream,
+      loStream,
+    });
+  },
+  decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
+    hiModel.decodeTable ??= huffmanDecodeTable(hiModel.code);
+    loModel.decodeTable ??= huffmanDecodeTable(loModel.code);
+    huffmanDecodeFp16(
+      hiBytes,
+      loBytes,
+      count,
+      hiModel.decodeTable,
+      loModel.decodeTable,
+      options,
+    );
   },
 };

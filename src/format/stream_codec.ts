@@ -97,4 +97,61 @@ export interface StreamCodec<Model> {
     into: Uint8Array | Uint16Array,
     stream: StreamName,
   ): void;
+  /**
+   * Optional fused path: codes both planes of FP16 words in one pass over them,
+   * the `hi6` stream with `hiModel` and the `lo10` stream with `loModel`. The
+   * bytes must equal those of `encode` on the split planes.
+   */
+  encodeFp16?(
+    words: Uint16Array,
+    hiModel: Model,
+    loModel: Model,
+    hiStream: StreamName,
+    loStream: StreamName,
+  ): [Uint8Array, Uint8Array];
+  /**
+   * Optional fused path: decodes a `hi6` and a `lo10` stream of `count` symbols
+   * each straight into FP16 words; same checks and errors as `decode`.
+   */
+  decodeFp16?(
+    hiBytes: Uint8Array,
+    loBytes: Uint8Array,
+    count: number,
+    hiModel: Model,
+    loModel: Model,
+    options: FusedDecodeOptions,
+  ): void;
+}
+
+/** Where {@link StreamCodec.decodeFp16} writes, and the stream names for errors. */
+export interface FusedDecodeOptions {
+  /** The FP16 words, at least `count`. */
+  readonly into: Uint16Array;
+  /** Name of the `hi6` stream, e.g. `k_hi6`. */
+  readonly hiStream: StreamName;
+  /** Name of the `lo10` stream, e.g. `k_lo10`. */
+  readonly loStream: StreamName;
+}
+
+/**
+ * A typed array's values as a plain array, the form of a JSON table. Why not
+ * `Array.from`: it is an order of magnitude slower on typed arrays, and per-dump
+ * codebooks turn four tables into arrays for every dump.
+ *
+ * @param values The values.
+ * @returns A new array holding them.
+ *
+ * @example
+ * ```ts
+ * import { plainArrayOf } from "./stream_codec.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(plainArrayOf(new Uint8Array([3, 0, 1])), [3, 0, 1]);
+ * ```
+ */
+export function plainArrayOf(values: ArrayLike<number>): number[] {
+  const length = values.length;
+  const array = new Array<number>(length);
+  for (let i = 0; i < length; i++) array[i] = values[i];
+  return array;
 }

@@ -34,7 +34,7 @@ import {
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import { readWholeFile } from "../dump/read_file.ts";
+import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import { readDumpFile } from "./read_dump_file.ts";
 
@@ -157,6 +157,8 @@ export interface ReadBitstreamDump {
  *
  * @param folder The opened folder (with a codec).
  * @param metaFile The dump's meta file, relative to the folder.
+ * @param read How to read its files (roles `meta` and the stream names, or
+ * `dump` for a one-file layout); `readWholeFile` by default.
  * @returns The meta, the decoded tensors and the file sizes.
  * @throws {KvbitsFileError} Naming the file at fault: a bad meta, a missing or
  * corrupt stream, a tensor that fails its checksum.
@@ -176,16 +178,17 @@ export interface ReadBitstreamDump {
 export async function readBitstreamDump(
   folder: BitstreamFolder,
   metaFile: string,
+  read: FileReader = readWholeFile,
 ): Promise<ReadBitstreamDump> {
   if (isDumpFileCodec(folder.codec!)) {
-    return await readDumpFile(folder.dir, metaFile, folder.codec);
+    return await readDumpFile(folder.dir, metaFile, folder.codec, read);
   }
   const codec = folder.codec as StreamCodec<unknown>;
   const metaPath = join(folder.dir, metaFile);
   let meta: BitstreamMeta;
   let metaBytes: number;
   try {
-    const bytes = await readWholeFile(metaPath);
+    const bytes = await read(metaPath, "meta");
     metaBytes = bytes.length;
     meta = parseBitstreamMeta(
       utf8Text(bytes, "bitstream meta"),
@@ -208,7 +211,7 @@ export async function readBitstreamDump(
   for (const stream of STREAM_NAMES) {
     const path = join(dirname(metaPath), meta.streamFiles[stream]);
     try {
-      streams[stream] = await readWholeFile(path);
+      streams[stream] = await read(path, stream);
     } catch (error) {
       throw fileErrorOf(path, error);
     }

@@ -8,22 +8,23 @@
  * restored dump whose meta exists is complete. A run killed at any moment can be
  * run again: temporary files left behind are removed, restored dumps are skipped
  * and the others written. With `overwrite`, a restored dump's meta is removed
- * before its tensors are replaced.
+ * before its tensors are replaced. Each dump is read, decoded, checked and
+ * written by a lane (`worker_pool.ts`: this thread, and workers when the job
+ * proves long enough for them); the output folder's lock and clean-up and the
+ * final flush of its folders stay in this thread.
  *
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
-import { metaNameOfMarker } from "../format/codecs.ts";
-import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
-import { fileErrorOf } from "../dump/file_error.ts";
-import { pathExists } from "../dump/path_exists.ts";
-import { syncFolders, writeFilesThenMarker } from "../dump/write_dump_files.ts";
-import { openBitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+import { dirname, join } from "@std/path";
+import { globalCodebookText } from "../format/global_codebook.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import { syncFolders } from "../dump/write_dump_files.ts";
+import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
-import { compareWithOriginal } from "./original_dump.ts";
 import { openOutputFolder } from "./output_folder.ts";
+import { defaultJobs, LaneRunner } from "./worker_pool.ts";
 
 /** What to decode, and where to put or compare the result. */
 export interface DecodeOptions {
@@ -44,6 +45,16 @@ export interface DecodeOptions {
    * file on the virtual disk the tests run on.
    */
   readonly durable?: boolean;
+  /**
+   * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
+   * default: one per CPU. The output is the same for any value.
+   */
+  readonly jobs?: number;
+  /**
+   * Whether this thread handles dumps too, or only hands them to the workers
+   * (default true; see `LaneRunnerOptions.threadLane`).
+   */
+  readonly threadLane?: boolean;
 }
 
 /** What the decode job did. */
@@ -104,6 +115,7 @@ export async function decodeFolder(
 ): Promise<DecodeReport> {
   const started = performance.now();
   const { outDir, origDumpDir, onProgress } = options;
+  const durable = options.durable ?? true;
   const folder = await openBitstreamFolder(options.bitstreamDir);
   await using output = outDir === undefined
     ? undefined
@@ -119,82 +131,82 @@ export async function decodeFolder(
       );
     }
   }
-  const outcomes: DumpOutcome[] = [];
+  const outcomes: DumpOutcome[] = new Array(folder.metaFiles.length);
   let checkedByChecksum = 0;
   let checkedAgainstOriginals = 0;
   let unchecked = 0;
   let rawBytes = 0;
   let streamBytes = 0;
   let metaBytes = 0;
+  let done = 0;
+  // Folders that received a restored dump's meta: flushed at the end.
   const touched = new Set<string>();
-  for (const metaFile of folder.metaFiles) {
-    const metaOut = outDir === undefined ? undefined : join(
-      outDir,
-      dirname(metaFile),
-      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
-    );
-    try {
-      if (
-        metaOut !== undefined && !options.overwrite && await pathExists(metaOut)
-      ) {
-        outcomes.push({
-          dump: metaFile,
-          status: "skipped",
-          reason:
-            `already decoded: ${metaOut} exists (use --overwrite to replace it)`,
-        });
-      } else {
-        const dump = await readBitstreamDump(folder, metaFile);
-        const { decoded } = dump;
-        if (decoded.integrityChecked) checkedByChecksum++;
-        if (origDumpDir !== undefined) {
-          await compareWithOriginal(origDumpDir, metaFile, dump);
-          checkedAgainstOriginals++;
-        } else if (!decoded.integrityChecked) {
-          unchecked++;
-        }
-        if (metaOut !== undefined) {
-          const { input, inputText } = dump.meta;
-          const folderOut = dirname(metaOut);
-          await writeFilesThenMarker(
-            [
-              {
-                path: join(folderOut, input.kFile),
-                bytes: fp16BytesOfWords(decoded.k),
-              },
-              {
-                path: join(folderOut, input.vFile),
-                bytes: fp16BytesOfWords(decoded.v),
-              },
-            ],
-            { path: metaOut, bytes: new TextEncoder().encode(inputText) },
-            touched,
-            options.durable ?? true,
-          );
-        }
-        rawBytes += decoded.k.byteLength + decoded.v.byteLength;
-        streamBytes += dump.streamBytes
-          ? Object.values(dump.streamBytes).reduce((a, b) => a + b, 0)
-          : dump.payloadBytes ?? 0;
-        metaBytes += dump.metaBytes;
-        outcomes.push({ dump: metaFile, status: "done" });
-      }
-    } catch (error) {
-      outcomes.push({
-        dump: metaFile,
-        status: "failed",
-        reason:
-          fileErrorOf(join(options.bitstreamDir, metaFile), error).message,
+  // Every dump is read, decoded, checked and written by a lane (this thread,
+  // or a worker once the job proves long enough to need them).
+  const runner = new LaneRunner({
+    jobs: options.jobs ?? defaultJobs(),
+    threadLane: options.threadLane,
+  });
+  try {
+    const codec = folder.codec;
+    if (codec) {
+      await runner.setUp({
+        kind: "decode-setup",
+        bitstreamDir: options.bitstreamDir,
+        codec: codec.name,
+        codebookText: folder.global && !isDumpFileCodec(codec)
+          ? globalCodebookText(codec, folder.global.models)
+          : undefined,
+        codebookCrc32: folder.global?.crc32,
+        globalProblem: folder.globalProblem,
+        outDir,
+        origDumpDir,
+        overwrite: options.overwrite,
+        durable,
       });
     }
-    onProgress?.({
-      phase: outDir === undefined ? "verifying" : "decoding",
-      done: outcomes.length,
-      total: folder.metaFiles.length,
-      bytes: rawBytes,
-    });
+    await runner.forEach(
+      folder.metaFiles,
+      {
+        taskOf: (metaFiles) => ({ kind: "decode", metaFiles }),
+        // A task costs a message each way; most dumps decode in less.
+        maxItems: 8,
+      },
+      (metaFile, result, index) => {
+        if (result.kind === "decoded") {
+          outcomes[index] = result.outcome;
+          if (result.byChecksum) checkedByChecksum++;
+          if (result.againstOriginals) checkedAgainstOriginals++;
+          if (result.unchecked) unchecked++;
+          rawBytes += result.rawBytes;
+          streamBytes += result.streamBytes;
+          metaBytes += result.metaBytes;
+          if (outDir !== undefined && result.outcome.status === "done") {
+            touched.add(join(outDir, dirname(metaFile)));
+          }
+        } else {
+          outcomes[index] = {
+            dump: metaFile,
+            status: "failed",
+            reason: `${join(options.bitstreamDir, metaFile)}: ${
+              result.kind === "lost"
+                ? result.reason
+                : `unexpected result ${result.kind}`
+            }`,
+          };
+        }
+        onProgress?.({
+          phase: outDir === undefined ? "verifying" : "decoding",
+          done: ++done,
+          total: folder.metaFiles.length,
+          bytes: rawBytes,
+        });
+      },
+    );
+  } finally {
+    runner.close();
   }
-  if (options.durable ?? true) {
+  if (durable) {
     await syncFolders(touched).catch((error) => {
       throw new KvbitsJobError(error.message);
     });

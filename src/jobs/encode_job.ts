@@ -5,8 +5,11 @@
  * meta fails the dump, selection flags and missing tensors skip it, with the
  * reason); for a global codebook count the symbols of all selected dumps and write
  * the codebook file first; then encode each dump, writing its four streams and
- * then its meta, each through a temporary file, so that a dump whose meta exists is
- * complete.
+ * then its meta (or a one-file layout's only file), each through a temporary
+ * file, so that a dump whose meta exists is complete. The counting and the
+ * encoding of each dump run on the lanes (`worker_pool.ts`: this thread, and
+ * workers when the job proves long enough for them); finding, selecting, the
+ * codebook and the folder's lock and clean-up stay in this thread.
  *
  * Crash safety: a run killed at any moment leaves complete dumps (meta present)
  * and files that nothing mistakes for a dump; running the same command again
@@ -26,36 +29,36 @@
 
 import { dirname, join, resolve } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
-import { countFp16Symbols, newFp16Histograms } from "../codec/histogram.ts";
-import type { DumpMeta } from "../format/dump_meta.ts";
+import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
 import { type Codec, markerFileName } from "../format/codecs.ts";
 import { isDumpFileCodec } from "../format/dump_file_codec.ts";
-import type { GlobalCodebook } from "../format/encoded_dump.ts";
+import { dumpElementCount, type DumpMeta } from "../format/dump_meta.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { globalCodebookText } from "../format/global_codebook.ts";
-import { utf8Text } from "../format/json_fields.ts";
-import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import type { CodebookMode, PerStream } from "../format/stream_codec.ts";
-import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
+import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
-import {
-  readInputMeta,
-  readInputTensors,
-  tensorPaths,
-} from "../dump/input_dump.ts";
+import { readInputMeta, tensorPaths } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import { readWholeFile } from "../dump/read_file.ts";
-import { syncFolders, writeFilesThenMarker } from "../dump/write_dump_files.ts";
+import { readWholeFile, reusedFileReader } from "../dump/read_file.ts";
+import { syncFolders } from "../dump/write_dump_files.ts";
 import {
   removeFileDurably,
   syncFolder,
   writeFileAtomic,
 } from "../dump/write_file_atomic.ts";
-import { encodeDumpOutputs } from "./dump_outputs.ts";
 import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
+import type {
+  DumpResult,
+  DumpToCode,
+  EncodeSetupTask,
+  LostReply,
+} from "./dump_tasks.ts";
+import { FilePresence } from "./file_presence.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { openOutputFolder } from "./output_folder.ts";
+import { type Batching, defaultJobs, LaneRunner } from "./worker_pool.ts";
 
 /** What to encode, where, and how. */
 export interface EncodeOptions extends DumpSelection {
@@ -81,6 +84,16 @@ export interface EncodeOptions extends DumpSelection {
    * file on the virtual disk the tests run on.
    */
   readonly durable?: boolean;
+  /**
+   * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
+   * default: one per CPU. The output is the same for any value.
+   */
+  readonly jobs?: number;
+  /**
+   * Whether this thread handles dumps too, or only hands them to the workers
+   * (default true; see `LaneRunnerOptions.threadLane`).
+   */
+  readonly threadLane?: boolean;
 }
 
 /** What the encode job did. */
@@ -150,12 +163,34 @@ export async function encodeFolder(
   options: EncodeOptions,
 ): Promise<EncodeReport> {
   const started = performance.now();
+  await checkDumpFolder(options.dumpDir);
+  await using output = await openOutputFolder(options.outDir, {
+    "--dump-dir": options.dumpDir,
+  });
+  // Every dump is counted and encoded by a lane (this thread, or a worker once
+  // the job proves long enough to need them).
+  const runner = new LaneRunner({
+    jobs: options.jobs ?? defaultJobs(),
+    threadLane: options.threadLane,
+  });
+  try {
+    const report = await encodeWithLanes(options, runner);
+    return {
+      ...report,
+      temporaryFilesRemoved: output.temporaryFilesRemoved.length,
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    runner.close();
+  }
+}
+
+async function encodeWithLanes(
+  options: EncodeOptions,
+  runner: LaneRunner,
+): Promise<Omit<EncodeReport, "temporaryFilesRemoved" | "seconds">> {
   const { codec, dumpDir, outDir, onProgress } = options;
   const durable = options.durable ?? true;
-  await checkDumpFolder(dumpDir);
-  await using output = await openOutputFolder(outDir, {
-    "--dump-dir": dumpDir,
-  });
   const metaFiles = await findFiles(
     dumpDir,
     (name) => INPUT_META_PATTERN.test(name),
@@ -163,13 +198,15 @@ export async function encodeFolder(
   );
   const outcomes = new Map<string, DumpOutcome>();
   const selected: SelectedDump[] = [];
+  const readMeta = reusedFileReader();
+  const presence = new FilePresence();
   for (const relativePath of metaFiles) {
     const metaPath = join(dumpDir, relativePath);
     try {
-      const { text, meta } = await readInputMeta(metaPath);
+      const { text, meta } = await readInputMeta(metaPath, readMeta);
       const folder = dirname(metaPath);
       const skip = selectionSkipReason(meta, options) ??
-        await missingTensorReason(folder, meta);
+        missingTensorReason(folder, meta, presence);
       if (skip) {
         outcomes.set(relativePath, {
           dump: relativePath,
@@ -186,121 +223,82 @@ export async function encodeFolder(
     }
   }
 
-  let global: GlobalCodebook<unknown> | undefined;
   let codebookPath: string | undefined;
   let codebookBytes = 0;
   let toEncode = selected;
-  // Dump-file codecs (ctx) learn as they code: no codebook pass.
-  const streamCodec = isDumpFileCodec(codec) ? undefined : codec;
-  const counted = options.codebook === "global" && streamCodec
-    ? await countSymbols(selected, outcomes, onProgress)
-    : undefined;
-  if (counted) toEncode = counted.dumps;
-  // No codebook without a dump to code with it: nothing is written then.
-  if (streamCodec && counted && toEncode.length > 0) {
-    const codec = streamCodec;
-    const models = {} as PerStream<unknown>;
-    const { k, v } = counted;
-    models.k_hi6 = codec.modelFromCounts(k.hi6, "k_hi6");
-    models.k_lo10 = codec.modelFromCounts(k.lo10, "k_lo10");
-    models.v_hi6 = codec.modelFromCounts(v.hi6, "v_hi6");
-    models.v_lo10 = codec.modelFromCounts(v.lo10, "v_lo10");
-    const bytes = new TextEncoder().encode(globalCodebookText(codec, models));
-    const path = join(outDir, codec.globalCodebookFile);
-    codebookPath = path;
-    const existing = await readExistingCodebook(path);
-    if (existing === undefined || firstDifference(existing, bytes) !== -1) {
-      if (existing !== undefined) {
-        if (!options.overwrite) {
-          throw new KvbitsJobError(
-            `${path}: exists and differs from the codebook of the selected dumps; use --overwrite to replace it and re-encode every dump`,
-          );
-        }
-        // The dumps coded with the old codebook go first, so that none of them is
-        // ever beside the new one (all are re-encoded below).
-        for (const dump of toEncode) {
-          const metaOut = metaOutputPath(outDir, dump, codec);
-          await removeFileDurably(metaOut, { durable }).catch((error) => {
-            throw new KvbitsJobError(fileErrorOf(metaOut, error).message);
-          });
-        }
-      }
-      // On the disk, name included, before any dump that depends on it.
-      await writeFileAtomic(path, bytes, { durable })
-        .then(() => durable ? syncFolder(dirname(path)) : undefined)
-        .catch((error) => {
-          throw new KvbitsJobError(fileErrorOf(path, error).message);
-        });
-    }
-    codebookBytes = bytes.length;
-    global = { models, crc32: crc32(bytes) };
-  }
-
   let rawBytes = 0;
   let streamBytes = 0;
   let metaBytes = 0;
-  let done = 0;
-  const touched = new Set<string>();
-  for (const dump of toEncode) {
-    const outFolder = join(outDir, dirname(dump.relativePath));
-    const metaOut = metaOutputPath(outDir, dump, codec);
-    try {
-      const existing = options.overwrite || !await pathExists(metaOut)
-        ? undefined
-        : await existingDumpProblem(metaOut, codec, options.codebook, global);
-      if (existing === "") {
-        outcomes.set(dump.relativePath, {
-          dump: dump.relativePath,
-          status: "skipped",
-          reason:
-            `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
-        });
-      } else if (existing !== undefined) {
-        outcomes.set(dump.relativePath, {
-          dump: dump.relativePath,
-          status: "failed",
-          reason: new KvbitsFileError(
-            metaOut,
-            `${existing}; use --overwrite to re-encode the dump`,
-          ).message,
-        });
-      } else {
-        const { k, v } = await readInputTensors(dump.folder, dump.meta);
-        const outputs = encodeDumpOutputs({ ...dump, k, v }, codec, global);
-        // The last file (the meta, or the only file) marks the dump complete.
-        await writeFilesThenMarker(
-          outputs.files.slice(0, -1).map((file) => ({
-            path: join(outFolder, file.name),
-            bytes: file.bytes,
-          })),
-          {
-            path: metaOut,
-            bytes: outputs.files[outputs.files.length - 1].bytes,
-          },
-          touched,
-          durable,
-        );
-        streamBytes += outputs.streamBytes;
-        metaBytes += outputs.metaBytes;
-        rawBytes += k.byteLength + v.byteLength;
-        outcomes.set(dump.relativePath, {
-          dump: dump.relativePath,
-          status: "done",
-        });
-      }
-    } catch (error) {
-      outcomes.set(
-        dump.relativePath,
-        failed(dump.relativePath, join(dumpDir, dump.relativePath), error),
-      );
+  const setUp: EncodeSetupTask = {
+    kind: "encode-setup",
+    codec: codec.name,
+    dumpDir,
+    outDir,
+    overwrite: options.overwrite,
+    codebook: options.codebook,
+    durable,
+  };
+  await runner.setUp(setUp);
+  // Dump-file codecs (ctx) learn as they code: no codebook pass.
+  const streamCodec = isDumpFileCodec(codec) ? undefined : codec;
+  if (streamCodec && options.codebook === "global") {
+    const counted = await countSymbols(
+      runner,
+      selected,
+      outcomes,
+      onProgress,
+    );
+    toEncode = counted.dumps;
+    // No codebook without a dump to code with it: nothing is written then.
+    if (toEncode.length > 0) {
+      const models = {} as PerStream<unknown>;
+      const { k, v } = counted;
+      models.k_hi6 = streamCodec.modelFromCounts(k.hi6, "k_hi6");
+      models.k_lo10 = streamCodec.modelFromCounts(k.lo10, "k_lo10");
+      models.v_hi6 = streamCodec.modelFromCounts(v.hi6, "v_hi6");
+      models.v_lo10 = streamCodec.modelFromCounts(v.lo10, "v_lo10");
+      const text = globalCodebookText(streamCodec, models);
+      const bytes = new TextEncoder().encode(text);
+      codebookPath = join(outDir, streamCodec.globalCodebookFile);
+      await writeCodebook(codebookPath, bytes, toEncode, options);
+      codebookBytes = bytes.length;
+      await runner.setUp({
+        ...setUp,
+        codebookText: text,
+        codebookCrc32: crc32(bytes),
+      });
     }
-    onProgress?.({
-      phase: "encoding",
-      done: ++done,
-      total: toEncode.length,
-      bytes: rawBytes,
-    });
   }
+  let done = 0;
+  // Folders that received a dump's marker: flushed at the end, so that the
+  // last markers are on the disk too.
+  const touched = new Set<string>();
+  await runner.forEach(
+    toEncode,
+    batchesOf("encode"),
+    (dump, result) => {
+      if (result.kind === "encoded") {
+        outcomes.set(dump.relativePath, result.outcome);
+        rawBytes += result.rawBytes;
+        streamBytes += result.streamBytes;
+        metaBytes += result.metaBytes;
+        if (result.outcome.status === "done") {
+          touched.add(join(outDir, dirname(dump.relativePath)));
+        }
+      } else {
+        outcomes.set(
+          dump.relativePath,
+          lost(dump.relativePath, join(dumpDir, dump.relativePath), result),
+        );
+      }
+      onProgress?.({
+        phase: "encoding",
+        done: ++done,
+        total: toEncode.length,
+        bytes: rawBytes,
+      });
+    },
+  );
   if (durable) {
     await syncFolders(touched).catch((error) => {
       throw new KvbitsJobError(error.message);
@@ -316,9 +314,43 @@ export async function encodeFolder(
     rawBytes,
     streamBytes,
     metaBytes,
-    temporaryFilesRemoved: output.temporaryFilesRemoved.length,
-    seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Writes the global codebook before any dump that depends on it, or keeps an
+ * identical one. A different one is refused without `overwrite`; with it, the
+ * metas of the dumps to encode are removed first, so that none coded with the
+ * old codebook is ever beside the new one (all are re-encoded).
+ */
+async function writeCodebook(
+  path: string,
+  bytes: Uint8Array,
+  toEncode: readonly SelectedDump[],
+  options: EncodeOptions,
+): Promise<void> {
+  const durable = options.durable ?? true;
+  const existing = await readExistingCodebook(path);
+  if (existing !== undefined && firstDifference(existing, bytes) === -1) return;
+  if (existing !== undefined) {
+    if (!options.overwrite) {
+      throw new KvbitsJobError(
+        `${path}: exists and differs from the codebook of the selected dumps; use --overwrite to replace it and re-encode every dump`,
+      );
+    }
+    for (const dump of toEncode) {
+      const metaOut = metaOutputPath(options.outDir, dump, options.codec);
+      await removeFileDurably(metaOut, { durable }).catch((error) => {
+        throw new KvbitsJobError(fileErrorOf(metaOut, error).message);
+      });
+    }
+  }
+  // On the disk, name included, before any dump that depends on it.
+  await writeFileAtomic(path, bytes, { durable })
+    .then(() => durable ? syncFolder(dirname(path)) : undefined)
+    .catch((error) => {
+      throw new KvbitsJobError(fileErrorOf(path, error).message);
+    });
 }
 
 function metaOutputPath(
@@ -331,34 +363,6 @@ function metaOutputPath(
     dirname(dump.relativePath),
     markerFileName(codec, dump.metaName),
   );
-}
-
-/**
- * Why an existing meta output is not the dump this run would write ("" when it
- * is, and the dump can be skipped as already encoded).
- */
-async function existingDumpProblem(
-  metaOut: string,
-  codec: Codec,
-  codebook: CodebookMode,
-  global: GlobalCodebook<unknown> | undefined,
-): Promise<string> {
-  // A dump file is written whole and renamed into place: it exists, so it is complete.
-  if (isDumpFileCodec(codec)) return "";
-  let existing;
-  try {
-    const text = utf8Text(await readWholeFile(metaOut), "bitstream meta");
-    existing = parseBitstreamMeta(text, codec);
-  } catch (error) {
-    return `exists but cannot be read (${fileErrorOf(metaOut, error).detail})`;
-  }
-  if (existing.codebook !== codebook) {
-    return `exists but was encoded with --codebook ${existing.codebook}`;
-  }
-  if (global && existing.integrity?.codebookCrc32 !== global.crc32) {
-    return `exists but was encoded with another ${codec.globalCodebookFile}`;
-  }
-  return "";
 }
 
 async function checkDumpFolder(dumpDir: string): Promise<void> {
@@ -375,48 +379,103 @@ async function checkDumpFolder(dumpDir: string): Promise<void> {
   }
 }
 
-async function missingTensorReason(
+function missingTensorReason(
   folder: string,
   meta: DumpMeta,
-): Promise<string | undefined> {
+  presence: FilePresence,
+): string | undefined {
   const paths = tensorPaths(folder, meta);
-  if (!await pathExists(paths.k)) return `k file ${paths.k} is missing`;
-  if (!await pathExists(paths.v)) return `v file ${paths.v} is missing`;
+  if (!presence.exists(paths.k)) return `k file ${paths.k} is missing`;
+  if (!presence.exists(paths.v)) return `v file ${paths.v} is missing`;
   return undefined;
 }
 
-/** Pass 1 of a global codebook: histograms of all selected dumps that can be read. */
+/** What a lane needs of a selected dump. */
+function dumpToCode(dump: SelectedDump): DumpToCode {
+  return { relativePath: dump.relativePath, metaText: dump.metaText };
+}
+
+/**
+ * Dumps per task: up to 16, or 256 KiB of K and V. Why: a task costs a message
+ * each way (tens of microseconds, and a thread to wake), while a decode-step
+ * dump of 128 elements codes in a few; a prefill dump is worth a task alone.
+ */
+const BATCH = { dumps: 16, bytes: 256 * 1024 } as const;
+
+function batchesOf(kind: "count" | "encode"): Batching<SelectedDump> {
+  return {
+    taskOf: (batch) => ({ kind, dumps: batch.map(dumpToCode) }),
+    maxItems: BATCH.dumps,
+    weightOf: (dump) => 4 * dumpElementCount(dump.meta),
+    maxWeight: BATCH.bytes,
+  };
+}
+
+/**
+ * Pass 1 of a global codebook: histograms of all selected dumps that can be
+ * read, counted by the lanes and summed here (integer sums: the same in any
+ * order, so the codebook does not depend on the number of jobs).
+ */
 async function countSymbols(
+  runner: LaneRunner,
   selected: readonly SelectedDump[],
   outcomes: Map<string, DumpOutcome>,
   onProgress: ProgressListener | undefined,
 ) {
   const k = newFp16Histograms();
   const v = newFp16Histograms();
-  const dumps: SelectedDump[] = [];
+  const readable = new Array<boolean>(selected.length).fill(false);
   let bytes = 0;
   let done = 0;
-  for (const dump of selected) {
-    try {
-      const tensors = await readInputTensors(dump.folder, dump.meta);
-      countFp16Symbols(tensors.k, k);
-      countFp16Symbols(tensors.v, v);
-      bytes += tensors.k.byteLength + tensors.v.byteLength;
-      dumps.push(dump);
-    } catch (error) {
-      outcomes.set(
-        dump.relativePath,
-        failed(dump.relativePath, dump.relativePath, error),
-      );
-    }
-    onProgress?.({
-      phase: "counting symbols",
-      done: ++done,
-      total: selected.length,
-      bytes,
-    });
-  }
-  return { k, v, dumps };
+  await runner.forEach(
+    selected,
+    batchesOf("count"),
+    (dump, result, index) => {
+      if (result.kind === "counted" && result.k && result.v) {
+        addHistograms(k, result.k);
+        addHistograms(v, result.v);
+        bytes += result.bytes;
+        readable[index] = true;
+      } else {
+        outcomes.set(dump.relativePath, {
+          dump: dump.relativePath,
+          status: "failed",
+          reason: result.kind === "counted" && result.failure !== undefined
+            ? result.failure
+            : lost(dump.relativePath, dump.relativePath, result).reason,
+        });
+      }
+      onProgress?.({
+        phase: "counting symbols",
+        done: ++done,
+        total: selected.length,
+        bytes,
+      });
+    },
+  );
+  return { k, v, dumps: selected.filter((_, index) => readable[index]) };
+}
+
+function addHistograms(into: Fp16Histograms, add: Fp16Histograms): void {
+  for (let s = 0; s < into.hi6.length; s++) into.hi6[s] += add.hi6[s];
+  for (let s = 0; s < into.lo10.length; s++) into.lo10[s] += add.lo10[s];
+}
+
+/** The outcome of a dump whose lane died while handling it. */
+function lost(
+  dump: string,
+  path: string,
+  result: DumpResult | LostReply,
+): DumpOutcome {
+  return {
+    dump,
+    status: "failed",
+    reason: `${path}: ${
+      result.kind === "lost"
+        ? result.reason
+        : `unexpected result ${result.kind}`
+    }`,
+  };
 }
 
 /** The bytes of the global codebook file on disk, or undefined when there is none. */

@@ -8,7 +8,7 @@ import { dirname, join } from "@std/path";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
-import { readWholeFile } from "../dump/read_file.ts";
+import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import type { ReadBitstreamDump } from "./bitstream_folder.ts";
 
 /**
@@ -18,6 +18,8 @@ import type { ReadBitstreamDump } from "./bitstream_folder.ts";
  * @param origDumpDir The original dump folder.
  * @param metaFile The dump's bitstream meta file, relative to its folder.
  * @param dump The decoded dump.
+ * @param read How to read the originals (role `original`, one file at a time);
+ * `readWholeFile` by default.
  * @throws {KvbitsFileError} Naming the original file that is missing or differs,
  * with the first differing byte.
  *
@@ -44,13 +46,14 @@ export async function compareWithOriginal(
   origDumpDir: string,
   metaFile: string,
   dump: ReadBitstreamDump,
+  read: FileReader = readWholeFile,
 ): Promise<void> {
   const folder = join(origDumpDir, dirname(metaFile));
   const { input, inputText } = dump.meta;
   const compare = async (path: string, what: string, decoded: Uint8Array) => {
     let original: Uint8Array;
     try {
-      original = await readWholeFile(path);
+      original = await read(path, "original");
     } catch (error) {
       throw fileErrorOf(path, error);
     }

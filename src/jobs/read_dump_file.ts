@@ -8,7 +8,7 @@
 import { basename, join } from "@std/path";
 import type { DumpFileCodec } from "../format/dump_file_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
-import { readWholeFile } from "../dump/read_file.ts";
+import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import type { ReadBitstreamDump } from "./bitstream_folder.ts";
 
 /**
@@ -17,6 +17,7 @@ import type { ReadBitstreamDump } from "./bitstream_folder.ts";
  * @param dir The bitstream folder.
  * @param dumpFile The dump's file, relative to the folder.
  * @param codec The folder's codec.
+ * @param read How to read the file (role `dump`); `readWholeFile` by default.
  * @returns The restored meta, the decoded tensors (checked against their
  * checksums) and the file's byte split.
  * @throws {KvbitsFileError} Naming the file: unreadable, corrupt, or a part that
@@ -44,6 +45,7 @@ export async function readDumpFile(
   dir: string,
   dumpFile: string,
   codec: DumpFileCodec,
+  read: FileReader = readWholeFile,
 ): Promise<ReadBitstreamDump> {
   const path = join(dir, dumpFile);
   const metaName = codec.metaNameOf(basename(dumpFile));
@@ -51,7 +53,7 @@ export async function readDumpFile(
     throw fileErrorOf(path, new Error(`not a ${codec.name} dump file`));
   }
   try {
-    const bytes = await readWholeFile(path);
+    const bytes = await read(path, "dump");
     const decoded = codec.decode(bytes, metaName);
     return {
       meta: { input: decoded.input, inputText: decoded.inputText },

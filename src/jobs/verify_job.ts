@@ -16,6 +16,13 @@ export interface VerifyOptions {
   readonly origDumpDir?: string;
   /** Called after each dump. */
   readonly onProgress?: ProgressListener;
+  /**
+   * Dumps handled at once (`--jobs`): this thread and `jobs - 1` workers;
+   * default: one per CPU. The outcome is the same for any value.
+   */
+  readonly jobs?: number;
+  /** Whether this thread decodes dumps too (default true). */
+  readonly threadLane?: boolean;
 }
 
 /**

@@ -1,0 +1,504 @@
+/**
+ * `deno task bench` as a job: measures every codec of {@link benchCodecs} on a
+ * dump folder, beside zstd, and returns the figures; printing them is the task's.
+ *
+ * What each figure includes:
+ * - codec encode and decode MB/s: FP16 bytes (K and V) per second of codec work
+ *   in memory, one thread: modelling (a global codebook's histogram pass and
+ *   tables, or each dump's own tables) and coding; decoding rebuilds the models
+ *   from their tables. No file, checksum or JSON. Best of `runs` after a warm-up.
+ * - ratios: K and V bytes over the coded data (streams, or ctx's payloads), and
+ *   over everything a folder encode writes (adding the per-dump meta JSON and
+ *   global codebook, or ctx's file headers and compact meta).
+ * - bits per element by plane, K and V apart: a stream codec's `hi6` and `lo10`
+ *   stream bytes; ctx's code lengths of `hi6`, of the modelled top mantissa
+ *   bits and of the raw ones, and of its repeated and predicted rows ("other").
+ * - zstd: its own in-memory benchmark (`zstd -b`, one thread) on the
+ *   concatenated raw bytes and on their byte split; the split itself is not timed.
+ * - whole-folder encode and verify MB/s: FP16 bytes per second of the tasks run
+ *   as a user runs them (`deno run tasks/encode.ts ... --jobs N --json`, each in
+ *   its own process, so that JIT and workers start cold as they do for users),
+ *   timed by the job itself (the `seconds` of its summary: every file read and
+ *   written, not Deno's start-up and module loading, which the JSON report keeps
+ *   apart). Encode writes into an empty folder; verify decodes in memory and
+ *   checks the recorded CRC-32. Best of `folderRuns` after a warm-up, the `--jobs`
+ *   values interleaved.
+ *
+ * @module
+ */
+
+import { cpus, loadavg } from "node:os";
+import { fromFileUrl, join } from "@std/path";
+import { ENTRY_POINTS, permissionFlags } from "../scripts/entry_points.ts";
+import type { DumpWords } from "../src/format/dump_streams.ts";
+import {
+  type BenchCodec,
+  benchCodecs,
+  type PlaneBits,
+} from "./bench_codecs.ts";
+import { type BenchCorpus, loadCorpus } from "./bench_corpus.ts";
+import { bestOf, type Timing, timingOf } from "./timing.ts";
+import {
+  byteSplit,
+  concatenatedBytes,
+  zstdBench,
+  type ZstdResult,
+  zstdVersion,
+} from "./zstd_baseline.ts";
+
+/** What to measure. */
+export interface BenchOptions {
+  /** The dump folder. */
+  readonly dumpDir: string;
+  /** Timed runs of each codec figure (after one warm-up). */
+  readonly runs: number;
+  /** Timed runs of each whole-folder figure (after one warm-up); 0 leaves them out. */
+  readonly folderRuns: number;
+  /** The `--jobs` values of the whole-folder figures. */
+  readonly jobs: readonly number[];
+  /** Where the whole-folder runs write (a folder made and removed for them). */
+  readonly workDir: string;
+  /** Run zstd when it is on the PATH. */
+  readonly zstd: boolean;
+  /** Minimum seconds of each `zstd -b` level. */
+  readonly zstdSeconds: number;
+  /** The codecs; every one of {@link benchCodecs} when omitted. */
+  readonly codecs?: readonly BenchCodec[];
+  /** Told what is being measured, for a progress line. */
+  readonly onStep?: (step: string) => void;
+}
+
+/** The machine the figures were measured on. */
+export interface BenchMachine {
+  /** Logical CPUs (`navigator.hardwareConcurrency`). */
+  readonly cpus: number;
+  /** The CPU model from /proc/cpuinfo, when readable. */
+  readonly cpuModel?: string;
+  /** The 1-minute load average when the bench started, when readable. */
+  readonly loadAverage?: number;
+  /** Deno and V8 versions. */
+  readonly deno: string;
+  /** The V8 version. */
+  readonly v8: string;
+}
+
+/** The codec figures of one codec and codebook mode. */
+export interface CodecFigures {
+  /** The `--codec` name. */
+  readonly codec: string;
+  /** The codebook mode. */
+  readonly codebook: string;
+  /** Bytes of the coded data (streams, or a one-file layout's payloads). */
+  readonly streamBytes: number;
+  /** Bytes of meta a folder encode writes (JSON and codebook, or file headers). */
+  readonly metaBytes: number;
+  /** K and V bytes over stream bytes. */
+  readonly ratio: number;
+  /** K and V bytes over stream and meta bytes: every byte a folder encode writes. */
+  readonly ratioWithMeta: number;
+  /** Bits per element by plane, K and V apart. */
+  readonly bitsPerElement: {
+    readonly k: PlaneFigures;
+    readonly v: PlaneFigures;
+  };
+  /** Encode times. */
+  readonly encode: Timing;
+  /** Decode times. */
+  readonly decode: Timing;
+  /** K and V MB (10^6 bytes) per second of the best encode. */
+  readonly encodeMegabytesPerSecond: number;
+  /** K and V MB per second of the best decode. */
+  readonly decodeMegabytesPerSecond: number;
+}
+
+/** Bits per element of one tensor kind (K or V), by plane. */
+export interface PlaneFigures {
+  /** The `hi6` plane (sign and exponent). */
+  readonly hi6: number;
+  /** The `lo10` plane (mantissa), all of it. */
+  readonly lo10: number;
+  /** Of `lo10`, the modelled top bits (ctx only). */
+  readonly lo10Top?: number;
+  /** Of `lo10`, the raw bits (ctx only). */
+  readonly lo10Raw?: number;
+  /** Anything else (ctx: repeated and predicted rows). */
+  readonly other: number;
+  /** All of it. */
+  readonly total: number;
+}
+
+/** The whole-folder figures of one codec, codebook mode and `--jobs`. */
+export interface FolderFigures {
+  /** The `--codec` name. */
+  readonly codec: string;
+  /** The codebook mode. */
+  readonly codebook: string;
+  /** `--jobs`. */
+  readonly jobs: number;
+  /** Encode job times (the job's own, from its `--json` summary). */
+  readonly encode: Timing;
+  /** Verify job times (the job's own, from its `--json` summary). */
+  readonly verify: Timing;
+  /** Encode process times (the job, Deno's start-up and module loading). */
+  readonly encodeProcess: Timing;
+  /** Verify process times. */
+  readonly verifyProcess: Timing;
+  /** K and V MB per second of the best encode. */
+  readonly encodeMegabytesPerSecond: number;
+  /** K and V MB per second of the best verify. */
+  readonly verifyMegabytesPerSecond: number;
+}
+
+/** Everything the bench measured. */
+export interface BenchReport {
+  /** The corpus. */
+  readonly corpus: {
+    readonly dumpDir: string;
+    readonly dumps: number;
+    readonly bytes: number;
+    readonly largestDumpBytes: number;
+  };
+  /** The machine. */
+  readonly machine: BenchMachine;
+  /** Timed runs per codec figure. */
+  readonly runs: number;
+  /** Timed runs per whole-folder figure. */
+  readonly folderRuns: number;
+  /** One entry per codec and codebook mode. */
+  readonly codecs: readonly CodecFigures[];
+  /** zstd: its version and results, or why there are none. */
+  readonly zstd: {
+    readonly version?: string;
+    readonly skipped?: string;
+    readonly results: readonly ZstdResult[];
+  };
+  /** One entry per codec, codebook mode and `--jobs`. */
+  readonly folders: readonly FolderFigures[];
+}
+
+/**
+ * Measures the codecs, zstd and the whole-folder jobs on a dump folder.
+ *
+ * @param options The folder and how much to measure.
+ * @returns The figures.
+ * @throws {Error} When the folder has no FP16 dump, a codec does not decode
+ * what it encoded, or a folder run fails a dump.
+ *
+ * @example One quick run on the fixtures
+ * ```ts
+ * import { runBench } from "./bench_run.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const report = await runBench({
+ *   dumpDir: new URL("../fixtures/kv-sample", import.meta.url).pathname,
+ *   runs: 1, folderRuns: 0, jobs: [], workDir: "out/bench", zstd: false, zstdSeconds: 1,
+ * });
+ * assertEquals(report.codecs.length >= 4, true);
+ * assertEquals(report.zstd.skipped, "not asked for (--skip-zstd)");
+ * ```
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const step = options.onStep ?? (() => {});
+  const codecs = options.codecs ?? benchCodecs();
+  step(`reading ${options.dumpDir}`);
+  const corpus = await loadCorpus(options.dumpDir);
+  if (corpus.dumps.length === 0) {
+    throw new Error(
+      `Cannot benchmark ${options.dumpDir}: it holds no FP16 dump`,
+    );
+  }
+  const machine = machineOf();
+  const codecFigures: CodecFigures[] = [];
+  for (const codec of codecs) {
+    step(`codec ${codec.codec} ${codec.codebook}`);
+    codecFigures.push(measureCodec(codec, corpus, options.runs));
+  }
+  const zstd = await measureZstd(corpus, options, step);
+  const folders: FolderFigures[] = [];
+  if (options.folderRuns > 0 && options.jobs.length > 0) {
+    await Deno.mkdir(options.workDir, { recursive: true });
+    const work = await Deno.makeTempDir({
+      dir: options.workDir,
+      prefix: "kvbits-bench-",
+    });
+    try {
+      for (const codec of codecs) {
+        step(`folders ${codec.codec} ${codec.codebook}`);
+        folders.push(
+          ...await measureFolders(codec, corpus, options, work),
+        );
+      }
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  }
+  return {
+    corpus: {
+      dumpDir: corpus.dumpDir,
+      dumps: corpus.dumps.length,
+      bytes: corpus.bytes,
+      largestDumpBytes: corpus.largestDumpBytes,
+    },
+    machine,
+    runs: options.runs,
+    folderRuns: options.folderRuns,
+    codecs: codecFigures,
+    zstd,
+    folders,
+  };
+}
+
+function megabytesPerSecond(bytes: number, seconds: number): number {
+  return bytes / 1e6 / seconds;
+}
+
+function measureCodec(
+  codec: BenchCodec,
+  corpus: BenchCorpus,
+  runs: number,
+): CodecFigures {
+  const { dumps, bytes } = corpus;
+  const encode = bestOf(runs, () => codec.encode(dumps));
+  const encoding = codec.encode(dumps);
+  const into: DumpWords[] = dumps.map((dump) => ({
+    k: new Uint16Array(dump.k.length),
+    v: new Uint16Array(dump.v.length),
+  }));
+  const decode = bestOf(runs, () => codec.decode(encoding, into));
+  dumps.forEach((dump, i) => {
+    if (!sameWords(dump.k, into[i].k) || !sameWords(dump.v, into[i].v)) {
+      throw new Error(
+        `Cannot benchmark ${codec.codec} ${codec.codebook}: ${dump.relativePath} does not decode to its original`,
+      );
+    }
+  });
+  const sizes = codec.sizes(dumps);
+  if (sizes.streamBytes !== encoding.streamBytes) {
+    throw new Error(
+      `Cannot benchmark ${codec.codec} ${codec.codebook}: its codec work gives ${encoding.streamBytes} stream bytes, a folder encode ${sizes.streamBytes}`,
+    );
+  }
+  const planes = codec.planeBits(dumps);
+  return {
+    codec: codec.codec,
+    codebook: codec.codebook,
+    streamBytes: sizes.streamBytes,
+    metaBytes: sizes.metaBytes,
+    ratio: bytes / sizes.streamBytes,
+    ratioWithMeta: bytes / (sizes.streamBytes + sizes.metaBytes),
+    bitsPerElement: { k: perElement(planes.k), v: perElement(planes.v) },
+    encode,
+    decode,
+    encodeMegabytesPerSecond: megabytesPerSecond(bytes, encode.best),
+    decodeMegabytesPerSecond: megabytesPerSecond(bytes, decode.best),
+  };
+}
+
+function perElement(bits: PlaneBits): PlaneFigures {
+  const per = (value: number) => value / bits.elements;
+  return {
+    hi6: per(bits.hi6),
+    lo10: per(bits.lo10),
+    lo10Top: bits.lo10Top === undefined ? undefined : per(bits.lo10Top),
+    lo10Raw: bits.lo10Raw === undefined ? undefined : per(bits.lo10Raw),
+    other: per(bits.other),
+    total: per(bits.hi6 + bits.lo10 + bits.other),
+  };
+}
+
+function sameWords(a: Uint16Array, b: Uint16Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function measureZstd(
+  corpus: BenchCorpus,
+  options: BenchOptions,
+  step: (step: string) => void,
+): Promise<BenchReport["zstd"]> {
+  if (!options.zstd) {
+    return { skipped: "not asked for (--skip-zstd)", results: [] };
+  }
+  const version = await zstdVersion();
+  if (version === undefined) {
+    return {
+      skipped: "the zstd CLI is not on the PATH (or cannot be run)",
+      results: [],
+    };
+  }
+  const tensors = corpus.dumps.flatMap((dump) => [dump.k, dump.v]);
+  const work = await Deno.makeTempDir({ prefix: "kvbits-bench-zstd-" });
+  try {
+    const raw = join(work, "raw.bin");
+    const split = join(work, "split.bin");
+    await Deno.writeFile(raw, concatenatedBytes(tensors));
+    await Deno.writeFile(split, byteSplit(tensors));
+    const seconds = options.zstdSeconds;
+    const results: ZstdResult[] = [];
+    for (
+      const [path, level, label] of [
+        [raw, 3, "zstd -3 (raw bytes)"],
+        [raw, 19, "zstd -19 (raw bytes)"],
+        [split, 3, "byte split + zstd -3"],
+      ] as const
+    ) {
+      step(label);
+      results.push(await zstdBench(path, level, label, seconds));
+    }
+    return { version, results };
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+}
+
+/** The repository, where the tasks are. */
+const ROOT = fromFileUrl(new URL("../", import.meta.url));
+
+/** What a task's `--json` summary says about a run, and how long its process took. */
+interface TaskRun {
+  readonly seconds: number;
+  readonly processSeconds: number;
+  readonly failed: number;
+  readonly tensors: number;
+}
+
+/**
+ * Runs `deno task <task> ... --json --quiet` as a user would (its own process,
+ * its deno.json permissions) and reads its summary.
+ */
+async function runTask(
+  task: string,
+  args: readonly string[],
+): Promise<TaskRun> {
+  const entry = ENTRY_POINTS.find((candidate) => candidate.task === task)!;
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--config",
+      join(ROOT, "deno.json"),
+      ...permissionFlags(entry),
+      join(ROOT, entry.source),
+      ...args,
+      "--json",
+      "--quiet",
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const processSeconds = (performance.now() - started) / 1000;
+  const decoder = new TextDecoder();
+  let summary;
+  try {
+    summary = JSON.parse(decoder.decode(output.stdout));
+  } catch {
+    summary = undefined;
+  }
+  if (!output.success || summary?.exitCode !== 0) {
+    throw new Error(
+      `Cannot benchmark: ${task} ${args.join(" ")} failed: ${
+        decoder.decode(output.stderr).trim().split("\n").slice(-3).join(" ")
+      }`,
+    );
+  }
+  return {
+    seconds: summary.seconds,
+    processSeconds,
+    failed: summary.dumps.failed,
+    tensors: summary.bytes.tensors,
+  };
+}
+
+/**
+ * Encodes the corpus into a fresh folder and verifies it, for each `--jobs`
+ * value in turn, `folderRuns` times after a warm-up: interleaving the values
+ * spreads the machine's changing load over all of them.
+ */
+async function measureFolders(
+  codec: BenchCodec,
+  corpus: BenchCorpus,
+  options: BenchOptions,
+  work: string,
+): Promise<FolderFigures[]> {
+  const runs = new Map<number, TaskRun[][]>(
+    options.jobs.map((jobs) => [jobs, [[], []]]),
+  );
+  // Outputs stay until the whole bench is done: on a file system that discards
+  // freed blocks at once (ext4 -o discard, as here), removing thousands of files
+  // slows the file creation of the runs that follow.
+  const folder = join(work, `${codec.codec}-${codec.codebook}`);
+  const check = (what: string, jobs: number, run: TaskRun) => {
+    if (run.failed > 0 || run.tensors !== corpus.bytes) {
+      throw new Error(
+        `Cannot benchmark ${what} of ${codec.codec} ${codec.codebook} with --jobs ${jobs}: ${run.failed} dumps failed, ${run.tensors} of ${corpus.bytes} bytes done`,
+      );
+    }
+  };
+  for (let run = 0; run <= options.folderRuns; run++) {
+    for (const jobs of options.jobs) {
+      const bitstreamDir = join(folder, `jobs${jobs}-run${run}`);
+      const encoded = await runTask("encode", [
+        "--dump-dir",
+        corpus.dumpDir,
+        "--out-dir",
+        bitstreamDir,
+        "--jobs",
+        String(jobs),
+        ...codec.encodeFlags,
+      ]);
+      check("encode", jobs, encoded);
+      const verified = await runTask("verify", [
+        "--bitstream-dir",
+        bitstreamDir,
+        "--jobs",
+        String(jobs),
+      ]);
+      check("verify", jobs, verified);
+      if (run > 0) {
+        runs.get(jobs)![0].push(encoded);
+        runs.get(jobs)![1].push(verified);
+      }
+    }
+  }
+  return options.jobs.map((jobs) => {
+    const [encoded, verified] = runs.get(jobs)!;
+    const encode = timingOf(encoded.map((run) => run.seconds));
+    const verify = timingOf(verified.map((run) => run.seconds));
+    return {
+      codec: codec.codec,
+      codebook: codec.codebook,
+      jobs,
+      encode,
+      verify,
+      encodeProcess: timingOf(encoded.map((run) => run.processSeconds)),
+      verifyProcess: timingOf(verified.map((run) => run.processSeconds)),
+      encodeMegabytesPerSecond: megabytesPerSecond(corpus.bytes, encode.best),
+      verifyMegabytesPerSecond: megabytesPerSecond(corpus.bytes, verify.best),
+    };
+  });
+}
+
+function machineOf(): BenchMachine {
+  // node:os needs --allow-sys=cpus,loadavg; without it the figures are left out.
+  let cpuModel: string | undefined;
+  let loadAverage: number | undefined;
+  try {
+    cpuModel = cpus()[0]?.model?.trim() || undefined;
+  } catch {
+    cpuModel = undefined;
+  }
+  try {
+    loadAverage = loadavg()[0];
+  } catch {
+    loadAverage = undefined;
+  }
+  return {
+    cpus: navigator.hardwareConcurrency,
+    cpuModel,
+    loadAverage,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * The bench report as plain text tables, for people.
+ *
+ * @module
+ */
+
+import type { BenchReport } from "./bench_run.ts";
+
+/**
+ * Lays out rows as columns: the first `leftColumns` left-aligned, the others
+ * right-aligned, two spaces apart.
+ *
+ * @param header Column titles.
+ * @param rows The cells.
+ * @param leftColumns How many columns, from the left, are text.
+ * @returns The lines.
+ *
+ * @example
+ * ```ts
+ * import { columns } from "./bench_table.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(columns(["a", "n"], [["xyz", "1"]], 1), ["a    n", "xyz  1"]);
+ * ```
+ */
+export function columns(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  leftColumns: number,
+): string[] {
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => row[i].length))
+  );
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, i) =>
+      i < leftColumns ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
+    ).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/**
+ * The bench report as text: the corpus and machine, a table of codec figures
+ * with zstd beside them, a table of bits per element by plane, and a table of
+ * whole-folder figures.
+ *
+ * @param report What the bench measured.
+ * @returns The text, lines ending in `\n`.
+ *
+ * @example
+ * ```ts
+ * import { benchTable } from "./bench_table.ts";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * const timing = { best: 0.5, median: 0.5, runs: [0.5] };
+ * const text = benchTable({
+ *   corpus: { dumpDir: "kv", dumps: 2, bytes: 1e6, largestDumpBytes: 6e5 },
+ *   machine: { cpus: 2, deno: "2.9.6", v8: "15.0" }, runs: 1, folderRuns: 0,
+ *   codecs: [{
+ *     codec: "huffman", codebook: "global", streamBytes: 8e5, metaBytes: 1e5,
+ *     ratio: 1.25, ratioWithMeta: 1.1111, encode: timing, decode: timing,
+ *     encodeMegabytesPerSecond: 2, decodeMegabytesPerSecond: 2,
+ *     bitsPerElement: {
+ *       k: { hi6: 3.5, lo10: 10, other: 0, total: 13.5 },
+ *       v: { hi6: 3.25, lo10: 10, other: 0, total: 13.25 },
+ *     },
+ *   }],
+ *   zstd: { skipped: "the zstd CLI is not on the PATH", results: [] }, folders: [],
+ * });
+ * assertStringIncludes(text, "huffman  global      1.2500     1.1111          2.0          2.0");
+ * assertStringIncludes(text, "huffman  global    K       3.500  10.000    -    -      -  13.500");
+ * assertStringIncludes(text, "zstd: not measured: the zstd CLI is not on the PATH");
+ * ```
+ */
+export function benchTable(report: BenchReport): string {
+  const { corpus, machine } = report;
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
+  const out: string[] = [
+    `kvbits bench on ${corpus.dumpDir}: ${corpus.dumps} dumps, ${
+      mb(corpus.bytes)
+    } of FP16 K and V (largest dump ${mb(corpus.largestDumpBytes)})`,
+    `machine: ${machine.cpus} CPUs${
+      machine.cpuModel ? ` (${machine.cpuModel})` : ""
+    }${
+      machine.loadAverage !== undefined
+        ? `, load average ${machine.loadAverage.toFixed(2)} at start`
+        : ""
+    }; deno ${machine.deno}, V8 ${machine.v8}`,
+    "",
+    `Codecs: one thread, in memory (no file I/O, no checksum, no JSON), best of ${report.runs} runs after a warm-up.`,
+    "MB/s = 10^6 bytes of FP16 K and V per second. Ratio = K and V bytes / coded streams (ctx: payloads);",
+    "'with meta' counts every byte a folder encode writes: the per-dump meta JSON and the global codebook,",
+    "or ctx's file headers and compact meta.",
+    "",
+  ];
+  const rows = report.codecs.map((figures) => [
+    figures.codec,
+    figures.codebook,
+    figures.ratio.toFixed(4),
+    figures.ratioWithMeta.toFixed(4),
+    figures.encodeMegabytesPerSecond.toFixed(1),
+    figures.decodeMegabytesPerSecond.toFixed(1),
+  ]);
+  for (const result of report.zstd.results) {
+    rows.push([
+      result.label,
+      "-",
+      (result.inputBytes / result.compressedBytes).toFixed(4),
+      "-",
+      result.compressMegabytesPerSecond.toFixed(1),
+      result.decompressMegabytesPerSecond.toFixed(1),
+    ]);
+  }
+  out.push(
+    ...columns(
+      [
+        "codec",
+        "codebook",
+        "KV ratio",
+        "with meta",
+        "encode MB/s",
+        "decode MB/s",
+      ],
+      rows,
+      2,
+    ),
+  );
+  out.push("");
+  out.push(
+    report.zstd.skipped
+      ? `zstd: not measured: ${report.zstd.skipped}`
+      : `zstd: ${report.zstd.version} (zstd -b -T1: its own in-memory benchmark, one thread; the byte split itself is not timed)`,
+  );
+  out.push(
+    "",
+    "Bits per element by plane, K and V apart, coded data only (no header, meta or codebook). huffman and arith:",
+    "bytes of the hi6 and lo10 streams (lo10 is one symbol). ctx: its models' code lengths (the rANS stream is",
+    "within a few bytes of their sum); lo10 = 2 modelled top bits + raw low bits, 'other' = repeated and predicted rows.",
+    "",
+  );
+  const bits = (value: number | undefined) =>
+    value === undefined ? "-" : value.toFixed(3);
+  const planeRows = report.codecs.flatMap((figures) =>
+    (["k", "v"] as const).map((tensor) => {
+      const planes = figures.bitsPerElement[tensor];
+      return [
+        figures.codec,
+        figures.codebook,
+        tensor.toUpperCase(),
+        bits(planes.hi6),
+        bits(planes.lo10),
+        bits(planes.lo10Top),
+        bits(planes.lo10Raw),
+        planes.lo10Top === undefined ? "-" : bits(planes.other),
+        bits(planes.total),
+      ];
+    })
+  );
+  out.push(
+    ...columns(
+      [
+        "codec",
+        "codebook",
+        "tensor",
+        "hi6",
+        "lo10",
+        "top",
+        "raw",
+        "other",
+        "total",
+      ],
+      planeRows,
+      3,
+    ),
+  );
+  if (report.folders.length > 0) {
+    out.push(
+      "",
+      "Whole folders: the encode and verify tasks as a user runs them, each run in a process of its own",
+      "(cold JIT, workers started), with every file read and written; encode writes an empty folder, verify",
+      "checks the recorded CRC-32. MB/s from the job's own time in its --json summary (Deno's start-up and",
+      `module loading, the same for every --jobs, left out); best of ${report.folderRuns} runs after a warm-up.`,
+      "",
+    );
+    const base = new Map<string, { encode: number; verify: number }>();
+    for (const figures of report.folders) {
+      const key = `${figures.codec} ${figures.codebook}`;
+      if (!base.has(key)) {
+        base.set(key, {
+          encode: figures.encodeMegabytesPerSecond,
+          verify: figures.verifyMegabytesPerSecond,
+        });
+      }
+    }
+    const folderRows = report.folders.map((figures) => {
+      const first = base.get(`${figures.codec} ${figures.codebook}`)!;
+      return [
+        figures.codec,
+        figures.codebook,
+        String(figures.jobs),
+        figures.encodeMegabytesPerSecond.toFixed(1),
+        `${(figures.encodeMegabytesPerSecond / first.encode).toFixed(2)}x`,
+        figures.verifyMegabytesPerSecond.toFixed(1),
+        `${(figures.verifyMegabytesPerSecond / first.verify).toFixed(2)}x`,
+      ];
+    });
+    out.push(
+      ...columns(
+        [
+          "codec",
+          "codebook",
+          "jobs",
+          "encode MB/s",
+          "speedup",
+          "verify MB/s",
+          "speedup",
+        ],
+        folderRows,
+        2,
+      ),
+    );
+  }
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,563 @@
+/**
+ * Arithmetic coding of both planes of FP16 words in one pass (FORMAT.md §4):
+ * split and encode fused, decode and join fused. The bytes are exactly those of
+ * `arithmeticEncode` on the `hi6` and `lo10` planes of `splitFp16Planes`, and the
+ * decoder accepts and refuses exactly what `arithmeticDecode` does.
+ *
+ * Read me first:
+ * - Two coders, one per plane, run side by side in one loop over the words. Each
+ *   symbol's step depends on the step before it in the same stream only, and the
+ *   longest part of a step is a chain of multiplications (and, decoding, a
+ *   division): with two independent chains in flight the CPU overlaps them, which
+ *   gains more than any single-stream trick. The arithmetic of each step is that
+ *   of arithmetic_encoder.ts and arithmetic_decoder.ts (read those first); only
+ *   the fast path of their models is taken here: a power-of-two total up to 2^16
+ *   (every table kvbits writes), with `scaledCumulative` and a slot table. Other
+ *   tables (the reference tools' raw counts) are coded plane by plane.
+ * - Encoding sizes each stream once from a bound, `count` times the most bits one
+ *   symbol can emit, `ceil(log2 total) - 29 + clz32(f)` for the rarest symbol's
+ *   frequency `f` (see arithmetic_encoder.ts), and returns a view of the bytes
+ *   used. A symbol of frequency 0 is found in the coding loop itself (its interval
+ *   is empty) and reported, naming the symbol, its index and its stream.
+ * - The rare encoder step that writes more than 24 bits at once (a long run of
+ *   pending bits) goes through a small out-of-line function on a state array, so
+ *   that the loop keeps both coders' state in registers.
+ * - Bytes go out as one big-endian 32-bit store of the pending bits,
+ *   left-aligned (`DataView.setUint32`), and come in as one 32-bit load plus a
+ *   byte, where the plane coders use three and five byte accesses.
+ *
+ * @module
+ */
+
+import { arithmeticDecode } from "./arithmetic_decoder.ts";
+import { arithmeticEncode } from "./arithmetic_encoder.ts";
+import type { ArithmeticModel } from "./arithmetic_model.ts";
+import { KvbitsDataError } from "./errors.ts";
+import { splitFp16Planes } from "./fp16_planes.ts";
+import type { Fp16StreamNames } from "./huffman_fp16.ts";
+
+/** 2^30: the finish emits 0 below it, 1 from it on. */
+const QUARTER = 0x40000000;
+/** Bytes after the bound: the branch-free writer stores 4 bytes at a time. */
+const WRITE_SLACK = 4;
+/** Zero bytes after the copy of a stream (as arithmetic_decoder.ts). */
+const READ_PADDING = 16;
+
+/** Whether the fused loops can take a model: the fast path of arithmetic_model.ts. */
+function fusable(model: ArithmeticModel, alphabet: number): boolean {
+  return model.scaledCumulative !== undefined && model.slots !== undefined &&
+    model.frequencies.length >= alphabet;
+}
+
+/** Most bits one symbol can emit, by model (a table scan, so cached). */
+const MAX_SYMBOL_BITS = new WeakMap<ArithmeticModel, number>();
+
+function maxSymbolBits(model: ArithmeticModel): number {
+  let bits = MAX_SYMBOL_BITS.get(model);
+  if (bits === undefined) {
+    let rarest = 0;
+    for (const frequency of model.frequencies) {
+      if (frequency !== 0 && (rarest === 0 || frequency < rarest)) {
+        rarest = frequency;
+      }
+    }
+    const total = model.total;
+    const ceilLog2Total = total <= 1 ? 0 : 32 - Math.clz32(total - 1);
+    bits = Math.max(0, ceilLog2Total - 29 + Math.clz32(rarest || 1));
+    MAX_SYMBOL_BITS.set(model, bits);
+  }
+  return bits;
+}
+
+/**
+ * Encodes the `hi6` and `lo10` planes of FP16 words in one pass.
+ *
+ * @param words The FP16 bit patterns.
+ * @param hi The model of the `hi6` plane (64 symbols).
+ * @param lo The model of the `lo10` plane (1024 symbols).
+ * @param names Stream names for error messages.
+ * @returns The `hi6` and the `lo10` stream, each as `arithmeticEncode` writes it.
+ * @throws {RangeError} When a symbol has frequency 0 or is outside a model's
+ * alphabet; the message names the symbol, its index and the stream.
+ *
+ * @example The same bytes as plane by plane
+ * ```ts
+ * import {
+ *   arithmeticEncode, arithmeticEncodeFp16, arithmeticModel,
+ *   arithmeticTableFromCounts, countFp16Symbols, splitFp16Planes,
+ * } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);
+ * const counts = countFp16Symbols(words);
+ * const hi = arithmeticModel(arithmeticTableFromCounts(counts.hi6));
+ * const lo = arithmeticModel(arithmeticTableFromCounts(counts.lo10));
+ * const [hiBytes, loBytes] = arithmeticEncodeFp16(words, hi, lo);
+ * const planes = splitFp16Planes(words);
+ * assertEquals(hiBytes, arithmeticEncode(planes.hi6, hi));
+ * assertEquals(loBytes, arithmeticEncode(planes.lo10, lo));
+ * ```
+ */
+export function arithmeticEncodeFp16(
+  words: Uint16Array,
+  hi: ArithmeticModel,
+  lo: ArithmeticModel,
+  names: Fp16StreamNames = {},
+): [Uint8Array, Uint8Array] {
+  const hiStream = names.hiStream ?? "hi6";
+  const loStream = names.loStream ?? "lo10";
+  if (!fusable(hi, 64) || !fusable(lo, 1024)) {
+    const planes = splitFp16Planes(words);
+    return [
+      arithmeticEncode(planes.hi6, hi, hiStream),
+      arithmeticEncode(planes.lo10, lo, loStream),
+    ];
+  }
+  const count = words.length;
+  // Plus 2 bits of the finish.
+  const hiBound = Math.ceil((count * maxSymbolBits(hi) + 2) / 8);
+  const loBound = Math.ceil((count * maxSymbolBits(lo) + 2) / 8);
+  const hiOut = new Uint8Array(hiBound + WRITE_SLACK);
+  const loOut = new Uint8Array(loBound + WRITE_SLACK);
+  const hiView = new DataView(hiOut.buffer);
+  const loView = new DataView(loOut.buffer);
+  const hiScaled = hi.scaledCumulative!;
+  const loScaled = lo.scaledCumulative!;
+  // Per coder: low and high (int32 bit patterns of the unsigned values), pending
+  // bits, the bit accumulator (accBits < 8 between symbols) and the write position.
+  let hiLow = 0;
+  let hiHigh = -1;
+  let hiPending = 0;
+  let hiAcc = 0;
+  let hiAccBits = 0;
+  let hiAt = 0;
+  let loLow = 0;
+  let loHigh = -1;
+  let loPending = 0;
+  let loAcc = 0;
+  let loAccBits = 0;
+  let loAt = 0;
+  // Errors are raised after the loop: code that can throw with the stream names
+  // inside it keeps them alive there, which slows the loop (see huffman_fp16.ts).
+  let missing = -1;
+  for (let i = 0; i < count; i++) {
+    const word = words[i];
+    const hiSymbol = word >>> 10;
+    const loSymbol = word & 0x3ff;
+    const hiBelow = hiScaled[hiSymbol];
+    const hiAbove = hiScaled[hiSymbol + 1];
+    const loBelow = loScaled[loSymbol];
+    const loAbove = loScaled[loSymbol + 1];
+    if (hiBelow === hiAbove || loBelow === loAbove) {
+      missing = i;
+      break;
+    }
+    // hi6: the interval, then emit (step 1) and underflow (step 2).
+    {
+      const range = ((hiHigh - hiLow) >>> 0) + 1;
+      const base = hiLow >>> 0;
+      hiHigh = (base + range * hiAbove - 1) | 0;
+      hiLow = (base + range * hiBelow) | 0;
+      const k = Math.clz32(hiLow ^ hiHigh);
+      if (k + hiPending <= 24) {
+        const any = (k + 31) >>> 5;
+        const n = (k + hiPending) & -any;
+        const bits = ((((1 << hiPending) - 1 + (hiLow >>> 31)) << (k - 1)) |
+          (((hiLow << 1) >>> 1) >>> (32 - k))) & -any;
+        hiAcc = (hiAcc << n) | bits;
+        hiAccBits += n;
+        hiView.setUint32(hiAt, hiAcc << (32 - hiAccBits));
+        hiAt += hiAccBits >>> 3;
+        hiAccBits &= 7;
+        hiPending &= any - 1;
+        hiLow = hiLow << k;
+        hiHigh = (hiHigh << k) | (0x7fffffff >>> (31 - k));
+      } else {
+        STATE[0] = hiLow;
+        STATE[1] = hiHigh;
+        STATE[2] = hiPending;
+        STATE[3] = hiAcc;
+        STATE[4] = hiAccBits;
+        STATE[5] = hiAt;
+        emitMany(hiOut, k);
+        hiLow = STATE[0];
+        hiHigh = STATE[1];
+        hiPending = STATE[2];
+        hiAcc = STATE[3];
+        hiAccBits = STATE[4];
+        hiAt = STATE[5];
+      }
+      const u = Math.clz32(((~hiLow | hiHigh) << 1) | 1);
+      hiPending += u;
+      hiLow = (hiLow << u) & 0x7fffffff;
+      hiHigh = (hiHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
+    }
+    // lo10: the same.
+    {
+      const range = ((loHigh - loLow) >>> 0) + 1;
+      const base = loLow >>> 0;
+      loHigh = (base + range * loAbove - 1) | 0;
+      loLow = (base + range * loBelow) | 0;
+      const k = Math.clz32(loLow ^ loHigh);
+      if (k + loPending <= 24) {
+        const any = (k + 31) >>> 5;
+        const n = (k + loPending) & -any;
+        const bits = ((((1 << loPending) - 1 + (loLow >>> 31)) << (k - 1)) |
+          (((loLow << 1) >>> 1) >>> (32 - k))) & -any;
+        loAcc = (loAcc << n) | bits;
+        loAccBits += n;
+        loView.setUint32(loAt, loAcc << (32 - loAccBits));
+        loAt += loAccBits >>> 3;
+        loAccBits &= 7;
+        loPending &= any - 1;
+        loLow = loLow << k;
+        loHigh = (loHigh << k) | (0x7fffffff >>> (31 - k));
+      } else {
+        STATE[0] = loLow;
+        STATE[1] = loHigh;
+        STATE[2] = loPending;
+        STATE[3] = loAcc;
+        STATE[4] = loAccBits;
+        STATE[5] = loAt;
+        emitMany(loOut, k);
+        loLow = STATE[0];
+        loHigh = STATE[1];
+        loPending = STATE[2];
+        loAcc = STATE[3];
+        loAccBits = STATE[4];
+        loAt = STATE[5];
+      }
+      const u = Math.clz32(((~loLow | loHigh) << 1) | 1);
+      loPending += u;
+      loLow = (loLow << u) & 0x7fffffff;
+      loHigh = (loHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
+    }
+  }
+  if (missing >= 0) {
+    const word = words[missing];
+    const [stream, symbol] =
+      hiScaled[word >>> 10] === hiScaled[(word >>> 10) + 1]
+        ? [hiStream, word >>> 10]
+        : [loStream, word & 0x3ff];
+    throw new RangeError(
+      `Cannot encode ${stream}: symbol ${symbol} at index ${missing} has frequency 0 in the table`,
+    );
+  }
+  const hiEnd = finish(hiOut, hiLow, hiPending, hiAcc, hiAccBits, hiAt);
+  const loEnd = finish(loOut, loLow, loPending, loAcc, loAccBits, loAt);
+  if (hiEnd > hiBound || loEnd > loBound) {
+    throw new Error(
+      `Cannot encode ${
+        hiEnd > hiBound ? hiStream : loStream
+      }: internal error, the stream exceeds its bound`,
+    );
+  }
+  return [hiOut.subarray(0, hiEnd), loOut.subarray(0, loEnd)];
+}
+
+/** One coder's state for the out-of-line step: low, high, pending, acc, accBits, at. */
+const STATE = new Int32Array(6);
+
+/**
+ * Step 1 when it writes more than 24 bits (many pending bits, or k = 32): the k
+ * leading bits on which low and high agree, the pending bits after the first of
+ * them, as in arithmetic_encoder.ts. Works on {@link STATE}.
+ */
+function emitMany(out: Uint8Array, k: number): void {
+  let low = STATE[0];
+  let high = STATE[1];
+  let pending = STATE[2];
+  let acc = STATE[3];
+  let accBits = STATE[4];
+  let at = STATE[5];
+  if (k !== 0) {
+    const first = low >>> 31;
+    acc = (acc << 1) | first;
+    accBits += 1;
+    const fill = first === 1 ? 0 : 0xffff;
+    while (pending > 0) {
+      const n = pending < 16 ? pending : 16;
+      acc = (acc << n) | (fill >>> (16 - n));
+      accBits += n;
+      out[at] = acc >>> (accBits - 8);
+      out[at + 1] = acc >>> (accBits - 16);
+      out[at + 2] = acc >>> (accBits - 24);
+      at += accBits >>> 3;
+      accBits &= 7;
+      pending -= n;
+    }
+    let rest = low << 1;
+    for (let left = k - 1; left > 0;) {
+      const n = left < 16 ? left : 16;
+      acc = (acc << n) | (rest >>> (32 - n));
+      accBits += n;
+      out[at] = acc >>> (accBits - 8);
+      out[at + 1] = acc >>> (accBits - 16);
+      out[at + 2] = acc >>> (accBits - 24);
+      at += accBits >>> 3;
+      accBits &= 7;
+      rest <<= n;
+      left -= n;
+    }
+    if (k === 32) {
+      low = 0;
+      high = -1;
+    } else {
+      low = low << k;
+      high = (high << k) | (0x7fffffff >>> (31 - k));
+    }
+  }
+  STATE[0] = low;
+  STATE[1] = high;
+  STATE[2] = pending;
+  STATE[3] = acc;
+  STATE[4] = accBits;
+  STATE[5] = at;
+}
+
+/** The finish of arithmetic_encoder.ts; returns the stream's length in bytes. */
+function finish(
+  out: Uint8Array,
+  low: number,
+  pending: number,
+  acc: number,
+  accBits: number,
+  at: number,
+): number {
+  pending += 1;
+  const last = low < QUARTER ? 0 : 1;
+  acc = (acc << 1) | last;
+  accBits += 1;
+  const fill = last === 1 ? 0 : 0xffff;
+  while (pending > 0) {
+    const n = pending < 16 ? pending : 16;
+    acc = (acc << n) | (fill >>> (16 - n));
+    accBits += n;
+    out[at] = acc >>> (accBits - 8);
+    out[at + 1] = acc >>> (accBits - 16);
+    out[at + 2] = acc >>> (accBits - 24);
+    at += accBits >>> 3;
+    accBits &= 7;
+    pending -= n;
+  }
+  if (accBits > 0) out[at++] = acc << (8 - accBits);
+  return at;
+}
+
+/**
+ * Decodes a `hi6` and a `lo10` stream of `count` symbols each into FP16 words,
+ * `(hi6 << 10) | lo10`, both streams in one loop.
+ *
+ * @param hiBytes The `hi6` stream.
+ * @param loBytes The `lo10` stream.
+ * @param count Symbols in each stream: words to decode.
+ * @param hi The model of the `hi6` stream.
+ * @param lo The model of the `lo10` stream.
+ * @param options Where to write (at least `count` words; a new array when
+ * omitted) and the stream names for errors.
+ * @returns The words (`into` when given).
+ * @throws {KvbitsDataError} As `arithmeticDecode`: a stream ends early, has bytes
+ * after its end or does not end as the encoder ends one; the message names the
+ * stream.
+ * @throws {RangeError} When `count` is negative or `into` is too short.
+ *
+ * @example A round trip
+ * ```ts
+ * import {
+ *   arithmeticDecodeFp16, arithmeticEncodeFp16, arithmeticModel,
+ *   arithmeticTableFromCounts, countFp16Symbols,
+ * } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);
+ * const counts = countFp16Symbols(words);
+ * const hi = arithmeticModel(arithmeticTableFromCounts(counts.hi6));
+ * const lo = arithmeticModel(arithmeticTableFromCounts(counts.lo10));
+ * const [hiBytes, loBytes] = arithmeticEncodeFp16(words, hi, lo);
+ * assertEquals(arithmeticDecodeFp16(hiBytes, loBytes, words.length, hi, lo), words);
+ * ```
+ */
+export function arithmeticDecodeFp16(
+  hiBytes: Uint8Array,
+  loBytes: Uint8Array,
+  count: number,
+  hi: ArithmeticModel,
+  lo: ArithmeticModel,
+  options: Fp16StreamNames & { readonly into?: Uint16Array } = {},
+): Uint16Array {
+  const hiStream = options.hiStream ?? "hi6";
+  const loStream = options.loStream ?? "lo10";
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(
+      `Cannot decode ${hiStream}: symbol count ${count} is not a non-negative integer`,
+    );
+  }
+  const out = options.into ?? new Uint16Array(count);
+  if (out.length < count) {
+    throw new RangeError(
+      `Cannot decode ${hiStream}: output holds ${out.length} words, ${count} needed`,
+    );
+  }
+  if (
+    !fusable(hi, 64) || !fusable(lo, 1024) || hiBytes.length === 0 ||
+    loBytes.length === 0
+  ) {
+    // Plane by plane: arithmeticDecode names the stream and the problem.
+    const hiPlane = arithmeticDecode(
+      hiBytes,
+      count,
+      hi,
+      new Uint8Array(count),
+      hiStream,
+    );
+    const loPlane = arithmeticDecode(loBytes, count, lo, undefined, loStream);
+    for (let i = 0; i < count; i++) {
+      out[i] = ((hiPlane[i] & 0x3f) << 10) | (loPlane[i] & 0x3ff);
+    }
+    return out;
+  }
+  const hiBuffer = new Uint8Array(hiBytes.length + READ_PADDING);
+  hiBuffer.set(hiBytes);
+  const loBuffer = new Uint8Array(loBytes.length + READ_PADDING);
+  loBuffer.set(loBytes);
+  const hiView = new DataView(hiBuffer.buffer);
+  const loView = new DataView(loBuffer.buffer);
+  // Check 1 of arithmetic_decoder.ts: position = shifts + 32 <= 8 * length + 30.
+  const hiLimit = 8 * hiBytes.length + 30;
+  const loLimit = 8 * loBytes.length + 30;
+  const hiTotal = hi.total;
+  const loTotal = lo.total;
+  const hiSlots = hi.slots!;
+  const loSlots = lo.slots!;
+  const hiScaled = hi.scaledCumulative!;
+  const loScaled = lo.scaledCumulative!;
+  let hiValue = (hiBuffer[0] << 24) | (hiBuffer[1] << 16) |
+    (hiBuffer[2] << 8) | hiBuffer[3];
+  let loValue = (loBuffer[0] << 24) | (loBuffer[1] << 16) |
+    (loBuffer[2] << 8) | loBuffer[3];
+  let hiAt = 32; // next stream bit to shift into the value
+  let loAt = 32;
+  let hiLow = 0;
+  let hiHigh = -1;
+  let loLow = 0;
+  let loHigh = -1;
+  // The symbol after which a stream ran past its end (raised after the loop).
+  let endedEarly = -1;
+  for (let i = 0; i < count; i++) {
+    // The targets: floor((offset * total - 1) / range), from the reciprocal,
+    // corrected by its exact remainder (see arithmetic_decoder.ts).
+    const hiRange = ((hiHigh - hiLow) >>> 0) + 1;
+    const loRange = ((loHigh - loLow) >>> 0) + 1;
+    const hiNumerator = (((hiValue - hiLow) >>> 0) + 1) * hiTotal - 1;
+    const loNumerator = (((loValue - loLow) >>> 0) + 1) * loTotal - 1;
+    let hiTarget = (hiNumerator * (1 / hiRange)) | 0;
+    let loTarget = (loNumerator * (1 / loRange)) | 0;
+    const hiRemainder = hiNumerator - hiTarget * hiRange;
+    const loRemainder = loNumerator - loTarget * loRange;
+    if (hiRemainder < 0) hiTarget--;
+    else if (hiRemainder >= hiRange) hiTarget++;
+    if (loRemainder < 0) loTarget--;
+    else if (loRemainder >= loRange) loTarget++;
+    const hiSymbol = hiSlots[hiTarget];
+    const loSymbol = loSlots[loTarget];
+    out[i] = (hiSymbol << 10) | loSymbol;
+    // hi6: the new interval, then its shifts.
+    {
+      const base = hiLow >>> 0;
+      hiHigh = (base + hiRange * hiScaled[hiSymbol + 1] - 1) | 0;
+      hiLow = (base + hiRange * hiScaled[hiSymbol]) | 0;
+      const p = hiAt >>> 3;
+      const shift = hiAt & 7;
+      const window = (hiView.getUint32(p) << shift) |
+        (hiBuffer[p + 4] >>> (8 - shift));
+      const k = Math.clz32(hiLow ^ hiHigh);
+      if (k === 32) {
+        hiValue = window;
+        hiLow = 0;
+        hiHigh = -1;
+        hiAt += 32;
+      } else {
+        hiValue = (hiValue << k) | ((window >>> 1) >>> (31 - k));
+        hiLow = hiLow << k;
+        hiHigh = (hiHigh << k) | (0x7fffffff >>> (31 - k));
+        const u = Math.clz32(((~hiLow | hiHigh) << 1) | 1);
+        hiValue = (hiValue & 0x80000000) | ((hiValue << u) & 0x7fffffff) |
+          (((window << k) >>> 1) >>> (31 - u));
+        hiLow = (hiLow << u) & 0x7fffffff;
+        hiHigh = (hiHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
+        hiAt += k + u;
+      }
+    }
+    // lo10: the same.
+    {
+      const base = loLow >>> 0;
+      loHigh = (base + loRange * loScaled[loSymbol + 1] - 1) | 0;
+      loLow = (base + loRange * loScaled[loSymbol]) | 0;
+      const p = loAt >>> 3;
+      const shift = loAt & 7;
+      const window = (loView.getUint32(p) << shift) |
+        (loBuffer[p + 4] >>> (8 - shift));
+      const k = Math.clz32(loLow ^ loHigh);
+      if (k === 32) {
+        loValue = window;
+        loLow = 0;
+        loHigh = -1;
+        loAt += 32;
+      } else {
+        loValue = (loValue << k) | ((window >>> 1) >>> (31 - k));
+        loLow = loLow << k;
+        loHigh = (loHigh << k) | (0x7fffffff >>> (31 - k));
+        const u = Math.clz32(((~loLow | loHigh) << 1) | 1);
+        loValue = (loValue & 0x80000000) | ((loValue << u) & 0x7fffffff) |
+          (((window << k) >>> 1) >>> (31 - u));
+        loLow = (loLow << u) & 0x7fffffff;
+        loHigh = (loHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
+        loAt += k + u;
+      }
+    }
+    if (hiAt > hiLimit || loAt > loLimit) {
+      endedEarly = i;
+      break;
+    }
+  }
+  if (endedEarly >= 0) {
+    const [stream, length, at] = hiAt > hiLimit
+      ? [hiStream, hiBytes.length, hiAt]
+      : [loStream, loBytes.length, loAt];
+    throw new KvbitsDataError(
+      `stream ends early: ${length} bytes cannot hold the ${count} symbols expected (stopped after symbol ${endedEarly}; truncated, corrupt, or coded with another table)`,
+      { stream, bitOffset: at - 32 },
+    );
+  }
+  checkEnd(hiBytes.length, hiAt, hiLow, hiValue, count, hiStream);
+  checkEnd(loBytes.length, loAt, loLow, loValue, count, loStream);
+  return out;
+}
+
+/** Checks 2 and 3 of arithmetic_decoder.ts: the stream's length, and its finish bits. */
+function checkEnd(
+  length: number,
+  position: number,
+  low: number,
+  value: number,
+  count: number,
+  stream: string,
+): void {
+  const shifts = position - 32;
+  const expectedLength = Math.ceil((shifts + 2) / 8);
+  if (length !== expectedLength) {
+    throw new KvbitsDataError(
+      `${
+        length - expectedLength
+      } bytes follow the end of the stream (it holds more than the ${count} symbols expected, is corrupt, or was coded with another table)`,
+      { stream, bitOffset: shifts + 2 },
+    );
+  }
+  const expectedValue = low < QUARTER ? 0x40000000 : 0x80000000;
+  if (value >>> 0 !== expectedValue) {
+    throw new KvbitsDataError(
+      "the stream does not end as the encoder ends a stream (corrupt, or coded with another table or symbol count)",
+      { stream, bitOffset: shifts },
+    );
+  }
+}

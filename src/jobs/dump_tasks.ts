@@ -1,0 +1,548 @@
+/**
+ * The work of the folder jobs on one dump, as messages: what a worker (or the
+ * job's own thread, with `--jobs 1`) is asked to do with a dump and what it
+ * answers. The jobs find and select the dumps, hand each to a lane of a
+ * {@link DumpTaskLane} pool (see worker_pool.ts) and add up the answers; every
+ * file of a dump is read and written by the lane that handles it.
+ *
+ * Why messages and not functions: a task and its reply cross between threads by
+ * structured clone, so they hold only plain data (paths, meta text, codebook
+ * text, counts); histograms travel back as transferred buffers. A lane is set up
+ * once per phase (codec, global codebook, folders) and then handles tasks one at
+ * a time, in the order given; a task carries a batch of dumps (a message costs
+ * more than coding a single-token dump), and its reply one result per dump.
+ *
+ * Why the output does not depend on the number of lanes: each dump's files are
+ * a function of the dump and of the set-up alone, and the global codebook comes
+ * from integer counts, whose sum is the same in any order.
+ *
+ * Both kinds of codec run here: the set-up names the codec, the lane looks it
+ * up in the registry (`codecNamed`, so a worker needs nothing else), encodes a
+ * dump into the files of its layout with `encodeDumpOutputs` and reads one back
+ * with `readBitstreamDump` (which hands a one-file layout to `readDumpFile`).
+ *
+ * Writing follows the protocol of `src/dump/` (see write_dump_files.ts): every
+ * file through a temporary file, flushed when `durable`; a dump's old marker
+ * removed before its new files, its folder flushed before its new marker, the
+ * marker last. The job holds the output folder's lock, removes what killed runs
+ * left, and flushes the markers' folders at its end.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "@std/path";
+import {
+  countFp16Symbols,
+  type Fp16Histograms,
+  newFp16Histograms,
+} from "../codec/histogram.ts";
+import {
+  type Codec,
+  codecNamed,
+  markerFileName,
+  metaNameOfMarker,
+} from "../format/codecs.ts";
+import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import { parseDumpMeta } from "../format/dump_meta.ts";
+import type { GlobalCodebook } from "../format/encoded_dump.ts";
+import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
+import { parseGlobalCodebook } from "../format/global_codebook.ts";
+import type { CodebookMode } from "../format/stream_codec.ts";
+import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
+import { readInputTensors } from "../dump/input_dump.ts";
+import { pathExistsSync } from "../dump/path_exists.ts";
+import { reusedFileReader } from "../dump/read_file.ts";
+import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
+import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+import { encodeDumpOutputs } from "./dump_outputs.ts";
+import { existingDumpProblem } from "./existing_dump.ts";
+import type { DumpOutcome } from "./job_report.ts";
+import { compareWithOriginal } from "./original_dump.ts";
+
+/** A dump to count or encode: where its meta is, and the meta's text. */
+export interface DumpToCode {
+  /** The meta file, relative to the dump folder. */
+  readonly relativePath: string;
+  /** The meta file's text, as read when the dump was selected. */
+  readonly metaText: string;
+}
+
+/** Sets a lane up for counting and encoding a dump folder. */
+export interface EncodeSetupTask {
+  readonly kind: "encode-setup";
+  /** The `--codec` name. */
+  readonly codec: string;
+  /** The dump folder. */
+  readonly dumpDir: string;
+  /** The bitstream folder. */
+  readonly outDir: string;
+  /** Replace existing outputs. */
+  readonly overwrite: boolean;
+  /** `--codebook`: an existing dump coded otherwise is not skipped. */
+  readonly codebook: CodebookMode;
+  /** Flush every file to the disk before the marker of its dump. */
+  readonly durable: boolean;
+  /** The global codebook file's text, for `--codebook global` (after counting). */
+  readonly codebookText?: string;
+  /** CRC-32 of the global codebook file's bytes. */
+  readonly codebookCrc32?: number;
+}
+
+/** Counts the symbols of some dumps (pass 1 of a global codebook). */
+export interface CountTask {
+  readonly kind: "count";
+  readonly dumps: readonly DumpToCode[];
+}
+
+/** Encodes some dumps and writes their files. */
+export interface EncodeTask {
+  readonly kind: "encode";
+  readonly dumps: readonly DumpToCode[];
+}
+
+/** Sets a lane up for decoding (or verifying) a bitstream folder. */
+export interface DecodeSetupTask {
+  readonly kind: "decode-setup";
+  /** The bitstream folder. */
+  readonly bitstreamDir: string;
+  /** The `--codec` name of its layout. */
+  readonly codec: string;
+  /** Its global codebook file's text, when it has a valid one. */
+  readonly codebookText?: string;
+  /** CRC-32 of the global codebook file's bytes. */
+  readonly codebookCrc32?: number;
+  /** Why the global codebook cannot be used, when its file is bad. */
+  readonly globalProblem?: string;
+  /** Where to restore the dumps, if anywhere. */
+  readonly outDir?: string;
+  /** The original dump folder to compare with, if any. */
+  readonly origDumpDir?: string;
+  /** Replace dumps already restored. */
+  readonly overwrite: boolean;
+  /** Flush every file to the disk before the meta of its dump. */
+  readonly durable: boolean;
+}
+
+/** Decodes some dumps, checks them and writes them when asked to. */
+export interface DecodeTask {
+  readonly kind: "decode";
+  /** The dumps' meta files, relative to the bitstream folder. */
+  readonly metaFiles: readonly string[];
+}
+
+/** Everything a lane can be asked. */
+export type DumpTask =
+  | EncodeSetupTask
+  | CountTask
+  | EncodeTask
+  | DecodeSetupTask
+  | DecodeTask;
+
+/** A set-up is done. */
+export interface SetUpReply {
+  readonly kind: "set-up";
+}
+
+/** A dump's symbols were counted (or could not be). */
+export interface CountedResult {
+  readonly kind: "counted";
+  /** Why the dump cannot be read, when it cannot; then there are no counts. */
+  readonly failure?: string;
+  /** K and V bytes counted. */
+  readonly bytes: number;
+  /** The histograms of K and of V. */
+  readonly k?: Fp16Histograms;
+  readonly v?: Fp16Histograms;
+}
+
+/** What encoding a dump did. */
+export interface EncodedResult {
+  readonly kind: "encoded";
+  readonly outcome: DumpOutcome;
+  /** K and V bytes encoded (0 unless done). */
+  readonly rawBytes: number;
+  /** Stream bytes written. */
+  readonly streamBytes: number;
+  /** Meta bytes written. */
+  readonly metaBytes: number;
+}
+
+/** What decoding a dump did. */
+export interface DecodedResult {
+  readonly kind: "decoded";
+  readonly outcome: DumpOutcome;
+  /** The tensors matched kvbits' recorded checksums. */
+  readonly byChecksum: boolean;
+  /** The dump equals its originals. */
+  readonly againstOriginals: boolean;
+  /** Decoded, but nothing could confirm it. */
+  readonly unchecked: boolean;
+  /** K and V bytes decoded. */
+  readonly rawBytes: number;
+  /** Stream bytes read. */
+  readonly streamBytes: number;
+  /** Meta bytes read. */
+  readonly metaBytes: number;
+}
+
+/** What happened to one dump of a task. */
+export type DumpResult = CountedResult | EncodedResult | DecodedResult;
+
+/** The results of a task's dumps, in the task's order. */
+export interface DoneReply {
+  readonly kind: "done";
+  readonly results: readonly DumpResult[];
+}
+
+/**
+ * The lane died while handling the task (a worker that crashed): the dump it
+ * was on failed. (The pool runs the task's dumps again one by one, so that only
+ * the dump at fault is reported lost.)
+ */
+export interface LostReply {
+  readonly kind: "lost";
+  /** What the worker said, one line. */
+  readonly reason: string;
+}
+
+/** Everything a lane can answer. */
+export type DumpTaskReply = SetUpReply | DoneReply | LostReply;
+
+/**
+ * The buffers a reply can hand over instead of copying: the histograms.
+ *
+ * @param reply A reply.
+ * @returns The buffers to transfer with it.
+ *
+ * @example
+ * ```ts
+ * import { transferablesOf } from "./dump_tasks.ts";
+ * import { newFp16Histograms } from "../codec/histogram.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const k = newFp16Histograms();
+ * const v = newFp16Histograms();
+ * const results = [{ kind: "counted", bytes: 0, k, v }] as const;
+ * assertEquals(transferablesOf({ kind: "done", results }).length, 4);
+ * assertEquals(transferablesOf({ kind: "set-up" }), []);
+ * ```
+ */
+export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
+  if (reply.kind !== "done") return [];
+  const buffers: ArrayBuffer[] = [];
+  for (const result of reply.results) {
+    if (result.kind !== "counted" || !result.k || !result.v) continue;
+    for (
+      const array of [result.k.hi6, result.k.lo10, result.v.hi6, result.v.lo10]
+    ) {
+      buffers.push(array.buffer as ArrayBuffer);
+    }
+  }
+  return buffers;
+}
+
+/** A lane's encode set-up, resolved. */
+interface EncodeState {
+  readonly task: EncodeSetupTask;
+  readonly codec: Codec;
+  readonly global?: GlobalCodebook<unknown>;
+}
+
+/** A lane's decode set-up, resolved. */
+interface DecodeState {
+  readonly task: DecodeSetupTask;
+  readonly folder: BitstreamFolder;
+}
+
+function codecOfSetUp(name: string): Codec {
+  const codec = codecNamed(name);
+  if (!codec) throw new Error(`Cannot set up a lane: no codec ${name}`);
+  return codec;
+}
+
+/** The global codebook a set-up carries, parsed for its (stream) codec. */
+function globalOfSetUp(
+  codec: Codec,
+  text: string | undefined,
+  crc32: number | undefined,
+): GlobalCodebook<unknown> | undefined {
+  if (text === undefined || isDumpFileCodec(codec)) return undefined;
+  return { models: parseGlobalCodebook(text, codec), crc32: crc32 ?? 0 };
+}
+
+/**
+ * One lane: handles dump tasks one at a time, with its own read buffers and
+ * output-folder cache. A worker holds one; `--jobs 1` runs one in the job's
+ * thread.
+ *
+ * @example Counting a fixture dump in the job's own thread
+ * ```ts
+ * import { DumpTaskLane } from "./dump_tasks.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dumpDir = new URL("../../fixtures/kv-sample", import.meta.url).pathname;
+ * const relativePath = "llama6L-kjv-ruth/layer_0/meta_t0_128.json";
+ * const metaText = await Deno.readTextFile(`${dumpDir}/${relativePath}`);
+ * const lane = new DumpTaskLane();
+ * await lane.run({ kind: "encode-setup", codec: "huffman", dumpDir, outDir: "unused", overwrite: false, codebook: "global", durable: false });
+ * const reply = await lane.run({ kind: "count", dumps: [{ relativePath, metaText }] });
+ * const result = reply.kind === "done" ? reply.results[0] : undefined;
+ * assertEquals(result?.kind === "counted" && result.bytes, 2 * 128 * 2 * 64 * 2);
+ * ```
+ */
+export class DumpTaskLane {
+  readonly #read = reusedFileReader();
+  /** Output folders this lane made or found: each is made once. */
+  readonly #folders = new Set<string>();
+  #encode?: EncodeState;
+  #decode?: DecodeState;
+
+  /**
+   * Handles one task, its dumps one after the other. Problems with a dump's
+   * files or data come back in its result (a failed outcome); only a bug in
+   * kvbits throws.
+   *
+   * @param task The task.
+   * @returns The reply.
+   */
+  async run(task: DumpTask): Promise<DumpTaskReply> {
+    switch (task.kind) {
+      case "encode-setup": {
+        const codec = codecOfSetUp(task.codec);
+        this.#encode = {
+          task,
+          codec,
+          global: globalOfSetUp(codec, task.codebookText, task.codebookCrc32),
+        };
+        return { kind: "set-up" };
+      }
+      case "count":
+      case "encode": {
+        const results: DumpResult[] = [];
+        for (const dump of task.dumps) {
+          results.push(
+            task.kind === "count"
+              ? await this.#count(dump)
+              : await this.#encodeOne(dump),
+          );
+        }
+        return { kind: "done", results };
+      }
+      case "decode-setup":
+        this.#decode = { task, folder: folderOf(task) };
+        return { kind: "set-up" };
+      case "decode": {
+        const results: DumpResult[] = [];
+        for (const metaFile of task.metaFiles) {
+          results.push(await this.#decodeOne(metaFile));
+        }
+        return { kind: "done", results };
+      }
+    }
+  }
+
+  #encodeState(): EncodeState {
+    if (!this.#encode) throw new Error("Cannot encode: the lane is not set up");
+    return this.#encode;
+  }
+
+  async #count(dump: DumpToCode): Promise<CountedResult> {
+    const { task } = this.#encodeState();
+    try {
+      const meta = parseDumpMeta(dump.metaText);
+      const folder = dirname(join(task.dumpDir, dump.relativePath));
+      const tensors = await readInputTensors(folder, meta, this.#read);
+      const k = countFp16Symbols(tensors.k, newFp16Histograms());
+      const v = countFp16Symbols(tensors.v, newFp16Histograms());
+      return {
+        kind: "counted",
+        bytes: tensors.k.byteLength + tensors.v.byteLength,
+        k,
+        v,
+      };
+    } catch (error) {
+      return {
+        kind: "counted",
+        bytes: 0,
+        failure: fileErrorOf(dump.relativePath, error).message,
+      };
+    }
+  }
+
+  async #encodeOne(dump: DumpToCode): Promise<EncodedResult> {
+    const { task, codec, global } = this.#encodeState();
+    const relativePath = dump.relativePath;
+    const metaName = basename(relativePath).replace(/\.json$/, "");
+    const outFolder = join(task.outDir, dirname(relativePath));
+    const metaOut = join(outFolder, markerFileName(codec, metaName));
+    const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
+    try {
+      if (!task.overwrite && pathExistsSync(metaOut)) {
+        const problem = existingDumpProblem(
+          metaOut,
+          codec,
+          task.codebook,
+          global,
+          this.#read,
+        );
+        return {
+          kind: "encoded",
+          outcome: problem === ""
+            ? {
+              dump: relativePath,
+              status: "skipped",
+              reason:
+                `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
+            }
+            : {
+              dump: relativePath,
+              status: "failed",
+              reason: new KvbitsFileError(
+                metaOut,
+                `${problem}; use --overwrite to re-encode the dump`,
+              ).message,
+            },
+          ...nothing,
+        };
+      }
+      const meta = parseDumpMeta(dump.metaText);
+      const folder = dirname(join(task.dumpDir, relativePath));
+      const { k, v } = await readInputTensors(folder, meta, this.#read);
+      const outputs = encodeDumpOutputs(
+        { metaName, metaText: dump.metaText, meta, k, v },
+        codec,
+        global,
+      );
+      // The last file (the meta, or a one-file layout's only file) marks the
+      // dump complete: an old one goes first, the new one comes last.
+      const files = outputs.files.map((file) => ({
+        path: join(outFolder, file.name),
+        bytes: file.bytes,
+      }));
+      writeFilesThenMarker(files.slice(0, -1), files[files.length - 1], {
+        durable: task.durable,
+        folders: this.#folders,
+      });
+      return {
+        kind: "encoded",
+        outcome: { dump: relativePath, status: "done" },
+        rawBytes: k.byteLength + v.byteLength,
+        streamBytes: outputs.streamBytes,
+        metaBytes: outputs.metaBytes,
+      };
+    } catch (error) {
+      return {
+        kind: "encoded",
+        outcome: {
+          dump: relativePath,
+          status: "failed",
+          reason: fileErrorOf(join(task.dumpDir, relativePath), error).message,
+        },
+        ...nothing,
+      };
+    }
+  }
+
+  async #decodeOne(metaFile: string): Promise<DecodedResult> {
+    if (!this.#decode) throw new Error("Cannot decode: the lane is not set up");
+    const { task, folder } = this.#decode;
+    const { outDir, origDumpDir } = task;
+    const metaOut = outDir === undefined ? undefined : join(
+      outDir,
+      dirname(metaFile),
+      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
+    );
+    // As the job counted them: a dump whose checksums matched counts as checked
+    // by checksum even when its originals then differ.
+    let byChecksum = false;
+    let againstOriginals = false;
+    let unchecked = false;
+    const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
+    try {
+      if (metaOut !== undefined && !task.overwrite && pathExistsSync(metaOut)) {
+        return {
+          kind: "decoded",
+          outcome: {
+            dump: metaFile,
+            status: "skipped",
+            reason:
+              `already decoded: ${metaOut} exists (use --overwrite to replace it)`,
+          },
+          byChecksum,
+          againstOriginals,
+          unchecked,
+          ...nothing,
+        };
+      }
+      const dump = await readBitstreamDump(folder, metaFile, this.#read);
+      const { decoded } = dump;
+      byChecksum = decoded.integrityChecked;
+      if (origDumpDir !== undefined) {
+        await compareWithOriginal(origDumpDir, metaFile, dump, this.#read);
+        againstOriginals = true;
+      } else if (!decoded.integrityChecked) {
+        unchecked = true;
+      }
+      if (metaOut !== undefined) {
+        const { input, inputText } = dump.meta;
+        const folderOut = dirname(metaOut);
+        writeFilesThenMarker(
+          [
+            {
+              path: join(folderOut, input.kFile),
+              bytes: fp16BytesOfWords(decoded.k),
+            },
+            {
+              path: join(folderOut, input.vFile),
+              bytes: fp16BytesOfWords(decoded.v),
+            },
+          ],
+          { path: metaOut, bytes: new TextEncoder().encode(inputText) },
+          { durable: task.durable, folders: this.#folders },
+        );
+      }
+      // Coded bytes: the four streams, or a one-file dump's payload.
+      let streamBytes = dump.payloadBytes ?? 0;
+      for (const bytes of Object.values(dump.streamBytes ?? {})) {
+        streamBytes += bytes;
+      }
+      return {
+        kind: "decoded",
+        outcome: { dump: metaFile, status: "done" },
+        byChecksum,
+        againstOriginals,
+        unchecked,
+        rawBytes: decoded.k.byteLength + decoded.v.byteLength,
+        streamBytes,
+        metaBytes: dump.metaBytes,
+      };
+    } catch (error) {
+      return {
+        kind: "decoded",
+        outcome: {
+          dump: metaFile,
+          status: "failed",
+          reason: fileErrorOf(join(task.bitstreamDir, metaFile), error).message,
+        },
+        byChecksum,
+        againstOriginals,
+        unchecked,
+        ...nothing,
+      };
+    }
+  }
+}
+
+/** The opened folder a decode set-up describes (its dumps are given one by one). */
+function folderOf(task: DecodeSetupTask): BitstreamFolder {
+  const codec = codecOfSetUp(task.codec);
+  const global = globalOfSetUp(codec, task.codebookText, task.codebookCrc32);
+  return {
+    dir: task.bitstreamDir,
+    codec,
+    metaFiles: [],
+    global,
+    globalProblem: task.globalProblem,
+    codebookBytes: 0,
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * `deno task bench` on the fixtures: every figure is there and adds up (the
+ * bytes a codec's adapter counts are the bytes a folder encode writes), the
+ * table and the JSON are printed. No figure is checked against a speed.
+ */
+
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
+import { benchCodecs } from "../bench/bench_codecs.ts";
+import { loadCorpus } from "../bench/bench_corpus.ts";
+import { runBench } from "../bench/bench_run.ts";
+import { benchTable } from "../bench/bench_table.ts";
+import { zstdVersion } from "../bench/zstd_baseline.ts";
+import { codecNamed } from "../src/format/codecs.ts";
+import { encodeFolder } from "../src/jobs/encode_job.ts";
+import { KV_SAMPLE, runTaskScript, withTempDir } from "./_helpers.ts";
+
+Deno.test("every bench adapter (ctx included) counts the coded and meta bytes a folder encode writes", async () => {
+  const corpus = await loadCorpus(KV_SAMPLE);
+  await withTempDir(async (work) => {
+    for (const bench of benchCodecs()) {
+      const outDir = join(work, `${bench.codec}-${bench.codebook}`);
+      const report = await encodeFolder({
+        dumpDir: KV_SAMPLE,
+        outDir,
+        codec: codecNamed(bench.codec)!,
+        codebook: bench.codebook === "global" ? "global" : "per-dump",
+        overwrite: false,
+        stage: "both",
+        minSeqLen: 0,
+        maxSeqLen: 0,
+        durable: false,
+      });
+      const label = `${bench.codec} ${bench.codebook}`;
+      assertEquals(bench.sizes(corpus.dumps), {
+        streamBytes: report.streamBytes,
+        metaBytes: report.metaBytes + report.codebookBytes,
+      }, label);
+      assertEquals(bench.encode(corpus.dumps).streamBytes, report.streamBytes);
+      // Bits by plane: a stream codec's are its stream bytes; ctx's code
+      // lengths come within a few bytes per dump of its payloads.
+      const { k, v } = bench.planeBits(corpus.dumps);
+      const total = k.hi6 + k.lo10 + k.other + v.hi6 + v.lo10 + v.other;
+      if (bench.codec === "ctx") {
+        assertEquals(k.lo10, k.lo10Top! + k.lo10Raw!, label);
+        const slack = 8 * 16 * corpus.dumps.length;
+        assert(Math.abs(total - 8 * report.streamBytes) < slack, label);
+      } else {
+        assertEquals(total, 8 * report.streamBytes, label);
+        assertEquals(k.lo10Top, undefined, label);
+      }
+      assertEquals(k.elements, report.rawBytes / 4, label);
+    }
+  });
+});
+
+Deno.test("the bench measures codecs, zstd (when on the PATH) and whole folders with 1 and 2 jobs, and prints a table", async () => {
+  await withTempDir(async (work) => {
+    const [huffmanGlobal] = benchCodecs();
+    const report = await runBench({
+      dumpDir: KV_SAMPLE,
+      runs: 1,
+      folderRuns: 1,
+      jobs: [1, 2],
+      workDir: work,
+      zstd: true,
+      zstdSeconds: 1,
+      codecs: [huffmanGlobal],
+    });
+    assertEquals(report.corpus.dumps, 51);
+    assertEquals(report.corpus.bytes, 229376);
+    const [figures] = report.codecs;
+    assertEquals([figures.codec, figures.codebook], ["huffman", "global"]);
+    assertEquals(figures.ratio, report.corpus.bytes / figures.streamBytes);
+    assert(figures.encodeMegabytesPerSecond > 0);
+    assert(figures.decodeMegabytesPerSecond > 0);
+    assertEquals(report.folders.map((folder) => folder.jobs), [1, 2]);
+    for (const folder of report.folders) {
+      assert(folder.encodeMegabytesPerSecond > 0);
+      assert(folder.verifyMegabytesPerSecond > 0);
+      assertEquals(folder.encode.runs.length, 1);
+    }
+    if (await zstdVersion()) {
+      assertEquals(report.zstd.results.map((result) => result.label), [
+        "zstd -3 (raw bytes)",
+        "zstd -19 (raw bytes)",
+        "byte split + zstd -3",
+      ]);
+      for (const result of report.zstd.results) {
+        assertEquals(result.inputBytes, report.corpus.bytes);
+      }
+    } else {
+      assertStringIncludes(report.zstd.skipped!, "not on the PATH");
+    }
+    const table = benchTable(report);
+    assertStringIncludes(table, "huffman  global");
+    assertStringIncludes(table, "Bits per element by plane");
+    assertStringIncludes(table, "Whole folders");
+    // The bench cleans up after itself.
+    assertEquals([...Deno.readDirSync(work)], []);
+  });
+});
+
+Deno.test("deno task bench --json prints one object with the figures", async () => {
+  const run = await runTaskScript("bench", [
+    "--dump-dir",
+    KV_SAMPLE,
+    "--runs",
+    "1",
+    "--folder-runs",
+    "0",
+    "--skip-zstd",
+    "--json",
+  ], ["--allow-read", "--allow-write", "--allow-run"]);
+  assertEquals(run.code, 0, run.stderr);
+  const summary = JSON.parse(run.stdout);
+  assertEquals(summary.task, "bench");
+  assertEquals(
+    summary.codecs.map((c: { codec: string; codebook: string }) =>
+      `${c.codec} ${c.codebook}`
+    ),
+    [
+      "huffman global",
+      "huffman per-dump",
+      "arith global",
+      "arith per-dump",
+      "ctx -",
+    ],
+  );
+  assertEquals(summary.zstd.skipped, "not asked for (--skip-zstd)");
+  assertEquals(summary.folders, []);
+});
