@@ -143,6 +143,17 @@ export interface CompileOptions {
 }
 
 /**
+ * V8 flags the folder tasks run with (in deno.json and baked into executables).
+ *
+ * Why: V8's default young generation (16 MiB semi-spaces per isolate) lets the
+ * garbage of thousands of small dumps pile up before a scavenge, in the job's
+ * thread and in every worker; 1 MiB keeps a whole-folder encode of 271 MB (12,288
+ * dumps) at about 120 MB peak RSS with two lanes, against about 190 MB, at no
+ * measurable cost in speed (the hot loops allocate nothing per symbol).
+ */
+export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
+
+/**
  * The `deno compile` arguments for an entry point: its permissions baked in, no
  * permission prompts (a missing permission fails), the project's import map.
  *
@@ -170,6 +181,7 @@ export function compileArgs(
     "--config",
     join(ROOT, "deno.json"),
     "--no-prompt",
+    V8_FLAGS,
     // The folder tasks' workers load this module by URL: deno compile embeds
     // only what is imported, so it is named here (without it the executables
     // still work, in one thread).

@@ -374,7 +374,7 @@ Deno.test("a worker that dies costs only the dump it died on: the others are han
   for (const path of paths) {
     const counted = results.get(path);
     assert(
-      counted?.kind === "counted" && counted.k !== undefined,
+      counted?.kind === "counted" && counted.failure === undefined,
       `${path} was not counted`,
     );
   }

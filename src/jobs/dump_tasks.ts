@@ -143,16 +143,25 @@ export interface SetUpReply {
   readonly kind: "set-up";
 }
 
-/** A dump's symbols were counted (or could not be). */
+/**
+ * A dump's symbols were counted (or could not be). The counts themselves travel
+ * once per task, summed over its dumps, in {@link DoneReply.counts}: one pair of
+ * histograms per dump (17 KiB) would make the job's memory grow with the folder.
+ */
 export interface CountedResult {
   readonly kind: "counted";
-  /** Why the dump cannot be read, when it cannot; then there are no counts. */
+  /** Why the dump cannot be read, when it cannot; then it adds no counts. */
   readonly failure?: string;
   /** K and V bytes counted. */
   readonly bytes: number;
-  /** The histograms of K and of V. */
-  readonly k?: Fp16Histograms;
-  readonly v?: Fp16Histograms;
+}
+
+/** Symbol counts of K and of V, summed over a count task's readable dumps. */
+export interface BatchCounts {
+  /** Histograms of K. */
+  readonly k: Fp16Histograms;
+  /** Histograms of V. */
+  readonly v: Fp16Histograms;
 }
 
 /** What encoding a dump did. */
@@ -192,6 +201,8 @@ export type DumpResult = CountedResult | EncodedResult | DecodedResult;
 export interface DoneReply {
   readonly kind: "done";
   readonly results: readonly DumpResult[];
+  /** For a count task: the counts of all its readable dumps. */
+  readonly counts?: BatchCounts;
 }
 
 /**
@@ -220,25 +231,18 @@ export type DumpTaskReply = SetUpReply | DoneReply | LostReply;
  * import { newFp16Histograms } from "../codec/histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const k = newFp16Histograms();
- * const v = newFp16Histograms();
- * const results = [{ kind: "counted", bytes: 0, k, v }] as const;
- * assertEquals(transferablesOf({ kind: "done", results }).length, 4);
+ * const counts = { k: newFp16Histograms(), v: newFp16Histograms() };
+ * const results = [{ kind: "counted", bytes: 0 }] as const;
+ * assertEquals(transferablesOf({ kind: "done", results, counts }).length, 4);
  * assertEquals(transferablesOf({ kind: "set-up" }), []);
  * ```
  */
 export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
-  if (reply.kind !== "done") return [];
-  const buffers: ArrayBuffer[] = [];
-  for (const result of reply.results) {
-    if (result.kind !== "counted" || !result.k || !result.v) continue;
-    for (
-      const array of [result.k.hi6, result.k.lo10, result.v.hi6, result.v.lo10]
-    ) {
-      buffers.push(array.buffer as ArrayBuffer);
-    }
-  }
-  return buffers;
+  if (reply.kind !== "done" || !reply.counts) return [];
+  const { k, v } = reply.counts;
+  return [k.hi6, k.lo10, v.hi6, v.lo10].map((array) =>
+    array.buffer as ArrayBuffer
+  );
 }
 
 /** A lane's encode set-up, resolved. */
@@ -316,15 +320,18 @@ export class DumpTaskLane {
         };
         return { kind: "set-up" };
       }
-      case "count":
+      case "count": {
+        const counts = { k: newFp16Histograms(), v: newFp16Histograms() };
+        const results: DumpResult[] = [];
+        for (const dump of task.dumps) {
+          results.push(await this.#count(dump, counts));
+        }
+        return { kind: "done", results, counts };
+      }
       case "encode": {
         const results: DumpResult[] = [];
         for (const dump of task.dumps) {
-          results.push(
-            task.kind === "count"
-              ? await this.#count(dump)
-              : await this.#encodeOne(dump),
-          );
+          results.push(await this.#encodeOne(dump));
         }
         return { kind: "done", results };
       }
@@ -346,19 +353,17 @@ export class DumpTaskLane {
     return this.#encode;
   }
 
-  async #count(dump: DumpToCode): Promise<CountedResult> {
+  async #count(dump: DumpToCode, into: BatchCounts): Promise<CountedResult> {
     const { task } = this.#encodeState();
     try {
       const meta = parseDumpMeta(dump.metaText);
       const folder = dirname(join(task.dumpDir, dump.relativePath));
       const tensors = await readInputTensors(folder, meta, this.#read);
-      const k = countFp16Symbols(tensors.k, newFp16Histograms());
-      const v = countFp16Symbols(tensors.v, newFp16Histograms());
+      countFp16Symbols(tensors.k, into.k);
+      countFp16Symbols(tensors.v, into.v);
       return {
         kind: "counted",
         bytes: tensors.k.byteLength + tensors.v.byteLength,
-        k,
-        v,
       };
     } catch (error) {
       return {

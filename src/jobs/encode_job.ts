@@ -429,11 +429,17 @@ async function countSymbols(
   let done = 0;
   await runner.forEach(
     selected,
-    batchesOf("count"),
+    {
+      ...batchesOf("count"),
+      onDone: (reply) => {
+        if (reply.counts) {
+          addHistograms(k, reply.counts.k);
+          addHistograms(v, reply.counts.v);
+        }
+      },
+    },
     (dump, result, index) => {
-      if (result.kind === "counted" && result.k && result.v) {
-        addHistograms(k, result.k);
-        addHistograms(v, result.v);
+      if (result.kind === "counted" && result.failure === undefined) {
         bytes += result.bytes;
         readable[index] = true;
       } else {

@@ -37,6 +37,7 @@
 
 import { fromFileUrl } from "@std/path";
 import {
+  type DoneReply,
   type DumpResult,
   type DumpTask,
   DumpTaskLane,
@@ -80,6 +81,8 @@ export interface Batching<T> {
   readonly weightOf?: (item: T) => number;
   /** Weight at which a batch is full. */
   readonly maxWeight?: number;
+  /** Called with each completed task's reply, before its items' results. */
+  readonly onDone?: (reply: DoneReply) => void;
 }
 
 /** How a runner is opened. */
@@ -310,6 +313,7 @@ export class LaneRunner {
             .then((reply) => {
               inFlight--;
               if (reply.kind === "done") {
+                batching.onDone?.(reply);
                 batch.forEach((index, k) => settle(index, reply.results[k]));
               } else if (reply.kind === "lost" && batch.length > 1) {
                 retries.push(...batch.map((index) => [index]));
