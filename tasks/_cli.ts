@@ -391,6 +391,15 @@ export const OUTPUT_FLAGS = {
   },
 } as const satisfies Record<string, FlagDefinition>;
 
+/** `--no-fsync`, shared by the tasks that write a folder (encode, decode). */
+export const NO_FSYNC_FLAG = {
+  "no-fsync": {
+    type: "boolean",
+    help:
+      "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
+  },
+} as const satisfies Record<string, FlagDefinition>;
+
 /** A dump left out or failed, as the JSON summary lists it. */
 export interface DumpProblem {
   /** The dump's meta file, relative to the folder the task read. */

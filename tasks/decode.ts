@@ -10,6 +10,7 @@ import {
   decodeSummary,
   EXIT_CODES,
   formatBytes,
+  NO_FSYNC_FLAG,
   OUTPUT_FLAGS,
   printJson,
   printProblems,
@@ -52,11 +53,7 @@ const DECODE: TaskDefinition = {
     },
     ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
-    "no-fsync": {
-      type: "boolean",
-      help:
-        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
-    },
+    ...NO_FSYNC_FLAG,
   },
   notes: [
     "Give --out-dir to write, --orig-dump-dir with --verify to compare, or both.\n" +

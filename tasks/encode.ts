@@ -13,6 +13,7 @@ import { countOutcomes } from "../src/jobs/job_report.ts";
 import {
   EXIT_CODES,
   formatBytes,
+  NO_FSYNC_FLAG,
   OUTPUT_FLAGS,
   printJson,
   printProblems,
@@ -84,11 +85,7 @@ const ENCODE: TaskDefinition = {
     },
     ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
-    "no-fsync": {
-      type: "boolean",
-      help:
-        "do not flush outputs to the disk (faster on slow disks; outputs then survive a killed run but not a power cut)",
-    },
+    ...NO_FSYNC_FLAG,
   },
   notes: [
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
