@@ -4,25 +4,10 @@
  * task that holds a dump whose path contains `crash`.
  */
 
-import {
-  type DumpTask,
-  DumpTaskLane,
-  transferablesOf,
-} from "../src/jobs/dump_tasks.ts";
-
-interface WorkerScope {
-  postMessage(message: unknown, options?: { transfer?: Transferable[] }): void;
-  onmessage:
-    | ((event: MessageEvent<{ id: number; task: DumpTask }>) => void)
-    | null;
-}
+import { serveDumpTasks, type WorkerScope } from "../src/jobs/dump_tasks.ts";
 
 if ("WorkerGlobalScope" in globalThis) {
-  const scope = globalThis as unknown as WorkerScope;
-  const lane = new DumpTaskLane();
-  let queue: Promise<void> = Promise.resolve();
-  scope.onmessage = (event) => {
-    const { id, task } = event.data;
+  serveDumpTasks(globalThis as unknown as WorkerScope, (task) => {
     const paths = task.kind === "count" || task.kind === "encode"
       ? task.dumps.map((dump) => dump.relativePath)
       : task.kind === "decode"
@@ -31,10 +16,5 @@ if ("WorkerGlobalScope" in globalThis) {
     if (paths.some((path) => path.includes("crash"))) {
       throw new Error(`crashed on purpose in ${paths.join(", ")}`);
     }
-    queue = queue.then(async () => {
-      const reply = await lane.run(task);
-      scope.postMessage({ id, reply }, { transfer: transferablesOf(reply) });
-    });
-  };
-  scope.postMessage({ ready: true });
+  });
 }

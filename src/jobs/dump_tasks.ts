@@ -551,3 +551,51 @@ function folderOf(task: DecodeSetupTask): BitstreamFolder {
     codebookBytes: 0,
   };
 }
+
+/** The parts of a dedicated worker's global scope that a lane's server uses. */
+export interface WorkerScope {
+  /** Posts a message to the job's thread. */
+  postMessage(message: unknown, options?: { transfer?: Transferable[] }): void;
+  /** Receives the job's tasks. */
+  onmessage:
+    | ((event: MessageEvent<{ id: number; task: DumpTask }>) => void)
+    | null;
+}
+
+/**
+ * Serves a {@link DumpTaskLane} in a worker: posts `{ ready: true }`, then answers
+ * each `{ id, task }` with `{ id, reply }`, one task at a time (a lane's read
+ * buffers serve one dump), handing histogram buffers over instead of copying.
+ *
+ * @param scope The worker's global scope.
+ * @param beforeTask Called with each task as it arrives (tests use it to make a
+ * worker die on purpose); what it throws escapes, as a bug would.
+ *
+ * @example A scope that only records what is posted
+ * ```ts
+ * import { serveDumpTasks, type WorkerScope } from "./dump_tasks.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const posted: unknown[] = [];
+ * const scope: WorkerScope = { postMessage: (message) => posted.push(message), onmessage: null };
+ * serveDumpTasks(scope);
+ * assertEquals(posted, [{ ready: true }]);
+ * assertEquals(typeof scope.onmessage, "function");
+ * ```
+ */
+export function serveDumpTasks(
+  scope: WorkerScope,
+  beforeTask?: (task: DumpTask) => void,
+): void {
+  const lane = new DumpTaskLane();
+  let queue: Promise<void> = Promise.resolve();
+  scope.onmessage = (event) => {
+    const { id, task } = event.data;
+    beforeTask?.(task);
+    queue = queue.then(async () => {
+      const reply = await lane.run(task);
+      scope.postMessage({ id, reply }, { transfer: transferablesOf(reply) });
+    });
+  };
+  scope.postMessage({ ready: true });
+}

@@ -11,28 +11,9 @@
  * @module
  */
 
-import { type DumpTask, DumpTaskLane, transferablesOf } from "./dump_tasks.ts";
-
-/** The parts of a dedicated worker's global scope used here. */
-interface WorkerScope {
-  postMessage(message: unknown, options?: { transfer?: Transferable[] }): void;
-  onmessage:
-    | ((event: MessageEvent<{ id: number; task: DumpTask }>) => void)
-    | null;
-}
+import { serveDumpTasks, type WorkerScope } from "./dump_tasks.ts";
 
 // Only in a worker: loaded anywhere else (a type check, a doc test) it does nothing.
 if ("WorkerGlobalScope" in globalThis) {
-  const scope = globalThis as unknown as WorkerScope;
-  const lane = new DumpTaskLane();
-  let queue: Promise<void> = Promise.resolve();
-  scope.onmessage = (event) => {
-    const { id, task } = event.data;
-    // One task at a time: a lane's read buffers serve one dump.
-    queue = queue.then(async () => {
-      const reply = await lane.run(task);
-      scope.postMessage({ id, reply }, { transfer: transferablesOf(reply) });
-    });
-  };
-  scope.postMessage({ ready: true });
+  serveDumpTasks(globalThis as unknown as WorkerScope);
 }
