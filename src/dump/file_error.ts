@@ -63,7 +63,14 @@ function describeError(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "file not found";
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.NotCapable) {
-    return "not allowed by Deno's permissions (run with --allow-read/--allow-write)";
+    // Deno's own text says which permission (e.g. "Requires write access to
+    // "out", run again with the --allow-write flag"; paths under /dev need
+    // --allow-all), without its path prefix, which the caller gives.
+    const detail = error.message.split("\n")[0].replace(
+      /^.*?: (?=Requires)/,
+      "",
+    );
+    return `not allowed by Deno's permissions: ${detail}`;
   }
   if (error instanceof Deno.errors.IsADirectory) {
     return "is a folder, not a file";
