@@ -166,7 +166,7 @@ export function reportHtml(input: ReportInput): string {
       } <span class="muted">(coded streams)</span></div>`,
       `<div>KV ${
         ratio(analysis.all.kvRatio)
-      } <span class="muted">with every file written (JSON${
+      } <span class="muted">with every file written (meta${
         analysis.sharedBytes > 0 ? ", codebook" : ""
       })</span></div>`,
       `<div class="muted">${count(analysis.rows.length)} dumps, ${
