@@ -7,17 +7,13 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import {
-  arithmeticEncode,
-  arithmeticModel,
-  joinFp16Planes,
-  splitFp16Planes,
-} from "../mod.ts";
+import { arithmeticEncode, arithmeticModel, joinFp16Planes } from "../mod.ts";
 import { arithStreamCodec } from "../src/format/arith_stream_codec.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import { specDecode } from "./_arithmetic_spec.ts";
+import { forEachReferenceStream } from "./_reference_streams.ts";
 import {
   KV_SAMPLE,
   listFiles,
@@ -35,48 +31,21 @@ async function reencodeReference(
   referenceDir: string,
   dumpDir: string,
 ): Promise<{ compared: number; divided: number }> {
-  const files = await listFiles(referenceDir);
-  const global = files.includes("global_codebook_arith.json")
-    ? JSON.parse(
-      await Deno.readTextFile(join(referenceDir, "global_codebook_arith.json")),
-    ) as Json
-    : undefined;
-  let compared = 0;
   let divided = 0; // streams whose table takes the float division path
-  for (
-    const file of files.filter((name) =>
-      /(^|\/)arith_meta_.*\.json$/.test(name)
-    )
-  ) {
-    const meta = JSON.parse(
-      await Deno.readTextFile(join(referenceDir, file)),
-    ) as Json;
-    const folder = file.slice(0, file.lastIndexOf("/"));
-    const tables = meta.codebook === "global" ? global! : meta;
-    for (const tensor of ["k", "v"] as const) {
-      const bytes = await Deno.readFile(
-        join(dumpDir, folder, meta[`${tensor}_file`] as string),
+  const compared = await forEachReferenceStream(
+    referenceDir,
+    dumpDir,
+    arithStreamCodec,
+    ({ metaFile, stream, symbols, table, expected }) => {
+      const model = arithmeticModel(table, `${stream}_freq`);
+      if (!model.scaledCumulative && !model.exact) divided++;
+      assertEquals(
+        arithmeticEncode(symbols, model, stream),
+        expected,
+        `${metaFile} ${stream}`,
       );
-      const planes = splitFp16Planes(new Uint16Array(bytes.buffer));
-      for (const plane of ["hi6", "lo10"] as const) {
-        const stream = `${tensor}_${plane}` as typeof STREAMS[number];
-        const model = arithmeticModel(
-          tables[`${stream}_freq`] as number[],
-          `${stream}_freq`,
-        );
-        if (!model.scaledCumulative && !model.exact) divided++;
-        const expected = await Deno.readFile(
-          join(referenceDir, folder, meta[`${stream}_file`] as string),
-        );
-        assertEquals(
-          arithmeticEncode(planes[plane], model, stream),
-          expected,
-          `${file} ${stream}`,
-        );
-        compared++;
-      }
-    }
-  }
+    },
+  );
   return { compared, divided };
 }
 

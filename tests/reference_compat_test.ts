@@ -5,9 +5,11 @@
 
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { canonicalCode, huffmanEncode, splitFp16Planes } from "../mod.ts";
+import { canonicalCode, huffmanEncode } from "../mod.ts";
+import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
+import { forEachReferenceStream } from "./_reference_streams.ts";
 import {
   KV_SAMPLE,
   listFiles,
@@ -17,53 +19,23 @@ import {
   withTempDir,
 } from "./_helpers.ts";
 
-type Json = Record<string, unknown>;
-const STREAMS = ["k_hi6", "k_lo10", "v_hi6", "v_lo10"] as const;
-
 /** Re-encodes every dump of a reference Huffman folder with its own code lengths and compares the bytes. */
-async function reencodeReference(
+function reencodeReference(
   referenceDir: string,
   dumpDir: string,
 ): Promise<number> {
-  const files = await listFiles(referenceDir);
-  const globalPath = join(referenceDir, "global_codebook.json");
-  const global = files.includes("global_codebook.json")
-    ? JSON.parse(await Deno.readTextFile(globalPath)) as Json
-    : undefined;
-  let compared = 0;
-  for (
-    const file of files.filter((name) =>
-      /(^|\/)bitstream_meta_.*\.json$/.test(name)
-    )
-  ) {
-    const meta = JSON.parse(
-      await Deno.readTextFile(join(referenceDir, file)),
-    ) as Json;
-    const folder = file.slice(0, file.lastIndexOf("/"));
-    const tables = meta.codebook === "global" ? global! : meta;
-    for (const tensor of ["k", "v"] as const) {
-      const bytes = await Deno.readFile(
-        join(dumpDir, folder, meta[`${tensor}_file`] as string),
+  return forEachReferenceStream(
+    referenceDir,
+    dumpDir,
+    huffmanStreamCodec,
+    ({ metaFile, stream, symbols, table, expected }) => {
+      assertEquals(
+        huffmanEncode(symbols, canonicalCode(table), stream),
+        expected,
+        `${metaFile} ${stream}`,
       );
-      const planes = splitFp16Planes(new Uint16Array(bytes.buffer));
-      for (const plane of ["hi6", "lo10"] as const) {
-        const stream = `${tensor}_${plane}` as typeof STREAMS[number];
-        const code = canonicalCode(
-          tables[`${stream}_code_lengths`] as number[],
-        );
-        const expected = await Deno.readFile(
-          join(referenceDir, folder, meta[`${stream}_file`] as string),
-        );
-        assertEquals(
-          huffmanEncode(planes[plane], code, stream),
-          expected,
-          `${file} ${stream}`,
-        );
-        compared++;
-      }
-    }
-  }
-  return compared;
+    },
+  );
 }
 
 Deno.test("given the reference code lengths, kvbits writes the reference .huff files byte for byte (fixtures)", async () => {
