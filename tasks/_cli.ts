@@ -307,7 +307,7 @@ export async function runTask(
       error instanceof KvbitsJobError || error instanceof KvbitsFileError ||
       error instanceof KvbitsFormatError || error instanceof KvbitsDataError
     ) {
-      console.error(`kvbits ${task.name}: ${error.message}`);
+      console.error(`kvbits ${task.name}: ${messageOf(error)}`);
       code = EXIT_CODES.fatal;
     } else if (
       error instanceof Deno.errors.NotCapable ||
@@ -327,11 +327,23 @@ export async function runTask(
       printJson({
         task: task.name,
         exitCode: code,
-        error: error instanceof Error ? error.message : String(error),
+        error: error instanceof Error ? messageOf(error) : String(error),
       });
     }
   }
   Deno.exit(code);
+}
+
+/**
+ * An error's message as the CLI says it: a job's options as their flags
+ * (`dumpDir` is `--dump-dir`, and `--dump-dir folder` inside a sentence).
+ */
+function messageOf(error: Error): string {
+  if (!(error instanceof KvbitsJobError)) return error.message;
+  return error.describe((option, lead) => {
+    const flag = `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    return lead || !option.endsWith("Dir") ? flag : `${flag} folder`;
+  });
 }
 
 /**

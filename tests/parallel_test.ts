@@ -8,7 +8,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
-import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
@@ -122,14 +121,10 @@ async function assertLanesWriteTheSame(
 }
 
 for (const codec of CODECS) {
-  // A dump-file codec (ctx) has no codebook: one run.
-  const codebooks = isDumpFileCodec(codec)
-    ? ["per-dump"] as const
-    : ["global", "per-dump"] as const;
-  for (const codebook of codebooks) {
-    const label = isDumpFileCodec(codec)
-      ? codec.name
-      : `${codec.name} ${codebook}`;
+  // A codec that learns as it codes (ctx) has no codebook: one run.
+  for (const codebook of codec.codebookModes) {
+    const used = codec.modelsUsed(codebook).codebook;
+    const label = used ? `${codec.name} ${used}` : codec.name;
     Deno.test(`${label}: --jobs 1, 2 and 3, on workers or beside them, write the same bytes; workers decode them back`, async () => {
       await assertLanesWriteTheSame(KV_SAMPLE, codec.name, codebook);
     });
