@@ -25,7 +25,7 @@ export interface BenchEncoding {
 }
 
 /** One row of the codec table: a codec with a codebook mode. */
-export interface BenchCodec {
+export interface BenchRow {
   /** The `--codec` name. */
   readonly codec: string;
   /** The codebook mode, as `--codebook` takes it (or `-` when it has none). */
@@ -74,7 +74,7 @@ interface BenchState {
  *
  * @example Encode and decode two dumps in memory
  * ```ts
- * import { benchCodecOf } from "./bench_codecs.ts";
+ * import { benchRowOf } from "./bench_codecs.ts";
  * import { codecNamed } from "../src/format/codecs.ts";
  * import { parseDumpMeta } from "../src/format/dump_meta.ts";
  * import { assertEquals } from "@std/assert";
@@ -86,7 +86,7 @@ interface BenchState {
  * });
  * const dumps = [dump([0x3c00, 0x3c01]), dump([0xbc00, 0x3c01])];
  * for (const [name, mode] of [["huffman", "global"], ["ctx", "per-dump"]] as const) {
- *   const bench = benchCodecOf(codecNamed(name)!, mode);
+ *   const bench = benchRowOf(codecNamed(name)!, mode);
  *   const encoding = bench.encode(dumps);
  *   const into = dumps.map(() => ({ k: new Uint16Array(2), v: new Uint16Array(2) }));
  *   bench.decode(encoding, into);
@@ -94,7 +94,7 @@ interface BenchState {
  * }
  * ```
  */
-export function benchCodecOf(codec: Codec, mode: CodebookMode): BenchCodec {
+export function benchRowOf(codec: Codec, mode: CodebookMode): BenchRow {
   const shared = mode === "global" ? codec.sharedFile : undefined;
   const sharedBytesOf = (dumps: readonly BenchDump[]) => {
     if (!shared) return undefined;
@@ -197,8 +197,8 @@ export function benchCodecOf(codec: Codec, mode: CodebookMode): BenchCodec {
  * ]);
  * ```
  */
-export function benchCodecs(): BenchCodec[] {
+export function benchCodecs(): BenchRow[] {
   return CODECS.flatMap((codec) =>
-    codec.codebookModes.map((mode) => benchCodecOf(codec, mode))
+    codec.codebookModes.map((mode) => benchRowOf(codec, mode))
   );
 }

@@ -30,7 +30,7 @@
 import { cpus, loadavg } from "node:os";
 import { fromFileUrl, join, resolve } from "@std/path";
 import type { DumpWords, PlaneBits } from "../src/format/layout.ts";
-import { type BenchCodec, benchCodecs } from "./bench_codecs.ts";
+import { benchCodecs, type BenchRow } from "./bench_codecs.ts";
 import { type BenchCorpus, loadCorpus } from "./bench_corpus.ts";
 import { bestOf, type Timing, timingOf } from "./timing.ts";
 import {
@@ -58,7 +58,7 @@ export interface BenchOptions {
   /** Minimum seconds of each `zstd -b` level. */
   readonly zstdSeconds: number;
   /** The codecs; every one of {@link benchCodecs} when omitted. */
-  readonly codecs?: readonly BenchCodec[];
+  readonly codecs?: readonly BenchRow[];
   /** Told what is being measured, for a progress line. */
   readonly onStep?: (step: string) => void;
 }
@@ -248,7 +248,7 @@ function megabytesPerSecond(bytes: number, seconds: number): number {
 }
 
 function measureCodec(
-  codec: BenchCodec,
+  codec: BenchRow,
   corpus: BenchCorpus,
   runs: number,
 ): CodecFigures {
@@ -411,7 +411,7 @@ async function runTask(
  * spreads the machine's changing load over all of them.
  */
 async function measureFolders(
-  codec: BenchCodec,
+  codec: BenchRow,
   corpus: BenchCorpus,
   options: BenchOptions,
   work: string,

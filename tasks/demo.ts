@@ -13,7 +13,7 @@ import { analyzeFolder } from "../src/jobs/analyze_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
-import { EXIT_CODES, runTask, type TaskDefinition } from "./_cli.ts";
+import { EXIT_CODES, flagsIn, runTask, type TaskDefinition } from "./_cli.ts";
 
 const DEMO: TaskDefinition = {
   name: "demo",
@@ -85,7 +85,7 @@ if (import.meta.main) {
         failures += encodedCounts.failed + verifiedCounts.failed;
         for (const outcome of [...encoded.outcomes, ...verified.outcomes]) {
           if (outcome.status === "failed") {
-            console.error(`failed  ${outcome.reason}`);
+            console.error(`failed  ${flagsIn(outcome.reason ?? "")}`);
           }
         }
         const t = analysis.withoutMeta;

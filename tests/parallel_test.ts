@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
+import { flagsIn } from "../tasks/_cli.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
@@ -196,8 +197,9 @@ Deno.test("on workers, existing outputs are skipped or failed as in one thread, 
     // The other codebook mode: every dump fails, naming its meta and the reason.
     const other = await encode("huffman", "global", false);
     assertEquals(statuses(other), new Set(["failed"]));
+    // The job names its options; the CLI says them as flags.
     assertStringIncludes(
-      other.outcomes[0].reason!,
+      flagsIn(other.outcomes[0].reason!),
       "exists but was encoded with --codebook per-dump; use --overwrite to re-encode the dump",
     );
     // --overwrite on workers gives what a fresh global encode gives.

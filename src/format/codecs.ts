@@ -1,23 +1,26 @@
 /**
  * The registry: every codec kvbits knows, as the {@link Layout} of what it
  * writes, by `--codec` name and by the file that marks one of its dumps.
- * A new codec is one line in {@link CODECS}.
+ * A new codec is one line here (or, for a coder of the four-stream reference
+ * layouts, in `STREAM_CODECS`).
  *
  * @module
  */
 
-import { arithStreamCodec } from "./arith_stream_codec.ts";
 import { ctxLayout } from "./ctx_dump_file.ts";
-import { huffmanStreamCodec } from "./huffman_stream_codec.ts";
 import type { Layout } from "./layout.ts";
+import { STREAM_CODECS } from "./stream_codecs.ts";
 
 /** A codec with its layout (the registry's entry). */
 export type Codec = Layout<unknown>;
 
-/** Every codec, in the order `--help` lists them. */
+/**
+ * Every codec, in the order `--help` lists them: the stream coders of the
+ * reference layouts (listed in `STREAM_CODECS`, where a new one goes), then the
+ * codecs with layouts of their own (a new one goes here).
+ */
 export const CODECS: readonly Codec[] = [
-  huffmanStreamCodec as Codec,
-  arithStreamCodec as Codec,
+  ...STREAM_CODECS as readonly Codec[],
   ctxLayout as Codec,
 ];
 

@@ -434,7 +434,7 @@ export const ctxLayout: Layout<undefined> = {
   },
   // The file is written whole and renamed into place: one that exists is
   // complete, and ctx has no codebook to differ in.
-  existingDumpProblem: () => "",
+  existingDumpDifference: () => undefined,
   encodeWords(dump) {
     const coded = ctxEncode([dump.k, dump.v], shapeOf(dump.meta));
     return { bytes: coded.length, coded: { coded, shape: shapeOf(dump.meta) } };

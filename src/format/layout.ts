@@ -217,6 +217,13 @@ export interface SharedFile<Shared> {
   open(bytes: Uint8Array): Shared;
 }
 
+/** How an existing dump differs from what a run would write. */
+export type ExistingDumpDifference =
+  /** It was coded with another codebook mode. */
+  | { readonly codebook: CodebookMode }
+  /** It was coded with another shared file, of this name. */
+  | { readonly sharedFile: string };
+
 /** What a run with a `--codebook` mode codes its dumps with. */
 export interface ModelsUsed {
   /** The codebook mode the outputs record; null when the layout has none. */
@@ -277,15 +284,17 @@ export interface Layout<Shared = unknown> {
    */
   openDump(metaName: string, marker: Uint8Array): OpenedDump<Shared>;
   /**
-   * Why an existing marker is not what this run would write ("" when it is):
-   * same codebook mode, same shared file. `marker` is only called when the
-   * answer depends on the file.
+   * How an existing marker differs from what this run would write (undefined
+   * when it does not): another codebook mode, another shared file. `marker` is
+   * only called when the answer depends on the file.
+   *
+   * @throws {KvbitsFormatError} When the marker cannot be read as one.
    */
-  existingDumpProblem(
+  existingDumpDifference(
     marker: () => Uint8Array,
     mode: CodebookMode,
     shared?: Shared,
-  ): string;
+  ): ExistingDumpDifference | undefined;
   /**
    * The coding core alone, as `deno task bench` times it: K and V coded with no
    * checksum, meta or file. `bytes` is what the coded data occupies.

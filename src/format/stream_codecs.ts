@@ -1,5 +1,6 @@
 /**
- * The stream codecs kvbits knows, by `--codec` name and by bitstream layout.
+ * The stream coders kvbits knows (each with its per-dump reference layout), by
+ * `--codec` name. The registry of every codec (`CODECS`) starts with them.
  *
  * @module
  */

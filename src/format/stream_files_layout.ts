@@ -172,18 +172,18 @@ export function streamFilesLayout<Model>(
         },
       };
     },
-    existingDumpProblem(marker, mode, shared) {
+    existingDumpDifference(marker, mode, shared) {
       const existing = parseBitstreamMeta(
         utf8Text(marker(), "bitstream meta"),
         codec as StreamCodec<unknown>,
       );
       if (existing.codebook !== mode) {
-        return `exists but was encoded with --codebook ${existing.codebook}`;
+        return { codebook: existing.codebook };
       }
       if (shared && existing.integrity?.codebookCrc32 !== shared.crc32) {
-        return `exists but was encoded with another ${codec.globalCodebookFile}`;
+        return { sharedFile: codec.globalCodebookFile };
       }
-      return "";
+      return undefined;
     },
     encodeWords(dump, shared) {
       const coded = encodeDumpStreams(dump, codec, shared?.models);

@@ -46,8 +46,11 @@ import { pathExistsSync } from "../dump/path_exists.ts";
 import { reusedFileReader } from "../dump/read_file.ts";
 import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
+import { mentionOption } from "./job_error.ts";
 import type { DumpOutcome } from "./job_report.ts";
 import { compareWithOriginal } from "./original_dump.ts";
+
+const OVERWRITE = mentionOption("overwrite");
 
 /** A dump to count or encode: where its meta is, and the meta's text. */
 export interface DumpToCode {
@@ -364,13 +367,20 @@ export class DumpTaskLane {
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
       if (!task.overwrite && pathExistsSync(metaOut)) {
-        let problem: string;
+        let problem = "";
         try {
-          problem = codec.existingDumpProblem(
+          const difference = codec.existingDumpDifference(
             () => this.#read(metaOut, "existing meta"),
             task.codebook,
             global,
           );
+          if (difference) {
+            problem = "codebook" in difference
+              ? `exists but was encoded with ${
+                mentionOption("codebook")
+              } ${difference.codebook}`
+              : `exists but was encoded with another ${difference.sharedFile}`;
+          }
         } catch (error) {
           problem = `exists but cannot be read (${
             fileErrorOf(metaOut, error).detail
@@ -383,14 +393,14 @@ export class DumpTaskLane {
               dump: relativePath,
               status: "skipped",
               reason:
-                `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
+                `already encoded: ${metaOut} exists (use ${OVERWRITE} to replace it)`,
             }
             : {
               dump: relativePath,
               status: "failed",
               reason: new KvbitsFileError(
                 metaOut,
-                `${problem}; use --overwrite to re-encode the dump`,
+                `${problem}; use ${OVERWRITE} to re-encode the dump`,
               ).message,
             },
           ...nothing,
@@ -456,7 +466,7 @@ export class DumpTaskLane {
             dump: metaFile,
             status: "skipped",
             reason:
-              `already decoded: ${metaOut} exists (use --overwrite to replace it)`,
+              `already decoded: ${metaOut} exists (use ${OVERWRITE} to replace it)`,
           },
           byChecksum,
           againstOriginals,

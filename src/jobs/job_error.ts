@@ -36,8 +36,9 @@ export function optionWords(option: string): string {
 }
 
 /**
- * Names a job option inside the detail of a {@link KvbitsJobError}: the message
- * says it in words, a CLI as its flag (`describe`).
+ * Names a job option inside a job's text (the detail of a
+ * {@link KvbitsJobError}, the reason of a dump's outcome): `‹overwrite›`. A CLI
+ * says it as its flag ({@link sayOptions}); the text reads as it is otherwise.
  *
  * @param option A key of the job's options, e.g. `dumpDir`.
  * @returns The mention, to put in a detail.
@@ -83,7 +84,7 @@ export class KvbitsJobError extends Error {
    * @param option The job option at fault, e.g. `dumpDir`; it leads the message.
    */
   constructor(detail: string, option?: string) {
-    const words = detail.replace(MENTION, (_, name) => optionWords(name));
+    const words = sayOptions(detail, optionWords);
     super(option === undefined ? words : `${optionWords(option)} ${words}`);
     this.name = "KvbitsJobError";
     this.option = option;
@@ -97,12 +98,32 @@ export class KvbitsJobError extends Error {
    * @returns The message.
    */
   describe(name: (option: string, lead: boolean) => string): string {
-    const detail = this.#detail.replace(
-      MENTION,
-      (_, option) => name(option, false),
-    );
+    const detail = sayOptions(this.#detail, (option) => name(option, false));
     return this.option === undefined
       ? detail
       : `${name(this.option, true)} ${detail}`;
   }
+}
+
+/**
+ * A job's text with each option it mentions said by `name`.
+ *
+ * @param text Text with mentions (see {@link mentionOption}).
+ * @param name How to say an option, e.g. as a CLI flag.
+ * @returns The text.
+ *
+ * @example
+ * ```ts
+ * import { mentionOption, sayOptions } from "./job_error.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const reason = `x exists (use ${mentionOption("overwrite")} to replace it)`;
+ * assertEquals(sayOptions(reason, (option) => `--${option}`), "x exists (use --overwrite to replace it)");
+ * ```
+ */
+export function sayOptions(
+  text: string,
+  name: (option: string) => string,
+): string {
+  return text.replace(MENTION, (_, option) => name(option));
 }
