@@ -1,7 +1,8 @@
 /**
- * What the jobs ask of a path before they start: is it a folder, how large is a
- * file, what is its real path. The one place jobs reach `Deno.stat` and
- * `Deno.realPath`.
+ * What the jobs ask of a path: is it a folder or a file, how large is a file,
+ * what is its real path, which entries a folder has. The one place jobs reach
+ * `Deno.stat`, `Deno.realPath`, `Deno.remove` (of an empty folder) and
+ * `Deno.readDirSync`.
  *
  * @module
  */
@@ -153,5 +154,29 @@ export function entryNamesSync(folder: string): Set<string> | null {
     return names;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Whether a path is an existing file (false for anything else or anything that
+ * cannot be examined).
+ *
+ * @param path The path.
+ * @returns Whether it is a file.
+ *
+ * @example
+ * ```ts
+ * import { isFileSync } from "./folder_info.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(isFileSync(new URL(import.meta.url).pathname), true);
+ * assertEquals(isFileSync(new URL(".", import.meta.url).pathname), false);
+ * ```
+ */
+export function isFileSync(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
   }
 }
