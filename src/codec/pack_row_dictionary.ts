@@ -1,0 +1,287 @@
+/**
+ * The pack's row dictionary: the K and V rows of the tokens a block has coded,
+ * so that a later dump can refer to any earlier row (an exact repeat) or predict
+ * a K row by rotating an earlier one (RoPE), across dumps and runs.
+ *
+ * Read me first:
+ * - Every token of a dump gets an entry, numbered in coding order from 0 (its
+ *   id), holding its K row then its V row in an arena of {@link ARENA_WORDS}
+ *   words, and its sequence position. The arena is a ring: rows are written at a
+ *   growing virtual offset (a pair that would straddle the ring's end starts at
+ *   its beginning), and an entry stays usable until the ring overwrites it; the
+ *   entry table is a ring of {@link ENTRY_CAPACITY} ids. Both grow by doubling
+ *   up to their size, so memory follows the block until it reaches about 56 MB
+ *   (encoder; 52 MB decoder), whatever the block holds.
+ * - Encoder and decoder reserve the entries of a whole dump before coding it, so
+ *   both agree on which earlier entries survive; a reference must name an entry
+ *   that is still usable after that and has the same row length
+ *   ({@link PackRowDictionary.usable}), which the decoder checks before reading.
+ *   A dump whose rows do not fit in the ring at once uses no dictionary.
+ * - Finding repeats is the encoder's business alone: it hashes rows into a table
+ *   of {@link TABLE_SLOTS} slots (the newest entry per slot wins; a collision
+ *   only loses a repeat, every hit is compared word by word). The decoder follows
+ *   the ids it reads and never hashes.
+ * - Ids and virtual offsets are exact integers in doubles (below 2^53).
+ *
+ * @module
+ */
+
+/** Words of the arena: 2^24 (32 MiB). */
+export const ARENA_WORDS = 1 << 24;
+/** Entries remembered: 2^20 tokens. */
+export const ENTRY_CAPACITY = 1 << 20;
+/** Slots of each hash table (K and V): 2^18. */
+export const TABLE_SLOTS = 1 << 18;
+
+const ENTRY_MASK = ENTRY_CAPACITY - 1;
+const SLOT_MASK = TABLE_SLOTS - 1;
+
+/** FNV-1a over a row's words, seeded by its kind and length. */
+function hashRow(
+  words: Uint16Array,
+  start: number,
+  length: number,
+  kind: number,
+): number {
+  let hash = Math.imul(0x811c9dc5 ^ kind, 0x01000193) ^ length;
+  for (let i = start; i < start + length; i++) {
+    hash = Math.imul(hash ^ words[i], 0x01000193);
+  }
+  return (hash ^ (hash >>> 15)) >>> 0;
+}
+
+/**
+ * The rows of a block's tokens, with lookup of exact repeats (encoder) and
+ * bounds-checked access by id (both sides).
+ *
+ * @example A V row seen in one dump is found again in the next
+ * ```ts
+ * import { PackRowDictionary } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dictionary = new PackRowDictionary();
+ * const k = Uint16Array.from([1, 2, 3, 4]), v = Uint16Array.from([5, 6, 7, 8]);
+ * const first = dictionary.reserve(1, 4);
+ * dictionary.store(first, k, v, 0);
+ * dictionary.remember(first, k, v, 0);
+ * const second = dictionary.reserve(1, 4);
+ * assertEquals(dictionary.find(1, v, 0, second), first);
+ * assertEquals(dictionary.find(0, Uint16Array.from([9, 9, 9, 9]), 0, second), -1);
+ * ```
+ */
+export class PackRowDictionary {
+  /** The ring's size in words. */
+  readonly capacity: number;
+  /**
+   * The ring of rows (an entry's K row, then its V row), allocated as far as
+   * used: at most {@link capacity} words.
+   */
+  arena: Uint16Array = new Uint16Array(0);
+  /** Virtual arena offset of each entry's K row (by `id mod capacity`). */
+  #offset = new Float64Array(0);
+  /** Row length of each entry. */
+  #rowLength = new Int32Array(0);
+  /** Sequence position of each entry's token. */
+  #position = new Float64Array(0);
+  /** Per kind (0 K, 1 V): `id + 1` of the newest entry in each hash slot. */
+  #slots: readonly Float64Array[] = [];
+  /** Ids handed out so far (the next id). */
+  #entries = 0;
+  /** Virtual arena offset after the last reserved row. */
+  #end = 0;
+
+  /**
+   * An empty dictionary; it allocates as rows come.
+   *
+   * @param arenaWords Ring size in words (tests use small rings).
+   */
+  constructor(arenaWords: number = ARENA_WORDS) {
+    this.capacity = arenaWords;
+  }
+
+  /** Grows the entry tables to hold ids below `entries`. */
+  #growEntries(entries: number): void {
+    if (entries <= this.#offset.length) return;
+    let length = Math.max(1024, this.#offset.length);
+    while (length < entries && length < ENTRY_CAPACITY) length *= 2;
+    const offset = new Float64Array(length);
+    offset.set(this.#offset);
+    this.#offset = offset;
+    const rowLength = new Int32Array(length);
+    rowLength.set(this.#rowLength);
+    this.#rowLength = rowLength;
+    const position = new Float64Array(length);
+    position.set(this.#position);
+    this.#position = position;
+  }
+
+  /** Grows the arena to hold virtual offsets below `end` (before any wrap). */
+  #growArena(end: number): void {
+    if (end <= this.arena.length) return;
+    let length = Math.max(1 << 16, this.arena.length);
+    while (length < end) length *= 2;
+    const arena = new Uint16Array(Math.min(length, this.capacity));
+    arena.set(this.arena);
+    this.arena = arena;
+  }
+
+  /** Ids handed out so far: the id the next reserved token gets. */
+  get entries(): number {
+    return this.#entries;
+  }
+
+  /**
+   * Whether `tokens` rows of `rowLength` words (K and V each) fit in the ring
+   * at once: otherwise the dump uses no dictionary.
+   *
+   * @param tokens Tokens of the dump.
+   * @param rowLength Words per row.
+   * @returns True when they fit.
+   */
+  fits(tokens: number, rowLength: number): boolean {
+    return tokens <= ENTRY_CAPACITY &&
+      2 * rowLength * (tokens + 1) <= this.capacity;
+  }
+
+  /**
+   * Reserves the entries of a dump's tokens, in order; call only when
+   * {@link fits} says so.
+   *
+   * @param tokens Tokens of the dump.
+   * @param rowLength Words per row.
+   * @param firstPosition Sequence position of the first token.
+   * @returns The id of the first token (the others follow).
+   */
+  reserve(tokens: number, rowLength: number, firstPosition = 0): number {
+    const first = this.#entries;
+    const size = this.capacity;
+    this.#growEntries(first + tokens);
+    const pair = 2 * rowLength;
+    for (let t = 0; t < tokens; t++) {
+      let at = this.#end;
+      const physical = at % size;
+      if (physical + pair > size) at += size - physical;
+      const slot = (first + t) & ENTRY_MASK;
+      this.#offset[slot] = at;
+      this.#rowLength[slot] = rowLength;
+      this.#position[slot] = firstPosition + t;
+      this.#end = at + pair;
+    }
+    this.#growArena(this.#end);
+    this.#entries = first + tokens;
+    return first;
+  }
+
+  /**
+   * Whether entry `id` can be read by a token reserved as `user`: it is earlier,
+   * its rows are still in the ring, and it has the same row length.
+   *
+   * @param id The entry referred to.
+   * @param user The referring token's id.
+   * @param rowLength The referring row's length.
+   * @returns True when the reference is valid.
+   */
+  usable(id: number, user: number, rowLength: number): boolean {
+    if (!(id >= 0 && id < user && this.#entries - id <= ENTRY_CAPACITY)) {
+      return false;
+    }
+    const slot = id & ENTRY_MASK;
+    return this.#rowLength[slot] === rowLength &&
+      this.#end - this.#offset[slot] <= this.capacity;
+  }
+
+  /**
+   * Where entry `id`'s row of `kind` starts in {@link arena}.
+   *
+   * @param id A usable entry.
+   * @param kind 0 for K, 1 for V.
+   * @returns The arena index.
+   */
+  rowStart(id: number, kind: number): number {
+    const slot = id & ENTRY_MASK;
+    return this.#offset[slot] % this.capacity +
+      kind * this.#rowLength[slot];
+  }
+
+  /**
+   * Sequence position of entry `id`'s token.
+   *
+   * @param id An entry.
+   * @returns Its position.
+   */
+  position(id: number): number {
+    return this.#position[id & ENTRY_MASK];
+  }
+
+  /**
+   * Copies token `t` of a dump's K and V into the entry reserved for it.
+   *
+   * @param id The token's entry.
+   * @param k K of the dump.
+   * @param v V of the dump.
+   * @param t Token index in the dump.
+   * @param kind Which rows: 0 K, 1 V, 2 both.
+   */
+  store(
+    id: number,
+    k: Uint16Array,
+    v: Uint16Array,
+    t: number,
+    kind: 0 | 1 | 2 = 2,
+  ): void {
+    const rowLength = this.#rowLength[id & ENTRY_MASK];
+    const from = t * rowLength;
+    if (kind !== 1) {
+      this.arena.set(k.subarray(from, from + rowLength), this.rowStart(id, 0));
+    }
+    if (kind !== 0) {
+      this.arena.set(v.subarray(from, from + rowLength), this.rowStart(id, 1));
+    }
+  }
+
+  /**
+   * The newest usable entry before `user` whose row of `kind` equals the given
+   * row, or -1 (encoder only).
+   *
+   * @param kind 0 for K, 1 for V.
+   * @param words The tensor holding the row.
+   * @param start Where the row starts in `words`.
+   * @param user The id of the token looking.
+   * @returns The entry id, or -1.
+   */
+  find(kind: number, words: Uint16Array, start: number, user: number): number {
+    const rowLength = this.#rowLength[user & ENTRY_MASK];
+    if (this.#slots.length === 0) return -1;
+    const hash = hashRow(words, start, rowLength, kind);
+    const id = this.#slots[kind][hash & SLOT_MASK] - 1;
+    if (!this.usable(id, user, rowLength)) return -1;
+    const arena = this.arena;
+    const at = this.rowStart(id, kind);
+    for (let i = 0; i < rowLength; i++) {
+      if (arena[at + i] !== words[start + i]) return -1;
+    }
+    return id;
+  }
+
+  /**
+   * Makes token `t`'s K and V rows findable as entry `id` (encoder only; call in
+   * token order after looking them up).
+   *
+   * @param id The token's entry.
+   * @param k K of the dump.
+   * @param v V of the dump.
+   * @param t Token index in the dump.
+   */
+  remember(id: number, k: Uint16Array, v: Uint16Array, t: number): void {
+    const rowLength = this.#rowLength[id & ENTRY_MASK];
+    const start = t * rowLength;
+    if (this.#slots.length === 0) {
+      this.#slots = [
+        new Float64Array(TABLE_SLOTS),
+        new Float64Array(TABLE_SLOTS),
+      ];
+    }
+    this.#slots[0][hashRow(k, start, rowLength, 0) & SLOT_MASK] = id + 1;
+    this.#slots[1][hashRow(v, start, rowLength, 1) & SLOT_MASK] = id + 1;
+  }
+}
