@@ -171,7 +171,20 @@ class BlockState {
     return this.models.get(owner, kind, shape.heads, shape.headDim);
   }
 
-  rotation(pairing: RotaryPairing, base: number, shape: PackDumpShape) {
+  /** The rotation last used, when it fits the shape. */
+  lastRotation(shape: PackDumpShape): Rotation | undefined {
+    const r = this.#rotation;
+    return r && r.heads === shape.heads && r.headDim === shape.headDim
+      ? r
+      : undefined;
+  }
+
+  /** The rotation of a pairing and base for a shape (the last one kept). */
+  rotation(
+    pairing: RotaryPairing,
+    base: number,
+    shape: PackDumpShape,
+  ): Rotation {
     const r = this.#rotation;
     if (
       r && r.pairing === pairing && r.base === base &&
@@ -202,7 +215,7 @@ class BlockState {
       rotation.sin,
     );
     predictRotatedRow(
-      d.arena,
+      d.rowChunk(source),
       d.rowStart(source, 0),
       rotation.heads,
       rotation.headDim,
@@ -497,16 +510,16 @@ export class PackBlockEncoder {
     const candidates: number[] = [];
     for (let t = 0; t < tokens; t++) {
       const id = first + t;
-      dictionary.store(id, k, v, t);
       const start = t * rowLength;
-      const vSource = dictionary.find(1, v, start, id);
-      const kSource = dictionary.find(0, k, start, id);
+      dictionary.copyRow(id, 0, k, start, true);
+      dictionary.copyRow(id, 1, v, start, true);
+      const vSource = dictionary.findAndRemember(1, v, start, id);
+      const kSource = dictionary.findAndRemember(0, k, start, id);
       plan.vSource[t] = vSource;
       plan.kSource[t] = kSource;
       if (kSource < 0 && vSource >= 0 && headDim % 2 === 0) {
         candidates.push(t);
       }
-      dictionary.remember(id, k, v, t);
     }
     const rotation = candidates.length > 0
       ? this.#chooseRotation(shape, k, first, candidates, plan.vSource)
@@ -533,34 +546,48 @@ export class PackBlockEncoder {
     candidates: readonly number[],
     vSource: Int32Array,
   ): Rotation | undefined {
-    const rowLength = shape.heads * shape.headDim;
     const rows = candidates.slice(0, ROTARY_TRIAL_ROWS);
-    let best: Rotation | undefined;
+    const enough = rows.length * shape.heads * shape.headDim;
+    // The block's last rotation first: a model keeps its RoPE.
+    const last = this.#state.lastRotation(shape);
+    if (last && 2 * this.#hits(last, k, first, rows, vSource) >= enough) {
+      return last;
+    }
+    let best: { pairing: RotaryPairing; base: number } | undefined;
     let bestHits = 0;
     for (const base of ROTARY_BASES) {
       for (const pairing of [ROTARY_PAIRING.half, ROTARY_PAIRING.interleaved]) {
         const rotation = this.#state.rotation(pairing, base, shape);
-        let hits = 0;
-        for (const t of rows) {
-          const predicted = this.#state.predict(
-            rotation,
-            vSource[t],
-            first + t,
-          );
-          for (let j = 0; j < rowLength; j++) {
-            const residual = orderedFp16(k[t * rowLength + j]) -
-              orderedFp16(predicted[j]);
-            if (residual >= -1 && residual <= 1) hits++;
-          }
-        }
+        const hits = this.#hits(rotation, k, first, rows, vSource);
         if (hits > bestHits) {
           bestHits = hits;
-          best = rotation;
+          best = { pairing, base };
         }
       }
     }
-    if (!best || 2 * bestHits < rows.length * rowLength) return undefined;
+    if (!best || 2 * bestHits < enough) return undefined;
     return this.#state.rotation(best.pairing, best.base, shape);
+  }
+
+  /** Elements of `rows` of K within one FP16 step of their rotation. */
+  #hits(
+    rotation: Rotation,
+    k: Uint16Array,
+    first: number,
+    rows: readonly number[],
+    vSource: Int32Array,
+  ): number {
+    const rowLength = rotation.heads * rotation.headDim;
+    let hits = 0;
+    for (const t of rows) {
+      const predicted = this.#state.predict(rotation, vSource[t], first + t);
+      for (let j = 0; j < rowLength; j++) {
+        const residual = orderedFp16(k[t * rowLength + j]) -
+          orderedFp16(predicted[j]);
+        if (residual >= -1 && residual <= 1) hits++;
+      }
+    }
+    return hits;
   }
 }
 
@@ -917,31 +944,28 @@ export class PackBlockDecoder {
     const k = new Uint16Array(count), v = new Uint16Array(count);
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);
-    const arena = dictionary.arena;
     for (let t = 0; t < tokens; t++) {
       const start = t * rowLength;
       const source = kSource[t];
       if (source >= 0 && kRotated[t] === 0) {
-        const from = dictionary.rowStart(source, 0);
-        k.set(arena.subarray(from, from + rowLength), start);
+        dictionary.copyRow(source, 0, k, start, false);
       } else if (source >= 0) {
         const predicted = state.predict(rotation!, source, first + t);
         decodePredictedRow(k, start, predicted, rowLength, kModels, decoder, t);
       } else {
         decodeCodedRow(k, start, rowLength, kModels, decoder, 0, t);
       }
-      if (first >= 0) dictionary.store(first + t, k, v, t, 0);
+      if (first >= 0) dictionary.copyRow(first + t, 0, k, start, true);
     }
     for (let t = 0; t < tokens; t++) {
       const start = t * rowLength;
       const source = vSource[t];
       if (source >= 0) {
-        const from = dictionary.rowStart(source, 1);
-        v.set(arena.subarray(from, from + rowLength), start);
+        dictionary.copyRow(source, 1, v, start, false);
       } else {
         decodeCodedRow(v, start, rowLength, vModels, decoder, 1, t);
       }
-      if (first >= 0) dictionary.store(first + t, k, v, t, 1);
+      if (first >= 0) dictionary.copyRow(first + t, 1, v, start, true);
     }
     decoder.finish();
     return { k, v };

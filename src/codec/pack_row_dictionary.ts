@@ -6,12 +6,13 @@
  * Read me first:
  * - Every token of a dump gets an entry, numbered in coding order from 0 (its
  *   id), holding its K row then its V row in an arena of {@link ARENA_WORDS}
- *   words, and its sequence position. The arena is a ring: rows are written at a
- *   growing virtual offset (a pair that would straddle the ring's end starts at
- *   its beginning), and an entry stays usable until the ring overwrites it; the
- *   entry table is a ring of {@link ENTRY_CAPACITY} ids. Both grow by doubling
- *   up to their size, so memory follows the block until it reaches about 56 MB
- *   (encoder; 52 MB decoder), whatever the block holds.
+ *   words, and its sequence position. The arena is a ring of chunks of
+ *   {@link CHUNK_WORDS}: rows are written at a growing virtual offset (a pair
+ *   that would straddle a chunk's end starts at the next chunk), and an entry
+ *   stays usable until the ring overwrites it; the entry table is a ring of
+ *   {@link ENTRY_CAPACITY} ids. Chunks are allocated when first reached and the
+ *   entry table grows by doubling, so memory follows the block until it reaches
+ *   about 60 MB (encoder; 56 MB decoder), whatever the block holds.
  * - Encoder and decoder reserve the entries of a whole dump before coding it, so
  *   both agree on which earlier entries survive; a reference must name an entry
  *   that is still usable after that and has the same row length
@@ -28,6 +29,8 @@
 
 /** Words of the arena: 2^24 (32 MiB). */
 export const ARENA_WORDS = 1 << 24;
+/** Words of each arena chunk, allocated when first reached: 2^20 (2 MiB). */
+export const CHUNK_WORDS = 1 << 20;
 /** Entries remembered: 2^20 tokens. */
 export const ENTRY_CAPACITY = 1 << 20;
 /** Slots of each hash table (K and V): 2^18. */
@@ -60,23 +63,25 @@ function hashRow(
  * import { assertEquals } from "@std/assert";
  *
  * const dictionary = new PackRowDictionary();
- * const k = Uint16Array.from([1, 2, 3, 4]), v = Uint16Array.from([5, 6, 7, 8]);
+ * const row = Uint16Array.from([5, 6, 7, 8]);
  * const first = dictionary.reserve(1, 4);
- * dictionary.store(first, k, v, 0);
- * dictionary.remember(first, k, v, 0);
+ * dictionary.copyRow(first, 1, row, 0, true);
+ * assertEquals(dictionary.findAndRemember(1, row, 0, first), -1);
  * const second = dictionary.reserve(1, 4);
- * assertEquals(dictionary.find(1, v, 0, second), first);
- * assertEquals(dictionary.find(0, Uint16Array.from([9, 9, 9, 9]), 0, second), -1);
+ * dictionary.copyRow(second, 1, row, 0, true);
+ * assertEquals(dictionary.findAndRemember(1, row, 0, second), first);
+ * const back = new Uint16Array(4);
+ * dictionary.copyRow(first, 1, back, 0, false);
+ * assertEquals(back, row);
  * ```
  */
 export class PackRowDictionary {
-  /** The ring's size in words. */
+  /** The ring's size in words: a whole number of chunks. */
   readonly capacity: number;
-  /**
-   * The ring of rows (an entry's K row, then its V row), allocated as far as
-   * used: at most {@link capacity} words.
-   */
-  arena: Uint16Array = new Uint16Array(0);
+  /** Words per chunk: {@link CHUNK_WORDS}, or a quarter of a smaller ring. */
+  readonly chunkWords: number;
+  /** The ring, in chunks allocated when first reached. */
+  readonly #chunks: Uint16Array[] = [];
   /** Virtual arena offset of each entry's K row (by `id mod capacity`). */
   #offset = new Float64Array(0);
   /** Row length of each entry. */
@@ -96,7 +101,16 @@ export class PackRowDictionary {
    * @param arenaWords Ring size in words (tests use small rings).
    */
   constructor(arenaWords: number = ARENA_WORDS) {
-    this.capacity = arenaWords;
+    this.chunkWords = Math.max(
+      1,
+      Math.min(CHUNK_WORDS, Math.floor(arenaWords / 4)),
+    );
+    this.capacity = Math.floor(arenaWords / this.chunkWords) * this.chunkWords;
+  }
+
+  /** Ids handed out so far: the id the next reserved token gets. */
+  get entries(): number {
+    return this.#entries;
   }
 
   /** Grows the entry tables to hold ids below `entries`. */
@@ -115,21 +129,6 @@ export class PackRowDictionary {
     this.#position = position;
   }
 
-  /** Grows the arena to hold virtual offsets below `end` (before any wrap). */
-  #growArena(end: number): void {
-    if (end <= this.arena.length) return;
-    let length = Math.max(1 << 16, this.arena.length);
-    while (length < end) length *= 2;
-    const arena = new Uint16Array(Math.min(length, this.capacity));
-    arena.set(this.arena);
-    this.arena = arena;
-  }
-
-  /** Ids handed out so far: the id the next reserved token gets. */
-  get entries(): number {
-    return this.#entries;
-  }
-
   /**
    * Whether `tokens` rows of `rowLength` words (K and V each) fit in the ring
    * at once: otherwise the dump uses no dictionary.
@@ -139,8 +138,11 @@ export class PackRowDictionary {
    * @returns True when they fit.
    */
   fits(tokens: number, rowLength: number): boolean {
-    return tokens <= ENTRY_CAPACITY &&
-      2 * rowLength * (tokens + 1) <= this.capacity;
+    const pair = 2 * rowLength;
+    if (pair > this.chunkWords || tokens > ENTRY_CAPACITY) return false;
+    const perChunk = Math.floor(this.chunkWords / pair);
+    return (Math.ceil(tokens / perChunk) + 1) * this.chunkWords <=
+      this.capacity;
   }
 
   /**
@@ -154,20 +156,23 @@ export class PackRowDictionary {
    */
   reserve(tokens: number, rowLength: number, firstPosition = 0): number {
     const first = this.#entries;
-    const size = this.capacity;
-    this.#growEntries(first + tokens);
+    const chunk = this.chunkWords;
     const pair = 2 * rowLength;
+    this.#growEntries(first + tokens);
     for (let t = 0; t < tokens; t++) {
       let at = this.#end;
-      const physical = at % size;
-      if (physical + pair > size) at += size - physical;
+      const within = at % chunk;
+      if (within + pair > chunk) at += chunk - within;
       const slot = (first + t) & ENTRY_MASK;
       this.#offset[slot] = at;
       this.#rowLength[slot] = rowLength;
       this.#position[slot] = firstPosition + t;
       this.#end = at + pair;
+      const index = Math.floor((at % this.capacity) / chunk);
+      if (this.#chunks.length <= index) {
+        this.#chunks.push(new Uint16Array(chunk));
+      }
     }
-    this.#growArena(this.#end);
     this.#entries = first + tokens;
     return first;
   }
@@ -191,15 +196,26 @@ export class PackRowDictionary {
   }
 
   /**
-   * Where entry `id`'s row of `kind` starts in {@link arena}.
+   * The chunk that holds entry `id`'s rows.
+   *
+   * @param id A usable entry.
+   * @returns The chunk; {@link rowStart} says where in it.
+   */
+  rowChunk(id: number): Uint16Array {
+    const at = this.#offset[id & ENTRY_MASK] % this.capacity;
+    return this.#chunks[Math.floor(at / this.chunkWords)];
+  }
+
+  /**
+   * Where entry `id`'s row of `kind` starts in {@link rowChunk}.
    *
    * @param id A usable entry.
    * @param kind 0 for K, 1 for V.
-   * @returns The arena index.
+   * @returns The index in the chunk.
    */
   rowStart(id: number, kind: number): number {
     const slot = id & ENTRY_MASK;
-    return this.#offset[slot] % this.capacity +
+    return (this.#offset[slot] % this.capacity) % this.chunkWords +
       kind * this.#rowLength[slot];
   }
 
@@ -214,34 +230,35 @@ export class PackRowDictionary {
   }
 
   /**
-   * Copies token `t` of a dump's K and V into the entry reserved for it.
+   * Copies a row into entry `id` (`into` true) or entry `id`'s row out.
    *
-   * @param id The token's entry.
-   * @param k K of the dump.
-   * @param v V of the dump.
-   * @param t Token index in the dump.
-   * @param kind Which rows: 0 K, 1 V, 2 both.
+   * @param id The entry.
+   * @param kind 0 for K, 1 for V.
+   * @param words The tensor.
+   * @param start Where the row starts in it.
+   * @param into Whether to store the row (else read it).
    */
-  store(
+  copyRow(
     id: number,
-    k: Uint16Array,
-    v: Uint16Array,
-    t: number,
-    kind: 0 | 1 | 2 = 2,
+    kind: number,
+    words: Uint16Array,
+    start: number,
+    into: boolean,
   ): void {
-    const rowLength = this.#rowLength[id & ENTRY_MASK];
-    const from = t * rowLength;
-    if (kind !== 1) {
-      this.arena.set(k.subarray(from, from + rowLength), this.rowStart(id, 0));
-    }
-    if (kind !== 0) {
-      this.arena.set(v.subarray(from, from + rowLength), this.rowStart(id, 1));
+    const chunk = this.rowChunk(id);
+    const at = this.rowStart(id, kind);
+    const length = this.#rowLength[id & ENTRY_MASK];
+    if (into) {
+      for (let i = 0; i < length; i++) chunk[at + i] = words[start + i];
+    } else {
+      for (let i = 0; i < length; i++) words[start + i] = chunk[at + i];
     }
   }
 
   /**
    * The newest usable entry before `user` whose row of `kind` equals the given
-   * row, or -1 (encoder only).
+   * row, or -1; then makes the row findable as `user`'s (encoder only: call for
+   * each token in order, after storing its rows).
    *
    * @param kind 0 for K, 1 for V.
    * @param words The tensor holding the row.
@@ -249,39 +266,29 @@ export class PackRowDictionary {
    * @param user The id of the token looking.
    * @returns The entry id, or -1.
    */
-  find(kind: number, words: Uint16Array, start: number, user: number): number {
+  findAndRemember(
+    kind: number,
+    words: Uint16Array,
+    start: number,
+    user: number,
+  ): number {
     const rowLength = this.#rowLength[user & ENTRY_MASK];
-    if (this.#slots.length === 0) return -1;
-    const hash = hashRow(words, start, rowLength, kind);
-    const id = this.#slots[kind][hash & SLOT_MASK] - 1;
-    if (!this.usable(id, user, rowLength)) return -1;
-    const arena = this.arena;
-    const at = this.rowStart(id, kind);
-    for (let i = 0; i < rowLength; i++) {
-      if (arena[at + i] !== words[start + i]) return -1;
-    }
-    return id;
-  }
-
-  /**
-   * Makes token `t`'s K and V rows findable as entry `id` (encoder only; call in
-   * token order after looking them up).
-   *
-   * @param id The token's entry.
-   * @param k K of the dump.
-   * @param v V of the dump.
-   * @param t Token index in the dump.
-   */
-  remember(id: number, k: Uint16Array, v: Uint16Array, t: number): void {
-    const rowLength = this.#rowLength[id & ENTRY_MASK];
-    const start = t * rowLength;
     if (this.#slots.length === 0) {
       this.#slots = [
         new Float64Array(TABLE_SLOTS),
         new Float64Array(TABLE_SLOTS),
       ];
     }
-    this.#slots[0][hashRow(k, start, rowLength, 0) & SLOT_MASK] = id + 1;
-    this.#slots[1][hashRow(v, start, rowLength, 1) & SLOT_MASK] = id + 1;
+    const slots = this.#slots[kind];
+    const slot = hashRow(words, start, rowLength, kind) & SLOT_MASK;
+    const id = slots[slot] - 1;
+    slots[slot] = user + 1;
+    if (!this.usable(id, user, rowLength)) return -1;
+    const chunk = this.rowChunk(id);
+    const at = this.rowStart(id, kind);
+    for (let i = 0; i < rowLength; i++) {
+      if (chunk[at + i] !== words[start + i]) return -1;
+    }
+    return id;
   }
 }
