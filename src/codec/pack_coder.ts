@@ -29,10 +29,10 @@
  *
  *   | part | content |
  *   | --- | --- |
- *   | K list | count, then per entry: row gap (row minus the previous listed row minus 1) and `2 * distance + rotated`, where the referenced token's id is the row's id minus `distance` |
- *   | V list | count, then per entry: row gap and distance |
+ *   | K list | runs, then per run: its first row minus the end of the previous run, `2 * code + (length > 1)` and, when that bit is set, the length minus 2, where `code` is `2 * distance + rotated`: each row of the run refers to the entry `distance` before its own (token ids count the block's tokens), copied or rotated |
+ *   | V list | the same, with `code` the distance alone |
  *   | rotation | only when a K entry is rotated: 1 byte pairing (1 half, 2 interleaved) and the RoPE base |
- *   | rANS stream | its length, then the four-lane stream (`rans.ts`): K's rows, then V's, in row order; a coded element puts `hi6` and top on lanes 0 and 1 (even channel) or 2 and 3 (odd), a rotated row's residual on lane 0 or 2 |
+ *   | rANS stream | its length, then the four-lane stream (`rans.ts`), left out (length 0) when the dump has no symbol: K's rows, then V's, in row order; a coded element puts `hi6` and top on lanes 0 and 1 (even channel) or 2 and 3 (odd), a rotated row's residual on lane 0 or 2 |
  *   | raw bytes | the low byte of every element coded with `hi6`, same order, to the end |
  *
  * - Decoding is bounded by the shape and checked: list entries must name a row
@@ -40,7 +40,10 @@
  *   read only while whole words remain and must end with the rANS end check, the
  *   raw bytes must be used exactly. Corrupt input ends in `KvbitsDataError` or in
  *   wrong words that the container's CRC catches; state memory is fixed (the
- *   dictionary's ring, at most `MAX_MODEL_SETS` model sets).
+ *   dictionary's ring, at most `MAX_MODEL_SETS` model sets). What a dump's
+ *   decoding allocates is bounded by its shape (a run of references codes any
+ *   number of rows in a few bytes, so the bytes cannot bound it): the caller
+ *   passes shapes it has checked (the container's index).
  *
  * @module
  */
@@ -468,7 +471,9 @@ export class PackBlockEncoder {
       if (plan.vSource[t] >= 0) continue;
       recordCodedRow(v, t * rowLength, rowLength, vModels, out);
     }
-    const stream = ransEncode(out.records, out.recordCount);
+    const stream = out.recordCount === 0
+      ? new Uint8Array(0)
+      : ransEncode(out.records, out.recordCount);
     const header = new ByteWriter(32);
     writeList(header, plan.kSource, plan.first, plan.kRotated);
     writeList(header, plan.vSource, plan.first, undefined);
@@ -591,23 +596,43 @@ export class PackBlockEncoder {
   }
 }
 
+/**
+ * Writes a K or V list as runs: consecutive rows that refer the same distance
+ * back (and, for K, are all rotated or all not) are one entry.
+ */
 function writeList(
   writer: ByteWriter,
   sources: Int32Array,
   first: number,
   rotated: Uint8Array | undefined,
 ): void {
-  let count = 0;
-  for (const source of sources) if (source >= 0) count++;
-  writer.varint(count);
-  let previous = -1;
+  const code = (row: number) => {
+    const distance = first + row - sources[row];
+    return rotated ? 2 * distance + rotated[row] : distance;
+  };
+  const starts: number[] = [];
   for (let row = 0; row < sources.length; row++) {
-    const source = sources[row];
-    if (source < 0) continue;
-    writer.varint(row - previous - 1);
-    const distance = first + row - source;
-    writer.varint(rotated ? 2 * distance + rotated[row] : distance);
-    previous = row;
+    if (sources[row] < 0) continue;
+    if (
+      row === 0 || sources[row - 1] < 0 || code(row) !== code(row - 1)
+    ) {
+      starts.push(row);
+    }
+  }
+  writer.varint(starts.length);
+  let end = 0;
+  for (const start of starts) {
+    let length = 1;
+    while (
+      start + length < sources.length && sources[start + length] >= 0 &&
+      code(start + length) === code(start)
+    ) {
+      length++;
+    }
+    writer.varint(start - end);
+    writer.varint(2 * code(start) + (length > 1 ? 1 : 0));
+    if (length > 1) writer.varint(length - 2);
+    end = start + length;
   }
 }
 
@@ -628,6 +653,13 @@ class StreamDecoder {
     this.offset = offset;
     this.lastWord = bytes.length - 2;
     this.raw = raw;
+    if (bytes.length === 0) {
+      // No symbols at all: the encoder leaves the stream out. Reading a symbol
+      // from these states needs a word, so any attempt ends early.
+      this.states = new Float64Array(4).fill(RANS_LOWER_BOUND);
+      this.pos = 0;
+      return;
+    }
     try {
       this.states = Float64Array.from(ransReadStates(bytes, STREAM));
     } catch (error) {
@@ -874,14 +906,6 @@ export class PackBlockDecoder {
     const reader = new ByteReader(bytes, STREAM);
     const useDictionary = tokens > 0 && rowLength > 0 &&
       dictionary.fits(tokens, rowLength);
-    // Every coded row costs a raw byte per element, every listed row a byte or
-    // more: this bounds what the lists below allocate.
-    if (tokens > bytes.length && rowLength > 0) {
-      throw reader.error(
-        `${tokens} rows cannot fit in ${bytes.length} bytes`,
-        0,
-      );
-    }
     const first = useDictionary
       ? dictionary.reserve(tokens, rowLength, firstPosition)
       : -1;
@@ -983,27 +1007,38 @@ function readList(
   dictionary: PackRowDictionary,
 ): Int32Array {
   const sources = new Int32Array(tokens).fill(-1);
-  const what = `listed rows of ${KIND_NAMES[kind]}`;
-  const count = reader.varintAtMost(first < 0 ? 0 : tokens, what);
-  let row = -1;
-  for (let n = 0; n < count; n++) {
+  const name = KIND_NAMES[kind];
+  const runs = reader.varintAtMost(first < 0 ? 0 : tokens, `runs of ${name}`);
+  let end = 0;
+  for (let n = 0; n < runs; n++) {
     const at = reader.offset;
-    row += reader.varint() + 1;
-    let distance = reader.varint();
-    if (rotated && row < tokens) {
-      rotated[row] = distance % 2;
-      distance = (distance - rotated[row]) / 2;
+    const start = end + reader.varint();
+    const value = reader.varint();
+    const length = value % 2 === 1 ? reader.varint() + 2 : 1;
+    let distance = (value - (value % 2)) / 2;
+    let flag = 0;
+    if (rotated) {
+      flag = distance % 2;
+      distance = (distance - flag) / 2;
     }
-    const source = first + row - distance;
-    if (row >= tokens || !dictionary.usable(source, first + row, rowLength)) {
+    if (start + length > tokens) {
       throw reader.error(
-        `listed row ${row} of ${
-          KIND_NAMES[kind]
-        } refers to entry ${source}, which the block does not hold`,
+        `a run of ${length} rows of ${name} from row ${start} passes the ${tokens} rows`,
         at,
       );
     }
-    sources[row] = source;
+    for (let row = start; row < start + length; row++) {
+      const source = first + row - distance;
+      if (!dictionary.usable(source, first + row, rowLength)) {
+        throw reader.error(
+          `row ${row} of ${name} refers to entry ${source}, which the block does not hold`,
+          at,
+        );
+      }
+      sources[row] = source;
+      if (rotated) rotated[row] = flag;
+    }
+    end = start + length;
   }
   return sources;
 }

@@ -19,8 +19,9 @@
  *   ({@link PackRowDictionary.usable}), which the decoder checks before reading.
  *   A dump whose rows do not fit in the ring at once uses no dictionary.
  * - Finding repeats is the encoder's business alone: it hashes rows into a table
- *   of {@link TABLE_SLOTS} slots (the newest entry per slot wins; a collision
- *   only loses a repeat, every hit is compared word by word). The decoder follows
+ *   of {@link TABLE_SLOTS} slots, two per hash (a row replaces the entry it
+ *   repeats, else the older of the two; a collision only loses a repeat, every
+ *   hit is compared word by word). The decoder follows
  *   the ids it reads and never hashes.
  * - Ids and virtual offsets are exact integers in doubles (below 2^53).
  *
@@ -33,8 +34,8 @@ export const ARENA_WORDS = 1 << 24;
 export const CHUNK_WORDS = 1 << 20;
 /** Entries remembered: 2^20 tokens. */
 export const ENTRY_CAPACITY = 1 << 20;
-/** Slots of each hash table (K and V): 2^18. */
-export const TABLE_SLOTS = 1 << 18;
+/** Slots of each hash table (K and V): 2^20, in pairs. */
+export const TABLE_SLOTS = 1 << 20;
 
 const ENTRY_MASK = ENTRY_CAPACITY - 1;
 const SLOT_MASK = TABLE_SLOTS - 1;
@@ -281,14 +282,38 @@ export class PackRowDictionary {
     }
     const slots = this.#slots[kind];
     const slot = hashRow(words, start, rowLength, kind) & SLOT_MASK;
-    const id = slots[slot] - 1;
-    slots[slot] = user + 1;
-    if (!this.usable(id, user, rowLength)) return -1;
+    // Two slots per hash: the newer candidate is tried first, and the new row
+    // replaces the one it repeats, else the older.
+    const a = slots[slot] - 1, b = slots[slot ^ 1] - 1;
+    const newer = a > b ? slot : slot ^ 1;
+    let found = -1;
+    let replace = newer ^ 1;
+    for (const at of [newer, newer ^ 1]) {
+      const id = slots[at] - 1;
+      if (this.#equals(id, user, kind, words, start, rowLength)) {
+        found = id;
+        replace = at;
+        break;
+      }
+    }
+    slots[replace] = user + 1;
+    return found;
+  }
+
+  #equals(
+    id: number,
+    user: number,
+    kind: number,
+    words: Uint16Array,
+    start: number,
+    rowLength: number,
+  ): boolean {
+    if (!this.usable(id, user, rowLength)) return false;
     const chunk = this.rowChunk(id);
     const at = this.rowStart(id, kind);
     for (let i = 0; i < rowLength; i++) {
-      if (chunk[at + i] !== words[start + i]) return -1;
+      if (chunk[at + i] !== words[start + i]) return false;
     }
-    return id;
+    return true;
   }
 }
