@@ -231,9 +231,9 @@ Deno.test("pack coder: rows of earlier dumps are references, and a RoPE K row of
   const heads = 2, headDim = 32, rowLength = heads * headDim;
   // Layer 0 of a RoPE model: V depends on the token alone, K is the token's raw
   // K turned by its position.
-  const rawK = Array.from({ length: 6 }, () => randomWords(random, rowLength));
+  const rawK = Array.from({ length: 40 }, () => randomWords(random, rowLength));
   const values = Array.from(
-    { length: 6 },
+    { length: 40 },
     () => randomWords(random, rowLength),
   );
   const frequencies = rotaryFrequencies(headDim, 10000);
@@ -269,6 +269,11 @@ Deno.test("pack coder: rows of earlier dumps are references, and a RoPE K row of
   const again = dumpOf([3, 1, 4, 1, 5, 0], 6, "a");
   const otherRun = dumpOf([5, 4, 3, 2, 1, 0], 0, "b");
   const coded = roundTrip([first, again, otherRun]);
+  // 60 tokens, 40 of them repeats: 80 rows of symbols (rotated K rows count),
+  // over the two-lane limit of 4,096 elements; without them 40, under it.
+  const twenty = Array.from({ length: 20 }, (_, t) => t);
+  const tokens = [...twenty, ...twenty.map((t) => t + 20), ...twenty];
+  roundTrip([dumpOf(twenty, 0, "c"), dumpOf(tokens, 20, "c")]);
   // Without the block's rows the same dumps cost about as much as the first.
   const alone = roundTrip([again])[0];
   assertLess(coded[1].length * 4, alone.length);

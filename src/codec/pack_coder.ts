@@ -121,6 +121,15 @@ const ODD_CHANNEL_LANES = 1 << 31;
 /** Record bit of a mantissa-top lane (1 or 3): bit 30. */
 const TOP_LANE = 1 << 30;
 const KIND_NAMES = ["K", "V"] as const;
+/**
+ * Dumps with at most this many coded elements (a decode step's token, a few
+ * tokens) put every channel on lanes 0 and 1: the unused lanes' states need not
+ * be stored, which saves 8 of the stream's 16 header bytes (a decode step of
+ * kv-real codes in about 480 bytes). Larger dumps keep four lanes for speed.
+ */
+const TWO_LANE_ELEMENTS = 4096;
+/** The initial (and final) state of an unused lane, little-endian. */
+const UNUSED_LANE_STATE = [0, 0x80, 0, 0];
 
 function checkShape(shape: PackDumpShape): {
   rowLength: number;
@@ -255,6 +264,8 @@ interface DumpPlan {
 // ---------------------------------------------------------------- encoding --
 
 interface Output {
+  /** {@link ODD_CHANNEL_LANES}, or 0 when every channel uses lanes 0 and 1. */
+  oddLanes: number;
   records: Uint32Array;
   recordCount: number;
   raw: Uint8Array;
@@ -284,7 +295,7 @@ function recordCodedRow(
   out: Output,
 ): void {
   const { hi6, top, channels } = m;
-  const records = out.records, raw = out.raw;
+  const records = out.records, raw = out.raw, oddLanes = out.oddLanes;
   const hiTable = hi6.table, hiCounts = hi6.counts;
   const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
   const topTable = top.table, topCounts = top.counts;
@@ -297,7 +308,7 @@ function recordCodedRow(
     const word = words[i];
     const h = word >>> 10;
     const exponent = h & 31;
-    const lanes = -(j & 1) & ODD_CHANNEL_LANES;
+    const lanes = -(j & 1) & oddLanes;
     const c = hiContext[j];
     if (hiStarted[c] === 0) hi6.start(c);
     records[k++] = hiTable[c * HI6_ROW + h] | lanes;
@@ -340,12 +351,13 @@ function recordPredictedRow(
 ): void {
   const model = m.residual;
   const channels = m.channels;
+  const oddLanes = out.oddLanes;
   for (let j = 0, i = start; j < rowLength; j++, i++) {
     const word = words[i];
     const guess = predicted[j];
     const residual = orderedFp16(word) - orderedFp16(guess);
     const c = ((guess >>> 10) & 31) >>> 2;
-    const lanes = -(j & 1) & ODD_CHANNEL_LANES;
+    const lanes = -(j & 1) & oddLanes;
     const symbol = residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
       ? residual + 32
       : RESIDUAL_ESCAPE;
@@ -391,6 +403,7 @@ function recordPredictedRow(
 export class PackBlockEncoder {
   readonly #state: BlockState;
   #out: Output = {
+    oddLanes: ODD_CHANNEL_LANES,
     records: new Uint32Array(0),
     recordCount: 0,
     raw: new Uint8Array(0),
@@ -436,6 +449,7 @@ export class PackBlockEncoder {
     const bound = 2 * count * 3;
     if (this.#out.records.length < bound) {
       this.#out = {
+        oddLanes: ODD_CHANNEL_LANES,
         records: new Uint32Array(bound),
         recordCount: 0,
         raw: new Uint8Array(2 * count),
@@ -445,6 +459,10 @@ export class PackBlockEncoder {
     const out = this.#out;
     out.recordCount = 0;
     out.rawCount = 0;
+    const twoLanes =
+      codedElements(plan.kSource, plan.kRotated, plan.vSource, rowLength) <=
+        TWO_LANE_ELEMENTS;
+    out.oddLanes = twoLanes ? 0 : ODD_CHANNEL_LANES;
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);
     for (let t = 0; t < shape.tokens; t++) {
@@ -471,9 +489,13 @@ export class PackBlockEncoder {
       if (plan.vSource[t] >= 0) continue;
       recordCodedRow(v, t * rowLength, rowLength, vModels, out);
     }
-    const stream = out.recordCount === 0
+    let stream = out.recordCount === 0
       ? new Uint8Array(0)
       : ransEncode(out.records, out.recordCount);
+    if (twoLanes && stream.length > 0) {
+      // Lanes 2 and 3 coded nothing: leave out their states (bytes 8..15).
+      stream = Uint8Array.of(...stream.subarray(0, 8), ...stream.subarray(16));
+    }
     const header = new ByteWriter(32);
     writeList(header, plan.kSource, plan.first, plan.kRotated);
     writeList(header, plan.vSource, plan.first, undefined);
@@ -600,6 +622,24 @@ export class PackBlockEncoder {
  * Writes a K or V list as runs: consecutive rows that refer the same distance
  * back (and, for K, are all rotated or all not) are one entry.
  */
+/**
+ * Elements a dump codes with symbols: those of rows that copy no entry (rotated
+ * K rows code their residuals).
+ */
+function codedElements(
+  kSource: Int32Array,
+  kRotated: Uint8Array,
+  vSource: Int32Array,
+  rowLength: number,
+): number {
+  let rows = 0;
+  for (let t = 0; t < kSource.length; t++) {
+    if (kSource[t] < 0 || kRotated[t] === 1) rows++;
+    if (vSource[t] < 0) rows++;
+  }
+  return rows * rowLength;
+}
+
 function writeList(
   writer: ByteWriter,
   sources: Int32Array,
@@ -645,10 +685,18 @@ class StreamDecoder {
   readonly lastWord: number;
   readonly raw: Uint8Array;
   readonly states: Float64Array;
+  /** Whether every channel uses lanes 0 and 1. */
+  readonly twoLanes: boolean;
   pos = RANS_HEADER_BYTES;
   rawCount = 0;
 
-  constructor(bytes: Uint8Array, offset: number, raw: Uint8Array) {
+  constructor(
+    bytes: Uint8Array,
+    offset: number,
+    raw: Uint8Array,
+    twoLanes: boolean,
+  ) {
+    this.twoLanes = twoLanes;
     this.bytes = bytes;
     this.offset = offset;
     this.lastWord = bytes.length - 2;
@@ -751,6 +799,7 @@ function decodeCodedRow(
   const mean = channels.meanExponent, bias = channels.signBias;
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
   const states = decoder.states;
+  const swap = !decoder.twoLanes;
   let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
   let pos = decoder.pos;
   let r = decoder.rawCount;
@@ -804,14 +853,16 @@ function decodeCodedRow(
     const rr = (mm + 128) >> 8;
     rounded[j] = rr;
     hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
-    const swap0 = x0;
-    x0 = y0;
-    y0 = swap0;
-    const swap1 = x1;
-    x1 = y1;
-    y1 = swap1;
+    if (swap) {
+      const swap0 = x0;
+      x0 = y0;
+      y0 = swap0;
+      const swap1 = x1;
+      x1 = y1;
+      y1 = swap1;
+    }
   }
-  const odd = rowLength & 1;
+  const odd = swap ? rowLength & 1 : 0;
   states[0] = odd ? y0 : x0;
   states[1] = odd ? y1 : x1;
   states[2] = odd ? x0 : y0;
@@ -833,7 +884,7 @@ function decodePredictedRow(
   const channels = m.channels;
   for (let j = 0, i = start; j < rowLength; j++, i++) {
     const guess = predicted[j];
-    const lane = 2 * (j & 1);
+    const lane = decoder.twoLanes ? 0 : 2 * (j & 1);
     const c = ((guess >>> 10) & 31) >>> 2;
     const symbol = decoder.symbol(m.residual, c, lane, 0, row);
     if (symbol !== RESIDUAL_ESCAPE) {
@@ -955,7 +1006,7 @@ export class PackBlockDecoder {
       );
     }
     const streamOffset = reader.offset;
-    const stream = reader.bytes(streamLength);
+    let stream = reader.bytes(streamLength);
     if (reader.remaining > 2 * count) {
       throw reader.error(
         `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${
@@ -964,7 +1015,23 @@ export class PackBlockDecoder {
       );
     }
     const raw = reader.bytes(reader.remaining);
-    const decoder = new StreamDecoder(stream, streamOffset, raw);
+    const twoLanes = codedElements(kSource, kRotated, vSource, rowLength) <=
+      TWO_LANE_ELEMENTS;
+    if (twoLanes && stream.length > 0) {
+      if (stream.length < 8) {
+        throw reader.error(
+          `rANS stream of ${stream.length} bytes is shorter than its 8-byte header`,
+          streamOffset,
+        );
+      }
+      const full = new Uint8Array(stream.length + 8);
+      full.set(stream.subarray(0, 8));
+      full.set(UNUSED_LANE_STATE, 8);
+      full.set(UNUSED_LANE_STATE, 12);
+      full.set(stream.subarray(8), 16);
+      stream = full;
+    }
+    const decoder = new StreamDecoder(stream, streamOffset, raw, twoLanes);
     const k = new Uint16Array(count), v = new Uint16Array(count);
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);

@@ -249,11 +249,8 @@ export class PackRowDictionary {
     const chunk = this.rowChunk(id);
     const at = this.rowStart(id, kind);
     const length = this.#rowLength[id & ENTRY_MASK];
-    if (into) {
-      for (let i = 0; i < length; i++) chunk[at + i] = words[start + i];
-    } else {
-      for (let i = 0; i < length; i++) words[start + i] = chunk[at + i];
-    }
+    if (into) chunk.set(words.subarray(start, start + length), at);
+    else words.set(chunk.subarray(at, at + length), start);
   }
 
   /**
@@ -288,13 +285,13 @@ export class PackRowDictionary {
     const newer = a > b ? slot : slot ^ 1;
     let found = -1;
     let replace = newer ^ 1;
-    for (const at of [newer, newer ^ 1]) {
-      const id = slots[at] - 1;
-      if (this.#equals(id, user, kind, words, start, rowLength)) {
-        found = id;
-        replace = at;
-        break;
-      }
+    if (this.#equals(slots[newer] - 1, user, kind, words, start, rowLength)) {
+      found = slots[newer] - 1;
+      replace = newer;
+    } else if (
+      this.#equals(slots[newer ^ 1] - 1, user, kind, words, start, rowLength)
+    ) {
+      found = slots[newer ^ 1] - 1;
     }
     slots[replace] = user + 1;
     return found;
