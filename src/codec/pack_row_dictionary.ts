@@ -19,9 +19,11 @@
  *   ({@link PackRowDictionary.usable}), which the decoder checks before reading.
  *   A dump whose rows do not fit in the ring at once uses no dictionary.
  * - Finding repeats is the encoder's business alone: it hashes rows into a table
- *   of {@link TABLE_SLOTS} slots, two per hash (a row replaces the entry it
- *   repeats, else the older of the two; a collision only loses a repeat, every
- *   hit is compared word by word). The decoder follows
+ *   per kind, two slots per hash (a row replaces the entry it repeats, else the
+ *   older of the two; a collision only loses a repeat, every hit is compared
+ *   word by word). A table starts at {@link FIRST_TABLE_SLOTS} slots and grows
+ *   fourfold (rehashing the rows in the ring) to keep 16 slots per entry, up
+ *   to {@link TABLE_SLOTS}: a small block allocates little. The decoder follows
  *   the ids it reads and never hashes.
  * - Ids and virtual offsets are exact integers in doubles (below 2^53).
  *
@@ -34,11 +36,12 @@ export const ARENA_WORDS = 1 << 24;
 export const CHUNK_WORDS = 1 << 20;
 /** Entries remembered: 2^20 tokens. */
 export const ENTRY_CAPACITY = 1 << 20;
-/** Slots of each hash table (K and V): 2^20, in pairs. */
+/** Most slots of each hash table (K and V): 2^20, in pairs. */
 export const TABLE_SLOTS = 1 << 20;
+/** Slots of each hash table at first: 2^12. */
+export const FIRST_TABLE_SLOTS = 1 << 12;
 
 const ENTRY_MASK = ENTRY_CAPACITY - 1;
-const SLOT_MASK = TABLE_SLOTS - 1;
 
 /** FNV-1a over a row's words, seeded by its kind and length. */
 function hashRow(
@@ -93,6 +96,8 @@ export class PackRowDictionary {
   #slots: readonly Float64Array[] = [];
   /** Ids handed out so far (the next id). */
   #entries = 0;
+  /** One past the newest id made findable (encoder). */
+  #remembered = 0;
   /** Virtual arena offset after the last reserved row. */
   #end = 0;
 
@@ -175,6 +180,7 @@ export class PackRowDictionary {
       }
     }
     this.#entries = first + tokens;
+    if (this.#slots.length > 0) this.#growTables();
     return first;
   }
 
@@ -271,14 +277,10 @@ export class PackRowDictionary {
     user: number,
   ): number {
     const rowLength = this.#rowLength[user & ENTRY_MASK];
-    if (this.#slots.length === 0) {
-      this.#slots = [
-        new Float64Array(TABLE_SLOTS),
-        new Float64Array(TABLE_SLOTS),
-      ];
-    }
+    if (this.#slots.length === 0) this.#growTables();
+    this.#remembered = Math.max(this.#remembered, user + 1);
     const slots = this.#slots[kind];
-    const slot = hashRow(words, start, rowLength, kind) & SLOT_MASK;
+    const slot = hashRow(words, start, rowLength, kind) & (slots.length - 1);
     // Two slots per hash: the newer candidate is tried first, and the new row
     // replaces the one it repeats, else the older.
     const a = slots[slot] - 1, b = slots[slot ^ 1] - 1;
@@ -295,6 +297,39 @@ export class PackRowDictionary {
     }
     slots[replace] = user + 1;
     return found;
+  }
+
+  /** The oldest id still in the entry ring. */
+  #oldestRemembered(): number {
+    return Math.max(0, this.#entries - ENTRY_CAPACITY);
+  }
+
+  /**
+   * Sizes the tables for the entries reserved (16 slots per entry, a power of
+   * 4 times {@link FIRST_TABLE_SLOTS}, at most {@link TABLE_SLOTS}) and puts
+   * back the rows remembered so far when they grow.
+   */
+  #growTables(): void {
+    const live = this.#entries - this.#oldestRemembered();
+    let length = this.#slots.length === 0
+      ? FIRST_TABLE_SLOTS
+      : this.#slots[0].length;
+    const old = length;
+    while (16 * live > length && length < TABLE_SLOTS) length *= 4;
+    if (length === old && this.#slots.length > 0) return;
+    this.#slots = [new Float64Array(length), new Float64Array(length)];
+    const until = this.#remembered;
+    for (let id = this.#oldestRemembered(); id < until; id++) {
+      const rowLength = this.#rowLength[id & ENTRY_MASK];
+      if (!this.usable(id, this.#entries, rowLength)) continue;
+      const chunk = this.rowChunk(id);
+      for (let kind = 0; kind < 2; kind++) {
+        const slots = this.#slots[kind];
+        const slot = hashRow(chunk, this.rowStart(id, kind), rowLength, kind) &
+          (length - 1);
+        slots[slots[slot] <= slots[slot ^ 1] ? slot : slot ^ 1] = id + 1;
+      }
+    }
   }
 
   #equals(
