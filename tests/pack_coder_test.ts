@@ -286,6 +286,30 @@ Deno.test("pack coder: rows of earlier dumps are references, and a RoPE K row of
   assertEquals(roundTrip(counted), coded.slice(0, 2));
 });
 
+Deno.test("pack coder: a dump repeated whole, or in part, is a few runs of references", () => {
+  const random = seededRandom(19);
+  const shape = { tokens: 64, heads: 2, headDim: 16 };
+  const k = randomWords(random, 64 * 32), v = randomWords(random, 64 * 32);
+  const partK = k.slice(), partV = v.slice();
+  // Rows 20..39 new, the rest as in the first run (a shared prefix and suffix).
+  partK.set(randomWords(random, 20 * 32), 20 * 32);
+  partV.set(randomWords(random, 20 * 32), 20 * 32);
+  const dump = (run: string, kk: Uint16Array, vv: Uint16Array): Dump => ({
+    shape,
+    k: kk,
+    v: vv,
+    context: { group: `${run}\u00003`, layer: 3, seqStart: 0 },
+  });
+  const coded = roundTrip([
+    dump("a", k, v),
+    dump("b", k, v),
+    dump("c", partK, partV),
+  ]);
+  assertLess(coded[1].length, 16);
+  assertLess(coded[2].length, coded[0].length / 2);
+  assertLess(coded[0].length / 4, coded[2].length);
+});
+
 Deno.test("pack coder: a small dictionary ring drops old rows and stays in step", () => {
   const random = seededRandom(13);
   const shape = { tokens: 8, heads: 1, headDim: 16 };
