@@ -92,6 +92,8 @@ export class PackRowDictionary {
   #rowLength = new Int32Array(0);
   /** Sequence position of each entry's token. */
   #position = new Float64Array(0);
+  /** Hash of each entry's K row and V row (`2 * slot + kind`; encoder). */
+  #hashes = new Int32Array(0);
   /** Per kind (0 K, 1 V): `id + 1` of the newest entry in each hash slot. */
   #slots: readonly Float64Array[] = [];
   /** Ids handed out so far (the next id). */
@@ -133,6 +135,9 @@ export class PackRowDictionary {
     const position = new Float64Array(length);
     position.set(this.#position);
     this.#position = position;
+    const hashes = new Int32Array(2 * length);
+    hashes.set(this.#hashes);
+    this.#hashes = hashes;
   }
 
   /**
@@ -280,7 +285,9 @@ export class PackRowDictionary {
     if (this.#slots.length === 0) this.#growTables();
     this.#remembered = Math.max(this.#remembered, user + 1);
     const slots = this.#slots[kind];
-    const slot = hashRow(words, start, rowLength, kind) & (slots.length - 1);
+    const hash = hashRow(words, start, rowLength, kind);
+    this.#hashes[2 * (user & ENTRY_MASK) + kind] = hash;
+    const slot = hash & (slots.length - 1);
     // Two slots per hash: the newer candidate is tried first, and the new row
     // replaces the one it repeats, else the older.
     const a = slots[slot] - 1, b = slots[slot ^ 1] - 1;
@@ -322,11 +329,9 @@ export class PackRowDictionary {
     for (let id = this.#oldestRemembered(); id < until; id++) {
       const rowLength = this.#rowLength[id & ENTRY_MASK];
       if (!this.usable(id, this.#entries, rowLength)) continue;
-      const chunk = this.rowChunk(id);
       for (let kind = 0; kind < 2; kind++) {
         const slots = this.#slots[kind];
-        const slot = hashRow(chunk, this.rowStart(id, kind), rowLength, kind) &
-          (length - 1);
+        const slot = this.#hashes[2 * (id & ENTRY_MASK) + kind] & (length - 1);
         slots[slots[slot] <= slots[slot ^ 1] ? slot : slot ^ 1] = id + 1;
       }
     }
