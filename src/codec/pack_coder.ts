@@ -446,22 +446,30 @@ export class PackBlockEncoder {
     }
     const state = this.#state;
     const plan = this.#plan(shape, k, v, context);
-    const bound = 2 * count * 3;
-    if (this.#out.records.length < bound) {
+    // Two records and a raw byte per coded element, three and one for a
+    // rotated one (a residual that escapes).
+    const elements = codedElements(
+      plan.kSource,
+      plan.kRotated,
+      plan.vSource,
+      rowLength,
+    );
+    let rotated = 0;
+    for (const flag of plan.kRotated) rotated += flag;
+    const bound = 2 * elements + rotated * rowLength;
+    if (this.#out.records.length < bound || this.#out.raw.length < elements) {
       this.#out = {
         oddLanes: ODD_CHANNEL_LANES,
         records: new Uint32Array(bound),
         recordCount: 0,
-        raw: new Uint8Array(2 * count),
+        raw: new Uint8Array(elements),
         rawCount: 0,
       };
     }
     const out = this.#out;
     out.recordCount = 0;
     out.rawCount = 0;
-    const twoLanes =
-      codedElements(plan.kSource, plan.kRotated, plan.vSource, rowLength) <=
-        TWO_LANE_ELEMENTS;
+    const twoLanes = elements <= TWO_LANE_ELEMENTS;
     out.oddLanes = twoLanes ? 0 : ODD_CHANNEL_LANES;
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);
@@ -905,7 +913,11 @@ function decodePredictedRow(
 }
 
 /**
- * Decodes the dumps of one block, in the order they were encoded.
+ * Decodes the dumps of one block, in the order they were encoded, with the
+ * same shapes and contexts. A dump that fails (a `KvbitsDataError`, or words
+ * whose CRC the container refuses) leaves the carried state wrong: the block's
+ * later dumps cannot be decoded by this decoder (each block starts afresh, so
+ * other blocks are unaffected).
  *
  * @example A corrupt dump is a data error
  * ```ts
@@ -941,7 +953,8 @@ export class PackBlockDecoder {
    * @param shape Its shape.
    * @param context Its group and layer, as given to the encoder.
    * @returns K and V.
-   * @throws {KvbitsDataError} When the bytes are corrupt or truncated.
+   * @throws {KvbitsDataError} When the bytes are corrupt or truncated (the
+   * decoder is then of no further use).
    * @throws {RangeError} When the shape is invalid.
    */
   decodeDump(
