@@ -260,8 +260,13 @@ export class PackRowDictionary {
     const chunk = this.rowChunk(id);
     const at = this.rowStart(id, kind);
     const length = this.#rowLength[id & ENTRY_MASK];
-    if (into) chunk.set(words.subarray(start, start + length), at);
-    else words.set(chunk.subarray(at, at + length), start);
+    // A loop, not set(subarray(...)): rows are short and views cost an
+    // allocation each.
+    if (into) {
+      for (let i = 0; i < length; i++) chunk[at + i] = words[start + i];
+    } else {
+      for (let i = 0; i < length; i++) words[start + i] = chunk[at + i];
+    }
   }
 
   /**
