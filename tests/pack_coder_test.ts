@@ -363,6 +363,16 @@ Deno.test("pack coder: misuse is a RangeError", () => {
     RangeError,
     "2^30",
   );
+  assertThrows(
+    () =>
+      new PackBlockDecoder().decodeDump(new Uint8Array(4), {
+        tokens: 2 ** 40,
+        heads: 0,
+        headDim: 2,
+      }, context),
+    RangeError,
+    "2^30",
+  );
 });
 
 Deno.test("pack coder: truncated and bit-flipped dumps end in KvbitsDataError or words the CRC refuses", () => {

@@ -145,9 +145,9 @@ function checkShape(shape: PackDumpShape): {
   }
   const rowLength = heads * headDim;
   const count = tokens * rowLength;
-  if (count > PACK_MAX_ELEMENTS) {
+  if (count > PACK_MAX_ELEMENTS || tokens > PACK_MAX_ELEMENTS) {
     throw new RangeError(
-      `Cannot code a dump of ${count} elements per tensor: at most 2^30 are supported`,
+      `Cannot code a dump of ${tokens} tokens and ${count} elements per tensor: at most 2^30 of each are supported`,
     );
   }
   return { rowLength, count };
