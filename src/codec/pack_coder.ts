@@ -95,7 +95,12 @@ export interface PackDumpShape {
 
 /** Where a dump belongs: what decides the state it shares. */
 export interface PackDumpContext {
-  /** Dumps of one group share carried models: the container passes `${run_id}\u0000${layer_id}`. */
+  /**
+   * Dumps of one group share carried models: the container passes
+   * `${run_id}\u0000${layer_id}`. (Models are in fact shared by every dump of
+   * the block with the same layer, kind and row shape, across runs; the group
+   * keys them only for dumps without a layer, and counts positions.)
+   */
   readonly group: string;
   /** layer_id when known, else -1. */
   readonly layer: number;
