@@ -365,6 +365,17 @@ Deno.test("pack coder: misuse is a RangeError", () => {
   );
   assertThrows(
     () =>
+      encoder.encodeDump(
+        { tokens: 1, heads: 1, headDim: 4 },
+        new Uint16Array(4),
+        new Uint16Array(4),
+        { ...context, seqStart: 1.5 },
+      ),
+    RangeError,
+    "seqStart 1.5",
+  );
+  assertThrows(
+    () =>
       new PackBlockDecoder().decodeDump(new Uint8Array(4), {
         tokens: 2 ** 40,
         heads: 0,

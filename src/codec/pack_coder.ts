@@ -32,7 +32,7 @@
  *   | K list | runs, then per run: its first row minus the end of the previous run, `2 * code + (length > 1)` and, when that bit is set, the length minus 2, where `code` is `2 * distance + rotated`: each row of the run refers to the entry `distance` before its own (token ids count the block's tokens), copied or rotated |
  *   | V list | the same, with `code` the distance alone |
  *   | rotation | only when a K entry is rotated: 1 byte pairing (1 half, 2 interleaved) and the RoPE base |
- *   | rANS stream | its length, then the four-lane stream (`rans.ts`), left out (length 0) when the dump has no symbol: K's rows, then V's, in row order; a coded element puts `hi6` and top on lanes 0 and 1 (even channel) or 2 and 3 (odd), a rotated row's residual on lane 0 or 2 |
+ *   | rANS stream | its length, then the four-lane stream (`rans.ts`), left out (length 0) when the dump has no symbol: K's rows, then V's, in row order; a coded element puts `hi6` and top on lanes 0 and 1 (even channel) or 2 and 3 (odd), a rotated row's residual on lane 0 or 2. A dump of at most 4,096 coded elements (rotated ones included) puts every channel on lanes 0 and 1 and its stream holds only their two states (8 bytes, then the words) |
  *   | raw bytes | the low byte of every element coded with `hi6`, same order, to the end |
  *
  * - Decoding is bounded by the shape and checked: list entries must name a row
@@ -171,6 +171,15 @@ class BlockState {
 
   /** The first position of a dump, and the group's position after it. */
   firstPosition(shape: PackDumpShape, context: PackDumpContext): number {
+    const { seqStart } = context;
+    if (
+      seqStart !== undefined &&
+      (!Number.isSafeInteger(seqStart) || seqStart < 0)
+    ) {
+      throw new RangeError(
+        `Cannot code a dump at seqStart ${seqStart}: a non-negative integer is needed`,
+      );
+    }
     const next = this.#positions.get(context.group) ?? 0;
     const first = context.seqStart ?? next;
     this.#positions.set(context.group, first + shape.tokens);
