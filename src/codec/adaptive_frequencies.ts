@@ -273,9 +273,48 @@ export class AdaptiveFrequencies {
    * @returns The symbol.
    */
   symbolAt(context: number, slot: number): number {
-    const row = context * (this.alphabet + 1);
-    let s = this.bucket[(context << BUCKET_BITS) + (slot >>> BUCKET_SHIFT)];
-    while (this.table[row + s + 1] >>> 16 <= slot) s++;
-    return s;
+    return symbolInTable(
+      this.table,
+      this.bucket,
+      context,
+      context * (this.alphabet + 1),
+      slot,
+    );
   }
+}
+
+/**
+ * The symbol whose interval holds `slot` in a context's current table: the
+ * decoders' one search, on the arrays of {@link AdaptiveFrequencies} so that hot
+ * loops pass them from locals. It starts at the slot's bucket and steps over the
+ * few symbols whose intervals end before the slot.
+ *
+ * @param table `AdaptiveFrequencies.table`.
+ * @param bucket `AdaptiveFrequencies.bucket`.
+ * @param context A started context.
+ * @param row The context's first table entry, `context * (alphabet + 1)`.
+ * @param slot `0..4095`.
+ * @returns The symbol.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveFrequencies, symbolInTable } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const models = new AdaptiveFrequencies(1, 4);
+ * models.reset();
+ * models.start(0); // uniform: 1024 slots a symbol
+ * assertEquals(symbolInTable(models.table, models.bucket, 0, 0, 2100), 2);
+ * ```
+ */
+export function symbolInTable(
+  table: Uint32Array,
+  bucket: Uint8Array,
+  context: number,
+  row: number,
+  slot: number,
+): number {
+  let s = bucket[(context << BUCKET_BITS) + (slot >>> BUCKET_SHIFT)];
+  while (table[row + s + 1] >>> 16 <= slot) s++;
+  return s;
 }

@@ -38,6 +38,8 @@
  * @module
  */
 
+import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+
 /** Top mantissa bits coded with a model; the low `10 - 2` bits are raw. */
 export const TOP_MANTISSA_BITS = 2;
 /** Alphabet of the mantissa-top model: 4. */
@@ -148,28 +150,109 @@ export class ChannelStates {
   }
 
   /**
-   * Moves a channel's averages towards a newly coded `hi6` symbol. Hot loops inline
-   * the same arithmetic.
+   * Moves a channel's averages towards a newly coded `hi6` symbol (see
+   * {@link updateChannel}, which hot loops call on the arrays).
    *
    * @param channel The channel.
    * @param hi6 The symbol coded, `0..63`.
    */
   update(channel: number, hi6: number): void {
-    const exponent = hi6 & 31;
-    const sign = 256 - ((hi6 >>> 5) << 9);
-    let mean = exponent << 8;
-    let bias = sign;
-    if (this.hi6Context[channel] !== 0) {
-      mean = this.meanExponent[channel];
-      mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
-      bias = this.signBias[channel];
-      bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
-    }
-    this.meanExponent[channel] = mean;
-    this.signBias[channel] = bias;
-    const rounded = (mean + 128) >> 8;
-    this.roundedExponent[channel] = rounded;
-    this.hi6Context[channel] = 1 + (rounded << 2) +
-      SIGN_BUCKET_OF_BIAS[bias + 256];
+    updateChannel(
+      this.meanExponent,
+      this.signBias,
+      this.roundedExponent,
+      this.hi6Context,
+      channel,
+      hi6,
+    );
+  }
+}
+
+/**
+ * Moves channel `channel`'s averages towards a newly coded `hi6` symbol and sets
+ * its next contexts: the one update of {@link ChannelStates}, on its arrays so
+ * that hot loops pass them from locals.
+ *
+ * @param meanExponent `ChannelStates.meanExponent`.
+ * @param signBias `ChannelStates.signBias`.
+ * @param roundedExponent `ChannelStates.roundedExponent`.
+ * @param hi6Context `ChannelStates.hi6Context`.
+ * @param channel The channel.
+ * @param hi6 The symbol coded, `0..63`.
+ *
+ * @example
+ * ```ts
+ * import { ChannelStates, updateChannel } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const c = new ChannelStates(1);
+ * updateChannel(c.meanExponent, c.signBias, c.roundedExponent, c.hi6Context, 0, 15);
+ * assertEquals([c.roundedExponent[0], c.hi6Context[0]], [15, 1 + 4 * 15 + 3]);
+ * ```
+ */
+export function updateChannel(
+  meanExponent: Int32Array,
+  signBias: Int32Array,
+  roundedExponent: Int32Array,
+  hi6Context: Int32Array,
+  channel: number,
+  hi6: number,
+): void {
+  const exponent = hi6 & 31;
+  const sign = 256 - ((hi6 >>> 5) << 9);
+  let mean = exponent << 8;
+  let bias = sign;
+  if (hi6Context[channel] !== 0) {
+    mean = meanExponent[channel];
+    mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
+    bias = signBias[channel];
+    bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
+  }
+  meanExponent[channel] = mean;
+  signBias[channel] = bias;
+  const rounded = (mean + 128) >> 8;
+  roundedExponent[channel] = rounded;
+  hi6Context[channel] = 1 + (rounded << 2) + SIGN_BUCKET_OF_BIAS[bias + 256];
+}
+
+/**
+ * The three adaptive model sets of the `ctx` codec (`hi6`, mantissa top, and
+ * residuals of predicted rows), allocated together and reset for every tensor.
+ *
+ * @example
+ * ```ts
+ * import { CtxModels, TOP_CONTEXT_NO_HISTORY } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const models = new CtxModels();
+ * models.reset();
+ * assertEquals(models.top.frozen[TOP_CONTEXT_NO_HISTORY], 1);
+ * assertEquals(models.hi6.alphabet, 64);
+ * ```
+ */
+export class CtxModels {
+  /** `hi6` (sign and exponent), by the channel's `hi6` context. */
+  readonly hi6: AdaptiveFrequencies;
+  /** Top mantissa bits, by the exponent's distance from the channel's mean. */
+  readonly top: AdaptiveFrequencies;
+  /** Residuals of predicted rows, by the predicted exponent / 4. */
+  readonly residual: AdaptiveFrequencies;
+
+  /** Allocates the models; each context starts afresh when first used. */
+  constructor() {
+    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
+    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+    this.top.freeze(TOP_CONTEXT_NO_HISTORY);
+    this.residual = new AdaptiveFrequencies(
+      RESIDUAL_CONTEXTS,
+      RESIDUAL_ALPHABET,
+    );
+  }
+
+  /** Forgets everything learned (start of a tensor). */
+  reset(): void {
+    this.hi6.reset();
+    this.top.reset();
+    this.residual.reset();
   }
 }
