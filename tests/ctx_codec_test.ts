@@ -16,6 +16,7 @@ import {
   ctxEncode,
   ctxPlaneBits,
   fp16Bits,
+  fp16Value,
   KvbitsDataError,
   orderedFp16,
   ransDecodeStatic,
@@ -210,6 +211,15 @@ Deno.test("ctx does not predict rows that rotation does not fit, and still round
   );
   roundTrip([k, v], shape);
   assertEquals(ctxPlaneBits([k, v], shape)[0].predictedRows, 0);
+});
+
+Deno.test("fp16Value reads every FP16 pattern as Float16Array does", () => {
+  const all = new Float16Array(
+    Uint16Array.from({ length: 65536 }, (_, u) => u).buffer,
+  );
+  for (let u = 0; u < 65536; u++) {
+    assert(Object.is(fp16Value(u), all[u]), `0x${u.toString(16)}`);
+  }
 });
 
 Deno.test("fp16Bits rounds like Float16Array, and orderedFp16 orders words like their values", () => {
