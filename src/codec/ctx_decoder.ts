@@ -20,21 +20,21 @@ import { readPlan } from "./ctx_header.ts";
 import {
   type ChannelStates,
   type CtxModels,
-  DISTANCE_OFFSET,
   HI6_ALPHABET,
-  RESIDUAL_ALPHABET,
   RESIDUAL_ESCAPE,
+  residualContext,
+  residualWord,
   TOP_ALPHABET,
-  TOP_CONTEXT_OF_DISTANCE,
   TOP_MANTISSA_BITS,
+  topContext,
   updateChannel,
 } from "./ctx_model.ts";
 import {
   ctxElements,
   outputBounds,
+  type PredictedRowCoding,
   predictedRows,
   predictRow,
-  type Rotation,
   rotationOf,
   type TensorPlan,
   type TensorShape,
@@ -50,7 +50,6 @@ import {
   ransReadStates,
   ransShiftIn,
 } from "./rans.ts";
-import { orderedFp16, unorderedFp16 } from "./rotary_prediction.ts";
 
 const STREAM = "ctx payload";
 const HI6_ROW = HI6_ALPHABET + 1;
@@ -157,69 +156,38 @@ class StreamDecoder {
   }
 }
 
-/** Decodes one predicted row into `out`. */
+/**
+ * Decodes one predicted row into `out`: each element's residual, and an escaped
+ * element's `hi6`, top and raw byte (predicted rows are few: the slow path).
+ */
 function decodePredictedRow(
   out: Uint16Array,
   row: number,
   from: number,
-  shape: TensorShape,
-  rotation: Rotation,
-  channels: ChannelStates,
-  m: CtxModels,
+  coding: PredictedRowCoding,
   decoder: StreamDecoder,
   tensor: number,
 ): void {
+  const { shape, channels, models: m } = coding;
   const rowLength = shape.heads * shape.headDim;
-  const predicted = predictRow(out, row, from, shape, rotation);
-  const model = m.residual;
-  const table = model.table, counts = model.counts, bucket = model.bucket;
-  const until = model.untilRebuild, started = model.started;
-  const states = decoder.states, bytes = decoder.bytes;
-  // The residual lanes of even and odd channels (0 and 2), kept in locals and
-  // written back around the rare escapes, which take the slow path.
-  let even = states[0], odd = states[2];
-  let pos = decoder.pos;
+  const predicted = predictRow(out, row, from, shape, coding.rotation);
   for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
     const guess = predicted[j];
-    const c = ((guess >>> 10) & 31) >>> 2;
-    if (started[c] === 0) model.start(c);
-    let x = j & 1 ? odd : even;
-    const base = c * (RESIDUAL_ALPHABET + 1);
-    const symbol = symbolInTable(table, bucket, c, base, x & RANS_SLOT_MASK);
-    x = ransDecodeStep(x, table[base + symbol]);
-    if (x < RANS_LOWER_BOUND) {
-      x = ransShiftIn(x, bytes, pos);
-      pos += 2;
-    }
-    if (j & 1) odd = x;
-    else even = x;
-    counts[c * RESIDUAL_ALPHABET + symbol]++;
-    if (--until[c] === 0) model.rebuild(c);
+    const lane = 2 * (j & 1);
+    const symbol = decoder.symbol(m.residual, residualContext(guess), lane);
     if (symbol !== RESIDUAL_ESCAPE) {
-      out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
+      out[i] = residualWord(guess, symbol);
       continue;
     }
-    states[0] = even;
-    states[2] = odd;
-    decoder.pos = pos;
-    const lane = 2 * (j & 1);
     const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane);
-    const t = TOP_CONTEXT_OF_DISTANCE[
-      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
-    ];
+    const t = topContext(h, channels.roundedExponent[j]);
     const topBits = decoder.symbol(m.top, t, lane + 1);
     if (decoder.rawCount >= decoder.raw.length) {
       throw decoder.rawEndsEarly(tensor, row);
     }
     out[i] = (h << 10) | (topBits << RAW_SHIFT) |
       decoder.raw[decoder.rawCount++];
-    even = states[0];
-    odd = states[2];
-    pos = decoder.pos;
   }
-  states[0] = even;
-  states[2] = odd;
-  decoder.pos = pos;
 }
 
 /** Decodes one tensor's rows (the hot loop is the coded rows'). */
@@ -238,6 +206,7 @@ function decodeTensor(
   const { hi6, top } = models;
   const rowLength = shape.heads * shape.headDim;
   const rotation = rotationOf(plan, shape);
+  const coding = rotation && { shape, rotation, channels, models };
   const references = plan.references;
   const bytes = decoder.bytes, raw = decoder.raw, states = decoder.states;
   const rawLength = raw.length;
@@ -259,15 +228,12 @@ function decodeTensor(
       );
       continue;
     }
-    if (rotation && predictedFrom![row] >= 0) {
+    if (coding && predictedFrom![row] >= 0) {
       decodePredictedRow(
         out,
         row,
         predictedFrom![row],
-        shape,
-        rotation,
-        channels,
-        models,
+        coding,
         decoder,
         tensor,
       );
@@ -294,8 +260,7 @@ function decodeTensor(
       hiCounts[c * HI6_ALPHABET + h]++;
       if (--hiUntil[c] === 0) hi6.rebuild(c);
       // Mantissa top on the pair's second lane (x1).
-      const t =
-        TOP_CONTEXT_OF_DISTANCE[(h & 31) - rounded[j] + DISTANCE_OFFSET];
+      const t = topContext(h, rounded[j]);
       if (topStarted[t] === 0) top.start(t);
       const topRow = t * TOP_ROW;
       const m = symbolInTable(
@@ -375,16 +340,8 @@ export function ctxDecode(
   for (let t = 0; t < tensorCount; t++) {
     plans.push(readPlan(reader, shape, t, tensorCount));
   }
-  const streamStart = reader.offset;
-  const streamLength = reader.varint();
-  if (streamLength > reader.remaining) {
-    throw reader.error(
-      `rANS stream of ${streamLength} bytes is longer than the ${reader.remaining} bytes left`,
-      streamStart,
-    );
-  }
-  const streamOffset = reader.offset;
-  const stream = reader.bytes(streamLength);
+  const stream = reader.sized("rANS stream");
+  const streamOffset = reader.offset - stream.length;
   const { raw: rawBound } = outputBounds(plans, rowLength);
   if (reader.remaining > rawBound) {
     throw reader.error(

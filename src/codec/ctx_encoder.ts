@@ -13,14 +13,13 @@ import { writePlan } from "./ctx_header.ts";
 import {
   type ChannelStates,
   type CtxModels,
-  DISTANCE_OFFSET,
   HI6_ALPHABET,
-  RESIDUAL_ALPHABET,
   RESIDUAL_ESCAPE,
-  RESIDUAL_LIMIT,
+  residualContext,
+  residualSymbol,
   TOP_ALPHABET,
-  TOP_CONTEXT_OF_DISTANCE,
   TOP_MANTISSA_BITS,
+  topContext,
   updateChannel,
 } from "./ctx_model.ts";
 import {
@@ -28,16 +27,15 @@ import {
   ctxElements,
   outputBounds,
   planTensors,
+  type PredictedRowCoding,
   predictedRows,
   predictRow,
-  type Rotation,
   rotationOf,
   type TensorPlan,
   type TensorShape,
 } from "./ctx_plan.ts";
 import { type CtxOptions, CtxScratch } from "./ctx_scratch.ts";
 import { ransEncode } from "./rans.ts";
-import { orderedFp16 } from "./rotary_prediction.ts";
 
 const HI6_ROW = HI6_ALPHABET + 1;
 const TOP_ROW = TOP_ALPHABET + 1;
@@ -76,44 +74,30 @@ function recordSymbol(
   model.observe(context, symbol);
 }
 
-/** Records one predicted row: residuals, and escaped elements coded as usual. */
+/**
+ * Records one predicted row: each element's residual, and an escaped element's
+ * `hi6` and top as a coded row would (predicted rows are few: the slow path).
+ */
 function recordPredictedRow(
   words: Uint16Array,
   row: number,
   from: number,
-  shape: TensorShape,
-  rotation: Rotation,
-  channels: ChannelStates,
-  m: CtxModels,
+  coding: PredictedRowCoding,
   out: RecordOutput,
 ): void {
+  const { shape, channels, models: m } = coding;
   const rowLength = shape.heads * shape.headDim;
-  const predicted = predictRow(words, row, from, shape, rotation);
-  const model = m.residual;
-  const table = model.table, counts = model.counts;
-  const until = model.untilRebuild, started = model.started;
-  const records = out.records;
-  let k = out.recordCount;
+  const predicted = predictRow(words, row, from, shape, coding.rotation);
   for (let j = 0, i = row * rowLength; j < rowLength; j++, i++) {
     const word = words[i];
     const guess = predicted[j];
-    const residual = orderedFp16(word) - orderedFp16(guess);
-    const c = ((guess >>> 10) & 31) >>> 2;
     const lanes = -(j & 1) & ODD_CHANNEL_LANES;
-    const symbol = residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
-      ? residual + 32
-      : RESIDUAL_ESCAPE;
-    if (started[c] === 0) model.start(c);
-    records[k++] = table[c * (RESIDUAL_ALPHABET + 1) + symbol] | lanes;
-    counts[c * RESIDUAL_ALPHABET + symbol]++;
-    if (--until[c] === 0) model.rebuild(c);
+    const symbol = residualSymbol(word, guess);
+    recordSymbol(m.residual, residualContext(guess), symbol, lanes, out);
     if (symbol !== RESIDUAL_ESCAPE) continue;
-    out.recordCount = k;
     const h = word >>> 10;
     recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
-    const t = TOP_CONTEXT_OF_DISTANCE[
-      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
-    ];
+    const t = topContext(h, channels.roundedExponent[j]);
     recordSymbol(
       m.top,
       t,
@@ -122,9 +106,7 @@ function recordPredictedRow(
       out,
     );
     out.raw[out.rawCount++] = word;
-    k = out.recordCount;
   }
-  out.recordCount = k;
 }
 
 /**
@@ -167,6 +149,7 @@ export function recordTensor(
   const { hi6, top } = models;
   const rowLength = shape.heads * shape.headDim;
   const rotation = rotationOf(plan, shape);
+  const coding = rotation && { shape, rotation, channels, models };
   const references = plan.references;
   const records = out.records, raw = out.raw;
   const hiTable = hi6.table, hiCounts = hi6.counts;
@@ -177,17 +160,8 @@ export function recordTensor(
   const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
   for (let row = 0; row < references.length; row++) {
     if (references[row] >= 0) continue;
-    if (rotation && predictedFrom![row] >= 0) {
-      recordPredictedRow(
-        words,
-        row,
-        predictedFrom![row],
-        shape,
-        rotation,
-        channels,
-        models,
-        out,
-      );
+    if (coding && predictedFrom![row] >= 0) {
+      recordPredictedRow(words, row, predictedFrom![row], coding, out);
       continue;
     }
     let k = out.recordCount;
@@ -201,8 +175,7 @@ export function recordTensor(
       records[k++] = hiTable[c * HI6_ROW + h] | lanes;
       hiCounts[c * HI6_ALPHABET + h]++;
       if (--hiUntil[c] === 0) hi6.rebuild(c);
-      const t =
-        TOP_CONTEXT_OF_DISTANCE[(h & 31) - rounded[j] + DISTANCE_OFFSET];
+      const t = topContext(h, rounded[j]);
       const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
       if (topStarted[t] === 0) top.start(t);
       records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;

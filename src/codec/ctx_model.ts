@@ -39,6 +39,7 @@
  */
 
 import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+import { orderedFp16, unorderedFp16 } from "./rotary_prediction.ts";
 
 /** Top mantissa bits coded with a model; the low `10 - 2` bits are raw. */
 export const TOP_MANTISSA_BITS = 2;
@@ -81,6 +82,85 @@ export const RESIDUAL_ESCAPE = 0;
  * by more ulps (kv-real: 4.3 bits of residual below exponent 9, 1.0 above 14).
  */
 export const RESIDUAL_CONTEXTS = 8;
+
+/**
+ * The mantissa-top context of an element: its exponent's distance from its
+ * channel's rounded mean exponent, through {@link TOP_CONTEXT_OF_DISTANCE}.
+ *
+ * @param hi6 The element's `hi6` symbol.
+ * @param roundedExponent Its channel's `roundedExponent`.
+ * @returns `0..7`.
+ *
+ * @example
+ * ```ts
+ * import { NO_HISTORY_EXPONENT, TOP_CONTEXT_NO_HISTORY, topContext } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([topContext(15, 15), topContext(0x20 | 17, 15), topContext(15, NO_HISTORY_EXPONENT)], [3, 5, TOP_CONTEXT_NO_HISTORY]);
+ * ```
+ */
+export function topContext(hi6: number, roundedExponent: number): number {
+  return TOP_CONTEXT_OF_DISTANCE[
+    (hi6 & 31) - roundedExponent + DISTANCE_OFFSET
+  ];
+}
+
+/**
+ * The residual symbol of a predicted element: its distance in FP16 steps from
+ * the prediction plus 32, or {@link RESIDUAL_ESCAPE} beyond
+ * {@link RESIDUAL_LIMIT}.
+ *
+ * @param word The element.
+ * @param predicted Its prediction.
+ * @returns `0..63`.
+ *
+ * @example
+ * ```ts
+ * import { residualSymbol, residualWord } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(residualSymbol(0x3c01, 0x3c00), 33);
+ * assertEquals(residualSymbol(0x0001, 0x8001), 30); // across zero
+ * assertEquals(residualSymbol(0x4000, 0x3c00), 0); // escapes
+ * assertEquals(residualWord(0x8001, 30), 0x0001);
+ * ```
+ */
+export function residualSymbol(word: number, predicted: number): number {
+  const residual = orderedFp16(word) - orderedFp16(predicted);
+  return residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
+    ? residual + 32
+    : RESIDUAL_ESCAPE;
+}
+
+/**
+ * The word a residual symbol (not the escape) stands for: the inverse of
+ * {@link residualSymbol}.
+ *
+ * @param predicted The prediction.
+ * @param symbol `1..63`.
+ * @returns The FP16 word.
+ */
+export function residualWord(predicted: number, symbol: number): number {
+  return unorderedFp16((orderedFp16(predicted) + symbol - 32) & 0xffff);
+}
+
+/**
+ * The residual context of a predicted element: its predicted exponent / 4.
+ *
+ * @param predicted The predicted FP16 word.
+ * @returns `0..7`.
+ *
+ * @example
+ * ```ts
+ * import { residualContext } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([residualContext(0x3c00), residualContext(0xbc00), residualContext(0x0001)], [3, 3, 0]);
+ * ```
+ */
+export function residualContext(predicted: number): number {
+  return ((predicted >>> 10) & 31) >>> 2;
+}
 
 /**
  * Mantissa-top context by `exponent - roundedMean + 64`: distances -3..3 (clamped)
