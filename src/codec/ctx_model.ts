@@ -120,9 +120,9 @@ export function topContext(hi6: number, roundedExponent: number): number {
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(residualSymbol(0x3c01, 0x3c00), 33);
- * assertEquals(residualSymbol(0x0001, 0x8001), 30); // across zero
+ * assertEquals(residualSymbol(0x0001, 0x8001), 35); // across zero: -2^-24, -0, +0, 2^-24
  * assertEquals(residualSymbol(0x4000, 0x3c00), 0); // escapes
- * assertEquals(residualWord(0x8001, 30), 0x0001);
+ * assertEquals(residualWord(0x8001, 35), 0x0001);
  * ```
  */
 export function residualSymbol(word: number, predicted: number): number {
