@@ -32,9 +32,9 @@ import { ChannelStates, CtxModels } from "./ctx_model.ts";
 export class CtxScratch {
   /** The adaptive models, reset for every tensor. */
   readonly models: CtxModels = new CtxModels();
-  #records = new Uint32Array(0);
-  #raw = new Uint8Array(0);
-  #channels = new ChannelStates(0);
+  #records?: Uint32Array;
+  #raw?: Uint8Array;
+  #channels?: ChannelStates;
 
   /**
    * A buffer of at least `length` rANS records (contents undefined).
@@ -43,7 +43,9 @@ export class CtxScratch {
    * @returns The buffer.
    */
   records(length: number): Uint32Array {
-    if (this.#records.length < length) this.#records = new Uint32Array(length);
+    if (!this.#records || this.#records.length < length) {
+      this.#records = new Uint32Array(length);
+    }
     return this.#records;
   }
 
@@ -54,7 +56,9 @@ export class CtxScratch {
    * @returns The buffer.
    */
   raw(length: number): Uint8Array {
-    if (this.#raw.length < length) this.#raw = new Uint8Array(length);
+    if (!this.#raw || this.#raw.length < length) {
+      this.#raw = new Uint8Array(length);
+    }
     return this.#raw;
   }
 
@@ -65,7 +69,7 @@ export class CtxScratch {
    * @returns The states.
    */
   channels(rowLength: number): ChannelStates {
-    if (this.#channels.hi6Context.length !== rowLength) {
+    if (this.#channels?.hi6Context.length !== rowLength) {
       this.#channels = new ChannelStates(rowLength);
     }
     return this.#channels;
