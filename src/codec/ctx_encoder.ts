@@ -35,7 +35,7 @@ import {
   type TensorShape,
 } from "./ctx_plan.ts";
 import { type CtxOptions, CtxScratch } from "./ctx_scratch.ts";
-import { ransEncode } from "./rans.ts";
+import { RANS_HEADER_BYTES, ransEncodeInto } from "./rans.ts";
 
 const HI6_ROW = HI6_ALPHABET + 1;
 const TOP_ROW = TOP_ALPHABET + 1;
@@ -218,15 +218,30 @@ export function ctxEncode(
 ): Uint8Array {
   const { count, rowLength } = ctxElements(shape);
   checkTensorSizes(tensors, count, "ctx-encode");
-  const scratch = options.scratch ?? new CtxScratch();
   const plans = planTensors(tensors, shape);
+  const header = new ByteWriter(16 + 2 * tensors.length);
+  for (const plan of plans) writePlan(header, plan);
+  // One buffer: room for the header, the records, then the raw bytes. The rANS
+  // stream is written backwards over the records it has coded, ending where the
+  // raw bytes start, and the header goes just before it: the payload is one
+  // run of the buffer. Room: the plans, the stream length's varint, and the
+  // stream's 16-byte state header beyond what the records give back.
   const bounds = outputBounds(plans, rowLength);
+  const room = (header.length + 8 + RANS_HEADER_BYTES) & ~3;
+  const rawStart = room + 4 * bounds.records;
+  const size = rawStart + bounds.raw;
+  const bytes = options.scratch?.bytes(size) ?? new Uint8Array(size);
   const out: RecordOutput = {
-    records: scratch.records(bounds.records),
+    records: new Uint32Array(
+      bytes.buffer,
+      bytes.byteOffset + room,
+      bounds.records,
+    ),
     recordCount: 0,
-    raw: scratch.raw(bounds.raw),
+    raw: bytes.subarray(rawStart, size),
     rawCount: 0,
   };
+  const scratch = options.scratch ?? new CtxScratch();
   const channels = scratch.channels(rowLength);
   tensors.forEach((tensor, index) => {
     const plan = plans[index];
@@ -240,16 +255,16 @@ export function ctxEncode(
       out,
     );
   });
-  const stream = ransEncode(out.records, out.recordCount);
-  const header = new ByteWriter(16 + 2 * tensors.length);
-  for (const plan of plans) writePlan(header, plan);
-  header.varint(stream.length);
-  const payload = new Uint8Array(header.length + stream.length + out.rawCount);
-  payload.set(header.finish());
-  payload.set(stream, header.length);
-  payload.set(
-    out.raw.subarray(0, out.rawCount),
-    header.length + stream.length,
+  const streamStart = ransEncodeInto(
+    out.records,
+    out.recordCount,
+    bytes,
+    rawStart,
   );
-  return payload;
+  header.varint(rawStart - streamStart);
+  const start = streamStart - header.length;
+  bytes.set(header.finish(), start);
+  const payload = bytes.subarray(start, rawStart + out.rawCount);
+  // A caller's scratch is reused: the payload must not be a view of it.
+  return options.scratch ? payload.slice() : payload;
 }

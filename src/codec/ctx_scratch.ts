@@ -32,34 +32,21 @@ import { ChannelStates, CtxModels } from "./ctx_model.ts";
 export class CtxScratch {
   /** The adaptive models, reset for every tensor. */
   readonly models: CtxModels = new CtxModels();
-  #records?: Uint32Array;
-  #raw?: Uint8Array;
+  #bytes?: Uint8Array;
   #channels?: ChannelStates;
 
   /**
-   * A buffer of at least `length` rANS records (contents undefined).
-   *
-   * @param length Records needed.
-   * @returns The buffer.
-   */
-  records(length: number): Uint32Array {
-    if (!this.#records || this.#records.length < length) {
-      this.#records = new Uint32Array(length);
-    }
-    return this.#records;
-  }
-
-  /**
-   * A buffer of at least `length` raw bytes (contents undefined).
+   * A buffer of at least `length` bytes (contents undefined) on a fresh
+   * `ArrayBuffer` (offset 0): where the encoder lays out a payload.
    *
    * @param length Bytes needed.
    * @returns The buffer.
    */
-  raw(length: number): Uint8Array {
-    if (!this.#raw || this.#raw.length < length) {
-      this.#raw = new Uint8Array(length);
+  bytes(length: number): Uint8Array {
+    if (!this.#bytes || this.#bytes.length < length) {
+      this.#bytes = new Uint8Array(length);
     }
-    return this.#raw;
+    return this.#bytes;
   }
 
   /**

@@ -138,7 +138,42 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
     );
   }
   const out = new Uint8Array(ransEncodedBound(count));
-  let pos = out.length;
+  return out.subarray(ransEncodeInto(records, count, out, out.length));
+}
+
+/**
+ * {@link ransEncode} into a given buffer: the stream is written backwards so that
+ * it ends at `end`, and may overwrite records already coded. The records may
+ * therefore lie in `out` itself, at or below `end - 4 * count` (each record,
+ * 4 bytes, adds at most 2 bytes to the stream), which saves a buffer.
+ *
+ * @param records Packed intervals and lanes, in decoding order.
+ * @param count How many records to code.
+ * @param out Where the stream goes.
+ * @param end Where it ends; at least `ransEncodedBound(count)` bytes must lie
+ * before it.
+ * @returns Where the stream starts.
+ *
+ * @example Records and stream in one buffer
+ * ```ts
+ * import { ransEncode, ransEncodeInto, ransRecord } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = new Uint8Array(16 + 4 * 3);
+ * const records = new Uint32Array(out.buffer, 16, 3);
+ * records.set([ransRecord(0, 2048, 0), ransRecord(2048, 1024, 1), ransRecord(0, 2048, 2)]);
+ * const copy = records.slice();
+ * const start = ransEncodeInto(records, 3, out, out.length);
+ * assertEquals(out.subarray(start), ransEncode(copy, 3));
+ * ```
+ */
+export function ransEncodeInto(
+  records: Uint32Array,
+  count: number,
+  out: Uint8Array,
+  end: number,
+): number {
+  let pos = end;
   const states = new Int32Array(RANS_LANES).fill(RANS_LOWER_BOUND);
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
@@ -158,7 +193,7 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
   for (let lane = 0; lane < RANS_LANES; lane++) {
     writeUint32(out, pos + 4 * lane, states[lane]);
   }
-  return out.subarray(pos);
+  return pos;
 }
 
 function writeUint32(out: Uint8Array, at: number, value: number): void {
