@@ -20,6 +20,7 @@ import {
   ctxDecode,
   ctxEncode,
   ctxPlaneBits,
+  CtxScratch,
   type TensorShape,
 } from "../src/codec/ctx_codec.ts";
 import { countFp16Symbols, newFp16Histograms } from "../src/codec/histogram.ts";
@@ -286,8 +287,9 @@ export function ctxBenchCodec(): BenchCodec {
     codebook: "-",
     encode(dumps) {
       let streamBytes = 0;
+      const scratch = new CtxScratch(); // one working memory for the corpus
       const payloads = dumps.map((dump) => {
-        const payload = ctxEncode([dump.k, dump.v], shapeOf(dump));
+        const payload = ctxEncode([dump.k, dump.v], shapeOf(dump), { scratch });
         streamBytes += payload.length;
         return payload;
       });
@@ -296,9 +298,10 @@ export function ctxBenchCodec(): BenchCodec {
     },
     decode(encoding, into) {
       const { payloads, shapes } = encoding.state as CtxState;
+      const scratch = new CtxScratch();
       for (let i = 0; i < payloads.length; i++) {
         // The decoder makes its own arrays: copied out, as a caller would use them.
-        const [k, v] = ctxDecode(payloads[i], 2, shapes[i]);
+        const [k, v] = ctxDecode(payloads[i], 2, shapes[i], { scratch });
         into[i].k.set(k);
         into[i].v.set(v);
       }
