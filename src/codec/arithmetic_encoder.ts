@@ -159,13 +159,7 @@ export function arithmeticEncode(
   }
   // Finish: one more pending bit, then 0 if low < 2^30 else 1, with the pending
   // bits.
-  state[0] = low;
-  state[1] = high;
-  state[2] = pending;
-  state[3] = acc;
-  state[4] = accBits;
-  state[5] = o;
-  o = finishStream(out, state);
+  o = finishStream(out, Int32Array.of(low, high, pending, acc, accBits, o));
   if (o > boundBytes) {
     throw new Error(
       `Cannot encode ${stream}: internal error, ${o} bytes exceed the bound of ${boundBytes}`,

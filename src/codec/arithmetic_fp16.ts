@@ -30,6 +30,7 @@
  * @module
  */
 
+import { fp16DecodeOutput } from "./_fp16_streams.ts";
 import {
   checkStreamEnd,
   emitMany,
@@ -311,17 +312,7 @@ export function arithmeticDecodeFp16(
 ): Uint16Array {
   const hiStream = options.hiStream ?? "hi6";
   const loStream = options.loStream ?? "lo10";
-  if (!Number.isSafeInteger(count) || count < 0) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: symbol count ${count} is not a non-negative integer`,
-    );
-  }
-  const out = options.into ?? new Uint16Array(count);
-  if (out.length < count) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: output holds ${out.length} words, ${count} needed`,
-    );
-  }
+  const out = fp16DecodeOutput(count, options.into, hiStream);
   if (
     !fusable(hi, 64) || !fusable(lo, 1024) || hiBytes.length === 0 ||
     loBytes.length === 0
