@@ -5,7 +5,9 @@
  * decoder accepts and refuses exactly what `arithmeticDecode` does.
  *
  * Read me first:
- * - Two coders, one per plane, run side by side in one loop over the words. Each
+ * - Two coders, one per plane, run side by side in one loop over the words. The
+ *   `lo10` block of each loop is written from the `hi6` block (`hi` names become
+ *   `lo` names) by `tests/fp16_twins_test.ts`, which fails when they differ. Each
  *   symbol's step depends on the step before it in the same stream only, and the
  *   longest part of a step is a chain of multiplications (and, decoding, a
  *   division): with two independent chains in flight the CPU overlaps them, which
@@ -200,7 +202,8 @@ export function arithmeticEncodeFp16(
       hiLow = (hiLow << u) & 0x7fffffff;
       hiHigh = (hiHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
     }
-    // lo10: the same.
+    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
+    // and `-- --update` writes it).
     {
       const range = ((loHigh - loLow) >>> 0) + 1;
       const base = loLow >>> 0;
@@ -403,7 +406,8 @@ export function arithmeticDecodeFp16(
         hiAt += k + u;
       }
     }
-    // lo10: the same.
+    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
+    // and `-- --update` writes it).
     {
       const base = loLow >>> 0;
       loHigh = (base + loRange * loScaled[loSymbol + 1] - 1) | 0;
