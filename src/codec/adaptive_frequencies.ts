@@ -226,7 +226,7 @@ export class AdaptiveFrequencies {
       const count = counts[base + s];
       // `| 0` is floor here: the product is positive and below 2^13.
       let frequency = ((OBSERVATION_WEIGHT * count + 1) * scale) | 0;
-      if (frequency < 1) frequency = 1;
+      frequency += (frequency - 1) >>> 31; // at least 1
       const key = 2 * frequency + (-count >>> 31);
       if (key > bestKey) {
         bestKey = key;
@@ -244,10 +244,10 @@ export class AdaptiveFrequencies {
       const frequency = table[row + s];
       table[row + s] = (start << 16) | frequency;
       start += frequency;
-      // Buckets whose first slot lies in this symbol's interval start at it.
-      while (u < 1 << BUCKET_BITS && u << BUCKET_SHIFT < start) {
-        bucket[bucketBase + u++] = s;
-      }
+      // Buckets whose first slot lies in this symbol's interval start at it:
+      // those below ceil(start / 64) (start <= 4096, so at most 64).
+      const end = (start + (1 << BUCKET_SHIFT) - 1) >>> BUCKET_SHIFT;
+      while (u < end) bucket[bucketBase + u++] = s;
     }
     table[row + a] = RANS_TOTAL << 16;
     const step = Math.min(

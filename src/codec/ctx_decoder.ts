@@ -77,6 +77,7 @@ class StreamDecoder {
     offset: number,
     raw: Uint8Array,
     rowLength: number,
+    scratch: CtxScratch,
   ) {
     this.offset = offset;
     this.length = stream.length;
@@ -86,10 +87,10 @@ class StreamDecoder {
     } catch (error) {
       throw this.#located(error as KvbitsDataError);
     }
-    this.bytes = new Uint8Array(
-      stream.length + ROW_BYTES_PER_ELEMENT * rowLength + 2,
-    );
+    const end = stream.length + ROW_BYTES_PER_ELEMENT * rowLength + 2;
+    this.bytes = scratch.bytes(end);
     this.bytes.set(stream);
+    this.bytes.fill(0, stream.length, end);
   }
 
   #located(e: KvbitsDataError): KvbitsDataError {
@@ -278,7 +279,7 @@ function decodeTensor(
       topCounts[t * TOP_ALPHABET + m]++;
       if (--topUntil[t] === 0) top.rebuild(t);
       out[i] = (h << 10) | (m << RAW_SHIFT) | raw[r++];
-      updateChannel(mean, bias, rounded, hiContext, j, h);
+      updateChannel(mean, bias, rounded, hiContext, j, h, c);
       const swap0 = x0;
       x0 = y0;
       y0 = swap0;
@@ -350,8 +351,14 @@ export function ctxDecode(
   }
   const raw = reader.bytes(reader.remaining);
   const tensors = plans.map(() => new Uint16Array(count));
-  const decoder = new StreamDecoder(stream, streamOffset, raw, rowLength);
   const scratch = options.scratch ?? new CtxScratch();
+  const decoder = new StreamDecoder(
+    stream,
+    streamOffset,
+    raw,
+    rowLength,
+    scratch,
+  );
   const channels = scratch.channels(rowLength);
   plans.forEach((plan, index) => {
     decodeTensor(

@@ -182,7 +182,7 @@ export function recordTensor(
       topCounts[t * TOP_ALPHABET + topBits]++;
       if (--topUntil[t] === 0) top.rebuild(t);
       raw[r++] = word;
-      updateChannel(mean, bias, rounded, hiContext, j, h);
+      updateChannel(mean, bias, rounded, hiContext, j, h, c);
     }
     out.recordCount = k;
     out.rawCount = r;

@@ -259,6 +259,8 @@ export class ChannelStates {
  * @param hi6Context `ChannelStates.hi6Context`.
  * @param channel The channel.
  * @param hi6 The symbol coded, `0..63`.
+ * @param context The channel's `hi6` context before this symbol (hot loops have
+ * it in a register; read from `hi6Context` when omitted).
  *
  * @example
  * ```ts
@@ -277,12 +279,13 @@ export function updateChannel(
   hi6Context: Int32Array,
   channel: number,
   hi6: number,
+  context: number = hi6Context[channel],
 ): void {
   const exponent = hi6 & 31;
   const sign = 256 - ((hi6 >>> 5) << 9);
   let mean = exponent << 8;
   let bias = sign;
-  if (hi6Context[channel] !== 0) {
+  if (context !== 0) {
     mean = meanExponent[channel];
     mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
     bias = signBias[channel];
