@@ -42,8 +42,8 @@ const REBUILD_GROWTH_SHIFT = 0;
 const REBUILD_INTERVAL_MAX = 1024;
 /** Halve a context's counts when it has seen this many symbols. */
 const COUNT_LIMIT = 1 << 16;
-/** Buckets of the decoding search: 64, each covering 64 of the 4096 slots. */
-const BUCKET_BITS = 6;
+/** Buckets of the decoding search: 64 (2^6), each covering 64 of the 4096 slots. */
+export const BUCKET_BITS = 6;
 /** Right shift from a slot to its bucket. */
 export const BUCKET_SHIFT = RANS_PROBABILITY_BITS - BUCKET_BITS;
 

@@ -13,6 +13,8 @@
 
 import {
   type AdaptiveFrequencies,
+  BUCKET_BITS,
+  BUCKET_SHIFT,
   symbolInTable,
 } from "./adaptive_frequencies.ts";
 import { ByteReader } from "./byte_io.ts";
@@ -252,7 +254,11 @@ function decodeTensor(
       const c = hiContext[j];
       if (hiStarted[c] === 0) hi6.start(c);
       const hiRow = c * HI6_ROW;
-      const h = symbolInTable(hiTable, hiBucket, c, hiRow, x0 & RANS_SLOT_MASK);
+      // The search of symbolInTable, written out: called here it costs this loop
+      // 5% (measured on kv-real), the most inlining pressure of any step.
+      const slot0 = x0 & RANS_SLOT_MASK;
+      let h = hiBucket[(c << BUCKET_BITS) + (slot0 >>> BUCKET_SHIFT)];
+      while (hiTable[hiRow + h + 1] >>> 16 <= slot0) h++;
       x0 = ransDecodeStep(x0, hiTable[hiRow + h]);
       if (x0 < RANS_LOWER_BOUND) {
         x0 = ransShiftIn(x0, bytes, pos);
@@ -264,13 +270,9 @@ function decodeTensor(
       const t = topContext(h, rounded[j]);
       if (topStarted[t] === 0) top.start(t);
       const topRow = t * TOP_ROW;
-      const m = symbolInTable(
-        topTable,
-        topBucket,
-        t,
-        topRow,
-        x1 & RANS_SLOT_MASK,
-      );
+      const slot1 = x1 & RANS_SLOT_MASK;
+      let m = topBucket[(t << BUCKET_BITS) + (slot1 >>> BUCKET_SHIFT)];
+      while (topTable[topRow + m + 1] >>> 16 <= slot1) m++;
       x1 = ransDecodeStep(x1, topTable[topRow + m]);
       if (x1 < RANS_LOWER_BOUND) {
         x1 = ransShiftIn(x1, bytes, pos);

@@ -247,12 +247,10 @@ export function fp16Bits(x: number): number {
     // Subnormal (or zero): multiples of 2^-24; 1024 of them is the smallest normal.
     return sign | roundHalfEven(x * 16777216);
   }
-  // The FP16 exponent is floor(log2(x)); Math.log2 may round across a power of
-  // two, so the exact powers settle it.
-  let exponent = Math.floor(Math.log2(x));
-  if (exponent > 15) exponent = 15;
-  if (POWERS_OF_TWO[exponent + 14] > x) exponent--;
-  else if (exponent < 15 && POWERS_OF_TWO[exponent + 15] <= x) exponent++;
+  // The FP16 exponent is floor(log2(x)), exactly: the top bit of floor(x) for
+  // x >= 1 (clz32 takes the integer part), else of floor(x * 2^14) (exact
+  // scaling into 1..16383) less 14.
+  const exponent = x >= 1 ? 31 - Math.clz32(x) : 17 - Math.clz32(x * 16384);
   const mantissa = roundHalfEven((x / POWERS_OF_TWO[exponent + 14]) * 1024);
   // A mantissa rounded up to 2048 carries into the exponent by itself.
   return sign | (((exponent + 15) << 10) + (mantissa - 1024));
