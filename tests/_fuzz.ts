@@ -1,15 +1,17 @@
 /**
  * The fuzz harness: real dumps encoded with every registered stream codec (per-dump
- * and global codebooks), then mutated thousands of ways, stream bytes and JSON
- * alike, and decoded as the jobs decode them. Used by `tests/fuzz_test.ts`, short
- * in the suite and long with `deno task fuzz`.
+ * and global codebooks) and with ctx (`.kvc` files), then mutated thousands of
+ * ways, stream bytes and JSON alike, header and payload bytes of `.kvc` files,
+ * and decoded as the jobs decode them. Used by `tests/fuzz_test.ts`, short in the
+ * suite and long with `deno task fuzz`.
  *
  * Every case must end in one of two ways: the decode returns exactly the original
  * dump (meta text, K and V), or it throws `KvbitsDataError` / `KvbitsFormatError`
  * (or the dump's file is missing or not UTF-8, which the jobs report per file).
  * A decode that returns other bytes is allowed only when the mutation removed
- * kvbits' integrity record, so that verify reports the dump as unchecked. Anything
- * else is a violation.
+ * kvbits' integrity record, so that verify reports the dump as unchecked (a
+ * `.kvc` file has no such way out: its checksums are part of its header).
+ * Anything else is a violation.
  *
  * @module
  */
@@ -22,6 +24,10 @@ import {
   type BitstreamMeta,
   parseBitstreamMeta,
 } from "../src/format/bitstream_meta.ts";
+import {
+  decodeCtxDumpFile,
+  encodeCtxDumpFile,
+} from "../src/format/ctx_dump_file.ts";
 import { parseDumpMeta } from "../src/format/dump_meta.ts";
 import {
   decodeDump,
@@ -724,7 +730,7 @@ function outcomeOfError(error: unknown): FuzzOutcome | undefined {
   if (/^decoded (K|V) has CRC-32/.test(detail)) {
     return "KvbitsDataError: K/V CRC differs";
   }
-  if (/^decoded meta has CRC-32/.test(detail)) {
+  if (/^(decoded|restored) meta has CRC-32/.test(detail)) {
     return "KvbitsDataError: meta CRC differs";
   }
   if (/coded with a different/.test(detail)) {
@@ -855,12 +861,16 @@ function decodesWithoutChecks(base: FuzzBase, files: FuzzFiles): boolean {
  * A report of a run for people: outcomes, mutations, silent corruptions caught.
  *
  * @param stats A run's statistics.
+ * @param codecs The codecs it covered.
  * @returns Lines of text.
  */
-export function fuzzReport(stats: FuzzStats): string {
+export function fuzzReport(
+  stats: FuzzStats,
+  codecs: readonly string[] = STREAM_CODECS.map((codec) => codec.name),
+): string {
   const lines = [
     `fuzz: ${stats.cases} cases (seed ${stats.seed}) over ${
-      STREAM_CODECS.map((codec) => codec.name).join(", ")
+      codecs.join(", ")
     } in ${stats.seconds.toFixed(1)} s; slowest case ${
       stats.slowest.ms.toFixed(1)
     } ms`,
@@ -883,4 +893,219 @@ export function fuzzReport(stats: FuzzStats): string {
     ...stats.violations.slice(0, 20).map((line) => `  ${line}`),
   ];
   return lines.join("\n");
+}
+
+/** A dump as a `ctx` folder holds it: one `.kvc` file, and what it must give. */
+export interface CtxFuzzBase {
+  /** The input meta name (the file is `<name>.kvc`). */
+  readonly name: string;
+  /** The file's bytes. */
+  readonly file: Uint8Array;
+  /** Where its payload starts (after the header and meta section). */
+  readonly payloadOffset: number;
+  /** The bytes decode must restore. */
+  readonly original: { metaText: string; k: Uint8Array; v: Uint8Array };
+}
+
+/**
+ * Encodes the corpus (fixture dumps and synthetic edge cases) as `.kvc` files.
+ *
+ * @returns One base per dump.
+ */
+export async function buildCtxFuzzBases(): Promise<CtxFuzzBase[]> {
+  return (await corpusDumps()).map((dump) => {
+    const encoded = encodeCtxDumpFile({
+      ...dump,
+      meta: parseDumpMeta(dump.metaText),
+    });
+    return {
+      name: dump.metaName,
+      file: encoded.bytes,
+      payloadOffset: encoded.metaBytes,
+      original: {
+        metaText: dump.metaText,
+        k: fp16BytesOfWords(dump.k).slice(),
+        v: fp16BytesOfWords(dump.v).slice(),
+      },
+    };
+  });
+}
+
+type CtxMutation = (
+  file: Uint8Array,
+  base: CtxFuzzBase,
+  bases: readonly CtxFuzzBase[],
+  random: Random,
+) => { file: Uint8Array; what: string };
+
+/** Changes bytes in `[from, to)` of a copy of `file`: bit flips, a set byte, a zeroed run. */
+function mutateRange(
+  file: Uint8Array,
+  from: number,
+  to: number,
+  random: Random,
+): { file: Uint8Array; what: string } {
+  const out = file.slice();
+  if (to <= from) return { file: out, what: "empty range, unchanged" };
+  switch (int(random, 4)) {
+    case 0: {
+      const bit = 8 * from + int(random, 8 * (to - from));
+      out[bit >>> 3] ^= 0x80 >>> (bit & 7);
+      return { file: out, what: "one bit flipped" };
+    }
+    case 1: {
+      const flips = 2 + int(random, 15);
+      for (let i = 0; i < flips; i++) {
+        const bit = 8 * from + int(random, 8 * (to - from));
+        out[bit >>> 3] ^= 0x80 >>> (bit & 7);
+      }
+      return { file: out, what: "bits flipped" };
+    }
+    case 2:
+      out[from + int(random, to - from)] = int(random, 256);
+      return { file: out, what: "a byte set at random" };
+    default: {
+      const start = from + int(random, to - from);
+      out.fill(0, start, Math.min(to, start + 1 + int(random, 64)));
+      return { file: out, what: "a range zeroed" };
+    }
+  }
+}
+
+/** Every mutation of a `.kvc` file, by name. */
+const CTX_MUTATIONS: Record<string, CtxMutation> = {
+  "file bytes": (file, _base, _bases, random) => {
+    const { bytes, what } = mutateBytes(file, random);
+    return { file: bytes, what };
+  },
+  "header and meta bytes": (file, base, _bases, random) =>
+    mutateRange(file, 0, Math.min(base.payloadOffset, file.length), random),
+  "payload bytes": (file, base, _bases, random) =>
+    mutateRange(file, base.payloadOffset, file.length, random),
+  // The repeat lists, predictors and stream length: small varints.
+  "payload plan": (file, base, _bases, random) => {
+    const out = file.slice();
+    if (base.payloadOffset >= out.length) {
+      return { file: out, what: "no payload" };
+    }
+    const at = base.payloadOffset +
+      int(random, Math.min(8, out.length - base.payloadOffset));
+    const delta = pick(random, [-2, -1, 1, 2, 64, 128]);
+    out[at] = (out[at] + delta) & 0xff;
+    return { file: out, what: `a plan byte ${delta > 0 ? "+" : ""}${delta}` };
+  },
+  "payload of another dump": (file, base, bases, random) => {
+    const other = pick(random, bases);
+    const out = new Uint8Array(
+      base.payloadOffset + other.file.length - other.payloadOffset,
+    );
+    out.set(file.subarray(0, base.payloadOffset));
+    out.set(other.file.subarray(other.payloadOffset), base.payloadOffset);
+    return {
+      file: out,
+      what: other === base ? "its own payload" : "another dump's payload",
+    };
+  },
+};
+
+const CTX_MUTATION_WEIGHTS: readonly [string, number][] = [
+  ["file bytes", 25],
+  ["header and meta bytes", 15],
+  ["payload bytes", 40],
+  ["payload plan", 15],
+  ["payload of another dump", 5],
+];
+
+/**
+ * Runs `cases` seeded cases over `.kvc` files: one to three mutations each,
+ * decoded as the jobs decode them. A decode must restore the exact dump or end
+ * in a typed error; a `.kvc` decode is always checked.
+ *
+ * @param bases From {@link buildCtxFuzzBases}.
+ * @param cases Number of cases.
+ * @param seed Seed of the case sequence (case `i` uses `seed + i`).
+ * @returns Statistics and violations.
+ */
+export function runCtxFuzz(
+  bases: readonly CtxFuzzBase[],
+  cases: number,
+  seed: number,
+): FuzzStats {
+  const started = performance.now();
+  const byOutcome = new Map<FuzzOutcome, number>();
+  const byMutation = new Map<string, number>();
+  const violations: string[] = [];
+  let silentWrong = 0;
+  const silentWrongByChecksum = new Map<FuzzOutcome, number>();
+  let slowest = { ms: 0, what: "" };
+  const total = CTX_MUTATION_WEIGHTS.reduce((sum, [, w]) => sum + w, 0);
+  for (let i = 0; i < cases; i++) {
+    const random = seededRandom(seed + i);
+    const base = bases[int(random, bases.length)];
+    let file = base.file;
+    const details: string[] = [];
+    const count = random() < 0.75 ? 1 : random() < 0.7 ? 2 : 3;
+    for (let m = 0; m < count; m++) {
+      let at = random() * total;
+      let name = CTX_MUTATION_WEIGHTS[0][0];
+      for (const [candidate, weight] of CTX_MUTATION_WEIGHTS) {
+        if ((at -= weight) < 0) {
+          name = candidate;
+          break;
+        }
+      }
+      const mutated = CTX_MUTATIONS[name](file, base, bases, random);
+      file = mutated.file;
+      details.push(`${name}: ${mutated.what}`);
+      byMutation.set(name, (byMutation.get(name) ?? 0) + 1);
+    }
+    const label = `case seed ${seed + i}: ctx ${base.name}: ${
+      details.join("; ")
+    }`;
+    const caseStarted = performance.now();
+    let outcome: FuzzOutcome;
+    try {
+      const decoded = decodeCtxDumpFile(file, base.name);
+      const equal = decoded.inputText === base.original.metaText &&
+        equalBytes(fp16BytesOfWords(decoded.k), base.original.k) &&
+        equalBytes(fp16BytesOfWords(decoded.v), base.original.v);
+      outcome = equal ? "decoded, equal, checked" : "VIOLATION";
+      if (!equal) violations.push(`${label}: wrong bytes passed the checks`);
+    } catch (error) {
+      const sorted = outcomeOfError(error);
+      if (sorted === undefined) {
+        outcome = "VIOLATION";
+        violations.push(
+          `${label}: untyped ${(error as Error)?.name}: ${
+            (error as Error)?.message
+          }`,
+        );
+      } else {
+        outcome = sorted;
+        // The checksums of a .kvc file are checked after its decoders returned
+        // without complaint: a checksum error is a silent corruption caught.
+        if (CHECKSUM_OUTCOMES.has(sorted)) {
+          silentWrong++;
+          silentWrongByChecksum.set(
+            sorted,
+            (silentWrongByChecksum.get(sorted) ?? 0) + 1,
+          );
+        }
+      }
+    }
+    const ms = performance.now() - caseStarted;
+    if (ms > slowest.ms) slowest = { ms, what: label };
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
+  }
+  return {
+    cases,
+    seed,
+    byOutcome,
+    byMutation,
+    silentWrongCaughtByChecksum: silentWrong,
+    silentWrongByChecksum,
+    violations,
+    slowest,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

@@ -10,12 +10,18 @@ import {
   assertInstanceOf,
   assertThrows,
 } from "@std/assert";
-import { KvbitsDataError, type TensorShape } from "../mod.ts";
 import { AdaptiveFrequencies } from "../src/codec/adaptive_frequencies.ts";
-import { ctxDecode, ctxEncode, ctxPlaneBits } from "../src/codec/ctx_codec.ts";
+import {
+  ctxDecode,
+  ctxEncode,
+  ctxPlaneBits,
+  type TensorShape,
+} from "../src/codec/ctx_codec.ts";
+import { KvbitsDataError } from "../src/codec/errors.ts";
 import { ransDecodeStatic, ransEncode, ransRecord } from "../src/codec/rans.ts";
 import {
   fp16Bits,
+  fp16Value,
   orderedFp16,
   unorderedFp16,
 } from "../src/codec/rotary_prediction.ts";
@@ -205,6 +211,15 @@ Deno.test("ctx does not predict rows that rotation does not fit, and still round
   );
   roundTrip([k, v], shape);
   assertEquals(ctxPlaneBits([k, v], shape)[0].predictedRows, 0);
+});
+
+Deno.test("fp16Value reads every FP16 pattern as Float16Array does", () => {
+  const all = new Float16Array(
+    Uint16Array.from({ length: 65536 }, (_, u) => u).buffer,
+  );
+  for (let u = 0; u < 65536; u++) {
+    assert(Object.is(fp16Value(u), all[u]), `0x${u.toString(16)}`);
+  }
 });
 
 Deno.test("fp16Bits rounds like Float16Array, and orderedFp16 orders words like their values", () => {

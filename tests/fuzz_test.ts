@@ -1,6 +1,7 @@
 /**
- * Fuzzing: mutated encoded dumps, for every registered codec, end in an exact
- * decode or a typed error, and wrong bytes never pass verify.
+ * Fuzzing: mutated encoded dumps, for every registered codec (the stream codecs'
+ * folders and ctx's `.kvc` files), end in an exact decode or a typed error, and
+ * wrong bytes never pass verify.
  *
  * In the suite it runs a few thousand seeded cases (a few seconds). `deno task
  * fuzz` runs the long mode; flags after the task name (or after `--` of `deno
@@ -14,7 +15,14 @@ import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
-import { buildFuzzBases, fuzzReport, mutate, runFuzz } from "./_fuzz.ts";
+import {
+  buildCtxFuzzBases,
+  buildFuzzBases,
+  fuzzReport,
+  mutate,
+  runCtxFuzz,
+  runFuzz,
+} from "./_fuzz.ts";
 import { KV_SAMPLE, listFiles, seededRandom, withTempDir } from "./_helpers.ts";
 
 function flag(name: string): string | undefined {
@@ -46,6 +54,19 @@ Deno.test(`fuzz: ${CASES} mutated dumps (streams, meta JSON, codebooks) of every
   assert(seen("KvbitsDataError from a decoder (stream)"));
   assert(seen("KvbitsFormatError (meta or codebook JSON)"));
   assert(seen("KvbitsDataError: K/V CRC differs"));
+  assert(stats.silentWrongCaughtByChecksum > 0);
+});
+
+Deno.test(`fuzz: ${CASES} mutated .kvc files (header, meta section, plans, rANS stream, raw bytes) end in an exact decode or a typed error`, async () => {
+  const bases = await buildCtxFuzzBases();
+  const stats = runCtxFuzz(bases, CASES, SEED);
+  console.log(fuzzReport(stats, ["ctx"]));
+  assertEquals(stats.violations, []);
+  const seen = (name: string) => (stats.byOutcome.get(name as never) ?? 0) > 0;
+  assert(seen("decoded, equal, checked"));
+  assert(seen("KvbitsDataError from a decoder (stream)"));
+  assert(seen("KvbitsDataError: K/V CRC differs"));
+  assert(seen("KvbitsDataError: meta CRC differs"));
   assert(stats.silentWrongCaughtByChecksum > 0);
 });
 

@@ -42,8 +42,8 @@ const REBUILD_GROWTH_SHIFT = 0;
 const REBUILD_INTERVAL_MAX = 1024;
 /** Halve a context's counts when it has seen this many symbols. */
 const COUNT_LIMIT = 1 << 16;
-/** Buckets of the decoding search: 64, each covering 64 of the 4096 slots. */
-const BUCKET_BITS = 6;
+/** Buckets of the decoding search: 64 (2^6), each covering 64 of the 4096 slots. */
+export const BUCKET_BITS = 6;
 /** Right shift from a slot to its bucket. */
 export const BUCKET_SHIFT = RANS_PROBABILITY_BITS - BUCKET_BITS;
 
@@ -115,14 +115,31 @@ export class AdaptiveFrequencies {
     }
     this.contexts = contexts;
     this.alphabet = alphabet;
-    this.counts = new Uint32Array(contexts * alphabet);
-    this.seen = new Uint32Array(contexts);
-    this.untilRebuild = new Uint32Array(contexts);
-    this.interval = new Uint32Array(contexts);
-    this.table = new Uint32Array(contexts * (alphabet + 1));
-    this.bucket = new Uint8Array(contexts << BUCKET_BITS);
-    this.started = new Uint8Array(contexts);
-    this.frozen = new Uint8Array(contexts);
+    // One allocation carved into the arrays: models are made per call, and
+    // nine buffers cost more than their bytes.
+    const words = contexts * (alphabet + 1 + alphabet + 3);
+    const buffer = new ArrayBuffer(
+      4 * words + contexts * (2 + (1 << BUCKET_BITS)),
+    );
+    let at = 0;
+    const uint32 = (length: number) => {
+      const array = new Uint32Array(buffer, at, length);
+      at += 4 * length;
+      return array;
+    };
+    const uint8 = (length: number) => {
+      const array = new Uint8Array(buffer, at, length);
+      at += length;
+      return array;
+    };
+    this.counts = uint32(contexts * alphabet);
+    this.seen = uint32(contexts);
+    this.untilRebuild = uint32(contexts);
+    this.interval = uint32(contexts);
+    this.table = uint32(contexts * (alphabet + 1));
+    this.bucket = uint8(contexts << BUCKET_BITS);
+    this.started = uint8(contexts);
+    this.frozen = uint8(contexts);
   }
 
   /**
@@ -196,30 +213,28 @@ export class AdaptiveFrequencies {
     // floor(w * 4096 / W) through a multiplication: exact, because a quotient with
     // a denominator below 2^20 is never within an ulp below an integer.
     const scale = RANS_TOTAL / weightSum;
-    const unseen = Math.max(1, Math.floor(scale));
     const table = this.table;
     const row = context * (a + 1);
     let sum = 0;
+    // The remainder goes to the most frequent symbol seen, the first on ties.
+    // Branch-free: a seen symbol's frequency is never below an unseen one's
+    // (`floor(scale)`), so the key `2 * frequency + seen` ranks seen symbols
+    // first and picks symbol 0 when none was seen.
     let best = 0;
-    let bestFrequency = 0;
+    let bestKey = -1;
     for (let s = 0; s < a; s++) {
       const count = counts[base + s];
-      let frequency = unseen;
-      if (count !== 0) {
-        frequency = Math.floor((OBSERVATION_WEIGHT * count + 1) * scale);
-        if (frequency < 1) frequency = 1;
-        if (frequency > bestFrequency) {
-          bestFrequency = frequency;
-          best = s;
-        }
+      // `| 0` is floor here: the product is positive and below 2^13.
+      let frequency = ((OBSERVATION_WEIGHT * count + 1) * scale) | 0;
+      frequency += (frequency - 1) >>> 31; // at least 1
+      const key = 2 * frequency + (-count >>> 31);
+      if (key > bestKey) {
+        bestKey = key;
+        best = s;
       }
       table[row + s] = frequency;
       sum += frequency;
     }
-    // The most frequent symbol has at least 4096 / alphabet and absorbs at most
-    // alphabet - 1 units of rounding up, so it keeps a frequency of at least 1.
-    // (With no count at all every symbol has the same frequency, and symbol 0 takes
-    // the remainder.)
     table[row + best] += RANS_TOTAL - sum;
     const bucket = this.bucket;
     const bucketBase = context << BUCKET_BITS;
@@ -229,10 +244,10 @@ export class AdaptiveFrequencies {
       const frequency = table[row + s];
       table[row + s] = (start << 16) | frequency;
       start += frequency;
-      // Buckets whose first slot lies in this symbol's interval start at it.
-      while (u < 1 << BUCKET_BITS && u << BUCKET_SHIFT < start) {
-        bucket[bucketBase + u++] = s;
-      }
+      // Buckets whose first slot lies in this symbol's interval start at it:
+      // those below ceil(start / 64) (start <= 4096, so at most 64).
+      const end = (start + (1 << BUCKET_SHIFT) - 1) >>> BUCKET_SHIFT;
+      while (u < end) bucket[bucketBase + u++] = s;
     }
     table[row + a] = RANS_TOTAL << 16;
     const step = Math.min(
@@ -273,9 +288,48 @@ export class AdaptiveFrequencies {
    * @returns The symbol.
    */
   symbolAt(context: number, slot: number): number {
-    const row = context * (this.alphabet + 1);
-    let s = this.bucket[(context << BUCKET_BITS) + (slot >>> BUCKET_SHIFT)];
-    while (this.table[row + s + 1] >>> 16 <= slot) s++;
-    return s;
+    return symbolInTable(
+      this.table,
+      this.bucket,
+      context,
+      context * (this.alphabet + 1),
+      slot,
+    );
   }
+}
+
+/**
+ * The symbol whose interval holds `slot` in a context's current table: the
+ * decoders' one search, on the arrays of {@link AdaptiveFrequencies} so that hot
+ * loops pass them from locals. It starts at the slot's bucket and steps over the
+ * few symbols whose intervals end before the slot.
+ *
+ * @param table `AdaptiveFrequencies.table`.
+ * @param bucket `AdaptiveFrequencies.bucket`.
+ * @param context A started context.
+ * @param row The context's first table entry, `context * (alphabet + 1)`.
+ * @param slot `0..4095`.
+ * @returns The symbol.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveFrequencies, symbolInTable } from "./adaptive_frequencies.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const models = new AdaptiveFrequencies(1, 4);
+ * models.reset();
+ * models.start(0); // uniform: 1024 slots a symbol
+ * assertEquals(symbolInTable(models.table, models.bucket, 0, 0, 2100), 2);
+ * ```
+ */
+export function symbolInTable(
+  table: Uint32Array,
+  bucket: Uint8Array,
+  context: number,
+  row: number,
+  slot: number,
+): number {
+  let s = bucket[(context << BUCKET_BITS) + (slot >>> BUCKET_SHIFT)];
+  while (table[row + s + 1] >>> 16 <= slot) s++;
+  return s;
 }

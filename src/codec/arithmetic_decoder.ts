@@ -36,12 +36,11 @@
  * @module
  */
 
-import { exactScaledFloor, exactTargetFloor } from "./_exact_arithmetic.ts";
+import { checkStreamEnd, intervalEdge } from "./_arithmetic_steps.ts";
+import { exactTargetFloor } from "./_exact_arithmetic.ts";
 import type { ArithmeticModel } from "./arithmetic_model.ts";
 import { KvbitsDataError } from "./errors.ts";
 
-/** 2^30: the finish emits 0 below it, 1 from it on. */
-const QUARTER = 0x40000000;
 /** Zero bytes after the copy of the stream: every 32-bit read (5 bytes) of a valid position stays inside. */
 const READ_PADDING = 16;
 
@@ -97,7 +96,7 @@ export function arithmeticDecode<
       `Cannot decode ${name}: output holds ${out.length} symbols, ${count} needed`,
     );
   }
-  const { cumulative, total, exact, slots, scaledCumulative } = model;
+  const { cumulative, total, exact, slots } = model;
   if (count > 0 && total === 0) {
     throw new KvbitsDataError(
       `the frequency table is empty but ${count} symbols are expected`,
@@ -155,18 +154,8 @@ export function arithmeticDecode<
     }
     out[i] = symbol;
     const base = low >>> 0;
-    if (scaledCumulative !== undefined) {
-      high = (base + range * scaledCumulative[symbol + 1] - 1) | 0;
-      low = (base + range * scaledCumulative[symbol]) | 0;
-    } else if (!exact) {
-      high = (base + Math.floor(range * cumulative[symbol + 1] / total) - 1) |
-        0;
-      low = (base + Math.floor(range * cumulative[symbol] / total)) | 0;
-    } else {
-      high =
-        (base + exactScaledFloor(range, cumulative[symbol + 1], total) - 1) | 0;
-      low = (base + exactScaledFloor(range, cumulative[symbol], total)) | 0;
-    }
+    high = (intervalEdge(model, base, range, symbol + 1) - 1) | 0;
+    low = intervalEdge(model, base, range, symbol) | 0;
     // The next 32 stream bits: enough for all shifts of one symbol (k + u <= 32).
     const p = position >>> 3;
     const shift = position & 7;
@@ -199,24 +188,7 @@ export function arithmeticDecode<
       );
     }
   }
-  // Check 2: exactly ceil(L / 8) bytes.
-  const shifts = position - 32;
-  const expectedLength = Math.ceil((shifts + 2) / 8);
-  if (length !== expectedLength) {
-    throw new KvbitsDataError(
-      `${
-        length - expectedLength
-      } bytes follow the end of the stream (it holds more than the ${count} symbols expected, is corrupt, or was coded with another table)`,
-      { stream, bitOffset: shifts + 2 },
-    );
-  }
-  // Check 3: the finish bits, then zeros.
-  const expectedValue = low < QUARTER ? 0x40000000 : 0x80000000;
-  if (value >>> 0 !== expectedValue) {
-    throw new KvbitsDataError(
-      "the stream does not end as the encoder ends a stream (corrupt, or coded with another table or symbol count)",
-      { stream, bitOffset: shifts },
-    );
-  }
+  // Checks 2 and 3: exactly ceil(L / 8) bytes, and the finish bits, then zeros.
+  checkStreamEnd(length, position, low, value, count, stream);
   return out;
 }

@@ -31,11 +31,14 @@
  * @module
  */
 
-import { exactScaledFloor } from "./_exact_arithmetic.ts";
+import {
+  emitMany,
+  encoderState,
+  finishStream,
+  intervalEdge,
+} from "./_arithmetic_steps.ts";
 import type { ArithmeticModel } from "./arithmetic_model.ts";
 
-/** 2^30: the finish emits 0 below it, 1 from it on. */
-const QUARTER = 0x40000000;
 /** Bytes after the bound: the branch-free writer stores 3 bytes at a time. */
 const WRITE_SLACK = 3;
 
@@ -66,7 +69,7 @@ export function arithmeticEncode(
   model: ArithmeticModel,
   stream = "stream",
 ): Uint8Array {
-  const { frequencies, cumulative, total, exact, scaledCumulative } = model;
+  const { frequencies, total } = model;
   const count = symbols.length;
   const alphabetSize = frequencies.length;
   // Pass 1: every symbol checked, and the output bound. Before a symbol the range
@@ -98,6 +101,7 @@ export function arithmeticEncode(
   let low = 0;
   let high = -1;
   let pending = 0;
+  const state = encoderState();
   for (let i = 0; i < count; i++) {
     const symbol = symbols[i];
     const range = ((high - low) >>> 0) + 1; // 2^30 + 2 .. 2^32
@@ -105,19 +109,10 @@ export function arithmeticEncode(
     // new high = base + floor(range * cum[s+1] / total) - 1, new low = base +
     // floor(range * cum[s] / total); `| 0` takes the floor of a non-negative sum
     // and reduces it mod 2^32.
-    if (scaledCumulative !== undefined) {
-      // Exact: cum / total has at most 16 fraction bits, the sum < 2^33.
-      high = (base + range * scaledCumulative[symbol + 1] - 1) | 0;
-      low = (base + range * scaledCumulative[symbol]) | 0;
-    } else if (!exact) {
-      high = (base + Math.floor(range * cumulative[symbol + 1] / total) - 1) |
-        0;
-      low = (base + Math.floor(range * cumulative[symbol] / total)) | 0;
-    } else {
-      high =
-        (base + exactScaledFloor(range, cumulative[symbol + 1], total) - 1) | 0;
-      low = (base + exactScaledFloor(range, cumulative[symbol], total)) | 0;
-    }
+    // (Scaled cumulative counts are exact: at most 16 fraction bits, the sum
+    // below 2^33.)
+    high = (intervalEdge(model, base, range, symbol + 1) - 1) | 0;
+    low = intervalEdge(model, base, range, symbol) | 0;
     // Step 1: the k leading bits on which low and high agree go out, after the
     // first of them the pending bits as its complement.
     const k = Math.clz32(low ^ high);
@@ -142,44 +137,19 @@ export function arithmeticEncode(
       high = (high << k) | (0x7fffffff >>> (31 - k));
     } else {
       // Rare: many pending bits, or k = 32 (low == high).
-      if (k !== 0) {
-        // Each write adds at most 16 bits to at most 8: three stores suffice.
-        const first = low >>> 31;
-        acc = (acc << 1) | first;
-        accBits += 1;
-        const fill = first === 1 ? 0 : 0xffff;
-        while (pending > 0) {
-          const n = pending < 16 ? pending : 16;
-          acc = (acc << n) | (fill >>> (16 - n));
-          accBits += n;
-          out[o] = acc >>> (accBits - 8);
-          out[o + 1] = acc >>> (accBits - 16);
-          out[o + 2] = acc >>> (accBits - 24);
-          o += accBits >>> 3;
-          accBits &= 7;
-          pending -= n;
-        }
-        let rest = low << 1; // the k - 1 bits after the first, at the top
-        for (let left = k - 1; left > 0;) {
-          const n = left < 16 ? left : 16;
-          acc = (acc << n) | (rest >>> (32 - n));
-          accBits += n;
-          out[o] = acc >>> (accBits - 8);
-          out[o + 1] = acc >>> (accBits - 16);
-          out[o + 2] = acc >>> (accBits - 24);
-          o += accBits >>> 3;
-          accBits &= 7;
-          rest <<= n;
-          left -= n;
-        }
-        if (k === 32) {
-          low = 0;
-          high = -1;
-        } else {
-          low = low << k;
-          high = (high << k) | (0x7fffffff >>> (31 - k));
-        }
-      }
+      state[0] = low;
+      state[1] = high;
+      state[2] = pending;
+      state[3] = acc;
+      state[4] = accBits;
+      state[5] = o;
+      emitMany(out, k, state);
+      low = state[0];
+      high = state[1];
+      pending = state[2];
+      acc = state[3];
+      accBits = state[4];
+      o = state[5];
     }
     // Step 2: underflow. The top bits now differ (low 0, high 1); remove the u
     // bits below them where low has 1 and high 0 (u = 0 changes nothing).
@@ -189,24 +159,8 @@ export function arithmeticEncode(
     high = (high << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
   }
   // Finish: one more pending bit, then 0 if low < 2^30 else 1, with the pending
-  // bits. low is below 2^31 here, so its int32 pattern compares as unsigned.
-  pending += 1;
-  const last = low < QUARTER ? 0 : 1;
-  acc = (acc << 1) | last;
-  accBits += 1;
-  const fill = last === 1 ? 0 : 0xffff;
-  while (pending > 0) {
-    const n = pending < 16 ? pending : 16;
-    acc = (acc << n) | (fill >>> (16 - n));
-    accBits += n;
-    out[o] = acc >>> (accBits - 8);
-    out[o + 1] = acc >>> (accBits - 16);
-    out[o + 2] = acc >>> (accBits - 24);
-    o += accBits >>> 3;
-    accBits &= 7;
-    pending -= n;
-  }
-  if (accBits > 0) out[o++] = acc << (8 - accBits);
+  // bits.
+  o = finishStream(out, Int32Array.of(low, high, pending, acc, accBits, o));
   if (o > boundBytes) {
     throw new Error(
       `Cannot encode ${stream}: internal error, ${o} bytes exceed the bound of ${boundBytes}`,

@@ -5,7 +5,9 @@
  * decoder accepts and refuses exactly what `arithmeticDecode` does.
  *
  * Read me first:
- * - Two coders, one per plane, run side by side in one loop over the words. Each
+ * - Two coders, one per plane, run side by side in one loop over the words. The
+ *   `lo10` block of each loop is written from the `hi6` block (`hi` names become
+ *   `lo` names) by `tests/fp16_twins_test.ts`, which fails when they differ. Each
  *   symbol's step depends on the step before it in the same stream only, and the
  *   longest part of a step is a chain of multiplications (and, decoding, a
  *   division): with two independent chains in flight the CPU overlaps them, which
@@ -20,8 +22,9 @@
  *   used. A symbol of frequency 0 is found in the coding loop itself (its interval
  *   is empty) and reported, naming the symbol, its index and its stream.
  * - The rare encoder step that writes more than 24 bits at once (a long run of
- *   pending bits) goes through a small out-of-line function on a state array, so
- *   that the loop keeps both coders' state in registers.
+ *   pending bits), the finish and the decoder's end checks are those of the
+ *   plane coders (`_arithmetic_steps.ts`); the rare step runs out of line on a
+ *   state array, so that the loop keeps both coders' state in registers.
  * - Bytes go out as one big-endian 32-bit store of the pending bits,
  *   left-aligned (`DataView.setUint32`), and come in as one 32-bit load plus a
  *   byte, where the plane coders use three and five byte accesses.
@@ -29,6 +32,13 @@
  * @module
  */
 
+import { fp16DecodeOutput } from "./_fp16_streams.ts";
+import {
+  checkStreamEnd,
+  emitMany,
+  encoderState,
+  finishStream,
+} from "./_arithmetic_steps.ts";
 import { arithmeticDecode } from "./arithmetic_decoder.ts";
 import { arithmeticEncode } from "./arithmetic_encoder.ts";
 import type { ArithmeticModel } from "./arithmetic_model.ts";
@@ -36,8 +46,6 @@ import { KvbitsDataError } from "./errors.ts";
 import { splitFp16Planes } from "./fp16_planes.ts";
 import type { Fp16StreamNames } from "./huffman_fp16.ts";
 
-/** 2^30: the finish emits 0 below it, 1 from it on. */
-const QUARTER = 0x40000000;
 /** Bytes after the bound: the branch-free writer stores 4 bytes at a time. */
 const WRITE_SLACK = 4;
 /** Zero bytes after the copy of a stream (as arithmetic_decoder.ts). */
@@ -142,6 +150,8 @@ export function arithmeticEncodeFp16(
   // Errors are raised after the loop: code that can throw with the stream names
   // inside it keeps them alive there, which slows the loop (see huffman_fp16.ts).
   let missing = -1;
+  // The state of the rare out-of-line step, of either coder.
+  const state = encoderState();
   for (let i = 0; i < count; i++) {
     const word = words[i];
     const hiSymbol = word >>> 10;
@@ -175,26 +185,27 @@ export function arithmeticEncodeFp16(
         hiLow = hiLow << k;
         hiHigh = (hiHigh << k) | (0x7fffffff >>> (31 - k));
       } else {
-        STATE[0] = hiLow;
-        STATE[1] = hiHigh;
-        STATE[2] = hiPending;
-        STATE[3] = hiAcc;
-        STATE[4] = hiAccBits;
-        STATE[5] = hiAt;
-        emitMany(hiOut, k);
-        hiLow = STATE[0];
-        hiHigh = STATE[1];
-        hiPending = STATE[2];
-        hiAcc = STATE[3];
-        hiAccBits = STATE[4];
-        hiAt = STATE[5];
+        state[0] = hiLow;
+        state[1] = hiHigh;
+        state[2] = hiPending;
+        state[3] = hiAcc;
+        state[4] = hiAccBits;
+        state[5] = hiAt;
+        emitMany(hiOut, k, state);
+        hiLow = state[0];
+        hiHigh = state[1];
+        hiPending = state[2];
+        hiAcc = state[3];
+        hiAccBits = state[4];
+        hiAt = state[5];
       }
       const u = Math.clz32(((~hiLow | hiHigh) << 1) | 1);
       hiPending += u;
       hiLow = (hiLow << u) & 0x7fffffff;
       hiHigh = (hiHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
     }
-    // lo10: the same.
+    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
+    // and `-- --update` writes it).
     {
       const range = ((loHigh - loLow) >>> 0) + 1;
       const base = loLow >>> 0;
@@ -215,19 +226,19 @@ export function arithmeticEncodeFp16(
         loLow = loLow << k;
         loHigh = (loHigh << k) | (0x7fffffff >>> (31 - k));
       } else {
-        STATE[0] = loLow;
-        STATE[1] = loHigh;
-        STATE[2] = loPending;
-        STATE[3] = loAcc;
-        STATE[4] = loAccBits;
-        STATE[5] = loAt;
-        emitMany(loOut, k);
-        loLow = STATE[0];
-        loHigh = STATE[1];
-        loPending = STATE[2];
-        loAcc = STATE[3];
-        loAccBits = STATE[4];
-        loAt = STATE[5];
+        state[0] = loLow;
+        state[1] = loHigh;
+        state[2] = loPending;
+        state[3] = loAcc;
+        state[4] = loAccBits;
+        state[5] = loAt;
+        emitMany(loOut, k, state);
+        loLow = state[0];
+        loHigh = state[1];
+        loPending = state[2];
+        loAcc = state[3];
+        loAccBits = state[4];
+        loAt = state[5];
       }
       const u = Math.clz32(((~loLow | loHigh) << 1) | 1);
       loPending += u;
@@ -245,8 +256,14 @@ export function arithmeticEncodeFp16(
       `Cannot encode ${stream}: symbol ${symbol} at index ${missing} has frequency 0 in the table`,
     );
   }
-  const hiEnd = finish(hiOut, hiLow, hiPending, hiAcc, hiAccBits, hiAt);
-  const loEnd = finish(loOut, loLow, loPending, loAcc, loAccBits, loAt);
+  const hiEnd = finishStream(
+    hiOut,
+    Int32Array.of(hiLow, hiHigh, hiPending, hiAcc, hiAccBits, hiAt),
+  );
+  const loEnd = finishStream(
+    loOut,
+    Int32Array.of(loLow, loHigh, loPending, loAcc, loAccBits, loAt),
+  );
   if (hiEnd > hiBound || loEnd > loBound) {
     throw new Error(
       `Cannot encode ${
@@ -255,95 +272,6 @@ export function arithmeticEncodeFp16(
     );
   }
   return [hiOut.subarray(0, hiEnd), loOut.subarray(0, loEnd)];
-}
-
-/** One coder's state for the out-of-line step: low, high, pending, acc, accBits, at. */
-const STATE = new Int32Array(6);
-
-/**
- * Step 1 when it writes more than 24 bits (many pending bits, or k = 32): the k
- * leading bits on which low and high agree, the pending bits after the first of
- * them, as in arithmetic_encoder.ts. Works on {@link STATE}.
- */
-function emitMany(out: Uint8Array, k: number): void {
-  let low = STATE[0];
-  let high = STATE[1];
-  let pending = STATE[2];
-  let acc = STATE[3];
-  let accBits = STATE[4];
-  let at = STATE[5];
-  if (k !== 0) {
-    const first = low >>> 31;
-    acc = (acc << 1) | first;
-    accBits += 1;
-    const fill = first === 1 ? 0 : 0xffff;
-    while (pending > 0) {
-      const n = pending < 16 ? pending : 16;
-      acc = (acc << n) | (fill >>> (16 - n));
-      accBits += n;
-      out[at] = acc >>> (accBits - 8);
-      out[at + 1] = acc >>> (accBits - 16);
-      out[at + 2] = acc >>> (accBits - 24);
-      at += accBits >>> 3;
-      accBits &= 7;
-      pending -= n;
-    }
-    let rest = low << 1;
-    for (let left = k - 1; left > 0;) {
-      const n = left < 16 ? left : 16;
-      acc = (acc << n) | (rest >>> (32 - n));
-      accBits += n;
-      out[at] = acc >>> (accBits - 8);
-      out[at + 1] = acc >>> (accBits - 16);
-      out[at + 2] = acc >>> (accBits - 24);
-      at += accBits >>> 3;
-      accBits &= 7;
-      rest <<= n;
-      left -= n;
-    }
-    if (k === 32) {
-      low = 0;
-      high = -1;
-    } else {
-      low = low << k;
-      high = (high << k) | (0x7fffffff >>> (31 - k));
-    }
-  }
-  STATE[0] = low;
-  STATE[1] = high;
-  STATE[2] = pending;
-  STATE[3] = acc;
-  STATE[4] = accBits;
-  STATE[5] = at;
-}
-
-/** The finish of arithmetic_encoder.ts; returns the stream's length in bytes. */
-function finish(
-  out: Uint8Array,
-  low: number,
-  pending: number,
-  acc: number,
-  accBits: number,
-  at: number,
-): number {
-  pending += 1;
-  const last = low < QUARTER ? 0 : 1;
-  acc = (acc << 1) | last;
-  accBits += 1;
-  const fill = last === 1 ? 0 : 0xffff;
-  while (pending > 0) {
-    const n = pending < 16 ? pending : 16;
-    acc = (acc << n) | (fill >>> (16 - n));
-    accBits += n;
-    out[at] = acc >>> (accBits - 8);
-    out[at + 1] = acc >>> (accBits - 16);
-    out[at + 2] = acc >>> (accBits - 24);
-    at += accBits >>> 3;
-    accBits &= 7;
-    pending -= n;
-  }
-  if (accBits > 0) out[at++] = acc << (8 - accBits);
-  return at;
 }
 
 /**
@@ -389,17 +317,7 @@ export function arithmeticDecodeFp16(
 ): Uint16Array {
   const hiStream = options.hiStream ?? "hi6";
   const loStream = options.loStream ?? "lo10";
-  if (!Number.isSafeInteger(count) || count < 0) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: symbol count ${count} is not a non-negative integer`,
-    );
-  }
-  const out = options.into ?? new Uint16Array(count);
-  if (out.length < count) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: output holds ${out.length} words, ${count} needed`,
-    );
-  }
+  const out = fp16DecodeOutput(count, options.into, hiStream);
   if (
     !fusable(hi, 64) || !fusable(lo, 1024) || hiBytes.length === 0 ||
     loBytes.length === 0
@@ -490,7 +408,8 @@ export function arithmeticDecodeFp16(
         hiAt += k + u;
       }
     }
-    // lo10: the same.
+    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
+    // and `-- --update` writes it).
     {
       const base = loLow >>> 0;
       loHigh = (base + loRange * loScaled[loSymbol + 1] - 1) | 0;
@@ -531,35 +450,7 @@ export function arithmeticDecodeFp16(
       { stream, bitOffset: at - 32 },
     );
   }
-  checkEnd(hiBytes.length, hiAt, hiLow, hiValue, count, hiStream);
-  checkEnd(loBytes.length, loAt, loLow, loValue, count, loStream);
+  checkStreamEnd(hiBytes.length, hiAt, hiLow, hiValue, count, hiStream);
+  checkStreamEnd(loBytes.length, loAt, loLow, loValue, count, loStream);
   return out;
-}
-
-/** Checks 2 and 3 of arithmetic_decoder.ts: the stream's length, and its finish bits. */
-function checkEnd(
-  length: number,
-  position: number,
-  low: number,
-  value: number,
-  count: number,
-  stream: string,
-): void {
-  const shifts = position - 32;
-  const expectedLength = Math.ceil((shifts + 2) / 8);
-  if (length !== expectedLength) {
-    throw new KvbitsDataError(
-      `${
-        length - expectedLength
-      } bytes follow the end of the stream (it holds more than the ${count} symbols expected, is corrupt, or was coded with another table)`,
-      { stream, bitOffset: shifts + 2 },
-    );
-  }
-  const expectedValue = low < QUARTER ? 0x40000000 : 0x80000000;
-  if (value >>> 0 !== expectedValue) {
-    throw new KvbitsDataError(
-      "the stream does not end as the encoder ends a stream (corrupt, or coded with another table or symbol count)",
-      { stream, bitOffset: shifts },
-    );
-  }
 }

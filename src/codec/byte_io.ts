@@ -277,4 +277,33 @@ export class ByteReader {
     this.offset += length;
     return view;
   }
+
+  /**
+   * Reads a varint length, then that many bytes (a length-prefixed part).
+   *
+   * @param what The part's name for the message, e.g. `rANS stream`.
+   * @returns A view of the part's bytes.
+   * @throws {KvbitsDataError} When the length exceeds the bytes left (at the
+   * length's offset).
+   *
+   * @example
+   * ```ts
+   * import { ByteReader } from "./byte_io.ts";
+   * import { assertEquals, assertThrows } from "@std/assert";
+   *
+   * assertEquals([...new ByteReader(Uint8Array.of(2, 7, 8, 9), "s").sized("part")], [7, 8]);
+   * assertThrows(() => new ByteReader(Uint8Array.of(5, 7), "s").sized("part"), Error, "part of 5 bytes is longer than the 1 bytes left");
+   * ```
+   */
+  sized(what: string): Uint8Array {
+    const at = this.offset;
+    const length = this.varint();
+    if (length > this.remaining) {
+      throw this.error(
+        `${what} of ${length} bytes is longer than the ${this.remaining} bytes left`,
+        at,
+      );
+    }
+    return this.bytes(length);
+  }
 }

@@ -38,6 +38,9 @@
  * @module
  */
 
+import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+import { orderedFp16, unorderedFp16 } from "./rotary_prediction.ts";
+
 /** Top mantissa bits coded with a model; the low `10 - 2` bits are raw. */
 export const TOP_MANTISSA_BITS = 2;
 /** Alphabet of the mantissa-top model: 4. */
@@ -79,6 +82,85 @@ export const RESIDUAL_ESCAPE = 0;
  * by more ulps (kv-real: 4.3 bits of residual below exponent 9, 1.0 above 14).
  */
 export const RESIDUAL_CONTEXTS = 8;
+
+/**
+ * The mantissa-top context of an element: its exponent's distance from its
+ * channel's rounded mean exponent, through {@link TOP_CONTEXT_OF_DISTANCE}.
+ *
+ * @param hi6 The element's `hi6` symbol.
+ * @param roundedExponent Its channel's `roundedExponent`.
+ * @returns `0..7`.
+ *
+ * @example
+ * ```ts
+ * import { NO_HISTORY_EXPONENT, TOP_CONTEXT_NO_HISTORY, topContext } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([topContext(15, 15), topContext(0x20 | 17, 15), topContext(15, NO_HISTORY_EXPONENT)], [3, 5, TOP_CONTEXT_NO_HISTORY]);
+ * ```
+ */
+export function topContext(hi6: number, roundedExponent: number): number {
+  return TOP_CONTEXT_OF_DISTANCE[
+    (hi6 & 31) - roundedExponent + DISTANCE_OFFSET
+  ];
+}
+
+/**
+ * The residual symbol of a predicted element: its distance in FP16 steps from
+ * the prediction plus 32, or {@link RESIDUAL_ESCAPE} beyond
+ * {@link RESIDUAL_LIMIT}.
+ *
+ * @param word The element.
+ * @param predicted Its prediction.
+ * @returns `0..63`.
+ *
+ * @example
+ * ```ts
+ * import { residualSymbol, residualWord } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(residualSymbol(0x3c01, 0x3c00), 33);
+ * assertEquals(residualSymbol(0x0001, 0x8001), 35); // across zero: -2^-24, -0, +0, 2^-24
+ * assertEquals(residualSymbol(0x4000, 0x3c00), 0); // escapes
+ * assertEquals(residualWord(0x8001, 35), 0x0001);
+ * ```
+ */
+export function residualSymbol(word: number, predicted: number): number {
+  const residual = orderedFp16(word) - orderedFp16(predicted);
+  return residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
+    ? residual + 32
+    : RESIDUAL_ESCAPE;
+}
+
+/**
+ * The word a residual symbol (not the escape) stands for: the inverse of
+ * {@link residualSymbol}.
+ *
+ * @param predicted The prediction.
+ * @param symbol `1..63`.
+ * @returns The FP16 word.
+ */
+export function residualWord(predicted: number, symbol: number): number {
+  return unorderedFp16((orderedFp16(predicted) + symbol - 32) & 0xffff);
+}
+
+/**
+ * The residual context of a predicted element: its predicted exponent / 4.
+ *
+ * @param predicted The predicted FP16 word.
+ * @returns `0..7`.
+ *
+ * @example
+ * ```ts
+ * import { residualContext } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([residualContext(0x3c00), residualContext(0xbc00), residualContext(0x0001)], [3, 3, 0]);
+ * ```
+ */
+export function residualContext(predicted: number): number {
+  return ((predicted >>> 10) & 31) >>> 2;
+}
 
 /**
  * Mantissa-top context by `exponent - roundedMean + 64`: distances -3..3 (clamped)
@@ -148,28 +230,112 @@ export class ChannelStates {
   }
 
   /**
-   * Moves a channel's averages towards a newly coded `hi6` symbol. Hot loops inline
-   * the same arithmetic.
+   * Moves a channel's averages towards a newly coded `hi6` symbol (see
+   * {@link updateChannel}, which hot loops call on the arrays).
    *
    * @param channel The channel.
    * @param hi6 The symbol coded, `0..63`.
    */
   update(channel: number, hi6: number): void {
-    const exponent = hi6 & 31;
-    const sign = 256 - ((hi6 >>> 5) << 9);
-    let mean = exponent << 8;
-    let bias = sign;
-    if (this.hi6Context[channel] !== 0) {
-      mean = this.meanExponent[channel];
-      mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
-      bias = this.signBias[channel];
-      bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
-    }
-    this.meanExponent[channel] = mean;
-    this.signBias[channel] = bias;
-    const rounded = (mean + 128) >> 8;
-    this.roundedExponent[channel] = rounded;
-    this.hi6Context[channel] = 1 + (rounded << 2) +
-      SIGN_BUCKET_OF_BIAS[bias + 256];
+    updateChannel(
+      this.meanExponent,
+      this.signBias,
+      this.roundedExponent,
+      this.hi6Context,
+      channel,
+      hi6,
+    );
+  }
+}
+
+/**
+ * Moves channel `channel`'s averages towards a newly coded `hi6` symbol and sets
+ * its next contexts: the one update of {@link ChannelStates}, on its arrays so
+ * that hot loops pass them from locals.
+ *
+ * @param meanExponent `ChannelStates.meanExponent`.
+ * @param signBias `ChannelStates.signBias`.
+ * @param roundedExponent `ChannelStates.roundedExponent`.
+ * @param hi6Context `ChannelStates.hi6Context`.
+ * @param channel The channel.
+ * @param hi6 The symbol coded, `0..63`.
+ * @param context The channel's `hi6` context before this symbol (hot loops have
+ * it in a register; read from `hi6Context` when omitted).
+ *
+ * @example
+ * ```ts
+ * import { ChannelStates, updateChannel } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const c = new ChannelStates(1);
+ * updateChannel(c.meanExponent, c.signBias, c.roundedExponent, c.hi6Context, 0, 15);
+ * assertEquals([c.roundedExponent[0], c.hi6Context[0]], [15, 1 + 4 * 15 + 3]);
+ * ```
+ */
+export function updateChannel(
+  meanExponent: Int32Array,
+  signBias: Int32Array,
+  roundedExponent: Int32Array,
+  hi6Context: Int32Array,
+  channel: number,
+  hi6: number,
+  context: number = hi6Context[channel],
+): void {
+  const exponent = hi6 & 31;
+  const sign = 256 - ((hi6 >>> 5) << 9);
+  let mean = exponent << 8;
+  let bias = sign;
+  if (context !== 0) {
+    mean = meanExponent[channel];
+    mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
+    bias = signBias[channel];
+    bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
+  }
+  meanExponent[channel] = mean;
+  signBias[channel] = bias;
+  const rounded = (mean + 128) >> 8;
+  roundedExponent[channel] = rounded;
+  hi6Context[channel] = 1 + (rounded << 2) + SIGN_BUCKET_OF_BIAS[bias + 256];
+}
+
+/**
+ * The three adaptive model sets of the `ctx` codec (`hi6`, mantissa top, and
+ * residuals of predicted rows), allocated together and reset for every tensor.
+ *
+ * @example
+ * ```ts
+ * import { CtxModels, TOP_CONTEXT_NO_HISTORY } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const models = new CtxModels();
+ * models.reset();
+ * assertEquals(models.top.frozen[TOP_CONTEXT_NO_HISTORY], 1);
+ * assertEquals(models.hi6.alphabet, 64);
+ * ```
+ */
+export class CtxModels {
+  /** `hi6` (sign and exponent), by the channel's `hi6` context. */
+  readonly hi6: AdaptiveFrequencies;
+  /** Top mantissa bits, by the exponent's distance from the channel's mean. */
+  readonly top: AdaptiveFrequencies;
+  /** Residuals of predicted rows, by the predicted exponent / 4. */
+  readonly residual: AdaptiveFrequencies;
+
+  /** Allocates the models; each context starts afresh when first used. */
+  constructor() {
+    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
+    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+    this.top.freeze(TOP_CONTEXT_NO_HISTORY);
+    this.residual = new AdaptiveFrequencies(
+      RESIDUAL_CONTEXTS,
+      RESIDUAL_ALPHABET,
+    );
+  }
+
+  /** Forgets everything learned (start of a tensor). */
+  reset(): void {
+    this.hi6.reset();
+    this.top.reset();
+    this.residual.reset();
   }
 }

@@ -21,6 +21,7 @@
  * @module
  */
 
+import { checkHuffmanEnd, longCodeEntry } from "./_huffman_steps.ts";
 import type { CanonicalCode } from "./canonical_code.ts";
 import { KvbitsDataError } from "./errors.ts";
 import { HUFFMAN_MAX_READ_CODE_LENGTH } from "./huffman_code_lengths.ts";
@@ -208,15 +209,15 @@ export function huffmanDecode<T extends Uint8Array | Uint16Array = Uint16Array>(
     let length = entry & 63;
     let symbol = entry >>> 6;
     if (length === LONG_CODE || length === 0) {
-      symbol = decodeLongCode(buffer, position, table);
-      if (symbol < 0) {
+      const long = longCodeEntry(buffer, position, table);
+      if (long < 0) {
         throw new KvbitsDataError(
           `bit pattern at symbol ${i} of ${count} is not a code of the codebook`,
           { stream, bitOffset: position },
         );
       }
-      length = symbol >>> 16;
-      symbol &= 0xffff;
+      length = long & 63;
+      symbol = long >>> 6;
     }
     position += length;
     if (position > totalBits) {
@@ -227,56 +228,6 @@ export function huffmanDecode<T extends Uint8Array | Uint16Array = Uint16Array>(
     }
     out[i] = symbol;
   }
-  checkEnd(bytes, position, stream);
+  checkHuffmanEnd(bytes, position, stream);
   return out;
-}
-
-/**
- * Resolves a code longer than the primary table (or reports none) by canonical
- * ranges. Returns `length << 16 | symbol`, or -1 when no code matches.
- */
-function decodeLongCode(
-  buffer: Uint8Array,
-  position: number,
-  table: HuffmanDecodeTable,
-): number {
-  const p = position >>> 3;
-  const shift = position & 7;
-  // The next 32 bits of the stream, most significant first.
-  const next32 = (((buffer[p] << 24) | (buffer[p + 1] << 16) |
-        (buffer[p + 2] << 8) | buffer[p + 3]) << shift |
-    (buffer[p + 4] >>> (8 - shift))) >>> 0;
-  const { firstCode, lengthCounts, firstIndex, symbolsInCodeOrder } = table;
-  for (let length = 1; length <= table.maxLength; length++) {
-    const value = Math.floor(next32 / 2 ** (32 - length));
-    const offset = value - firstCode[length];
-    if (offset >= 0 && offset < lengthCounts[length]) {
-      return (length << 16) | symbolsInCodeOrder[firstIndex[length] + offset];
-    }
-  }
-  return -1;
-}
-
-/** After the last symbol only zero padding bits, less than one byte, may remain. */
-function checkEnd(
-  bytes: Uint8Array,
-  position: number,
-  stream: string | undefined,
-): void {
-  const usedBytes = Math.ceil(position / 8);
-  if (bytes.length > usedBytes) {
-    throw new KvbitsDataError(
-      `${
-        bytes.length - usedBytes
-      } bytes follow the last symbol (the stream holds more than expected)`,
-      { stream, bitOffset: position },
-    );
-  }
-  const padding = position & 7;
-  if (padding !== 0 && (bytes[usedBytes - 1] & (0xff >>> padding)) !== 0) {
-    throw new KvbitsDataError(
-      "padding bits after the last symbol are not zero",
-      { stream, bitOffset: position },
-    );
-  }
 }

@@ -29,6 +29,8 @@
  * @module
  */
 
+import { fp16DecodeOutput } from "./_fp16_streams.ts";
+import { checkHuffmanEnd, longCodeEntry } from "./_huffman_steps.ts";
 import type { CanonicalCode } from "./canonical_code.ts";
 import { KvbitsDataError } from "./errors.ts";
 import { splitFp16Planes } from "./fp16_planes.ts";
@@ -257,17 +259,7 @@ export function huffmanDecodeFp16(
 ): Uint16Array {
   const hiStream = options.hiStream ?? "hi6";
   const loStream = options.loStream ?? "lo10";
-  if (!Number.isSafeInteger(count) || count < 0) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: symbol count ${count} is not a non-negative integer`,
-    );
-  }
-  const out = options.into ?? new Uint16Array(count);
-  if (out.length < count) {
-    throw new RangeError(
-      `Cannot decode ${hiStream}: output holds ${out.length} words, ${count} needed`,
-    );
-  }
+  const out = fp16DecodeOutput(count, options.into, hiStream);
   if (count > 0 && (hi.maxLength === 0 || lo.maxLength === 0)) {
     // Plane by plane: huffmanDecode names the stream and the problem.
     return joinPlanes(hiBytes, loBytes, count, hi, lo, out, hiStream, loStream);
@@ -302,7 +294,7 @@ export function huffmanDecodeFp16(
     let hiLength = hiEntry & 63;
     let loLength = loEntry & 63;
     if (hiLength === LONG_CODE || hiLength === 0) {
-      hiEntry = longEntry(hiBuffer, hiAt, hi);
+      hiEntry = longCodeEntry(hiBuffer, hiAt, hi);
       if (hiEntry < 0) {
         failed = FAILED_HI_CODE;
         failedAt = i;
@@ -312,7 +304,7 @@ export function huffmanDecodeFp16(
       hiLength = hiEntry & 63;
     }
     if (loLength === LONG_CODE || loLength === 0) {
-      loEntry = longEntry(loBuffer, loAt, lo);
+      loEntry = longCodeEntry(loBuffer, loAt, lo);
       if (loEntry < 0) {
         failed = FAILED_LO_CODE;
         failedAt = i;
@@ -344,8 +336,8 @@ export function huffmanDecodeFp16(
       { stream, bitOffset: failedBit },
     );
   }
-  checkEnd(hiBytes, hiAt, hiStream);
-  checkEnd(loBytes, loAt, loStream);
+  checkHuffmanEnd(hiBytes, hiAt, hiStream);
+  checkHuffmanEnd(loBytes, loAt, loStream);
   return out;
 }
 
@@ -372,50 +364,4 @@ function joinPlanes(
     out[i] = ((hiPlane[i] & 0x3f) << 10) | (loPlane[i] & 0x3ff);
   }
   return out;
-}
-
-/**
- * A code longer than the primary table, resolved canonically, as a primary-style
- * entry `symbol << 6 | length`; -1 when the bits start no code.
- */
-function longEntry(
-  buffer: Uint8Array,
-  position: number,
-  table: HuffmanDecodeTable,
-): number {
-  const p = position >>> 3;
-  const shift = position & 7;
-  // The next 32 bits of the stream, most significant first.
-  const next32 = ((((buffer[p] << 24) | (buffer[p + 1] << 16) |
-    (buffer[p + 2] << 8) | buffer[p + 3]) << shift) |
-    (buffer[p + 4] >>> (8 - shift))) >>> 0;
-  const { firstCode, lengthCounts, firstIndex, symbolsInCodeOrder } = table;
-  for (let length = 1; length <= table.maxLength; length++) {
-    const value = Math.floor(next32 / 2 ** (32 - length));
-    const offset = value - firstCode[length];
-    if (offset >= 0 && offset < lengthCounts[length]) {
-      return (symbolsInCodeOrder[firstIndex[length] + offset] << 6) | length;
-    }
-  }
-  return -1;
-}
-
-/** After the last symbol only zero padding bits, less than one byte, may remain. */
-function checkEnd(bytes: Uint8Array, position: number, stream: string): void {
-  const usedBytes = Math.ceil(position / 8);
-  if (bytes.length > usedBytes) {
-    throw new KvbitsDataError(
-      `${
-        bytes.length - usedBytes
-      } bytes follow the last symbol (the stream holds more than expected)`,
-      { stream, bitOffset: position },
-    );
-  }
-  const padding = position & 7;
-  if (padding !== 0 && (bytes[usedBytes - 1] & (0xff >>> padding)) !== 0) {
-    throw new KvbitsDataError(
-      "padding bits after the last symbol are not zero",
-      { stream, bitOffset: position },
-    );
-  }
 }

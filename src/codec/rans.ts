@@ -45,6 +45,9 @@ export const RANS_LANES = 4;
 /** Bytes of the four final states at the start of a stream. */
 export const RANS_HEADER_BYTES = 4 * RANS_LANES;
 
+/** Mask of a state's slot (its low 12 bits), which names the next symbol. */
+export const RANS_SLOT_MASK = RANS_TOTAL - 1;
+
 /** `x >= RENORM_FACTOR * f` means "emit 16 bits first": `(2^15 >> 12) << 16`. */
 const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
 
@@ -135,7 +138,42 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
     );
   }
   const out = new Uint8Array(ransEncodedBound(count));
-  let pos = out.length;
+  return out.subarray(ransEncodeInto(records, count, out, out.length));
+}
+
+/**
+ * {@link ransEncode} into a given buffer: the stream is written backwards so that
+ * it ends at `end`, and may overwrite records already coded. The records may
+ * therefore lie in `out` itself, at or below `end - 4 * count` (each record,
+ * 4 bytes, adds at most 2 bytes to the stream), which saves a buffer.
+ *
+ * @param records Packed intervals and lanes, in decoding order.
+ * @param count How many records to code.
+ * @param out Where the stream goes.
+ * @param end Where it ends; at least `ransEncodedBound(count)` bytes must lie
+ * before it.
+ * @returns Where the stream starts.
+ *
+ * @example Records and stream in one buffer
+ * ```ts
+ * import { ransEncode, ransEncodeInto, ransRecord } from "./rans.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = new Uint8Array(16 + 4 * 3);
+ * const records = new Uint32Array(out.buffer, 16, 3);
+ * records.set([ransRecord(0, 2048, 0), ransRecord(2048, 1024, 1), ransRecord(0, 2048, 2)]);
+ * const copy = records.slice();
+ * const start = ransEncodeInto(records, 3, out, out.length);
+ * assertEquals(out.subarray(start), ransEncode(copy, 3));
+ * ```
+ */
+export function ransEncodeInto(
+  records: Uint32Array,
+  count: number,
+  out: Uint8Array,
+  end: number,
+): number {
+  let pos = end;
   const states = new Int32Array(RANS_LANES).fill(RANS_LOWER_BOUND);
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
@@ -155,7 +193,7 @@ export function ransEncode(records: Uint32Array, count: number): Uint8Array {
   for (let lane = 0; lane < RANS_LANES; lane++) {
     writeUint32(out, pos + 4 * lane, states[lane]);
   }
-  return out.subarray(pos);
+  return pos;
 }
 
 function writeUint32(out: Uint8Array, at: number, value: number): void {
@@ -254,9 +292,56 @@ export function ransCheckEnd(
 }
 
 /**
+ * One decoding step before renormalization: the state once the symbol that owns
+ * the slot `x & 4095` is taken out, `f * floor(x / 2^12) + slot - c`. Every
+ * decoder of this module's streams takes its symbols through it.
+ *
+ * @param x The state, `2^15..2^31-1`.
+ * @param entry The symbol's interval, `start << 16 | frequency` (a table entry
+ * of `adaptive_frequencies.ts`; lane bits, if any, are ignored).
+ * @returns The new state, `>= 1`; below 2^15 it needs {@link ransShiftIn}.
+ *
+ * @example
+ * ```ts
+ * import { ransDecodeStep } from "./rans.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * // Slot 100 lies in the interval 0..2047 of a symbol of frequency 2048.
+ * assertEquals(ransDecodeStep(5 * 4096 + 100, 2048), 2048 * 5 + 100);
+ * ```
+ */
+export function ransDecodeStep(x: number, entry: number): number {
+  return (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) +
+    (x & RANS_SLOT_MASK) - ((entry >>> 16) & RANS_SLOT_MASK);
+}
+
+/**
+ * The decoder's renormalization: a state below 2^15 takes in the next 16-bit word
+ * of the stream (little-endian at `pos`). Callers test `x < RANS_LOWER_BOUND`,
+ * call this, and advance `pos` by 2.
+ *
+ * @param x A state below 2^15.
+ * @param bytes The stream.
+ * @param pos Offset of the word.
+ * @returns `x * 2^16 + word`, below 2^31.
+ *
+ * @example
+ * ```ts
+ * import { ransShiftIn } from "./rans.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(ransShiftIn(3, Uint8Array.of(0x34, 0x12), 0), 0x31234);
+ * ```
+ */
+export function ransShiftIn(x: number, bytes: Uint8Array, pos: number): number {
+  return (x << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+}
+
+/**
  * Decodes symbols coded with one static frequency table, symbol `k` on lane
  * `k mod 4`: the plain reference decoder, for tests and examples (the `ctx` codec
- * inlines the same steps with adaptive tables).
+ * takes the same steps, {@link ransDecodeStep} and {@link ransShiftIn}, with
+ * adaptive tables).
  *
  * @param stream A stream from {@link ransEncode}.
  * @param count Number of symbols to decode.
@@ -297,15 +382,15 @@ export function ransDecodeStatic(
   for (let k = 0; k < count; k++) {
     const lane = k & 3;
     let x = states[lane];
-    const slot = x & (RANS_TOTAL - 1);
+    const slot = x & RANS_SLOT_MASK;
     let s = 0;
     while (starts[s + 1] <= slot) s++;
-    x = frequencies[s] * (x >>> RANS_PROBABILITY_BITS) + slot - starts[s];
+    x = ransDecodeStep(x, (starts[s] << 16) | frequencies[s]);
     if (x < RANS_LOWER_BOUND) {
       if (pos + 2 > stream.length) {
         ransCheckEnd(states, pos + 2, stream.length, name);
       }
-      x = x * 65536 + (stream[pos] | (stream[pos + 1] << 8));
+      x = ransShiftIn(x, stream, pos);
       pos += 2;
     }
     states[lane] = x;

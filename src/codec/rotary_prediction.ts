@@ -177,30 +177,41 @@ export function rotaryAngles(
   }
 }
 
-/** Value of every FP16 bit pattern as a double (NaN patterns give NaN). */
-export const FP16_VALUES: Float64Array = (() => {
-  const values = new Float64Array(65536);
-  for (let u = 0; u < 65536; u++) {
-    const exponent = (u >>> 10) & 31;
-    const mantissa = u & 1023;
-    let value: number;
-    if (exponent === 0) value = mantissa * powerOfTwo(-24);
-    else if (exponent === 31) value = mantissa === 0 ? Infinity : NaN;
-    else value = (1024 + mantissa) * powerOfTwo(exponent - 25);
-    values[u] = u & 0x8000 ? -value : value;
-  }
-  return values;
-})();
-
-/** A double and its two 32-bit words; the high word's index depends on the host. */
-const DOUBLE = new Float64Array(1);
-const DOUBLE_WORDS = new Uint32Array(DOUBLE.buffer);
-const HIGH_WORD = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1 ? 1 : 0;
 /** `2^e` for the normal FP16 exponents `e = -14..15`, at index `e + 14`. */
 const POWERS_OF_TWO: Float64Array = Float64Array.from(
   { length: 30 },
   (_, i) => powerOfTwo(i - 14),
 );
+
+/**
+ * The value of an FP16 bit pattern as a double, exactly.
+ *
+ * @param word An FP16 word.
+ * @returns Its value; NaN patterns give NaN.
+ *
+ * @example
+ * ```ts
+ * import { fp16Value } from "./rotary_prediction.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([fp16Value(0x3c00), fp16Value(0xc100), fp16Value(0x0001), fp16Value(0xfc00)], [1, -2.5, 2 ** -24, -Infinity]);
+ * ```
+ */
+export function fp16Value(word: number): number {
+  const exponent = (word >>> 10) & 31;
+  const mantissa = word & 1023;
+  let value: number;
+  // Products of small integers and powers of two: exact.
+  if (exponent === 0) value = mantissa * SUBNORMAL_STEP;
+  else if (exponent === 31) value = mantissa === 0 ? Infinity : NaN;
+  else value = (1024 + mantissa) * POWERS_OF_TWO[exponent - 1] * MANTISSA_STEP;
+  return word & 0x8000 ? -value : value;
+}
+
+/** 2^-24: the FP16 subnormal step. */
+const SUBNORMAL_STEP = 5.9604644775390625e-8;
+/** 2^-10: one mantissa step of a normal FP16 value, relative to its power. */
+const MANTISSA_STEP = 0.0009765625;
 
 function roundHalfEven(q: number): number {
   let f = Math.floor(q);
@@ -236,9 +247,10 @@ export function fp16Bits(x: number): number {
     // Subnormal (or zero): multiples of 2^-24; 1024 of them is the smallest normal.
     return sign | roundHalfEven(x * 16777216);
   }
-  // The double's own exponent (read exactly from its bits) is the FP16 one.
-  DOUBLE[0] = x;
-  const exponent = ((DOUBLE_WORDS[HIGH_WORD] >>> 20) & 0x7ff) - 1023;
+  // The FP16 exponent is floor(log2(x)), exactly: the top bit of floor(x) for
+  // x >= 1 (clz32 takes the integer part), else of floor(x * 2^14) (exact
+  // scaling into 1..16383) less 14.
+  const exponent = x >= 1 ? 31 - Math.clz32(x) : 17 - Math.clz32(x * 16384);
   const mantissa = roundHalfEven((x / POWERS_OF_TWO[exponent + 14]) * 1024);
   // A mantissa rounded up to 2048 carries into the exponent by itself.
   return sign | (((exponent + 15) << 10) + (mantissa - 1024));
@@ -316,14 +328,13 @@ export function predictRotatedRow(
   out: Uint16Array,
 ): void {
   const half = headDim / 2;
-  const values = FP16_VALUES;
   for (let h = 0; h < heads; h++) {
     const base = h * headDim;
     for (let i = 0; i < half; i++) {
       const a = pairing === ROTARY_PAIRING.half ? base + i : base + 2 * i;
       const b = pairing === ROTARY_PAIRING.half ? a + half : a + 1;
-      const x = values[words[sourceStart + a]];
-      const y = values[words[sourceStart + b]];
+      const x = fp16Value(words[sourceStart + a]);
+      const y = fp16Value(words[sourceStart + b]);
       out[a] = fp16Bits(x * cos[i] - y * sin[i]);
       out[b] = fp16Bits(y * cos[i] + x * sin[i]);
     }
