@@ -3,7 +3,7 @@
  * gets the documented exit code and one line that names the file and the
  * problem, never a stack trace. The table in docs/bad-inputs.md is this list's
  * output: the test fails when they differ, and
- * `deno test -A tests/bad_inputs_test.ts -- --update-readme` rewrites the table.
+ * `deno test -A tests/bad_inputs_test.ts -- --update` rewrites the table.
  */
 
 import { assert, assertEquals, assertNotMatch } from "@std/assert";
@@ -653,7 +653,7 @@ Deno.test("every bad input gets its exit code and one line naming the problem; d
     `docs/bad-inputs.md has no ${BEGIN} ... ${END} block`,
   );
   const blockStart = readme.indexOf("\n", begin) + 1;
-  if (Deno.args.includes("--update-readme")) {
+  if (Deno.args.includes("--update") || Deno.args.includes("--update-readme")) {
     await Deno.writeTextFile(
       TABLE_FILE,
       readme.slice(0, blockStart) + table + "\n" + readme.slice(end),
@@ -670,7 +670,7 @@ Deno.test("every bad input gets its exit code and one line naming the problem; d
     cellsOf(readme.slice(blockStart, end)),
     cellsOf(table),
     "docs/bad-inputs.md's table of bad inputs is out of date: run " +
-      "deno test -A tests/bad_inputs_test.ts -- --update-readme",
+      "deno test -A tests/bad_inputs_test.ts -- --update",
   );
 });
 
