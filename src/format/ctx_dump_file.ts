@@ -324,7 +324,7 @@ function hex(value: number): string {
   return value.toString(16).padStart(8, "0");
 }
 
-const META_NAME_OF_FILE = /^(meta_.+)\.kvc$/;
+const META_NAME_OF_FILE = /^(meta_.+)\.kvc$/s;
 
 /**
  * The `ctx` layout as a {@link DumpFileCodec}: `--codec ctx`, files

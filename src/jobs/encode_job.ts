@@ -38,7 +38,10 @@ import { globalCodebookText } from "../format/global_codebook.ts";
 import type { CodebookMode, PerStream } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
-import { readInputMeta, tensorPaths } from "../dump/input_dump.ts";
+import {
+  missingTensorReason,
+  readInputMeta,
+} from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile, reusedFileReader } from "../dump/read_file.ts";
 import { syncFolders } from "../dump/write_dump_files.ts";
@@ -130,7 +133,7 @@ interface SelectedDump {
 }
 
 /** Name of a meta file in a dump folder: `meta_<anything>.json`. */
-export const INPUT_META_PATTERN = /^meta_.+\.json$/;
+export const INPUT_META_PATTERN = /^meta_.+\.json$/s;
 
 /**
  * Encodes a dump folder into a bitstream folder.
@@ -206,7 +209,7 @@ async function encodeWithLanes(
       const { text, meta } = await readInputMeta(metaPath, readMeta);
       const folder = dirname(metaPath);
       const skip = selectionSkipReason(meta, options) ??
-        missingTensorReason(folder, meta, presence);
+        missingTensorReason(folder, meta, (path) => presence.exists(path));
       if (skip) {
         outcomes.set(relativePath, {
           dump: relativePath,
@@ -377,17 +380,6 @@ async function checkDumpFolder(dumpDir: string): Promise<void> {
   if (!info.isDirectory) {
     throw new KvbitsJobError(`--dump-dir ${dumpDir}: not a folder`);
   }
-}
-
-function missingTensorReason(
-  folder: string,
-  meta: DumpMeta,
-  presence: FilePresence,
-): string | undefined {
-  const paths = tensorPaths(folder, meta);
-  if (!presence.exists(paths.k)) return `k file ${paths.k} is missing`;
-  if (!presence.exists(paths.v)) return `v file ${paths.v} is missing`;
-  return undefined;
 }
 
 /** What a lane needs of a selected dump. */

@@ -1,0 +1,1 @@
+export const MANIFEST_FILE_NAME = "kvbits_manifest.json";

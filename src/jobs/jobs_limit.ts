@@ -1,0 +1,1 @@
+export function jobsLimit(n: number): {jobs: number; note?: string} { return { jobs: n }; }
