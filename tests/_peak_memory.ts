@@ -23,7 +23,12 @@ const report = job === "encode"
     ...options,
     codec: codecNamed(options.codec ?? "huffman")!,
   })
-  : await decodeFolder({ overwrite: false, durable: false, jobs: 1, ...options });
+  : await decodeFolder({
+    overwrite: false,
+    durable: false,
+    jobs: 1,
+    ...options,
+  });
 for (const outcome of report.outcomes) {
   if (outcome.status !== "done") console.log(outcome.reason);
 }

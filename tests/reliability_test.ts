@@ -14,7 +14,7 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import { arithStreamCodec } from "../src/format/arith_stream_codec.ts";
-import { type Codec } from "../src/format/codecs.ts";
+import type { Codec } from "../src/format/codecs.ts";
 import { ctxDumpFileCodec } from "../src/format/ctx_dump_file.ts";
 import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { pythonJsonDumps } from "../src/format/python_json.ts";
@@ -191,8 +191,14 @@ Deno.test("#13 item 4: encoding stage by stage into one folder never leaves dump
       ["l0/bitstream_meta_t0_2.json", "done"],
     ]);
     // Both stages in one run, or per-dump codebooks, work.
-    await encode(dumps, join(dir, "pd"), { stage: "prefill", codebook: "per-dump" });
-    await encode(dumps, join(dir, "pd"), { stage: "decode", codebook: "per-dump" });
+    await encode(dumps, join(dir, "pd"), {
+      stage: "prefill",
+      codebook: "per-dump",
+    });
+    await encode(dumps, join(dir, "pd"), {
+      stage: "decode",
+      codebook: "per-dump",
+    });
     const pd = await verifyFolder({ bitstreamDir: join(dir, "pd"), jobs: 1 });
     assertEquals(pd.outcomes.map((o) => o.status), ["done", "done"]);
   });
@@ -210,7 +216,8 @@ Deno.test("#13 item 5: a symbolic link at <out>/.kvbits-lock is refused, and its
       await Deno.symlink(target, join(dir, out, ".kvbits-lock"));
     }
     await assertRejects(
-      () => encode(dumps, join(dir, "out-enc"), { stage: "prefill", maxSeqLen: 1 }),
+      () =>
+        encode(dumps, join(dir, "out-enc"), { stage: "prefill", maxSeqLen: 1 }),
       Error,
       ".kvbits-lock: is a symbolic link",
     );
@@ -317,7 +324,10 @@ Deno.test("#13 item 8: a renamed bitstream meta and a .kvc moved to another laye
     const ctx = join(dir, "ctx");
     await encode(dumps, ctx, { codec: ctxDumpFileCodec });
     await Deno.mkdir(join(ctx, "l2"));
-    await Deno.rename(join(ctx, "l1/meta_t0_2.kvc"), join(ctx, "l2/meta_t0_2.kvc"));
+    await Deno.rename(
+      join(ctx, "l1/meta_t0_2.kvc"),
+      join(ctx, "l2/meta_t0_2.kvc"),
+    );
     for (
       const [out, gone, moved] of [
         [huff, "l0/bitstream_meta_t2_3.json", "l0/bitstream_meta_t2_9.json"],
@@ -358,7 +368,8 @@ Deno.test("#13 item 9: a k_file naming another dump's meta file is refused; deco
       k_file: "k_t2_3.bin",
       v_file: "v_t2_3.bin",
     });
-    const padded = other + " ".repeat(Math.ceil(other.length / 32) * 32 - other.length);
+    const padded = other +
+      " ".repeat(Math.ceil(other.length / 32) * 32 - other.length);
     await writeDumpFolder(dumps, [
       {
         ...TWO_DUMPS[0],
@@ -418,7 +429,10 @@ Deno.test("#13 item 10: an --out-dir inside --dump-dir that holds dumps is refus
       jobs: 1,
     });
     assertEquals(decoded.outcomes.map((o) => o.status), ["done"]);
-    assertEquals(await snapshot(join(dir, "odd-restored")), await snapshot(odd));
+    assertEquals(
+      await snapshot(join(dir, "odd-restored")),
+      await snapshot(odd),
+    );
   });
 });
 
@@ -503,7 +517,8 @@ async function peakMemoryOf(job: string, options: unknown): Promise<{
 const LINUX = Deno.build.os === "linux";
 
 Deno.test({
-  name: "#13 item 13: ctx encode of a 48 MB dump stays within 3x its size + 100 MB, and decode within 2x + 100 MB",
+  name:
+    "#13 item 13: ctx encode of a 48 MB dump stays within 3x its size + 100 MB, and decode within 2x + 100 MB",
   ignore: !LINUX,
   async fn() {
     await withTempDir(async (dir) => {
@@ -530,12 +545,18 @@ Deno.test({
         outDir: join(dir, "ctx"),
         codec: "ctx",
       });
-      assert(enc.peak < 3 * size + 100e6, `encode peak ${enc.peak} for ${size}`);
+      assert(
+        enc.peak < 3 * size + 100e6,
+        `encode peak ${enc.peak} for ${size}`,
+      );
       const dec = await peakMemoryOf("decode", {
         bitstreamDir: join(dir, "ctx"),
         outDir: join(dir, "restored"),
       });
-      assert(dec.peak < 2 * size + 100e6, `decode peak ${dec.peak} for ${size}`);
+      assert(
+        dec.peak < 2 * size + 100e6,
+        `decode peak ${dec.peak} for ${size}`,
+      );
       assertEquals(
         await Deno.readFile(join(dir, "restored/l0/k_t0_3072.bin")),
         await Deno.readFile(join(dumps, "l0/k_t0_3072.bin")),
@@ -545,7 +566,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "#13 item 14: a crafted .kvc or meta with a huge shape and no data is refused before anything large is allocated",
+  name:
+    "#13 item 14: a crafted .kvc or meta with a huge shape and no data is refused before anything large is allocated",
   ignore: !LINUX,
   async fn() {
     await withTempDir(async (dir) => {
@@ -563,17 +585,42 @@ Deno.test({
         codec: "ctx",
       });
       assert(enc.peak < 300e6, `encode peak ${enc.peak}`);
+      assertMatch(enc.output, /kv_heads \* head_dim is 1073741824 channels/);
+      // The same shape in a .kvc file: a small one with its shape bytes replaced.
+      const small = join(dir, "small");
+      await writeDumpFolder(small, [{
+        folder: "l0",
+        name: "meta_t0_0",
+        k: new Uint16Array(0),
+      }]);
+      await encode(small, join(dir, "small-ctx"), { codec: ctxDumpFileCodec });
+      const bytes = await Deno.readFile(
+        join(dir, "small-ctx/l0/meta_t0_0.kvc"),
+      );
+      assertEquals([...bytes.subarray(7, 10)], [0, 1, 1]); // tokens, heads, head_dim
+      const varint32768 = [0x80, 0x80, 0x02];
+      const crafted = new Uint8Array([
+        ...bytes.subarray(0, 7),
+        0,
+        ...varint32768,
+        ...varint32768,
+        ...bytes.subarray(10),
+      ]);
+      await Deno.mkdir(join(dir, "crafted/l0"), { recursive: true });
+      await Deno.writeFile(join(dir, "crafted/l0/meta_t0_0.kvc"), crafted);
       const dec = await peakMemoryOf("decode", {
-        bitstreamDir: join(dir, "ctx"),
+        bitstreamDir: join(dir, "crafted"),
         outDir: join(dir, "restored"),
       });
       assert(dec.peak < 300e6, `decode peak ${dec.peak}`);
+      assertMatch(dec.output, /shape 0 x 32768 x 32768 is not a tensor/);
     });
   },
 });
 
 Deno.test({
-  name: "#13 item 15: a tensor file far larger than its meta says is refused from its size, without reading it",
+  name:
+    "#13 item 15: a tensor file far larger than its meta says is refused from its size, without reading it",
   ignore: !LINUX,
   async fn() {
     await withTempDir(async (dir) => {
@@ -615,7 +662,8 @@ Deno.test("#13 item 16: --jobs is capped by the CPUs and the memory, and the cap
 });
 
 Deno.test({
-  name: "#13 item 17: a FIFO in place of a tensor or meta file is refused, never waited on",
+  name:
+    "#13 item 17: a FIFO in place of a tensor or meta file is refused, never waited on",
   ignore: Deno.build.os === "windows",
   async fn() {
     await withTempDir(async (dir) => {
@@ -692,14 +740,19 @@ Deno.test("#13 item 18: messages name the real file and problem (5,000-deep JSON
       }),
     );
     const again = await encode(dumps, out, { stage: "decode" });
-    const reason =
-      again.outcomes.find((o) => o.dump === "l0/meta_t2_3.json")?.reason ?? "";
-    assertMatch(reason, new RegExp(`^${join(out, "l0")}: .*file, not a folder`));
+    const reason = again.outcomes.find((o) =>
+      o.dump === "l0/meta_t2_3.json"
+    )?.reason ?? "";
+    assertMatch(
+      reason,
+      new RegExp(`^${join(out, "l0")}: .*file, not a folder`),
+    );
   });
 });
 
 Deno.test({
-  name: "#13 item 19: a durable encode writes every file first, then flushes files and folders once, then writes the manifest last",
+  name:
+    "#13 item 19: a durable encode writes every file first, then flushes files and folders once, then writes the manifest last",
   ignore: Deno.build.os !== "linux" || !hasStrace(),
   async fn() {
     await withTempDir(async (dir) => {
@@ -734,19 +787,19 @@ Deno.test({
         .filter((i) => i >= 0);
       const syncs = calls.map((c, i) => c.endsWith("sync") ? i : -1)
         .filter((i) => i >= 0);
-      // The global codebook (first), every dump's files, then the flushes, then
-      // the manifest's rename and its flushes.
+      // The manifest marked incomplete, the global codebook, every dump's
+      // files, then the flushes, then the complete manifest and its flushes.
       const dumpFiles = 51 * 5;
-      assertEquals(renames.length, 1 + dumpFiles + 1);
+      assertEquals(renames.length, 2 + dumpFiles + 1);
       const lastDumpRename = renames[renames.length - 2];
-      const between = syncs.filter((i) => i > renames[0] && i < lastDumpRename);
+      const between = syncs.filter((i) => i > renames[2] && i < lastDumpRename);
       assertEquals(between, [], "no flush among the dumps' writes");
       assert(syncs.some((i) => i > renames[renames.length - 1]));
       const folders = new Set(
         (await listFiles(out)).map((f) => f.slice(0, f.lastIndexOf("/"))),
       );
       assert(
-        syncs.length <= 2 + dumpFiles + 1 + folders.size + 2,
+        syncs.length <= 4 + dumpFiles + folders.size + 3,
         `${syncs.length} flushes`,
       );
     });

@@ -72,7 +72,11 @@ export function fileErrorOf(path: string, error: unknown): KvbitsFileError {
 
 /** The nearest ancestor of `path` that exists and is not a folder. */
 function fileInTheWayOf(path: string): string | undefined {
-  for (let end = path.lastIndexOf("/"); end > 0; end = path.lastIndexOf("/", end - 1)) {
+  for (
+    let end = path.lastIndexOf("/");
+    end > 0;
+    end = path.lastIndexOf("/", end - 1)
+  ) {
     const ancestor = path.slice(0, end);
     try {
       // The nearest ancestor that exists: its own parents are folders.

@@ -40,8 +40,9 @@ export interface FileToWrite {
  *
  * @param files The files of the dump (none for a one-file layout).
  * @param marker The file whose presence says the dump is complete.
- * @param options `durable` (default true) and the writer's set of `folders`
- * known to exist.
+ * @param options `durable` (default true), the writer's set of `folders`
+ * known to exist, and `markerAbsent` when the caller has just seen that there is
+ * no marker to remove (saves a failing system call per dump).
  * @throws {KvbitsFileError} Naming the file that could not be written.
  *
  * @example
@@ -62,13 +63,18 @@ export interface FileToWrite {
 export function writeFilesThenMarker(
   files: readonly FileToWrite[],
   marker: FileToWrite,
-  options: WriteOptions = {},
+  options: WriteOptions & {
+    /** The caller knows the marker does not exist: nothing to remove. */
+    readonly markerAbsent?: boolean;
+  } = {},
 ): void {
   const durable = options.durable ?? true;
-  try {
-    removeFileDurablySync(marker.path, { durable });
-  } catch (error) {
-    throw fileErrorOf(marker.path, error);
+  if (!options.markerAbsent) {
+    try {
+      removeFileDurablySync(marker.path, { durable });
+    } catch (error) {
+      throw fileErrorOf(marker.path, error);
+    }
   }
   const folders = new Set<string>();
   for (const { path, bytes } of files) {

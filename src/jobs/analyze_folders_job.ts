@@ -22,6 +22,7 @@ import { reportHtml } from "../format/report_html.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { checkOutputApart } from "./output_folder.ts";
 import { analyzeFolder, type AnalyzeReport } from "./analyze_job.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import type { ProgressListener } from "./job_report.ts";
@@ -100,6 +101,10 @@ export async function analyzeFolders(
   if (options.bitstreamDirs.length === 0) {
     throw new RangeError("Cannot analyze: no bitstream folder given");
   }
+  await checkOutputApart(options.outDir, [
+    ...options.bitstreamDirs.map((dir) => ["--bitstream-dir", dir] as const),
+    ["--orig-dump-dir", options.origDumpDir],
+  ]);
   // Open each folder first to name its files: two folders of one codec would
   // otherwise write the same <codec>_metrics.csv.
   const kinds = [];

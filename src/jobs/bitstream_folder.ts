@@ -55,6 +55,8 @@ export interface BitstreamFolder {
   readonly globalProblem?: string;
   /** Size of the global codebook file, 0 when there is none. */
   readonly codebookBytes: number;
+  /** Markers of other layouts than `codec` (when one was given), relative. */
+  readonly strays?: readonly string[];
 }
 
 /**
@@ -62,8 +64,12 @@ export interface BitstreamFolder {
  * from their names and reads the global codebook when there is one.
  *
  * @param dir The bitstream folder.
+ * @param layout The codec of the folder's layout, when known (from its
+ * manifest): markers of other layouts are then listed as `strays` instead of
+ * making the folder unreadable.
  * @returns The opened folder.
- * @throws {KvbitsJobError} When the folder is missing or mixes layouts.
+ * @throws {KvbitsJobError} When the folder is missing or mixes layouts (and no
+ * `layout` is given).
  *
  * @example
  * ```ts
@@ -78,6 +84,7 @@ export interface BitstreamFolder {
  */
 export async function openBitstreamFolder(
   dir: string,
+  layout?: Codec,
 ): Promise<BitstreamFolder> {
   let info: Deno.FileInfo;
   try {
@@ -90,10 +97,16 @@ export async function openBitstreamFolder(
   if (!info.isDirectory) {
     throw new KvbitsJobError(`--bitstream-dir ${dir}: not a folder`);
   }
-  const metaFiles = await findFiles(
+  const markers = await findFiles(
     dir,
     (name) => codecOfMarkerFile(name) !== undefined,
   );
+  // The layout the folder's manifest names, when it has one: markers of other
+  // layouts are strays, which do not block the folder's own dumps.
+  const ofLayout = (path: string) =>
+    codecOfMarkerFile(basename(path)) === layout;
+  const metaFiles = layout ? markers.filter(ofLayout) : markers;
+  const strays = layout ? markers.filter((path) => !ofLayout(path)) : [];
   const codecs = new Set(
     metaFiles.map((path) => codecOfMarkerFile(basename(path))!),
   );
@@ -104,13 +117,13 @@ export async function openBitstreamFolder(
       }); decode each layout from a folder of its own`,
     );
   }
-  const [codec] = codecs;
+  const codec = layout ?? [...codecs][0];
   if (!codec || isDumpFileCodec(codec)) {
-    return { dir, codec, metaFiles, codebookBytes: 0 };
+    return { dir, codec, metaFiles, codebookBytes: 0, strays };
   }
   const codebookPath = join(dir, codec.globalCodebookFile);
   if (!await pathExists(codebookPath)) {
-    return { dir, codec, metaFiles, codebookBytes: 0 };
+    return { dir, codec, metaFiles, codebookBytes: 0, strays };
   }
   try {
     const bytes = await readWholeFile(codebookPath);
@@ -124,6 +137,7 @@ export async function openBitstreamFolder(
       metaFiles,
       global: { models, crc32: crc32(bytes) },
       codebookBytes: bytes.length,
+      strays,
     };
   } catch (error) {
     return {
@@ -132,6 +146,7 @@ export async function openBitstreamFolder(
       metaFiles,
       globalProblem: fileErrorOf(codebookPath, error).message,
       codebookBytes: 0,
+      strays,
     };
   }
 }

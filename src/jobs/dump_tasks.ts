@@ -31,6 +31,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
+import { crc32 } from "../codec/crc32.ts";
 import {
   countFp16Symbols,
   type Fp16Histograms,
@@ -51,7 +52,12 @@ import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readInputTensors } from "../dump/input_dump.ts";
 import { pathExistsSync } from "../dump/path_exists.ts";
-import { reusedFileReader } from "../dump/read_file.ts";
+import {
+  type FileReader,
+  readFileSync,
+  reusedFileReader,
+} from "../dump/read_file.ts";
+import { firstDifference } from "../format/first_difference.ts";
 import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
 import { encodeDumpOutputs } from "./dump_outputs.ts";
@@ -86,6 +92,12 @@ export interface EncodeSetupTask {
   readonly codebookText?: string;
   /** CRC-32 of the global codebook file's bytes. */
   readonly codebookCrc32?: number;
+  /**
+   * An earlier run into the folder was interrupted (its manifest is
+   * incomplete): a dump whose marker exists is decoded and checked before it is
+   * kept, since a power cut may have left its files incomplete.
+   */
+  readonly checkExisting?: boolean;
 }
 
 /** Counts the symbols of some dumps (pass 1 of a global codebook). */
@@ -121,6 +133,11 @@ export interface DecodeSetupTask {
   readonly overwrite: boolean;
   /** Flush every file to the disk before the meta of its dump. */
   readonly durable: boolean;
+  /**
+   * CRC-32 of each dump's marker file by its relative path, from the folder's
+   * manifest: a marker that differs fails before anything is written.
+   */
+  readonly expectedCrc32?: Readonly<Record<string, number>>;
 }
 
 /** Decodes some dumps, checks them and writes them when asked to. */
@@ -174,6 +191,10 @@ export interface EncodedResult {
   readonly streamBytes: number;
   /** Meta bytes written. */
   readonly metaBytes: number;
+  /** CRC-32 of the dump's marker file as written (when done). */
+  readonly markerCrc32?: number;
+  /** Paths of the files written, for the job to flush at its end. */
+  readonly written?: readonly string[];
 }
 
 /** What decoding a dump did. */
@@ -382,14 +403,21 @@ export class DumpTaskLane {
     const metaOut = join(outFolder, markerFileName(codec, metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
-      if (!task.overwrite && pathExistsSync(metaOut)) {
-        const problem = existingDumpProblem(
+      const exists = !task.overwrite && pathExistsSync(metaOut);
+      const problem = exists
+        ? existingDumpProblem(
           metaOut,
           codec,
           task.codebook,
           global,
           this.#read,
-        );
+        )
+        : "";
+      // After an interrupted run, a dump kept only when it decodes.
+      const keep = exists &&
+        (problem !== "" || !task.checkExisting ||
+          await this.#decodesCleanly(relativePath, metaOut));
+      if (keep) {
         return {
           kind: "encoded",
           outcome: problem === ""
@@ -424,9 +452,13 @@ export class DumpTaskLane {
         path: join(outFolder, file.name),
         bytes: file.bytes,
       }));
-      writeFilesThenMarker(files.slice(0, -1), files[files.length - 1], {
-        durable: task.durable,
+      // Nothing is flushed here: the job flushes every file and folder once
+      // at its end, then writes the folder's manifest (flush_files.ts).
+      const marker = files[files.length - 1];
+      writeFilesThenMarker(files.slice(0, -1), marker, {
+        durable: false,
         folders: this.#folders,
+        markerAbsent: !exists && !task.overwrite,
       });
       return {
         kind: "encoded",
@@ -434,6 +466,8 @@ export class DumpTaskLane {
         rawBytes: k.byteLength + v.byteLength,
         streamBytes: outputs.streamBytes,
         metaBytes: outputs.metaBytes,
+        markerCrc32: crc32(marker.bytes),
+        written: task.durable ? files.map((file) => file.path) : undefined,
       };
     } catch (error) {
       return {
@@ -445,6 +479,28 @@ export class DumpTaskLane {
         },
         ...nothing,
       };
+    }
+  }
+
+  /** Whether an existing output dump decodes and matches its checksums. */
+  async #decodesCleanly(
+    relativePath: string,
+    metaOut: string,
+  ): Promise<boolean> {
+    const { task, codec, global } = this.#encodeState();
+    const folder: BitstreamFolder = {
+      dir: task.outDir,
+      codec,
+      metaFiles: [],
+      global,
+      codebookBytes: 0,
+    };
+    const markerFile = join(dirname(relativePath), basename(metaOut));
+    try {
+      const dump = await readBitstreamDump(folder, markerFile, this.#read);
+      return dump.decoded.integrityChecked;
+    } catch {
+      return false;
     }
   }
 
@@ -479,7 +535,34 @@ export class DumpTaskLane {
           ...nothing,
         };
       }
-      const dump = await readBitstreamDump(folder, metaFile, this.#read);
+      // The marker's bytes as read, for the manifest's CRC-32.
+      const markerPath = join(task.bitstreamDir, metaFile);
+      let markerCrc32: number | undefined;
+      const read: FileReader = (path, role, checkSize) => {
+        const bytes = this.#read(path, role, checkSize);
+        if (path === markerPath) markerCrc32 = crc32(bytes);
+        return bytes;
+      };
+      const expected = task.expectedCrc32?.[metaFile];
+      const checkMarker = () => {
+        if (expected !== undefined && markerCrc32 !== expected) {
+          throw new KvbitsFileError(
+            markerPath,
+            `differs from the folder's manifest (CRC-32 ${
+              hex(markerCrc32)
+            }, recorded ${hex(expected)}): replaced or edited after encoding`,
+          );
+        }
+      };
+      // A marker that differs from the manifest is reported as such, even
+      // when its dump does not decode at all.
+      const dump = await readBitstreamDump(folder, metaFile, read).catch(
+        (error) => {
+          if (markerCrc32 !== undefined) checkMarker();
+          throw error;
+        },
+      );
+      checkMarker();
       const { decoded } = dump;
       byChecksum = decoded.integrityChecked;
       if (origDumpDir !== undefined) {
@@ -491,17 +574,19 @@ export class DumpTaskLane {
       if (metaOut !== undefined) {
         const { input, inputText } = dump.meta;
         const folderOut = dirname(metaOut);
+        const tensors = [
+          {
+            path: join(folderOut, input.kFile),
+            bytes: fp16BytesOfWords(decoded.k),
+          },
+          {
+            path: join(folderOut, input.vFile),
+            bytes: fp16BytesOfWords(decoded.v),
+          },
+        ];
+        refuseForeignFiles(tensors, task.overwrite);
         writeFilesThenMarker(
-          [
-            {
-              path: join(folderOut, input.kFile),
-              bytes: fp16BytesOfWords(decoded.k),
-            },
-            {
-              path: join(folderOut, input.vFile),
-              bytes: fp16BytesOfWords(decoded.v),
-            },
-          ],
+          tensors,
           { path: metaOut, bytes: new TextEncoder().encode(inputText) },
           { durable: task.durable, folders: this.#folders },
         );
@@ -534,6 +619,48 @@ export class DumpTaskLane {
         unchecked,
         ...nothing,
       };
+    }
+  }
+}
+
+function hex(value: number | undefined): string {
+  return (value ?? 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * Refuses to restore tensors over files that decode did not write: a tensor
+ * named like a dump's meta (it would take another dump's place), and, without
+ * `overwrite`, an existing file whose bytes differ (a file of the user's; a
+ * killed run's own file is identical and no obstacle).
+ */
+function refuseForeignFiles(
+  files: readonly { readonly path: string; readonly bytes: Uint8Array }[],
+  overwrite: boolean,
+): void {
+  for (const { path, bytes } of files) {
+    if (/^meta_.+\.json$/s.test(basename(path))) {
+      throw new KvbitsFileError(
+        path,
+        "a tensor file named like a dump's meta (meta_*.json): not restored over another dump",
+      );
+    }
+    if (overwrite || !pathExistsSync(path)) continue;
+    let same = false;
+    try {
+      same = firstDifference(
+        readFileSync(path, undefined, (size) => {
+          if (size !== bytes.length) throw new Error("other size");
+        }),
+        bytes,
+      ) === -1;
+    } catch {
+      // Another size, or unreadable: not ours.
+    }
+    if (!same) {
+      throw new KvbitsFileError(
+        path,
+        "exists, with other bytes than this dump's, and no meta beside it says decode wrote it; use --overwrite to replace it",
+      );
     }
   }
 }

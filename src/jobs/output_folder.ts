@@ -31,6 +31,47 @@ export async function realOrResolved(path: string): Promise<string> {
   return await Deno.realPath(path).catch(() => resolve(path));
 }
 
+/**
+ * Refuses an output folder that is one of the job's input folders (by real
+ * path): no job writes into its inputs.
+ *
+ * @param outDir The output folder (`--out-dir`).
+ * @param inputs The input folders with their flag names; undefined ones are
+ * left out.
+ * @returns The real paths of the inputs.
+ * @throws {KvbitsJobError} When `outDir` is one of them.
+ *
+ * @example
+ * ```ts
+ * import { checkOutputApart } from "./output_folder.ts";
+ * import { assertRejects } from "@std/assert";
+ *
+ * await assertRejects(
+ *   () => checkOutputApart("/tmp/x/.", [["--bitstream-dir", "/tmp/x"]]),
+ *   Error,
+ *   "is the --bitstream-dir folder",
+ * );
+ * ```
+ */
+export async function checkOutputApart(
+  outDir: string,
+  inputs: readonly (readonly [string, string | undefined])[],
+): Promise<string[]> {
+  const out = await realOrResolved(outDir);
+  const inputPaths: string[] = [];
+  for (const [flag, dir] of inputs) {
+    if (dir === undefined) continue;
+    const input = await realOrResolved(dir);
+    if (input === out) {
+      throw new KvbitsJobError(
+        `--out-dir ${outDir} is the ${flag} folder: choose another folder so that inputs and outputs stay apart`,
+      );
+    }
+    inputPaths.push(input);
+  }
+  return inputPaths;
+}
+
 /** An output folder opened for a job; release it (or `await using`) at the end. */
 export interface OutputFolder extends AsyncDisposable {
   /** Temporary files of interrupted earlier runs that were removed. */
@@ -74,18 +115,7 @@ export async function openOutputFolder(
   outDir: string,
   inputs: Readonly<Record<string, string | undefined>>,
 ): Promise<OutputFolder> {
-  const out = await realOrResolved(outDir);
-  const inputPaths: string[] = [];
-  for (const [flag, dir] of Object.entries(inputs)) {
-    if (dir === undefined) continue;
-    const input = await realOrResolved(dir);
-    if (input === out) {
-      throw new KvbitsJobError(
-        `--out-dir ${outDir} is the ${flag} folder: choose another folder so that inputs and outputs stay apart`,
-      );
-    }
-    inputPaths.push(input);
-  }
+  const inputPaths = await checkOutputApart(outDir, Object.entries(inputs));
   const info = await Deno.stat(outDir).catch((error) => {
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw new KvbitsJobError(`--out-dir ${fileErrorOf(outDir, error).message}`);
