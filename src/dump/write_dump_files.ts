@@ -66,12 +66,20 @@ export function writeFilesThenMarker(
   options: WriteOptions & {
     /** The caller knows the marker does not exist: nothing to remove. */
     readonly markerAbsent?: boolean;
+    /**
+     * The caller flushes the folders later, after all its dumps and before a
+     * record written last (the manifest): step 3 is left out, and the
+     * removal of an old marker is not flushed either.
+     */
+    readonly foldersLater?: boolean;
   } = {},
 ): void {
   const durable = options.durable ?? true;
   if (!options.markerAbsent) {
     try {
-      removeFileDurablySync(marker.path, { durable });
+      removeFileDurablySync(marker.path, {
+        durable: durable && !options.foldersLater,
+      });
     } catch (error) {
       throw fileErrorOf(marker.path, error);
     }
@@ -85,7 +93,7 @@ export function writeFilesThenMarker(
     }
     folders.add(dirname(path));
   }
-  if (durable) {
+  if (durable && !options.foldersLater) {
     for (const folder of folders) {
       try {
         syncFolderSync(folder);

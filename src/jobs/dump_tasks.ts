@@ -51,7 +51,7 @@ import { parseGlobalCodebook } from "../format/global_codebook.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readInputTensors } from "../dump/input_dump.ts";
-import { pathExistsSync } from "../dump/path_exists.ts";
+import { FolderListing } from "../dump/folder_listing.ts";
 import {
   type FileReader,
   readFileSync,
@@ -319,6 +319,8 @@ export class DumpTaskLane {
   readonly #read = reusedFileReader();
   /** Output folders this lane made or found: each is made once. */
   readonly #folders = new Set<string>();
+  /** What output files exist, from a listing of each folder. */
+  readonly #outputs = new FolderListing();
   #encode?: EncodeState;
   #decode?: DecodeState;
 
@@ -403,7 +405,7 @@ export class DumpTaskLane {
     const metaOut = join(outFolder, markerFileName(codec, metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
-      const exists = !task.overwrite && pathExistsSync(metaOut);
+      const exists = !task.overwrite && this.#outputs.exists(metaOut);
       const problem = exists
         ? existingDumpProblem(
           metaOut,
@@ -452,13 +454,14 @@ export class DumpTaskLane {
         path: join(outFolder, file.name),
         bytes: file.bytes,
       }));
-      // Nothing is flushed here: the job flushes every file and folder once
-      // at its end, then writes the folder's manifest (flush_files.ts).
+      // Each file's data is flushed as it is written (no folder is): the job
+      // flushes each folder once at its end, then writes the folder's manifest.
       const marker = files[files.length - 1];
       writeFilesThenMarker(files.slice(0, -1), marker, {
-        durable: false,
+        durable: task.durable,
         folders: this.#folders,
         markerAbsent: !exists && !task.overwrite,
+        foldersLater: true,
       });
       return {
         kind: "encoded",
@@ -467,7 +470,7 @@ export class DumpTaskLane {
         streamBytes: outputs.streamBytes,
         metaBytes: outputs.metaBytes,
         markerCrc32: crc32(marker.bytes),
-        written: task.durable ? files.map((file) => file.path) : undefined,
+        written: task.durable ? [marker.path] : undefined,
       };
     } catch (error) {
       return {
@@ -520,7 +523,10 @@ export class DumpTaskLane {
     let unchecked = false;
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
-      if (metaOut !== undefined && !task.overwrite && pathExistsSync(metaOut)) {
+      if (
+        metaOut !== undefined && !task.overwrite &&
+        this.#outputs.exists(metaOut)
+      ) {
         return {
           kind: "decoded",
           outcome: {
@@ -584,7 +590,7 @@ export class DumpTaskLane {
             bytes: fp16BytesOfWords(decoded.v),
           },
         ];
-        refuseForeignFiles(tensors, task.overwrite);
+        refuseForeignFiles(tensors, task.overwrite, this.#outputs);
         writeFilesThenMarker(
           tensors,
           { path: metaOut, bytes: new TextEncoder().encode(inputText) },
@@ -636,6 +642,7 @@ function hex(value: number | undefined): string {
 function refuseForeignFiles(
   files: readonly { readonly path: string; readonly bytes: Uint8Array }[],
   overwrite: boolean,
+  outputs: FolderListing,
 ): void {
   for (const { path, bytes } of files) {
     if (/^meta_.+\.json$/s.test(basename(path))) {
@@ -644,7 +651,7 @@ function refuseForeignFiles(
         "a tensor file named like a dump's meta (meta_*.json): not restored over another dump",
       );
     }
-    if (overwrite || !pathExistsSync(path)) continue;
+    if (overwrite || !outputs.exists(path)) continue;
     let same = false;
     try {
       same = firstDifference(

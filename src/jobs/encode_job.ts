@@ -53,7 +53,7 @@ import {
   readWholeFile,
   reusedFileReader,
 } from "../dump/read_file.ts";
-import { flushFilesAndFolders } from "../dump/flush_files.ts";
+import { flushFoldersOf } from "../dump/flush_files.ts";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import {
   removeFileDurably,
@@ -326,10 +326,11 @@ async function encodeWithLanes(
       });
     },
   );
-  // Every file first, then the flushes, then the manifest, last.
+  // Every file first (each flushed as written), then each folder once, then
+  // the manifest, last.
   if (durable) {
     try {
-      flushFilesAndFolders(written, outDir);
+      flushFoldersOf(written, outDir);
     } catch (error) {
       throw new KvbitsJobError((error as Error).message);
     }
