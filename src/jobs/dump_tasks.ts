@@ -321,6 +321,8 @@ export class DumpTaskLane {
   readonly #folders = new Set<string>();
   /** What output files exist, from a listing of each folder. */
   readonly #outputs = new FolderListing();
+  /** Tensors read by the count pass, kept for the encode pass. */
+  readonly #counted = new CountedTensors();
   #encode?: EncodeState;
   #decode?: DecodeState;
 
@@ -335,6 +337,9 @@ export class DumpTaskLane {
   async run(task: DumpTask): Promise<DumpTaskReply> {
     switch (task.kind) {
       case "encode-setup": {
+        // A run's first set-up; its second brings the codebook of what the
+        // count pass kept.
+        if (task.codebookText === undefined) this.#counted.clear();
         const codec = codecOfSetUp(task.codec);
         this.#encode = {
           task,
@@ -384,6 +389,7 @@ export class DumpTaskLane {
       const tensors = await readInputTensors(folder, meta, this.#read);
       countFp16Symbols(tensors.k, into.k);
       countFp16Symbols(tensors.v, into.v);
+      this.#counted.keep(dump.relativePath, tensors);
       return {
         kind: "counted",
         bytes: tensors.k.byteLength + tensors.v.byteLength,
@@ -442,7 +448,8 @@ export class DumpTaskLane {
       }
       const meta = parseDumpMeta(dump.metaText);
       const folder = dirname(join(task.dumpDir, relativePath));
-      const { k, v } = await readInputTensors(folder, meta, this.#read);
+      const { k, v } = this.#counted.take(relativePath) ??
+        await readInputTensors(folder, meta, this.#read);
       const outputs = encodeDumpOutputs(
         { metaName, metaText: dump.metaText, meta, k, v },
         codec,
@@ -669,6 +676,46 @@ function refuseForeignFiles(
         "exists, with other bytes than this dump's, and no meta beside it says decode wrote it; use --overwrite to replace it",
       );
     }
+  }
+}
+
+/**
+ * Bytes of tensors a lane keeps from the count pass of a global codebook for
+ * the encode pass, which then reads them again only beyond it: a folder of many
+ * small dumps is read once, not twice (two opens, stats and reads less per
+ * dump), at a bounded cost in memory.
+ */
+const COUNTED_TENSORS_BUDGET = 64 * 1024 * 1024;
+
+/** Copies of counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
+class CountedTensors {
+  readonly #tensors = new Map<string, { k: Uint16Array; v: Uint16Array }>();
+  #bytes = 0;
+
+  /** Keeps a copy of a dump's tensors when the budget allows. */
+  keep(relativePath: string, tensors: { k: Uint16Array; v: Uint16Array }) {
+    const bytes = tensors.k.byteLength + tensors.v.byteLength;
+    if (this.#bytes + bytes > COUNTED_TENSORS_BUDGET) return;
+    this.#bytes += bytes;
+    this.#tensors.set(relativePath, {
+      k: tensors.k.slice(),
+      v: tensors.v.slice(),
+    });
+  }
+
+  /** The kept tensors of a dump, handed over once. */
+  take(relativePath: string): { k: Uint16Array; v: Uint16Array } | undefined {
+    const tensors = this.#tensors.get(relativePath);
+    if (tensors === undefined) return undefined;
+    this.#tensors.delete(relativePath);
+    this.#bytes -= tensors.k.byteLength + tensors.v.byteLength;
+    return tensors;
+  }
+
+  /** Forgets everything (a new set-up). */
+  clear(): void {
+    this.#tensors.clear();
+    this.#bytes = 0;
   }
 }
 
