@@ -7,7 +7,8 @@
 /**
  * The memory available to new work, in bytes: `Deno.systemMemoryInfo()` when
  * allowed (`--allow-sys`), else `MemAvailable` of `/proc/meminfo` (Linux,
- * `--allow-read`); undefined when neither can be read.
+ * `--allow-read`); undefined when neither can be read. Never asks for a
+ * permission (on a terminal Deno would prompt).
  *
  * @returns Available bytes, or undefined.
  *
@@ -21,11 +22,13 @@
  * ```
  */
 export function availableMemoryBytes(): number | undefined {
-  try {
+  // Asked only when granted: on a terminal, asking would prompt the user.
+  const sys = { name: "sys", kind: "systemMemoryInfo" } as const;
+  if (Deno.permissions.querySync(sys).state === "granted") {
     return Deno.systemMemoryInfo().available;
-  } catch {
-    // Not allowed: try the kernel's own account.
   }
+  const meminfo = { name: "read", path: "/proc/meminfo" } as const;
+  if (Deno.permissions.querySync(meminfo).state !== "granted") return undefined;
   try {
     const text = Deno.readTextFileSync("/proc/meminfo");
     const kilobytes = /^MemAvailable:\s+(\d+) kB/m.exec(text)?.[1];
