@@ -469,6 +469,13 @@ Deno.test("#13 item 11: encoding a second layout into a folder is refused; a str
         ["l0/meta_t2_3.kvc", "done"],
       ],
     );
+    const analysis = await analyzeFolders({
+      bitstreamDirs: [ctx],
+      outDir: join(dir, "analysis"),
+      includeMeta: true,
+      report: false,
+    });
+    assertEquals(analysis.analyses[0].rows.length, 2);
   });
 });
 

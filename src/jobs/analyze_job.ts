@@ -22,6 +22,7 @@ import { fileErrorOf } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { layoutOfManifest } from "./folder_manifest.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import { measureDumpFile } from "./measure_dump_file.ts";
 import type { DumpOutcome } from "./job_report.ts";
@@ -101,7 +102,10 @@ export interface AnalyzeReport {
 export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
-  const folder = await openBitstreamFolder(options.bitstreamDir);
+  const folder = await openBitstreamFolder(
+    options.bitstreamDir,
+    layoutOfManifest(options.bitstreamDir),
+  );
   const outInfo = await Deno.stat(options.outDir).catch(() => undefined);
   if (outInfo !== undefined && !outInfo.isDirectory) {
     throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);

@@ -14,7 +14,11 @@
 
 import { basename, dirname, join } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
-import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
+import {
+  type Codec,
+  codecNamed,
+  codecOfMarkerFile,
+} from "../format/codecs.ts";
 import { utf8Text } from "../format/json_fields.ts";
 import {
   type Manifest,
@@ -363,4 +367,25 @@ function sorted(outcomes: DumpOutcome[]): DumpOutcome[] {
 export function markerPathOf(relativeMeta: string, markerName: string): string {
   const folder = dirname(relativeMeta);
   return folder === "." ? markerName : `${folder}/${markerName}`;
+}
+
+/**
+ * The layout a bitstream folder's manifest names, when it has a valid one: what
+ * the readers open the folder as, so that a stray marker of another layout
+ * does not make the whole folder unreadable.
+ *
+ * @param dir The bitstream folder.
+ * @returns The codec of its layout, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { layoutOfManifest } from "./folder_manifest.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(layoutOfManifest("/nonexistent/kvbits"), undefined);
+ * ```
+ */
+export function layoutOfManifest(dir: string): Codec | undefined {
+  const codec = readFolderManifest(dir).manifest?.codec;
+  return codec === undefined ? undefined : codecNamed(codec);
 }
