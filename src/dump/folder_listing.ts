@@ -27,6 +27,9 @@ import { pathExistsSync } from "./path_exists.ts";
  * const listing = new FolderListing();
  * assertEquals([listing.exists(`${dir}/a.json`), listing.exists(`${dir}/b.json`)], [true, false]);
  * assertEquals(listing.exists(`${dir}/none/c.json`), false);
+ * await Deno.writeTextFile(`${dir}/b.json`, "{}");
+ * listing.wrote([`${dir}/b.json`]);
+ * assertEquals(listing.exists(`${dir}/b.json`), true);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -59,5 +62,17 @@ export class FolderListing {
       this.#names.set(folder, names);
     }
     return names.has(basename(path)) && pathExistsSync(path);
+  }
+
+  /**
+   * Records files this lane wrote, in folders already listed, so that a later
+   * question about them (another dump naming the same file) sees them.
+   *
+   * @param paths The files written.
+   */
+  wrote(paths: Iterable<string>): void {
+    for (const path of paths) {
+      this.#names.get(dirname(path))?.add(basename(path));
+    }
   }
 }

@@ -603,6 +603,7 @@ export class DumpTaskLane {
           { path: metaOut, bytes: new TextEncoder().encode(inputText) },
           { durable: task.durable, folders: this.#folders },
         );
+        this.#outputs.wrote([...tensors.map((file) => file.path), metaOut]);
       }
       // Coded bytes: the four streams, or a one-file dump's payload.
       let streamBytes = dump.payloadBytes ?? 0;

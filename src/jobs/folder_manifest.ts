@@ -14,11 +14,7 @@
 
 import { basename, dirname, join } from "@std/path";
 import { crc32 } from "../codec/crc32.ts";
-import {
-  type Codec,
-  codecNamed,
-  codecOfMarkerFile,
-} from "../format/codecs.ts";
+import { type Codec, codecNamed, codecOfMarkerFile } from "../format/codecs.ts";
 import { utf8Text } from "../format/json_fields.ts";
 import {
   type Manifest,
