@@ -860,7 +860,8 @@ Deno.test({
         i > firstDump && i < lastDump
       );
       assert(amongDumps.length < folders.size, `${amongDumps.length} flushes`);
-      // Each file's data once; the folders once each, before the manifest.
+      // Each file's data once (at the end, many at once); the folders once
+      // each, before the manifest.
       assertEquals(dataFlushes.length, 2 + dumpFiles + 1);
       const atEnd = folderFlushes.filter((i) => i > lastDump);
       assert(atEnd.length <= folders.size + 3, `${atEnd.length} flushes`);

@@ -1,13 +1,14 @@
 /**
- * Flushing the folders a job wrote into once, at its end: git's "batch" mode of
- * fsync as the model. Flushing each dump's folder before its marker, as the
- * folder jobs did, cost a folder flush per dump on top of the files' own. Now a
- * lane flushes each file's data as it writes it (through a temporary file and a
- * rename, so that a killed process never leaves a partial file), the job
- * flushes every folder that received files once at its end, and writes the
- * folder's manifest last. A power cut before that leaves the manifest marked
- * incomplete, and the next run checks what the interrupted one wrote before
- * keeping it.
+ * Flushing what a folder job wrote once, at its end: git's "batch" mode of
+ * fsync as the model. Flushing each file as it was written, and each dump's
+ * folder before its marker, cost more than the coding: on the ext4 virtual
+ * disk here every flush is a journal commit of its own. Now the lanes write
+ * everything (each file through a temporary file and a rename, so that a killed
+ * process never leaves a partial one), the job flushes the files many at a
+ * time ({@link flushFiles}: concurrent flushes share journal commits), then
+ * every folder once ({@link flushFoldersOf}), and writes the folder's manifest
+ * last. A power cut before that leaves the manifest marked incomplete, and the
+ * next run decodes what the interrupted one wrote before keeping it.
  *
  * @module
  */
@@ -60,4 +61,47 @@ export function flushFoldersOf(files: Iterable<string>, root: string): number {
     }
   }
   return folders.size;
+}
+
+/** Flushes in flight at once: enough for the file system to group them. */
+const CONCURRENT_FLUSHES = 64;
+
+/**
+ * Flushes the data of many files (fdatasync), many at a time: a journaling
+ * file system commits concurrent flushes together (ext4 measured here: one
+ * journal commit per flush when they come one by one, which made a folder of
+ * thousands of small files take many times longer than writing it).
+ *
+ * @param files Paths of the files written.
+ * @throws {KvbitsFileError} Naming a file that cannot be flushed.
+ *
+ * @example
+ * ```ts
+ * import { flushFiles } from "./flush_files.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/a`, "1");
+ * await flushFiles([`${root}/a`]);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function flushFiles(files: readonly string[]): Promise<void> {
+  let next = 0;
+  const flushOne = async () => {
+    while (next < files.length) {
+      const path = files[next++];
+      try {
+        using file = await Deno.open(path, { read: true });
+        await file.syncData();
+      } catch (error) {
+        throw fileErrorOf(path, error);
+      }
+    }
+  };
+  await Promise.all(
+    Array.from(
+      { length: Math.min(CONCURRENT_FLUSHES, files.length) },
+      flushOne,
+    ),
+  );
 }

@@ -461,14 +461,13 @@ export class DumpTaskLane {
         path: join(outFolder, file.name),
         bytes: file.bytes,
       }));
-      // Each file's data is flushed as it is written (no folder is): the job
-      // flushes each folder once at its end, then writes the folder's manifest.
+      // Nothing is flushed here: the job flushes every file (many at once) and
+      // every folder once at its end, then writes the folder's manifest.
       const marker = files[files.length - 1];
       writeFilesThenMarker(files.slice(0, -1), marker, {
-        durable: task.durable,
+        durable: false,
         folders: this.#folders,
         markerAbsent: !exists && !task.overwrite,
-        foldersLater: true,
       });
       return {
         kind: "encoded",
@@ -477,7 +476,7 @@ export class DumpTaskLane {
         streamBytes: outputs.streamBytes,
         metaBytes: outputs.metaBytes,
         markerCrc32: crc32(marker.bytes),
-        written: task.durable ? [marker.path] : undefined,
+        written: task.durable ? files.map((file) => file.path) : undefined,
       };
     } catch (error) {
       return {

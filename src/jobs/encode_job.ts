@@ -53,7 +53,7 @@ import {
   readWholeFile,
   reusedFileReader,
 } from "../dump/read_file.ts";
-import { flushFoldersOf } from "../dump/flush_files.ts";
+import { flushFiles, flushFoldersOf } from "../dump/flush_files.ts";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import {
   removeFileDurably,
@@ -326,10 +326,11 @@ async function encodeWithLanes(
       });
     },
   );
-  // Every file first (each flushed as written), then each folder once, then
-  // the manifest, last.
+  // Every file first, then their flushes (many at once), then each folder
+  // once, then the manifest, last.
   if (durable) {
     try {
+      await flushFiles(written);
       flushFoldersOf(written, outDir);
     } catch (error) {
       throw new KvbitsJobError((error as Error).message);
