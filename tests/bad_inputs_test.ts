@@ -285,13 +285,6 @@ const BAD_INPUTS: readonly BadInput[] = [
     },
     exit: 2,
   },
-  {
-    input: "`--jobs` far above the CPUs",
-    task: "encode",
-    args: ["--dump-dir", "dumps", "--out-dir", "out", "--jobs", "1000"],
-    exit: 0,
-    line: /^--jobs 1000: using \d+/,
-  },
   // encode: the output folder
   {
     input: "output folder inside the dump folder, holding dumps",
@@ -903,15 +896,17 @@ Deno.test("every bad input gets its exit code and one line naming the problem; d
     return;
   }
   const page = await Deno.readTextFile(TABLE_FILE).catch(() => "");
-  const tableStart = page.indexOf("\n| bad input |");
+  const tableStart = page.indexOf("\n| bad input ");
   assertEquals(
     cellsOf(page.slice(tableStart)),
     cellsOf(table),
     `docs/bad-inputs.md is out of date: run ${UPDATE}`,
   );
+  // The text above the table, whitespace-insensitive (deno fmt wraps it).
+  const words = (text: string) => text.trim().split(/\s+/);
   assertEquals(
-    page.slice(0, tableStart + 1),
-    pageOf(table).slice(0, pageOf(table).indexOf("\n| bad input |") + 1),
+    words(page.slice(0, tableStart)),
+    words(pageOf(table).slice(0, pageOf(table).indexOf("\n| bad input "))),
     `docs/bad-inputs.md's text is out of date: run ${UPDATE}`,
   );
 });
