@@ -15,7 +15,7 @@ import {
 import { join } from "@std/path";
 import { arithStreamCodec } from "../src/format/arith_stream_codec.ts";
 import type { Codec } from "../src/format/codecs.ts";
-import { ctxDumpFileCodec } from "../src/format/ctx_dump_file.ts";
+import { ctxLayout } from "../src/format/ctx_dump_file.ts";
 import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { pythonJsonDumps } from "../src/format/python_json.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
@@ -36,7 +36,7 @@ import {
 const CODECS: readonly Codec[] = [
   huffmanStreamCodec,
   arithStreamCodec,
-  ctxDumpFileCodec,
+  ctxLayout,
 ];
 
 function encode(
@@ -274,10 +274,10 @@ Deno.test("#13 item 7: a deleted dump (bitstream meta or .kvc) is reported missi
   await withTempDir(async (dir) => {
     const dumps = join(dir, "dumps");
     await writeDumpFolder(dumps, TWO_DUMPS);
-    for (const codec of [huffmanStreamCodec, ctxDumpFileCodec]) {
+    for (const codec of [huffmanStreamCodec, ctxLayout]) {
       const out = join(dir, codec.name);
       await encode(dumps, out, { codec });
-      const marker = codec === ctxDumpFileCodec
+      const marker = codec === ctxLayout
         ? "l0/meta_t2_3.kvc"
         : "l0/bitstream_meta_t2_3.json";
       const manifest = await Deno.readTextFile(join(out, MANIFEST_FILE_NAME));
@@ -322,7 +322,7 @@ Deno.test("#13 item 8: a renamed bitstream meta and a .kvc moved to another laye
       join(huff, "l0/bitstream_meta_t2_9.json"),
     );
     const ctx = join(dir, "ctx");
-    await encode(dumps, ctx, { codec: ctxDumpFileCodec });
+    await encode(dumps, ctx, { codec: ctxLayout });
     await Deno.mkdir(join(ctx, "l2"));
     await Deno.rename(
       join(ctx, "l1/meta_t0_2.kvc"),
@@ -380,7 +380,7 @@ Deno.test("#13 item 9: a k_file naming another dump's meta file is refused; deco
       { ...TWO_DUMPS[1], metaText: padded },
     ]);
     await Deno.remove(join(dumps, "l0/k_t0_2.bin"));
-    for (const codec of [huffmanStreamCodec, ctxDumpFileCodec]) {
+    for (const codec of [huffmanStreamCodec, ctxLayout]) {
       const report = await encode(dumps, join(dir, codec.name), { codec });
       assertEquals(report.outcomes.map((o) => o.status), ["failed", "done"]);
       assertMatch(report.outcomes[0].reason ?? "", /meta file/);
@@ -442,7 +442,7 @@ Deno.test("#13 item 11: encoding a second layout into a folder is refused; a str
     await writeDumpFolder(dumps, TWO_DUMPS);
     const out = join(dir, "bits");
     await encode(dumps, out);
-    for (const codec of [ctxDumpFileCodec, arithStreamCodec]) {
+    for (const codec of [ctxLayout, arithStreamCodec]) {
       for (const overwrite of [false, true]) {
         await assertRejects(
           () => encode(dumps, out, { codec, overwrite }),
@@ -455,7 +455,7 @@ Deno.test("#13 item 11: encoding a second layout into a folder is refused; a str
     assertEquals(ok.outcomes.map((o) => o.status), ["done", "done"]);
 
     const ctx = join(dir, "ctx");
-    await encode(dumps, ctx, { codec: ctxDumpFileCodec });
+    await encode(dumps, ctx, { codec: ctxLayout });
     await Deno.copyFile(
       join(out, "l0/bitstream_meta_t0_2.json"),
       join(ctx, "l0/bitstream_meta_x.json"),
@@ -582,7 +582,7 @@ Deno.test({
       const dumps = join(dir, "dumps");
       const size = await writeLargeDump(dumps, 196_608);
       const encoded = await encode(dumps, join(dir, "ctx"), {
-        codec: ctxDumpFileCodec,
+        codec: ctxLayout,
       });
       assertEquals(encoded.outcomes.map((o) => o.status), ["done"]);
       const dec = await peakMemoryOf("decode", {
@@ -650,7 +650,7 @@ Deno.test({
         name: "meta_t0_0",
         k: new Uint16Array(0),
       }]);
-      await encode(small, join(dir, "small-ctx"), { codec: ctxDumpFileCodec });
+      await encode(small, join(dir, "small-ctx"), { codec: ctxLayout });
       const bytes = await Deno.readFile(
         join(dir, "small-ctx/l0/meta_t0_0.kvc"),
       );

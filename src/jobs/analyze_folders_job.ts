@@ -103,8 +103,8 @@ export async function analyzeFolders(
     throw new RangeError("Cannot analyze: no bitstream folder given");
   }
   await checkOutputApart(options.outDir, [
-    ...options.bitstreamDirs.map((dir) => ["--bitstream-dir", dir] as const),
-    ["--orig-dump-dir", options.origDumpDir],
+    ...options.bitstreamDirs.map((dir) => ["bitstreamDir", dir] as const),
+    ["origDumpDir", options.origDumpDir],
   ]);
   // Open each folder first to name its files: two folders of one codec would
   // otherwise write the same <codec>_metrics.csv.
