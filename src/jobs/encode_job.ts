@@ -44,7 +44,6 @@ import {
   reusedFileReader,
 } from "../dump/read_file.ts";
 import { flushFiles, flushFoldersOf } from "../dump/flush_files.ts";
-import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
 import {
   removeFileDurably,
   syncFolder,
