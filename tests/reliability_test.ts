@@ -497,7 +497,7 @@ Deno.test("#13 item 12: analyze refuses an --out-dir that is one of its input fo
             report: true,
           }),
         Error,
-        "--out-dir",
+        "inputs and outputs stay apart",
       );
     }
     assertEquals([await listFiles(bits), await listFiles(dumps)], before);
