@@ -5,6 +5,7 @@
  * @module
  */
 
+import { jobsLimit } from "../src/jobs/jobs_limit.ts";
 import { defaultJobs } from "../src/jobs/worker_pool.ts";
 import { type FlagDefinition, type FlagValues, UsageError } from "./_cli.ts";
 
@@ -23,7 +24,8 @@ export const JOBS_FLAG = {
  * The `--jobs` value, checked.
  *
  * @param flags The parsed flags.
- * @returns The number of jobs, at least 1.
+ * @returns The number of jobs, at least 1, capped by the CPUs and the memory
+ * (see `jobsLimit`; the cap is printed on stderr).
  * @throws {UsageError} When it is 0.
  *
  * @example
@@ -31,12 +33,15 @@ export const JOBS_FLAG = {
  * import { jobsOf } from "./_jobs_flag.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
- * assertEquals(jobsOf({ jobs: 3 }), 3);
+ * assertEquals(jobsOf({ jobs: 1 }), 1);
  * assertThrows(() => jobsOf({ jobs: 0 }), Error, "--jobs must be at least 1");
  * ```
  */
 export function jobsOf(flags: FlagValues): number {
   const jobs = flags.jobs as number;
   if (jobs < 1) throw new UsageError("--jobs must be at least 1, got 0");
-  return jobs;
+  // Capped by the CPUs and the memory; the cap is said, on stderr.
+  const limit = jobsLimit(jobs);
+  if (limit.note !== undefined) console.error(limit.note);
+  return limit.jobs;
 }

@@ -1,9 +1,9 @@
 /**
  * Every bad input we know of, run through the tasks as a user runs them: each
  * gets the documented exit code and one line that names the file and the
- * problem, never a stack trace. The table in docs/bad-inputs.md is this list's
- * output: the test fails when they differ, and
- * `deno test -A tests/bad_inputs_test.ts -- --update` rewrites the table.
+ * problem, never a stack trace. `docs/bad-inputs.md` is this list's output: the
+ * test fails when the file is stale, and
+ * `deno test -A tests/bad_inputs_test.ts -- --update` rewrites it.
  */
 
 import { assert, assertEquals, assertNotMatch } from "@std/assert";
@@ -22,7 +22,7 @@ import {
 
 /** One bad input: how to make it, the command, and which line the user reads. */
 interface BadInput {
-  /** The bad input, for the README. */
+  /** The bad input, for docs/bad-inputs.md. */
   readonly input: string;
   /** The task to run. */
   readonly task: "encode" | "decode" | "verify" | "analyze";
@@ -49,7 +49,7 @@ const editJson = async (
 const META = "bits/l0/bitstream_meta_t0_2.json";
 const META_PER_DUMP = "bits-pd/l0/bitstream_meta_t0_2.json";
 
-/** The bad inputs, in README order. */
+/** The bad inputs, in the order of docs/bad-inputs.md. */
 const BAD_INPUTS: readonly BadInput[] = [
   // encode: folders
   {
@@ -200,6 +200,124 @@ const BAD_INPUTS: readonly BadInput[] = [
       ),
     exit: 0,
   },
+  {
+    input: "meta file starts with a UTF-8 byte order mark",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: async (dir) => {
+      const path = join(dir, "dumps/l0/meta_t0_2.json");
+      const bytes = await Deno.readFile(path);
+      await Deno.writeFile(path, new Uint8Array([0xef, 0xbb, 0xbf, ...bytes]));
+    },
+    exit: 2,
+  },
+  {
+    input: "meta file with arrays nested 5,000 deep",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) =>
+      Deno.writeTextFile(
+        join(dir, "dumps/l0/meta_t0_2.json"),
+        `{"deep": ${"[".repeat(5000)}${"]".repeat(5000)}}`,
+      ),
+    exit: 2,
+  },
+  {
+    input: "meta file larger than 1 MiB",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) => Deno.truncate(join(dir, "dumps/l0/meta_t0_2.json"), 2e6),
+    exit: 2,
+  },
+  {
+    input: "`k_file` with a backslash (read as a folder separator)",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) =>
+      editJson(
+        join(dir, "dumps/l0/meta_t0_2.json"),
+        (f) => f.k_file = "k\\t0_2.bin",
+      ),
+    exit: 0,
+  },
+  {
+    input: "`k_file` names another dump's meta file",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) =>
+      editJson(
+        join(dir, "dumps/l0/meta_t0_2.json"),
+        (f) => f.k_file = "meta_t2_3.json",
+      ),
+    exit: 2,
+  },
+  {
+    input: "tensor file far larger than its meta says (3 GB, sparse)",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: (dir) => Deno.truncate(join(dir, "dumps/l0/k_t0_2.bin"), 3e9),
+    exit: 2,
+  },
+  {
+    input: "a FIFO in place of a tensor file",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: async (dir) => {
+      await Deno.remove(join(dir, "dumps/l0/v_t0_2.bin"));
+      await new Deno.Command("mkfifo", {
+        args: [join(dir, "dumps/l0/v_t0_2.bin")],
+      }).output();
+    },
+    exit: 2,
+  },
+  {
+    input: "ctx: meta shape of no tokens and 2^30 channels",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out", "--codec", "ctx"],
+    setup: async (dir) => {
+      await editJson(join(dir, "dumps/l0/meta_t0_2.json"), (f) => {
+        f.seq_len = 0;
+        f.kv_heads = 32768;
+        f.head_dim = 32768;
+      });
+      await Deno.writeFile(join(dir, "dumps/l0/k_t0_2.bin"), new Uint8Array());
+      await Deno.writeFile(join(dir, "dumps/l0/v_t0_2.bin"), new Uint8Array());
+    },
+    exit: 2,
+  },
+  // encode: the output folder
+  {
+    input: "output folder inside the dump folder, holding dumps",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "dumps/l0"],
+    exit: 3,
+  },
+  {
+    input: "a path in the output folder is a file",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: async (dir) => {
+      await Deno.mkdir(join(dir, "out"));
+      await Deno.writeTextFile(join(dir, "out/l0"), "a file\n");
+    },
+    exit: 2,
+  },
+  {
+    input: "lock file name holds a symbolic link",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "out"],
+    setup: async (dir) => {
+      await Deno.mkdir(join(dir, "out"));
+      await Deno.symlink(join(dir, "afile"), join(dir, "out/.kvbits-lock"));
+    },
+    exit: 3,
+  },
+  {
+    input: "a second layout into a folder of another",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--out-dir", "bits", "--codec", "ctx"],
+    exit: 3,
+  },
   // encode: what is already in the output folder
   {
     input: "dumps already encoded (no `--overwrite`)",
@@ -211,6 +329,21 @@ const BAD_INPUTS: readonly BadInput[] = [
     input: "global codebook on disk differs from the selected dumps'",
     task: "encode",
     args: ["--dump-dir", "dumps", "--out-dir", "bits", "--stage", "prefill"],
+    exit: 3,
+  },
+  {
+    input:
+      "another stage with `--overwrite` would change the codebook of dumps it does not re-encode",
+    task: "encode",
+    args: [
+      "--dump-dir",
+      "dumps",
+      "--out-dir",
+      "bits",
+      "--stage",
+      "prefill",
+      "--overwrite",
+    ],
     exit: 3,
   },
   {
@@ -273,6 +406,16 @@ const BAD_INPUTS: readonly BadInput[] = [
     exit: 3,
   },
   {
+    input: "decode output holds a file decode did not write",
+    task: "decode",
+    args: ["--bitstream-dir", "bits", "--out-dir", "restored"],
+    setup: async (dir) => {
+      await Deno.mkdir(join(dir, "restored/l0"), { recursive: true });
+      await Deno.writeTextFile(join(dir, "restored/l0/k_t0_2.bin"), "mine\n");
+    },
+    exit: 2,
+  },
+  {
     input: "dump already restored (no `--overwrite`)",
     task: "decode",
     args: ["--bitstream-dir", "bits", "--out-dir", "dumps"],
@@ -319,6 +462,67 @@ const BAD_INPUTS: readonly BadInput[] = [
     task: "verify",
     args: ["--bitstream-dir", "bits"],
     setup: (dir) => Deno.remove(join(dir, "bits/l0/v_lo10_meta_t0_2.huff")),
+    exit: 2,
+  },
+  // verify: the manifest
+  {
+    input: "a dump deleted (its bitstream meta)",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) => Deno.remove(join(dir, META)),
+    exit: 2,
+  },
+  {
+    input: "a bitstream meta renamed",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) =>
+      Deno.rename(
+        join(dir, META),
+        join(dir, "bits/l0/bitstream_meta_t0_9.json"),
+      ),
+    exit: 2,
+    line: /t0_9/,
+  },
+  {
+    input: "a bitstream meta replaced by another dump's",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) =>
+      Deno.copyFile(
+        join(dir, "bits-pd/l0/bitstream_meta_t0_2.json"),
+        join(dir, META),
+      ),
+    exit: 2,
+  },
+  {
+    input: "a stray dump of another layout",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) =>
+      Deno.writeTextFile(join(dir, "bits/l0/meta_t0_2.kvc"), "KVC"),
+    exit: 2,
+  },
+  {
+    input: "the last encode into the folder was interrupted",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: async (dir) => {
+      const path = join(dir, "bits/kvbits_manifest.json");
+      const text = await Deno.readTextFile(path);
+      await Deno.writeTextFile(
+        path,
+        text.replace('"complete": true', '"complete": false'),
+      );
+    },
+    exit: 2,
+  },
+  {
+    input: "manifest is not valid JSON",
+    task: "verify",
+    args: ["--bitstream-dir", "bits"],
+    setup: (dir) =>
+      Deno.writeTextFile(join(dir, "bits/kvbits_manifest.json"), "{"),
     exit: 2,
   },
   // verify: corrupt meta
@@ -490,6 +694,25 @@ const BAD_INPUTS: readonly BadInput[] = [
     setup: (dir) => Deno.writeTextFile(join(dir, META), "[1,"),
     exit: 2,
   },
+  {
+    input: "analyze: output folder is the bitstream folder",
+    task: "analyze",
+    args: ["--bitstream-dir", "bits", "--out-dir", "bits"],
+    exit: 3,
+  },
+  {
+    input: "analyze: output folder is the originals",
+    task: "analyze",
+    args: [
+      "--bitstream-dir",
+      "bits",
+      "--orig-dump-dir",
+      "dumps",
+      "--out-dir",
+      "dumps",
+    ],
+    exit: 3,
+  },
   // usage
   {
     input: "unknown flag",
@@ -600,8 +823,25 @@ async function runCase(template: string, root: string, index: number) {
 
 const README = join(ROOT, "README.md");
 const TABLE_FILE = join(ROOT, "docs", "bad-inputs.md");
-const BEGIN = "<!-- bad-inputs:begin";
-const END = "<!-- bad-inputs:end -->";
+const UPDATE = "deno test -A tests/bad_inputs_test.ts -- --update";
+
+/** The whole of docs/bad-inputs.md around its table. */
+function pageOf(table: string): string {
+  return [
+    "# What kvbits does with bad input",
+    "",
+    `<!-- generated by tests/bad_inputs_test.ts from its list of bad inputs; rewrite with: ${UPDATE} -->`,
+    "",
+    "Each row is a case the test suite runs through the task as a user would:",
+    "the exit code they get and the line that says what is wrong (the first",
+    "line of the output, stderr first, that the case looks for). Exit codes: 0",
+    "done (skips alone included), 1 nothing to do, 2 some dumps failed, 3 the",
+    "job cannot run, 64 usage.",
+    "",
+    table,
+    "",
+  ].join("\n");
+}
 
 function tableOf(rows: readonly Row[]): string {
   const cell = (text: string) => text.replaceAll("|", "\\|");
@@ -645,19 +885,8 @@ Deno.test("every bad input gets its exit code and one line naming the problem; d
     );
   });
   const table = tableOf(rows);
-  const readme = await Deno.readTextFile(TABLE_FILE);
-  const begin = readme.indexOf(BEGIN);
-  const end = readme.indexOf(END);
-  assert(
-    begin >= 0 && end > begin,
-    `docs/bad-inputs.md has no ${BEGIN} ... ${END} block`,
-  );
-  const blockStart = readme.indexOf("\n", begin) + 1;
   if (Deno.args.includes("--update") || Deno.args.includes("--update-readme")) {
-    await Deno.writeTextFile(
-      TABLE_FILE,
-      readme.slice(0, blockStart) + table + "\n" + readme.slice(end),
-    );
+    await Deno.writeTextFile(TABLE_FILE, pageOf(table));
     const fmt = await new Deno.Command(Deno.execPath(), {
       args: ["fmt", TABLE_FILE],
       stdout: "null",
@@ -666,11 +895,19 @@ Deno.test("every bad input gets its exit code and one line naming the problem; d
     assert(fmt.success);
     return;
   }
+  const page = await Deno.readTextFile(TABLE_FILE).catch(() => "");
+  const tableStart = page.indexOf("\n| bad input ");
   assertEquals(
-    cellsOf(readme.slice(blockStart, end)),
+    cellsOf(page.slice(tableStart)),
     cellsOf(table),
-    "docs/bad-inputs.md's table of bad inputs is out of date: run " +
-      "deno test -A tests/bad_inputs_test.ts -- --update",
+    `docs/bad-inputs.md is out of date: run ${UPDATE}`,
+  );
+  // The text above the table, whitespace-insensitive (deno fmt wraps it).
+  const words = (text: string) => text.trim().split(/\s+/);
+  assertEquals(
+    words(page.slice(0, tableStart)),
+    words(pageOf(table).slice(0, pageOf(table).indexOf("\n| bad input "))),
+    `docs/bad-inputs.md's text is out of date: run ${UPDATE}`,
   );
 });
 

@@ -217,6 +217,7 @@ Deno.test("bad dumps get one line naming the file and problem, the others are en
     for (const line of expectations) assertStringIncludes(run.stderr, line);
     assertEquals(run.stderr.trim().split("\n").length, expectations.length);
     assertEquals(await listFiles(out), [
+      "kvbits_manifest.json",
       "l0/bitstream_meta_good.json",
       "l0/k_hi6_meta_good.huff",
       "l0/k_lo10_meta_good.huff",

@@ -13,7 +13,9 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { PAUSE_AT_WRITE_VARIABLE } from "../src/dump/crash_test_hook.ts";
 import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
-import { decodeFolder } from "../src/jobs/decode_job.ts";
+import { decodeFolder, type DecodeReport } from "../src/jobs/decode_job.ts";
+import type { DumpOutcome } from "../src/jobs/job_report.ts";
+import { MANIFEST_FILE_NAME } from "../src/format/manifest.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
@@ -145,12 +147,13 @@ async function assertOnlyCompleteDumps(
   if (complete !== undefined) assertEquals(metas, complete, what);
   if (metas === 0) return;
   const verified = await verifyFolder({ bitstreamDir: bits });
-  assertEquals(verified.outcomes.length, metas, what);
+  assertEquals(dumpOutcomes(verified).length, metas, what);
   assertEquals(
-    verified.outcomes.filter((o) => o.status !== "done"),
+    dumpOutcomes(verified).filter((o) => o.status !== "done"),
     [],
     what,
   );
+  assertInterruptionSaid(verified, what);
   assertEquals(verified.checkedByChecksum, metas, what);
   const restored = join(work, "restored-partial");
   const decoded = await decodeFolder({
@@ -171,15 +174,31 @@ async function assertOnlyCompleteDumps(
   await Deno.remove(restored, { recursive: true });
 }
 
+/** The outcomes of the dumps, without the manifest's own. */
+function dumpOutcomes(report: DecodeReport): DumpOutcome[] {
+  return report.outcomes.filter((o) => o.dump !== MANIFEST_FILE_NAME);
+}
+
+/** A killed encode leaves its manifest incomplete, and verify says so. */
+function assertInterruptionSaid(report: DecodeReport, what: string) {
+  const said = report.outcomes.find((o) => o.dump === MANIFEST_FILE_NAME);
+  assertStringIncludes(
+    said?.reason ?? "",
+    "the last encode into this folder did not finish",
+    what,
+  );
+}
+
 /**
- * Complete dumps after a kill at encode write `n` (global codebook): write 1 is
- * the codebook, dump i has its streams at writes 2 + 5i .. 5 + 5i and its meta at
- * 6 + 5i.
+ * Complete dumps after a kill at encode write `n` (global codebook): write 1
+ * marks the manifest incomplete, write 2 is the codebook, dump i has its
+ * streams at writes 3 + 5i .. 6 + 5i and its meta at 7 + 5i; the complete
+ * manifest is the last write.
  */
 function completeAfterEncodeKill(n: number, stage: "temp" | "renamed") {
   let complete = 0;
   for (let i = 0; i < DUMPS; i++) {
-    const meta = 6 + 5 * i;
+    const meta = 7 + 5 * i;
     if (meta < n || (meta === n && stage === "renamed")) complete++;
   }
   return complete;
@@ -191,17 +210,19 @@ Deno.test("encode killed with SIGKILL at chosen writes: only complete dumps are 
     const args = (out: string) => ["--dump-dir", KV_SAMPLE, "--out-dir", out];
     assertEquals((await runTaskScript("encode", args(reference))).code, 0);
     const expected = await snapshot(reference);
-    assertEquals(expected.size, 1 + 5 * DUMPS);
+    assertEquals(expected.size, 2 + 5 * DUMPS);
 
     const points: [number, "temp" | "renamed"][] = [
-      [1, "temp"], // the codebook's temporary file, nothing in place
-      [1, "renamed"], // the codebook alone
-      [3, "temp"], // first dump: one stream in place, the second half-written
-      [5, "renamed"], // first dump: four streams, no meta
-      [6, "temp"], // first dump: meta written but not renamed
-      [6, "renamed"], // first dump complete
-      [129, "temp"], // mid-run
-      [1 + 5 * DUMPS, "temp"], // the last meta, not renamed
+      [1, "temp"], // the incomplete manifest's temporary file, nothing in place
+      [2, "temp"], // the codebook's temporary file
+      [2, "renamed"], // the codebook alone
+      [4, "temp"], // first dump: one stream in place, the second half-written
+      [6, "renamed"], // first dump: four streams, no meta
+      [7, "temp"], // first dump: meta written but not renamed
+      [7, "renamed"], // first dump complete
+      [130, "temp"], // mid-run
+      [2 + 5 * DUMPS, "temp"], // the last meta, not renamed
+      [3 + 5 * DUMPS, "temp"], // every dump flushed, the manifest not renamed
     ];
     const scenario = async ([n, stage]: [number, "temp" | "renamed"]) => {
       const what = `killed at write ${n} (${stage})`;
@@ -327,10 +348,11 @@ Deno.test("encode on a worker killed with SIGKILL at chosen writes (huffman and 
         const verified = await verifyFolder({ bitstreamDir: bits });
         assertEquals(verified.checkedByChecksum, complete, what);
         assertEquals(
-          verified.outcomes.filter((o) => o.status !== "done"),
+          dumpOutcomes(verified).filter((o) => o.status !== "done"),
           [],
           what,
         );
+        assertInterruptionSaid(verified, what);
         const rerun = await runTaskScript("encode", args(bits));
         assertEquals(rerun.code, 0, `${what}: ${rerun.stderr}`);
         assertStringIncludes(
@@ -368,9 +390,10 @@ Deno.test("encode --overwrite killed halfway: no old meta beside new streams; th
       await Deno.mkdir(join(bits, file, ".."), { recursive: true });
       await Deno.writeFile(join(bits, file), bytes);
     }
-    // Per-dump writes: dump i has streams at 1 + 5i .. 4 + 5i, meta at 5 + 5i.
-    // Killed with the 21st dump's streams half replaced: its old meta is gone.
-    await runAndKillAt("encode", perDump(bits), "103:temp");
+    // Per-dump writes: the incomplete manifest at 1, dump i has streams at
+    // 2 + 5i .. 5 + 5i, meta at 6 + 5i. Killed with the 21st dump's streams
+    // half replaced: its old meta is gone.
+    await runAndKillAt("encode", perDump(bits), "104:temp");
     const metas = (await listFiles(bits)).filter((f) =>
       /bitstream_meta_[^/]*\.json$/.test(f)
     );

@@ -56,7 +56,36 @@ export class KvbitsFileError extends Error {
  */
 export function fileErrorOf(path: string, error: unknown): KvbitsFileError {
   if (error instanceof KvbitsFileError) return error;
+  if (error instanceof Deno.errors.NotADirectory) {
+    // "Not a directory" names no folder: name the file that is in the way.
+    const blocker = fileInTheWayOf(path);
+    if (blocker !== undefined) {
+      return new KvbitsFileError(
+        blocker,
+        `is a file, not a folder (in the way of ${path})`,
+        error,
+      );
+    }
+  }
   return new KvbitsFileError(path, describeError(error), error);
+}
+
+/** The nearest ancestor of `path` that exists and is not a folder. */
+function fileInTheWayOf(path: string): string | undefined {
+  for (
+    let end = path.lastIndexOf("/");
+    end > 0;
+    end = path.lastIndexOf("/", end - 1)
+  ) {
+    const ancestor = path.slice(0, end);
+    try {
+      // The nearest ancestor that exists: its own parents are folders.
+      return Deno.statSync(ancestor).isDirectory ? undefined : ancestor;
+    } catch {
+      // Not there, or not reachable: look further up.
+    }
+  }
+  return undefined;
 }
 
 function describeError(error: unknown): string {
@@ -74,6 +103,9 @@ function describeError(error: unknown): string {
   }
   if (error instanceof Deno.errors.IsADirectory) {
     return "is a folder, not a file";
+  }
+  if (error instanceof Deno.errors.NotADirectory) {
+    return "a part of the path is a file, not a folder";
   }
   if (error instanceof Error) {
     // Deno's system errors read "<reason> (os error N): <call> '<path>'".

@@ -13,7 +13,8 @@ import { fileErrorOf } from "./file_error.ts";
  * order. Names starting with a dot (kvbits' temporary files among them) are never
  * taken. Symbolic links to folders are not followed (no cycles); a link whose
  * name is accepted and whose target is missing is listed, so that reading it
- * reports the problem instead of the dump silently vanishing. `skip` names a
+ * reports the problem instead of the dump silently vanishing; so is anything
+ * else that is not a folder (a FIFO: reading refuses it). `skip` names a
  * folder not to enter, such as an output folder inside the input; it is compared
  * by real path, so relative paths and links to it are recognised.
  *
@@ -66,7 +67,9 @@ export async function findFiles(
           visit(path, relative);
         }
       } else if (accept(entry.name)) {
-        if (entry.isFile || isFileOrMissing(path)) found.push(relative);
+        // A FIFO, socket or device is listed too, so that reading it says what
+        // it is instead of the dump silently vanishing.
+        if (!entry.isSymlink || isFileOrMissing(path)) found.push(relative);
       }
     }
   };

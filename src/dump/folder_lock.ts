@@ -18,6 +18,7 @@
  */
 
 import { join } from "@std/path";
+import { KvbitsFileError } from "./file_error.ts";
 
 /** Name of the lock file in a locked folder. */
 export const LOCK_FILE_NAME = ".kvbits-lock";
@@ -49,6 +50,8 @@ export interface FolderBusy {
  * @returns The lock, or who holds it when another open lock file has it. On a
  * file system without locks, a lock that is not `held`.
  * @throws {Error} When the folder or the lock file cannot be created.
+ * @throws {KvbitsFileError} When the lock file's name holds a symbolic link or
+ * anything but a regular file (never followed or written).
  *
  * @example A second taker is refused until the first releases the lock
  * ```ts
@@ -73,6 +76,17 @@ export async function lockFolder(
   await Deno.mkdir(folder, { recursive: true });
   const path = join(folder, LOCK_FILE_NAME);
   for (;;) {
+    // Never follow a link: the lock file is truncated and written, and a link
+    // would make that happen to its target, wherever it is.
+    const existing = await Deno.lstat(path).catch(() => undefined);
+    if (existing !== undefined && !existing.isFile) {
+      throw new KvbitsFileError(
+        path,
+        `is ${
+          existing.isSymlink ? "a symbolic link" : "not a regular file"
+        }, not kvbits' lock file; remove it and run again`,
+      );
+    }
     const file = await Deno.open(path, {
       read: true,
       write: true,
@@ -156,7 +170,7 @@ export async function whileLockedByNobody(
 
 async function isSameFile(file: Deno.FsFile, path: string): Promise<boolean> {
   const opened = await file.stat();
-  const named = await Deno.stat(path).catch(() => undefined);
+  const named = await Deno.lstat(path).catch(() => undefined);
   if (named === undefined) return false;
   // Windows gives no inode numbers; it cannot remove an open file either.
   return opened.ino === null ||

@@ -10,10 +10,24 @@ import {
   type DumpMeta,
   parseDumpMeta,
 } from "../format/dump_meta.ts";
-import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
-import { utf8Text } from "../format/json_fields.ts";
+import { fp16SizeProblem, fp16WordsOfBytes } from "../format/fp16_tensor.ts";
+import { exactMetaText } from "../format/meta_text.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { type FileReader, readWholeFile } from "./read_file.ts";
+
+/**
+ * Largest meta file read: the dumper writes about 400 bytes, so anything above a
+ * mebibyte is not a dump's meta and is refused from its size before reading.
+ */
+export const MAX_META_BYTES = 1024 * 1024;
+
+function checkMetaSize(size: number): void {
+  if (size > MAX_META_BYTES) {
+    throw new Error(
+      `size is ${size} bytes, above the ${MAX_META_BYTES} bytes a dump meta may have`,
+    );
+  }
+}
 
 /** The meta file of a dump, read and parsed. */
 export interface InputMeta {
@@ -29,7 +43,9 @@ export interface InputMeta {
  * @param path The meta file.
  * @param read How to read it (role `meta`); `readWholeFile` by default.
  * @returns Its text and parsed meta.
- * @throws {KvbitsFileError} When it cannot be read or is not a valid dump meta.
+ * @throws {KvbitsFileError} When it cannot be read, is larger than
+ * {@link MAX_META_BYTES}, is not a valid dump meta, or holds bytes its text
+ * would not give back exactly (a byte order mark).
  *
  * @example
  * ```ts
@@ -47,7 +63,7 @@ export async function readInputMeta(
   read: FileReader = readWholeFile,
 ): Promise<InputMeta> {
   try {
-    const text = utf8Text(await read(path, "meta"), "meta");
+    const text = exactMetaText(await read(path, "meta", checkMetaSize));
     return { text, meta: parseDumpMeta(text) };
   } catch (error) {
     throw fileErrorOf(path, error);
@@ -116,9 +132,13 @@ export async function readInputTensors(
 ): Promise<InputTensors> {
   const paths = tensorPaths(folder, meta);
   const elements = dumpElementCount(meta);
+  const checkSize = (size: number) => {
+    const problem = fp16SizeProblem(size, elements);
+    if (problem !== undefined) throw new Error(problem);
+  };
   const readTensor = async (path: string, role: string) => {
     try {
-      return fp16WordsOfBytes(await read(path, role), elements);
+      return fp16WordsOfBytes(await read(path, role, checkSize), elements);
     } catch (error) {
       throw fileErrorOf(path, error);
     }
@@ -127,4 +147,41 @@ export async function readInputTensors(
     k: await readTensor(paths.k, "k"),
     v: await readTensor(paths.v, "v"),
   };
+}
+
+/**
+ * Why a dump cannot be encoded for want of a tensor file, or undefined when both
+ * exist. The message quotes `k_file`/`v_file` as the meta writes them when that
+ * differs from the path read (a backslash is read as a folder separator).
+ *
+ * @param folder The meta file's folder.
+ * @param meta The parsed meta.
+ * @param exists Whether a path exists (e.g. from a listing of its folder).
+ * @returns The reason, or undefined.
+ *
+ * @example
+ * ```ts
+ * import { missingTensorReason } from "./input_dump.ts";
+ * import { parseDumpMeta } from "../format/dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const meta = parseDumpMeta('{"layer_id": 0, "seq_len": 1, "kv_heads": 1, "head_dim": 1, "bytes_per_elem": 2, "stage": "decode", "k_file": "k\\\\t0.bin", "v_file": "v.bin"}');
+ * assertEquals(missingTensorReason("d", meta, () => false), 'k_file "k\\\\t0.bin" names d/k/t0.bin, which is missing');
+ * assertEquals(missingTensorReason("d", meta, () => true), undefined);
+ * ```
+ */
+export function missingTensorReason(
+  folder: string,
+  meta: DumpMeta,
+  exists: (path: string) => boolean,
+): string | undefined {
+  const paths = tensorPaths(folder, meta);
+  for (const [key, path] of [["k_file", paths.k], ["v_file", paths.v]]) {
+    if (exists(path)) continue;
+    const written = meta.fields[key];
+    return written === (key === "k_file" ? meta.kFile : meta.vFile)
+      ? `${key.slice(0, 1)} file ${path} is missing`
+      : `${key} ${JSON.stringify(written)} names ${path}, which is missing`;
+  }
+  return undefined;
 }

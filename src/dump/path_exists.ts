@@ -4,13 +4,16 @@
  * @module
  */
 
+import { fileErrorOf } from "./file_error.ts";
+
 /**
  * True when something exists at `path` (a file, folder or link target), without
  * waiting on the event loop.
  *
  * @param path The path.
  * @returns Whether it exists.
- * @throws {Error} On errors other than "not found" (e.g. permission denied).
+ * @throws {KvbitsFileError} On errors other than "not found" (e.g. permission
+ * denied, or a file in the way), naming the path at fault.
  *
  * @example
  * ```ts
@@ -27,7 +30,7 @@ export function pathExistsSync(path: string): boolean {
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
+    throw fileErrorOf(path, error);
   }
 }
 

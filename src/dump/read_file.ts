@@ -20,7 +20,14 @@
 export type FileReader = (
   path: string,
   role: string,
+  checkSize?: SizeCheck,
 ) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * Checks a file's size before it is read (from `stat`, so that a file far
+ * larger than expected is refused without reading it): throws to refuse.
+ */
+export type SizeCheck = (size: number) => void;
 
 /** Bytes a reused read buffer grows by at least, so that growing is rare. */
 const MINIMUM_BUFFER = 64 * 1024;
@@ -28,14 +35,19 @@ const MINIMUM_BUFFER = 64 * 1024;
 /**
  * Reads a whole file with `openSync` and `readSync` into one buffer sized from
  * the file's size (a new one, or the caller's), checking that the file did not
- * change size while read.
+ * change size while read. The file is looked at with `stat` first: anything but
+ * a regular file (a FIFO would block the read forever, a device never end) is
+ * refused, and so is a size that `checkSize` refuses, before anything is
+ * allocated or read.
  *
  * @param path The file.
  * @param bufferOf Gives a buffer of at least `size` bytes to read into; a new
  * one of exactly `size` bytes when omitted.
+ * @param checkSize Throws when the file's size is not acceptable.
  * @returns The file's bytes: a view of the buffer, `size` bytes long.
  * @throws {Deno.errors.NotFound} When the file does not exist.
- * @throws {Error} When the file is shorter than its size said (it changed).
+ * @throws {Error} When it is not a regular file, or is shorter than its size
+ * said (it changed).
  *
  * @example
  * ```ts
@@ -52,9 +64,13 @@ const MINIMUM_BUFFER = 64 * 1024;
 export function readFileSync(
   path: string,
   bufferOf: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+  checkSize?: SizeCheck,
 ): Uint8Array {
+  const info = Deno.statSync(path);
+  if (!info.isFile) throw new Error(`not a regular file (${kindOf(info)})`);
+  const size = info.size;
+  checkSize?.(size);
   using file = Deno.openSync(path, { read: true });
-  const size = file.statSync().size;
   const bytes = bufferOf(size).subarray(0, size);
   let filled = 0;
   while (filled < size) {
@@ -69,14 +85,25 @@ export function readFileSync(
   return bytes;
 }
 
+function kindOf(info: Deno.FileInfo): string {
+  if (info.isDirectory) return "a folder";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice || info.isBlockDevice) return "a device";
+  if (info.isSocket) return "a socket";
+  return "not a file";
+}
+
 /**
  * Reads a whole file into a new buffer ({@link readFileSync}, for callers that
  * await).
  *
  * @param path The file.
+ * @param _role Unused: what the file is to the caller (see {@link FileReader}).
+ * @param checkSize Throws when the file's size is not acceptable.
  * @returns Its bytes.
  * @throws {Deno.errors.NotFound} When the file does not exist.
- * @throws {Error} When the file is shorter than its size said (it changed).
+ * @throws {Error} When it is not a regular file, or is shorter than its size
+ * said (it changed).
  *
  * @example
  * ```ts
@@ -90,8 +117,12 @@ export function readFileSync(
  * ```
  */
 // deno-lint-ignore require-await -- async, so that errors reject
-export async function readWholeFile(path: string): Promise<Uint8Array> {
-  return readFileSync(path);
+export async function readWholeFile(
+  path: string,
+  _role?: string,
+  checkSize?: SizeCheck,
+): Promise<Uint8Array> {
+  return readFileSync(path, undefined, checkSize);
 }
 
 /**
@@ -117,9 +148,13 @@ export async function readWholeFile(path: string): Promise<Uint8Array> {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function reusedFileReader(): (path: string, role: string) => Uint8Array {
+export function reusedFileReader(): (
+  path: string,
+  role: string,
+  checkSize?: SizeCheck,
+) => Uint8Array {
   const buffers = new Map<string, Uint8Array>();
-  return (path, role) =>
+  return (path, role, checkSize) =>
     readFileSync(path, (size) => {
       let buffer = buffers.get(role);
       if (buffer === undefined || buffer.length < size) {
@@ -129,5 +164,5 @@ export function reusedFileReader(): (path: string, role: string) => Uint8Array {
         buffers.set(role, buffer);
       }
       return buffer;
-    });
+    }, checkSize);
 }

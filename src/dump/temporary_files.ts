@@ -19,7 +19,7 @@ import { join } from "@std/path";
 import { LOCK_FILE_NAME, whileLockedByNobody } from "./folder_lock.ts";
 
 /** Name of a temporary file of `writeFileAtomic`: target name, pid, counter. */
-const TEMPORARY_FILE_NAME = /^\.(.+)\.kvbits-tmp-(\d+)-\d+(-\d+)?$/;
+const TEMPORARY_FILE_NAME = /^\.(.+)\.kvbits-tmp-(\d+)-\d+(-\d+)?$/s;
 
 /**
  * The process id in a temporary file's name, or undefined when the name is not

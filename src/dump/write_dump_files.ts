@@ -40,8 +40,9 @@ export interface FileToWrite {
  *
  * @param files The files of the dump (none for a one-file layout).
  * @param marker The file whose presence says the dump is complete.
- * @param options `durable` (default true) and the writer's set of `folders`
- * known to exist.
+ * @param options `durable` (default true), the writer's set of `folders`
+ * known to exist, and `markerAbsent` when the caller has just seen that there is
+ * no marker to remove (saves a failing system call per dump).
  * @throws {KvbitsFileError} Naming the file that could not be written.
  *
  * @example
@@ -62,13 +63,26 @@ export interface FileToWrite {
 export function writeFilesThenMarker(
   files: readonly FileToWrite[],
   marker: FileToWrite,
-  options: WriteOptions = {},
+  options: WriteOptions & {
+    /** The caller knows the marker does not exist: nothing to remove. */
+    readonly markerAbsent?: boolean;
+    /**
+     * The caller flushes the folders later, after all its dumps and before a
+     * record written last (the manifest): step 3 is left out, and the
+     * removal of an old marker is not flushed either.
+     */
+    readonly foldersLater?: boolean;
+  } = {},
 ): void {
   const durable = options.durable ?? true;
-  try {
-    removeFileDurablySync(marker.path, { durable });
-  } catch (error) {
-    throw fileErrorOf(marker.path, error);
+  if (!options.markerAbsent) {
+    try {
+      removeFileDurablySync(marker.path, {
+        durable: durable && !options.foldersLater,
+      });
+    } catch (error) {
+      throw fileErrorOf(marker.path, error);
+    }
   }
   const folders = new Set<string>();
   for (const { path, bytes } of files) {
@@ -79,7 +93,7 @@ export function writeFilesThenMarker(
     }
     folders.add(dirname(path));
   }
-  if (durable) {
+  if (durable && !options.foldersLater) {
     for (const folder of folders) {
       try {
         syncFolderSync(folder);

@@ -107,8 +107,10 @@ export function writeFileAtomicSync(
   for (let attempt = 0;; attempt++) {
     temporary = join(
       folder,
-      `.${basename(path)}${TEMPORARY_FILE_MARK}${Deno.pid}-${write}` +
-        (attempt ? `-${attempt}` : ""),
+      temporaryNameOf(
+        basename(path),
+        `${Deno.pid}-${write}` + (attempt ? `-${attempt}` : ""),
+      ),
     );
     try {
       file = Deno.openSync(temporary, { write: true, createNew: true });
@@ -146,6 +148,50 @@ export function writeFileAtomicSync(
     throw error;
   }
   pauseIfRequested(write, "renamed", path);
+}
+
+/** Stateless: encodes names to count their bytes. */
+const UTF8 = new TextEncoder();
+
+/** Longest file name, in bytes of UTF-8, on the common file systems. */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * The temporary name of a file: `.<name>.kvbits-tmp-<id>`, with `<name>` cut
+ * (at a character boundary) so that the whole stays within 255 bytes: a legal
+ * 247-character name must not make its temporary name illegal. The id keeps it
+ * unique; the cut name only helps a person see whose it is.
+ *
+ * @param name The target's file name.
+ * @param id The writer's pid and write number, e.g. `4242-7`.
+ * @returns The temporary file's name.
+ *
+ * @example
+ * ```ts
+ * import { temporaryNameOf } from "./write_file_atomic.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(temporaryNameOf("k.bin", "42-1"), ".k.bin.kvbits-tmp-42-1");
+ * assertEquals(new TextEncoder().encode(temporaryNameOf("é".repeat(127), "42-1")).length <= 255, true);
+ * ```
+ */
+export function temporaryNameOf(name: string, id: string): string {
+  const suffix = `${TEMPORARY_FILE_MARK}${id}`;
+  const room = MAX_NAME_BYTES - 1 - suffix.length;
+  let cut = name;
+  // Three bytes of UTF-8 at most per UTF-16 unit: most names need no count.
+  if (3 * name.length > room && UTF8.encode(name).length > room) {
+    let bytes = 0;
+    let end = 0;
+    for (const char of name) {
+      const length = UTF8.encode(char).length;
+      if (bytes + length > room) break;
+      bytes += length;
+      end += char.length;
+    }
+    cut = name.slice(0, end);
+  }
+  return `.${cut}${suffix}`;
 }
 
 /**

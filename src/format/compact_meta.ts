@@ -185,7 +185,15 @@ export function encodeCompactMeta(
   // exactly when the text is pythonJsonDumps of its own fields. (The tests check
   // the record against the decoder on every kv-real meta and on odd ones.)
   if (fields && pythonJsonDumps(fields) === text) {
-    return encodeFields(fields, context);
+    const record = encodeFields(fields, context);
+    // Strings are stored as UTF-8, which cannot hold a lone surrogate
+    // ("\udc80", as Python writes surrogate-escaped names): such a record
+    // would decode to another text, so the text is stored instead.
+    try {
+      if (decodeCompactMeta(record, context) === text) return record;
+    } catch {
+      // A record the decoder refuses is never written: the text is.
+    }
   }
   const utf8 = TEXT_ENCODER.encode(text);
   const out = new Uint8Array(1 + utf8.length);
@@ -334,7 +342,8 @@ export function decodeCompactMeta(
   if (mode !== MODE_FIELDS) {
     throw reader.error(`unknown meta mode ${mode}`, 0);
   }
-  const count = reader.varintAtMost(bytes.length, "key count");
+  // Each key takes at least its 4-bit tag: two keys a byte.
+  const count = reader.varintAtMost(2 * bytes.length, "key count");
   const prefix = reader.varintAtMost(
     Math.min(count, DUMPER_META_KEYS.length),
     "dumper key prefix",

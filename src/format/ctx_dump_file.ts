@@ -54,6 +54,7 @@ import { RANS_PROBABILITY_BITS } from "../codec/rans.ts";
 import { decodeCompactMeta, encodeCompactMeta } from "./compact_meta.ts";
 import { type DumpMeta, parseDumpMeta } from "./dump_meta.ts";
 import { fp16BytesOfWords } from "./fp16_tensor.ts";
+import { KvbitsFormatError } from "./format_error.ts";
 import type {
   DecodedDump,
   DumpToEncode,
@@ -120,6 +121,14 @@ export function encodeCtxDumpFile(dump: DumpToEncode): EncodedDumpFile {
     headDim: meta.headDim,
   };
   const count = shape.tokens * shape.heads * shape.headDim;
+  if (shape.heads * shape.headDim > CTX_MAX_CHANNELS) {
+    throw new KvbitsFormatError(
+      `kv_heads * head_dim is ${
+        shape.heads * shape.headDim
+      } channels, above the ctx layout's limit of 2^20 (its model keeps a state per channel)`,
+      "kv_heads",
+    );
+  }
   if (k.length !== count || v.length !== count) {
     throw new RangeError(
       `Cannot encode ${dump.metaName}: K has ${k.length} and V ${v.length} elements, the shape needs ${count}`,
@@ -195,7 +204,10 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
   const tokens = reader.varintAtMost(CTX_MAX_ELEMENTS, "seq_len");
   const heads = reader.varintAtMost(CTX_MAX_ELEMENTS, "kv_heads");
   const headDim = reader.varintAtMost(CTX_MAX_ELEMENTS, "head_dim");
-  if (heads < 1 || headDim < 1 || tokens * heads * headDim > CTX_MAX_ELEMENTS) {
+  if (
+    heads < 1 || headDim < 1 || tokens * heads * headDim > CTX_MAX_ELEMENTS ||
+    heads * headDim > CTX_MAX_CHANNELS
+  ) {
     throw reader.error(
       `shape ${tokens} x ${heads} x ${headDim} is not a tensor kvbits decodes`,
       shapeAt,
@@ -341,7 +353,15 @@ function hex(value: number): string {
   return value.toString(16).padStart(8, "0");
 }
 
-const META_NAME_OF_FILE = /^(meta_.+)\.kvc$/;
+const META_NAME_OF_FILE = /^(meta_.+)\.kvc$/s;
+
+/**
+ * Most channels (`kv_heads * head_dim`) a ctx dump may have: the coder keeps a
+ * model state per channel, allocated before the first token, so a crafted shape
+ * of no tokens and 2^30 channels took 27 s and 8.4 GB to refuse nothing. Real
+ * layers have about 2^10 (8 heads of 128); 2^20 leaves room for any model.
+ */
+const CTX_MAX_CHANNELS = 2 ** 20;
 
 function shapeOf(meta: DumpMeta): TensorShape {
   return { tokens: meta.seqLen, heads: meta.kvHeads, headDim: meta.headDim };

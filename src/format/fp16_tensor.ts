@@ -32,18 +32,8 @@ export function fp16WordsOfBytes(
   bytes: Uint8Array,
   expectedElements: number,
 ): Uint16Array {
-  if (bytes.length % 2 !== 0) {
-    throw new KvbitsFormatError(
-      `size is odd (${bytes.length} bytes): not FP16 data`,
-    );
-  }
-  if (bytes.length !== expectedElements * 2) {
-    throw new KvbitsFormatError(
-      `size is ${bytes.length} bytes but the meta shape needs ${
-        expectedElements * 2
-      } (${expectedElements} FP16 elements)`,
-    );
-  }
+  const problem = fp16SizeProblem(bytes.length, expectedElements);
+  if (problem !== undefined) throw new KvbitsFormatError(problem);
   const count = bytes.length >>> 1;
   if (HOST_IS_LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) {
     return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
@@ -53,6 +43,38 @@ export function fp16WordsOfBytes(
     words[i] = bytes[2 * i] | (bytes[2 * i + 1] << 8);
   }
   return words;
+}
+
+/**
+ * What is wrong with the size of an FP16 tensor file, if anything: checked from
+ * the file's size alone, before it is read.
+ *
+ * @param byteLength The file's size.
+ * @param expectedElements The elements the meta shape gives.
+ * @returns The problem, or undefined when the size fits.
+ *
+ * @example
+ * ```ts
+ * import { fp16SizeProblem } from "./fp16_tensor.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(fp16SizeProblem(8, 4), undefined);
+ * assertEquals(fp16SizeProblem(7, 4), "size is odd (7 bytes): not FP16 data");
+ * ```
+ */
+export function fp16SizeProblem(
+  byteLength: number,
+  expectedElements: number,
+): string | undefined {
+  if (byteLength % 2 !== 0) {
+    return `size is odd (${byteLength} bytes): not FP16 data`;
+  }
+  if (byteLength !== expectedElements * 2) {
+    return `size is ${byteLength} bytes but the meta shape needs ${
+      expectedElements * 2
+    } (${expectedElements} FP16 elements)`;
+  }
+  return undefined;
 }
 
 /**

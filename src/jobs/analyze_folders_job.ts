@@ -22,6 +22,8 @@ import { reportHtml } from "../format/report_html.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
+import { layoutOfManifest } from "./folder_manifest.ts";
+import { checkOutputApart } from "./output_folder.ts";
 import { analyzeFolder, type AnalyzeReport } from "./analyze_job.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import type { ProgressListener } from "./job_report.ts";
@@ -100,11 +102,15 @@ export async function analyzeFolders(
   if (options.bitstreamDirs.length === 0) {
     throw new RangeError("Cannot analyze: no bitstream folder given");
   }
+  await checkOutputApart(options.outDir, [
+    ...options.bitstreamDirs.map((dir) => ["bitstreamDir", dir] as const),
+    ["origDumpDir", options.origDumpDir],
+  ]);
   // Open each folder first to name its files: two folders of one codec would
   // otherwise write the same <codec>_metrics.csv.
   const kinds = [];
   for (const dir of options.bitstreamDirs) {
-    const folder = await openBitstreamFolder(dir);
+    const folder = await openBitstreamFolder(dir, layoutOfManifest(dir));
     kinds.push({
       codec: folder.codec?.name,
       codebook: folder.global || folder.globalProblem ? "global" : "per-dump",

@@ -18,6 +18,7 @@ import { fileErrorOf } from "../dump/file_error.ts";
 import { pathKind } from "../dump/folder_info.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { layoutOfManifest } from "./folder_manifest.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import { measureDump } from "./measure_dump.ts";
 import type { DumpOutcome } from "./job_report.ts";
@@ -97,7 +98,10 @@ export interface AnalyzeReport {
 export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
-  const folder = await openBitstreamFolder(options.bitstreamDir);
+  const folder = await openBitstreamFolder(
+    options.bitstreamDir,
+    layoutOfManifest(options.bitstreamDir),
+  );
   if (await pathKind(options.outDir).catch(() => "missing") === "other") {
     throw new KvbitsJobError(`${options.outDir}: not a folder`, "outDir");
   }

@@ -35,6 +35,8 @@ export interface BitstreamFolder {
   readonly globalProblem?: string;
   /** Size of the shared file, 0 when there is none. */
   readonly codebookBytes: number;
+  /** Markers of other layouts than `codec` (when one was given), relative. */
+  readonly strays?: readonly string[];
 }
 
 /**
@@ -42,8 +44,12 @@ export interface BitstreamFolder {
  * from their names and reads the global codebook when there is one.
  *
  * @param dir The bitstream folder.
+ * @param layout The codec of the folder's layout, when known (from its
+ * manifest): markers of other layouts are then listed as `strays` instead of
+ * making the folder unreadable.
  * @returns The opened folder.
- * @throws {KvbitsJobError} When the folder is missing or mixes layouts.
+ * @throws {KvbitsJobError} When the folder is missing or mixes layouts (and no
+ * `layout` is given).
  *
  * @example
  * ```ts
@@ -58,14 +64,21 @@ export interface BitstreamFolder {
  */
 export async function openBitstreamFolder(
   dir: string,
+  layout?: Codec,
 ): Promise<BitstreamFolder> {
   await requireFolder(dir).catch((error) => {
     throw new KvbitsJobError(fileErrorOf(dir, error).message, "bitstreamDir");
   });
-  const metaFiles = await findFiles(
+  const markers = await findFiles(
     dir,
     (name) => codecOfMarkerFile(name) !== undefined,
   );
+  // The layout the folder's manifest names, when it has one: markers of other
+  // layouts are strays, which do not block the folder's own dumps.
+  const ofLayout = (path: string) =>
+    codecOfMarkerFile(basename(path)) === layout;
+  const metaFiles = layout ? markers.filter(ofLayout) : markers;
+  const strays = layout ? markers.filter((path) => !ofLayout(path)) : [];
   const codecs = new Set(
     metaFiles.map((path) => codecOfMarkerFile(basename(path))!),
   );
@@ -77,12 +90,12 @@ export async function openBitstreamFolder(
       "bitstreamDir",
     );
   }
-  const [codec] = codecs;
+  const codec = layout ?? [...codecs][0];
   const shared = codec?.sharedFile;
-  if (!shared) return { dir, codec, metaFiles, codebookBytes: 0 };
+  if (!shared) return { dir, codec, metaFiles, codebookBytes: 0, strays };
   const sharedPath = join(dir, shared.fileName);
   if (!await pathExists(sharedPath)) {
-    return { dir, codec, metaFiles, codebookBytes: 0 };
+    return { dir, codec, metaFiles, codebookBytes: 0, strays };
   }
   try {
     const bytes = await readWholeFile(sharedPath);
@@ -93,6 +106,7 @@ export async function openBitstreamFolder(
       global: shared.open(bytes),
       globalBytes: bytes,
       codebookBytes: bytes.length,
+      strays,
     };
   } catch (error) {
     return {
@@ -101,6 +115,7 @@ export async function openBitstreamFolder(
       metaFiles,
       globalProblem: fileErrorOf(sharedPath, error).message,
       codebookBytes: 0,
+      strays,
     };
   }
 }

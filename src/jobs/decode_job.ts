@@ -19,7 +19,9 @@
 import { dirname, join } from "@std/path";
 import { pathKind } from "../dump/folder_info.ts";
 import { syncFolders } from "../dump/write_dump_files.ts";
+import { codecNamed } from "../format/codecs.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
+import { checkAgainstManifest, readFolderManifest } from "./folder_manifest.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { openOutputFolder } from "./output_folder.ts";
@@ -115,7 +117,20 @@ export async function decodeFolder(
   const started = performance.now();
   const { outDir, origDumpDir, onProgress } = options;
   const durable = options.durable ?? true;
-  const folder = await openBitstreamFolder(options.bitstreamDir);
+  // The folder's manifest (when kvbits wrote it) names its layout and dumps:
+  // missing, renamed, moved and stray dumps fail; the others are decoded.
+  const record = readFolderManifest(options.bitstreamDir);
+  const folder = await openBitstreamFolder(
+    options.bitstreamDir,
+    record.manifest && codecNamed(record.manifest.codec),
+  );
+  const check = checkAgainstManifest(
+    options.bitstreamDir,
+    folder.metaFiles,
+    folder.strays ?? [],
+    record,
+  );
+  const metaFiles = check.listed;
   await using output = outDir === undefined
     ? undefined
     : await openOutputFolder(outDir, {
@@ -131,7 +146,7 @@ export async function decodeFolder(
       );
     }
   }
-  const outcomes: DumpOutcome[] = new Array(folder.metaFiles.length);
+  const outcomes: DumpOutcome[] = new Array(metaFiles.length);
   let checkedByChecksum = 0;
   let checkedAgainstOriginals = 0;
   let unchecked = 0;
@@ -160,10 +175,11 @@ export async function decodeFolder(
         origDumpDir,
         overwrite: options.overwrite,
         durable,
+        expectedCrc32: check.expected,
       });
     }
     await runner.forEach(
-      folder.metaFiles,
+      metaFiles,
       {
         taskOf: (metaFiles) => ({ kind: "decode", metaFiles }),
         // A task costs a message each way; most dumps decode in less.
@@ -195,7 +211,7 @@ export async function decodeFolder(
         onProgress?.({
           phase: outDir === undefined ? "verifying" : "decoding",
           done: ++done,
-          total: folder.metaFiles.length,
+          total: metaFiles.length,
           bytes: rawBytes,
         });
       },
@@ -210,7 +226,9 @@ export async function decodeFolder(
   }
   return {
     layout: folder.codec?.layout,
-    outcomes,
+    outcomes: [...outcomes, ...check.failures].sort((a, b) =>
+      a.dump < b.dump ? -1 : a.dump > b.dump ? 1 : 0
+    ),
     checkedByChecksum,
     checkedAgainstOriginals,
     unchecked,

@@ -31,6 +31,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
+import { crc32 } from "../codec/crc32.ts";
 import {
   countFp16Symbols,
   type Fp16Histograms,
@@ -42,8 +43,13 @@ import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readInputTensors } from "../dump/input_dump.ts";
-import { pathExistsSync } from "../dump/path_exists.ts";
-import { reusedFileReader } from "../dump/read_file.ts";
+import { FolderListing } from "../dump/folder_listing.ts";
+import {
+  type FileReader,
+  readFileSync,
+  reusedFileReader,
+} from "../dump/read_file.ts";
+import { firstDifference } from "../format/first_difference.ts";
 import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
 import { mentionOption } from "./job_error.ts";
@@ -77,6 +83,12 @@ export interface EncodeSetupTask {
   readonly durable: boolean;
   /** The shared file's bytes (a global codebook), for a `global` run (after counting). */
   readonly sharedBytes?: Uint8Array;
+  /**
+   * An earlier run into the folder was interrupted (its manifest is
+   * incomplete): a dump whose marker exists is decoded and checked before it is
+   * kept, since a power cut may have left its files incomplete.
+   */
+  readonly checkExisting?: boolean;
 }
 
 /** Counts the symbols of some dumps (pass 1 of a global codebook). */
@@ -110,6 +122,11 @@ export interface DecodeSetupTask {
   readonly overwrite: boolean;
   /** Flush every file to the disk before the meta of its dump. */
   readonly durable: boolean;
+  /**
+   * CRC-32 of each dump's marker file by its relative path, from the folder's
+   * manifest: a marker that differs fails before anything is written.
+   */
+  readonly expectedCrc32?: Readonly<Record<string, number>>;
 }
 
 /** Decodes some dumps, checks them and writes them when asked to. */
@@ -163,6 +180,10 @@ export interface EncodedResult {
   readonly streamBytes: number;
   /** Meta bytes written. */
   readonly metaBytes: number;
+  /** CRC-32 of the dump's marker file as written (when done). */
+  readonly markerCrc32?: number;
+  /** Paths of the files written, for the job to flush at its end. */
+  readonly written?: readonly string[];
 }
 
 /** What decoding a dump did. */
@@ -282,6 +303,10 @@ export class DumpTaskLane {
   readonly #read = reusedFileReader();
   /** Output folders this lane made or found: each is made once. */
   readonly #folders = new Set<string>();
+  /** What output files exist, from a listing of each folder. */
+  readonly #outputs = new FolderListing();
+  /** Tensors read by the count pass, kept for the encode pass. */
+  readonly #counted = new CountedTensors();
   #encode?: EncodeState;
   #decode?: DecodeState;
 
@@ -296,6 +321,9 @@ export class DumpTaskLane {
   async run(task: DumpTask): Promise<DumpTaskReply> {
     switch (task.kind) {
       case "encode-setup": {
+        // A run's first set-up; its second brings the codebook of what the
+        // count pass kept.
+        if (task.sharedBytes === undefined) this.#counted.clear();
         const codec = codecOfSetUp(task.codec);
         this.#encode = {
           task,
@@ -345,6 +373,7 @@ export class DumpTaskLane {
       const tensors = await readInputTensors(folder, meta, this.#read);
       countFp16Symbols(tensors.k, into.k);
       countFp16Symbols(tensors.v, into.v);
+      this.#counted.keep(dump.relativePath, tensors);
       return {
         kind: "counted",
         bytes: tensors.k.byteLength + tensors.v.byteLength,
@@ -366,8 +395,9 @@ export class DumpTaskLane {
     const metaOut = join(outFolder, codec.markerFileName(metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
-      if (!task.overwrite && pathExistsSync(metaOut)) {
-        let problem = "";
+      const exists = !task.overwrite && this.#outputs.exists(metaOut);
+      let problem = "";
+      if (exists) {
         try {
           const difference = codec.existingDumpDifference(
             () => this.#read(metaOut, "existing meta"),
@@ -386,6 +416,12 @@ export class DumpTaskLane {
             fileErrorOf(metaOut, error).detail
           })`;
         }
+      }
+      // After an interrupted run, a dump kept only when it decodes.
+      const keep = exists &&
+        (problem !== "" || !task.checkExisting ||
+          await this.#decodesCleanly(relativePath, metaOut));
+      if (keep) {
         return {
           kind: "encoded",
           outcome: problem === ""
@@ -408,7 +444,8 @@ export class DumpTaskLane {
       }
       const meta = parseDumpMeta(dump.metaText);
       const folder = dirname(join(task.dumpDir, relativePath));
-      const { k, v } = await readInputTensors(folder, meta, this.#read);
+      const { k, v } = this.#counted.take(relativePath) ??
+        await readInputTensors(folder, meta, this.#read);
       const outputs = codec.encodeDump(
         { metaName, metaText: dump.metaText, meta, k, v },
         global,
@@ -419,9 +456,13 @@ export class DumpTaskLane {
         path: join(outFolder, file.name),
         bytes: file.bytes,
       }));
-      writeFilesThenMarker(files.slice(0, -1), files[files.length - 1], {
-        durable: task.durable,
+      // Nothing is flushed here: the job flushes every file (many at once) and
+      // every folder once at its end, then writes the folder's manifest.
+      const marker = files[files.length - 1];
+      writeFilesThenMarker(files.slice(0, -1), marker, {
+        durable: false,
         folders: this.#folders,
+        markerAbsent: !exists && !task.overwrite,
       });
       return {
         kind: "encoded",
@@ -429,6 +470,8 @@ export class DumpTaskLane {
         rawBytes: k.byteLength + v.byteLength,
         streamBytes: outputs.streamBytes,
         metaBytes: outputs.metaBytes,
+        markerCrc32: crc32(marker.bytes),
+        written: task.durable ? files.map((file) => file.path) : undefined,
       };
     } catch (error) {
       return {
@@ -440,6 +483,28 @@ export class DumpTaskLane {
         },
         ...nothing,
       };
+    }
+  }
+
+  /** Whether an existing output dump decodes and matches its checksums. */
+  async #decodesCleanly(
+    relativePath: string,
+    metaOut: string,
+  ): Promise<boolean> {
+    const { task, codec, global } = this.#encodeState();
+    const folder: BitstreamFolder = {
+      dir: task.outDir,
+      codec,
+      metaFiles: [],
+      global,
+      codebookBytes: 0,
+    };
+    const markerFile = join(dirname(relativePath), basename(metaOut));
+    try {
+      const dump = await readBitstreamDump(folder, markerFile, this.#read);
+      return dump.decoded.integrityChecked;
+    } catch {
+      return false;
     }
   }
 
@@ -459,7 +524,10 @@ export class DumpTaskLane {
     let unchecked = false;
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
-      if (metaOut !== undefined && !task.overwrite && pathExistsSync(metaOut)) {
+      if (
+        metaOut !== undefined && !task.overwrite &&
+        this.#outputs.exists(metaOut)
+      ) {
         return {
           kind: "decoded",
           outcome: {
@@ -474,7 +542,29 @@ export class DumpTaskLane {
           ...nothing,
         };
       }
-      const dump = await readBitstreamDump(folder, metaFile, this.#read);
+      // The marker's bytes as read, for the manifest's CRC-32.
+      const markerPath = join(task.bitstreamDir, metaFile);
+      let markerCrc32: number | undefined;
+      const read: FileReader = (path, role, checkSize) => {
+        const bytes = this.#read(path, role, checkSize);
+        if (path === markerPath) markerCrc32 = crc32(bytes);
+        return bytes;
+      };
+      const expected = task.expectedCrc32?.[metaFile];
+      const checkMarker = () => {
+        if (expected !== undefined && markerCrc32 !== expected) {
+          throw new KvbitsFileError(
+            markerPath,
+            `differs from the folder's manifest (CRC-32 ${
+              hex(markerCrc32)
+            }, recorded ${hex(expected)}): replaced or edited after encoding`,
+          );
+        }
+      };
+      // A dump that does not decode says why; one that decodes but is not
+      // the one encoded here (another dump's marker) fails by the manifest.
+      const dump = await readBitstreamDump(folder, metaFile, read);
+      checkMarker();
       const { decoded } = dump;
       byChecksum = decoded.integrityChecked;
       if (origDumpDir !== undefined) {
@@ -486,20 +576,23 @@ export class DumpTaskLane {
       if (metaOut !== undefined) {
         const { input, inputText } = decoded;
         const folderOut = dirname(metaOut);
+        const tensors = [
+          {
+            path: join(folderOut, input.kFile),
+            bytes: fp16BytesOfWords(decoded.k),
+          },
+          {
+            path: join(folderOut, input.vFile),
+            bytes: fp16BytesOfWords(decoded.v),
+          },
+        ];
+        refuseForeignFiles(tensors, task.overwrite, this.#outputs);
         writeFilesThenMarker(
-          [
-            {
-              path: join(folderOut, input.kFile),
-              bytes: fp16BytesOfWords(decoded.k),
-            },
-            {
-              path: join(folderOut, input.vFile),
-              bytes: fp16BytesOfWords(decoded.v),
-            },
-          ],
+          tensors,
           { path: metaOut, bytes: new TextEncoder().encode(inputText) },
           { durable: task.durable, folders: this.#folders },
         );
+        this.#outputs.wrote([...tensors.map((file) => file.path), metaOut]);
       }
       return {
         kind: "decoded",
@@ -525,6 +618,89 @@ export class DumpTaskLane {
         ...nothing,
       };
     }
+  }
+}
+
+function hex(value: number | undefined): string {
+  return (value ?? 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * Refuses to restore tensors over files that decode did not write: a tensor
+ * named like a dump's meta (it would take another dump's place), and, without
+ * `overwrite`, an existing file whose bytes differ (a file of the user's; a
+ * killed run's own file is identical and no obstacle).
+ */
+function refuseForeignFiles(
+  files: readonly { readonly path: string; readonly bytes: Uint8Array }[],
+  overwrite: boolean,
+  outputs: FolderListing,
+): void {
+  for (const { path, bytes } of files) {
+    if (/^meta_.+\.json$/s.test(basename(path))) {
+      throw new KvbitsFileError(
+        path,
+        "a tensor file named like a dump's meta (meta_*.json): not restored over another dump",
+      );
+    }
+    if (overwrite || !outputs.exists(path)) continue;
+    let same = false;
+    try {
+      same = firstDifference(
+        readFileSync(path, undefined, (size) => {
+          if (size !== bytes.length) throw new Error("other size");
+        }),
+        bytes,
+      ) === -1;
+    } catch {
+      // Another size, or unreadable: not ours.
+    }
+    if (!same) {
+      throw new KvbitsFileError(
+        path,
+        "exists, with other bytes than this dump's, and no meta beside it says decode wrote it; use --overwrite to replace it",
+      );
+    }
+  }
+}
+
+/**
+ * Bytes of tensors a lane keeps from the count pass of a global codebook for
+ * the encode pass, which then reads them again only beyond it: a folder of many
+ * small dumps is read once, not twice (two opens, stats and reads less per
+ * dump), at a bounded cost in memory.
+ */
+const COUNTED_TENSORS_BUDGET = 64 * 1024 * 1024;
+
+/** Copies of counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
+class CountedTensors {
+  readonly #tensors = new Map<string, { k: Uint16Array; v: Uint16Array }>();
+  #bytes = 0;
+
+  /** Keeps a copy of a dump's tensors when the budget allows. */
+  keep(relativePath: string, tensors: { k: Uint16Array; v: Uint16Array }) {
+    const bytes = tensors.k.byteLength + tensors.v.byteLength;
+    if (this.#bytes + bytes > COUNTED_TENSORS_BUDGET) return;
+    this.#bytes += bytes;
+    this.#tensors.set(relativePath, {
+      k: tensors.k.slice(),
+      v: tensors.v.slice(),
+    });
+  }
+
+  /** The kept tensors of a dump, handed over once. */
+  take(relativePath: string): { k: Uint16Array; v: Uint16Array } | undefined {
+    const tensors = this.#tensors.get(relativePath);
+    if (tensors === undefined) return undefined;
+    this.#tensors.delete(relativePath);
+    this.#bytes -= tensors.k.byteLength + tensors.v.byteLength;
+    return tensors;
+  }
+
+  /** Forgets everything (a new set-up). */
+  clear(): void {
+    this.#tensors.clear();
+    this.#bytes = 0;
   }
 }
 

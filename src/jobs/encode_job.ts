@@ -27,19 +27,23 @@
  * @module
  */
 
-import { dirname, join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "@std/path";
 import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
-import type { Codec } from "../format/codecs.ts";
+import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
 import { dumpElementCount, type DumpMeta } from "../format/dump_meta.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
-import { requireFolder } from "../dump/folder_info.ts";
-import { readInputMeta, tensorPaths } from "../dump/input_dump.ts";
+import { realOrResolved, requireFolder } from "../dump/folder_info.ts";
+import { missingTensorReason, readInputMeta } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import { readWholeFile, reusedFileReader } from "../dump/read_file.ts";
-import { syncFolders } from "../dump/write_dump_files.ts";
+import {
+  readFileSync,
+  readWholeFile,
+  reusedFileReader,
+} from "../dump/read_file.ts";
+import { flushFiles, flushFoldersOf } from "../dump/flush_files.ts";
 import {
   removeFileDurably,
   syncFolder,
@@ -55,6 +59,13 @@ import type {
 import { FilePresence } from "./file_presence.ts";
 import { KvbitsJobError, mentionOption } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
+import {
+  type EncodeStart,
+  markerCrc32,
+  markerPathOf,
+  startEncodeManifest,
+  writeFolderManifest,
+} from "./folder_manifest.ts";
 import { openOutputFolder } from "./output_folder.ts";
 import { type Batching, defaultJobs, LaneRunner } from "./worker_pool.ts";
 
@@ -128,7 +139,7 @@ interface SelectedDump {
 }
 
 /** Name of a meta file in a dump folder: `meta_<anything>.json`. */
-export const INPUT_META_PATTERN = /^meta_.+\.json$/;
+export const INPUT_META_PATTERN = /^meta_.+\.json$/s;
 
 /**
  * Encodes a dump folder into a bitstream folder.
@@ -189,6 +200,8 @@ async function encodeWithLanes(
 ): Promise<Omit<EncodeReport, "temporaryFilesRemoved" | "seconds">> {
   const { codec, dumpDir, outDir, onProgress } = options;
   const durable = options.durable ?? true;
+  await refuseOutputHoldingDumps(dumpDir, outDir);
+  const start = await startEncodeManifest(outDir, codec, durable);
   const metaFiles = await findFiles(
     dumpDir,
     (name) => INPUT_META_PATTERN.test(name),
@@ -204,7 +217,9 @@ async function encodeWithLanes(
       const { text, meta } = await readInputMeta(metaPath, readMeta);
       const folder = dirname(metaPath);
       const skip = selectionSkipReason(meta, options) ??
-        missingTensorReason(folder, meta, presence);
+        missingTensorReason(folder, meta, (path) => presence.exists(path));
+      const clash = tensorNamingAMeta(meta);
+      if (clash !== undefined) throw new Error(clash);
       if (skip) {
         outcomes.set(relativePath, {
           dump: relativePath,
@@ -235,6 +250,7 @@ async function encodeWithLanes(
     overwrite: options.overwrite,
     codebook: options.codebook,
     durable,
+    checkExisting: start.interrupted,
   };
   await runner.setUp(setUp);
   // A global run writes the layout's shared file (its codebook) first, from
@@ -252,15 +268,16 @@ async function encodeWithLanes(
     if (toEncode.length > 0) {
       const bytes = shared.fromCounts(counted.k, counted.v);
       codebookPath = join(outDir, shared.fileName);
-      await writeCodebook(codebookPath, bytes, toEncode, options);
+      await writeCodebook(codebookPath, bytes, toEncode, options, start);
       codebookBytes = bytes.length;
       await runner.setUp({ ...setUp, sharedBytes: bytes });
     }
   }
   let done = 0;
-  // Folders that received a dump's marker: flushed at the end, so that the
-  // last markers are on the disk too.
-  const touched = new Set<string>();
+  if (toEncode.length > 0) start.beforeFirstWrite();
+  // Files written: flushed at the end, before the manifest.
+  const written: string[] = [];
+  const markerCrcs = new Map<string, number>();
   await runner.forEach(
     toEncode,
     batchesOf("encode"),
@@ -270,9 +287,10 @@ async function encodeWithLanes(
         rawBytes += result.rawBytes;
         streamBytes += result.streamBytes;
         metaBytes += result.metaBytes;
-        if (result.outcome.status === "done") {
-          touched.add(join(outDir, dirname(dump.relativePath)));
+        if (result.markerCrc32 !== undefined) {
+          markerCrcs.set(dump.relativePath, result.markerCrc32);
         }
+        if (result.written) written.push(...result.written);
       } else {
         outcomes.set(
           dump.relativePath,
@@ -287,10 +305,49 @@ async function encodeWithLanes(
       });
     },
   );
+  // Every file first, then their flushes (many at once), then each folder
+  // once, then the manifest, last.
   if (durable) {
-    await syncFolders(touched).catch((error) => {
-      throw new KvbitsJobError(error.message);
-    });
+    try {
+      await flushFiles(written);
+      flushFoldersOf(written, outDir);
+    } catch (error) {
+      throw new KvbitsJobError((error as Error).message);
+    }
+  }
+  const dumps = start.dumps;
+  const before = new Map(dumps);
+  for (const dump of selected) {
+    const marker = markerPathOf(
+      dump.relativePath,
+      codec.markerFileName(dump.metaName),
+    );
+    const crc = markerCrcs.get(dump.relativePath);
+    if (crc !== undefined) dumps.set(marker, crc);
+    else if (
+      outcomes.get(dump.relativePath)?.status === "skipped" &&
+      (start.interrupted || !dumps.has(marker))
+    ) {
+      // Kept from an earlier run: recorded as it is on the disk.
+      try {
+        dumps.set(marker, markerCrc32(join(outDir, marker)));
+      } catch (error) {
+        throw new KvbitsJobError(
+          fileErrorOf(join(outDir, marker), error).message,
+        );
+      }
+    }
+  }
+  if (
+    start.changed() || (!start.hadManifest && dumps.size > 0) ||
+    dumps.size !== before.size ||
+    [...dumps].some(([marker, crc]) => before.get(marker) !== crc)
+  ) {
+    writeFolderManifest(
+      outDir,
+      { codec: codec.name, complete: true, dumps },
+      durable,
+    );
   }
 
   return {
@@ -316,6 +373,7 @@ async function writeCodebook(
   bytes: Uint8Array,
   toEncode: readonly SelectedDump[],
   options: EncodeOptions,
+  start: EncodeStart,
 ): Promise<void> {
   const durable = options.durable ?? true;
   const existing = await readExistingCodebook(path);
@@ -328,6 +386,31 @@ async function writeCodebook(
         } to replace it and re-encode every dump`,
       );
     }
+    // Dumps of the folder coded with the old codebook that this run does not
+    // re-encode would no longer decode: refused (an earlier --stage run).
+    const stranded = await dumpsNeedingCodebook(
+      options.outDir,
+      options.codec,
+      toEncode.map((dump) =>
+        markerPathOf(
+          dump.relativePath,
+          options.codec.markerFileName(dump.metaName),
+        )
+      ),
+      start,
+    );
+    if (stranded.length > 0) {
+      throw new KvbitsJobError(
+        `${path}: would change, and ${stranded.length} dump${
+          stranded.length === 1 ? "" : "s"
+        } of ${options.outDir} coded with it ${
+          stranded.length === 1 ? "is" : "are"
+        } not selected by this run (e.g. ${
+          stranded[0]
+        }): select them too, use --codebook per-dump, or encode into another --out-dir`,
+      );
+    }
+    start.beforeFirstWrite();
     for (const dump of toEncode) {
       const metaOut = metaOutputPath(options.outDir, dump, options.codec);
       await removeFileDurably(metaOut, { durable }).catch((error) => {
@@ -336,6 +419,7 @@ async function writeCodebook(
     }
   }
   // On the disk, name included, before any dump that depends on it.
+  start.beforeFirstWrite();
   await writeFileAtomic(path, bytes, { durable })
     .then(() => durable ? syncFolder(dirname(path)) : undefined)
     .catch((error) => {
@@ -359,17 +443,6 @@ async function checkDumpFolder(dumpDir: string): Promise<void> {
   await requireFolder(dumpDir).catch((error) => {
     throw new KvbitsJobError(fileErrorOf(dumpDir, error).message, "dumpDir");
   });
-}
-
-function missingTensorReason(
-  folder: string,
-  meta: DumpMeta,
-  presence: FilePresence,
-): string | undefined {
-  const paths = tensorPaths(folder, meta);
-  if (!presence.exists(paths.k)) return `k file ${paths.k} is missing`;
-  if (!presence.exists(paths.v)) return `v file ${paths.v} is missing`;
-  return undefined;
 }
 
 /** What a lane needs of a selected dump. */
@@ -482,4 +555,74 @@ function failed(dump: string, path: string, error: unknown): DumpOutcome {
     status: "failed",
     reason: fileErrorOf(path, error).message,
   };
+}
+
+/**
+ * Markers of `outDir` coded with its global codebook other than `selected`
+ * (those this run re-encodes): what a new codebook would leave undecodable.
+ */
+async function dumpsNeedingCodebook(
+  outDir: string,
+  codec: Codec,
+  selected: readonly string[],
+  start: EncodeStart,
+): Promise<string[]> {
+  const chosen = new Set(selected);
+  const markers = new Set([
+    ...start.dumps.keys(),
+    ...await findFiles(outDir, (name) => codecOfMarkerFile(name) === codec),
+  ]);
+  return [...markers].filter((marker) => {
+    if (chosen.has(marker)) return false;
+    try {
+      const name = codec.metaNameOfMarker(basename(marker))!;
+      return codec.openDump(name, readFileSync(join(outDir, marker)))
+        .needsShared;
+    } catch {
+      // Gone (the manifest lists it), or unreadable: counted, to be safe.
+      return true;
+    }
+  }).sort();
+}
+
+/**
+ * Refuses an output folder inside the dump folder that holds input metas: the
+ * search for dumps skips the output folder, so they would be left out silently.
+ */
+async function refuseOutputHoldingDumps(
+  dumpDir: string,
+  outDir: string,
+): Promise<void> {
+  const input = await realOrResolved(dumpDir);
+  const output = await realOrResolved(outDir);
+  if (!output.startsWith(input + "/")) return;
+  const inside = await findFiles(
+    outDir,
+    (name) => INPUT_META_PATTERN.test(name),
+  )
+    .catch(() => []);
+  if (inside.length === 0) return;
+  throw new KvbitsJobError(
+    `--out-dir ${outDir} is inside --dump-dir ${dumpDir} and holds ${inside.length} dump meta${
+      inside.length === 1 ? "" : "s"
+    } (e.g. ${
+      inside[0]
+    }), which the search for dumps would leave out: choose an output folder outside the dump folder, or one without dumps`,
+  );
+}
+
+/**
+ * Why a dump's tensor names cannot be restored, when they cannot: a tensor
+ * named like a dump's meta (`meta_*.json`) would be written over it by decode.
+ */
+function tensorNamingAMeta(meta: DumpMeta): string | undefined {
+  for (const [key, path] of [["k_file", meta.kFile], ["v_file", meta.vFile]]) {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (INPUT_META_PATTERN.test(name)) {
+      return `${key} ${
+        JSON.stringify(path)
+      } names a meta file (meta_*.json), which decode would restore over another dump's meta`;
+    }
+  }
+  return undefined;
 }

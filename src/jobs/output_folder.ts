@@ -15,6 +15,50 @@ import { lockFolder } from "../dump/folder_lock.ts";
 import { removeStaleTemporaryFiles } from "../dump/temporary_files.ts";
 import { KvbitsJobError, mentionOption } from "./job_error.ts";
 
+/**
+ * Refuses an output folder that is one of the job's input folders (by real
+ * path): no job writes into its inputs.
+ *
+ * @param outDir The output folder.
+ * @param inputs The input folders with their option names (e.g.
+ * `bitstreamDir`); undefined ones are left out.
+ * @returns The real paths of the inputs.
+ * @throws {KvbitsJobError} When `outDir` is one of them.
+ *
+ * @example
+ * ```ts
+ * import { checkOutputApart } from "./output_folder.ts";
+ * import { assertRejects } from "@std/assert";
+ *
+ * await assertRejects(
+ *   () => checkOutputApart("/tmp/x/.", [["bitstreamDir", "/tmp/x"]]),
+ *   Error,
+ *   "is the bitstream folder",
+ * );
+ * ```
+ */
+export async function checkOutputApart(
+  outDir: string,
+  inputs: readonly (readonly [string, string | undefined])[],
+): Promise<string[]> {
+  const out = await realOrResolved(outDir);
+  const inputPaths: string[] = [];
+  for (const [option, dir] of inputs) {
+    if (dir === undefined) continue;
+    const input = await realOrResolved(dir);
+    if (input === out) {
+      throw new KvbitsJobError(
+        `${outDir} is the ${
+          mentionOption(option)
+        }: choose another folder so that inputs and outputs stay apart`,
+        "outDir",
+      );
+    }
+    inputPaths.push(input);
+  }
+  return inputPaths;
+}
+
 /** An output folder opened for a job; release it (or `await using`) at the end. */
 export interface OutputFolder extends AsyncDisposable {
   /** Temporary files of interrupted earlier runs that were removed. */
@@ -58,21 +102,7 @@ export async function openOutputFolder(
   outDir: string,
   inputs: Readonly<Record<string, string | undefined>>,
 ): Promise<OutputFolder> {
-  const out = await realOrResolved(outDir);
-  const inputPaths: string[] = [];
-  for (const [option, dir] of Object.entries(inputs)) {
-    if (dir === undefined) continue;
-    const input = await realOrResolved(dir);
-    if (input === out) {
-      throw new KvbitsJobError(
-        `${outDir} is the ${
-          mentionOption(option)
-        }: choose another folder so that inputs and outputs stay apart`,
-        "outDir",
-      );
-    }
-    inputPaths.push(input);
-  }
+  const inputPaths = await checkOutputApart(outDir, Object.entries(inputs));
   const kind = await pathKind(outDir).catch((error) => {
     throw new KvbitsJobError(error.message, "outDir");
   });
