@@ -36,6 +36,7 @@ const BUNDLE: TaskDefinition = {
     "Run a bundle with its permissions and no configuration, e.g.\n" +
     "  deno run --no-config --allow-read --allow-write=BITS dist/kvbits-encode.js --dump-dir DUMPS --out-dir BITS",
   ],
+  exitCodes: { fatal: "a bundle could not be written, or does not run" },
 };
 
 if (import.meta.main) {

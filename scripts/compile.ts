@@ -55,6 +55,9 @@ const COMPILE: TaskDefinition = {
     "machine is run with --help before it is reported, so that a base that is not a\n" +
     "denort (the deno CLI, say) is caught.",
   ],
+  exitCodes: {
+    fatal: "a build failed, or an executable built does not run kvbits",
+  },
 };
 
 /** How far a build's stderr is echoed when it fails. */

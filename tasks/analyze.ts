@@ -13,6 +13,7 @@ import {
   printJson,
   printProblems,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
@@ -26,12 +27,15 @@ const ANALYZE: TaskDefinition = {
       type: "string",
       required: true,
       repeatable: true,
+      short: "b",
+      path: true,
       value: "DIR",
       help:
         "bitstream folder to measure; repeat it to compare codecs on the same dumps",
     },
     "orig-dump-dir": {
       type: "string",
+      path: true,
       value: "DIR",
       help:
         "original dump folder, for the raw sizes (else 2 bytes per element) and the report's entropy limits",
@@ -39,6 +43,8 @@ const ANALYZE: TaskDefinition = {
     "out-dir": {
       type: "string",
       required: true,
+      short: "o",
+      path: true,
       value: "DIR",
       help:
         "folder for <codec>_metrics.csv, <codec>_summary.md and report.html",
@@ -62,10 +68,17 @@ const ANALYZE: TaskDefinition = {
   notes: [
     "Files are named after the codec (huffman_metrics.csv); when two folders have the same codec, after codec and codebook (huffman-global_metrics.csv, huffman-per-dump_metrics.csv).",
   ],
+  exitCodes: {
+    nothingFound: "no dump found in the bitstream folders",
+    dumpsFailed: "one or more dumps could not be measured",
+    fatal: true,
+  },
 };
 
-if (import.meta.main) {
-  await runTask(ANALYZE, async (flags) => {
+/** `kvbits analyze`. */
+export const command: TaskCommand = {
+  definition: ANALYZE,
+  main: async (flags) => {
     const started = performance.now();
     const bitstreamDirs = flags["bitstream-dir"] as string[];
     const progress = terminalProgress();
@@ -138,5 +151,7 @@ if (import.meta.main) {
       );
     }
     return code;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);
