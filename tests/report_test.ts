@@ -24,6 +24,7 @@ import {
   streamCodecNamed,
 } from "../src/format/stream_codecs.ts";
 import { barChartSvg, niceTicks } from "../src/format/svg_chart.ts";
+import { codecNamed } from "../src/format/codecs.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import {
@@ -274,6 +275,69 @@ Deno.test("coded bits per plane stay above the order-0 entropy the report shows,
         assert(entropy.perDump[stream] <= entropy.pooled[stream] + 1e-12);
       }
     }
+  });
+});
+
+Deno.test("analyze of a ctx folder reads the originals: entropy, order-0 limit and the distance to it are real", async () => {
+  await withTempDir(async (dir) => {
+    const bits = join(dir, "ctx");
+    await encodeFolder({
+      dumpDir: KV_SAMPLE,
+      outDir: bits,
+      codec: codecNamed("ctx")!,
+      codebook: "per-dump",
+      overwrite: false,
+      stage: "both",
+      minSeqLen: 0,
+      maxSeqLen: 0,
+    });
+    const result = await analyzeFolders({
+      bitstreamDirs: [bits],
+      origDumpDir: KV_SAMPLE,
+      outDir: join(dir, "analysis"),
+      includeMeta: false,
+      report: true,
+    });
+    const entropy = result.entropies[0]!;
+    assertEquals(entropy.dumps, 51);
+    assertEquals(entropy.elements, 229_376 / 4);
+    // The same originals measured for a Huffman folder give the same entropy.
+    const huffman = join(dir, "huffman");
+    await encodeFolder({
+      dumpDir: KV_SAMPLE,
+      outDir: huffman,
+      codec: streamCodecNamed("huffman")!,
+      codebook: "global",
+      overwrite: false,
+      stage: "both",
+      minSeqLen: 0,
+      maxSeqLen: 0,
+    });
+    const reference = await analyzeFolders({
+      bitstreamDirs: [huffman],
+      origDumpDir: KV_SAMPLE,
+      outDir: join(dir, "analysis-huffman"),
+      includeMeta: false,
+      report: true,
+    });
+    assertEquals(entropy, reference.entropies[0]);
+    const page = parseXml(await Deno.readTextFile(result.reportPath!));
+    const limit = findElements(page, "div").find((div) =>
+      div.attributes.class === "card limit"
+    );
+    assert(limit, "the order-0 limit card is shown");
+    assertMatch(textOf(limit), /\d\.\d{4} KV ratio/);
+    // The distance to the limit is coded bits minus entropy, not the coded bits.
+    const rows = result.analyses[0].rows;
+    const elements = rows.reduce((sum, row) => sum + row.numElements, 0);
+    const kHi6 = 8 * rows.reduce((sum, row) => sum + row.kHi6, 0) / elements;
+    const gap = findElements(page, "table").find((table) =>
+      textOf(table).includes("compared with")
+    )!;
+    const cells = findElements(findElements(gap, "tbody")[0], "td").map(textOf);
+    const shown = Number(cells[2].replace("−", "-"));
+    assertAlmostEquals(shown, kHi6 - entropy.pooled.k_hi6, 0.0011);
+    assert(Math.abs(shown - kHi6) > 0.5, "not the raw bits per element");
   });
 });
 

@@ -115,14 +115,18 @@ export async function analyzeFolder(
     const metaPath = join(folder.dir, metaFile);
     try {
       if (isDumpFileCodec(codec!)) {
-        rows.push(
-          await measureDumpFile(
-            folder.dir,
-            metaFile,
-            codec,
-            options.origDumpDir,
-          ),
+        const { kFile, vFile, ...sizes } = await measureDumpFile(
+          folder.dir,
+          metaFile,
+          codec,
+          options.origDumpDir,
         );
+        rows.push(sizes);
+        // The report reads the originals for their entropy: name them, as below.
+        originalFiles.push({
+          k: join(dirname(metaFile), kFile),
+          v: join(dirname(metaFile), vFile),
+        });
         outcomes.push({ dump: metaFile, status: "done" });
         continue;
       }

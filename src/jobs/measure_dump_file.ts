@@ -59,7 +59,8 @@ export function splitPayload(
  * @param codec The folder's codec.
  * @param origDumpDir The original dump folder, to take raw sizes from the original
  * files; without it they are 2 bytes per element.
- * @returns The dump's sizes, with the bits of each plane.
+ * @returns The dump's sizes, with the bits of each plane, and the names of its
+ * original K and V files (in the folder of its meta).
  * @throws {KvbitsFileError} Naming the file that cannot be read or decoded.
  *
  * @example
@@ -87,7 +88,7 @@ export async function measureDumpFile(
   dumpFile: string,
   codec: DumpFileCodec,
   origDumpDir?: string,
-): Promise<DumpSizes> {
+): Promise<DumpSizes & { readonly kFile: string; readonly vFile: string }> {
   const path = join(dir, dumpFile);
   const metaName = codec.metaNameOf(
     dumpFile.slice(dumpFile.lastIndexOf("/") + 1),
@@ -120,5 +121,7 @@ export async function measureDumpFile(
     ...splitPayload(decoded.payloadBytes, planes.k, planes.v),
     metaBytes: decoded.metaBytes,
     planes,
+    kFile: input.kFile,
+    vFile: input.vFile,
   };
 }
