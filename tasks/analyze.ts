@@ -7,6 +7,7 @@
 
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
+import { measureReportSpeeds } from "./_report_speed.ts";
 import {
   analyzeSummary,
   EXIT_CODES,
@@ -59,6 +60,11 @@ const ANALYZE: TaskDefinition = {
       help:
         "also write report.html: one self-contained page with charts (reads every original tensor when --orig-dump-dir is given)",
     },
+    "no-speed": {
+      type: "boolean",
+      help:
+        "leave speed out of the report (otherwise each codec is timed in memory on the originals, and zstd and xz on the same bytes when installed)",
+    },
     json: {
       type: "boolean",
       help:
@@ -89,6 +95,7 @@ export const command: TaskCommand = {
       includeMeta: flags["include-meta"] as boolean,
       report: flags["report"] as boolean,
       onProgress: progress.listener,
+      measureSpeeds: flags["no-speed"] ? undefined : measureReportSpeeds,
     }).finally(progress.finish);
     let failed = 0;
     let found = 0;

@@ -7,6 +7,7 @@
 
 import { dirname, join } from "@std/path";
 import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import type { DumpMeta } from "../format/dump_meta.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { utf8Text } from "../format/json_fields.ts";
 import { isDumpFileCodec } from "../format/dump_file_codec.ts";
@@ -46,6 +47,20 @@ export interface AnalyzeOptions {
   readonly fileStem?: string;
 }
 
+/** Where a dump's original tensors are, and their shape. */
+export interface OriginalTensors {
+  /** The K file, relative to the original dump folder. */
+  readonly k: string;
+  /** The V file, relative to the original dump folder. */
+  readonly v: string;
+  /** The dump's run (`run_id`). */
+  readonly runId: string;
+  /** Heads of K and V. */
+  readonly kvHeads: number;
+  /** Channels of a head. */
+  readonly headDim: number;
+}
+
 /** What the analyze job found and wrote. */
 export interface AnalyzeReport {
   /** The codec of the folder's layout, e.g. `huffman`; undefined with no dump. */
@@ -55,10 +70,10 @@ export interface AnalyzeReport {
   /** The codebook of the dumps analysed: `mixed` when they differ; undefined with none. */
   readonly codebook?: CodebookMode | "mixed";
   /**
-   * The original K and V files of each row, relative to the original dump folder
-   * (parallel to `rows`).
+   * The original K and V files of each row, relative to the original dump folder,
+   * with the run and shape of their tensors (parallel to `rows`).
    */
-  readonly originalFiles: readonly { readonly k: string; readonly v: string }[];
+  readonly originalFiles: readonly OriginalTensors[];
   /** Sizes of each dump analysed, in path order. */
   readonly rows: readonly DumpSizes[];
   /** One outcome per dump. */
@@ -107,7 +122,7 @@ export async function analyzeFolder(
     throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);
   }
   const rows: DumpSizes[] = [];
-  const originalFiles: { k: string; v: string }[] = [];
+  const originalFiles: OriginalTensors[] = [];
   const codebooks = new Set<CodebookMode>();
   const outcomes: DumpOutcome[] = [];
   const codec = folder.codec;
@@ -115,7 +130,7 @@ export async function analyzeFolder(
     const metaPath = join(folder.dir, metaFile);
     try {
       if (isDumpFileCodec(codec!)) {
-        const { kFile, vFile, ...sizes } = await measureDumpFile(
+        const { input, ...sizes } = await measureDumpFile(
           folder.dir,
           metaFile,
           codec,
@@ -123,10 +138,7 @@ export async function analyzeFolder(
         );
         rows.push(sizes);
         // The report reads the originals for their entropy: name them, as below.
-        originalFiles.push({
-          k: join(dirname(metaFile), kFile),
-          v: join(dirname(metaFile), vFile),
-        });
+        originalFiles.push(originalFilesOf(metaFile, input));
         outcomes.push({ dump: metaFile, status: "done" });
         continue;
       }
@@ -172,10 +184,7 @@ export async function analyzeFolder(
         vLo10: await streamSize("v_lo10"),
         metaBytes: bytes.length,
       });
-      originalFiles.push({
-        k: join(dirname(metaFile), input.kFile),
-        v: join(dirname(metaFile), input.vFile),
-      });
+      originalFiles.push(originalFilesOf(metaFile, input));
       codebooks.add(meta.codebook);
       outcomes.push({ dump: metaFile, status: "done" });
     } catch (error) {
@@ -224,5 +233,16 @@ export async function analyzeFolder(
     withoutMeta: ratioTotals(rows, false, folder.codebookBytes),
     withMeta: ratioTotals(rows, true, folder.codebookBytes),
     written,
+  };
+}
+
+/** The original tensors of a dump whose bitstream meta is `metaFile`. */
+function originalFilesOf(metaFile: string, input: DumpMeta): OriginalTensors {
+  return {
+    k: join(dirname(metaFile), input.kFile),
+    v: join(dirname(metaFile), input.vFile),
+    runId: input.runId,
+    kvHeads: input.kvHeads,
+    headDim: input.headDim,
   };
 }

@@ -12,6 +12,7 @@ import type {
   TensorPlaneBits,
 } from "../format/dump_file_codec.ts";
 import type { DumpSizes } from "../format/metrics.ts";
+import type { DumpMeta } from "../format/dump_meta.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 
@@ -59,8 +60,8 @@ export function splitPayload(
  * @param codec The folder's codec.
  * @param origDumpDir The original dump folder, to take raw sizes from the original
  * files; without it they are 2 bytes per element.
- * @returns The dump's sizes, with the bits of each plane, and the names of its
- * original K and V files (in the folder of its meta).
+ * @returns The dump's sizes, with the bits of each plane, and its input meta
+ * (which names its original files).
  * @throws {KvbitsFileError} Naming the file that cannot be read or decoded.
  *
  * @example
@@ -88,7 +89,7 @@ export async function measureDumpFile(
   dumpFile: string,
   codec: DumpFileCodec,
   origDumpDir?: string,
-): Promise<DumpSizes & { readonly kFile: string; readonly vFile: string }> {
+): Promise<DumpSizes & { readonly input: DumpMeta }> {
   const path = join(dir, dumpFile);
   const metaName = codec.metaNameOf(
     dumpFile.slice(dumpFile.lastIndexOf("/") + 1),
@@ -121,7 +122,6 @@ export async function measureDumpFile(
     ...splitPayload(decoded.payloadBytes, planes.k, planes.v),
     metaBytes: decoded.metaBytes,
     planes,
-    kFile: input.kFile,
-    vFile: input.vFile,
+    input,
   };
 }
