@@ -123,12 +123,15 @@ const PER_DUMP_MARKER = {
   dash: "2 2",
 };
 const UNCODED_MARKER = { label: "uncoded width", color: "#9a9a9a" };
-/** Peers as reference lines and hollow points: greys and a dull purple. */
+/**
+ * Peers as reference lines and hollow points: greys, solid or dash-dotted, apart
+ * from the black and purple dashes and dots of the order-0 limits.
+ */
 const PEER_STYLES = [
-  { color: "#3b3b3b", dash: "10 4" },
-  { color: "#8a8a8a", dash: "3 3" },
-  { color: "#7b5c99", dash: "10 3 2 3" },
-  { color: "#5f7f5f", dash: "1 3" },
+  { color: "#6e6e6e", dash: undefined },
+  { color: "#6e6e6e", dash: "8 3 2 3" },
+  { color: "#a0a0a0", dash: undefined },
+  { color: "#a0a0a0", dash: "8 3 2 3" },
 ];
 const PLANES: readonly { stream: StreamName; label: string; bits: number }[] = [
   { stream: "k_hi6", label: "K hi6", bits: 6 },
@@ -359,7 +362,7 @@ function ratiosSection(
         width: 1000,
         plotHeight: 240,
       }),
-      "Bars start at 1 (no compression). Light bars count every file written; dashed and dotted black and purple lines are the order-0 limits of the originals; grey lines over KV are general-purpose compressors on the same K and V bytes (every byte of their output counted).",
+      "Bars start at 1 (no compression). Light bars count every file written. Black dashes and purple dots: the order-0 limits of the originals. Grey lines over KV: general-purpose compressors on the same K and V bytes (every byte of their output counted; see Speed beside ratio).",
     ),
     table(
       [
@@ -760,7 +763,7 @@ function speedSection(
   const peers = speeds?.peers ?? [];
   const scatter = (kind: "encode" | "decode") => {
     const points: ScatterPoint[] = measured.map((analysis) => ({
-      label: analysis.name,
+      label: analysis.label,
       color: analysis.color,
       x: kind === "encode"
         ? analysis.speed!.encodeMegabytesPerSecond
@@ -809,7 +812,7 @@ function speedSection(
     ]),
   ];
   parts.push(
-    `<p class="note">Up and to the right is better. Filled dots: kvbits codecs (their ratio counts every file a folder holds). Hollow diamonds: general-purpose compressors on the same K and V bytes. ${
+    `<p class="note">Up and to the right is better. Filled dots: kvbits codecs, named as their CSV files (their ratio counts every file a folder holds). Hollow diamonds: general-purpose compressors on the same K and V bytes. ${
       escapeXml(speeds?.note ?? "")
     }</p>`,
     `<div class="panels">`,
@@ -877,7 +880,7 @@ function spreadSection(analyses: readonly Shown[]): string[] {
   return [
     `<section id="spread">`,
     `<h2>Spread of per-dump ratios</h2>`,
-    `<p class="note">Each dump's own KV ratio of its coded streams, by codec and stage: the line spans every dump, the thin bar the middle 80%, the box the middle half; the black tick is the median. A folder's ratio (above) weighs dumps by size; here every dump counts once, so many small decode dumps show.</p>`,
+    `<p class="note">Each dump's own KV ratio of its coded streams, by codec and stage: the line spans every dump, the thin bar the middle 80%, the box the middle half; the black tick is the median. A folder's ratio (above) weighs dumps by size; here every dump counts once, so the many small decode dumps show. Per-dump codebooks keep their tables in each dump's JSON, which is not counted here: Prefill against decode shows what every file costs.</p>`,
     figure(
       rangeChartSvg({
         title: "Per-dump KV ratio",
@@ -1034,6 +1037,7 @@ code { font-size: 12px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; margin: 6px 0 14px; }
 caption { text-align: left; color: var(--muted); padding-bottom: 2px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+td:first-child { white-space: nowrap; }
 th { font-weight: 600; }
 .num { text-align: right; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }

@@ -513,14 +513,28 @@ export function scatterChartSvg(chart: ScatterChart): string {
     `</g>`,
     `<g class="points">`,
   );
-  // Labels to the right of their points, nudged apart when they would overlap.
-  const placed: number[] = [];
+  // Labels to the right of their points, or to the left when another point sits
+  // there; nudged down when they would overlap a label already placed.
+  const placed: { left: number; right: number; y: number }[] = [];
   for (const point of [...points].sort((a, b) => b.y - a.y)) {
     const px = x(point.x);
     const py = y(point.y);
+    const labelWidth = point.label.length * CHAR_WIDTH;
+    const crowded = points.some((other) =>
+      other !== point && x(other.x) > px + 4 &&
+      x(other.x) < px + 12 + labelWidth && Math.abs(y(other.y) - py) < 10
+    );
+    const left = crowded && px - 9 - labelWidth >= 4
+      ? px - 9 - labelWidth
+      : px + 9;
     let ly = py;
-    while (placed.some((other) => Math.abs(other - ly) < 13)) ly += 13;
-    placed.push(ly);
+    while (
+      placed.some((other) =>
+        Math.abs(other.y - ly) < 13 && other.left < left + labelWidth &&
+        left < other.right
+      )
+    ) ly += 13;
+    placed.push({ left, right: left + labelWidth, y: ly });
     const hover = `${point.label}: ${point.x.toFixed(xDigits)} ${
       chart.xAxisLabel.split(" ")[0]
     }, ${chart.yAxisLabel.split(" ")[0]} ${point.y.toFixed(yDigits)}`;
@@ -537,7 +551,7 @@ export function scatterChartSvg(chart: ScatterChart): string {
       `${mark}<title>${escapeXml(hover)}</title>${
         point.reference ? "</path>" : "</circle>"
       }`,
-      `<text x="${fmt(px + 9)}" y="${fmt(ly)}" dy="0.32em">${
+      `<text x="${fmt(left)}" y="${fmt(ly)}" dy="0.32em">${
         escapeXml(point.label)
       }</text>`,
     );
