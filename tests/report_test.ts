@@ -490,6 +490,75 @@ Deno.test("text from dumps and paths is escaped: hostile run ids and folder name
   assertStringIncludes(textOf(page), `decode & "more"`);
 });
 
+Deno.test("speeds and peers: a point per codec and peer on both scatters, peers as lines over KV, what could not run is named", () => {
+  const row = {
+    runId: "run",
+    layerId: 0,
+    stage: "prefill",
+    seqLen: 2,
+    numElements: 256,
+    kRaw: 512,
+    vRaw: 512,
+    kHi6: 100,
+    kLo10: 320,
+    vHi6: 100,
+    vLo10: 320,
+    metaBytes: 400,
+  };
+  const analysis = (label: string, encode: number, decode: number) => ({
+    label,
+    title: label,
+    bitstreamDir: label,
+    rows: [row],
+    sharedBytes: 0,
+    speed: {
+      encodeMegabytesPerSecond: encode,
+      decodeMegabytesPerSecond: decode,
+    },
+  });
+  const html = reportHtml({
+    analyses: [analysis("huffman", 300, 310), analysis("ctx", 70, 60)],
+    speeds: {
+      note: "Measured here.",
+      peers: [{
+        label: "zstd -3",
+        ratio: 1.11,
+        compressMegabytesPerSecond: 180,
+        decompressMegabytesPerSecond: 560,
+      }],
+      missing: ["byte split + xz -9e: xz is not installed"],
+    },
+  });
+  assertSelfContained(html);
+  const page = parseXml(html);
+  const charts = checkCharts(page);
+  for (
+    const title of ["Ratio against encode speed", "Ratio against decode speed"]
+  ) {
+    const chart = chartTitled(charts, title);
+    const points = [
+      ...findElements(chart, "circle"),
+      ...findElements(chart, "path"),
+    ].filter((mark) => mark.attributes.class === "point");
+    assertEquals(points.length, 3, title);
+  }
+  assertStringIncludes(
+    textOf(chartTitled(charts, "Ratio against decode speed")),
+    "zstd -3: 560.0 MB/s, KV 1.1100",
+  );
+  const ratios = chartTitled(charts, "Compression ratio of the folder");
+  const peerLines = findElements(ratios, "line").filter((line) =>
+    line.attributes.class === "marker" &&
+    textOf(line).startsWith("zstd -3")
+  );
+  assertEquals(peerLines.map(textOf), ["zstd -3, KV: 1.1100"]);
+  assertStringIncludes(
+    textOf(page),
+    "Not shown: byte split + xz -9e: xz is not installed.",
+  );
+  assertStringIncludes(textOf(page), "Measured here.");
+});
+
 Deno.test("a report without originals or with a folder of no dumps still renders, and says what is missing", () => {
   const empty = reportHtml({ analyses: [] });
   parseXml(empty);
