@@ -9,6 +9,7 @@ import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
   decodeSummary,
   EXIT_CODES,
+  isMissingOriginal,
   OUTPUT_FLAGS,
   printJson,
   printProblems,
@@ -92,10 +93,16 @@ export const command: TaskCommand = {
       } else {
         const compared = report.checkedAgainstOriginals;
         console.log(`Checked: ${compared}, Failed: ${counts.failed}`);
+        const missing = report.outcomes.filter((outcome) =>
+          outcome.status === "failed" &&
+          isMissingOriginal(outcome.reason ?? "", origDumpDir)
+        ).length;
         console.log(
-          compared === 0
-            ? `Compared with no original: none was found in ${origDumpDir}`
-            : `Compared bit for bit with the originals in ${origDumpDir}: ${compared} of ${report.outcomes.length} dumps`,
+          compared > 0
+            ? `Compared bit for bit with the originals in ${origDumpDir}: ${compared} of ${report.outcomes.length} dumps`
+            : missing === report.outcomes.length && missing > 0
+            ? `Compared with no original: ${origDumpDir} holds none of these dumps (is it the folder they were encoded from?)`
+            : `Compared with no original in ${origDumpDir}`,
         );
         if (report.checkedByChecksum > 0) {
           console.log(
