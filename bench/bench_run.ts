@@ -371,7 +371,8 @@ async function runTask(
   task: string,
   args: readonly string[],
 ): Promise<TaskRun> {
-  const entry = ENTRY_POINTS.find((candidate) => candidate.task === task)!;
+  // The kvbits command, with the task as its subcommand.
+  const entry = ENTRY_POINTS[0];
   const started = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
@@ -380,6 +381,7 @@ async function runTask(
       join(ROOT, "deno.json"),
       ...permissionFlags(entry),
       join(ROOT, entry.source),
+      task,
       ...args,
       "--json",
       "--quiet",
