@@ -30,11 +30,8 @@ import {
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
-import {
-  analyzeFolder,
-  type AnalyzeReport,
-  type OriginalTensors,
-} from "./analyze_job.ts";
+import { analyzeFolder, type AnalyzeReport } from "./analyze_job.ts";
+import type { OriginalTensors } from "./measure_dump.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import type { ProgressListener } from "./job_report.ts";
 

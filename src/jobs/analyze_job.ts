@@ -5,13 +5,8 @@
  * @module
  */
 
-import { dirname, join } from "@std/path";
-import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
-import type { DumpMeta } from "../format/dump_meta.ts";
+import { join } from "@std/path";
 import type { CodebookMode } from "../format/stream_codec.ts";
-import { utf8Text } from "../format/json_fields.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
-import type { StreamCodec } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -20,11 +15,11 @@ import {
   summaryMarkdown,
 } from "../format/metrics.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
-import { readWholeFile } from "../dump/read_file.ts";
+import { pathKind } from "../dump/folder_info.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
-import { measureDumpFile } from "./measure_dump_file.ts";
+import { measureDump, type OriginalTensors } from "./measure_dump.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -47,20 +42,6 @@ export interface AnalyzeOptions {
   readonly fileStem?: string;
 }
 
-/** Where a dump's original tensors are, and their shape. */
-export interface OriginalTensors {
-  /** The K file, relative to the original dump folder. */
-  readonly k: string;
-  /** The V file, relative to the original dump folder. */
-  readonly v: string;
-  /** The dump's run (`run_id`). */
-  readonly runId: string;
-  /** Heads of K and V. */
-  readonly kvHeads: number;
-  /** Channels of a head. */
-  readonly headDim: number;
-}
-
 /** What the analyze job found and wrote. */
 export interface AnalyzeReport {
   /** The codec of the folder's layout, e.g. `huffman`; undefined with no dump. */
@@ -70,8 +51,8 @@ export interface AnalyzeReport {
   /** The codebook of the dumps analysed: `mixed` when they differ; undefined with none. */
   readonly codebook?: CodebookMode | "mixed";
   /**
-   * The original K and V files of each row, relative to the original dump folder,
-   * with the run and shape of their tensors (parallel to `rows`).
+   * The original K and V files of each row, relative to the original dump folder
+   * (parallel to `rows`).
    */
   readonly originalFiles: readonly OriginalTensors[];
   /** Sizes of each dump analysed, in path order. */
@@ -117,9 +98,8 @@ export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
   const folder = await openBitstreamFolder(options.bitstreamDir);
-  const outInfo = await Deno.stat(options.outDir).catch(() => undefined);
-  if (outInfo !== undefined && !outInfo.isDirectory) {
-    throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);
+  if (await pathKind(options.outDir).catch(() => "missing") === "other") {
+    throw new KvbitsJobError(`${options.outDir}: not a folder`, "outDir");
   }
   const rows: DumpSizes[] = [];
   const originalFiles: OriginalTensors[] = [];
@@ -129,63 +109,12 @@ export async function analyzeFolder(
   for (const metaFile of folder.metaFiles) {
     const metaPath = join(folder.dir, metaFile);
     try {
-      if (isDumpFileCodec(codec!)) {
-        const { input, ...sizes } = await measureDumpFile(
-          folder.dir,
-          metaFile,
-          codec,
-          options.origDumpDir,
-        );
-        rows.push(sizes);
-        // The report reads the originals for their entropy: name them, as below.
-        originalFiles.push(originalFilesOf(metaFile, input));
-        outcomes.push({ dump: metaFile, status: "done" });
-        continue;
-      }
-      const bytes = await readWholeFile(metaPath).catch((error) => {
-        throw fileErrorOf(metaPath, error);
-      });
-      const meta = (() => {
-        try {
-          return parseBitstreamMeta(
-            utf8Text(bytes, "bitstream meta"),
-            codec as StreamCodec<unknown>,
-          );
-        } catch (error) {
-          throw fileErrorOf(metaPath, error);
-        }
-      })();
-      const size = async (path: string) => {
-        try {
-          return (await Deno.stat(path)).size;
-        } catch (error) {
-          throw fileErrorOf(path, error);
-        }
-      };
-      const folderOfMeta = dirname(metaPath);
-      const streamSize = (stream: keyof typeof meta.streamFiles) =>
-        size(join(folderOfMeta, meta.streamFiles[stream]));
-      const rawSize = (file: string) =>
-        options.origDumpDir === undefined
-          ? Promise.resolve(meta.numElements * 2)
-          : size(join(options.origDumpDir, dirname(metaFile), file));
-      const { input } = meta;
-      rows.push({
-        runId: input.runId,
-        layerId: input.layerId,
-        stage: input.stage,
-        seqLen: input.seqLen,
-        numElements: meta.numElements,
-        kRaw: await rawSize(input.kFile),
-        vRaw: await rawSize(input.vFile),
-        kHi6: await streamSize("k_hi6"),
-        kLo10: await streamSize("k_lo10"),
-        vHi6: await streamSize("v_hi6"),
-        vLo10: await streamSize("v_lo10"),
-        metaBytes: bytes.length,
-      });
-      originalFiles.push(originalFilesOf(metaFile, input));
-      codebooks.add(meta.codebook);
+      const measured = await measureDump(folder, metaFile, options.origDumpDir);
+      rows.push(measured.sizes);
+      // Every layout's originals, for the report's entropy (a one-file layout's
+      // were left out once: its report showed no limit and zero entropy).
+      originalFiles.push(measured.originals);
+      if (measured.codebook) codebooks.add(measured.codebook);
       outcomes.push({ dump: metaFile, status: "done" });
     } catch (error) {
       outcomes.push({
@@ -233,16 +162,5 @@ export async function analyzeFolder(
     withoutMeta: ratioTotals(rows, false, folder.codebookBytes),
     withMeta: ratioTotals(rows, true, folder.codebookBytes),
     written,
-  };
-}
-
-/** The original tensors of a dump whose bitstream meta is `metaFile`. */
-function originalFilesOf(metaFile: string, input: DumpMeta): OriginalTensors {
-  return {
-    k: join(dirname(metaFile), input.kFile),
-    v: join(dirname(metaFile), input.vFile),
-    runId: input.runId,
-    kvHeads: input.kvHeads,
-    headDim: input.headDim,
   };
 }
