@@ -692,9 +692,7 @@ export function printProblems(
         missing.length === 1 ? " has" : "s have"
       } no original in ${origDumpDir} (first: ${
         flagsIn(missing[0].reason ?? "")
-      }); -v lists ${
-        missing.length === 1 ? "it" : "them"
-      }`,
+      }); -v lists ${missing.length === 1 ? "it" : "them"}`,
     );
   }
 }

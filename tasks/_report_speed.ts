@@ -19,7 +19,7 @@ import {
   zstdBench,
 } from "../bench/zstd_baseline.ts";
 import { join } from "@std/path";
-import type { DumpWords } from "../src/format/dump_streams.ts";
+import type { DumpWords } from "../src/format/layout.ts";
 import type {
   CodecSpeed,
   PeerFigures,
