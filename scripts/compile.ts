@@ -1,8 +1,6 @@
 /**
- * `deno task compile`: one standalone executable per task in `dist/`
- * (`kvbits-encode`, `kvbits-decode`, `kvbits-verify`, `kvbits-analyze`), each with
- * only the permissions its task needs (see `entry_points.ts` for which, and why
- * write access is not confined to `--out-dir`).
+ * `deno task compile`: the standalone executable `dist/kvbits`, every subcommand
+ * in one file (see `entry_points.ts` for its permissions, and why).
  *
  * `deno compile` joins the program to a runtime base, `denort`, which it downloads
  * for the target on first use, or takes from the `DENORT_BIN` environment
@@ -13,7 +11,7 @@
  * @module
  */
 
-import { resolve } from "@std/path";
+import { join, resolve } from "@std/path";
 import { KvbitsJobError } from "../src/jobs/job_error.ts";
 import { EXIT_CODES, runTask, type TaskDefinition } from "../tasks/_cli.ts";
 import {
@@ -21,13 +19,15 @@ import {
   COMPILE_TARGETS,
   compileArgs,
   ENTRY_POINTS,
+  OPTIONAL_MODULES,
   permissionFlags,
+  ROOT,
 } from "./entry_points.ts";
 
 const COMPILE: TaskDefinition = {
   name: "compile",
   summary:
-    "build one standalone executable per task (encode, decode, verify, analyze) with its permissions baked in.",
+    "build the standalone executable kvbits (every subcommand) with its permissions baked in.",
   flags: {
     "out-dir": {
       type: "string",
@@ -46,15 +46,18 @@ const COMPILE: TaskDefinition = {
       type: "string",
       value: "DIR",
       help:
-        "confine the writes of encode, decode and analyze to DIR (made absolute); default: anywhere",
+        "confine the executable's writes to DIR (made absolute), and give it nothing but reading besides; default: --allow-all (see scripts/entry_points.ts)",
     },
   },
   notes: [
     "deno compile needs its runtime base (denort) for the target: it downloads it on\n" +
-    "first use, or takes the file named by DENORT_BIN. Each executable built for this\n" +
+    "first use, or takes the file named by DENORT_BIN. The executable built for this\n" +
     "machine is run with --help before it is reported, so that a base that is not a\n" +
     "denort (the deno CLI, say) is caught.",
   ],
+  exitCodes: {
+    fatal: "a build failed, or an executable built does not run kvbits",
+  },
 };
 
 /** How far a build's stderr is echoed when it fails. */
@@ -70,9 +73,15 @@ if (import.meta.main) {
     const writeDir = flags["write-dir"] as string | undefined;
     const writeDirs = writeDir === undefined ? [] : [resolve(writeDir)];
     const decoder = new TextDecoder();
+    const include = [];
+    for (const path of OPTIONAL_MODULES) {
+      if (await Deno.stat(join(ROOT, path)).then(() => true, () => false)) {
+        include.push(path);
+      }
+    }
     for (const entry of ENTRY_POINTS) {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: compileArgs(entry, { outDir, target, writeDirs }),
+        args: compileArgs(entry, { outDir, target, writeDirs, include }),
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
@@ -113,7 +122,7 @@ async function checkRunsKvbits(path: string, task: string): Promise<void> {
     signal: AbortSignal.timeout(60_000),
   }).output();
   const text = new TextDecoder().decode(output.stdout);
-  if (output.success && text.startsWith(`kvbits ${task}:`)) return;
+  if (output.success && text.startsWith(`${task} `)) return;
   const first = (text || new TextDecoder().decode(output.stderr)).trim()
     .split("\n")[0];
   // Leave no executable that looks like kvbits but is not.

@@ -1,22 +1,25 @@
 /**
- * The four tasks kvbits ships as single files (compiled binaries and JavaScript
- * bundles), each with the permissions it needs, and the command lines that build
- * them. `deno task compile`, `deno task bundle` and the tests share this table.
+ * kvbits as a single file: the one `kvbits` command (tasks/kvbits.ts, every
+ * subcommand) as a compiled executable or a JavaScript bundle, with the
+ * permissions it needs and the command lines that build it. `deno task compile`,
+ * `deno task bundle` and the tests share this table.
  *
- * Why these permissions: every task reads its input folders; encode and decode
- * write the folder given as `--out-dir`, analyze writes its two report files to
- * `--out-dir`; verify only reads. Nothing needs the network, the environment,
- * subprocesses or FFI.
+ * Why the executable gets `--allow-all`: Deno opens paths under /dev, /proc and
+ * /sys (a RAM disk at /dev/shm, say) only for a program started with
+ * `--allow-all`, whatever else it is allowed: `--allow-write=/dev/shm` is not
+ * enough, `--allow-all` with `--deny-net` and the like loses it, and so does
+ * revoking permissions once running. A binary's permissions are fixed when it is
+ * built, so an executable that is to write to a RAM disk must have it. kvbits
+ * itself reads its input folders and writes only below its output folder
+ * (through a temporary file in the same folder, renamed); it makes no network
+ * request and runs no program (but `bench`, which runs the peers: zstd, xz).
+ * Whoever always writes to one folder can build an executable confined to it
+ * (`deno task compile --write-dir /data/bits`: read anywhere, write only there,
+ * nothing else; no /dev paths then).
  *
- * Why write access is not limited to `--out-dir` in the binaries: Deno fixes a
- * binary's permissions when it is built (`deno compile --allow-write=PATH` stores
- * PATH as given), and the output folder is only known when it runs. A binary built
- * without write access cannot write at all (with `--no-prompt` it fails instead of
- * asking), so encode, decode and analyze get `--allow-write`; kvbits itself writes
- * only below `--out-dir` (through a temporary file in the same folder, renamed).
- * Whoever always writes to one folder can build binaries confined to it
- * (`deno task compile --write-dir /data/bits`); `deno run` users confine each run
- * (`deno run --allow-read --allow-write=BITS dist/kvbits-encode.js --out-dir BITS`).
+ * The bundle is run by `deno run` with the permissions its user gives: read and
+ * write for encode, decode and analyze, read for verify
+ * (`deno run --allow-read --allow-write=BITS dist/kvbits.js encode ...`).
  *
  * @module
  */
@@ -29,45 +32,38 @@ export const ROOT: string = fromFileUrl(new URL("../", import.meta.url));
 /** The module each worker of encode, decode and verify runs (src/jobs/worker_pool.ts). */
 export const WORKER_MODULE = "src/jobs/dump_worker.ts";
 
-/** A task shipped as a single file. */
+/** The pack's listing task, embedded when present (the umbrella loads it by URL). */
+export const OPTIONAL_MODULES: readonly string[] = ["tasks/list.ts"];
+
+/** kvbits as a single file. */
 export interface EntryPoint {
-  /** The task, e.g. `encode`. */
+  /** The command, `kvbits`. */
   readonly task: string;
   /** Its source, relative to the repository root. */
   readonly source: string;
-  /** Permission flags it needs, without paths. */
+  /** Permission flags baked into the executable, without paths. */
   readonly permissions: readonly string[];
-  /** Whether it writes (to `--out-dir`). */
-  readonly writes: boolean;
+  /** Permission flags when writes are confined to folders (`--write-dir`). */
+  readonly confinedPermissions: readonly string[];
 }
 
-/** The shipped tasks, with their permissions. */
+/** The single files kvbits ships: the one command. */
 export const ENTRY_POINTS: readonly EntryPoint[] = [
   {
-    task: "encode",
-    source: "tasks/encode.ts",
-    permissions: ["--allow-read", "--allow-write"],
-    writes: true,
-  },
-  {
-    task: "decode",
-    source: "tasks/decode.ts",
-    permissions: ["--allow-read", "--allow-write"],
-    writes: true,
-  },
-  {
-    task: "verify",
-    source: "tasks/verify.ts",
-    permissions: ["--allow-read"],
-    writes: false,
-  },
-  {
-    task: "analyze",
-    source: "tasks/analyze.ts",
-    permissions: ["--allow-read", "--allow-write"],
-    writes: true,
+    task: "kvbits",
+    source: "tasks/kvbits.ts",
+    permissions: ["--allow-all"],
+    confinedPermissions: ["--allow-read", "--allow-write"],
   },
 ];
+
+/** The permission flags a bundle's subcommand needs under `deno run`. */
+export const BUNDLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
+  encode: ["--allow-read", "--allow-write"],
+  decode: ["--allow-read", "--allow-write"],
+  verify: ["--allow-read"],
+  analyze: ["--allow-read", "--allow-write"],
+};
 
 /** `deno compile --target` values, for the README and `--target` checking. */
 export const COMPILE_TARGETS: readonly string[] = [
@@ -80,11 +76,11 @@ export const COMPILE_TARGETS: readonly string[] = [
 ];
 
 /**
- * The permission flags of an entry point, with write access confined to
- * `writeDirs` when given.
+ * The permission flags of an entry point: all of them, or with `writeDirs` read
+ * anywhere and write only to those folders.
  *
  * @param entry The entry point.
- * @param writeDirs Folders to allow writes to, instead of everywhere.
+ * @param writeDirs Folders to confine writes to.
  * @returns The flags.
  *
  * @example
@@ -92,25 +88,24 @@ export const COMPILE_TARGETS: readonly string[] = [
  * import { ENTRY_POINTS, permissionFlags } from "./entry_points.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const [encode, , verify] = ENTRY_POINTS;
- * assertEquals(permissionFlags(encode, ["/data/bits"]), ["--allow-read", "--allow-write=/data/bits"]);
- * assertEquals(permissionFlags(verify, ["/data/bits"]), ["--allow-read"]);
+ * const [kvbits] = ENTRY_POINTS;
+ * assertEquals(permissionFlags(kvbits), ["--allow-all"]);
+ * assertEquals(permissionFlags(kvbits, ["/data/bits"]), ["--allow-read", "--allow-write=/data/bits"]);
  * ```
  */
 export function permissionFlags(
   entry: EntryPoint,
   writeDirs: readonly string[] = [],
 ): string[] {
-  return entry.permissions.map((flag) =>
-    flag === "--allow-write" && writeDirs.length > 0
-      ? `--allow-write=${writeDirs.join(",")}`
-      : flag
+  if (writeDirs.length === 0) return [...entry.permissions];
+  return entry.confinedPermissions.map((flag) =>
+    flag === "--allow-write" ? `--allow-write=${writeDirs.join(",")}` : flag
   );
 }
 
 /**
- * The file name of a compiled binary: `kvbits-<task>`, with the target appended
- * when cross-compiling and `.exe` for Windows.
+ * The file name of a compiled binary: `kvbits`, with the target appended when
+ * cross-compiling and `.exe` for Windows.
  *
  * @param entry The entry point.
  * @param target A `deno compile --target`, or undefined for this machine.
@@ -121,14 +116,12 @@ export function permissionFlags(
  * import { binaryName, ENTRY_POINTS } from "./entry_points.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(binaryName(ENTRY_POINTS[0]), "kvbits-encode");
- * assertEquals(binaryName(ENTRY_POINTS[0], "x86_64-pc-windows-msvc"), "kvbits-encode-x86_64-pc-windows-msvc.exe");
+ * assertEquals(binaryName(ENTRY_POINTS[0]), "kvbits");
+ * assertEquals(binaryName(ENTRY_POINTS[0], "x86_64-pc-windows-msvc"), "kvbits-x86_64-pc-windows-msvc.exe");
  * ```
  */
 export function binaryName(entry: EntryPoint, target?: string): string {
-  const name = target
-    ? `kvbits-${entry.task}-${target}`
-    : `kvbits-${entry.task}`;
+  const name = target ? `${entry.task}-${target}` : entry.task;
   return target?.includes("windows") ? `${name}.exe` : name;
 }
 
@@ -140,6 +133,8 @@ export interface CompileOptions {
   readonly target?: string;
   /** Confine writes to these folders. */
   readonly writeDirs?: readonly string[];
+  /** More modules to embed, relative to the repository root (those that exist of {@link OPTIONAL_MODULES}). */
+  readonly include?: readonly string[];
 }
 
 /**
@@ -166,10 +161,10 @@ export const V8_FLAGS = "--v8-flags=--max-semi-space-size=1";
  * import { compileArgs, ENTRY_POINTS } from "./entry_points.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const args = compileArgs(ENTRY_POINTS[2], { outDir: "dist" });
+ * const args = compileArgs(ENTRY_POINTS[0], { outDir: "dist", writeDirs: ["/data"] });
  * assertEquals(args.slice(0, 1), ["compile"]);
- * assertEquals(args.includes("--allow-read") && args.includes("--no-prompt"), true);
- * assertEquals(args.some((arg) => arg.startsWith("--allow-write")), false);
+ * assertEquals(args.includes("--allow-write=/data") && args.includes("--no-prompt"), true);
+ * assertEquals(args.includes("--allow-all"), false);
  * ```
  */
 export function compileArgs(
@@ -182,12 +177,14 @@ export function compileArgs(
     join(ROOT, "deno.json"),
     "--no-prompt",
     V8_FLAGS,
-    // The folder tasks' workers load this module by URL: deno compile embeds
-    // only what is imported, so it is named here (without it the executables
-    // still work, in one thread).
-    ...(entry.task === "analyze"
-      ? []
-      : ["--include", join(ROOT, WORKER_MODULE)]),
+    // The folder tasks' workers load this module by URL, and the umbrella the
+    // pack's listing: deno compile embeds only what is imported, so they are
+    // named here (without the worker the executable still works, in one thread).
+    "--include",
+    join(ROOT, WORKER_MODULE),
+    ...(options.include ?? []).flatMap((
+      path,
+    ) => ["--include", join(ROOT, path)]),
     ...permissionFlags(entry, options.writeDirs),
     ...(options.target ? ["--target", options.target] : []),
     "--output",
@@ -197,7 +194,7 @@ export function compileArgs(
 }
 
 /**
- * The file name of a bundle: `kvbits-<task>.js`.
+ * The file name of a bundle: `kvbits.js`.
  *
  * @param entry The entry point.
  * @returns The file name.
@@ -207,11 +204,11 @@ export function compileArgs(
  * import { bundleName, ENTRY_POINTS } from "./entry_points.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(bundleName(ENTRY_POINTS[3]), "kvbits-analyze.js");
+ * assertEquals(bundleName(ENTRY_POINTS[0]), "kvbits.js");
  * ```
  */
 export function bundleName(entry: EntryPoint): string {
-  return `kvbits-${entry.task}.js`;
+  return `${entry.task}.js`;
 }
 
 /**
@@ -227,7 +224,7 @@ export function bundleName(entry: EntryPoint): string {
  * import { bundleArgs, ENTRY_POINTS } from "./entry_points.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(bundleArgs(ENTRY_POINTS[0], "dist", false).includes("dist/kvbits-encode.js"), true);
+ * assertEquals(bundleArgs(ENTRY_POINTS[0], "dist", false).includes("dist/kvbits.js"), true);
  * ```
  */
 export function bundleArgs(

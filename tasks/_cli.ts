@@ -6,6 +6,8 @@
  */
 
 import { parseArgs } from "@std/cli";
+import { isAbsolute, resolve } from "@std/path";
+import denoJson from "../deno.json" with { type: "json" };
 import { KvbitsDataError } from "../src/codec/errors.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";
 import { KvbitsFormatError } from "../src/format/format_error.ts";
@@ -33,16 +35,18 @@ export const EXIT_CODES = {
   internal: 70,
 } as const;
 
-/** The exit codes as help text lines. */
-const EXIT_CODE_HELP = [
-  "Exit codes:",
-  "  0   success",
-  "  1   no dump found or selected",
-  "  2   one or more dumps failed (verify: differ or could not be checked)",
-  "  3   the job could not run (missing folder, refused output folder, ...)",
-  "  64  usage error (unknown flag, missing or bad value)",
-  "  70  internal error (a bug; please report it)",
-];
+/** What each exit code means, as `--help` says it unless a task words it its own way. */
+const EXIT_CODE_MEANINGS: Readonly<Record<keyof typeof EXIT_CODES, string>> = {
+  ok: "success",
+  nothingFound: "no dump found or selected",
+  dumpsFailed: "one or more dumps failed",
+  fatal: "the job could not run (missing folder, refused output folder, ...)",
+  usage: "usage error (unknown flag, missing or bad value)",
+  internal: "internal error (a bug; please report it)",
+};
+
+/** kvbits' version, from deno.json. */
+export const VERSION: string = denoJson.version;
 
 /** One flag of a task. */
 export interface FlagDefinition {
@@ -56,6 +60,18 @@ export interface FlagDefinition {
   readonly repeatable?: boolean;
   /** Value when the flag is not given. */
   readonly default?: string | number | boolean;
+  /**
+   * How `--help` states the default when the value alone would not say it
+   * (e.g. `one per CPU (2 here)`).
+   */
+  readonly defaultText?: string;
+  /** One-letter alias, without the dash (`o` for `-o`). */
+  readonly short?: string;
+  /**
+   * A file or folder: a relative value is taken from the folder the user ran the
+   * command in (see {@link userDirectory}) and made absolute, `-` is left as is.
+   */
+  readonly path?: boolean;
   /** Placeholder of the value in the help, e.g. `DIR`. */
   readonly value?: string;
   /** One line of help. */
@@ -72,6 +88,21 @@ export interface TaskDefinition {
   readonly flags: Readonly<Record<string, FlagDefinition>>;
   /** Further help paragraphs. */
   readonly notes?: readonly string[];
+  /**
+   * The exit codes this task can end with besides 0, 64 and 70 (which every task
+   * can), each with the task's own wording or `true` for the usual one.
+   */
+  readonly exitCodes: Partial<
+    Record<"nothingFound" | "dumpsFailed" | "fatal", string | true>
+  >;
+}
+
+/** A task as the `kvbits` command and its aliases run it: its definition and its work. */
+export interface TaskCommand {
+  /** Name, help and flags. */
+  readonly definition: TaskDefinition;
+  /** The task's work on parsed flags, returning its exit code. */
+  readonly main: (flags: FlagValues) => Promise<number>;
 }
 
 /**
@@ -92,49 +123,98 @@ export class UsageError extends Error {
   }
 }
 
+/** What a command line asks for besides the task's work. */
+export type ParsedCommandLine = FlagValues | "help" | "version";
+
 /**
  * Parses a task's command line strictly: unknown flags, positional arguments,
- * repeated flags, missing required flags and bad values are usage errors.
+ * repeated flags, missing required flags and bad values are usage errors. Short
+ * flags (`-o DIR`, `-fq`, `-j2`) stand for their long names.
  *
  * @param args The command line arguments.
  * @param task The task definition.
- * @returns The flag values, or `undefined` when `--help` was asked for.
+ * @returns The flag values, or `"help"` / `"version"` when `--help` (`-h`) or
+ * `--version` (`-V`) was asked for.
  * @throws {UsageError} When the command line is wrong.
+ *
+ * @example
+ * ```ts
+ * import { parseTaskFlags } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const task = {
+ *   name: "t", summary: "", exitCodes: {},
+ *   flags: {
+ *     "out-dir": { type: "string", short: "o", help: "" },
+ *     quiet: { type: "boolean", short: "q", help: "" },
+ *   },
+ * } as const;
+ * assertEquals(parseTaskFlags(["-qo", "x"], task), { "out-dir": "x", quiet: true });
+ * assertEquals(parseTaskFlags(["-qox"], task), { "out-dir": "x", quiet: true });
+ * assertEquals(parseTaskFlags(["-V"], task), "version");
+ * ```
  */
 export function parseTaskFlags(
-  args: string[],
+  args: readonly string[],
   task: TaskDefinition,
-): FlagValues | undefined {
+): ParsedCommandLine {
   const names = Object.keys(task.flags);
   const booleans = names.filter((name) => task.flags[name].type === "boolean");
   const strings = names.filter((name) => task.flags[name].type !== "boolean");
+  const alias: Record<string, string> = { h: "help", V: "version" };
+  for (const name of names) {
+    const short = task.flags[name].short;
+    if (short !== undefined) alias[short] = name;
+  }
+  const takesValue = (arg: string) =>
+    arg.startsWith("--")
+      ? strings.includes(arg.slice(2))
+      : /^-[A-Za-z]$/.test(arg) && strings.includes(alias[arg[1]]);
+  // Short switches given together ("-fqj2") one by one ("-f -q -j 2"): the
+  // first letter that takes a value takes the rest of the word.
+  const separate: string[] = [];
+  for (const arg of args) {
+    if (!/^-[A-Za-z][^=]/.test(arg)) {
+      separate.push(arg);
+      continue;
+    }
+    for (let i = 1; i < arg.length; i++) {
+      separate.push(`-${arg[i]}`);
+      if (strings.includes(alias[arg[i]]) && i + 1 < arg.length) {
+        separate.push(arg.slice(i + 1));
+        break;
+      }
+    }
+  }
   // "--min-seq-len -3" would read "-3" as a flag: attach such a value to its flag
   // ("--min-seq-len=-3") so that the value check below can say what is wrong.
   const attached: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const next = args[i + 1];
-    if (
-      strings.includes(arg.replace(/^--/, "")) && arg.startsWith("--") &&
-      next !== undefined && /^-\d/.test(next)
-    ) {
+  for (let i = 0; i < separate.length; i++) {
+    const arg = separate[i];
+    const next = separate[i + 1];
+    if (takesValue(arg) && next !== undefined && /^-\d/.test(next)) {
       attached.push(`${arg}=${next}`);
       i++;
     } else {
       attached.push(arg);
     }
   }
+  const flagList = names.map((name) =>
+    task.flags[name].short
+      ? `--${name} (-${task.flags[name].short})`
+      : `--${name}`
+  ).join(", ");
   const parsed = parseArgs(attached, {
-    boolean: [...booleans, "help"],
+    boolean: [...booleans, "help", "version"],
     string: strings,
     collect: strings,
-    alias: { h: "help" },
+    alias,
     unknown: (arg: string) => {
       if (arg.startsWith("-")) {
         throw new UsageError(
-          `unknown flag ${arg.split("=")[0]}; the flags of ${task.name} are ${
-            names.map((name) => `--${name}`).join(", ")
-          }`,
+          `unknown flag ${
+            arg.split("=")[0]
+          }; the flags of ${task.name} are ${flagList}`,
         );
       }
       throw new UsageError(
@@ -144,7 +224,8 @@ export function parseTaskFlags(
       );
     },
   });
-  if (parsed.help) return undefined;
+  if (parsed.help) return "help";
+  if (parsed.version) return "version";
   const values: FlagValues = {};
   for (const name of names) {
     const flag = task.flags[name];
@@ -152,19 +233,20 @@ export function parseTaskFlags(
       values[name] = parsed[name] === true;
       continue;
     }
-    const all = parsed[name] as string[];
+    // An alias fills both its keys with the same array: read the long one.
+    const all = (parsed[name] as unknown[]).map(String);
     if (flag.repeatable) {
       if (all.length === 0 && flag.required) {
         throw new UsageError(
           `--${name} ${flag.value ?? "VALUE"} is required: ${flag.help}`,
         );
       }
-      if (all.some((value) => String(value) === "")) {
+      if (all.some((value) => value === "")) {
         throw new UsageError(
           `--${name} needs a value (${flag.value ?? "VALUE"})`,
         );
       }
-      values[name] = all.map(String);
+      values[name] = all;
       continue;
     }
     if (all.length > 1) {
@@ -182,39 +264,110 @@ export function parseTaskFlags(
       values[name] = flag.default;
       continue;
     }
-    const raw = String(given);
-    if (raw === "") {
+    if (given === "") {
       throw new UsageError(
         `--${name} needs a value (${flag.value ?? "VALUE"})`,
       );
     }
     if (flag.type === "integer") {
-      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(Number(raw))) {
+      if (!/^\d+$/.test(given) || !Number.isSafeInteger(Number(given))) {
         throw new UsageError(
           `--${name} must be a non-negative integer, got ${
-            JSON.stringify(raw)
+            JSON.stringify(given)
           }`,
         );
       }
-      values[name] = Number(raw);
+      values[name] = Number(given);
       continue;
     }
-    if (flag.choices && !flag.choices.includes(raw)) {
+    if (flag.choices && !flag.choices.includes(given)) {
       throw new UsageError(
         `--${name} must be one of ${flag.choices.join(", ")}, got ${
-          JSON.stringify(raw)
+          JSON.stringify(given)
         }`,
       );
     }
-    values[name] = raw;
+    values[name] = given;
   }
   return values;
 }
 
 /**
- * How the user started a task, for help and hints: `kvbits-encode` for a compiled
- * executable, `deno run [permissions] kvbits-encode.js` for a bundle, otherwise
- * `deno task encode`.
+ * The folder relative paths on the command line are taken from: where the user
+ * ran the command. `deno task` runs a task in the folder of deno.json and says
+ * where it was started in the environment variable `INIT_CWD`; it is used when a
+ * task runs from a checkout's sources and may read it. Otherwise (an executable,
+ * a bundle, `deno run` without `--allow-env=INIT_CWD`), the working folder.
+ *
+ * @returns An absolute folder.
+ *
+ * @example
+ * ```ts
+ * import { userDirectory } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(userDirectory().startsWith("/") || /^[A-Za-z]:/.test(userDirectory()), true);
+ * ```
+ */
+export function userDirectory(): string {
+  if (!Deno.build.standalone && Deno.mainModule.endsWith(".ts")) {
+    const permission = Deno.permissions.querySync({
+      name: "env",
+      variable: "INIT_CWD",
+    });
+    const dir = permission.state === "granted"
+      ? Deno.env.get("INIT_CWD")
+      : undefined;
+    if (dir !== undefined && isAbsolute(dir)) return dir;
+  }
+  return Deno.cwd();
+}
+
+/**
+ * The path flags made absolute against `base` (`-`, absent values and defaults are
+ * kept: a default is a place in the checkout, where the tasks run).
+ *
+ * @param flags Parsed flag values.
+ * @param task The task definition.
+ * @param base The folder relative paths are taken from.
+ * @returns The flags, with every path flag's value absolute.
+ *
+ * @example
+ * ```ts
+ * import { resolvePathFlags } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const task = { name: "t", summary: "", exitCodes: {},
+ *   flags: { "out-dir": { type: "string", path: true, help: "" } } } as const;
+ * assertEquals(resolvePathFlags({ "out-dir": "b" }, task, "/work/a"), { "out-dir": "/work/a/b" });
+ * assertEquals(resolvePathFlags({ "out-dir": "-" }, task, "/work/a"), { "out-dir": "-" });
+ * ```
+ */
+export function resolvePathFlags(
+  flags: FlagValues,
+  task: TaskDefinition,
+  base: string,
+): FlagValues {
+  const absolute = (value: string) =>
+    value === "-" ? value : resolve(base, value);
+  const result: FlagValues = { ...flags };
+  for (const [name, flag] of Object.entries(task.flags)) {
+    const value = flags[name];
+    // A default names a place in the checkout, where the task runs.
+    if (!flag.path || value === undefined || value === flag.default) continue;
+    result[name] = Array.isArray(value)
+      ? value.map(absolute)
+      : typeof value === "string"
+      ? absolute(value)
+      : value;
+  }
+  return result;
+}
+
+/**
+ * How the user started a task, for help and hints: `kvbits encode` for the
+ * compiled executable, `deno run [permissions] kvbits.js encode` for the bundle,
+ * otherwise `deno task kvbits encode`.
  *
  * @param task The task definition.
  * @returns The command, without flags.
@@ -224,22 +377,51 @@ export function parseTaskFlags(
  * import { commandOf } from "./_cli.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(commandOf({ name: "encode", summary: "", flags: {} }), "deno task encode");
+ * assertEquals(commandOf({ name: "encode", summary: "", flags: {}, exitCodes: {} }), "deno task kvbits encode");
  * ```
  */
 export function commandOf(task: TaskDefinition): string {
-  if (Deno.build.standalone) return `kvbits-${task.name}`;
-  const bundle = `kvbits-${task.name}.js`;
-  return Deno.mainModule.endsWith(`/${bundle}`)
-    ? `deno run [permissions] ${bundle}`
-    : `deno task ${task.name}`;
+  return `${kvbitsCommand()} ${task.name}`;
 }
 
 /**
- * The `--help` text of a task: summary, usage, flags, notes and exit codes.
+ * How the user runs kvbits itself: `kvbits`, `deno run [permissions] kvbits.js`
+ * or `deno task kvbits`.
+ *
+ * @returns The command, without subcommand or flags.
+ *
+ * @example
+ * ```ts
+ * import { kvbitsCommand } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(kvbitsCommand(), "deno task kvbits");
+ * ```
+ */
+export function kvbitsCommand(): string {
+  if (Deno.build.standalone) return "kvbits";
+  return Deno.mainModule.endsWith("/kvbits.js")
+    ? "deno run [permissions] kvbits.js"
+    : "deno task kvbits";
+}
+
+/**
+ * The `--help` text of a task: summary, usage, flags, notes and the exit codes it
+ * can end with.
  *
  * @param task The task definition.
  * @returns The help text.
+ *
+ * @example
+ * ```ts
+ * import { helpText } from "./_cli.ts";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * const help = helpText({ name: "t", summary: "test.", exitCodes: { fatal: "cannot run" },
+ *   flags: { jobs: { type: "integer", short: "j", default: 2, defaultText: "one per CPU, 2 here", help: "jobs" } } });
+ * assertStringIncludes(help, "-j, --jobs VALUE  jobs (default: one per CPU, 2 here)");
+ * assertStringIncludes(help, "  3   cannot run");
+ * ```
  */
 export function helpText(task: TaskDefinition): string {
   const lines = [
@@ -250,26 +432,42 @@ export function helpText(task: TaskDefinition): string {
     "Flags:",
   ];
   const entries = Object.entries(task.flags).map(([name, flag]) => {
-    const left = `--${name}` +
+    const left = (flag.short ? `-${flag.short}, ` : "    ") + `--${name}` +
       (flag.type === "boolean" ? "" : ` ${flag.value ?? "VALUE"}`);
     const extras = [
       flag.required ? "required" : undefined,
       flag.repeatable ? "repeatable" : undefined,
       flag.choices ? `one of ${flag.choices.join(", ")}` : undefined,
-      flag.default !== undefined && flag.type !== "boolean"
+      flag.defaultText !== undefined
+        ? `default: ${flag.defaultText}`
+        : flag.default !== undefined && flag.type !== "boolean"
         ? `default ${flag.default}`
         : undefined,
     ].filter((item) => item !== undefined);
     return [left, flag.help + (extras.length ? ` (${extras.join("; ")})` : "")];
   });
-  entries.push(["--help, -h", "show this help"]);
+  entries.push(["-h, --help", "show this help"]);
+  entries.push(["-V, --version", "show kvbits' version"]);
   const width = Math.max(...entries.map(([left]) => left.length)) + 2;
   for (const [left, right] of entries) {
     lines.push(`  ${left.padEnd(width)}${right}`);
   }
   for (const note of task.notes ?? []) lines.push("", note);
-  lines.push("", ...EXIT_CODE_HELP);
+  lines.push("", "Exit codes:");
+  for (const key of Object.keys(EXIT_CODES) as (keyof typeof EXIT_CODES)[]) {
+    const own = key === "ok" || key === "usage" || key === "internal"
+      ? true
+      : task.exitCodes[key];
+    if (own === undefined) continue;
+    const code = String(EXIT_CODES[key]).padEnd(4);
+    lines.push(`  ${code}${own === true ? EXIT_CODE_MEANINGS[key] : own}`);
+  }
   return lines.join("\n");
+}
+
+/** `kvbits <version>`, as `--version` prints it. */
+export function versionText(): string {
+  return `kvbits ${VERSION}`;
 }
 
 /**
@@ -281,21 +479,31 @@ export function helpText(task: TaskDefinition): string {
  * JSON summary, `{"task", "exitCode", "error"}`, so that stdout always holds one
  * object; a wrong command line has none, since its flags could not be read.
  *
+ * Path flags are made absolute against the folder the user ran the command in
+ * ({@link userDirectory}) before `main` sees them, so that every message names
+ * the absolute path.
+ *
  * @param task The task definition.
  * @param main The task's work, returning its exit code.
+ * @param args The command line after the task's name (default: `Deno.args`).
  */
 export async function runTask(
   task: TaskDefinition,
   main: (flags: FlagValues) => Promise<number>,
+  args: readonly string[] = Deno.args,
 ): Promise<void> {
   let code: number;
   let flags: FlagValues | undefined;
   try {
-    flags = parseTaskFlags(Deno.args, task);
-    if (flags === undefined) {
+    const parsed = parseTaskFlags(args, task);
+    if (parsed === "help") {
       console.log(helpText(task));
       code = EXIT_CODES.ok;
+    } else if (parsed === "version") {
+      console.log(versionText());
+      code = EXIT_CODES.ok;
     } else {
+      flags = resolvePathFlags(parsed, task, userDirectory());
       code = await main(flags);
     }
   } catch (error) {
@@ -307,14 +515,16 @@ export async function runTask(
       error instanceof KvbitsJobError || error instanceof KvbitsFileError ||
       error instanceof KvbitsFormatError || error instanceof KvbitsDataError
     ) {
-      console.error(`kvbits ${task.name}: ${messageOf(error)}`);
+      console.error(`kvbits ${task.name}: ${withDeviceHint(messageOf(error))}`);
       code = EXIT_CODES.fatal;
     } else if (
       error instanceof Deno.errors.NotCapable ||
       error instanceof Deno.errors.PermissionDenied
     ) {
       // The environment, not kvbits: Deno's flags or the file system refuse access.
-      console.error(`kvbits ${task.name}: ${error.message.split("\n")[0]}`);
+      console.error(
+        `kvbits ${task.name}: ${withDeviceHint(error.message.split("\n")[0])}`,
+      );
       code = EXIT_CODES.fatal;
     } else {
       console.error(
@@ -373,21 +583,143 @@ export function flagsIn(text: string): string {
 }
 
 /**
- * Prints the skipped and failed dumps of a job, one line each, to stderr.
+ * Deno lets a program open paths under /dev, /proc and /sys (a RAM disk at
+ * /dev/shm, say) only when it was started with `--allow-all`, whatever else it
+ * is allowed: its refusal gets a line saying so and what works.
+ *
+ * @param message An error message.
+ * @returns The message, with the hint when Deno asked for all access.
+ *
+ * @example
+ * ```ts
+ * import { withDeviceHint } from "./_cli.ts";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * assertStringIncludes(withDeviceHint('Requires all access to "/dev/shm/x", run again with the --allow-all flag'), "deno task kvbits");
+ * ```
+ */
+export function withDeviceHint(message: string): string {
+  if (!/Requires all access to "\/(dev|proc|sys)\//.test(message)) {
+    return message;
+  }
+  return `${message}\n(Deno opens paths under /dev, /proc and /sys only for programs run with --allow-all: ` +
+    "`deno task kvbits` and its aliases run with it; with deno run, add -A, or use a RAM disk mounted elsewhere)";
+}
+
+/**
+ * What a skipped dump's reason says, without the dump: dumps skipped for the same
+ * kind of reason are counted in one line. Undefined for a reason about the dump's
+ * own data (a missing file, another element width), which is listed dump by dump.
+ *
+ * @param reason A skipped dump's reason.
+ * @returns The reason's kind, for a line that counts them.
+ *
+ * @example
+ * ```ts
+ * import { skipKind } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(skipKind("already encoded: /o/bitstream_meta_a.json exists (use --overwrite to replace it)"),
+ *   "already encoded: the output exists (--overwrite replaces it)");
+ * assertEquals(skipKind('stage is "decode", not selected by --stage prefill'), 'stage is "decode", not selected by --stage prefill');
+ * assertEquals(skipKind("k file /d/k_a.bin is missing"), undefined);
+ * ```
+ */
+export function skipKind(reason: string): string | undefined {
+  const done = /^already (encoded|decoded):/.exec(reason);
+  if (done) {
+    return `already ${done[1]}: the output exists (--overwrite replaces it)`;
+  }
+  const seqLen = /^seq_len \d+ (is (below|above) --(min|max)-seq-len \d+)$/
+    .exec(reason);
+  if (seqLen) return `seq_len ${seqLen[1]}`;
+  if (/^stage is "[^"]*", not selected by --stage \S+$/.test(reason)) {
+    return reason;
+  }
+  return undefined;
+}
+
+/**
+ * Prints the skipped and failed dumps of a job to stderr: dumps skipped for the
+ * same kind of reason (already encoded, left out by a selection flag) as one line
+ * that counts them, every other skipped dump and every failed dump on a line of
+ * its own. With `verbose`, every skipped dump gets its line.
+ *
+ * Dumps whose original is missing from `origDumpDir` (verify and decode against
+ * the wrong folder) are counted in one line too, listed with `verbose`.
  *
  * @param outcomes The job's outcomes.
+ * @param verbose List every skipped dump (`-v`).
+ * @param origDumpDir The original dump folder the job compared with, if any.
  */
-export function printProblems(outcomes: readonly DumpOutcome[]): void {
+export function printProblems(
+  outcomes: readonly DumpOutcome[],
+  verbose = false,
+  origDumpDir?: string,
+): void {
+  const counted = new Map<string, number>();
   for (const outcome of outcomes) {
-    if (outcome.status === "skipped") {
-      console.error(`skipped ${flagsIn(outcome.reason ?? "")}`);
+    if (outcome.status !== "skipped") continue;
+    const reason = flagsIn(outcome.reason ?? "");
+    const kind = skipKind(reason);
+    if (kind === undefined) {
+      console.error(`skipped ${reason}`);
+    } else if (verbose) {
+      console.error(`skipped ${outcome.dump}: ${reason}`);
+    } else {
+      counted.set(kind, (counted.get(kind) ?? 0) + 1);
     }
   }
-  for (const outcome of outcomes) {
-    if (outcome.status === "failed") {
-      console.error(`failed  ${flagsIn(outcome.reason ?? "")}`);
-    }
+  for (const [kind, dumps] of counted) {
+    console.error(
+      `skipped ${dumps} dump${dumps === 1 ? "" : "s"}, ${kind}; -v lists ${
+        dumps === 1 ? "it" : "them"
+      }`,
+    );
   }
+  const missing = outcomes.filter((outcome) =>
+    outcome.status === "failed" && origDumpDir !== undefined &&
+    isMissingOriginal(outcome.reason ?? "", origDumpDir)
+  );
+  for (const outcome of outcomes) {
+    if (outcome.status !== "failed") continue;
+    if (!verbose && missing.includes(outcome)) continue;
+    console.error(`failed  ${flagsIn(outcome.reason ?? "")}`);
+  }
+  if (missing.length > 0 && !verbose) {
+    console.error(
+      `failed  ${missing.length} dump${
+        missing.length === 1 ? " has" : "s have"
+      } no original in ${origDumpDir} (first: ${
+        flagsIn(missing[0].reason ?? "")
+      }); -v lists ${missing.length === 1 ? "it" : "them"}`,
+    );
+  }
+}
+
+/**
+ * Whether a failed dump's reason says that its original is not in the original
+ * dump folder.
+ *
+ * @param reason A failed dump's reason.
+ * @param origDumpDir The original dump folder.
+ * @returns True for `<origDumpDir>/...: file not found`.
+ *
+ * @example
+ * ```ts
+ * import { isMissingOriginal } from "./_cli.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(isMissingOriginal("/o/l0/meta_a.json: file not found", "/o"), true);
+ * assertEquals(isMissingOriginal("/o/l0/k_a.bin: size is odd", "/o"), false);
+ * ```
+ */
+export function isMissingOriginal(
+  reason: string,
+  origDumpDir: string,
+): boolean {
+  return reason.startsWith(`${origDumpDir.replace(/\/+$/, "")}/`) &&
+    reason.endsWith(": file not found");
 }
 
 /**
@@ -421,8 +753,15 @@ export function formatBytes(bytes: number): string {
 export const OUTPUT_FLAGS = {
   quiet: {
     type: "boolean",
+    short: "q",
     help:
       "no progress bar, only the summary (off a terminal there is none anyway)",
+  },
+  verbose: {
+    type: "boolean",
+    short: "v",
+    help:
+      "list every skipped dump (otherwise dumps skipped for one reason are counted in one line)",
   },
   json: {
     type: "boolean",

@@ -13,10 +13,12 @@ import { type FlagDefinition, type FlagValues, UsageError } from "./_cli.ts";
 export const JOBS_FLAG = {
   jobs: {
     type: "integer",
+    short: "j",
     default: defaultJobs(),
+    defaultText: `one per CPU, ${defaultJobs()} here`,
     value: "N",
     help:
-      "dumps handled at once: this thread and N - 1 workers; the output is the same for any N (default: one per CPU)",
+      "dumps handled at once: this thread and N - 1 workers; the output is the same for any N",
   },
 } as const satisfies Record<string, FlagDefinition>;
 

@@ -7,12 +7,14 @@
 
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
+import { measureReportSpeeds } from "./_report_speed.ts";
 import {
   analyzeSummary,
   EXIT_CODES,
   printJson,
   printProblems,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
@@ -26,12 +28,15 @@ const ANALYZE: TaskDefinition = {
       type: "string",
       required: true,
       repeatable: true,
+      short: "b",
+      path: true,
       value: "DIR",
       help:
         "bitstream folder to measure; repeat it to compare codecs on the same dumps",
     },
     "orig-dump-dir": {
       type: "string",
+      path: true,
       value: "DIR",
       help:
         "original dump folder, for the raw sizes (else 2 bytes per element) and the report's entropy limits",
@@ -39,6 +44,8 @@ const ANALYZE: TaskDefinition = {
     "out-dir": {
       type: "string",
       required: true,
+      short: "o",
+      path: true,
       value: "DIR",
       help:
         "folder for <codec>_metrics.csv, <codec>_summary.md and report.html",
@@ -53,6 +60,11 @@ const ANALYZE: TaskDefinition = {
       help:
         "also write report.html: one self-contained page with charts (reads every original tensor when --orig-dump-dir is given)",
     },
+    "no-speed": {
+      type: "boolean",
+      help:
+        "leave speed out of the report (otherwise each codec is timed in memory on the originals, and zstd and xz on the same bytes when installed)",
+    },
     json: {
       type: "boolean",
       help:
@@ -62,10 +74,17 @@ const ANALYZE: TaskDefinition = {
   notes: [
     "Files are named after the codec (huffman_metrics.csv); when two folders have the same codec, after codec and codebook (huffman-global_metrics.csv, huffman-per-dump_metrics.csv).",
   ],
+  exitCodes: {
+    nothingFound: "no dump found in the bitstream folders",
+    dumpsFailed: "one or more dumps could not be measured",
+    fatal: true,
+  },
 };
 
-if (import.meta.main) {
-  await runTask(ANALYZE, async (flags) => {
+/** `kvbits analyze`. */
+export const command: TaskCommand = {
+  definition: ANALYZE,
+  main: async (flags) => {
     const started = performance.now();
     const bitstreamDirs = flags["bitstream-dir"] as string[];
     const progress = terminalProgress();
@@ -76,6 +95,7 @@ if (import.meta.main) {
       includeMeta: flags["include-meta"] as boolean,
       report: flags["report"] as boolean,
       onProgress: progress.listener,
+      measureSpeeds: flags["no-speed"] ? undefined : measureReportSpeeds,
     }).finally(progress.finish);
     let failed = 0;
     let found = 0;
@@ -138,5 +158,7 @@ if (import.meta.main) {
       );
     }
     return code;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);

@@ -15,6 +15,7 @@ import {
   EXIT_CODES,
   printJson,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   UsageError,
 } from "./_cli.ts";
@@ -31,6 +32,8 @@ const BENCH: TaskDefinition = {
   flags: {
     "dump-dir": {
       type: "string",
+      short: "d",
+      path: true,
       value: "DIR",
       help:
         "dump folder to measure (default: ../shared/kv-real when present, else fixtures/kv-sample)",
@@ -65,6 +68,7 @@ const BENCH: TaskDefinition = {
     "work-dir": {
       type: "string",
       default: "out/bench",
+      path: true,
       value: "DIR",
       help:
         "where the whole-folder runs write (a folder inside it, removed after); its file system sets the encode figures",
@@ -81,6 +85,7 @@ const BENCH: TaskDefinition = {
     },
     quiet: {
       type: "boolean",
+      short: "q",
       help: "no progress lines on stderr",
     },
     json: {
@@ -97,6 +102,9 @@ const BENCH: TaskDefinition = {
     "timed by the job (all I/O included). Timings vary with the machine's load: the\n" +
     "best of several runs is reported.",
   ],
+  exitCodes: {
+    fatal: "the bench could not run (missing folder, a task failed)",
+  },
 };
 
 async function isFolder(path: string): Promise<boolean> {
@@ -107,8 +115,10 @@ async function isFolder(path: string): Promise<boolean> {
   }
 }
 
-if (import.meta.main) {
-  await runTask(BENCH, async (flags) => {
+/** `kvbits bench`. */
+export const command: TaskCommand = {
+  definition: BENCH,
+  main: async (flags) => {
     const jobs = String(flags.jobs).split(",").map((item) => item.trim());
     if (jobs.some((item) => !/^[1-9]\d*$/.test(item))) {
       throw new UsageError(
@@ -155,5 +165,7 @@ if (import.meta.main) {
       console.log(benchTable(report).trimEnd());
     }
     return EXIT_CODES.ok;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);

@@ -16,6 +16,7 @@ import {
   printProblems,
   printTemporaryFilesRemoved,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   terminalProgress,
   UsageError,
@@ -30,16 +31,21 @@ const DECODE: TaskDefinition = {
     "bitstream-dir": {
       type: "string",
       required: true,
+      short: "b",
+      path: true,
       value: "DIR",
       help: "bitstream folder to read (layout recognised from its files)",
     },
     "out-dir": {
       type: "string",
+      short: "o",
+      path: true,
       value: "DIR",
       help: "folder to restore the dumps into (same relative paths)",
     },
     "orig-dump-dir": {
       type: "string",
+      path: true,
       value: "DIR",
       help: "original dump folder, to compare with (needs --verify)",
     },
@@ -49,6 +55,7 @@ const DECODE: TaskDefinition = {
     },
     overwrite: {
       type: "boolean",
+      short: "f",
       help: "replace dumps already restored in --out-dir (otherwise skipped)",
     },
     ...JOBS_FLAG,
@@ -60,10 +67,18 @@ const DECODE: TaskDefinition = {
     "Dumps encoded by kvbits are checked against their recorded CRC-32 before any\n" +
     "file is written; a dump that fails is reported and nothing of it is written.",
   ],
+  exitCodes: {
+    nothingFound: "no dump found in the bitstream folder",
+    dumpsFailed:
+      "one or more dumps failed to decode (or, with --verify, differ from the originals)",
+    fatal: true,
+  },
 };
 
-if (import.meta.main) {
-  await runTask(DECODE, async (flags) => {
+/** `kvbits decode`. */
+export const command: TaskCommand = {
+  definition: DECODE,
+  main: async (flags) => {
     const outDir = flags["out-dir"] as string | undefined;
     const origDumpDir = flags["orig-dump-dir"] as string | undefined;
     if (flags.verify && origDumpDir === undefined) {
@@ -102,7 +117,7 @@ if (import.meta.main) {
       : counts.failed > 0
       ? EXIT_CODES.dumpsFailed
       : EXIT_CODES.ok;
-    printProblems(report.outcomes);
+    printProblems(report.outcomes, flags.verbose as boolean, origDumpDir);
     printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     if (flags.json) {
       printJson(decodeSummary(DECODE.name, report, code));
@@ -117,11 +132,18 @@ if (import.meta.main) {
         );
       }
       if (counts.done > 0) {
+        const rate = `${report.seconds.toFixed(2)} s (${
+          (report.rawBytes / 1e6 / report.seconds).toFixed(1)
+        } MB/s)`;
         console.log(
-          `Restored ${formatBytes(report.rawBytes)} of tensors in ${
-            report.seconds.toFixed(2)
-          } s (${(report.rawBytes / 1e6 / report.seconds).toFixed(1)} MB/s); ` +
-            `${report.checkedByChecksum} dumps matched their recorded CRC-32`,
+          (outDir !== undefined
+            ? `Restored ${
+              formatBytes(report.rawBytes)
+            } of tensors to ${outDir} in ${rate}`
+            : `Decoded ${
+              formatBytes(report.rawBytes)
+            } of tensors in memory in ${rate}; nothing written (no --out-dir)`) +
+            `; ${report.checkedByChecksum} dumps matched their recorded CRC-32`,
         );
       }
     }
@@ -131,5 +153,7 @@ if (import.meta.main) {
       );
     }
     return code;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);

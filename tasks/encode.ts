@@ -21,6 +21,7 @@ import {
   ratioOrNull,
   roundSeconds,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
@@ -34,12 +35,16 @@ const ENCODE: TaskDefinition = {
     "dump-dir": {
       type: "string",
       required: true,
+      short: "d",
+      path: true,
       value: "DIR",
       help: "dump folder to read (every meta_*.json below it is a dump)",
     },
     "out-dir": {
       type: "string",
       required: true,
+      short: "o",
+      path: true,
       value: "DIR",
       help: "bitstream folder to write (mirrors the dump folder's tree)",
     },
@@ -80,6 +85,7 @@ const ENCODE: TaskDefinition = {
     },
     overwrite: {
       type: "boolean",
+      short: "f",
       help: "replace existing outputs (otherwise encoded dumps are skipped)",
     },
     ...JOBS_FLAG,
@@ -91,12 +97,19 @@ const ENCODE: TaskDefinition = {
     "v_lo10_meta_X<ext> and the dump's meta, written last; with --codebook global also\n" +
     "the folder's codebook file. With --codec ctx: one file meta_X.kvc per dump.\n" +
     "Dumps with bytes_per_elem other than 2, with a missing k/v file or left out by\n" +
-    "--stage/--min-seq-len/--max-seq-len are skipped and listed.",
+    "--stage/--min-seq-len/--max-seq-len are skipped: counted by reason, listed with -v.",
   ],
+  exitCodes: {
+    nothingFound: true,
+    dumpsFailed: true,
+    fatal: true,
+  },
 };
 
-if (import.meta.main) {
-  await runTask(ENCODE, async (flags) => {
+/** `kvbits encode`. */
+export const command: TaskCommand = {
+  definition: ENCODE,
+  main: async (flags) => {
     const codec = codecNamed(flags.codec as string)!;
     const models = codec.modelsUsed(flags.codebook as CodebookMode);
     const metaKind = codec.metaKind;
@@ -127,7 +140,7 @@ if (import.meta.main) {
       : EXIT_CODES.ok;
     const jsonBytes = report.metaBytes + report.codebookBytes;
     const written = report.streamBytes + jsonBytes;
-    printProblems(report.outcomes);
+    printProblems(report.outcomes, flags.verbose as boolean);
     printTemporaryFilesRemoved(report.temporaryFilesRemoved);
     if (flags.json) {
       printJson({
@@ -186,5 +199,7 @@ if (import.meta.main) {
       );
     }
     return code;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);

@@ -9,10 +9,12 @@ import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
   decodeSummary,
   EXIT_CODES,
+  isMissingOriginal,
   OUTPUT_FLAGS,
   printJson,
   printProblems,
   runTask,
+  type TaskCommand,
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
@@ -26,11 +28,14 @@ const VERIFY: TaskDefinition = {
     "bitstream-dir": {
       type: "string",
       required: true,
+      short: "b",
+      path: true,
       value: "DIR",
       help: "bitstream folder to check",
     },
     "orig-dump-dir": {
       type: "string",
+      path: true,
       value: "DIR",
       help: "original dump folder: compare meta, K and V byte for byte",
     },
@@ -43,10 +48,18 @@ const VERIFY: TaskDefinition = {
     "encode time; reference outputs carry no checksums, so they can only be checked\n" +
     "against the originals and are reported as unchecked (exit 2).",
   ],
+  exitCodes: {
+    nothingFound: "no dump found in the bitstream folder",
+    dumpsFailed:
+      "a dump differs, failed to decode, has no original in --orig-dump-dir, or could not be checked",
+    fatal: true,
+  },
 };
 
-if (import.meta.main) {
-  await runTask(VERIFY, async (flags) => {
+/** `kvbits verify`. */
+export const command: TaskCommand = {
+  definition: VERIFY,
+  main: async (flags) => {
     const origDumpDir = flags["orig-dump-dir"] as string | undefined;
     const progress = terminalProgress(!flags.quiet);
     let report;
@@ -66,22 +79,37 @@ if (import.meta.main) {
       : counts.failed > 0 || report.unchecked > 0
       ? EXIT_CODES.dumpsFailed
       : EXIT_CODES.ok;
-    printProblems(report.outcomes);
+    printProblems(report.outcomes, flags.verbose as boolean, origDumpDir);
     if (flags.json) {
       printJson(decodeSummary(VERIFY.name, report, code));
     } else {
-      const checked = origDumpDir !== undefined
-        ? report.checkedAgainstOriginals
-        : report.checkedByChecksum;
-      console.log(`Checked: ${checked}, Failed: ${counts.failed}`);
-      console.log(
-        origDumpDir !== undefined
-          ? `Compared bit for bit with the originals in ${origDumpDir}` +
-            (report.checkedByChecksum
-              ? ` (and ${report.checkedByChecksum} with their recorded CRC-32)`
-              : "")
-          : "Checked against the CRC-32 of K and V recorded at encode time (no originals given)",
-      );
+      if (origDumpDir === undefined) {
+        console.log(
+          `Checked: ${report.checkedByChecksum}, Failed: ${counts.failed}`,
+        );
+        console.log(
+          "Checked against the CRC-32 of K and V recorded at encode time (no originals given)",
+        );
+      } else {
+        const compared = report.checkedAgainstOriginals;
+        console.log(`Checked: ${compared}, Failed: ${counts.failed}`);
+        const missing = report.outcomes.filter((outcome) =>
+          outcome.status === "failed" &&
+          isMissingOriginal(outcome.reason ?? "", origDumpDir)
+        ).length;
+        console.log(
+          compared > 0
+            ? `Compared bit for bit with the originals in ${origDumpDir}: ${compared} of ${report.outcomes.length} dumps`
+            : missing === report.outcomes.length && missing > 0
+            ? `Compared with no original: ${origDumpDir} holds none of these dumps (is it the folder they were encoded from?)`
+            : `Compared with no original in ${origDumpDir}`,
+        );
+        if (report.checkedByChecksum > 0) {
+          console.log(
+            `Decoded dumps that matched their recorded CRC-32: ${report.checkedByChecksum}`,
+          );
+        }
+      }
     }
     if (report.unchecked > 0) {
       console.error(
@@ -95,5 +123,7 @@ if (import.meta.main) {
       );
     }
     return code;
-  });
-}
+  },
+};
+
+if (import.meta.main) await runTask(command.definition, command.main);

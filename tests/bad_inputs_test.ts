@@ -815,7 +815,8 @@ async function runCase(template: string, root: string, index: number) {
     input: bad.input,
     command: `${bad.task} ${bad.args.join(" ")}`,
     exit: run.code,
-    line: line.trim(),
+    // Paths are absolute (taken from where the task ran): show them from there.
+    line: line.trim().replaceAll(`${dir}/`, ""),
   };
   await Deno.remove(dir, { recursive: true });
   return row;

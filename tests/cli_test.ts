@@ -234,9 +234,16 @@ Deno.test("existing outputs are skipped without --overwrite, counted, and replac
     let run = await runTaskScript("encode", args);
     assertEquals(run.code, 0);
     assertStringIncludes(run.stdout, "Encoded: 0, Skipped: 51, Failed: 0");
+    // One line for the 51 dumps; -v lists each.
+    assertEquals(
+      run.stderr,
+      "skipped 51 dumps, already encoded: the output exists (--overwrite replaces it); -v lists them\n",
+    );
+    run = await runTaskScript("encode", [...args, "-v"]);
+    assertEquals(run.stderr.trim().split("\n").length, 51);
     assertMatch(
       run.stderr,
-      /skipped already encoded: .*bitstream_meta_t0_128\.json exists \(use --overwrite/,
+      /skipped llama6L-kjv-ruth\/layer_0\/meta_t0_128\.json: already encoded: .*bitstream_meta_t0_128\.json exists \(use --overwrite/,
     );
     run = await runTaskScript("encode", [...args, "--overwrite"]);
     assertStringIncludes(run.stdout, "Encoded: 51, Skipped: 0, Failed: 0");

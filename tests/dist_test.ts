@@ -1,19 +1,20 @@
 /**
- * kvbits as single files: the JavaScript bundles of `deno task bundle` run with
- * `deno run`, no configuration and only their own permissions; the executables of
- * `deno task compile` carry exactly their task's permissions, and run on the
- * fixtures when a runtime base (denort) is at hand. Without one, the test that
- * runs them is reported as ignored, with the reason in its name and printed.
+ * kvbits as single files: the JavaScript bundle of `deno task bundle` runs with
+ * `deno run`, no configuration and only each subcommand's permissions; the
+ * executable of `deno task compile` carries exactly the permissions of
+ * scripts/entry_points.ts, and runs on the fixtures when a runtime base (denort)
+ * is at hand. Without one, the test that runs it is reported as ignored, with the
+ * reason in its name and printed.
  */
 
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import {
   binaryName,
+  BUNDLE_PERMISSIONS,
   bundleName,
   compileArgs,
   ENTRY_POINTS,
-  permissionFlags,
 } from "../scripts/entry_points.ts";
 import { KV_SAMPLE, listFiles, ROOT, withTempDir } from "./_helpers.ts";
 
@@ -68,7 +69,7 @@ const COMPILE_PERMISSIONS = [
   "--allow-run",
   "--allow-env=DENORT_BIN",
 ];
-const BUNDLE_PERMISSIONS = ["--allow-read", "--allow-run"];
+const BUNDLE_PERMISSIONS_OF_SCRIPT = ["--allow-read", "--allow-run"];
 
 /**
  * Runs a task (as a bundle or a binary) on the fixtures the way a user would:
@@ -135,35 +136,36 @@ async function assertTasksWork(
   ]);
 }
 
-Deno.test("deno task bundle writes four files that run with deno run, no config and only their own permissions, round-tripping the fixtures", async () => {
+Deno.test("deno task bundle writes kvbits.js, which runs with deno run, no config and only each subcommand's permissions, round-tripping the fixtures", async () => {
   await withTempDir(async (work) => {
     const dist = join(work, "dist");
-    const built = await runScript("scripts/bundle.ts", BUNDLE_PERMISSIONS, [
-      "--out-dir",
-      dist,
-    ]);
-    assertEquals(built.code, 0, built.stderr);
-    assertEquals(
-      await listFiles(dist),
-      ENTRY_POINTS.map(bundleName).sort(),
+    const built = await runScript(
+      "scripts/bundle.ts",
+      BUNDLE_PERMISSIONS_OF_SCRIPT,
+      [
+        "--out-dir",
+        dist,
+      ],
     );
-    const runBundle = (task: string, writeDir: string | undefined) => {
-      const entry = ENTRY_POINTS.find((candidate) => candidate.task === task)!;
-      const permissions = permissionFlags(entry, writeDir ? [writeDir] : []);
-      return [
-        "run",
-        "--no-config",
-        ...permissions,
-        join(dist, bundleName(entry)),
-      ];
-    };
+    assertEquals(built.code, 0, built.stderr);
+    assertEquals(await listFiles(dist), ENTRY_POINTS.map(bundleName).sort());
+    const bundle = join(dist, bundleName(ENTRY_POINTS[0]));
+    const runBundle = (task: string, writeDir: string | undefined) => [
+      "run",
+      "--no-config",
+      ...BUNDLE_PERMISSIONS[task].map((flag) =>
+        flag === "--allow-write" && writeDir ? `${flag}=${writeDir}` : flag
+      ),
+      bundle,
+      task,
+    ];
     const help = await run(Deno.execPath(), [
       ...runBundle("verify", undefined),
       "--help",
     ], { cwd: work });
     assertStringIncludes(
       help.stdout,
-      "Usage: deno run [permissions] kvbits-verify.js [flags]",
+      "Usage: deno run [permissions] kvbits.js verify [flags]",
     );
     await assertTasksWork(work, (task, writeDir, args) =>
       // From a folder outside the repository: no deno.json, no import map.
@@ -242,8 +244,8 @@ if (COMPILE_BASE.reason) {
 
 Deno.test({
   name: COMPILE_BASE.reason
-    ? `deno task compile: the binaries run on the fixtures (SKIPPED: ${COMPILE_BASE.reason})`
-    : "deno task compile: the binaries run on the fixtures with their baked-in permissions",
+    ? `deno task compile: the executable runs on the fixtures (SKIPPED: ${COMPILE_BASE.reason})`
+    : "deno task compile: the executable runs on the fixtures with its baked-in permissions",
   ignore: COMPILE_BASE.reason !== undefined,
   fn: async () => {
     await withTempDir(async (work) => {
@@ -253,10 +255,13 @@ Deno.test({
         dist,
       ]);
       assertEquals(built.code, 0, built.stderr);
-      await assertTasksWork(work, (task, _writeDir, args) => {
-        const entry = ENTRY_POINTS.find((item) => item.task === task)!;
-        return run(join(dist, binaryName(entry)), args, { cwd: work });
-      });
+      await assertTasksWork(
+        work,
+        (task, _writeDir, args) =>
+          run(join(dist, binaryName(ENTRY_POINTS[0])), [task, ...args], {
+            cwd: work,
+          }),
+      );
     });
   },
 });
@@ -287,40 +292,51 @@ async function embeddedPermissions(
   return JSON.parse(new TextDecoder().decode(bytes.subarray(start, end)));
 }
 
-Deno.test("deno compile bakes in exactly each task's permissions, and no prompt (read from each binary's metadata)", async () => {
+Deno.test("deno compile bakes in exactly the executable's permissions, and no prompt (read from its metadata)", async () => {
   // The metadata is the same whatever the base: without a denort, the deno CLI
   // stands in for it (the file it gives does not run kvbits, but says what the
   // real one would be allowed).
   const env: Record<string, string> = COMPILE_BASE.reason
     ? { DENORT_BIN: Deno.execPath() }
     : {};
+  const KINDS = ["env", "net", "run", "ffi", "sys", "read", "write"];
   await withTempDir(async (dist) => {
     const cases = [
-      ...ENTRY_POINTS.map((entry) => ({ entry, writeDirs: [] as string[] })),
-      { entry: ENTRY_POINTS[0], writeDirs: ["/data/kv-bits"] },
+      // --allow-all: every kind granted (an empty list is "everything").
+      {
+        writeDirs: [] as string[],
+        granted: Object.fromEntries(KINDS.map((kind) => [kind, []])),
+      },
+      // Confined: read anywhere, write to the one folder, nothing else.
+      {
+        writeDirs: ["/data/kv-bits"],
+        granted: Object.fromEntries(
+          KINDS.map((kind) => [
+            kind,
+            kind === "read" ? [] : kind === "write" ? ["/data/kv-bits"] : null,
+          ]),
+        ),
+      },
     ];
-    for (const { entry, writeDirs } of cases) {
+    for (const { writeDirs, granted } of cases) {
       const outDir = join(dist, String(writeDirs.length));
       const built = await run(
         Deno.execPath(),
-        compileArgs(entry, { outDir, writeDirs }),
+        compileArgs(ENTRY_POINTS[0], { outDir, writeDirs }),
         { cwd: ROOT, env },
       );
       assertEquals(built.code, 0, built.stderr);
       const permissions = await embeddedPermissions(
-        join(outDir, binaryName(entry)),
+        join(outDir, binaryName(ENTRY_POINTS[0])),
       );
-      const label = `${entry.task} ${writeDirs.join(",")}`;
-      assertEquals(permissions.allow_read, [], `${label}: reads anywhere`);
-      assertEquals(
-        permissions.allow_write,
-        entry.writes ? writeDirs : null,
-        `${label}: writes`,
-      );
-      for (const kind of ["env", "net", "run", "ffi", "sys"]) {
-        assertEquals(permissions[`allow_${kind}`], null, `${label}: ${kind}`);
+      for (const kind of KINDS) {
+        assertEquals(
+          permissions[`allow_${kind}`],
+          granted[kind],
+          `${writeDirs.join(",") || "default"}: ${kind}`,
+        );
       }
-      assertEquals(permissions.prompt, false, `${label}: never prompts`);
+      assertEquals(permissions.prompt, false, "never prompts");
     }
   });
 });

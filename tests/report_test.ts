@@ -24,6 +24,7 @@ import {
   streamCodecNamed,
 } from "../src/format/stream_codecs.ts";
 import { barChartSvg, niceTicks } from "../src/format/svg_chart.ts";
+import { codecNamed } from "../src/format/codecs.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import {
@@ -58,6 +59,9 @@ function assertSelfContained(html: string): void {
   }
 }
 
+/** The marks of a chart that carry a value: bars, points, cells, boxes. */
+const MARKS = new Set(["bar", "point", "cell", "box"]);
+
 /** Checks the chart structure every SVG of the report shares, and returns them. */
 function checkCharts(page: XmlElement): XmlElement[] {
   const charts = findElements(page, "svg");
@@ -65,21 +69,28 @@ function checkCharts(page: XmlElement): XmlElement[] {
     assertMatch(svg.attributes.viewBox, /^0 0 \d+ \d+$/);
     const first = svg.children.find((child) => typeof child !== "string");
     assertEquals((first as XmlElement).name, "title", "accessible name first");
-    assert(textOf(first as XmlElement).length > 0);
-    const bars = findElements(svg, "rect").filter((rect) =>
-      rect.attributes.class === "bar"
-    );
-    assert(bars.length > 0, `${textOf(first as XmlElement)} has bars`);
-    for (const bar of bars) {
-      for (const key of ["x", "y", "width", "height"]) {
+    const name = textOf(first as XmlElement);
+    assert(name.length > 0);
+    const marks = [
+      ...findElements(svg, "rect"),
+      ...findElements(svg, "circle"),
+      ...findElements(svg, "path"),
+      ...findElements(svg, "g"),
+    ].filter((mark) => MARKS.has(mark.attributes.class));
+    assert(marks.length > 0, `${name} has marks`);
+    for (const mark of marks) {
+      for (const key of ["x", "y", "width", "height", "cx", "cy"]) {
+        if (mark.attributes[key] === undefined) continue;
         assert(
-          Number.isFinite(Number(bar.attributes[key])),
-          `${key} is a number`,
+          Number.isFinite(Number(mark.attributes[key])),
+          `${name}: ${key} is a number`,
         );
       }
-      const hover = findElements(bar, "title");
-      assertEquals(hover.length, 1, "each bar has a hover title");
-      assertMatch(textOf(hover[0]), /: -?\d+\.\d{3,4}/);
+      const hover = mark.children.filter((child): child is XmlElement =>
+        typeof child !== "string" && child.name === "title"
+      );
+      assertEquals(hover.length, 1, `${name}: each mark has a hover title`);
+      assertMatch(textOf(hover[0]), /: -?\d+(\.\d+)?/);
     }
   }
   return charts;
@@ -144,12 +155,23 @@ Deno.test("the report of kv-sample in both codebook modes is well-formed, self-c
     assertEquals(textOf(findElements(page, "title")[0]), "kvbits analysis");
     assertEquals(
       findElements(page, "section").map((section) => section.attributes.id),
-      ["summary", "ratios", "stages", "planes", "layers"],
+      [
+        "summary",
+        "ratios",
+        "speed",
+        "spread",
+        "stages",
+        "planes",
+        "channels",
+        "exponents",
+        "layers",
+      ],
     );
 
-    // 1 ratio chart, 1 plane chart, and per codec one per run (2 runs in kv-sample).
+    // Ratios, spread, stages, planes, exponents; K and V heatmaps per run; one
+    // chart per run (2 runs in kv-sample) for the layers; no speed measured here.
     const charts = checkCharts(page);
-    assertEquals(charts.length, 2 + 2 * 2);
+    assertEquals(charts.length, 5 + 2 * 2 + 2);
     const ratios = chartTitled(charts, "Compression ratio of the folder");
     assertEquals(legendOf(ratios), [
       "Huffman, global codebook: coded streams",
@@ -173,42 +195,89 @@ Deno.test("the report of kv-sample in both codebook modes is well-formed, self-c
     ) {
       assertStringIncludes(textOf(planes), label);
     }
-    // Per layer: one chart per run; kv-sample has layers 0 and 5 of the llama run,
-    // with prefill and decode, and the decode dumps of layer 0 of the gpt2 run.
-    const llama = charts.filter((svg) =>
-      svg.attributes["aria-label"] === "llama6L-kjv-ruth: ratio by layer"
-    );
-    assertEquals(llama.length, 2, "one per codec");
-    assertEquals(legendOf(llama[0]), [
-      "K prefill",
-      "K decode",
-      "V prefill",
-      "V decode",
+    // Per layer: one chart per run with the codecs side by side; kv-sample has
+    // layers 0 and 5 of the llama run, and layer 0 of the gpt2 run.
+    const llama = chartTitled(charts, "llama6L-kjv-ruth: KV ratio by layer");
+    assertEquals(legendOf(llama), [
+      "Huffman, global codebook",
+      "Huffman, per-dump codebook",
     ]);
-    const categories = findElements(llama[0], "g").find((g) =>
+    const categories = findElements(llama, "g").find((g) =>
       g.attributes.class === "category-axis"
     )!;
     assertEquals(
       findElements(categories, "text").map(textOf),
       ["0", "5", "layer"],
     );
-    const hovers = findElements(llama[0], "title").map(textOf);
+    const hovers = findElements(llama, "title").map(textOf);
     assert(
-      hovers.some((text) => /^V decode, layer 5: \d\.\d{4} \(/.test(text)),
+      hovers.some((text) =>
+        /^Huffman, per-dump codebook, layer 5: \d\.\d{4} \(/.test(text)
+      ),
     );
-    assert(
-      !hovers.some((text) => text.startsWith("K prefill, layer 5")),
-      "layer 5 has only decode dumps: no prefill bar",
+    const gpt2 = chartTitled(
+      charts,
+      "gpt2L4-fortune-wisdom: KV ratio by layer",
     );
-    const gpt2 = chartTitled(charts, "gpt2L4-fortune-wisdom: ratio by layer");
+    // Both runs share one value axis.
+    const axis = (svg: XmlElement) =>
+      findElements(
+        findElements(svg, "g").find((g) =>
+          g.attributes.class === "value-axis"
+        )!,
+        "text",
+      ).map(textOf);
+    assertEquals(axis(gpt2), axis(llama));
     assertEquals(
       findElements(gpt2, "rect").filter((rect) =>
         rect.attributes.class === "bar"
-      )
-        .length,
+      ).length,
       2,
-      "K and V decode of layer 0",
+      "layer 0, one bar per codec",
     );
+    // Prefill against decode: a bar per codec and stage, streams and every file.
+    const stages = chartTitled(charts, "KV ratio by stage");
+    assertEquals(
+      findElements(stages, "rect").filter((rect) =>
+        rect.attributes.class === "bar"
+      ).length,
+      2 * 2 * 2,
+    );
+    // The spread: a box per codec and stage, with its quantiles.
+    const spread = chartTitled(charts, "Per-dump KV ratio");
+    const boxes = findElements(spread, "g").filter((g) =>
+      g.attributes.class === "box"
+    );
+    assertEquals(boxes.length, 4);
+    assertMatch(
+      textOf(boxes[0]),
+      /^Huffman, global codebook · prefill: \d+ values, median \d\.\d{4}/,
+    );
+    // Heatmaps: K and V of each run, a cell per head and channel.
+    const heat = chartTitled(
+      charts,
+      "llama6L-kjv-ruth: K, bits per element by head and channel",
+    );
+    assertEquals(
+      findElements(heat, "rect").filter((rect) =>
+        rect.attributes.class === "cell"
+      ).length,
+      2 * 64,
+    );
+    assertEquals(result.channels.map((run) => run.runId), [
+      "gpt2L4-fortune-wisdom",
+      "llama6L-kjv-ruth",
+    ]);
+    // Exponents: K and V shares, each summing to 100%.
+    const exponents = chartTitled(charts, "Exponent histogram");
+    assertEquals(legendOf(exponents), ["K", "V"]);
+    const entropy = result.entropies[0]!;
+    assertEquals(
+      entropy.exponents.k.reduce((sum, count) => sum + count, 0),
+      entropy.elements,
+    );
+    // Without a speed measurement the section says how to get one.
+    assertStringIncludes(html, "No speed was measured");
 
     // The page's headline numbers are the analysis' numbers.
     const cards = findElements(page, "div").filter((div) =>
@@ -274,6 +343,69 @@ Deno.test("coded bits per plane stay above the order-0 entropy the report shows,
         assert(entropy.perDump[stream] <= entropy.pooled[stream] + 1e-12);
       }
     }
+  });
+});
+
+Deno.test("analyze of a ctx folder reads the originals: entropy, order-0 limit and the distance to it are real", async () => {
+  await withTempDir(async (dir) => {
+    const bits = join(dir, "ctx");
+    await encodeFolder({
+      dumpDir: KV_SAMPLE,
+      outDir: bits,
+      codec: codecNamed("ctx")!,
+      codebook: "per-dump",
+      overwrite: false,
+      stage: "both",
+      minSeqLen: 0,
+      maxSeqLen: 0,
+    });
+    const result = await analyzeFolders({
+      bitstreamDirs: [bits],
+      origDumpDir: KV_SAMPLE,
+      outDir: join(dir, "analysis"),
+      includeMeta: false,
+      report: true,
+    });
+    const entropy = result.entropies[0]!;
+    assertEquals(entropy.dumps, 51);
+    assertEquals(entropy.elements, 229_376 / 4);
+    // The same originals measured for a Huffman folder give the same entropy.
+    const huffman = join(dir, "huffman");
+    await encodeFolder({
+      dumpDir: KV_SAMPLE,
+      outDir: huffman,
+      codec: streamCodecNamed("huffman")!,
+      codebook: "global",
+      overwrite: false,
+      stage: "both",
+      minSeqLen: 0,
+      maxSeqLen: 0,
+    });
+    const reference = await analyzeFolders({
+      bitstreamDirs: [huffman],
+      origDumpDir: KV_SAMPLE,
+      outDir: join(dir, "analysis-huffman"),
+      includeMeta: false,
+      report: true,
+    });
+    assertEquals(entropy, reference.entropies[0]);
+    const page = parseXml(await Deno.readTextFile(result.reportPath!));
+    const limit = findElements(page, "div").find((div) =>
+      div.attributes.class === "card limit"
+    );
+    assert(limit, "the order-0 limit card is shown");
+    assertMatch(textOf(limit), /\d\.\d{4} KV ratio/);
+    // The distance to the limit is coded bits minus entropy, not the coded bits.
+    const rows = result.analyses[0].rows;
+    const elements = rows.reduce((sum, row) => sum + row.numElements, 0);
+    const kHi6 = 8 * rows.reduce((sum, row) => sum + row.kHi6, 0) / elements;
+    const gap = findElements(page, "table").find((table) =>
+      textOf(table).includes("compared with")
+    )!;
+    const cells = findElements(findElements(gap, "tbody")[0], "td").map(textOf);
+    const shown = Number(cells[2].replace("−", "-"));
+    assertAlmostEquals(shown, kHi6 - entropy.pooled.k_hi6, 0.0011);
+    assert(Math.abs(shown - kHi6) > 0.5, "not the raw bits per element");
   });
 });
 
@@ -352,10 +484,79 @@ Deno.test("text from dumps and paths is escaped: hostile run ids and folder name
     `report <of> ${hostile}`,
   );
   const layerChart = findElements(page, "svg").find((svg) =>
-    svg.attributes["aria-label"] === `${hostile}: ratio by layer`
+    svg.attributes["aria-label"] === `${hostile}: KV ratio by layer`
   );
   assert(layerChart, "the run id is the chart's title, as text");
   assertStringIncludes(textOf(page), `decode & "more"`);
+});
+
+Deno.test("speeds and peers: a point per codec and peer on both scatters, peers as lines over KV, what could not run is named", () => {
+  const row = {
+    runId: "run",
+    layerId: 0,
+    stage: "prefill",
+    seqLen: 2,
+    numElements: 256,
+    kRaw: 512,
+    vRaw: 512,
+    kHi6: 100,
+    kLo10: 320,
+    vHi6: 100,
+    vLo10: 320,
+    metaBytes: 400,
+  };
+  const analysis = (label: string, encode: number, decode: number) => ({
+    label,
+    title: label,
+    bitstreamDir: label,
+    rows: [row],
+    sharedBytes: 0,
+    speed: {
+      encodeMegabytesPerSecond: encode,
+      decodeMegabytesPerSecond: decode,
+    },
+  });
+  const html = reportHtml({
+    analyses: [analysis("huffman", 300, 310), analysis("ctx", 70, 60)],
+    speeds: {
+      note: "Measured here.",
+      peers: [{
+        label: "zstd -3",
+        ratio: 1.11,
+        compressMegabytesPerSecond: 180,
+        decompressMegabytesPerSecond: 560,
+      }],
+      missing: ["byte split + xz -9e: xz is not installed"],
+    },
+  });
+  assertSelfContained(html);
+  const page = parseXml(html);
+  const charts = checkCharts(page);
+  for (
+    const title of ["Ratio against encode speed", "Ratio against decode speed"]
+  ) {
+    const chart = chartTitled(charts, title);
+    const points = [
+      ...findElements(chart, "circle"),
+      ...findElements(chart, "path"),
+    ].filter((mark) => mark.attributes.class === "point");
+    assertEquals(points.length, 3, title);
+  }
+  assertStringIncludes(
+    textOf(chartTitled(charts, "Ratio against decode speed")),
+    "zstd -3: 560.0 MB/s, KV 1.1100",
+  );
+  const ratios = chartTitled(charts, "Compression ratio of the folder");
+  const peerLines = findElements(ratios, "line").filter((line) =>
+    line.attributes.class === "marker" &&
+    textOf(line).startsWith("zstd -3")
+  );
+  assertEquals(peerLines.map(textOf), ["zstd -3, KV: 1.1100"]);
+  assertStringIncludes(
+    textOf(page),
+    "Not shown: byte split + xz -9e: xz is not installed.",
+  );
+  assertStringIncludes(textOf(page), "Measured here.");
 });
 
 Deno.test("a report without originals or with a folder of no dumps still renders, and says what is missing", () => {
@@ -387,7 +588,7 @@ Deno.test("a report without originals or with a folder of no dumps still renders
   });
   const page = parseXml(html);
   assertStringIncludes(textOf(page), "run analyze with --orig-dump-dir");
-  assertStringIncludes(textOf(page), "(no run_id): ratio by layer");
+  assertStringIncludes(textOf(page), "(no run_id): KV ratio by layer");
   assertSelfContained(html);
 });
 

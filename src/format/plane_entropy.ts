@@ -30,6 +30,14 @@ export interface PlaneEntropy {
   readonly pooled: PerStream<number>;
   /** A model per dump: the element-weighted mean of each dump's entropy. */
   readonly perDump: PerStream<number>;
+  /**
+   * How many elements of K and of V have each exponent (the 5 bits under the
+   * sign, 0 to 31; 0 holds zeros and subnormals, 31 infinities and NaNs).
+   */
+  readonly exponents: {
+    readonly k: readonly number[];
+    readonly v: readonly number[];
+  };
 }
 
 /**
@@ -50,6 +58,7 @@ export interface PlaneEntropy {
  * assertEquals(result.pooled.k_hi6, 1); // 0x0f or 0x2f, half each
  * assertEquals(result.perDump.k_hi6, 0); // each dump holds one sign/exponent only
  * assertEquals(result.pooled.v_lo10, 0);
+ * assertEquals(result.exponents.k[15], 4); // 1.0 and -1.0 have exponent 15
  * ```
  */
 export class PlaneEntropyAccumulator {
@@ -117,8 +126,21 @@ export class PlaneEntropyAccumulator {
         v_hi6: mean(bits.v_hi6),
         v_lo10: mean(bits.v_lo10),
       },
+      exponents: {
+        k: exponentCounts(this.#pooledK.hi6),
+        v: exponentCounts(this.#pooledV.hi6),
+      },
     };
   }
+}
+
+/** Folds the sign out of a hi6 histogram (sign << 5 | exponent). */
+function exponentCounts(hi6: ArrayLike<number>): number[] {
+  const counts = new Array<number>(32).fill(0);
+  for (let symbol = 0; symbol < hi6.length; symbol++) {
+    counts[symbol & 31] += hi6[symbol];
+  }
+  return counts;
 }
 
 function clear(histograms: Fp16Histograms): Fp16Histograms {

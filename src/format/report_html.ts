@@ -19,12 +19,18 @@
 import { type DumpSizes, type RatioTotals, ratioTotals } from "./metrics.ts";
 import { layerRatios, type RunLayers } from "./layer_ratios.ts";
 import type { PlaneEntropy } from "./plane_entropy.ts";
+import type { RunChannelEntropy } from "./channel_entropy.ts";
 import { STREAM_NAMES, type StreamName } from "./stream_codec.ts";
 import {
   barChartSvg,
   type BarMarker,
   type BarSeries,
   escapeXml,
+  heatmapSvg,
+  rangeChartSvg,
+  type RangeRow,
+  scatterChartSvg,
+  type ScatterPoint,
 } from "./svg_chart.ts";
 
 /** One bitstream folder's analysis, as the report shows it. */
@@ -43,6 +49,38 @@ export interface ReportAnalysis {
   readonly sharedBytes: number;
   /** Order-0 entropy of the originals of these dumps, when they were read. */
   readonly entropy?: PlaneEntropy;
+  /** The codec's speed, when it was measured. */
+  readonly speed?: CodecSpeed;
+}
+
+/** A codec's speed in memory (codec work only: no file, no checksum). */
+export interface CodecSpeed {
+  /** Original MB (10^6 bytes) encoded per second. */
+  readonly encodeMegabytesPerSecond: number;
+  /** Original MB decoded per second. */
+  readonly decodeMegabytesPerSecond: number;
+}
+
+/** A general-purpose compressor run on the same originals, for reference. */
+export interface PeerFigures {
+  /** What ran, e.g. `zstd -3` or `byte split + xz -9e`. */
+  readonly label: string;
+  /** Original bytes over compressed bytes (every byte of its output). */
+  readonly ratio: number;
+  /** Original MB compressed per second, undefined when not timed. */
+  readonly compressMegabytesPerSecond?: number;
+  /** Original MB restored per second, undefined when not timed. */
+  readonly decompressMegabytesPerSecond?: number;
+}
+
+/** How speeds were measured, and the peers' figures. */
+export interface ReportSpeeds {
+  /** One sentence: where, on what, how many runs. */
+  readonly note: string;
+  /** The peers, on all the originals' K and V. */
+  readonly peers: readonly PeerFigures[];
+  /** Peers that could not run, each with the reason. */
+  readonly missing: readonly string[];
 }
 
 /** Everything the report shows. */
@@ -53,6 +91,10 @@ export interface ReportInput {
   readonly origDumpDir?: string;
   /** The analyses, in the order given; the first one leads. */
   readonly analyses: readonly ReportAnalysis[];
+  /** Column entropy of the originals, run by run, when they were read. */
+  readonly channels?: readonly RunChannelEntropy[];
+  /** How speeds were measured and the peers' figures, when measured. */
+  readonly speeds?: ReportSpeeds;
 }
 
 /** Okabe–Ito colours: distinct for the usual colour-vision deficiencies, and in print. */
@@ -81,6 +123,16 @@ const PER_DUMP_MARKER = {
   dash: "2 2",
 };
 const UNCODED_MARKER = { label: "uncoded width", color: "#9a9a9a" };
+/**
+ * Peers as reference lines and hollow points: greys, solid or dash-dotted, apart
+ * from the black and purple dashes and dots of the order-0 limits.
+ */
+const PEER_STYLES = [
+  { color: "#6e6e6e", dash: undefined },
+  { color: "#6e6e6e", dash: "8 3 2 3" },
+  { color: "#a0a0a0", dash: undefined },
+  { color: "#a0a0a0", dash: "8 3 2 3" },
+];
 const PLANES: readonly { stream: StreamName; label: string; bits: number }[] = [
   { stream: "k_hi6", label: "K hi6", bits: 6 },
   { stream: "k_lo10", label: "K lo10", bits: 10 },
@@ -198,9 +250,13 @@ export function reportHtml(input: ReportInput): string {
   }
   body.push(`</section>`);
 
-  body.push(...ratiosSection(analyses, sharedEntropy));
+  body.push(...ratiosSection(analyses, sharedEntropy, input.speeds));
+  body.push(...speedSection(analyses, input.speeds));
+  body.push(...spreadSection(analyses));
   body.push(...stagesSection(analyses));
   body.push(...planesSection(analyses, sharedEntropy, anyEntropy));
+  body.push(...channelsSection(input.channels ?? []));
+  body.push(...exponentsSection(sharedEntropy ?? entropies.find(Boolean)));
   body.push(...layersSection(analyses));
   body.push(
     `<footer>`,
@@ -228,6 +284,7 @@ interface Shown extends ReportAnalysis {
 function ratiosSection(
   analyses: readonly Shown[],
   sharedEntropy: PlaneEntropy | undefined,
+  speeds: ReportSpeeds | undefined,
 ): string[] {
   const categories = ["K", "V", "KV"];
   const series: BarSeries[] = [];
@@ -265,6 +322,13 @@ function ratiosSection(
     }
   });
   if (sharedEntropy) markers.push(...limitMarkers(sharedEntropy));
+  (speeds?.peers ?? []).forEach((peer, index) => {
+    markers.push({
+      label: peer.label,
+      ...PEER_STYLES[index % PEER_STYLES.length],
+      values: [undefined, undefined, peer.ratio],
+    });
+  });
   const rows = analyses.map((analysis) => [
     swatch(analysis.color) + escapeXml(analysis.name),
     `<code>${escapeXml(analysis.bitstreamDir)}</code><br/><span class="muted">${
@@ -298,7 +362,7 @@ function ratiosSection(
         width: 1000,
         plotHeight: 240,
       }),
-      "Bars start at 1 (no compression). Light bars count every file written; dashed and dotted lines are the order-0 limits of the originals.",
+      "Bars start at 1 (no compression). Light bars count every file written. Black dashes and purple dots: the order-0 limits of the originals. Grey lines over KV: general-purpose compressors on the same K and V bytes (every byte of their output counted; see Speed beside ratio).",
     ),
     table(
       [
@@ -344,14 +408,22 @@ function limitMarkers(entropy: PlaneEntropy, series?: number): BarMarker[] {
 
 function stagesSection(analyses: readonly Shown[]): string[] {
   const rows: string[][] = [];
+  const stages = stagesOf(analyses.flatMap((analysis) => analysis.rows));
+  const series: BarSeries[] = [];
   for (const analysis of analyses) {
-    const stages = [...new Set(analysis.rows.map((row) => row.stage))].sort(
-      (a, b) => stageRank(a) - stageRank(b) || (a < b ? -1 : a > b ? 1 : 0),
-    );
+    const streamsOf: (number | undefined)[] = [];
+    const allOf: (number | undefined)[] = [];
     for (const stage of stages) {
       const rowsOfStage = analysis.rows.filter((row) => row.stage === stage);
+      if (rowsOfStage.length === 0) {
+        streamsOf.push(undefined);
+        allOf.push(undefined);
+        continue;
+      }
       const streams = ratioTotals(rowsOfStage, false, 0);
       const all = ratioTotals(rowsOfStage, true, 0);
+      streamsOf.push(streams.kvRatio);
+      allOf.push(all.kvRatio);
       const tokens = rowsOfStage.reduce((sum, row) => sum + row.seqLen, 0);
       rows.push([
         swatch(analysis.color) + escapeXml(analysis.name),
@@ -365,11 +437,36 @@ function stagesSection(analyses: readonly Shown[]): string[] {
         ratio(all.kvRatio),
       ]);
     }
+    series.push(
+      {
+        label: `${analysis.name}: coded streams`,
+        color: analysis.color,
+        values: streamsOf,
+      },
+      {
+        label: `${analysis.name}: every file`,
+        color: analysis.color,
+        opacity: 0.4,
+        values: allOf,
+      },
+    );
   }
   return [
     `<section id="stages">`,
-    `<h2>By stage</h2>`,
-    `<p class="note">Decode dumps hold one token each: there the JSON of the layout can outweigh the data. The global codebook is left out of these rows.</p>`,
+    `<h2>Prefill against decode</h2>`,
+    `<p class="note">Prefill dumps hold a chunk of the prompt; decode dumps hold one token each: there the metadata of a layout can outweigh the data, and a coder has little to learn from. The global codebook is left out of these figures.</p>`,
+    figure(
+      barChartSvg({
+        title: "KV ratio by stage",
+        categories: stages,
+        valueAxisLabel: "KV ratio (original / coded)",
+        series,
+        baseline: 1,
+        width: 1000,
+        plotHeight: 200,
+      }),
+      "Bars start at 1. Light bars count every file written for the dumps of the stage.",
+    ),
     table(
       [
         "codec",
@@ -380,7 +477,7 @@ function stagesSection(analyses: readonly Shown[]): string[] {
         "K",
         "V",
         "KV",
-        "KV, with the JSON",
+        "KV, every file",
       ],
       rows,
       2,
@@ -544,107 +641,364 @@ function planesSection(
 }
 
 function layersSection(analyses: readonly Shown[]): string[] {
+  // Runs over every codec, and one value axis for all of them.
+  const byRun = new Map<string, Map<number, (LayerKv | undefined)[]>>();
+  analyses.forEach((analysis, index) => {
+    for (const run of layerRatios(analysis.rows, false).runs) {
+      const layers = byRun.get(run.runId) ?? new Map();
+      byRun.set(run.runId, layers);
+      for (const layer of run.layers) {
+        const cells = layers.get(layer) ?? analyses.map(() => undefined);
+        layers.set(layer, cells);
+        cells[index] = layerKv(run, layer);
+      }
+    }
+  });
+  const runs = [...byRun.entries()].sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0
+  );
+  const ratios = runs.flatMap(([, layers]) =>
+    [...layers.values()].flat().flatMap((cell) => cell ? [cell.ratio] : [])
+  ).filter(Number.isFinite);
+  const range: [number, number] | undefined = ratios.length > 0
+    ? [Math.min(...ratios), Math.max(...ratios)]
+    : undefined;
   const parts = [
     `<section id="layers">`,
     `<h2>Per layer</h2>`,
-    `<p class="note">One chart per run (run_id): runs can come from different models, so layers are not pooled across runs. Ratios of the coded streams, weighted over the dumps of each layer and stage; bars start at 1. The JSON is not counted here, and with per-dump codebooks it holds the tables: see By stage for its weight.</p>`,
+    `<p class="note">One chart per run (run_id): runs can come from different models, so layers are not pooled across runs. Each chart sets the codecs side by side on one value axis, the same for every run: the KV ratio of the coded streams, weighted over the dumps of each layer (prefill and decode together; see Prefill against decode). Bars start at 1. The hover title of a bar gives its bytes.</p>`,
   ];
-  for (const analysis of analyses) {
-    const { stages, runs } = layerRatios(analysis.rows, false);
-    if (analyses.length > 1) {
-      parts.push(
-        `<h3>${swatch(analysis.color)}${escapeXml(analysis.name)}</h3>`,
-      );
-    }
-    // One scale for the runs of a codec, so that their panels compare at a glance.
-    const ratios = runs.flatMap((run) =>
-      [...run.cells.values()].flatMap((byStage) =>
-        [...byStage.values()].flatMap((cell) => [
-          cell.kRaw / cell.kCoded,
-          cell.vRaw / cell.vCoded,
-        ])
-      )
-    ).filter(Number.isFinite);
-    const range: [number, number] | undefined = ratios.length > 0
-      ? [Math.min(...ratios), Math.max(...ratios)]
-      : undefined;
-    parts.push(`<div class="panels">`);
-    for (const run of runs) {
-      parts.push(runPanel(run, stages, range));
-    }
-    parts.push(`</div>`);
+  for (const [runId, layers] of runs) {
+    const layerIds = [...layers.keys()].sort((a, b) => a - b);
+    const runName = runId === "" ? "(no run_id)" : runId;
+    const series: BarSeries[] = analyses.map((analysis, index) => ({
+      label: analysis.name,
+      color: analysis.color,
+      values: layerIds.map((layer) => layers.get(layer)![index]?.ratio),
+      notes: layerIds.map((layer) => {
+        const cell = layers.get(layer)![index];
+        return cell
+          ? `${bytes(cell.raw)} → ${bytes(cell.coded)}, ${
+            count(cell.dumps)
+          } dumps`
+          : undefined;
+      }),
+    }));
+    const dumps = Math.max(
+      ...analyses.map((_, index) =>
+        layerIds.reduce(
+          (sum, layer) => sum + (layers.get(layer)![index]?.dumps ?? 0),
+          0,
+        )
+      ),
+    );
+    parts.push(
+      `<div class="keep">`,
+      figure(
+        barChartSvg({
+          title: `${runName}: KV ratio by layer`,
+          categories: layerIds.map(String),
+          categoryAxisLabel: "layer",
+          valueAxisLabel: "KV ratio (original / coded)",
+          series,
+          baseline: 1,
+          valueRange: range,
+          width: 1000,
+          plotHeight: 200,
+        }),
+        `${runName}: ${count(layerIds.length)} layers, ${count(dumps)} dumps.`,
+      ),
+      table(
+        [
+          "layer",
+          ...series.map((item) => swatch(item.color) + escapeXml(item.label)),
+        ],
+        layerIds.map((layer, layerIndex) => [
+          String(layer),
+          ...series.map((item) => ratio(item.values[layerIndex] ?? NaN)),
+        ]),
+        1,
+        "KV ratio of the coded streams",
+      ),
+      `</div>`,
+    );
   }
   parts.push(`</section>`);
   return parts;
 }
 
-function runPanel(
-  run: RunLayers,
-  stages: readonly string[],
-  valueRange: readonly [number, number] | undefined,
-): string {
-  const runName = run.runId === "" ? "(no run_id)" : run.runId;
-  const dumps = [...run.cells.values()].reduce(
-    (sum, byStage) =>
-      sum +
-      [...byStage.values()].reduce((total, cell) => total + cell.dumps, 0),
-    0,
-  );
-  const series: BarSeries[] = [];
-  for (const tensor of ["k", "v"] as const) {
-    stages.forEach((stage, stageIndex) => {
-      const palette = TENSOR_STAGE_COLORS[tensor];
-      series.push({
-        label: `${tensor.toUpperCase()} ${stage}`,
-        color: palette[stageIndex % palette.length],
-        opacity: stageIndex < palette.length ? undefined : 0.5,
-        values: run.layers.map((layer) => {
-          const cell = run.cells.get(layer)?.get(stage);
-          if (!cell) return undefined;
-          return tensor === "k"
-            ? cell.kRaw / cell.kCoded
-            : cell.vRaw / cell.vCoded;
-        }),
-        notes: run.layers.map((layer) => {
-          const cell = run.cells.get(layer)?.get(stage);
-          if (!cell) return undefined;
-          const raw = tensor === "k" ? cell.kRaw : cell.vRaw;
-          const coded = tensor === "k" ? cell.kCoded : cell.vCoded;
-          return `${bytes(raw)} → ${bytes(coded)}, ${count(cell.dumps)} dumps`;
-        }),
-      });
-    });
+/** A layer's K and V together, over its stages. */
+interface LayerKv {
+  readonly dumps: number;
+  readonly raw: number;
+  readonly coded: number;
+  readonly ratio: number;
+}
+
+function layerKv(run: RunLayers, layer: number): LayerKv | undefined {
+  const byStage = run.cells.get(layer);
+  if (!byStage) return undefined;
+  let dumps = 0, raw = 0, coded = 0;
+  for (const cell of byStage.values()) {
+    dumps += cell.dumps;
+    raw += cell.kRaw + cell.vRaw;
+    coded += cell.kCoded + cell.vCoded;
   }
-  const svg = barChartSvg({
-    title: `${runName}: ratio by layer`,
-    categories: run.layers.map(String),
-    categoryAxisLabel: "layer",
-    valueAxisLabel: "ratio (original / coded)",
-    series,
-    baseline: 1,
-    valueRange,
-    width: 540,
-    plotHeight: 180,
-  });
-  const headers = [
-    "layer",
-    ...series.map((item) => escapeXml(item.label)),
+  return { dumps, raw, coded, ratio: raw / coded };
+}
+
+function speedSection(
+  analyses: readonly Shown[],
+  speeds: ReportSpeeds | undefined,
+): string[] {
+  const measured = analyses.filter((analysis) => analysis.speed);
+  const parts = [`<section id="speed">`, `<h2>Speed beside ratio</h2>`];
+  if (measured.length === 0 && (speeds?.peers.length ?? 0) === 0) {
+    parts.push(
+      `<p class="note">No speed was measured: analyze measures each codec in memory on the originals when it runs with <code>--report</code> and <code>--orig-dump-dir</code> (and without <code>--no-speed</code>).</p>`,
+      `</section>`,
+    );
+    return parts;
+  }
+  const peers = speeds?.peers ?? [];
+  const scatter = (kind: "encode" | "decode") => {
+    const points: ScatterPoint[] = measured.map((analysis) => ({
+      label: analysis.label,
+      color: analysis.color,
+      x: kind === "encode"
+        ? analysis.speed!.encodeMegabytesPerSecond
+        : analysis.speed!.decodeMegabytesPerSecond,
+      y: analysis.all.kvRatio,
+    }));
+    peers.forEach((peer, index) => {
+      const x = kind === "encode"
+        ? peer.compressMegabytesPerSecond
+        : peer.decompressMegabytesPerSecond;
+      if (x !== undefined) {
+        points.push({
+          label: peer.label,
+          color: PEER_STYLES[index % PEER_STYLES.length].color,
+          x,
+          y: peer.ratio,
+          reference: true,
+        });
+      }
+    });
+    return scatterChartSvg({
+      title: kind === "encode"
+        ? "Ratio against encode speed"
+        : "Ratio against decode speed",
+      xAxisLabel: "MB/s of original data",
+      yAxisLabel: "KV ratio, every byte written",
+      points,
+      xLog: true,
+      width: 540,
+      plotHeight: 240,
+    });
+  };
+  const rows: string[][] = [
+    ...measured.map((analysis) => [
+      swatch(analysis.color) + escapeXml(analysis.name),
+      ratio(analysis.all.kvRatio),
+      speedText(analysis.speed!.encodeMegabytesPerSecond),
+      speedText(analysis.speed!.decodeMegabytesPerSecond),
+    ]),
+    ...peers.map((peer, index) => [
+      swatch(PEER_STYLES[index % PEER_STYLES.length].color) +
+      escapeXml(peer.label) + ` <span class="muted">(peer)</span>`,
+      ratio(peer.ratio),
+      speedText(peer.compressMegabytesPerSecond),
+      speedText(peer.decompressMegabytesPerSecond),
+    ]),
   ];
-  const rows = run.layers.map((layer, layerIndex) => [
-    String(layer),
-    ...series.map((item) => {
-      const value = item.values[layerIndex];
-      return value === undefined ? "–" : ratio(value);
-    }),
-  ]);
-  return [
-    `<div class="panel">`,
-    `<figure>${svg}<figcaption>${escapeXml(runName)}: ${
-      count(run.layers.length)
-    } layers, ${count(dumps)} dumps.</figcaption></figure>`,
-    table(headers, rows, 1),
+  parts.push(
+    `<p class="note">Up and to the right is better. Filled dots: kvbits codecs, named as their CSV files (their ratio counts every file a folder holds). Hollow diamonds: general-purpose compressors on the same K and V bytes. ${
+      escapeXml(speeds?.note ?? "")
+    }</p>`,
+    `<div class="panels">`,
+    figure(scatter("encode"), "Encode: original MB per second, log scale."),
+    figure(scatter("decode"), "Decode: original MB per second, log scale."),
     `</div>`,
-  ].join("\n");
+    table(
+      ["codec", "KV ratio, every byte", "encode MB/s", "decode MB/s"],
+      rows,
+      1,
+    ),
+  );
+  if ((speeds?.missing.length ?? 0) > 0) {
+    parts.push(
+      `<p class="note">Not shown: ${
+        escapeXml(speeds!.missing.join("; "))
+      }.</p>`,
+    );
+  }
+  parts.push(`</section>`);
+  return parts;
+}
+
+function spreadSection(analyses: readonly Shown[]): string[] {
+  const rows: RangeRow[] = [];
+  const tableRows: string[][] = [];
+  for (const analysis of analyses) {
+    for (const stage of stagesOf(analysis.rows)) {
+      const values = analysis.rows.filter((row) => row.stage === stage).map(
+        (row) =>
+          (row.kRaw + row.vRaw) / (row.kHi6 + row.kLo10 + row.vHi6 + row.vLo10),
+      ).filter(Number.isFinite).sort((a, b) => a - b);
+      if (values.length === 0) continue;
+      const q = (fraction: number) =>
+        values[
+          Math.min(
+            values.length - 1,
+            Math.round(fraction * (values.length - 1)),
+          )
+        ];
+      const quantiles = [
+        q(0),
+        q(0.1),
+        q(0.25),
+        q(0.5),
+        q(0.75),
+        q(0.9),
+        q(1),
+      ] as const;
+      rows.push({
+        label: `${analysis.name} · ${stage}`,
+        color: analysis.color,
+        quantiles,
+        count: values.length,
+      });
+      tableRows.push([
+        swatch(analysis.color) + escapeXml(analysis.name),
+        escapeXml(stage),
+        count(values.length),
+        ...quantiles.map(ratio),
+      ]);
+    }
+  }
+  if (rows.length === 0) return [];
+  return [
+    `<section id="spread">`,
+    `<h2>Spread of per-dump ratios</h2>`,
+    `<p class="note">Each dump's own KV ratio of its coded streams, by codec and stage: the line spans every dump, the thin bar the middle 80%, the box the middle half; the black tick is the median. A folder's ratio (above) weighs dumps by size; here every dump counts once, so the many small decode dumps show. Per-dump codebooks keep their tables in each dump's JSON, which is not counted here: Prefill against decode shows what every file costs.</p>`,
+    figure(
+      rangeChartSvg({
+        title: "Per-dump KV ratio",
+        valueAxisLabel: "KV ratio of one dump (original / coded streams)",
+        rows,
+        baseline: 1,
+        width: 1000,
+      }),
+      "Hover a row for its figures.",
+    ),
+    table(
+      [
+        "codec",
+        "stage",
+        "dumps",
+        "smallest",
+        "10%",
+        "25%",
+        "median",
+        "75%",
+        "90%",
+        "largest",
+      ],
+      tableRows,
+      2,
+    ),
+    `</section>`,
+  ];
+}
+
+function channelsSection(channels: readonly RunChannelEntropy[]): string[] {
+  if (channels.length === 0) return [];
+  const parts = [
+    `<section id="channels">`,
+    `<h2>Where the bits go: by head and channel</h2>`,
+    `<p class="note">Order-0 entropy of each channel of the originals, hi6 + lo10, in bits per element, over every dump of the run: what a coder with one fixed model per channel and plane would spend. Rows are heads, columns the channels of a head; K and V apart, on one colour scale per run (dark: few bits, yellow: many). Bright columns are channels whose values spread over many exponents or mantissas.</p>`,
+  ];
+  for (const run of channels) {
+    const values = [...run.k, ...run.v].filter(Number.isFinite);
+    const range: [number, number] = [Math.min(...values), Math.max(...values)];
+    const runName = run.runId === "" ? "(no run_id)" : run.runId;
+    for (const [tensor, bits] of [["K", run.k], ["V", run.v]] as const) {
+      const rows = Array.from(
+        { length: run.kvHeads },
+        (_, head) => bits.slice(head * run.headDim, (head + 1) * run.headDim),
+      );
+      const mean = bits.reduce((sum, value) => sum + value, 0) / bits.length;
+      parts.push(figure(
+        heatmapSvg({
+          title: `${runName}: ${tensor}, bits per element by head and channel`,
+          rows: rows.map((_, head) => `head ${head}`),
+          values: rows,
+          unit: "bits per element",
+          range,
+          columnAxisLabel: "channel",
+          columnLabelEvery: run.headDim > 64 ? 16 : 8,
+          width: 1000,
+          rowHeight: run.kvHeads > 8 ? 12 : 22,
+        }),
+        `${runName}, ${tensor}: ${run.kvHeads} heads × ${run.headDim} channels, ${
+          count(run.dumps)
+        } dumps; mean ${mean.toFixed(3)} bits per element (of 16).`,
+      ));
+    }
+  }
+  parts.push(`</section>`);
+  return parts;
+}
+
+function exponentsSection(entropy: PlaneEntropy | undefined): string[] {
+  if (!entropy || entropy.elements === 0) return [];
+  const { k, v } = entropy.exponents;
+  const used = [...k.keys()].filter((e) => k[e] > 0 || v[e] > 0);
+  const first = Math.min(...used), last = Math.max(...used);
+  const exponents = Array.from(
+    { length: last - first + 1 },
+    (_, i) => first + i,
+  );
+  const share = (counts: readonly number[]) =>
+    exponents.map((e) => 100 * counts[e] / entropy.elements);
+  return [
+    `<section id="exponents">`,
+    `<h2>Exponents of K and V</h2>`,
+    `<p class="note">Share of the elements with each value of the 5-bit exponent field (the value is about 2^(field − 15); 0 holds zeros and subnormals). The hi6 plane is this field and the sign: the narrower the histogram, the fewer bits hi6 costs. Over the ${
+      count(entropy.dumps)
+    } dumps read.</p>`,
+    figure(
+      barChartSvg({
+        title: "Exponent histogram",
+        categories: exponents.map(String),
+        categoryAxisLabel: "exponent field",
+        valueAxisLabel: "% of elements",
+        series: [
+          { label: "K", color: TENSOR_STAGE_COLORS.k[0], values: share(k) },
+          { label: "V", color: TENSOR_STAGE_COLORS.v[0], values: share(v) },
+        ],
+        width: 1000,
+        plotHeight: 220,
+        digits: 3,
+      }),
+      "Hover a bar for its share.",
+    ),
+    `</section>`,
+  ];
+}
+
+function stagesOf(rows: readonly DumpSizes[]): string[] {
+  return [...new Set(rows.map((row) => row.stage))].sort(
+    (a, b) => stageRank(a) - stageRank(b) || (a < b ? -1 : a > b ? 1 : 0),
+  );
+}
+
+function speedText(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value)
+    ? "–"
+    : value >= 100
+    ? value.toFixed(0)
+    : value.toFixed(1);
 }
 
 function page(title: string, body: readonly string[]): string {
@@ -683,6 +1037,7 @@ code { font-size: 12px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; margin: 6px 0 14px; }
 caption { text-align: left; color: var(--muted); padding-bottom: 2px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+td:first-child { white-space: nowrap; }
 th { font-weight: 600; }
 .num { text-align: right; }
 .swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
@@ -690,6 +1045,7 @@ figure { margin: 6px 0; }
 figcaption { font-size: 12px; }
 svg.chart { display: block; max-width: 100%; height: auto; }
 .panels { display: grid; grid-template-columns: repeat(auto-fill, minmax(500px, 1fr)); gap: 4px 28px; }
+section { break-inside: auto; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }

@@ -18,13 +18,22 @@ import {
   type PlaneEntropy,
   PlaneEntropyAccumulator,
 } from "../format/plane_entropy.ts";
-import { reportHtml } from "../format/report_html.ts";
+import {
+  type CodecSpeed,
+  reportHtml,
+  type ReportSpeeds,
+} from "../format/report_html.ts";
+import {
+  ChannelEntropyAccumulator,
+  type RunChannelEntropy,
+} from "../format/channel_entropy.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { layoutOfManifest } from "./folder_manifest.ts";
 import { checkOutputApart } from "./output_folder.ts";
 import { analyzeFolder, type AnalyzeReport } from "./analyze_job.ts";
+import type { OriginalTensors } from "./measure_dump.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import type { ProgressListener } from "./job_report.ts";
 
@@ -48,6 +57,18 @@ export interface AnalyzeFoldersOptions {
   readonly report: boolean;
   /** Called after each dump read for the entropy. */
   readonly onProgress?: ProgressListener;
+  /**
+   * Measures the speed of each folder's codec and of the peers on the originals,
+   * for the report (only called with `report` and `origDumpDir`). The job does
+   * no timing itself: the caller decides how (the analyze task uses the bench).
+   */
+  readonly measureSpeeds?: (
+    codecs: readonly { readonly codec: string; readonly codebook?: string }[],
+    origDumpDir: string,
+  ) => Promise<{
+    readonly codecs: readonly (CodecSpeed | undefined)[];
+    readonly speeds: ReportSpeeds;
+  }>;
 }
 
 /** What the job found and wrote. */
@@ -59,6 +80,8 @@ export interface AnalyzeFoldersReport {
    * undefined without `origDumpDir` or `report`, or for a folder without dumps.
    */
   readonly entropies: readonly (PlaneEntropy | undefined)[];
+  /** Column entropy of the originals, run by run (with the entropies). */
+  readonly channels: readonly RunChannelEntropy[];
   /** Path of `report.html`, when written. */
   readonly reportPath?: string;
   /** Every file written, in order. */
@@ -132,6 +155,8 @@ export async function analyzeFolders(
   }
 
   const entropies: (PlaneEntropy | undefined)[] = analyses.map(() => undefined);
+  // Runs seen across folders, each measured once (from the largest set of dumps).
+  const channelsByRun = new Map<string, RunChannelEntropy>();
   if (options.report && options.origDumpDir !== undefined) {
     // Folders of the same dumps share one reading of the originals.
     const bySet = new Map<string, PlaneEntropy>();
@@ -140,15 +165,42 @@ export async function analyzeFolders(
       const key = JSON.stringify(analysis.originalFiles);
       let entropy = bySet.get(key);
       if (!entropy) {
-        entropy = await measureEntropy(
+        const measured = await measureEntropy(
           options.origDumpDir,
           analysis.originalFiles,
           options.onProgress,
         );
+        entropy = measured.entropy;
         bySet.set(key, entropy);
+        for (const run of measured.channels) {
+          const seen = channelsByRun.get(run.runId);
+          if (!seen || seen.dumps < run.dumps) {
+            channelsByRun.set(run.runId, run);
+          }
+        }
       }
       entropies[index] = entropy;
     }
+  }
+  const channels = [...channelsByRun.values()].sort((a, b) =>
+    a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0
+  );
+  let speeds: ReportSpeeds | undefined;
+  let codecSpeeds: readonly (CodecSpeed | undefined)[] = [];
+  if (
+    options.report && options.origDumpDir !== undefined &&
+    options.measureSpeeds !== undefined &&
+    analyses.some((analysis) => analysis.codec !== undefined)
+  ) {
+    const measured = await options.measureSpeeds(
+      analyses.map((analysis) => ({
+        codec: analysis.codec ?? "",
+        codebook: analysis.codebook,
+      })),
+      options.origDumpDir,
+    );
+    speeds = measured.speeds;
+    codecSpeeds = measured.codecs;
   }
 
   let reportPath: string | undefined;
@@ -156,6 +208,8 @@ export async function analyzeFolders(
     reportPath = join(options.outDir, REPORT_FILE_NAME);
     const html = reportHtml({
       origDumpDir: options.origDumpDir,
+      channels,
+      speeds,
       analyses: analyses.flatMap((analysis, index) =>
         analysis.codec === undefined ? [] : [{
           label: stems[index] ?? analysis.codec,
@@ -165,6 +219,7 @@ export async function analyzeFolders(
           rows: analysis.rows,
           sharedBytes: analysis.codebookBytes,
           entropy: entropies[index],
+          speed: codecSpeeds[index],
         }]
       ),
     });
@@ -176,16 +231,17 @@ export async function analyzeFolders(
     );
     written.push(path);
   }
-  return { analyses, entropies, reportPath, written };
+  return { analyses, entropies, channels, reportPath, written };
 }
 
-/** Reads the originals of a set of dumps and measures their plane entropy. */
+/** Reads the originals of a set of dumps and measures their plane and column entropy. */
 async function measureEntropy(
   origDumpDir: string,
-  files: readonly { readonly k: string; readonly v: string }[],
+  files: readonly OriginalTensors[],
   onProgress: ProgressListener | undefined,
-): Promise<PlaneEntropy> {
+): Promise<{ entropy: PlaneEntropy; channels: RunChannelEntropy[] }> {
   const accumulator = new PlaneEntropyAccumulator();
+  const columns = new ChannelEntropyAccumulator();
   let bytes = 0;
   const read = async (relative: string) => {
     const path = join(origDumpDir, relative);
@@ -207,6 +263,12 @@ async function measureEntropy(
       );
     }
     accumulator.add(k, v);
+    const width = dump.kvHeads * dump.headDim;
+    // A dump whose files do not hold whole rows of its shape was refused by the
+    // analysis already; here it only stays out of the heatmap.
+    if (width > 0 && k.length % width === 0) {
+      columns.add(dump.runId, dump.kvHeads, dump.headDim, k, v);
+    }
     onProgress?.({
       phase: "measuring entropy",
       done: index + 1,
@@ -214,5 +276,5 @@ async function measureEntropy(
       bytes,
     });
   }
-  return accumulator.result();
+  return { entropy: accumulator.result(), channels: columns.result() };
 }

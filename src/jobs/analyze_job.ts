@@ -20,7 +20,7 @@ import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { layoutOfManifest } from "./folder_manifest.ts";
 import { KvbitsJobError } from "./job_error.ts";
-import { measureDump } from "./measure_dump.ts";
+import { measureDump, type OriginalTensors } from "./measure_dump.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -55,7 +55,7 @@ export interface AnalyzeReport {
    * The original K and V files of each row, relative to the original dump folder
    * (parallel to `rows`).
    */
-  readonly originalFiles: readonly { readonly k: string; readonly v: string }[];
+  readonly originalFiles: readonly OriginalTensors[];
   /** Sizes of each dump analysed, in path order. */
   readonly rows: readonly DumpSizes[];
   /** One outcome per dump. */
@@ -106,7 +106,7 @@ export async function analyzeFolder(
     throw new KvbitsJobError(`${options.outDir}: not a folder`, "outDir");
   }
   const rows: DumpSizes[] = [];
-  const originalFiles: { k: string; v: string }[] = [];
+  const originalFiles: OriginalTensors[] = [];
   const codebooks = new Set<CodebookMode>();
   const outcomes: DumpOutcome[] = [];
   const codec = folder.codec;
@@ -115,11 +115,10 @@ export async function analyzeFolder(
     try {
       const measured = await measureDump(folder, metaFile, options.origDumpDir);
       rows.push(measured.sizes);
-      // Only a layout with codebooks has had its originals' planes measured.
-      if (measured.codebook) {
-        originalFiles.push(measured.originals);
-        codebooks.add(measured.codebook);
-      }
+      // Every layout's originals, for the report's entropy (a one-file layout's
+      // were left out once: its report showed no limit and zero entropy).
+      originalFiles.push(measured.originals);
+      if (measured.codebook) codebooks.add(measured.codebook);
       outcomes.push({ dump: metaFile, status: "done" });
     } catch (error) {
       outcomes.push({

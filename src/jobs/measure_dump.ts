@@ -14,12 +14,29 @@ import { fileSize } from "../dump/folder_info.ts";
 import { readWholeFile } from "../dump/read_file.ts";
 import type { BitstreamFolder } from "./bitstream_folder.ts";
 
+/** Where a dump's original tensors are, and their shape. */
+export interface OriginalTensors {
+  /** The K file, relative to the original dump folder. */
+  readonly k: string;
+  /** The V file, relative to the original dump folder. */
+  readonly v: string;
+  /** The dump's run (`run_id`). */
+  readonly runId: string;
+  /** Heads of K and V. */
+  readonly kvHeads: number;
+  /** Channels of a head. */
+  readonly headDim: number;
+}
+
 /** One dump measured. */
 export interface MeasuredDump {
   /** Its row of the metrics. */
   readonly sizes: DumpSizes;
-  /** Its original K and V files, relative to the original dump folder. */
-  readonly originals: { readonly k: string; readonly v: string };
+  /**
+   * Its original K and V files, relative to the original dump folder, with the
+   * run and shape of their tensors.
+   */
+  readonly originals: OriginalTensors;
   /** The codebook it was coded with, for layouts that have codebooks. */
   readonly codebook?: CodebookMode;
 }
@@ -93,6 +110,9 @@ export async function measureDump(
     originals: {
       k: join(dirname(metaFile), input.kFile),
       v: join(dirname(metaFile), input.vFile),
+      runId: input.runId,
+      kvHeads: input.kvHeads,
+      headDim: input.headDim,
     },
     codebook: measure.codebook,
   };
