@@ -109,14 +109,15 @@ export function parseTaskFlags(
   const booleans = names.filter((name) => task.flags[name].type === "boolean");
   const strings = names.filter((name) => task.flags[name].type !== "boolean");
   // "--min-seq-len -3" would read "-3" as a flag: attach such a value to its flag
-  // ("--min-seq-len=-3") so that the value check below can say what is wrong.
+  // ("--min-seq-len=-3") so that the value check below can say what is wrong;
+  // likewise "-" (standard input or output, as in "--pack -").
   const attached: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const next = args[i + 1];
     if (
       strings.includes(arg.replace(/^--/, "")) && arg.startsWith("--") &&
-      next !== undefined && /^-\d/.test(next)
+      next !== undefined && /^-(\d|$)/.test(next)
     ) {
       attached.push(`${arg}=${next}`);
       i++;

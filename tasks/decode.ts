@@ -21,6 +21,8 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
+import { runPackDecode } from "./_pack_decode.ts";
+import { packRequested } from "./_pack_flag.ts";
 
 const DECODE: TaskDefinition = {
   name: "decode",
@@ -62,7 +64,8 @@ const DECODE: TaskDefinition = {
   ],
 };
 
-if (import.meta.main) {
+if (import.meta.main && packRequested(Deno.args)) await runPackDecode();
+else if (import.meta.main) {
   await runTask(DECODE, async (flags) => {
     const outDir = flags["out-dir"] as string | undefined;
     const origDumpDir = flags["orig-dump-dir"] as string | undefined;

@@ -26,6 +26,8 @@ import {
   terminalProgress,
 } from "./_cli.ts";
 import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
+import { runPackEncode } from "./_pack_encode.ts";
+import { packRequested } from "./_pack_flag.ts";
 
 const ENCODE: TaskDefinition = {
   name: "encode",
@@ -96,7 +98,8 @@ const ENCODE: TaskDefinition = {
   ],
 };
 
-if (import.meta.main) {
+if (import.meta.main && packRequested(Deno.args)) await runPackEncode();
+else if (import.meta.main) {
   await runTask(ENCODE, async (flags) => {
     const codec = codecNamed(flags.codec as string)!;
     // ctx learns as it codes: no codebook, and its per-dump header is binary.

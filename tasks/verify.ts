@@ -17,6 +17,8 @@ import {
   terminalProgress,
 } from "./_cli.ts";
 import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
+import { runPackVerify } from "./_pack_decode.ts";
+import { packRequested } from "./_pack_flag.ts";
 
 const VERIFY: TaskDefinition = {
   name: "verify",
@@ -45,7 +47,8 @@ const VERIFY: TaskDefinition = {
   ],
 };
 
-if (import.meta.main) {
+if (import.meta.main && packRequested(Deno.args)) await runPackVerify();
+else if (import.meta.main) {
   await runTask(VERIFY, async (flags) => {
     const origDumpDir = flags["orig-dump-dir"] as string | undefined;
     const progress = terminalProgress(!flags.quiet);
