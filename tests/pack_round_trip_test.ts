@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { join } from "@std/path";
 import { listTree } from "../src/dump/pack_tree.ts";
+import { assertSameTree, equalBytes, treeOf } from "./_pack_helpers.ts";
 import { decodePack, verifyPack } from "../src/jobs/pack_decode_job.ts";
 import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { listPack } from "../src/jobs/pack_list_job.ts";
@@ -22,34 +23,6 @@ import {
   withTempDir,
   writeDumpFolder,
 } from "./_helpers.ts";
-
-/** Every file of a tree with its bytes, and its empty folders. */
-export function treeOf(root: string): Map<string, Uint8Array> {
-  const tree = new Map<string, Uint8Array>();
-  const listing = listTree(root);
-  for (const path of listing.files) {
-    tree.set(path, Deno.readFileSync(join(root, path)));
-  }
-  for (const path of listing.emptyFolders) {
-    tree.set(`${path}/`, new Uint8Array());
-  }
-  return tree;
-}
-
-/** Asserts that two trees hold the same paths and bytes. */
-export function assertSameTree(
-  actual: Map<string, Uint8Array>,
-  expected: Map<string, Uint8Array>,
-): void {
-  assertEquals([...actual.keys()].sort(), [...expected.keys()].sort());
-  for (const [path, bytes] of expected) {
-    assert(equalBytes(actual.get(path)!, bytes), `${path} differs`);
-  }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
 
 async function roundTrip(
   dir: string,
