@@ -19,6 +19,7 @@ import {
   terminalProgress,
   UsageError,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 import { summaryPrinter } from "./_pack_flag.ts";
 
 const PACK_ENCODE: TaskDefinition = {
@@ -45,6 +46,7 @@ const PACK_ENCODE: TaskDefinition = {
       help:
         "input MiB after which a block ends (blocks decode alone and in parallel)",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
     ...NO_FSYNC_FLAG,
   },
@@ -71,6 +73,7 @@ export async function runPackEncode(): Promise<void> {
         pack,
         durable: !flags["no-fsync"],
         blockBytes: blockMb << 20,
+        jobs: jobsOf(flags),
         onProgress: progress.listener,
       });
     } finally {
@@ -112,7 +115,9 @@ export async function runPackEncode(): Promise<void> {
       ));
     } else {
       say(
-        `Packed: ${report.dumps} dumps, ${report.files} other files, ${report.folders} empty folders in ${report.blocks} blocks`,
+        `Packed: ${report.dumps} dumps, ${report.files} other files, ${report.folders} empty folders in ${report.blocks} block${
+          report.blocks === 1 ? "" : "s"
+        }`,
       );
       say(
         `Bytes: ${formatBytes(report.inputBytes)} in, ${

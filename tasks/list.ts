@@ -85,9 +85,11 @@ if (import.meta.main) {
     }
     const dumps = report.entries.filter((e) => e.kind === "dump").length;
     console.log(
-      `${report.entries.length} entries (${dumps} dumps) in ${report.blocks} blocks: ${
-        formatBytes(restored)
-      } restored from a pack of ${formatBytes(report.packBytes)}` +
+      `${report.entries.length} entries (${dumps} dumps) in ${report.blocks} block${
+        report.blocks === 1 ? "" : "s"
+      }: ${formatBytes(restored)} restored from a pack of ${
+        formatBytes(report.packBytes)
+      }` +
         ((flags.only as string[]).length === 0
           ? `, ratio ${(restored / Math.max(1, report.packBytes)).toFixed(4)}`
           : ""),

@@ -54,7 +54,7 @@ Deno.test("pack CLI: encode, list, verify, decode with files; the tree comes bac
     assertStringIncludes(run.stdout, "Packed: 51 dumps, 0 other files");
     run = await runTaskScript("list", ["--pack", pack], ["--allow-read"]);
     assertEquals(run.code, 0, run.stderr);
-    assertStringIncludes(run.stdout, "51 entries (51 dumps) in 2 blocks");
+    assertStringIncludes(run.stdout, "51 entries (51 dumps) in 1 block:");
     assertStringIncludes(
       run.stdout,
       "llama6L-kjv-ruth/layer_5/meta_t399_400.json",
@@ -129,7 +129,10 @@ Deno.test("pack CLI: a truncated pack decodes what it holds, names the loss, exi
       out,
     ]);
     assertEquals(run.code, 2, run.stdout);
-    assertStringIncludes(run.stderr, "damaged the pack ends inside block 1");
+    assertStringIncludes(
+      run.stderr,
+      "damaged the pack ends inside block 0's payload",
+    );
     assertStringIncludes(run.stdout, "Pack NOT complete");
     const restored = treeOf(out);
     const original = treeOf(KV_SAMPLE);

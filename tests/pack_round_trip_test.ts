@@ -218,7 +218,7 @@ Deno.test("pack: merged packs decode into the union of their trees; a path in tw
       output: merged,
       durable: false,
     });
-    assertEquals(report.blocks, 3);
+    assertEquals(report.blocks, 2);
     const out = join(dir, "out");
     const decoded = await decodePack({
       pack: merged,
@@ -258,5 +258,24 @@ Deno.test("pack: the golden pack has its exact bytes and restores its tree", asy
       durable: false,
     });
     assertSameTree(treeOf(out), treeOf(join(golden, "tree")));
+  });
+});
+
+Deno.test("pack: the pack's bytes do not depend on the number of jobs", async () => {
+  await withTempDir(async (dir) => {
+    const packs: Uint8Array[] = [];
+    for (const jobs of [1, 2, 3]) {
+      const pack = join(dir, `j${jobs}.kvp`);
+      const report = await encodePack({
+        dumpDir: FIXTURES,
+        pack,
+        durable: false,
+        blockBytes: 40 << 10,
+        jobs,
+      });
+      assert(report.blocks > 4, `${report.blocks} blocks`);
+      packs.push(Deno.readFileSync(pack));
+    }
+    assert(equalBytes(packs[0], packs[1]) && equalBytes(packs[0], packs[2]));
   });
 });

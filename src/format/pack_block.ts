@@ -161,27 +161,79 @@ export class PackBlockBuilder {
   }
 
   /**
+   * The block without its header: the header's fields but the number, and the
+   * parts that follow the header (table, its CRC, the payload, its CRC).
+   *
+   * @returns The fields and parts.
+   */
+  body(): BlockBody {
+    const table = encodePackTable(this.entries);
+    this.#tableBytes = table.length;
+    return {
+      entries: this.entries.length,
+      tableBytes: table.length,
+      payloadBytes: this.#payloadBytes,
+      parts: [
+        table,
+        crcBytes(crc32(table)),
+        ...this.#chunks,
+        crcBytes(this.#payloadCrc),
+      ],
+    };
+  }
+
+  /**
    * The block's bytes: header, table, its CRC, the payload, its CRC.
    *
    * @param number The block's number in the pack.
    * @returns The parts, to be written in order.
    */
   finish(number: number): Uint8Array[] {
-    const table = encodePackTable(this.entries);
-    this.#tableBytes = table.length;
-    return [
-      blockHeaderBytes({
-        number,
-        entries: this.entries.length,
-        tableBytes: table.length,
-        payloadBytes: this.#payloadBytes,
-      }),
-      table,
-      crcBytes(crc32(table)),
-      ...this.#chunks,
-      crcBytes(this.#payloadCrc),
-    ];
+    return withHeader(this.body(), number);
   }
+}
+
+/** A block but its header's number (what a worker hands back). */
+export interface BlockBody {
+  /** Entries in its table. */
+  readonly entries: number;
+  /** Bytes of its table. */
+  readonly tableBytes: number;
+  /** Bytes of its payload. */
+  readonly payloadBytes: number;
+  /** Table, table CRC, payload parts, payload CRC. */
+  readonly parts: Uint8Array[];
+}
+
+/**
+ * A block's bytes from its body and its number.
+ *
+ * @param body What {@link PackBlockBuilder.body} returned.
+ * @param number The block's number in the pack.
+ * @returns The header, then the body's parts.
+ *
+ * @example
+ * ```ts
+ * import { PackBlockBuilder, withHeader } from "./pack_block.ts";
+ * import { parseBlockHeader } from "./pack_layout.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const builder = new PackBlockBuilder();
+ * builder.addFolder("a");
+ * const [header] = withHeader(builder.body(), 7);
+ * assertEquals(parseBlockHeader(header, 0).number, 7);
+ * ```
+ */
+export function withHeader(body: BlockBody, number: number): Uint8Array[] {
+  return [
+    blockHeaderBytes({
+      number,
+      entries: body.entries,
+      tableBytes: body.tableBytes,
+      payloadBytes: body.payloadBytes,
+    }),
+    ...body.parts,
+  ];
 }
 
 /** A restored file: its path in the tree and its bytes. */

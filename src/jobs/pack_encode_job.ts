@@ -6,8 +6,8 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { openPackOutput } from "../dump/pack_output.ts";
-import { listTree, readTreeFile, treeFileReader } from "../dump/pack_tree.ts";
-import { PackBlockBuilder } from "../format/pack_block.ts";
+import { listTree, readTreeFile } from "../dump/pack_tree.ts";
+import { PackBlockBuilder, withHeader } from "../format/pack_block.ts";
 import {
   indexBytes,
   type IndexedBlock,
@@ -17,7 +17,9 @@ import {
   trailerBytes,
 } from "../format/pack_layout.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
-import { type PlannedItem, planPack } from "./pack_plan.ts";
+import { blockCoderPool } from "./pack_block_pool.ts";
+import type { CodedDumpBlock } from "./pack_block_task.ts";
+import { planPack } from "./pack_plan.ts";
 
 /**
  * Input bytes after which a block ends: 8 MiB. A block is the unit of parallel
@@ -35,7 +37,9 @@ export interface PackEncodeOptions {
   readonly durable?: boolean;
   /** Input bytes after which a block ends (default {@link PACK_BLOCK_BYTES}). */
   readonly blockBytes?: number;
-  /** Called after each item. */
+  /** Blocks coded at once, by as many workers (default 1: in this thread). */
+  readonly jobs?: number;
+  /** Called after each block. */
   readonly onProgress?: ProgressListener;
 }
 
@@ -76,7 +80,7 @@ export interface PackEncodeReport {
  *
  * const out = await Deno.makeTempDir();
  * const report = await encodePack({ dumpDir: "fixtures/kv-sample", pack: `${out}/s.kvp`, durable: false });
- * assertEquals([report.dumps, report.files, report.blocks], [51, 0, 2]);
+ * assertEquals([report.dumps, report.files, report.blocks], [51, 0, 1]);
  * assertEquals(report.packBytes, (await Deno.stat(`${out}/s.kvp`)).size);
  * await Deno.remove(out, { recursive: true });
  * ```
@@ -88,7 +92,7 @@ export async function encodePack(
   const root = options.dumpDir;
   const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
   const listing = listTree(root, options.pack === "-" ? [] : [options.pack]);
-  const plan = planPack(root, listing);
+  const plan = planPack(root, listing, blockBytes);
   const output = openPackOutput(options.pack, { durable: options.durable });
   const counts = { dumps: 0, files: 0, folders: 0, tensorBytes: 0 };
   const blocks: IndexedBlock[] = [];
@@ -100,33 +104,61 @@ export async function encodePack(
     position += bytes.length;
     await output.write(bytes);
   };
-  const total = plan.reduce((sum, segment) => sum + segment.length, 0);
-  let done = 0;
+  const writeBlock = async (parts: Uint8Array[], entries: number) => {
+    blocks.push({ offset: position, entries });
+    for (const part of parts) await write(part);
+  };
+  const total = plan.dumpBlocks.length + (plan.files.length > 0 ? 1 : 0);
+  const progress = () =>
+    options.onProgress?.({
+      phase: "packing",
+      done: blocks.length,
+      total: Math.max(total, blocks.length),
+      bytes: inputBytes,
+    });
+  const jobs = Math.min(options.jobs ?? 1, plan.dumpBlocks.length);
+  const pool = blockCoderPool(root, jobs);
   try {
     await write(packHeader(PACK_CODERS.ctxAlone));
-    const read = treeFileReader(root);
-    for (const segment of plan) {
-      let builder = new PackBlockBuilder();
-      const flush = async () => {
-        if (builder.entries.length === 0) return;
-        blocks.push({ offset: position, entries: builder.entries.length });
-        for (const part of builder.finish(blocks.length - 1)) await write(part);
-        inputBytes += builder.inputBytes;
-        builder = new PackBlockBuilder();
-      };
-      for (const item of segment) {
-        addItem(builder, item, root, read, counts);
-        done++;
-        options.onProgress?.({
-          phase: "packing",
-          done,
-          total,
-          bytes: inputBytes + builder.inputBytes,
-        });
-        if (builder.inputBytes >= blockBytes) await flush();
+    // Files and folders, stored as they are, in blocks cut as they are read.
+    let builder = new PackBlockBuilder();
+    const flush = async () => {
+      if (builder.entries.length === 0) return;
+      await writeBlock(builder.finish(blocks.length), builder.entries.length);
+      inputBytes += builder.inputBytes;
+      builder = new PackBlockBuilder();
+      progress();
+    };
+    for (const item of plan.files) {
+      if (item.kind === "folder") {
+        builder.addFolder(item.path);
+        counts.folders++;
+      } else {
+        builder.addFile(item.path, readTreeFile(root, item.path));
+        counts.files++;
       }
-      await flush();
+      if (builder.inputBytes >= blockBytes) await flush();
     }
+    await flush();
+    // Blocks of dumps, coded `jobs` at a time, written in order.
+    const queue: Promise<CodedDumpBlock>[] = [];
+    const writeNext = async () => {
+      const coded = await queue.shift()!;
+      await writeBlock(
+        withHeader(coded.body, blocks.length),
+        coded.body.entries,
+      );
+      counts.dumps += coded.dumps;
+      counts.files += coded.files;
+      counts.tensorBytes += coded.tensorBytes;
+      inputBytes += coded.inputBytes;
+      progress();
+    };
+    for (const dumps of plan.dumpBlocks) {
+      if (queue.length >= 2 * pool.width) await writeNext();
+      queue.push(pool.code(dumps));
+    }
+    while (queue.length > 0) await writeNext();
     const indexOffset = position;
     await write(indexBytes(blocks));
     await write(trailerBytes({
@@ -138,6 +170,8 @@ export async function encodePack(
   } catch (error) {
     await output.abort();
     throw error;
+  } finally {
+    pool.close();
   }
   return {
     ...counts,
@@ -151,42 +185,4 @@ export async function encodePack(
     })),
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-function addItem(
-  builder: PackBlockBuilder,
-  item: PlannedItem,
-  root: string,
-  read: (path: string, role: string) => Uint8Array,
-  counts: {
-    dumps: number;
-    files: number;
-    folders: number;
-    tensorBytes: number;
-  },
-): void {
-  if (item.kind === "folder") {
-    builder.addFolder(item.path);
-    counts.folders++;
-    return;
-  }
-  if (item.kind === "file") {
-    builder.addFile(item.path, readTreeFile(root, item.path));
-    counts.files++;
-    return;
-  }
-  const { kPath, vPath } = item.dump;
-  const k = read(kPath, "k");
-  const v = read(vPath, "v");
-  if (builder.addDump(item.path, item.metaBytes, item.dump, k, v)) {
-    counts.dumps++;
-    counts.tensorBytes += k.length + v.length;
-    return;
-  }
-  // Tensors of another size than the meta says: kept as they are.
-  for (const [path, bytes] of [[kPath, k], [vPath, v]] as const) {
-    builder.addFile(path, bytes.slice());
-  }
-  builder.addFile(item.path, item.metaBytes);
-  counts.files += 3;
 }

@@ -5,50 +5,64 @@
  * - Every regular file and empty folder of the tree is in the plan exactly once.
  *   A `meta_*.json` that reads as a dump (`packDumpMetaOf`) whose two tensor
  *   files are in the tree and not claimed by an earlier dump becomes a dump item
- *   (its three files); every other file is a file item.
+ *   (its three files); every other file is a file item. The encoder reads a
+ *   dump's meta again and stores its files as files if it no longer is one.
  * - Files and folders come first, in path order. Dumps follow, sorted by run
  *   folder (the folder above the dump's layer folder), layer, `seq_start` and
  *   path: a run's dumps of one layer follow each other in sequence order, so the
- *   coder carries its models from each to the next.
- * - The plan is a list of segments: the files and folders, then one per run
- *   folder. The encoder cuts each segment into blocks of a bounded size; a
- *   block never spans two segments. Blocks are independent (each decodes
- *   alone), so they bound what a lost byte costs and are the unit of parallel
- *   work and of seeking.
+ *   coder carries its models from each to the next, and runs of one folder
+ *   follow each other, so that a block's row dictionary sees rows that repeat
+ *   across runs.
+ * - Dumps are cut into blocks here, from their sizes as their metas say: a block
+ *   ends once it holds `blockBytes` of input or more. Blocks are independent
+ *   (each decodes alone), so they bound what a lost byte costs and are the unit
+ *   of parallel work and of seeking; since the cut depends on the tree alone,
+ *   the pack does not depend on how many workers code it. Files, stored as they
+ *   are, are cut into blocks by the encoder as it reads them.
  *
  * @module
  */
 
 import { readSmallTreeFile, type TreeListing } from "../dump/pack_tree.ts";
-import { type PackDumpMeta, packDumpMetaOf } from "../format/pack_dump_meta.ts";
+import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
 
 /** Largest meta file read as a dump's meta: 1 MiB. */
 const MAX_META_BYTES = 1 << 20;
 const META_NAME = /(^|\/)meta_[^/]*\.json$/;
 
-/** One thing of the tree in a pack's plan. */
-export type PlannedItem =
-  | { readonly kind: "file"; readonly path: string }
-  | { readonly kind: "folder"; readonly path: string }
-  | {
-    readonly kind: "dump";
-    /** The meta file's path. */
-    readonly path: string;
-    /** The meta file's bytes. */
-    readonly metaBytes: Uint8Array;
-    /** What the meta says. */
-    readonly dump: PackDumpMeta;
-  };
+/** A file or an empty folder, stored as it is. */
+export interface PlannedFile {
+  /** `file` or `folder`. */
+  readonly kind: "file" | "folder";
+  /** Its path in the tree. */
+  readonly path: string;
+}
 
-/** The segments of a pack, each a list of items in pack order. */
-export type PackPlan = PlannedItem[][];
+/** A dump to code. */
+export interface PlannedDump {
+  /** The meta file's path. */
+  readonly path: string;
+  /** K's path. */
+  readonly kPath: string;
+  /** V's path. */
+  readonly vPath: string;
+}
+
+/** What goes into a pack, in pack order. */
+export interface PackPlan {
+  /** Files and empty folders, in path order. */
+  readonly files: PlannedFile[];
+  /** Blocks of dumps, in order. */
+  readonly dumpBlocks: PlannedDump[][];
+}
 
 /**
  * Plans a pack of a tree.
  *
  * @param root The tree's folder.
  * @param listing What the tree holds.
- * @returns The segments; none is empty.
+ * @param blockBytes Input bytes after which a block of dumps ends.
+ * @returns The plan; no block is empty.
  * @throws {KvbitsFileError} When a meta file cannot be read.
  *
  * @example
@@ -58,18 +72,26 @@ export type PackPlan = PlannedItem[][];
  * import { assertEquals } from "@std/assert";
  *
  * const root = "fixtures/kv-sample";
- * const plan = planPack(root, listTree(root));
- * assertEquals(plan.map((block) => block.length), [16, 35]);
- * assertEquals(plan[1][3].path, "llama6L-kjv-ruth/layer_0/meta_t384_385.json");
+ * const plan = planPack(root, listTree(root), 1 << 20);
+ * assertEquals([plan.files, plan.dumpBlocks.map((block) => block.length)], [[], [51]]);
+ * assertEquals(plan.dumpBlocks[0][19].path, "llama6L-kjv-ruth/layer_0/meta_t384_385.json");
+ * assertEquals(planPack(root, listTree(root), 64 << 10).dumpBlocks.map((block) => block.length), [17, 1, 1, 32]);
  * ```
  */
 export function planPack(
   root: string,
   listing: TreeListing,
+  blockBytes: number,
 ): PackPlan {
   const inTree = new Set(listing.files);
   const claimed = new Set<string>();
-  const dumps: (PlannedItem & { kind: "dump" })[] = [];
+  const dumps: {
+    item: PlannedDump;
+    bytes: number;
+    run: string;
+    layer: number;
+    seqStart: number;
+  }[] = [];
   for (const path of listing.files) {
     if (!META_NAME.test(path) || claimed.has(path)) continue;
     const metaBytes = readSmallTreeFile(root, path, MAX_META_BYTES);
@@ -82,32 +104,38 @@ export function planPack(
       claimed.has(vPath)
     ) continue;
     claimed.add(path).add(kPath).add(vPath);
-    dumps.push({ kind: "dump", path, metaBytes, dump });
+    // Only what ordering needs is kept: the encoder reads the meta again, so
+    // that a plan of a million dumps stays small.
+    const { seqLen, kvHeads, headDim } = dump.meta;
+    dumps.push({
+      item: { path, kPath, vPath },
+      bytes: metaBytes.length + 4 * seqLen * kvHeads * headDim,
+      run: runFolderOf(path),
+      layer: dump.meta.layerId,
+      seqStart: seqStartOf(dump.meta.fields),
+    });
   }
-  const keyed = dumps.map((item) => ({
-    item,
-    run: runFolderOf(item.path),
-    layer: item.dump.meta.layerId,
-    seqStart: seqStartOf(item.dump.meta.fields),
-  }));
+  const keyed = dumps;
   keyed.sort((a, b) =>
     a.run < b.run ? -1 : a.run > b.run ? 1 : a.layer - b.layer ||
       a.seqStart - b.seqStart || (a.item.path < b.item.path ? -1 : 1)
   );
-  const segments: PackPlan = [];
-  const files: PlannedItem[] = [];
+  const files: PlannedFile[] = [];
   for (const path of listing.files) {
     if (!claimed.has(path)) files.push({ kind: "file", path });
   }
   for (const path of listing.emptyFolders) files.push({ kind: "folder", path });
-  if (files.length > 0) segments.push(files);
-  let run: string | undefined;
-  for (const { item, run: itemRun } of keyed) {
-    if (itemRun !== run) segments.push([]);
-    run = itemRun;
-    segments[segments.length - 1].push(item);
+  const dumpBlocks: PlannedDump[][] = [];
+  let bytes = blockBytes;
+  for (const { item, bytes: itemBytes } of keyed) {
+    if (bytes >= blockBytes) {
+      dumpBlocks.push([]);
+      bytes = 0;
+    }
+    dumpBlocks[dumpBlocks.length - 1].push(item);
+    bytes += itemBytes;
   }
-  return segments;
+  return { files, dumpBlocks };
 }
 
 function runFolderOf(path: string): string {
