@@ -10,7 +10,6 @@ import {
   type PackReadReport,
   verifyPack,
 } from "../src/jobs/pack_decode_job.ts";
-import { countOutcomes } from "../src/jobs/job_report.ts";
 import {
   EXIT_CODES,
   type FlagDefinition,
@@ -89,11 +88,11 @@ const PACK_VERIFY: TaskDefinition = {
 };
 
 function exitCodeOf(report: PackReadReport, selecting: boolean): number {
-  const counts = countOutcomes(report.outcomes);
+  const failed = report.failures.length;
   if (
-    counts.failed > 0 || report.damage.length > 0 || report.notInPack.length > 0
+    failed > 0 || report.damage.length > 0 || report.notInPack.length > 0
   ) return EXIT_CODES.dumpsFailed;
-  if (selecting && report.outcomes.length === 0) return EXIT_CODES.nothingFound;
+  if (selecting && report.entries === 0) return EXIT_CODES.nothingFound;
   return EXIT_CODES.ok;
 }
 
@@ -103,8 +102,7 @@ function printReport(
   code: number,
   json: boolean,
 ): void {
-  const counts = countOutcomes(report.outcomes);
-  printProblems(report.outcomes);
+  printProblems(report.failures);
   for (const damage of report.damage) {
     console.error(`damaged ${damage.detail}`);
   }
@@ -116,7 +114,10 @@ function printReport(
       task,
       exitCode: code,
       layout: "pack",
-      entries: { ...counts, found: report.outcomes.length },
+      entries: {
+        done: report.entries,
+        failed: report.failures.length,
+      },
       dumps: report.dumps,
       files: report.files,
       complete: report.ending?.complete ?? null,
@@ -130,7 +131,7 @@ function printReport(
       ),
       damage: report.damage.map(({ offset, detail }) => ({ offset, detail })),
       notInPack: report.notInPack,
-      ...problemsOf(report.outcomes),
+      ...problemsOf(report.failures),
     });
     return;
   }
@@ -138,7 +139,7 @@ function printReport(
   console.log(
     `${verb}: ${report.dumps} dumps, ${report.files} files (${
       formatBytes(report.outputBytes)
-    }), Failed: ${counts.failed}; ${report.seconds.toFixed(2)} s`,
+    }), Failed: ${report.failures.length}; ${report.seconds.toFixed(2)} s`,
   );
   if (report.ending !== undefined) {
     console.log(

@@ -53,7 +53,7 @@ async function checkDamaged(
     assert(/pack header/.test(error.message), `${label}: ${error.message}`);
     return;
   }
-  for (const outcome of report.outcomes) {
+  for (const outcome of report.failures) {
     assert(
       !/differs from the original|cannot be read/.test(outcome.reason ?? ""),
       `${label}: ${outcome.reason}`,
@@ -61,8 +61,8 @@ async function checkDamaged(
   }
   // Read front to back, every damage is found (through the index, a damaged
   // block that is not selected is not read).
-  const failed = report.outcomes.filter((o) => o.status === "failed").length;
-  const restored = report.outcomes.length - failed;
+  const failed = report.failures.length;
+  const restored = report.entries;
   assert(
     only !== undefined || report.damage.length > 0 || failed > 0 ||
       restored < 51,
@@ -152,10 +152,10 @@ Deno.test("pack damage: a damaged block costs its own entries only, and they are
     flipped[Math.floor((first + second) / 2)] ^= 0x10;
     await Deno.writeFile(pack, flipped);
     const report = await verifyPack({ pack });
-    const failed = report.outcomes.filter((o) => o.status === "failed");
+    const failed = report.failures;
     assert(failed.length >= 1, "the damaged dump is named");
     assert(failed.every((o) => o.reason?.startsWith(o.dump)));
-    assertEquals(report.outcomes.length, 51);
+    assertEquals(report.entries + failed.length, 51);
     assert(report.damage.some((d) => /payload is damaged/.test(d.detail)));
     assertEquals(report.ending?.complete, false);
   });

@@ -30,6 +30,99 @@ export interface TreeListing {
   readonly refused: { readonly path: string; readonly reason: string }[];
 }
 
+/** What one folder of a tree holds (names, sorted). */
+export interface FolderListing {
+  /** Names of its regular files. */
+  readonly files: string[];
+  /** Names of its folders. */
+  readonly folders: string[];
+  /** Entries that are not regular files or folders, with why. */
+  readonly refused: { readonly path: string; readonly reason: string }[];
+}
+
+/**
+ * Lists one folder of a tree (what {@link listTree} does for each folder).
+ *
+ * @param root The tree's folder.
+ * @param folder The folder's relative path (`""` for the root).
+ * @param skip Absolute paths to leave out.
+ * @returns Its files and folders by name, and refused entries by path.
+ * @throws {KvbitsFileError} When the folder cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { listFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/a/b`, { recursive: true });
+ * await Deno.writeTextFile(`${root}/a/x.txt`, "x");
+ * assertEquals(listFolder(root, "a"), { files: ["x.txt"], folders: ["b"], refused: [] });
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function listFolder(
+  root: string,
+  folder: string,
+  skip: readonly string[] = [],
+): FolderListing {
+  const full = folder === "" ? root : join(root, folder);
+  const prefix = folder === "" ? "" : `${folder}/`;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(full)];
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+  const listing: FolderListing = { files: [], folders: [], refused: [] };
+  for (const entry of entries) {
+    const name = entry.name;
+    if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
+    if (skip.length > 0 && skip.includes(resolve(join(full, name)))) continue;
+    if (entry.isDirectory) listing.folders.push(name);
+    else if (entry.isFile) listing.files.push(name);
+    else {
+      listing.refused.push({
+        path: prefix + name,
+        reason: entry.isSymlink
+          ? "a symbolic link (packs hold regular files only)"
+          : "not a regular file",
+      });
+    }
+  }
+  listing.files.sort();
+  listing.folders.sort();
+  return listing;
+}
+
+/**
+ * The size of a file of a tree.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @returns Its size in bytes.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { treeFileSize } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * assertEquals(treeFileSize(root, "x"), 3);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function treeFileSize(root: string, path: string): number {
+  const full = join(root, path);
+  try {
+    return Deno.statSync(full).size;
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}
+
 /**
  * Lists a folder tree.
  *
@@ -56,41 +149,19 @@ export function listTree(
   skip: readonly string[] = [],
 ): TreeListing {
   const listing: TreeListing = { files: [], emptyFolders: [], refused: [] };
-  const skipped = new Set(skip.map((path) => resolve(path)));
-  const visit = (folder: string, prefix: string) => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = [...Deno.readDirSync(folder)];
-    } catch (error) {
-      throw fileErrorOf(folder, error);
-    }
-    let kept = 0;
-    for (const entry of entries) {
-      const name = entry.name;
-      const path = prefix + name;
-      if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) {
-        continue;
-      }
-      if (skipped.has(resolve(join(folder, name)))) continue;
-      kept++;
-      if (entry.isDirectory) {
-        visit(join(folder, name), `${path}/`);
-      } else if (entry.isFile) {
-        listing.files.push(path);
-      } else {
-        listing.refused.push({
-          path,
-          reason: entry.isSymlink
-            ? "a symbolic link (packs hold regular files only)"
-            : "not a regular file",
-        });
-      }
-    }
-    if (kept === 0 && prefix !== "") {
-      listing.emptyFolders.push(prefix.slice(0, -1));
-    }
+  const absolute = skip.map((path) => resolve(path));
+  const visit = (folder: string) => {
+    const here = listFolder(root, folder, absolute);
+    const prefix = folder === "" ? "" : `${folder}/`;
+    for (const name of here.files) listing.files.push(prefix + name);
+    listing.refused.push(...here.refused);
+    for (const name of here.folders) visit(prefix + name);
+    if (
+      folder !== "" && here.files.length + here.folders.length +
+            here.refused.length === 0
+    ) listing.emptyFolders.push(folder);
   };
-  visit(root, "");
+  visit("");
   listing.files.sort();
   listing.emptyFolders.sort();
   return listing;

@@ -1,5 +1,5 @@
 /**
- * Blocks of dumps coded in parallel: this thread alone (one job), or `jobs`
+ * Blocks coded in parallel: this thread alone (one job), or `jobs`
  * workers running `pack_worker.ts`, each coding one block at a time. Results come
  * back in the order asked, so the pack does not depend on the number of jobs.
  *
@@ -7,21 +7,21 @@
  */
 
 import { KvbitsJobError } from "./job_error.ts";
-import { type CodedDumpBlock, encodeDumpBlock } from "./pack_block_task.ts";
-import type { PlannedDump } from "./pack_plan.ts";
+import { type CodedBlock, encodeBlock } from "./pack_block_task.ts";
+import type { PlannedItem } from "./pack_plan.ts";
 import type { PackWorkerRequest } from "./pack_worker.ts";
 
-/** Codes blocks of dumps; {@link BlockCoderPool.close} stops its workers. */
+/** Codes blocks; {@link BlockCoderPool.close} stops its workers. */
 export interface BlockCoderPool {
   /** Blocks that may be in flight at once (what the caller should keep queued). */
   readonly width: number;
   /**
    * Codes one block.
    *
-   * @param dumps The block's dumps.
+   * @param items The block's items.
    * @returns The coded block.
    */
-  code(dumps: readonly PlannedDump[]): Promise<CodedDumpBlock>;
+  code(items: readonly PlannedItem[]): Promise<CodedBlock>;
   /** Stops the workers. */
   close(): void;
 }
@@ -39,7 +39,7 @@ export interface BlockCoderPool {
  * import { assertEquals } from "@std/assert";
  *
  * const pool = blockCoderPool("fixtures/kv-sample/llama6L-kjv-ruth", 2);
- * const dump = (t: number) => ({ path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin` });
+ * const dump = (t: number) => ({ kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin` });
  * try {
  *   const blocks = await Promise.all([pool.code([dump(384)]), pool.code([dump(385), dump(386)]), pool.code([dump(387)])]);
  *   assertEquals(blocks.map((block) => block.dumps), [1, 2, 1]);
@@ -52,19 +52,19 @@ export function blockCoderPool(root: string, jobs: number): BlockCoderPool {
   if (jobs <= 1) {
     return {
       width: 1,
-      code: (dumps) => Promise.resolve(encodeDumpBlock(root, dumps)),
+      code: (items) => Promise.resolve(encodeBlock(root, items)),
       close: () => {},
     };
   }
   const waiting: {
     request: PackWorkerRequest;
-    resolve: (block: CodedDumpBlock) => void;
+    resolve: (block: CodedBlock) => void;
     reject: (error: Error) => void;
   }[] = [];
   const idle: Worker[] = [];
   const busy = new Map<number, {
     worker: Worker;
-    resolve: (block: CodedDumpBlock) => void;
+    resolve: (block: CodedBlock) => void;
     reject: (error: Error) => void;
   }>();
   const workers: Worker[] = [];
@@ -107,10 +107,10 @@ export function blockCoderPool(root: string, jobs: number): BlockCoderPool {
   }
   return {
     width: jobs,
-    code: (dumps) =>
+    code: (items) =>
       new Promise((resolve, reject) => {
         waiting.push({
-          request: { id: nextId++, root, dumps },
+          request: { id: nextId++, root, items },
           resolve,
           reject,
         });

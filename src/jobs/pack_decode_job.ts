@@ -69,8 +69,11 @@ export interface PackVerifyOptions extends PackReadOptions {
 
 /** What a pack job did. */
 export interface PackReadReport {
-  /** Per entry restored or checked (files, dumps, folders), by path. */
-  readonly outcomes: DumpOutcome[];
+  /** Entries (files, dumps, folders) restored or checked. */
+  readonly entries: number;
+  /** Entries that could not be, by path, with why (kept alone, so that memory
+   * does not grow with the pack). */
+  readonly failures: DumpOutcome[];
   /** Damage found, with what it cost. */
   readonly damage: PackDamage[];
   /** How the reading ended (undefined when the pack was read by its index). */
@@ -98,10 +101,9 @@ async function restorePack(
   const only = options.only !== undefined && options.only.length > 0
     ? packSelection(options.only)
     : undefined;
-  const outcomes: DumpOutcome[] = [];
+  const failures: DumpOutcome[] = [];
   const damage: PackDamage[] = [];
-  const seen = new Set<string>();
-  let dumps = 0, files = 0, outputBytes = 0, blocks = 0;
+  let entries = 0, dumps = 0, files = 0, outputBytes = 0, blocks = 0;
   const visitor: PackVisitor = {
     damage: (found) => damage.push(found),
     async block(block) {
@@ -116,6 +118,9 @@ async function restorePack(
         )
       ) return;
       const { bytes } = await block.payload();
+      // A path twice in a block is refused; across blocks, the second finds the
+      // first in the output folder (unless --overwrite).
+      const seen = new Set<string>();
       for (const restored of decodePackEntries(block.entries, bytes, only)) {
         const path = restored.entry.path;
         let problem = restored.problem;
@@ -127,14 +132,14 @@ async function restorePack(
         for (const path of paths) seen.add(path);
         problem ??= sink(restored);
         if (problem !== undefined) {
-          outcomes.push({
+          failures.push({
             dump: path,
             status: "failed",
             reason: `${path}: ${problem}`,
           });
           continue;
         }
-        outcomes.push({ dump: path, status: "done" });
+        entries++;
         if (restored.entry.kind === "dump") dumps++;
         for (const file of restored.files) {
           files++;
@@ -164,7 +169,8 @@ async function restorePack(
     ending = await readPackInOrder(input, visitor);
   }
   return {
-    outcomes,
+    entries,
+    failures,
     damage,
     ending,
     dumps,

@@ -6,8 +6,7 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { openPackOutput } from "../dump/pack_output.ts";
-import { listTree, readTreeFile } from "../dump/pack_tree.ts";
-import { PackBlockBuilder, withHeader } from "../format/pack_block.ts";
+import { withHeader } from "../format/pack_block.ts";
 import {
   indexBytes,
   type IndexedBlock,
@@ -18,8 +17,8 @@ import {
 } from "../format/pack_layout.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { blockCoderPool } from "./pack_block_pool.ts";
-import type { CodedDumpBlock } from "./pack_block_task.ts";
-import { planPack } from "./pack_plan.ts";
+import type { CodedBlock } from "./pack_block_task.ts";
+import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
 
 /**
  * Input bytes after which a block ends: 8 MiB. A block is the unit of parallel
@@ -91,8 +90,15 @@ export async function encodePack(
   const started = performance.now();
   const root = options.dumpDir;
   const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
-  const listing = listTree(root, options.pack === "-" ? [] : [options.pack]);
-  const plan = planPack(root, listing, blockBytes);
+  const refused: RefusedEntries = [];
+  const plan = planBlocks(root, blockBytes, {
+    skip: options.pack === "-" ? [] : [options.pack],
+    refused,
+  });
+  // The first two blocks are planned before the pack is opened, so that a folder
+  // that cannot be read leaves nothing behind, and workers start only for two
+  // blocks or more.
+  const planned = [plan.next(), plan.next()];
   const output = openPackOutput(options.pack, { durable: options.durable });
   const counts = { dumps: 0, files: 0, folders: 0, tensorBytes: 0 };
   const blocks: IndexedBlock[] = [];
@@ -104,59 +110,39 @@ export async function encodePack(
     position += bytes.length;
     await output.write(bytes);
   };
-  const writeBlock = async (parts: Uint8Array[], entries: number) => {
-    blocks.push({ offset: position, entries });
-    for (const part of parts) await write(part);
-  };
-  const total = plan.dumpBlocks.length + (plan.files.length > 0 ? 1 : 0);
-  const progress = () =>
-    options.onProgress?.({
-      phase: "packing",
-      done: blocks.length,
-      total: Math.max(total, blocks.length),
-      bytes: inputBytes,
-    });
-  const jobs = Math.min(options.jobs ?? 1, plan.dumpBlocks.length);
-  const pool = blockCoderPool(root, jobs);
+  const pool = blockCoderPool(
+    root,
+    planned[1].done ? 1 : options.jobs ?? 1,
+  );
   try {
     await write(packHeader(PACK_CODERS.ctxAlone));
-    // Files and folders, stored as they are, in blocks cut as they are read.
-    let builder = new PackBlockBuilder();
-    const flush = async () => {
-      if (builder.entries.length === 0) return;
-      await writeBlock(builder.finish(blocks.length), builder.entries.length);
-      inputBytes += builder.inputBytes;
-      builder = new PackBlockBuilder();
-      progress();
-    };
-    for (const item of plan.files) {
-      if (item.kind === "folder") {
-        builder.addFolder(item.path);
-        counts.folders++;
-      } else {
-        builder.addFile(item.path, readTreeFile(root, item.path));
-        counts.files++;
-      }
-      if (builder.inputBytes >= blockBytes) await flush();
-    }
-    await flush();
-    // Blocks of dumps, coded `jobs` at a time, written in order.
-    const queue: Promise<CodedDumpBlock>[] = [];
+    // Blocks coded `jobs` at a time, written in order.
+    const queue: Promise<CodedBlock>[] = [];
     const writeNext = async () => {
       const coded = await queue.shift()!;
-      await writeBlock(
-        withHeader(coded.body, blocks.length),
-        coded.body.entries,
-      );
+      blocks.push({ offset: position, entries: coded.body.entries });
+      for (const part of withHeader(coded.body, blocks.length - 1)) {
+        await write(part);
+      }
       counts.dumps += coded.dumps;
       counts.files += coded.files;
+      counts.folders += coded.folders;
       counts.tensorBytes += coded.tensorBytes;
       inputBytes += coded.inputBytes;
-      progress();
+      options.onProgress?.({
+        phase: "packing",
+        done: blocks.length,
+        total: blocks.length + queue.length,
+        bytes: inputBytes,
+      });
     };
-    for (const dumps of plan.dumpBlocks) {
+    for (
+      let next = planned.shift()!;
+      !next.done;
+      next = planned.shift() ?? plan.next()
+    ) {
       if (queue.length >= 2 * pool.width) await writeNext();
-      queue.push(pool.code(dumps));
+      queue.push(pool.code(next.value));
     }
     while (queue.length > 0) await writeNext();
     const indexOffset = position;
@@ -178,7 +164,7 @@ export async function encodePack(
     blocks: blocks.length,
     inputBytes,
     packBytes: position,
-    outcomes: listing.refused.map(({ path, reason }) => ({
+    outcomes: refused.map(({ path, reason }) => ({
       dump: path,
       status: "skipped",
       reason: `${path}: ${reason}`,

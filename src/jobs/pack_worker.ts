@@ -1,13 +1,13 @@
 /**
- * The worker that codes blocks of dumps for `encode --pack`: a message
- * `{ id, root, dumps }` in, `{ id, block }` (buffers transferred) or
+ * The worker that codes blocks for `encode --pack`: a message
+ * `{ id, root, items }` in, `{ id, block }` (buffers transferred) or
  * `{ id, error }` out.
  *
  * @module
  */
 
-import { encodeDumpBlock } from "./pack_block_task.ts";
-import type { PlannedDump } from "./pack_plan.ts";
+import { encodeBlock } from "./pack_block_task.ts";
+import type { PlannedItem } from "./pack_plan.ts";
 
 /** A request to the worker. */
 export interface PackWorkerRequest {
@@ -15,17 +15,17 @@ export interface PackWorkerRequest {
   readonly id: number;
   /** The tree's folder. */
   readonly root: string;
-  /** The block's dumps. */
-  readonly dumps: readonly PlannedDump[];
+  /** The block's items. */
+  readonly items: readonly PlannedItem[];
 }
 
 // deno-lint-ignore no-explicit-any -- the worker global scope
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined") {
   scope.onmessage = (event: MessageEvent<PackWorkerRequest>) => {
-    const { id, root, dumps } = event.data;
+    const { id, root, items } = event.data;
     try {
-      const block = encodeDumpBlock(root, dumps);
+      const block = encodeBlock(root, items);
       const buffers = new Set(block.body.parts.map((part) => part.buffer));
       scope.postMessage({ id, block }, [...buffers]);
     } catch (error) {
