@@ -25,6 +25,7 @@ import {
   type TaskDefinition,
   UsageError,
 } from "./_cli.ts";
+import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
 
 const PACK_FLAG = {
   pack: {
@@ -64,6 +65,7 @@ const PACK_DECODE: TaskDefinition = {
       type: "boolean",
       help: "replace files that exist in --out-dir (otherwise they fail)",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
     ...NO_FSYNC_FLAG,
   },
@@ -82,6 +84,7 @@ const PACK_VERIFY: TaskDefinition = {
       help:
         "the folder the pack was made from: compare byte for byte, and list files missing from the pack",
     },
+    ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
   },
   notes: NOTES,
@@ -159,6 +162,7 @@ export async function runPackDecode(): Promise<void> {
       outDir: flags["out-dir"] as string,
       only,
       overwrite: flags.overwrite as boolean,
+      jobs: jobsOf(flags),
       durable: !flags["no-fsync"],
     }).catch(rangeToUsage);
     const code = exitCodeOf(report, only.length > 0);
@@ -174,6 +178,7 @@ export async function runPackVerify(): Promise<void> {
     const report = await verifyPack({
       pack: flags.pack as string,
       origDumpDir: flags["orig-dump-dir"] as string | undefined,
+      jobs: jobsOf(flags),
       only,
     }).catch(rangeToUsage);
     const code = exitCodeOf(report, only.length > 0);

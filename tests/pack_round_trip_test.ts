@@ -279,3 +279,30 @@ Deno.test("pack: the pack's bytes do not depend on the number of jobs", async ()
     assert(equalBytes(packs[0], packs[1]) && equalBytes(packs[0], packs[2]));
   });
 });
+
+Deno.test("pack: decode and verify on workers restore the same tree and report the same", async () => {
+  await withTempDir(async (dir) => {
+    const pack = join(dir, "f.kvp");
+    await encodePack({
+      dumpDir: FIXTURES,
+      pack,
+      durable: false,
+      blockBytes: 40 << 10,
+      jobs: 2,
+    });
+    for (const jobs of [2, 3]) {
+      const out = join(dir, `out${jobs}`);
+      const report = await decodePack({
+        pack,
+        outDir: out,
+        durable: false,
+        jobs,
+      });
+      assertEquals([report.failures, report.damage], [[], []]);
+      assertSameTree(treeOf(out), treeOf(FIXTURES));
+      const verified = await verifyPack({ pack, origDumpDir: FIXTURES, jobs });
+      assertEquals([verified.failures, verified.notInPack], [[], []]);
+      assertEquals(verified.entries, report.entries);
+    }
+  });
+});

@@ -16,19 +16,8 @@
  */
 
 import { openPackInput, type PackInput } from "../dump/pack_input.ts";
-import {
-  listTree,
-  makeTreeFolder,
-  readTreeFile,
-  treePathExists,
-  writeTreeFile,
-} from "../dump/pack_tree.ts";
-import { syncFolders } from "../dump/write_dump_files.ts";
-import {
-  decodePackEntries,
-  dumpMetaOfEntry,
-  type RestoredEntry,
-} from "../format/pack_block.ts";
+import { listTree, makeTreeFolder } from "../dump/pack_tree.ts";
+import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import {
@@ -39,6 +28,9 @@ import {
   readPackIndex,
   readPackInOrder,
 } from "./pack_reader.ts";
+import type { RestoredBlock, RestoreTarget } from "./pack_restore_task.ts";
+import type { PackReply } from "./pack_worker.ts";
+import { packWorkerPool } from "./pack_worker_pool.ts";
 import { openOutputFolder } from "./output_folder.ts";
 
 /** What {@link decodePack} and {@link verifyPack} share. */
@@ -47,6 +39,8 @@ export interface PackReadOptions {
   readonly pack: string;
   /** `--only` patterns (`pack_selection.ts`); none restores everything. */
   readonly only?: readonly string[];
+  /** Blocks restored at once, by as many workers (default 1: this thread). */
+  readonly jobs?: number;
   /** Called after each block. */
   readonly onProgress?: ProgressListener;
 }
@@ -92,81 +86,80 @@ export interface PackReadReport {
   readonly seconds: number;
 }
 
-type Sink = (restored: RestoredEntry) => string | undefined;
-
 async function restorePack(
   options: PackReadOptions,
-  sink: Sink,
-): Promise<Omit<PackReadReport, "notInPack" | "seconds">> {
+  target: RestoreTarget,
+): Promise<
+  Omit<PackReadReport, "notInPack" | "seconds"> & { checked: Set<string> }
+> {
   const only = options.only !== undefined && options.only.length > 0
-    ? packSelection(options.only)
+    ? options.only
     : undefined;
+  const selection = only !== undefined ? packSelection(only) : undefined;
   const failures: DumpOutcome[] = [];
   const damage: PackDamage[] = [];
+  const checked = new Set<string>();
   let entries = 0, dumps = 0, files = 0, outputBytes = 0, blocks = 0;
+  const take = (result: RestoredBlock) => {
+    entries += result.entries;
+    dumps += result.dumps;
+    files += result.files;
+    outputBytes += result.outputBytes;
+    failures.push(...result.failures);
+    for (const path of result.checked) checked.add(path);
+    blocks++;
+    options.onProgress?.({
+      phase: "restoring",
+      done: blocks,
+      total: blocks,
+      bytes: outputBytes,
+    });
+  };
+  const pool = packWorkerPool(options.jobs ?? 1);
+  const queue: Promise<PackReply>[] = [];
   const visitor: PackVisitor = {
     damage: (found) => damage.push(found),
     async block(block) {
       if (
-        only !== undefined &&
+        selection !== undefined &&
         !block.entries.some((entry) =>
           entry.kind === "dump"
-            ? ((dump) => typeof dump !== "string" && only(entry, dump))(
+            ? ((dump) => typeof dump !== "string" && selection(entry, dump))(
               dumpMetaOfEntry(entry),
             )
-            : only(entry)
+            : selection(entry)
         )
       ) return;
       const { bytes } = await block.payload();
-      // A path twice in a block is refused; across blocks, the second finds the
-      // first in the output folder (unless --overwrite).
-      const seen = new Set<string>();
-      for (const restored of decodePackEntries(block.entries, bytes, only)) {
-        const path = restored.entry.path;
-        let problem = restored.problem;
-        const paths = restored.files.map((file) => file.path);
-        if (problem === undefined) {
-          const twice = paths.find((path) => seen.has(path));
-          if (twice !== undefined) problem = `${twice} is in the pack twice`;
-        }
-        for (const path of paths) seen.add(path);
-        problem ??= sink(restored);
-        if (problem !== undefined) {
-          failures.push({
-            dump: path,
-            status: "failed",
-            reason: `${path}: ${problem}`,
-          });
-          continue;
-        }
-        entries++;
-        if (restored.entry.kind === "dump") dumps++;
-        for (const file of restored.files) {
-          files++;
-          outputBytes += file.bytes.length;
-        }
+      if (queue.length >= 2 * pool.width) {
+        take(await queue.shift()! as RestoredBlock);
       }
-      blocks++;
-      options.onProgress?.({
-        phase: "restoring",
-        done: blocks,
-        total: 0,
-        bytes: outputBytes,
-      });
+      queue.push(pool.run({
+        kind: "restore",
+        entries: block.entries,
+        payload: bytes,
+        only,
+        target,
+      }));
     },
   };
   using input = openPackInput(options.pack);
   let ending: PackEnding | undefined;
-  const index = only !== undefined && input.size !== undefined
-    ? readPackIndex(input)
-    : undefined;
-  if (index !== undefined && typeof index !== "string") {
-    await readPackByIndex(input, index, visitor);
-  } else {
-    if (typeof index === "string") {
-      damage.push({ offset: 0, detail: `index not usable: ${index}` });
+  try {
+    const index = only !== undefined && input.size !== undefined
+      ? readPackIndex(input)
+      : undefined;
+    if (index !== undefined && typeof index !== "string") {
+      await readPackByIndex(input, index, visitor);
+    } else {
+      if (typeof index === "string") {
+        damage.push({ offset: 0, detail: `index not usable: ${index}` });
+      }
+      ending = await readPackInOrder(input, visitor);
     }
-    ending = await readPackInOrder(input, visitor);
+    while (queue.length > 0) take(await queue.shift()! as RestoredBlock);
+  } finally {
+    pool.close();
   }
   return {
     entries,
@@ -177,6 +170,7 @@ async function restorePack(
     files,
     outputBytes,
     packBytes: packBytesOf(input, ending),
+    checked,
   };
 }
 
@@ -211,36 +205,23 @@ export async function decodePack(
   const started = performance.now();
   const outDir = options.outDir;
   const durable = options.durable ?? true;
-  const folders = new Set<string>();
   const lock = await openOutputFolder(outDir, {});
   let report;
   try {
-    report = await restorePack(options, (restored) => {
-      if (restored.entry.kind === "folder") {
-        makeTreeFolder(outDir, restored.entry.path);
-        return undefined;
-      }
-      if (!options.overwrite) {
-        const existing = restored.files.find((file) =>
-          treePathExists(outDir, file.path)
-        );
-        if (existing !== undefined) {
-          return `${existing.path} exists in the output folder (--overwrite replaces it)`;
-        }
-      }
-      for (const file of restored.files) {
-        writeTreeFile(outDir, file.path, file.bytes, { durable, folders });
-      }
-      return undefined;
+    report = await restorePack(options, {
+      kind: "write",
+      outDir,
+      overwrite: options.overwrite ?? false,
+      durable,
     });
-    if (durable) await syncFolders(folders);
   } finally {
     await lock.release();
   }
   // The folder exists even when the pack holds nothing (as the tree did).
   makeTreeFolder(outDir, ".");
+  const { checked: _, ...rest } = report;
   return {
-    ...report,
+    ...rest,
     notInPack: [],
     seconds: (performance.now() - started) / 1000,
   };
@@ -273,23 +254,9 @@ export async function verifyPack(
 ): Promise<PackReadReport> {
   const started = performance.now();
   const orig = options.origDumpDir;
-  const checked = new Set<string>();
-  const report = await restorePack(options, (restored) => {
-    if (orig === undefined) return undefined;
-    for (const file of restored.files) {
-      checked.add(file.path);
-      let original: Uint8Array;
-      try {
-        original = readTreeFile(orig, file.path);
-      } catch (error) {
-        return `the original cannot be read: ${(error as Error).message}`;
-      }
-      if (!sameBytes(original, file.bytes)) {
-        return `${file.path} differs from the original`;
-      }
-    }
-    if (restored.entry.kind === "folder") checked.add(restored.entry.path);
-    return undefined;
+  const { checked, ...report } = await restorePack(options, {
+    kind: "verify",
+    origDumpDir: orig,
   });
   const notInPack: string[] = [];
   if (orig !== undefined && (options.only ?? []).length === 0) {
@@ -303,10 +270,4 @@ export async function verifyPack(
     notInPack,
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

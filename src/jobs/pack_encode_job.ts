@@ -16,8 +16,8 @@ import {
   trailerBytes,
 } from "../format/pack_layout.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
-import { blockCoderPool } from "./pack_block_pool.ts";
 import type { CodedBlock } from "./pack_block_task.ts";
+import { packWorkerPool } from "./pack_worker_pool.ts";
 import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
 
 /**
@@ -110,10 +110,7 @@ export async function encodePack(
     position += bytes.length;
     await output.write(bytes);
   };
-  const pool = blockCoderPool(
-    root,
-    planned[1].done ? 1 : options.jobs ?? 1,
-  );
+  const pool = packWorkerPool(planned[1].done ? 1 : options.jobs ?? 1);
   try {
     await write(packHeader(PACK_CODERS.ctxAlone));
     // Blocks coded `jobs` at a time, written in order.
@@ -142,7 +139,11 @@ export async function encodePack(
       next = planned.shift() ?? plan.next()
     ) {
       if (queue.length >= 2 * pool.width) await writeNext();
-      queue.push(pool.code(next.value));
+      queue.push(
+        pool.run({ kind: "encode", root, items: next.value }) as Promise<
+          CodedBlock
+        >,
+      );
     }
     while (queue.length > 0) await writeNext();
     const indexOffset = position;
