@@ -8,7 +8,8 @@
  *   only in order.
  * - Decoding checks each entry's CRC-32 before handing its files out: a file,
  *   or a dump's three files, come out exactly as they went in, or not at all
- *   (with why).
+ *   (with why). After a dump that fails, the block's later dumps are lost too
+ *   (the coder's carried state is gone); its files are not.
  *
  * @module
  */
@@ -293,6 +294,9 @@ export function decodePackEntries(
     while (last >= 0 && !wanted(entries[last], only)) last--;
   }
   let at = 0;
+  // The coder carries state from dump to dump: after a dump that fails, the
+  // block's later dumps cannot be decoded.
+  let broken: string | undefined;
   for (let n = 0; n <= last; n++) {
     const entry = entries[n];
     const length = payloadBytesOf(entry);
@@ -320,7 +324,16 @@ export function decodePackEntries(
       } else results.push({ entry, files: [{ path: entry.path, bytes }] });
       continue;
     }
+    if (broken !== undefined) {
+      if (want) {
+        lost(
+          `not decoded: ${broken}, before it in its block, is damaged, and a block's dumps are decoded in sequence`,
+        );
+      }
+      continue;
+    }
     const restored = restoreDump(entry, bytes, decoder);
+    if (restored.problem !== undefined) broken = entry.path;
     if (want) results.push(restored);
   }
   return results;

@@ -131,7 +131,7 @@ async function restorePack(
         )
       ) return;
       const { bytes } = await block.payload();
-      if (queue.length >= 2 * pool.width) {
+      if (queue.length > pool.width) {
         take(await queue.shift()! as RestoredBlock);
       }
       queue.push(pool.run({

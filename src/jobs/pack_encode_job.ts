@@ -138,7 +138,7 @@ export async function encodePack(
       !next.done;
       next = planned.shift() ?? plan.next()
     ) {
-      if (queue.length >= 2 * pool.width) await writeNext();
+      if (queue.length > pool.width) await writeNext();
       queue.push(
         pool.run({ kind: "encode", root, items: next.value }) as Promise<
           CodedBlock

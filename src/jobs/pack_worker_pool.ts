@@ -1,7 +1,7 @@
 /**
  * The lanes of the pack jobs: this thread alone (one job), or `jobs` workers
  * running `pack_worker.ts`, each doing one block at a time. Callers keep up to
- * {@link PackWorkerPool.width} twice in flight and take results in the order they
+ * one more than {@link PackWorkerPool.width} in flight and take results in the order they
  * asked, so that output never depends on the number of jobs.
  *
  * @module
