@@ -265,7 +265,8 @@ export interface RestoredEntry {
  * reported lost).
  * @param only Which entries to restore (the others are decoded only as far as
  * later dumps need them); all when undefined.
- * @returns One result per entry that was asked for.
+ * @returns One result per entry that was asked for, as it is decoded (so that a
+ * caller can write and drop each before the next).
  *
  * @example
  * ```ts
@@ -276,19 +277,18 @@ export interface RestoredEntry {
  * builder.addFile("a.txt", Uint8Array.of(1, 2, 3));
  * const parts = builder.finish(0);
  * const payload = parts[3];
- * const [restored] = decodePackEntries(builder.entries, payload);
+ * const [restored] = [...decodePackEntries(builder.entries, payload)];
  * assertEquals(restored.files, [{ path: "a.txt", bytes: Uint8Array.of(1, 2, 3) }]);
- * const [lost] = decodePackEntries(builder.entries, Uint8Array.of(1, 2, 4));
+ * const [lost] = [...decodePackEntries(builder.entries, Uint8Array.of(1, 2, 4))];
  * assertEquals(lost.problem, "CRC-32 mismatch: the pack is damaged here");
  * ```
  */
-export function decodePackEntries(
+export function* decodePackEntries(
   entries: readonly PackEntry[],
   payload: Uint8Array,
   only?: (entry: PackEntry, dump?: PackDumpMeta) => boolean,
-): RestoredEntry[] {
+): Generator<RestoredEntry> {
   const decoder = new PackBlockDecoder();
-  const results: RestoredEntry[] = [];
   let last = entries.length - 1;
   if (only !== undefined) {
     while (last >= 0 && !wanted(entries[last], only)) last--;
@@ -304,10 +304,13 @@ export function decodePackEntries(
     at += length;
     const want = only === undefined || wanted(entry, only);
     if (entry.kind !== "dump" && !want) continue;
-    const lost = (problem: string) =>
-      results.push({ entry, files: [], problem });
+    const lost = (problem: string): RestoredEntry => ({
+      entry,
+      files: [],
+      problem,
+    });
     if (bytes.length < length) {
-      lost(
+      yield lost(
         `its bytes are missing: the pack ends ${
           at - payload.length
         } bytes early`,
@@ -315,18 +318,18 @@ export function decodePackEntries(
       continue;
     }
     if (entry.kind === "folder") {
-      results.push({ entry, files: [] });
+      yield { entry, files: [] };
       continue;
     }
     if (entry.kind === "file") {
-      if (crc32(bytes) !== entry.crc) {
-        lost("CRC-32 mismatch: the pack is damaged here");
-      } else results.push({ entry, files: [{ path: entry.path, bytes }] });
+      yield crc32(bytes) !== entry.crc
+        ? lost("CRC-32 mismatch: the pack is damaged here")
+        : { entry, files: [{ path: entry.path, bytes }] };
       continue;
     }
     if (broken !== undefined) {
       if (want) {
-        lost(
+        yield lost(
           `not decoded: ${broken}, before it in its block, is damaged, and a block's dumps are decoded in sequence`,
         );
       }
@@ -334,9 +337,8 @@ export function decodePackEntries(
     }
     const restored = restoreDump(entry, bytes, decoder);
     if (restored.problem !== undefined) broken = entry.path;
-    if (want) results.push(restored);
+    if (want) yield restored;
   }
-  return results;
 }
 
 function wanted(
