@@ -16,6 +16,8 @@ import {
   type TaskDefinition,
   terminalProgress,
 } from "./_cli.ts";
+import { runPackAnalyze } from "./_pack_analyze.ts";
+import { packRequested } from "./_pack_flag.ts";
 
 const ANALYZE: TaskDefinition = {
   name: "analyze",
@@ -64,7 +66,8 @@ const ANALYZE: TaskDefinition = {
   ],
 };
 
-if (import.meta.main) {
+if (import.meta.main && packRequested(Deno.args)) await runPackAnalyze();
+else if (import.meta.main) {
   await runTask(ANALYZE, async (flags) => {
     const started = performance.now();
     const bitstreamDirs = flags["bitstream-dir"] as string[];
