@@ -1,6 +1,7 @@
 /**
- * The lanes of the pack jobs: this thread alone (one job), or `jobs` workers
- * running `pack_worker.ts`, each doing one block at a time. Callers keep up to
+ * The lanes of the pack jobs: this thread and `jobs - 1` workers running
+ * `pack_worker.ts`, each doing one block at a time (a worker costs tens of MB of
+ * its own, so this thread works too: it only reads and writes the pack besides). Callers keep up to
  * one more than {@link PackWorkerPool.width} in flight and take results in the order they
  * asked, so that output never depends on the number of jobs.
  *
@@ -39,7 +40,7 @@ interface Job {
 /**
  * Starts a pool.
  *
- * @param jobs Workers to start; 1 works in this thread.
+ * @param jobs Lanes: this thread and `jobs - 1` workers.
  * @returns The pool.
  *
  * @example
@@ -71,6 +72,7 @@ export function packWorkerPool(jobs: number): PackWorkerPool {
   const busy = new Map<Worker, Job>();
   const workers: Worker[] = [];
   let nextId = 0;
+  let threadIdle = true;
   const dispatch = () => {
     while (idle.length > 0 && waiting.length > 0) {
       const worker = idle.pop()!;
@@ -81,8 +83,23 @@ export function packWorkerPool(jobs: number): PackWorkerPool {
         : [];
       worker.postMessage({ id: job.id, request: job.request }, payload);
     }
+    while (waiting.length > 0 && idle.length === 0 && threadIdle) {
+      // This thread's lane: after the current task yields, so that replies
+      // and writes go on meanwhile.
+      threadIdle = false;
+      const job = waiting.shift()!;
+      setTimeout(() => {
+        try {
+          job.resolve(handlePackRequest(job.request).reply);
+        } catch (error) {
+          job.reject(error as Error);
+        }
+        threadIdle = true;
+        dispatch();
+      }, 0);
+    }
   };
-  for (let i = 0; i < jobs; i++) {
+  for (let i = 1; i < jobs; i++) {
     const worker = new Worker(new URL("./pack_worker.ts", import.meta.url), {
       type: "module",
     });
