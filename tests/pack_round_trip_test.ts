@@ -12,6 +12,7 @@ import { decodePack, verifyPack } from "../src/jobs/pack_decode_job.ts";
 import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { listPack } from "../src/jobs/pack_list_job.ts";
 import { mergePacks } from "../src/jobs/pack_merge_job.ts";
+import { packWorkerPool } from "../src/jobs/pack_worker_pool.ts";
 import { KvbitsJobError } from "../src/jobs/job_error.ts";
 import {
   FIXTURES,
@@ -305,4 +306,30 @@ Deno.test("pack: decode and verify on workers restore the same tree and report t
       assertEquals(verified.entries, report.entries);
     }
   });
+});
+
+Deno.test("pack: a worker that cannot start leaves its blocks to the other lanes", async () => {
+  const pool = packWorkerPool(
+    3,
+    new URL("./no_such_worker_module.ts", import.meta.url),
+  );
+  try {
+    const replies = await Promise.all(
+      [1, 2, 3, 4].map((n) =>
+        pool.run({
+          kind: "encode",
+          root: ".",
+          items: [{ kind: "folder", path: `f${n}` }],
+        })
+      ),
+    );
+    assertEquals(replies.map((reply) => "body" in reply && reply.folders), [
+      1,
+      1,
+      1,
+      1,
+    ]);
+  } finally {
+    pool.close();
+  }
 });

@@ -41,6 +41,7 @@ interface Job {
  * Starts a pool.
  *
  * @param jobs Lanes: this thread and `jobs - 1` workers.
+ * @param module The workers' module (tests give one that cannot load).
  * @returns The pool.
  *
  * @example
@@ -59,7 +60,10 @@ interface Job {
  * }
  * ```
  */
-export function packWorkerPool(jobs: number): PackWorkerPool {
+export function packWorkerPool(
+  jobs: number,
+  module: URL = new URL("./pack_worker.ts", import.meta.url),
+): PackWorkerPool {
   if (jobs <= 1) {
     return {
       width: 1,
@@ -100,9 +104,7 @@ export function packWorkerPool(jobs: number): PackWorkerPool {
     }
   };
   for (let i = 1; i < jobs; i++) {
-    const worker = new Worker(new URL("./pack_worker.ts", import.meta.url), {
-      type: "module",
-    });
+    const worker = new Worker(module, { type: "module" });
     worker.onmessage = (event) => {
       const { reply, error } = event.data;
       const job = busy.get(worker)!;
@@ -113,10 +115,15 @@ export function packWorkerPool(jobs: number): PackWorkerPool {
       dispatch();
     };
     worker.onerror = (event) => {
+      // A worker that cannot run (say, its module is not there, as in a
+      // bundle) is dropped; its block goes back to the queue for the other
+      // lanes, this thread's included.
       event.preventDefault();
       const job = busy.get(worker);
       busy.delete(worker);
-      job?.reject(new KvbitsJobError(`a worker failed: ${event.message}`));
+      worker.terminate();
+      if (job !== undefined) waiting.unshift(job);
+      dispatch();
     };
     workers.push(worker);
     idle.push(worker);
