@@ -58,3 +58,6 @@ export * from "./src/codec/row_repeats.ts";
 export * from "./src/codec/ctx_model.ts";
 export * from "./src/codec/ctx_codec.ts";
 export * from "./src/codec/rotary_prediction.ts";
+export * from "./src/codec/pack_row_dictionary.ts";
+export * from "./src/codec/pack_models.ts";
+export * from "./src/codec/pack_coder.ts";
