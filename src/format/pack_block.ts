@@ -19,8 +19,9 @@ import { MAX_TENSOR_ELEMENTS } from "./dump_meta.ts";
 import {
   PackBlockDecoder,
   PackBlockEncoder,
+  type PackDumpContext,
   type PackDumpShape,
-} from "./pack_ctx_adapter.ts";
+} from "../codec/pack_coder.ts";
 import {
   metaSectionOf,
   metaTextOf,
@@ -40,6 +41,18 @@ function crcBytes(value: number): Uint8Array {
   const bytes = new Uint8Array(CRC_BYTES);
   new DataView(bytes.buffer).setUint32(0, value, true);
   return bytes;
+}
+
+/** What the coder learns of a dump's place: group, layer, first token. */
+function coderContextOf(dump: PackDumpMeta): PackDumpContext {
+  const seqStart = dump.meta.fields.seq_start;
+  return {
+    group: dump.group,
+    layer: dump.meta.layerId,
+    ...(Number.isSafeInteger(seqStart) && (seqStart as number) >= 0
+      ? { seqStart: seqStart as number }
+      : {}),
+  };
 }
 
 function wordsOf(bytes: Uint8Array): Uint16Array {
@@ -145,10 +158,12 @@ export class PackBlockBuilder {
     const shape = { tokens: seqLen, heads: kvHeads, headDim };
     const bytes = 2 * seqLen * kvHeads * headDim;
     if (k.length !== bytes || v.length !== bytes) return false;
-    const coded = this.#encoder.encodeDump(shape, wordsOf(k), wordsOf(v), {
-      group: dump.group,
-      layer: dump.meta.layerId,
-    });
+    const coded = this.#encoder.encodeDump(
+      shape,
+      wordsOf(k),
+      wordsOf(v),
+      coderContextOf(dump),
+    );
     this.#inputBytes += metaBytes.length + 2 * bytes;
     this.#append({
       kind: "dump",
@@ -404,10 +419,7 @@ function restoreDump(
   const shape: PackDumpShape = entry.shape;
   let k: Uint16Array, v: Uint16Array;
   try {
-    ({ k, v } = decoder.decodeDump(bytes, shape, {
-      group: dump.group,
-      layer: dump.meta.layerId,
-    }));
+    ({ k, v } = decoder.decodeDump(bytes, shape, coderContextOf(dump)));
   } catch (error) {
     return {
       entry,

@@ -17,7 +17,7 @@
 import { KvbitsDataError } from "../codec/errors.ts";
 import { decodeCompactMeta, encodeCompactMeta } from "./compact_meta.ts";
 import { type DumpMeta, parseDumpMeta } from "./dump_meta.ts";
-import type { PackDumpShape } from "./pack_ctx_adapter.ts";
+import type { PackDumpShape } from "../codec/pack_coder.ts";
 
 const TEXT_ENCODER = new TextEncoder();
 const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });

@@ -48,8 +48,12 @@ export const PACK_MAGIC = {
 
 /** The dump coders a pack may name in its header. */
 export const PACK_CODERS = {
-  /** Each dump coded alone by `ctx` (`pack_ctx_adapter.ts`). */
-  ctxAlone: 1,
+  /**
+   * The pack coder (`src/codec/pack_coder.ts`): models and a row dictionary
+   * carried from dump to dump through a block. (1 was each dump coded alone by
+   * `ctx`, in development only: refused.)
+   */
+  packCoder: 2,
 } as const;
 
 function magicOf(letters: string): number {
@@ -105,7 +109,7 @@ function readUint64(bytes: Uint8Array, offset: number): number {
  * import { packHeader, PACK_CODERS, parsePackHeader } from "./pack_layout.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(parsePackHeader(packHeader(PACK_CODERS.ctxAlone)), { coder: 1 });
+ * assertEquals(parsePackHeader(packHeader(PACK_CODERS.packCoder)), { coder: 2 });
  * ```
  */
 export function packHeader(coder: number): Uint8Array {
@@ -140,7 +144,7 @@ export function parsePackHeader(bytes: Uint8Array): { coder: number } {
       }; this kvbits reads version ${PACK_FORMAT_VERSION}`,
     );
   }
-  if (!Object.values(PACK_CODERS).includes(bytes[5] as 1)) {
+  if (!Object.values(PACK_CODERS).includes(bytes[5] as 2)) {
     throw fail(`dump coder ${bytes[5]} is unknown to this kvbits`);
   }
   if (bytes[6] !== 0 || bytes[7] !== 0) {

@@ -32,7 +32,7 @@
  */
 
 import { ByteReader, ByteWriter } from "../codec/byte_io.ts";
-import type { PackDumpShape } from "./pack_ctx_adapter.ts";
+import type { PackDumpShape } from "../codec/pack_coder.ts";
 
 /** A file stored as it is. */
 export interface PackFileEntry {

@@ -112,7 +112,7 @@ export async function encodePack(
   };
   const pool = packWorkerPool(planned[1].done ? 1 : options.jobs ?? 1);
   try {
-    await write(packHeader(PACK_CODERS.ctxAlone));
+    await write(packHeader(PACK_CODERS.packCoder));
     // Blocks coded `jobs` at a time, written in order.
     const queue: Promise<CodedBlock>[] = [];
     const writeNext = async () => {

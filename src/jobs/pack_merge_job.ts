@@ -22,6 +22,7 @@ import {
   blockLength,
   indexBytes,
   type IndexedBlock,
+  PACK_CODERS,
   PACK_TRAILER_BYTES,
   packHeader,
   trailerBytes,
@@ -133,7 +134,7 @@ export async function mergePacks(
     await output.write(bytes);
   };
   try {
-    await write(packHeader(coder ?? 1));
+    await write(packHeader(coder ?? PACK_CODERS.packCoder));
     for (const path of options.inputs) {
       using input = openPackInput(path);
       const index = readPackIndex(input);
