@@ -12,6 +12,7 @@ import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { listPack } from "../src/jobs/pack_list_job.ts";
 import { readPackIndex } from "../src/jobs/pack_reader.ts";
 import { openPackInput } from "../src/dump/pack_input.ts";
+import { decodePack as decodePackBytes } from "../mod.ts";
 import { KV_SAMPLE, withTempDir } from "./_helpers.ts";
 import { equalBytes, treeOf } from "./_pack_helpers.ts";
 
@@ -193,5 +194,27 @@ Deno.test("pack damage: what is not a pack is refused by name", async () => {
       KvbitsDataError,
       "not a kvbits pack",
     );
+  });
+});
+
+Deno.test("pack damage: decodePack in memory returns only checked files and names what it lost", async () => {
+  await withTempDir(async (dir) => {
+    const pack = join(dir, "s.kvp");
+    await encodePack({
+      dumpDir: KV_SAMPLE,
+      pack,
+      durable: false,
+      blockBytes: 48 << 10,
+    });
+    const bytes = Deno.readFileSync(pack);
+    const original = treeOf(KV_SAMPLE);
+    assertEquals(decodePackBytes(bytes).files.length, 153);
+    for (const cut of [bytes.length - 100, Math.floor(bytes.length / 2), 40]) {
+      const decoded = decodePackBytes(bytes.subarray(0, cut));
+      assert(decoded.problems.length > 0, `cut at ${cut}`);
+      for (const file of decoded.files) {
+        assert(equalBytes(file.bytes, original.get(file.path)!), file.path);
+      }
+    }
   });
 });
