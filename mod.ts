@@ -68,8 +68,12 @@ export {
 export type { DumpOutputs, NamedFile } from "./src/format/layout.ts";
 export type { DumpMeta } from "./src/format/dump_meta.ts";
 export type { CodebookMode } from "./src/format/stream_codec.ts";
-// The pack (a whole dump folder in one file, issue 12) gets its reader here:
-// `decodePack`/`listPack`, beside `decodeDump`.
+// A pack (a whole dump folder in one file) held in memory, read back.
+export {
+  type DecodedPack,
+  decodePack,
+  type PackedFile,
+} from "./src/format/pack_bytes.ts";
 
 // Size bounds.
 export { MAX_TENSOR_ELEMENTS } from "./src/format/dump_meta.ts";

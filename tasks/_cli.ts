@@ -187,12 +187,13 @@ export function parseTaskFlags(
     }
   }
   // "--min-seq-len -3" would read "-3" as a flag: attach such a value to its flag
-  // ("--min-seq-len=-3") so that the value check below can say what is wrong.
+  // ("--min-seq-len=-3") so that the value check below can say what is wrong;
+  // likewise "-" (standard input or output, as in "--pack -").
   const attached: string[] = [];
   for (let i = 0; i < separate.length; i++) {
     const arg = separate[i];
     const next = separate[i + 1];
-    if (takesValue(arg) && next !== undefined && /^-\d/.test(next)) {
+    if (takesValue(arg) && next !== undefined && /^-(\d|$)/.test(next)) {
       attached.push(`${arg}=${next}`);
       i++;
     } else {

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { runPackAnalyze } from "./_pack_analyze.ts";
+import { packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import { measureReportSpeeds } from "./_report_speed.ts";
@@ -161,4 +163,7 @@ export const command: TaskCommand = {
   },
 };
 
-if (import.meta.main) await runTask(command.definition, command.main);
+if (import.meta.main) {
+  if (packRequested(Deno.args)) await runPackAnalyze();
+  else await runTask(command.definition, command.main);
+}

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { runPackEncode } from "./_pack_encode.ts";
+import { packRequested } from "./_pack_flag.ts";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import type { StageSelection } from "../src/jobs/dump_selection.ts";
@@ -202,4 +204,7 @@ export const command: TaskCommand = {
   },
 };
 
-if (import.meta.main) await runTask(command.definition, command.main);
+if (import.meta.main) {
+  if (packRequested(Deno.args)) await runPackEncode();
+  else await runTask(command.definition, command.main);
+}

@@ -11,6 +11,10 @@
  * @module
  */
 
+import { runPackAnalyze } from "./_pack_analyze.ts";
+import { runPackDecode, runPackVerify } from "./_pack_decode.ts";
+import { runPackEncode } from "./_pack_encode.ts";
+import { packRequested } from "./_pack_flag.ts";
 import {
   EXIT_CODES,
   kvbitsCommand,
@@ -18,6 +22,16 @@ import {
   type TaskCommand,
   versionText,
 } from "./_cli.ts";
+
+/** The subcommands that work on a pack when given `--pack`. */
+const PACK_RUNNERS: Readonly<
+  Record<string, (args: readonly string[]) => Promise<void>>
+> = {
+  encode: runPackEncode,
+  decode: runPackDecode,
+  verify: runPackVerify,
+  analyze: runPackAnalyze,
+};
 
 /** A subcommand: what it does in one line, and how to load it. */
 interface Subcommand {
@@ -119,6 +133,11 @@ async function main(args: readonly string[]): Promise<number> {
     );
     console.error(`Run "${kvbitsCommand()} --help" for more.`);
     return EXIT_CODES.usage;
+  }
+  const packRunner = helpOf ? undefined : PACK_RUNNERS[name];
+  if (packRunner !== undefined && packRequested(rest)) {
+    await packRunner(rest);
+    return EXIT_CODES.ok;
   }
   let module;
   try {

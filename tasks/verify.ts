@@ -4,6 +4,8 @@
  * @module
  */
 
+import { runPackVerify } from "./_pack_decode.ts";
+import { packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
@@ -126,4 +128,7 @@ export const command: TaskCommand = {
   },
 };
 
-if (import.meta.main) await runTask(command.definition, command.main);
+if (import.meta.main) {
+  if (packRequested(Deno.args)) await runPackVerify();
+  else await runTask(command.definition, command.main);
+}

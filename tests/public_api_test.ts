@@ -119,6 +119,7 @@ Deno.test("mod.ts exports a small named API: no internals, every value with an e
     "ctxDecodeTensor",
     "ctxEncodeTensor",
     "decodeDump",
+    "decodePack",
     "encodeDump",
     "encodeDumps",
     "huffmanDecodeTensor",

@@ -1,0 +1,361 @@
+/**
+ * The files of a folder tree, as a pack stores them: every regular file and every
+ * empty folder, by `/`-separated relative path; and the reads and writes of them.
+ *
+ * Read me first:
+ * - kvbits' own temporary files and folder locks are left out; so is any path
+ *   given in `skip` (the pack being written, when it is inside the folder).
+ * - Symbolic links and other files that are not regular files (FIFOs, devices,
+ *   sockets) are not followed or read: they are listed as refused, with why.
+ *
+ * @module
+ */
+
+import { join, resolve } from "@std/path";
+import { fileErrorOf } from "./file_error.ts";
+import { LOCK_FILE_NAME } from "./folder_lock.ts";
+import { readFileSync, reusedFileReader } from "./read_file.ts";
+import {
+  TEMPORARY_FILE_MARK,
+  writeFileAtomicSync,
+} from "./write_file_atomic.ts";
+
+/** What a folder tree holds. */
+export interface TreeListing {
+  /** Regular files, sorted. */
+  readonly files: string[];
+  /** Folders with nothing in them, sorted. */
+  readonly emptyFolders: string[];
+  /** Entries that are not regular files or folders, with why. */
+  readonly refused: { readonly path: string; readonly reason: string }[];
+}
+
+/** What one folder of a tree holds (names, sorted). */
+export interface FolderListing {
+  /** Names of its regular files. */
+  readonly files: string[];
+  /** Names of its folders. */
+  readonly folders: string[];
+  /** Entries that are not regular files or folders, with why. */
+  readonly refused: { readonly path: string; readonly reason: string }[];
+}
+
+/**
+ * Lists one folder of a tree (what {@link listTree} does for each folder).
+ *
+ * @param root The tree's folder.
+ * @param folder The folder's relative path (`""` for the root).
+ * @param skip Absolute paths to leave out.
+ * @returns Its files and folders by name, and refused entries by path.
+ * @throws {KvbitsFileError} When the folder cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { listFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/a/b`, { recursive: true });
+ * await Deno.writeTextFile(`${root}/a/x.txt`, "x");
+ * assertEquals(listFolder(root, "a"), { files: ["x.txt"], folders: ["b"], refused: [] });
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function listFolder(
+  root: string,
+  folder: string,
+  skip: readonly string[] = [],
+): FolderListing {
+  const full = folder === "" ? root : join(root, folder);
+  const prefix = folder === "" ? "" : `${folder}/`;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(full)];
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+  const listing: FolderListing = { files: [], folders: [], refused: [] };
+  for (const entry of entries) {
+    const name = entry.name;
+    if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
+    if (skip.length > 0 && skip.includes(resolve(join(full, name)))) continue;
+    if (entry.isDirectory) listing.folders.push(name);
+    else if (entry.isFile) listing.files.push(name);
+    else {
+      listing.refused.push({
+        path: prefix + name,
+        reason: entry.isSymlink
+          ? "a symbolic link (packs hold regular files only)"
+          : "not a regular file",
+      });
+    }
+  }
+  listing.files.sort();
+  listing.folders.sort();
+  return listing;
+}
+
+/**
+ * The size of a file of a tree.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @returns Its size in bytes.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { treeFileSize } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * assertEquals(treeFileSize(root, "x"), 3);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function treeFileSize(root: string, path: string): number {
+  const full = join(root, path);
+  try {
+    return Deno.statSync(full).size;
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}
+
+/**
+ * Lists a folder tree.
+ *
+ * @param root The folder.
+ * @param skip Absolute paths to leave out.
+ * @returns Its files, empty folders and refused entries.
+ * @throws {KvbitsFileError} When a folder cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { listTree } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/a/empty`, { recursive: true });
+ * await Deno.writeTextFile(`${root}/a/x.txt`, "x");
+ * await Deno.writeTextFile(`${root}/.hidden`, "h");
+ * assertEquals(listTree(root), { files: [".hidden", "a/x.txt"], emptyFolders: ["a/empty"], refused: [] });
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function listTree(
+  root: string,
+  skip: readonly string[] = [],
+): TreeListing {
+  const listing: TreeListing = { files: [], emptyFolders: [], refused: [] };
+  const absolute = skip.map((path) => resolve(path));
+  const visit = (folder: string) => {
+    const here = listFolder(root, folder, absolute);
+    const prefix = folder === "" ? "" : `${folder}/`;
+    for (const name of here.files) listing.files.push(prefix + name);
+    listing.refused.push(...here.refused);
+    for (const name of here.folders) visit(prefix + name);
+    if (
+      folder !== "" && here.files.length + here.folders.length +
+            here.refused.length === 0
+    ) listing.emptyFolders.push(folder);
+  };
+  visit("");
+  listing.files.sort();
+  listing.emptyFolders.sort();
+  return listing;
+}
+
+/**
+ * Reads a file of a tree, into `buffer` when it is large enough.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param buffer Reused space, when the caller has some.
+ * @returns The bytes (a view of `buffer` when it was used).
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { readTreeFile } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * assertEquals(readTreeFile(root, "x").length, 3);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function readTreeFile(
+  root: string,
+  path: string,
+  buffer?: Uint8Array,
+): Uint8Array {
+  const full = join(root, path);
+  try {
+    return readFileSync(
+      full,
+      (size) =>
+        buffer !== undefined && buffer.length >= size
+          ? buffer
+          : new Uint8Array(size),
+    );
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}
+
+/**
+ * A reader of a tree's files that reuses one buffer per role (each read
+ * replaces the last of its role): for the tensors of one dump after another.
+ *
+ * @param root The tree's folder.
+ * @returns The reader: relative path and role in, bytes out.
+ *
+ * @example
+ * ```ts
+ * import { treeFileReader } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * const read = treeFileReader(root);
+ * assertEquals(read("x", "k").length, 3);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function treeFileReader(
+  root: string,
+): (path: string, role: string) => Uint8Array {
+  const read = reusedFileReader();
+  return (path, role) => {
+    const full = join(root, path);
+    try {
+      return read(full, role);
+    } catch (error) {
+      throw fileErrorOf(full, error);
+    }
+  };
+}
+
+/**
+ * Reads a file of a tree unless it is larger than `limit` (checked before
+ * reading, so that a huge file is never loaded).
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param limit Most bytes to read.
+ * @returns The bytes, or undefined when the file is larger.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { readSmallTreeFile } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * assertEquals(readSmallTreeFile(root, "x", 2), undefined);
+ * assertEquals(readSmallTreeFile(root, "x", 3)?.length, 3);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function readSmallTreeFile(
+  root: string,
+  path: string,
+  limit: number,
+): Uint8Array | undefined {
+  const full = join(root, path);
+  try {
+    if (Deno.statSync(full).size > limit) return undefined;
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+  return readTreeFile(root, path);
+}
+
+/**
+ * Whether a path of a tree exists (as anything, a broken link included).
+ *
+ * @param root The tree's folder.
+ * @param path The relative path.
+ * @returns True when something is there.
+ *
+ * @example
+ * ```ts
+ * import { treePathExists } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(treePathExists(Deno.cwd(), "no such file here"), false);
+ * ```
+ */
+export function treePathExists(root: string, path: string): boolean {
+  try {
+    Deno.lstatSync(join(root, path));
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw fileErrorOf(join(root, path), error);
+  }
+}
+
+/**
+ * Writes a file of a tree atomically (temporary name, rename), making folders.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param bytes Its content.
+ * @param options `durable`: flush before the rename; `folders`: folders known to
+ * exist (filled as folders are made, for {@link syncFolders}).
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { writeTreeFile } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * writeTreeFile(root, "a/b.txt", new TextEncoder().encode("b"), { durable: false, folders: new Set() });
+ * assertEquals(await Deno.readTextFile(`${root}/a/b.txt`), "b");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function writeTreeFile(
+  root: string,
+  path: string,
+  bytes: Uint8Array,
+  options: { readonly durable: boolean; readonly folders: Set<string> },
+): void {
+  const full = join(root, path);
+  try {
+    writeFileAtomicSync(full, bytes, options);
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}
+
+/**
+ * Makes a folder of a tree (and its parents).
+ *
+ * @param root The tree's folder.
+ * @param path The folder's relative path.
+ * @throws {KvbitsFileError} Naming the folder.
+ *
+ * @example
+ * ```ts
+ * import { makeTreeFolder } from "./pack_tree.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * makeTreeFolder(root, "a/b");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function makeTreeFolder(root: string, path: string): void {
+  const full = join(root, path);
+  try {
+    Deno.mkdirSync(full, { recursive: true });
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Coding one block: read its files and code its dumps into a block body. The one path of this work, run by the task's thread or by a worker
+ * (`pack_worker.ts`); its result is plain data that crosses threads.
+ *
+ * @module
+ */
+
+import { readTreeFile, treeFileReader } from "../dump/pack_tree.ts";
+import { type BlockBody, PackBlockBuilder } from "../format/pack_block.ts";
+import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
+import type { PlannedItem } from "./pack_plan.ts";
+
+/** A coded block, and what it holds. */
+export interface CodedBlock {
+  /** The block, but its number. */
+  readonly body: BlockBody;
+  /** Dumps coded. */
+  readonly dumps: number;
+  /** Files stored as they are (dumps that turned out not to be codable too). */
+  readonly files: number;
+  /** Empty folders. */
+  readonly folders: number;
+  /** Bytes of the coded dumps' K and V files. */
+  readonly tensorBytes: number;
+  /** Bytes of every file in the block. */
+  readonly inputBytes: number;
+}
+
+/**
+ * Reads a block's files and codes its dumps.
+ *
+ * @param root The tree's folder.
+ * @param items The block's items, in order.
+ * @returns The coded block.
+ * @throws {KvbitsFileError} When a file cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { encodeBlock } from "./pack_block_task.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const block = encodeBlock("fixtures/kv-sample/llama6L-kjv-ruth", [{
+ *   kind: "dump", path: "layer_5/meta_t384_385.json", kPath: "layer_5/k_t384_385.bin", vPath: "layer_5/v_t384_385.bin",
+ * }, { kind: "folder", path: "empty" }]);
+ * assertEquals([block.dumps, block.folders, block.tensorBytes, block.body.entries], [1, 1, 512, 2]);
+ * ```
+ */
+export function encodeBlock(
+  root: string,
+  items: readonly PlannedItem[],
+): CodedBlock {
+  const builder = new PackBlockBuilder();
+  const read = treeFileReader(root);
+  let coded = 0, files = 0, folders = 0, tensorBytes = 0;
+  for (const item of items) {
+    if (item.kind === "folder") {
+      builder.addFolder(item.path);
+      folders++;
+      continue;
+    }
+    if (item.kind === "file") {
+      builder.addFile(item.path, readTreeFile(root, item.path));
+      files++;
+      continue;
+    }
+    const { path, kPath, vPath } = item;
+    const metaBytes = readTreeFile(root, path);
+    const dump = packDumpMetaOf(path, metaBytes);
+    const k = read(kPath, "k");
+    const v = read(vPath, "v");
+    if (
+      typeof dump !== "string" && dump.kPath === kPath &&
+      dump.vPath === vPath && builder.addDump(path, metaBytes, dump, k, v)
+    ) {
+      coded++;
+      tensorBytes += k.length + v.length;
+      continue;
+    }
+    // Tensors of another size than the meta says (or a meta changed since the
+    // plan): kept as they are.
+    builder.addFile(kPath, k.slice());
+    builder.addFile(vPath, v.slice());
+    builder.addFile(path, metaBytes);
+    files += 3;
+  }
+  return {
+    body: builder.body(),
+    dumps: coded,
+    files,
+    folders,
+    tensorBytes,
+    inputBytes: builder.inputBytes,
+  };
+}

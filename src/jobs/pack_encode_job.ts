@@ -1,0 +1,175 @@
+/**
+ * `encode --pack`: a whole folder tree into one pack file (or standard output).
+ *
+ * @module
+ */
+
+import { crc32 } from "../codec/crc32.ts";
+import { openPackOutput } from "../dump/pack_output.ts";
+import { withHeader } from "../format/pack_block.ts";
+import {
+  indexBytes,
+  type IndexedBlock,
+  PACK_CODERS,
+  PACK_TRAILER_BYTES,
+  packHeader,
+  trailerBytes,
+} from "../format/pack_layout.ts";
+import type { DumpOutcome, ProgressListener } from "./job_report.ts";
+import type { CodedBlock } from "./pack_block_task.ts";
+import { packWorkerPool } from "./pack_worker_pool.ts";
+import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
+
+/**
+ * Input bytes after which a block ends: 8 MiB. A block is the unit of parallel
+ * work, of seeking and of loss; its dumps share the coder's carried models.
+ */
+export const PACK_BLOCK_BYTES = 8 << 20;
+
+/** What {@link encodePack} needs. */
+export interface PackEncodeOptions {
+  /** The folder to pack. */
+  readonly dumpDir: string;
+  /** The pack to write, or `-` for standard output. */
+  readonly pack: string;
+  /** Flush the pack before it gets its name (default true). */
+  readonly durable?: boolean;
+  /** Input bytes after which a block ends (default {@link PACK_BLOCK_BYTES}). */
+  readonly blockBytes?: number;
+  /** Blocks coded at once, by as many workers (default 1: in this thread). */
+  readonly jobs?: number;
+  /** Called after each block. */
+  readonly onProgress?: ProgressListener;
+}
+
+/** What {@link encodePack} did. */
+export interface PackEncodeReport {
+  /** Dumps coded. */
+  readonly dumps: number;
+  /** Files stored as they are (not part of a coded dump). */
+  readonly files: number;
+  /** Empty folders. */
+  readonly folders: number;
+  /** Blocks written. */
+  readonly blocks: number;
+  /** Bytes of every file packed. */
+  readonly inputBytes: number;
+  /** Bytes of the K and V files of the coded dumps. */
+  readonly tensorBytes: number;
+  /** Bytes of the pack, everything counted. */
+  readonly packBytes: number;
+  /** Entries left out (not regular files), as skipped outcomes. */
+  readonly outcomes: DumpOutcome[];
+  /** Wall time of the job. */
+  readonly seconds: number;
+}
+
+/**
+ * Packs a folder tree.
+ *
+ * @param options The folder, the pack, durability and block size.
+ * @returns What was packed.
+ * @throws {KvbitsFileError} When the folder or a file cannot be read or the pack
+ * cannot be written (nothing is left under the pack's name then).
+ *
+ * @example
+ * ```ts
+ * import { encodePack } from "./pack_encode_job.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const report = await encodePack({ dumpDir: "fixtures/kv-sample", pack: `${out}/s.kvp`, durable: false });
+ * assertEquals([report.dumps, report.files, report.blocks], [51, 0, 1]);
+ * assertEquals(report.packBytes, (await Deno.stat(`${out}/s.kvp`)).size);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export async function encodePack(
+  options: PackEncodeOptions,
+): Promise<PackEncodeReport> {
+  const started = performance.now();
+  const root = options.dumpDir;
+  const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
+  const refused: RefusedEntries = [];
+  const plan = planBlocks(root, blockBytes, {
+    skip: options.pack === "-" ? [] : [options.pack],
+    refused,
+  });
+  // The first two blocks are planned before the pack is opened, so that a folder
+  // that cannot be read leaves nothing behind, and workers start only for two
+  // blocks or more.
+  const planned = [plan.next(), plan.next()];
+  const output = openPackOutput(options.pack, { durable: options.durable });
+  const counts = { dumps: 0, files: 0, folders: 0, tensorBytes: 0 };
+  const blocks: IndexedBlock[] = [];
+  let position = 0;
+  let packCrc = 0;
+  let inputBytes = 0;
+  const write = async (bytes: Uint8Array) => {
+    packCrc = crc32(bytes, packCrc);
+    position += bytes.length;
+    await output.write(bytes);
+  };
+  const pool = packWorkerPool(planned[1].done ? 1 : options.jobs ?? 1);
+  try {
+    await write(packHeader(PACK_CODERS.packCoder));
+    // Blocks coded `jobs` at a time, written in order.
+    const queue: Promise<CodedBlock>[] = [];
+    const writeNext = async () => {
+      const coded = await queue.shift()!;
+      blocks.push({ offset: position, entries: coded.body.entries });
+      for (const part of withHeader(coded.body, blocks.length - 1)) {
+        await write(part);
+      }
+      counts.dumps += coded.dumps;
+      counts.files += coded.files;
+      counts.folders += coded.folders;
+      counts.tensorBytes += coded.tensorBytes;
+      inputBytes += coded.inputBytes;
+      options.onProgress?.({
+        phase: "packing",
+        done: blocks.length,
+        total: blocks.length + queue.length,
+        bytes: inputBytes,
+      });
+    };
+    for (
+      let next = planned.shift()!;
+      !next.done;
+      next = planned.shift() ?? plan.next()
+    ) {
+      if (queue.length > pool.width) await writeNext();
+      queue.push(
+        pool.run({ kind: "encode", root, items: next.value }) as Promise<
+          CodedBlock
+        >,
+      );
+    }
+    while (queue.length > 0) await writeNext();
+    const indexOffset = position;
+    await write(indexBytes(blocks));
+    await write(trailerBytes({
+      indexOffset,
+      packBytes: position + PACK_TRAILER_BYTES,
+      packCrc,
+    }));
+    await output.commit();
+  } catch (error) {
+    await output.abort();
+    throw error;
+  } finally {
+    pool.close();
+  }
+  return {
+    ...counts,
+    blocks: blocks.length,
+    inputBytes,
+    packBytes: position,
+    outcomes: refused.map(({ path, reason }) => ({
+      dump: path,
+      status: "skipped",
+      reason: `${path}: ${reason}`,
+    })),
+    seconds: (performance.now() - started) / 1000,
+  };
+}

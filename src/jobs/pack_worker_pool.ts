@@ -1,0 +1,142 @@
+/**
+ * The lanes of the pack jobs: this thread and `jobs - 1` workers running
+ * `pack_worker.ts`, each doing one block at a time (a worker costs tens of MB of
+ * its own, so this thread works too: it only reads and writes the pack besides). Callers keep up to
+ * one more than {@link PackWorkerPool.width} in flight and take results in the order they
+ * asked, so that output never depends on the number of jobs.
+ *
+ * @module
+ */
+
+import { KvbitsJobError } from "./job_error.ts";
+import {
+  handlePackRequest,
+  type PackReply,
+  type PackRequest,
+} from "./pack_worker.ts";
+
+/** Runs pack work; {@link PackWorkerPool.close} stops its workers. */
+export interface PackWorkerPool {
+  /** Blocks worked on at once. */
+  readonly width: number;
+  /**
+   * Does one request on a free lane.
+   *
+   * @param request The work (its payload buffer, if any, is transferred).
+   * @returns The reply.
+   */
+  run(request: PackRequest): Promise<PackReply>;
+  /** Stops the workers. */
+  close(): void;
+}
+
+interface Job {
+  readonly id: number;
+  readonly request: PackRequest;
+  readonly resolve: (reply: PackReply) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Starts a pool.
+ *
+ * @param jobs Lanes: this thread and `jobs - 1` workers.
+ * @param module The workers' module (tests give one that cannot load).
+ * @returns The pool.
+ *
+ * @example
+ * ```ts
+ * import { packWorkerPool } from "./pack_worker_pool.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pool = packWorkerPool(2);
+ * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
+ * const dump = (t: number) => ({ kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin` });
+ * try {
+ *   const blocks = await Promise.all([[dump(384)], [dump(385), dump(386)], [dump(387)]].map((items) => pool.run({ kind: "encode", root, items })));
+ *   assertEquals(blocks.map((block) => "body" in block && block.dumps), [1, 2, 1]);
+ * } finally {
+ *   pool.close();
+ * }
+ * ```
+ */
+export function packWorkerPool(
+  jobs: number,
+  module: URL = new URL("./pack_worker.ts", import.meta.url),
+): PackWorkerPool {
+  if (jobs <= 1) {
+    return {
+      width: 1,
+      run: (request) => Promise.resolve(handlePackRequest(request).reply),
+      close: () => {},
+    };
+  }
+  const waiting: Job[] = [];
+  const idle: Worker[] = [];
+  const busy = new Map<Worker, Job>();
+  const workers: Worker[] = [];
+  let nextId = 0;
+  let threadIdle = true;
+  const dispatch = () => {
+    while (idle.length > 0 && waiting.length > 0) {
+      const worker = idle.pop()!;
+      const job = waiting.shift()!;
+      busy.set(worker, job);
+      const payload = job.request.kind === "restore"
+        ? [job.request.payload.buffer as ArrayBuffer]
+        : [];
+      worker.postMessage({ id: job.id, request: job.request }, payload);
+    }
+    while (waiting.length > 0 && idle.length === 0 && threadIdle) {
+      // This thread's lane: after the current task yields, so that replies
+      // and writes go on meanwhile.
+      threadIdle = false;
+      const job = waiting.shift()!;
+      setTimeout(() => {
+        try {
+          job.resolve(handlePackRequest(job.request).reply);
+        } catch (error) {
+          job.reject(error as Error);
+        }
+        threadIdle = true;
+        dispatch();
+      }, 0);
+    }
+  };
+  for (let i = 1; i < jobs; i++) {
+    const worker = new Worker(module, { type: "module" });
+    worker.onmessage = (event) => {
+      const { reply, error } = event.data;
+      const job = busy.get(worker)!;
+      busy.delete(worker);
+      idle.push(worker);
+      if (error !== undefined) job.reject(new KvbitsJobError(error));
+      else job.resolve(reply);
+      dispatch();
+    };
+    worker.onerror = (event) => {
+      // A worker that cannot run (say, its module is not there, as in a
+      // bundle) is dropped; its block goes back to the queue for the other
+      // lanes, this thread's included.
+      event.preventDefault();
+      const job = busy.get(worker);
+      busy.delete(worker);
+      worker.terminate();
+      if (job !== undefined) waiting.unshift(job);
+      dispatch();
+    };
+    workers.push(worker);
+    idle.push(worker);
+  }
+  return {
+    width: jobs,
+    run: (request) =>
+      new Promise((resolve, reject) => {
+        waiting.push({ id: nextId++, request, resolve, reject });
+        dispatch();
+      }),
+    close() {
+      for (const worker of workers) worker.terminate();
+    },
+  };
+}

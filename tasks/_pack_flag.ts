@@ -1,0 +1,46 @@
+/**
+ * `--pack FILE`: what makes encode, decode and verify work on a pack instead of a
+ * bitstream folder. The tasks look for it before parsing their flags and hand the
+ * command line to the pack task of the same name.
+ *
+ * @module
+ */
+
+/**
+ * Whether a command line asks for a pack (`--pack X` or `--pack=X`).
+ *
+ * @param args The command line.
+ * @returns True when `--pack` is among the flags.
+ *
+ * @example
+ * ```ts
+ * import { packRequested } from "./_pack_flag.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(packRequested(["--dump-dir", "d", "--pack", "-"]), true);
+ * assertEquals(packRequested(["--pack=x.kvp"]), true);
+ * assertEquals(packRequested(["--bitstream-dir", "b"]), false);
+ * ```
+ */
+export function packRequested(args: readonly string[]): boolean {
+  return args.some((arg) => arg === "--pack" || arg.startsWith("--pack="));
+}
+
+/**
+ * Where a pack task prints its summary: stderr when the pack itself goes to
+ * stdout, stdout otherwise.
+ *
+ * @param pack The `--pack` value.
+ * @returns The print function.
+ *
+ * @example
+ * ```ts
+ * import { summaryPrinter } from "./_pack_flag.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(summaryPrinter("-"), console.error);
+ * ```
+ */
+export function summaryPrinter(pack: string): (line: string) => void {
+  return pack === "-" ? console.error : console.log;
+}
