@@ -119,7 +119,8 @@ Deno.test("relative paths are taken from where the user stands; short flags; a '
       "ctx",
     ], join(work, "sub"));
     assertEquals(run.code, 0, run.stderr);
-    assertEquals((await listFiles(join(work, "bits"))).length, 51);
+    // 51 dump files and the folder's manifest.
+    assertEquals((await listFiles(join(work, "bits"))).length, 52);
     assertEquals(
       await Deno.stat(join(ROOT, "../bits")).catch(() => "none"),
       "none",
