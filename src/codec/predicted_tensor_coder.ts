@@ -1,0 +1,454 @@
+/**
+ * Predicted coding of FP16 tensors: a target tensor coded as residuals against a
+ * predictor tensor of the same shape, with adaptive models and channel statistics
+ * carried from one tensor to the next of a block (see `predicted_tensor_model.ts`
+ * for the model).
+ *
+ * Read me first:
+ * - One encoder (or decoder) object per block: it keeps one set of adaptive models
+ *   for K and one for V, shared by the block's layers (the scale context already
+ *   says what a layer's residuals look like), and the channel state of each slot
+ *   (layer and K or V) apart. Tensors must be decoded in the order they were
+ *   encoded, with the same slots and predictors; after a decode error the decoder's
+ *   state is undefined and the block is lost.
+ * - Elements are coded in the tensor's order (token rows, then heads, then
+ *   channels); element `j` of a row uses rANS lane `j mod 4`.
+ * - Payload of one tensor: varint length of the rANS stream, the rANS stream (one
+ *   residual symbol per element, `rans.ts`), then the raw bits of the large
+ *   residuals, least significant bit first, packed into 16-bit little-endian words
+ *   (the last one padded with zeros). The element count comes from the shape.
+ * - Decoding is bounded by the shape and checks everything it reads: the rANS end
+ *   state, every raw word used and its padding zero, every decoded ordinal inside
+ *   `0..65535`. Corrupt input ends in `KvbitsDataError`, or (rarely) in wrong words
+ *   that the caller's checksum catches; it never loops or reads out of bounds.
+ *
+ * @module
+ */
+
+import { AdaptiveFrequencies, BUCKET_SHIFT } from "./adaptive_frequencies.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
+import type { TensorShape } from "./ctx_codec.ts";
+import { KvbitsDataError } from "./errors.ts";
+import {
+  fp16Values,
+  inverseUlps,
+  PREDICTED_ALPHABET,
+  PREDICTED_BIAS_RATE,
+  PREDICTED_CONTEXT_NO_HISTORY,
+  PREDICTED_CONTEXT_SPECIAL,
+  PREDICTED_CONTEXTS,
+  PREDICTED_SPREAD_RATE,
+  PredictedChannels,
+  predictedContext,
+} from "./predicted_tensor_model.ts";
+import {
+  RANS_HEADER_BYTES,
+  RANS_LANE_SHIFT,
+  RANS_LOWER_BOUND,
+  RANS_PROBABILITY_BITS,
+  ransCheckEnd,
+  ransEncode,
+  ransReadStates,
+} from "./rans.ts";
+
+/** Where a tensor belongs in its block: its layer, and K or V. */
+export interface PredictedSlot {
+  /** The layer (`layer_id`). */
+  readonly layer: number;
+  /** Which tensor of the dump. */
+  readonly tensor: "k" | "v";
+}
+
+const STREAM = "predicted tensor";
+const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
+const TABLE_ROW = PREDICTED_ALPHABET + 1;
+
+/** What encoder and decoder share: models, channel states, value tables. */
+class PredictedState {
+  readonly models: { k: AdaptiveFrequencies; v: AdaptiveFrequencies };
+  readonly slots = new Map<string, PredictedChannels>();
+  readonly values: Float32Array = fp16Values();
+  readonly inverse: Float64Array = inverseUlps();
+
+  constructor() {
+    const k = new AdaptiveFrequencies(PREDICTED_CONTEXTS, PREDICTED_ALPHABET);
+    const v = new AdaptiveFrequencies(PREDICTED_CONTEXTS, PREDICTED_ALPHABET);
+    k.reset();
+    v.reset();
+    this.models = { k, v };
+  }
+
+  /** The slot's channel state, made (without history) on first use. */
+  channels(slot: PredictedSlot, channels: number): PredictedChannels {
+    const key = `${slot.tensor}${slot.layer}/${channels}`;
+    let state = this.slots.get(key);
+    if (state === undefined) {
+      state = new PredictedChannels(channels);
+      this.slots.set(key, state);
+    }
+    return state;
+  }
+}
+
+function checkShape(
+  action: string,
+  shape: TensorShape,
+  lengths: Record<string, number>,
+): number {
+  const { tokens, heads, headDim } = shape;
+  for (const n of [tokens, heads, headDim]) {
+    if (!Number.isInteger(n) || n < 0) {
+      throw new RangeError(
+        `Cannot ${action}: shape ${tokens} x ${heads} x ${headDim} is not made of whole numbers`,
+      );
+    }
+  }
+  const elements = tokens * heads * headDim;
+  for (const [name, length] of Object.entries(lengths)) {
+    if (length !== elements) {
+      throw new RangeError(
+        `Cannot ${action}: the ${name} holds ${length} words, the shape ${tokens} x ${heads} x ${headDim} wants ${elements}`,
+      );
+    }
+  }
+  return elements;
+}
+
+function checkSlot(action: string, slot: PredictedSlot): void {
+  if (
+    !Number.isInteger(slot.layer) || slot.layer < 0 ||
+    (slot.tensor !== "k" && slot.tensor !== "v")
+  ) {
+    throw new RangeError(
+      `Cannot ${action}: slot layer ${slot.layer} tensor ${slot.tensor} is not a layer number and "k" or "v"`,
+    );
+  }
+}
+
+/**
+ * Codes FP16 tensors against predictor tensors, carrying its models from one
+ * tensor to the next (one encoder per block; see the module notes).
+ *
+ * @example Two dumps of one layer, decoded back in order
+ * ```ts
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const shape = { tokens: 2, heads: 1, headDim: 4 };
+ * const first = Uint16Array.from([0x3c00, 0x3c01, 0xbc00, 0x0001, 0x7e00, 0x8000, 0x3555, 0x2000]);
+ * const second = Uint16Array.from([0x3c02, 0x3bff, 0xbc03, 0x0000, 0x7c00, 0x0000, 0x3556, 0x2001]);
+ * const predictor = Uint16Array.from([0x3c01, 0x3c01, 0xbc01, 0x0002, 0x3c00, 0x8001, 0x3550, 0x2000]);
+ * const slot = { layer: 0, tensor: "k" } as const;
+ *
+ * const encoder = new PredictedTensorEncoder();
+ * const payloads = [encoder.encode(first, predictor, shape, slot), encoder.encode(second, predictor, shape, slot)];
+ * const decoder = new PredictedTensorDecoder();
+ * assertEquals(decoder.decode(payloads[0], predictor, shape, slot), first);
+ * assertEquals(decoder.decode(payloads[1], predictor, shape, slot), second);
+ * ```
+ */
+export class PredictedTensorEncoder {
+  readonly #state = new PredictedState();
+  #records = new Uint32Array(0);
+  #raw = new Uint8Array(0);
+
+  /**
+   * Codes one tensor against its predictor.
+   *
+   * @param target The FP16 words to code.
+   * @param predictor The predictor's FP16 words, same shape.
+   * @param shape `[tokens, heads, headDim]` of both.
+   * @param slot The tensor's layer, and K or V.
+   * @returns The payload (a fresh array).
+   * @throws {RangeError} When a length does not match the shape, or the slot is
+   * not a layer number and "k" or "v".
+   */
+  encode(
+    target: Uint16Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint8Array {
+    const action = "encode a predicted tensor";
+    const n = checkShape(action, shape, {
+      target: target.length,
+      predictor: predictor.length,
+    });
+    checkSlot(action, slot);
+    const rowLength = shape.heads * shape.headDim;
+    if (this.#records.length < n) this.#records = new Uint32Array(n);
+    if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
+    const records = this.#records;
+    const raw = this.#raw;
+    const state = this.#state;
+    const model = state.models[slot.tensor];
+    const table = model.table;
+    const counts = model.counts;
+    const until = model.untilRebuild;
+    const started = model.started;
+    const values = state.values;
+    const inverse = state.inverse;
+    let rawPos = 0;
+    let acc = 0;
+    let accBits = 0;
+    if (rowLength > 0) {
+      const channels = state.channels(slot, rowLength);
+      const bias = channels.bias;
+      const spread = channels.spread;
+      for (let row = 0, i = 0; row < shape.tokens; row++) {
+        const fresh = !channels.started;
+        for (let j = 0; j < rowLength; j++, i++) {
+          const t = target[i];
+          const p = predictor[i];
+          const e = (p >>> 10) & 31;
+          const iu = inverse[e];
+          let c = PREDICTED_CONTEXT_NO_HISTORY;
+          let shift = 0;
+          if (!fresh) {
+            if (e === 31) c = PREDICTED_CONTEXT_SPECIAL;
+            else {
+              c = predictedContext(spread[j] * iu);
+              shift = Math.round(bias[j] * iu);
+            }
+          }
+          let prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) + shift;
+          if (prediction < 0) prediction = 0;
+          else if (prediction > 0xffff) prediction = 0xffff;
+          const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) - prediction;
+          const m = residual < 0 ? -residual : residual;
+          let symbol = 0;
+          if (m !== 0) {
+            let bucket = m;
+            if (m >= 4) {
+              const octave = 31 - Math.clz32(m);
+              const rawBits = octave - 2;
+              bucket = (octave << 2) - 4 + ((m >>> rawBits) & 3);
+              acc |= (m & ((1 << rawBits) - 1)) << accBits;
+              accBits += rawBits;
+              if (accBits >= 16) {
+                raw[rawPos++] = acc & 0xff;
+                raw[rawPos++] = (acc >>> 8) & 0xff;
+                acc >>>= 16;
+                accBits -= 16;
+              }
+            }
+            symbol = 2 * bucket - (residual > 0 ? 1 : 0);
+          }
+          if (started[c] === 0) model.start(c);
+          records[i] = table[c * TABLE_ROW + symbol] |
+            ((j & 3) << RANS_LANE_SHIFT);
+          counts[c * PREDICTED_ALPHABET + symbol]++;
+          if (--until[c] === 0) model.rebuild(c);
+          const error = values[t] - values[p];
+          if (error - error === 0) {
+            const b = bias[j];
+            const off = error - b;
+            const a = off < 0 ? -off : off;
+            spread[j] = fresh
+              ? a
+              : spread[j] + (a - spread[j]) * PREDICTED_SPREAD_RATE;
+            bias[j] = b + off * PREDICTED_BIAS_RATE;
+          }
+        }
+        channels.started = true;
+      }
+    }
+    if (accBits > 0) {
+      raw[rawPos++] = acc & 0xff;
+      raw[rawPos++] = (acc >>> 8) & 0xff;
+    }
+    const stream = ransEncode(records, n);
+    const out = new ByteWriter(stream.length + rawPos + 8);
+    out.varint(stream.length);
+    out.bytes(stream);
+    out.bytes(raw.subarray(0, rawPos));
+    return out.finish().slice();
+  }
+}
+
+/**
+ * Decodes what a {@link PredictedTensorEncoder} coded, tensor by tensor in the same
+ * order, with the same predictors and slots.
+ *
+ * @example
+ * ```ts
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "@kvbits/kvbits";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const shape = { tokens: 1, heads: 2, headDim: 2 };
+ * const target = Uint16Array.from([0x3c00, 0x3c08, 0xfc00, 0x0400]);
+ * const predictor = Uint16Array.from([0x3c01, 0x3c00, 0xfc00, 0x8400]);
+ * const slot = { layer: 3, tensor: "v" } as const;
+ * const payload = new PredictedTensorEncoder().encode(target, predictor, shape, slot);
+ * assertEquals(new PredictedTensorDecoder().decode(payload, predictor, shape, slot), target);
+ * assertThrows(() => new PredictedTensorDecoder().decode(payload.subarray(0, 5), predictor, shape, slot), Error);
+ * ```
+ */
+export class PredictedTensorDecoder {
+  readonly #state = new PredictedState();
+  readonly #states = new Int32Array(4);
+
+  /**
+   * Decodes one tensor.
+   *
+   * @param payload A payload from {@link PredictedTensorEncoder.encode}.
+   * @param predictor The predictor's FP16 words, bit-identical to the encoder's.
+   * @param shape `[tokens, heads, headDim]`.
+   * @param slot The tensor's layer, and K or V, as at encode time.
+   * @returns The FP16 words.
+   * @throws {KvbitsDataError} When the payload is corrupt or does not belong to
+   * this place of the block.
+   * @throws {RangeError} When the predictor's length does not match the shape, or
+   * the slot is not a layer number and "k" or "v".
+   */
+  decode(
+    payload: Uint8Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint16Array {
+    const action = "decode a predicted tensor";
+    const n = checkShape(action, shape, { predictor: predictor.length });
+    checkSlot(action, slot);
+    const reader = new ByteReader(payload, STREAM);
+    const streamLength = reader.varintAtMost(
+      reader.remaining,
+      "rANS stream length",
+    );
+    const rawStart = reader.offset + streamLength;
+    const bytes = payload.subarray(reader.offset, rawStart);
+    if (bytes.length < RANS_HEADER_BYTES) {
+      throw new KvbitsDataError(
+        `rANS stream of ${bytes.length} bytes is shorter than its header`,
+        { stream: STREAM, bitOffset: 8 * reader.offset },
+      );
+    }
+    const rawWords = payload.subarray(rawStart);
+    if (rawWords.length & 1) {
+      throw new KvbitsDataError(
+        `raw bits take ${rawWords.length} bytes, not a whole number of 16-bit words`,
+        { stream: STREAM, bitOffset: 8 * rawStart },
+      );
+    }
+    const out = new Uint16Array(n);
+    const rowLength = shape.heads * shape.headDim;
+    const states = this.#states;
+    states.set(ransReadStates(bytes, STREAM));
+    const state = this.#state;
+    const model = state.models[slot.tensor];
+    const table = model.table;
+    const bucketTable = model.bucket;
+    const counts = model.counts;
+    const until = model.untilRebuild;
+    const started = model.started;
+    const values = state.values;
+    const inverse = state.inverse;
+    const lastWord = bytes.length - 2;
+    const rawLength = rawWords.length;
+    let pos = RANS_HEADER_BYTES;
+    let rawPos = 0;
+    let acc = 0;
+    let accBits = 0;
+    let failure = "";
+    if (rowLength > 0) {
+      const channels = state.channels(slot, rowLength);
+      const bias = channels.bias;
+      const spread = channels.spread;
+      rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
+        const fresh = !channels.started;
+        for (let j = 0; j < rowLength; j++, i++) {
+          const p = predictor[i];
+          const e = (p >>> 10) & 31;
+          const iu = inverse[e];
+          let c = PREDICTED_CONTEXT_NO_HISTORY;
+          let shift = 0;
+          if (!fresh) {
+            if (e === 31) c = PREDICTED_CONTEXT_SPECIAL;
+            else {
+              c = predictedContext(spread[j] * iu);
+              shift = Math.round(bias[j] * iu);
+            }
+          }
+          if (started[c] === 0) model.start(c);
+          const lane = j & 3;
+          let x = states[lane];
+          const slotValue = x & SLOT_MASK;
+          const base = c * TABLE_ROW;
+          let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
+          while (table[base + symbol + 1] >>> 16 <= slotValue) symbol++;
+          const entry = table[base + symbol];
+          x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slotValue -
+            (entry >>> 16);
+          if (x < RANS_LOWER_BOUND) {
+            if (pos > lastWord) {
+              failure = "rANS stream ends early";
+              break rows;
+            }
+            x = (x << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+            pos += 2;
+          }
+          states[lane] = x;
+          counts[c * PREDICTED_ALPHABET + symbol]++;
+          if (--until[c] === 0) model.rebuild(c);
+          let prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) + shift;
+          if (prediction < 0) prediction = 0;
+          else if (prediction > 0xffff) prediction = 0xffff;
+          const bucket = (symbol + 1) >>> 1;
+          let m = bucket;
+          if (bucket >= 4) {
+            const rawBits = (bucket >>> 2) - 1;
+            if (accBits < rawBits) {
+              if (rawPos >= rawLength) {
+                failure = "raw bits end early";
+                break rows;
+              }
+              acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) <<
+                accBits;
+              rawPos += 2;
+              accBits += 16;
+            }
+            m = ((4 | (bucket & 3)) << rawBits) | (acc & ((1 << rawBits) - 1));
+            acc >>>= rawBits;
+            accBits -= rawBits;
+          }
+          const ordinal = symbol & 1 ? prediction + m : prediction - m;
+          if (ordinal < 0 || ordinal > 0xffff) {
+            failure = `decoded ordinal ${ordinal} is outside 0..65535`;
+            break rows;
+          }
+          const t = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
+          out[i] = t;
+          const error = values[t] - values[p];
+          if (error - error === 0) {
+            const b = bias[j];
+            const off = error - b;
+            const a = off < 0 ? -off : off;
+            spread[j] = fresh
+              ? a
+              : spread[j] + (a - spread[j]) * PREDICTED_SPREAD_RATE;
+            bias[j] = b + off * PREDICTED_BIAS_RATE;
+          }
+        }
+        channels.started = true;
+      }
+    }
+    if (failure !== "") {
+      throw new KvbitsDataError(`${failure}: the payload is corrupt`, {
+        stream: STREAM,
+        bitOffset: 8 * (rawStart + rawPos),
+      });
+    }
+    if (rawPos !== rawLength || acc !== 0) {
+      throw new KvbitsDataError(
+        rawPos !== rawLength
+          ? `${
+            rawLength - rawPos
+          } bytes of raw bits left after the last element`
+          : "raw bits end in non-zero padding",
+        { stream: STREAM, bitOffset: 8 * (rawStart + rawPos) },
+      );
+    }
+    ransCheckEnd(states, pos, bytes.length, STREAM);
+    return out;
+  }
+}
