@@ -33,13 +33,10 @@ import {
   fp16Values,
   inverseUlps,
   PREDICTED_ALPHABET,
-  PREDICTED_BIAS_RATE,
-  PREDICTED_CONTEXT_NO_HISTORY,
-  PREDICTED_CONTEXT_SPECIAL,
   PREDICTED_CONTEXTS,
-  PREDICTED_SPREAD_RATE,
   PredictedChannels,
-  predictedContext,
+  type ResidualTables,
+  residualTables,
 } from "./predicted_tensor_model.ts";
 import {
   RANS_HEADER_BYTES,
@@ -62,6 +59,13 @@ export interface PredictedSlot {
 const STREAM = "predicted tensor";
 const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
 const TABLE_ROW = PREDICTED_ALPHABET + 1;
+/** What a decode that stopped early found, by the code its loop notes. */
+const FAILURES = [
+  "",
+  "rANS stream ends early",
+  "raw bits end early",
+  "a decoded word lies outside the 65,536 FP16 words",
+];
 
 /** What encoder and decoder share: models, channel states, value tables. */
 class PredictedState {
@@ -69,6 +73,7 @@ class PredictedState {
   readonly slots = new Map<string, PredictedChannels>();
   readonly values: Float32Array = fp16Values();
   readonly inverse: Float64Array = inverseUlps();
+  readonly residuals: ResidualTables = residualTables();
 
   constructor() {
     const k = new AdaptiveFrequencies(PREDICTED_CONTEXTS, PREDICTED_ALPHABET);
@@ -78,12 +83,26 @@ class PredictedState {
     this.models = { k, v };
   }
 
+  #contexts = new Uint8Array(0);
+  #predictions = new Int32Array(0);
+
+  /** Per-row scratch for `prepareRow`, grown to `rowLength`. */
+  rowScratch(
+    rowLength: number,
+  ): { contexts: Uint8Array; predictions: Int32Array } {
+    if (this.#contexts.length < rowLength) {
+      this.#contexts = new Uint8Array(rowLength);
+      this.#predictions = new Int32Array(rowLength);
+    }
+    return { contexts: this.#contexts, predictions: this.#predictions };
+  }
+
   /** The slot's channel state, made (without history) on first use. */
   channels(slot: PredictedSlot, channels: number): PredictedChannels {
     const key = `${slot.tensor}${slot.layer}/${channels}`;
     let state = this.slots.get(key);
     if (state === undefined) {
-      state = new PredictedChannels(channels);
+      state = new PredictedChannels(channels, this.values, this.inverse);
       this.slots.set(key, state);
     }
     return state;
@@ -186,71 +205,38 @@ export class PredictedTensorEncoder {
     const counts = model.counts;
     const until = model.untilRebuild;
     const started = model.started;
-    const values = state.values;
-    const inverse = state.inverse;
+    const { symbolOf, rawBits } = state.residuals;
     let rawPos = 0;
     let acc = 0;
     let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const bias = channels.bias;
-      const spread = channels.spread;
+      const { contexts, predictions } = state.rowScratch(rowLength);
       for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const fresh = !channels.started;
+        channels.prepareRow(predictor, i, contexts, predictions);
         for (let j = 0; j < rowLength; j++, i++) {
           const t = target[i];
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          let c = PREDICTED_CONTEXT_NO_HISTORY;
-          let shift = 0;
-          if (!fresh) {
-            if (e === 31) c = PREDICTED_CONTEXT_SPECIAL;
-            else {
-              c = predictedContext(spread[j] * iu);
-              shift = Math.round(bias[j] * iu);
-            }
-          }
-          let prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) + shift;
-          if (prediction < 0) prediction = 0;
-          else if (prediction > 0xffff) prediction = 0xffff;
-          const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) - prediction;
-          const m = residual < 0 ? -residual : residual;
-          let symbol = 0;
-          if (m !== 0) {
-            let bucket = m;
-            if (m >= 4) {
-              const octave = 31 - Math.clz32(m);
-              const rawBits = octave - 2;
-              bucket = (octave << 2) - 4 + ((m >>> rawBits) & 3);
-              acc |= (m & ((1 << rawBits) - 1)) << accBits;
-              accBits += rawBits;
-              if (accBits >= 16) {
-                raw[rawPos++] = acc & 0xff;
-                raw[rawPos++] = (acc >>> 8) & 0xff;
-                acc >>>= 16;
-                accBits -= 16;
-              }
-            }
-            symbol = 2 * bucket - (residual > 0 ? 1 : 0);
+          const c = contexts[j];
+          const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) -
+            predictions[j];
+          const symbol = symbolOf[residual + 0xffff];
+          const sign = residual >> 31;
+          const bits = rawBits[symbol];
+          acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
+          accBits += bits;
+          if (accBits >= 16) {
+            raw[rawPos++] = acc & 0xff;
+            raw[rawPos++] = (acc >>> 8) & 0xff;
+            acc >>>= 16;
+            accBits -= 16;
           }
           if (started[c] === 0) model.start(c);
           records[i] = table[c * TABLE_ROW + symbol] |
             ((j & 3) << RANS_LANE_SHIFT);
           counts[c * PREDICTED_ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
-          const error = values[t] - values[p];
-          if (error - error === 0) {
-            const b = bias[j];
-            const off = error - b;
-            const a = off < 0 ? -off : off;
-            spread[j] = fresh
-              ? a
-              : spread[j] + (a - spread[j]) * PREDICTED_SPREAD_RATE;
-            bias[j] = b + off * PREDICTED_BIAS_RATE;
-          }
         }
-        channels.started = true;
+        channels.learnRow(target, predictor, i - rowLength);
       }
     }
     if (accBits > 0) {
@@ -341,102 +327,96 @@ export class PredictedTensorDecoder {
     const counts = model.counts;
     const until = model.untilRebuild;
     const started = model.started;
-    const values = state.values;
-    const inverse = state.inverse;
+    const { rawBits, base } = state.residuals;
     const lastWord = bytes.length - 2;
     const rawLength = rawWords.length;
     let pos = RANS_HEADER_BYTES;
     let rawPos = 0;
     let acc = 0;
     let accBits = 0;
-    let failure = "";
+    // 0 while all is well, else what failed (see FAILURES), reported after the loop.
+    let failure = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const bias = channels.bias;
-      const spread = channels.spread;
+      const { contexts, predictions } = state.rowScratch(rowLength);
+      const turn = rowLength & 3;
+      let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
       rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const fresh = !channels.started;
+        channels.prepareRow(predictor, i, contexts, predictions);
+        // Element j codes on lane j mod 4, which is x0 when it comes.
         for (let j = 0; j < rowLength; j++, i++) {
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          let c = PREDICTED_CONTEXT_NO_HISTORY;
-          let shift = 0;
-          if (!fresh) {
-            if (e === 31) c = PREDICTED_CONTEXT_SPECIAL;
-            else {
-              c = predictedContext(spread[j] * iu);
-              shift = Math.round(bias[j] * iu);
-            }
-          }
+          const c = contexts[j];
           if (started[c] === 0) model.start(c);
-          const lane = j & 3;
-          let x = states[lane];
-          const slotValue = x & SLOT_MASK;
-          const base = c * TABLE_ROW;
+          const slotValue = x0 & SLOT_MASK;
+          const row0 = c * TABLE_ROW;
           let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
-          while (table[base + symbol + 1] >>> 16 <= slotValue) symbol++;
-          const entry = table[base + symbol];
-          x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slotValue -
+          while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
+          const entry = table[row0 + symbol];
+          x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slotValue -
             (entry >>> 16);
-          if (x < RANS_LOWER_BOUND) {
+          if (x0 < RANS_LOWER_BOUND) {
             if (pos > lastWord) {
-              failure = "rANS stream ends early";
+              failure = 1;
               break rows;
             }
-            x = (x << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+            x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
             pos += 2;
           }
-          states[lane] = x;
           counts[c * PREDICTED_ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
-          let prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) + shift;
-          if (prediction < 0) prediction = 0;
-          else if (prediction > 0xffff) prediction = 0xffff;
-          const bucket = (symbol + 1) >>> 1;
-          let m = bucket;
-          if (bucket >= 4) {
-            const rawBits = (bucket >>> 2) - 1;
-            if (accBits < rawBits) {
-              if (rawPos >= rawLength) {
-                failure = "raw bits end early";
-                break rows;
-              }
-              acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) <<
-                accBits;
-              rawPos += 2;
-              accBits += 16;
+          const bits = rawBits[symbol];
+          if (accBits < bits) {
+            if (rawPos >= rawLength) {
+              failure = 2;
+              break rows;
             }
-            m = ((4 | (bucket & 3)) << rawBits) | (acc & ((1 << rawBits) - 1));
-            acc >>>= rawBits;
-            accBits -= rawBits;
+            acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
+            rawPos += 2;
+            accBits += 16;
           }
-          const ordinal = symbol & 1 ? prediction + m : prediction - m;
+          const m = base[symbol] | (acc & ((1 << bits) - 1));
+          acc >>>= bits;
+          accBits -= bits;
+          const negative = (symbol & 1) - 1;
+          const ordinal = predictions[j] + ((m ^ negative) - negative);
+          // The next element's lane.
+          const next = x0;
+          x0 = x1;
+          x1 = x2;
+          x2 = x3;
+          x3 = next;
           if (ordinal < 0 || ordinal > 0xffff) {
-            failure = `decoded ordinal ${ordinal} is outside 0..65535`;
+            failure = 3;
             break rows;
           }
-          const t = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
-          out[i] = t;
-          const error = values[t] - values[p];
-          if (error - error === 0) {
-            const b = bias[j];
-            const off = error - b;
-            const a = off < 0 ? -off : off;
-            spread[j] = fresh
-              ? a
-              : spread[j] + (a - spread[j]) * PREDICTED_SPREAD_RATE;
-            bias[j] = b + off * PREDICTED_BIAS_RATE;
-          }
+          out[i] = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
         }
-        channels.started = true;
+        channels.learnRow(out, predictor, i - rowLength);
+        // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
+        if (turn !== 0) {
+          states[turn] = x0;
+          states[(turn + 1) & 3] = x1;
+          states[(turn + 2) & 3] = x2;
+          states[(turn + 3) & 3] = x3;
+          x0 = states[0];
+          x1 = states[1];
+          x2 = states[2];
+          x3 = states[3];
+        }
       }
+      states[0] = x0;
+      states[1] = x1;
+      states[2] = x2;
+      states[3] = x3;
     }
-    if (failure !== "") {
-      throw new KvbitsDataError(`${failure}: the payload is corrupt`, {
-        stream: STREAM,
-        bitOffset: 8 * (rawStart + rawPos),
-      });
+    if (failure !== 0) {
+      throw new KvbitsDataError(
+        `${FAILURES[failure]}: the payload is corrupt`,
+        {
+          stream: STREAM,
+          bitOffset: 8 * (rawStart + rawPos),
+        },
+      );
     }
     if (rawPos !== rawLength || acc !== 0) {
       throw new KvbitsDataError(

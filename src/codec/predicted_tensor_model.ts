@@ -25,14 +25,14 @@
  *   ({@link PREDICTED_BIAS_RATE}, {@link PREDICTED_SPREAD_RATE}). Elements where
  *   either word is NaN or infinite leave them as they were.
  * - Prediction: the predictor's ordinal shifted by the channel's bias in its own
- *   ulps, `round(bias / ulp)`, clamped to `0..65535`. The bias pays on the deeper
+ *   ulps, `floor(bias / ulp + 1/2)` (for NaN and infinite predictors `bias * 0`, so none), clamped to `0..65535`. The bias pays on the deeper
  *   layers of the int8 predictor (mean error up to half its spread there).
  * - Context of the residual symbol ({@link predictedContext}): 0 for a channel
  *   without history (the first row of a slot), 1 for a predictor that is NaN or
  *   infinite, else `2 + pseudoLog4(16 * spread / ulp)`: a quarter-octave scale
  *   index from the integer's leading bit and the two bits below it, 80 steps
  *   (the integer capped below 2^21).
- * - Residual symbol ({@link residualSymbol}): magnitude `m` below 4 is its own
+ * - Residual symbol ({@link residualTables}): magnitude `m` below 4 is its own
  *   bucket; above, the bucket is the octave of `m` and its two bits below the
  *   leading one (4 buckets per octave), and the `octave - 2` lower bits go raw
  *   (`m < 2^16`, so at most 13). Symbol 0 is `m = 0`; bucket `b >= 1` with sign
@@ -40,7 +40,7 @@
  *   symbols. Any residual is codable: the large buckets are the escape, and their
  *   raw bits are what a residual beyond the model costs.
  * - Determinism: the decoder recomputes every context from words it has already
- *   decoded, with `+ - *` on doubles, `Math.round`, `Math.abs` and integer
+ *   decoded, with `+ - *` on doubles, truncation to int32 and integer
  *   operations only (exact powers of two for the ulps), so both sides agree on
  *   every platform.
  *
@@ -102,9 +102,18 @@ export function inverseUlps(): Float64Array {
  * ```
  */
 export function fp16Values(): Float32Array {
-  const words = new Uint16Array(65536);
-  for (let w = 0; w < 65536; w++) words[w] = w;
-  return Float32Array.from(new Float16Array(words.buffer));
+  const values = new Float32Array(65536);
+  const steps = inverseUlps();
+  for (let w = 0; w < 0x8000; w++) {
+    const e = w >>> 10;
+    const fraction = w & 1023;
+    const value = e === 31
+      ? (fraction === 0 ? Infinity : NaN)
+      : (e === 0 ? fraction : 1024 + fraction) / steps[e];
+    values[w] = value;
+    values[w | 0x8000] = -value;
+  }
+  return values;
 }
 
 /**
@@ -131,98 +140,80 @@ export function predictedContext(scaled: number): number {
   return 2 + (octave << 2) - 4 + ((n >>> (octave - 2)) & 3);
 }
 
+/** The tables that turn residuals into symbols and raw bits, and back. */
+export interface ResidualTables {
+  /** `symbolOf[residual + 65535]`: the symbol of each residual `-65535..65535`. */
+  readonly symbolOf: Uint8Array;
+  /** `rawBits[symbol]`: how many raw bits follow it (`octave - 2`, `0..13`). */
+  readonly rawBits: Uint8Array;
+  /** `base[symbol]`: the magnitude with raw bits 0 (`m` itself below 4). */
+  readonly base: Uint16Array;
+}
+
 /**
- * The symbol and raw bits of a residual (see the module notes).
+ * Builds the residual tables (see the module notes): symbol 0 is residual 0;
+ * bucket `b >= 1` is symbol `2b - 1` when positive, `2b` when negative; magnitude
+ * `m >= 4` falls in bucket `4 * octave - 4 + (the two bits below its leading one)`
+ * and leaves its `octave - 2` low bits raw.
  *
- * @param residual `-65535..65535`.
- * @returns `symbol`, `rawBits` (how many) and `raw` (their value).
+ * @returns The tables.
  *
  * @example
  * ```ts
- * import { residualFromSymbol, residualSymbol } from "@kvbits/kvbits";
+ * import { residualTables } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(residualSymbol(0), { symbol: 0, rawBits: 0, raw: 0 });
- * assertEquals(residualSymbol(-3), { symbol: 6, rawBits: 0, raw: 0 });
- * assertEquals(residualSymbol(22), { symbol: 21, rawBits: 2, raw: 2 });
- * assertEquals(residualFromSymbol(21, 2), 22);
+ * const { symbolOf, rawBits, base } = residualTables();
+ * assertEquals([symbolOf[65535], symbolOf[65535 + 1], symbolOf[65535 - 1], symbolOf[65535 - 3]], [0, 1, 2, 6]);
+ * const s = symbolOf[65535 + 22]; // 22 = 0b10110: octave 4, bits 01, raw 10
+ * assertEquals([s, rawBits[s], base[s] | 0b10], [21, 2, 22]);
+ * assertEquals(symbolOf[0], 118); // -65535
  * ```
  */
-export function residualSymbol(
-  residual: number,
-): { symbol: number; rawBits: number; raw: number } {
-  const m = Math.abs(residual);
-  if (m === 0) return { symbol: 0, rawBits: 0, raw: 0 };
-  let bucket = m;
-  let rawBits = 0;
-  if (m >= SMALL_MAGNITUDES) {
-    const octave = 31 - Math.clz32(m);
-    rawBits = octave - 2;
-    bucket = (octave << 2) - 4 + ((m >>> rawBits) & 3);
+export function residualTables(): ResidualTables {
+  const symbolOf = new Uint8Array(2 * 65535 + 1);
+  const rawBits = new Uint8Array(PREDICTED_ALPHABET);
+  const base = new Uint16Array(PREDICTED_ALPHABET);
+  for (let symbol = 0; symbol < PREDICTED_ALPHABET; symbol++) {
+    const bucket = (symbol + 1) >>> 1;
+    const bits = bucket < SMALL_MAGNITUDES ? 0 : (bucket >>> 2) - 1;
+    const first = bucket < SMALL_MAGNITUDES
+      ? bucket
+      : (4 | (bucket & 3)) << bits;
+    rawBits[symbol] = bits;
+    base[symbol] = first;
+    const sign = symbol & 1 ? 1 : -1;
+    for (let m = first; m < first + (1 << bits); m++) {
+      symbolOf[65535 + sign * m] = symbol;
+    }
   }
-  return {
-    symbol: 2 * bucket - (residual > 0 ? 1 : 0),
-    rawBits,
-    raw: m & ((1 << rawBits) - 1),
-  };
+  return { symbolOf, rawBits, base };
 }
 
 /**
- * How many raw bits follow a symbol: `octave - 2` for buckets of 4 and more.
- *
- * @param symbol `0 .. PREDICTED_ALPHABET - 1`.
- * @returns `0..13`.
- *
- * @example
- * ```ts
- * import { rawBitsOfSymbol } from "@kvbits/kvbits";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals([rawBitsOfSymbol(0), rawBitsOfSymbol(7), rawBitsOfSymbol(21)], [0, 0, 2]);
- * ```
- */
-export function rawBitsOfSymbol(symbol: number): number {
-  const bucket = (symbol + 1) >>> 1;
-  return bucket < SMALL_MAGNITUDES ? 0 : (bucket >>> 2) - 1;
-}
-
-/**
- * The residual a symbol and its raw bits stand for: the inverse of
- * {@link residualSymbol}.
- *
- * @param symbol `0 .. PREDICTED_ALPHABET - 1`.
- * @param raw The raw bits read after it.
- * @returns The residual.
+ * The running state of the channels of one slot (a layer's K or V) across the
+ * tensors of a block, and the two passes over a token row that use it: before the
+ * row is coded, {@link PredictedChannels.prepareRow} gives each element its context
+ * and prediction; after, {@link PredictedChannels.learnRow} updates the statistics
+ * from the row's words. Encoder and decoder call the same two passes.
  *
  * @example
  * ```ts
- * import { residualFromSymbol } from "@kvbits/kvbits";
+ * import { fp16Values, inverseUlps, PredictedChannels, PREDICTED_CONTEXT_NO_HISTORY } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals([residualFromSymbol(0, 0), residualFromSymbol(1, 0), residualFromSymbol(2, 0)], [0, 1, -1]);
- * ```
- */
-export function residualFromSymbol(symbol: number, raw: number): number {
-  const bucket = (symbol + 1) >>> 1;
-  let m = bucket;
-  if (bucket >= SMALL_MAGNITUDES) {
-    const rawBits = (bucket >>> 2) - 1;
-    m = ((4 | (bucket & 3)) << rawBits) | raw;
-  }
-  return symbol & 1 ? m : -m;
-}
-
-/**
- * The running state of the channels of one slot (a layer's K or V) across the dumps
- * of a block.
- *
- * @example
- * ```ts
- * import { PredictedChannels } from "@kvbits/kvbits";
- * import { assertEquals } from "@std/assert";
- *
- * const channels = new PredictedChannels(128);
- * assertEquals([channels.started, channels.bias.length], [false, 128]);
+ * const channels = new PredictedChannels(2, fp16Values(), inverseUlps());
+ * const predictor = Uint16Array.from([0x3c00, 0x4000]); // 1, 2
+ * const target = Uint16Array.from([0x3c01, 0x4000]);
+ * const contexts = new Uint8Array(2);
+ * const predictions = new Int32Array(2);
+ * channels.prepareRow(predictor, 0, contexts, predictions);
+ * assertEquals([...contexts], [PREDICTED_CONTEXT_NO_HISTORY, PREDICTED_CONTEXT_NO_HISTORY]);
+ * assertEquals([...predictions], [0xbc00, 0xc000]); // the predictor's ordinals
+ * channels.learnRow(target, predictor, 0);
+ * assertEquals(channels.spread[0], 2 ** -10); // one ulp of 1
+ * channels.prepareRow(predictor, 0, contexts, predictions);
+ * assertEquals(contexts[0] > PREDICTED_CONTEXT_NO_HISTORY, true);
  * ```
  */
 export class PredictedChannels {
@@ -232,17 +223,112 @@ export class PredictedChannels {
   readonly bias: Float64Array;
   /** Per channel: running mean of `|target - predictor - bias|`. */
   readonly spread: Float64Array;
-  /** True once a row has been coded: the contexts then use the state. */
+  /** True once a row has been learned: the contexts then use the state. */
   started = false;
+  readonly #values: Float32Array;
+  readonly #inverse: Float64Array;
 
   /**
    * A state with no history.
    *
    * @param channels Channels per token row.
+   * @param values {@link fp16Values}, shared.
+   * @param inverse {@link inverseUlps}, shared.
    */
-  constructor(channels: number) {
+  constructor(channels: number, values: Float32Array, inverse: Float64Array) {
     this.channels = channels;
     this.bias = new Float64Array(channels);
     this.spread = new Float64Array(channels);
+    this.#values = values;
+    this.#inverse = inverse;
+  }
+
+  /**
+   * Gives each element of a row its context and its predicted ordinal (the
+   * predictor's ordinal shifted by the channel's bias, clamped to `0..65535`).
+   *
+   * @param predictor The predictor tensor.
+   * @param start Index of the row's first element.
+   * @param contexts Receives the contexts (`channels` of them).
+   * @param predictions Receives the predicted ordinals.
+   */
+  prepareRow(
+    predictor: Uint16Array,
+    start: number,
+    contexts: Uint8Array,
+    predictions: Int32Array,
+  ): void {
+    const n = this.channels;
+    const inverse = this.#inverse;
+    const bias = this.bias;
+    const spread = this.spread;
+    if (!this.started) {
+      for (let j = 0; j < n; j++) {
+        const p = predictor[start + j];
+        contexts[j] = PREDICTED_CONTEXT_NO_HISTORY;
+        predictions[j] = p & 0x8000 ? 0xffff - p : p + 0x8000;
+      }
+      return;
+    }
+    for (let j = 0; j < n; j++) {
+      const p = predictor[start + j];
+      const e = (p >>> 10) & 31;
+      const iu = inverse[e];
+      // predictedContext, inlined (clz32(0) = 32 is harmless: that branch
+      // is not taken).
+      const y = spread[j] * iu * 16;
+      const scaled = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
+      const octave = 31 - Math.clz32(scaled);
+      contexts[j] = e === 31
+        ? PREDICTED_CONTEXT_SPECIAL
+        : scaled < 4
+        ? 2 + scaled
+        : (octave << 2) - 2 + ((scaled >>> (octave - 2)) & 3);
+      // floor(x + 1/2) through a truncation of a positive number (twice as
+      // fast as Math.round here). Below -65536 (a bias of more than the whole
+      // FP16 range) the truncation is not a floor, but it is still a fixed
+      // function of the state and the clamp below keeps it in range.
+      const prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) +
+        ((bias[j] * iu + 65536.5) | 0) - 65536;
+      predictions[j] = prediction < 0
+        ? 0
+        : prediction > 0xffff
+        ? 0xffff
+        : prediction;
+    }
+  }
+
+  /**
+   * Learns from a coded row: moves each channel's bias and spread towards the
+   * row's error (NaN or infinite errors are skipped).
+   *
+   * @param target The target tensor (coded or decoded).
+   * @param predictor The predictor tensor.
+   * @param start Index of the row's first element.
+   */
+  learnRow(target: Uint16Array, predictor: Uint16Array, start: number): void {
+    const n = this.channels;
+    const values = this.#values;
+    const bias = this.bias;
+    const spread = this.spread;
+    if (!this.started) {
+      // The first row sets each channel's spread to its first error.
+      for (let j = 0; j < n; j++) {
+        const error = values[target[start + j]] - values[predictor[start + j]];
+        if (error - error !== 0) continue;
+        spread[j] = Math.abs(error - bias[j]);
+        bias[j] += (error - bias[j]) * PREDICTED_BIAS_RATE;
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const error = values[target[start + j]] - values[predictor[start + j]];
+        if (error - error !== 0) continue;
+        const b = bias[j];
+        const off = error - b;
+        spread[j] += (Math.abs(off) - spread[j]) * PREDICTED_SPREAD_RATE;
+        bias[j] = b + off * PREDICTED_BIAS_RATE;
+      }
+    }
+    this.started = true;
   }
 }
