@@ -58,3 +58,5 @@ export * from "./src/codec/row_repeats.ts";
 export * from "./src/codec/ctx_model.ts";
 export * from "./src/codec/ctx_codec.ts";
 export * from "./src/codec/rotary_prediction.ts";
+export * from "./src/codec/predicted_tensor_model.ts";
+export * from "./src/codec/predicted_tensor_coder.ts";

@@ -58,7 +58,7 @@ export const PREDICTED_CONTEXT_SPECIAL = 1;
 /** Scale steps: quarter octaves of `16 * spread / ulp` from 0 to 2^21. */
 const SCALE_STEPS = 80;
 /** Every context: no history, special, and the scale steps. */
-export const PREDICTED_CONTEXTS = 2 + SCALE_STEPS;
+export const PREDICTED_CONTEXTS: number = 2 + SCALE_STEPS;
 /** `16 * spread / ulp` is capped below this: spreads of 2^17 ulps and more share a step. */
 const SCALE_CAP = 2 ** 21;
 /** The weight of a new token in the channel's running mean error. */
@@ -166,7 +166,7 @@ export interface ResidualTables {
  * const { symbolOf, rawBits, base } = residualTables();
  * assertEquals([symbolOf[65535], symbolOf[65535 + 1], symbolOf[65535 - 1], symbolOf[65535 - 3]], [0, 1, 2, 6]);
  * const s = symbolOf[65535 + 22]; // 22 = 0b10110: octave 4, bits 01, raw 10
- * assertEquals([s, rawBits[s], base[s] | 0b10], [21, 2, 22]);
+ * assertEquals([s, rawBits[s], base[s] | 0b10], [25, 2, 22]);
  * assertEquals(symbolOf[0], 118); // -65535
  * ```
  */
