@@ -27,6 +27,7 @@ import { FIXTURES, KV_SAMPLE, seededRandom, SHARED } from "./_helpers.ts";
 interface PredictedDump {
   readonly path: string;
   readonly layer: number;
+  readonly group: string;
   readonly start: number;
   readonly shape: TensorShape;
   readonly k: Uint16Array;
@@ -58,6 +59,7 @@ function readRuns(
         dumps.push({
           path: join(folder, file.name),
           layer: meta.layer_id,
+          group: `${meta.run_id}\u0000${meta.layer_id}`,
           start: meta.seq_start,
           shape: {
             tokens: meta.seq_len,
@@ -87,14 +89,14 @@ function roundTripRuns(runs: Map<string, PredictedDump[]>): {
   for (const dumps of runs.values()) {
     const encoder = new PredictedTensorEncoder();
     const payloads = dumps.map((d) => [
-      encoder.encode(d.k, d.pk, d.shape, { layer: d.layer, tensor: "k" }),
-      encoder.encode(d.v, d.pv, d.shape, { layer: d.layer, tensor: "v" }),
+      encoder.encode(d.k, d.pk, d.shape, { group: d.group, tensor: "k" }),
+      encoder.encode(d.v, d.pv, d.shape, { group: d.group, tensor: "v" }),
     ]);
     const decoder = new PredictedTensorDecoder();
     dumps.forEach((d, n) => {
       const [k, v] = payloads[n];
-      const slotK = { layer: d.layer, tensor: "k" } as const;
-      const slotV = { layer: d.layer, tensor: "v" } as const;
+      const slotK = { group: d.group, tensor: "k" } as const;
+      const slotV = { group: d.group, tensor: "v" } as const;
       assertEquals(decoder.decode(k, d.pk, d.shape, slotK), d.k, d.path);
       assertEquals(decoder.decode(v, d.pv, d.shape, slotV), d.v, d.path);
       elements += d.k.length + d.v.length;
@@ -146,7 +148,7 @@ function roundTrip(
   predictor: Uint16Array,
   shape: TensorShape,
 ): Uint8Array {
-  const slot = { layer: 0, tensor: "k" } as const;
+  const slot = { group: "g", tensor: "k" } as const;
   const payload = new PredictedTensorEncoder().encode(
     target,
     predictor,
@@ -238,7 +240,7 @@ Deno.test("predicted: state carries across tensors, slots and shapes of a block,
     Uint16Array,
     Uint16Array,
     TensorShape,
-    { layer: number; tensor: "k" | "v" },
+    { group: string; tensor: "k" | "v" },
     Uint8Array,
   ][] = [];
   for (let n = 0; n < 12; n++) {
@@ -253,7 +255,7 @@ Deno.test("predicted: state carries across tensors, slots and shapes of a block,
       () => 0x3000 + ((random() * 0x1000) | 0),
     );
     const t = p.map((w) => w + ((random() * 64) | 0) - 32);
-    const slot = { layer: n % 3, tensor: n % 2 ? "v" : "k" } as const;
+    const slot = { group: `${n % 3}`, tensor: n % 2 ? "v" : "k" } as const;
     steps.push([t, p, shape, slot, encoder.encode(t, p, shape, slot)]);
   }
   // The same tensors coded by a second encoder give the same bytes.
@@ -275,7 +277,7 @@ Deno.test("predicted: a predictor one FP16 step off never decodes to the target"
   const runs = readRuns(KV_SAMPLE, join(FIXTURES, "predictor-sample", "int8"));
   const d = runs.get("llama6L-kjv-ruth")![0];
   assertEquals(d.k.length, 128 * 128);
-  const slot = { layer: d.layer, tensor: "k" } as const;
+  const slot = { group: d.group, tensor: "k" } as const;
   const payload = new PredictedTensorEncoder().encode(d.k, d.pk, d.shape, slot);
   const changed = d.pk.slice();
   changed[10000] += 1;
@@ -298,7 +300,7 @@ Deno.test("predicted: truncated, extended and bit-flipped payloads end in Kvbits
   const shape = { tokens: 20, heads: 2, headDim: 8 };
   const p = randomWords(320, 9);
   const t = p.map((w) => w ^ ((random() * 1024) | 0));
-  const slot = { layer: 1, tensor: "v" } as const;
+  const slot = { group: "g", tensor: "v" } as const;
   const payload = roundTrip(t, p, shape);
   const decode = (bytes: Uint8Array) =>
     new PredictedTensorDecoder().decode(bytes, p, shape, slot);
@@ -332,7 +334,7 @@ Deno.test("predicted: truncated, extended and bit-flipped payloads end in Kvbits
 Deno.test("predicted: misuse is a RangeError naming the problem", () => {
   const shape = { tokens: 2, heads: 1, headDim: 4 };
   const words = new Uint16Array(8);
-  const slot = { layer: 0, tensor: "k" } as const;
+  const slot = { group: "g", tensor: "k" } as const;
   const encoder = new PredictedTensorEncoder();
   assertThrows(
     () => encoder.encode(words, new Uint16Array(7), shape, slot),
@@ -351,7 +353,8 @@ Deno.test("predicted: misuse is a RangeError naming the problem", () => {
     "whole numbers",
   );
   assertThrows(
-    () => encoder.encode(words, words, shape, { layer: 0, tensor: "q" as "k" }),
+    () =>
+      encoder.encode(words, words, shape, { group: "g", tensor: "q" as "k" }),
     RangeError,
     '"k" or "v"',
   );

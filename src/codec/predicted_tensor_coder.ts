@@ -8,7 +8,7 @@
  * - One encoder (or decoder) object per block: it keeps one set of adaptive models
  *   for all the tensors of the block (the scale context already says what a
  *   layer's residuals look like: separate models for K and V cost 0.3% on kv-real
- *   with int8, learning twice), and the channel state of each slot (layer and K or
+ *   with int8, learning twice), and the channel state of each slot (group and K or
  *   V) apart. Tensors must be decoded in the order they were
  *   encoded, with the same slots and predictors; after a decode error the decoder's
  *   state is undefined and the block is lost.
@@ -49,10 +49,16 @@ import {
   ransReadStates,
 } from "./rans.ts";
 
-/** Where a tensor belongs in its block: its layer, and K or V. */
+/**
+ * Where a tensor belongs in its block: the tensors of one group and kind share a
+ * channel state.
+ */
 export interface PredictedSlot {
-  /** The layer (`layer_id`). */
-  readonly layer: number;
+  /**
+   * The group whose tensors follow each other: a run's layer (the pack passes
+   * `${run_id}\u0000${layer_id}`, as for its own carried state).
+   */
+  readonly group: string;
   /** Which tensor of the dump. */
   readonly tensor: "k" | "v";
 }
@@ -99,7 +105,7 @@ class PredictedState {
 
   /** The slot's channel state, made (without history) on first use. */
   channels(slot: PredictedSlot, channels: number): PredictedChannels {
-    const key = `${slot.tensor}${slot.layer}/${channels}`;
+    const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
     let state = this.slots.get(key);
     if (state === undefined) {
       state = new PredictedChannels(channels, this.values, this.inverse);
@@ -135,11 +141,11 @@ function checkShape(
 
 function checkSlot(action: string, slot: PredictedSlot): void {
   if (
-    !Number.isInteger(slot.layer) || slot.layer < 0 ||
+    typeof slot.group !== "string" ||
     (slot.tensor !== "k" && slot.tensor !== "v")
   ) {
     throw new RangeError(
-      `Cannot ${action}: slot layer ${slot.layer} tensor ${slot.tensor} is not a layer number and "k" or "v"`,
+      `Cannot ${action}: slot group ${slot.group} tensor ${slot.tensor} is not a string and "k" or "v"`,
     );
   }
 }
@@ -157,7 +163,7 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  * const first = Uint16Array.from([0x3c00, 0x3c01, 0xbc00, 0x0001, 0x7e00, 0x8000, 0x3555, 0x2000]);
  * const second = Uint16Array.from([0x3c02, 0x3bff, 0xbc03, 0x0000, 0x7c00, 0x0000, 0x3556, 0x2001]);
  * const predictor = Uint16Array.from([0x3c01, 0x3c01, 0xbc01, 0x0002, 0x3c00, 0x8001, 0x3550, 0x2000]);
- * const slot = { layer: 0, tensor: "k" } as const;
+ * const slot = { group: "run\u00000", tensor: "k" } as const;
  *
  * const encoder = new PredictedTensorEncoder();
  * const payloads = [encoder.encode(first, predictor, shape, slot), encoder.encode(second, predictor, shape, slot)];
@@ -177,10 +183,10 @@ export class PredictedTensorEncoder {
    * @param target The FP16 words to code.
    * @param predictor The predictor's FP16 words, same shape.
    * @param shape `[tokens, heads, headDim]` of both.
-   * @param slot The tensor's layer, and K or V.
+   * @param slot The tensor's group (a run's layer), and K or V.
    * @returns The payload (a fresh array).
    * @throws {RangeError} When a length does not match the shape, or the slot is
-   * not a layer number and "k" or "v".
+   * not a string and "k" or "v".
    */
   encode(
     target: Uint16Array,
@@ -264,7 +270,7 @@ export class PredictedTensorEncoder {
  * const shape = { tokens: 1, heads: 2, headDim: 2 };
  * const target = Uint16Array.from([0x3c00, 0x3c08, 0xfc00, 0x0400]);
  * const predictor = Uint16Array.from([0x3c01, 0x3c00, 0xfc00, 0x8400]);
- * const slot = { layer: 3, tensor: "v" } as const;
+ * const slot = { group: "run\u00003", tensor: "v" } as const;
  * const payload = new PredictedTensorEncoder().encode(target, predictor, shape, slot);
  * assertEquals(new PredictedTensorDecoder().decode(payload, predictor, shape, slot), target);
  * assertThrows(() => new PredictedTensorDecoder().decode(payload.subarray(0, 5), predictor, shape, slot), Error);
@@ -280,12 +286,12 @@ export class PredictedTensorDecoder {
    * @param payload A payload from {@link PredictedTensorEncoder.encode}.
    * @param predictor The predictor's FP16 words, bit-identical to the encoder's.
    * @param shape `[tokens, heads, headDim]`.
-   * @param slot The tensor's layer, and K or V, as at encode time.
+   * @param slot The tensor's group and K or V, as at encode time.
    * @returns The FP16 words.
    * @throws {KvbitsDataError} When the payload is corrupt or does not belong to
    * this place of the block.
    * @throws {RangeError} When the predictor's length does not match the shape, or
-   * the slot is not a layer number and "k" or "v".
+   * the slot is not a string and "k" or "v".
    */
   decode(
     payload: Uint8Array,
