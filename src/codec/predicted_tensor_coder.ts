@@ -86,7 +86,10 @@ class PredictedState {
   readonly residuals: ResidualTables = residualTables();
 
   constructor() {
+    // Every context starts now rather than when first used (the same tables
+    // either way), which keeps that check out of the coding loops.
     this.model.reset();
+    for (let c = 0; c < PREDICTED_CONTEXTS; c++) this.model.start(c);
   }
 
   #contexts = new Uint8Array(0);
@@ -210,7 +213,6 @@ export class PredictedTensorEncoder {
     const table = model.table;
     const counts = model.counts;
     const until = model.untilRebuild;
-    const started = model.started;
     const { symbolOf, rawBits } = state.residuals;
     let rawPos = 0;
     let acc = 0;
@@ -236,7 +238,6 @@ export class PredictedTensorEncoder {
             acc >>>= 16;
             accBits -= 16;
           }
-          if (started[c] === 0) model.start(c);
           records[i] = table[c * TABLE_ROW + symbol] |
             ((j & 3) << RANS_LANE_SHIFT);
           counts[c * PREDICTED_ALPHABET + symbol]++;
@@ -332,7 +333,6 @@ export class PredictedTensorDecoder {
     const bucketTable = model.bucket;
     const counts = model.counts;
     const until = model.untilRebuild;
-    const started = model.started;
     const { rawBits, base } = state.residuals;
     const lastWord = bytes.length - 2;
     const rawLength = rawWords.length;
@@ -352,7 +352,6 @@ export class PredictedTensorDecoder {
         // Element j codes on lane j mod 4, which is x0 when it comes.
         for (let j = 0; j < rowLength; j++, i++) {
           const c = contexts[j];
-          if (started[c] === 0) model.start(c);
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
@@ -391,7 +390,7 @@ export class PredictedTensorDecoder {
           x1 = x2;
           x2 = x3;
           x3 = next;
-          if (ordinal < 0 || ordinal > 0xffff) {
+          if (ordinal >>> 16 !== 0) {
             failure = 3;
             break rows;
           }
