@@ -61,3 +61,4 @@ export * from "./src/codec/rotary_prediction.ts";
 export * from "./src/codec/predicted_tensor_model.ts";
 export * from "./src/codec/predicted_tensor_coder.ts";
 export * from "./src/codec/sha256.ts";
+export * from "./src/codec/predicted_dump_coder.ts";

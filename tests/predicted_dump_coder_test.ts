@@ -1,0 +1,149 @@
+/**
+ * Dumps coded against predictor dumps (`predicted_dump_coder.ts`): fixture round
+ * trips, and the fingerprint check that refuses a predictor one FP16 step off.
+ */
+
+import {
+  assertEquals,
+  assertGreater,
+  assertInstanceOf,
+  assertThrows,
+} from "@std/assert";
+import { join } from "@std/path";
+import {
+  KvbitsDataError,
+  KvbitsPredictorMismatchError,
+  PredictedDumpDecoder,
+  PredictedDumpEncoder,
+  predictorFingerprint,
+  sha256,
+} from "../mod.ts";
+import { parseDumpMeta } from "../src/format/dump_meta.ts";
+import { readPredictorDump } from "../src/dump/predictor_dump.ts";
+import { FIXTURES, KV_SAMPLE } from "./_helpers.ts";
+
+const PREDICTORS = join(FIXTURES, "predictor-sample", "int8");
+const RUN = "llama6L-kjv-ruth";
+
+/** The run's dumps in layer and sequence order, with their predictors. */
+function runDumps() {
+  const dumps = [];
+  for (const layer of ["layer_0", "layer_5"]) {
+    for (const entry of Deno.readDirSync(join(KV_SAMPLE, RUN, layer))) {
+      if (!entry.name.startsWith("meta_")) continue;
+      const path = join(RUN, layer, entry.name);
+      const meta = parseDumpMeta(Deno.readTextFileSync(join(KV_SAMPLE, path)));
+      const read = (file: string) => {
+        const bytes = Deno.readFileSync(join(KV_SAMPLE, RUN, layer, file));
+        return new Uint16Array(
+          bytes.buffer,
+          bytes.byteOffset,
+          bytes.length / 2,
+        );
+      };
+      dumps.push({
+        path,
+        group: `${meta.runId}\u0000${meta.layerId}`,
+        start: Number(meta.fields.seq_start),
+        layer: meta.layerId,
+        shape: {
+          tokens: meta.seqLen,
+          heads: meta.kvHeads,
+          headDim: meta.headDim,
+        },
+        k: read(meta.kFile),
+        v: read(meta.vFile),
+        predictor: readPredictorDump(PREDICTORS, path, meta)!,
+      });
+    }
+  }
+  return dumps.sort((a, b) => a.layer - b.layer || a.start - b.start);
+}
+
+Deno.test("predicted dump: a run of the fixture round-trips, 32 bytes of fingerprints a dump", () => {
+  const dumps = runDumps();
+  assertEquals(dumps.length, 35);
+  const encoder = new PredictedDumpEncoder();
+  const coded = dumps.map((d) =>
+    encoder.encodeDump(d.shape, d.k, d.v, d.group, d.predictor)
+  );
+  const decoder = new PredictedDumpDecoder();
+  let elements = 0;
+  dumps.forEach((d, n) => {
+    assertEquals(decoder.decodeDump(coded[n], d.shape, d.group, d.predictor), {
+      k: d.k,
+      v: d.v,
+    }, d.path);
+    assertEquals(
+      coded[n].subarray(0, 16),
+      sha256(
+        new Uint8Array(
+          d.predictor.k.buffer,
+          d.predictor.k.byteOffset,
+          d.predictor.k.byteLength,
+        ),
+      ).subarray(0, 16),
+    );
+    assertEquals(
+      coded[n].subarray(16, 32),
+      predictorFingerprint(d.predictor.v),
+    );
+    elements += 2 * d.k.length;
+  });
+  const bytes = coded.reduce((sum, c) => sum + c.length, 0);
+  assertGreater(2 * elements / bytes, 2.2);
+});
+
+Deno.test("predicted dump: one FP16 step changed in a predictor refuses that dump, naming the tensor, before decoding anything", () => {
+  const dumps = runDumps();
+  const encoder = new PredictedDumpEncoder();
+  const coded = dumps.map((d) =>
+    encoder.encodeDump(d.shape, d.k, d.v, d.group, d.predictor)
+  );
+  for (const tensor of ["k", "v"] as const) {
+    const decoder = new PredictedDumpDecoder();
+    for (let n = 0; n < 3; n++) {
+      const d = dumps[n];
+      if (n < 2) {
+        decoder.decodeDump(coded[n], d.shape, d.group, d.predictor);
+        continue;
+      }
+      const changed = { ...d.predictor, [tensor]: d.predictor[tensor].slice() };
+      changed[tensor][5000] += 1;
+      const error = assertThrows(() =>
+        decoder.decodeDump(coded[n], d.shape, d.group, changed)
+      );
+      assertInstanceOf(error, KvbitsPredictorMismatchError);
+      assertInstanceOf(error, KvbitsDataError);
+      assertEquals(error.tensor, tensor);
+      // Nothing was decoded: the right predictor still decodes the dump.
+      assertEquals(
+        decoder.decodeDump(coded[n], d.shape, d.group, d.predictor),
+        { k: d.k, v: d.v },
+      );
+    }
+  }
+});
+
+Deno.test("predicted dump: truncated bytes are a KvbitsDataError", () => {
+  const d = runDumps()[3];
+  const bytes = new PredictedDumpEncoder().encodeDump(
+    d.shape,
+    d.k,
+    d.v,
+    d.group,
+    d.predictor,
+  );
+  for (const cut of [0, 10, 31, 32, 33, 40, bytes.length - 1]) {
+    assertThrows(
+      () =>
+        new PredictedDumpDecoder().decodeDump(
+          bytes.subarray(0, cut),
+          d.shape,
+          d.group,
+          d.predictor,
+        ),
+      KvbitsDataError,
+    );
+  }
+});
