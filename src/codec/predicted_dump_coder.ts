@@ -99,6 +99,8 @@ export class KvbitsPredictorMismatchError extends KvbitsDataError {
   readonly tensor: "k" | "v";
 
   /**
+   * Creates the error for one tensor.
+   *
    * @param tensor The tensor whose predictor differs.
    */
   constructor(tensor: "k" | "v") {
