@@ -16,6 +16,7 @@ import {
   loadCorpus,
 } from "./bench_corpus.ts";
 import { bestOf } from "./timing.ts";
+import { ctxDecode, ctxEncode } from "../src/codec/ctx_codec.ts";
 import {
   PredictedTensorDecoder,
   PredictedTensorEncoder,
@@ -37,6 +38,10 @@ export interface PredictedFigures {
   readonly encodeMBps: number;
   /** The same, decoding. */
   readonly decodeMBps: number;
+  /** The `ctx` codec encoding the same dumps alone, in the same process: the yardstick. */
+  readonly ctxEncodeMBps: number;
+  /** The same, decoding. */
+  readonly ctxDecodeMBps: number;
 }
 
 interface Pair {
@@ -141,6 +146,15 @@ export async function benchPredicted(
     checked = true;
   });
   const pairs = blocks.flat();
+  let ctxPayloads: Uint8Array[] = [];
+  const ctxEncodeTiming = bestOf(runs, () => {
+    ctxPayloads = pairs.map(({ dump }) =>
+      ctxEncode([dump.k, dump.v], shapeOf(dump))
+    );
+  });
+  const ctxDecodeTiming = bestOf(runs, () => {
+    pairs.forEach(({ dump }, n) => ctxDecode(ctxPayloads[n], 2, shapeOf(dump)));
+  });
   const elements = pairs.reduce((sum, p) => sum + p.dump.k.length, 0);
   let kBytes = 0;
   let vBytes = 0;
@@ -154,6 +168,8 @@ export async function benchPredicted(
     ratio: bytes / (kBytes + vBytes),
     encodeMBps: bytes / 1e6 / encode.best,
     decodeMBps: bytes / 1e6 / decode.best,
+    ctxEncodeMBps: bytes / 1e6 / ctxEncodeTiming.best,
+    ctxDecodeMBps: bytes / 1e6 / ctxDecodeTiming.best,
   };
 }
 
@@ -171,6 +187,8 @@ if (import.meta.main) {
       f.vBits.toFixed(3)
     } bits/element, ratio ${f.ratio.toFixed(3)} (payloads), encode ${
       f.encodeMBps.toFixed(1)
-    } MB/s, decode ${f.decodeMBps.toFixed(1)} MB/s`,
+    } MB/s, decode ${f.decodeMBps.toFixed(1)} MB/s (ctx in the same run: ${
+      f.ctxEncodeMBps.toFixed(1)
+    } and ${f.ctxDecodeMBps.toFixed(1)})`,
   );
 }
