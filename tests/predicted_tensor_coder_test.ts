@@ -14,8 +14,13 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import {
+  fp16Values,
+  inverseUlps,
   KvbitsDataError,
   PREDICTED_ALPHABET,
+  PREDICTED_CONTEXT_SPECIAL,
+  PredictedChannels,
+  predictedContext,
   PredictedTensorDecoder,
   PredictedTensorEncoder,
   residualTables,
@@ -369,4 +374,44 @@ Deno.test("predicted: misuse is a RangeError naming the problem", () => {
     RangeError,
     "predictor holds 3",
   );
+});
+
+Deno.test("predicted: a row's contexts and predictions are those the model defines, for any state", () => {
+  const random = seededRandom(12);
+  const inverse = inverseUlps();
+  const channels = new PredictedChannels(64, fp16Values(), inverse);
+  channels.started = true;
+  const contexts = new Uint8Array(64);
+  const predictions = new Int32Array(64);
+  for (let round = 0; round < 200; round++) {
+    const predictor = randomWords(64, 100 + round);
+    for (let j = 0; j < 64; j++) {
+      channels.spread[j] = random() < 0.1 ? 0 : 2 ** (random() * 60 - 40);
+      channels.bias[j] = (random() - 0.5) * 2 ** (random() * 50 - 35);
+    }
+    channels.prepareRow(predictor, 0, contexts, predictions);
+    for (let j = 0; j < 64; j++) {
+      const p = predictor[j];
+      const e = (p >>> 10) & 31;
+      const ordinal = p & 0x8000 ? 0xffff - p : p + 0x8000;
+      if (e === 31) {
+        assertEquals([contexts[j], predictions[j]], [
+          PREDICTED_CONTEXT_SPECIAL,
+          ordinal,
+        ]);
+        continue;
+      }
+      assertEquals(
+        contexts[j],
+        predictedContext(channels.spread[j] * inverse[e]),
+      );
+      // The model's rounding: a truncation of bias/ulp + 65536.5 (a floor of
+      // bias/ulp + 1/2 wherever a shift can matter).
+      const shift = ((channels.bias[j] * inverse[e] + 65536.5) | 0) - 65536;
+      assertEquals(
+        predictions[j],
+        Math.min(0xffff, Math.max(0, ordinal + shift)),
+      );
+    }
+  }
 });

@@ -18,15 +18,25 @@
  *   |residual| 22 at exponent 12, 3 at exponent 15). The scale of a residual is
  *   therefore `spread / ulp(predictor)`, where `spread` is the channel's running
  *   mean of |error| in absolute units and `ulp` the predictor's FP16 step.
- * - Channel state, per (layer, K or V), carried across the dumps of a block: for
- *   each channel (`kv_heads * head_dim` of them), `bias`, the running mean of the
- *   error `target - predictor` (in values, doubles), and `spread`, the running mean
- *   of `|error - bias|`. Both move 1/16 of the way per token
- *   ({@link PREDICTED_BIAS_RATE}, {@link PREDICTED_SPREAD_RATE}). Elements where
- *   either word is NaN or infinite leave them as they were.
+ * - Channel state, per group (a run's layer) and K or V, carried across the
+ *   dumps of a block: for each channel (`kv_heads * head_dim` of them), `bias`,
+ *   the running mean of the error `target - predictor` (in values, doubles),
+ *   moving 1/32 of the way per token ({@link PREDICTED_BIAS_RATE}), and
+ *   `spread`, the running mean of `|error - bias|`, moving 1/16
+ *   ({@link PREDICTED_SPREAD_RATE}); a group's first row sets `spread` to its
+ *   first error. Elements whose error is not finite (a NaN or an infinity in
+ *   either word) leave both as they were.
+ * - Two passes per token row, the same for encoder and decoder
+ *   ({@link PredictedChannels}): before the row, each element's context and
+ *   prediction from the state and the predictor alone; after it, the state
+ *   learns from the row. The coding loops stay small, and the statistics loop
+ *   avoids what cost both coders half their time in a first version
+ *   (`Math.round`, and a ternary per element in the running means).
  * - Prediction: the predictor's ordinal shifted by the channel's bias in its own
- *   ulps, `floor(bias / ulp + 1/2)` (for NaN and infinite predictors `bias * 0`, so none), clamped to `0..65535`. The bias pays on the deeper
- *   layers of the int8 predictor (mean error up to half its spread there).
+ *   ulps, `floor(bias / ulp + 1/2)` (computed as the int32 truncation of
+ *   `bias / ulp + 65536.5`, minus 65536; none for NaN and infinite predictors),
+ *   clamped to `0..65535`. The bias pays on the deeper layers of the int8
+ *   predictor (mean error up to half its spread there).
  * - Context of the residual symbol ({@link predictedContext}): 0 for a channel
  *   without history (the first row of a slot), 1 for a predictor that is NaN or
  *   infinite, else `2 + pseudoLog4(16 * spread / ulp)`: a quarter-octave scale
