@@ -5,13 +5,13 @@
  * for the model).
  *
  * Read me first:
- * - One encoder (or decoder) object per block: it keeps one set of adaptive models
- *   for all the tensors of the block (the scale context already says what a
- *   layer's residuals look like: separate models for K and V cost 0.3% on kv-real
- *   with int8, learning twice), and the channel state of each slot (group and K or
- *   V) apart. Tensors must be decoded in the order they were
- *   encoded, with the same slots and predictors; after a decode error the decoder's
- *   state is undefined and the block is lost.
+ * - One encoder (or decoder) object per block: it keeps one set of adaptive
+ *   models for all the tensors of the block (the scale context already says what
+ *   a layer's residuals look like: separate models for K and V cost 0.3% on
+ *   kv-real with int8, learning twice), and the channel state of each slot (group
+ *   and K or V) apart. Tensors must be decoded in the order they were encoded,
+ *   with the same slots and predictors; after a decode error the decoder's state
+ *   is undefined and the rest of the block is lost.
  * - Elements are coded in the tensor's order (token rows, then heads, then
  *   channels); element `j` of a row uses rANS lane `j mod 4`.
  * - Payload of one tensor: varint length of the rANS stream, the rANS stream (one
