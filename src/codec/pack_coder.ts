@@ -1,0 +1,1138 @@
+/**
+ * The pack's coder: the dumps of a block coded one after another, with models,
+ * channel states and a row dictionary carried from each dump to the next.
+ *
+ * Read me first:
+ * - A block is coded by one {@link PackBlockEncoder} and decoded by one
+ *   {@link PackBlockDecoder}, dump by dump in the same order; each dump's bytes
+ *   are separate (the container frames them), but they only decode after the
+ *   block's earlier dumps. Nothing is shared between blocks.
+ * - Each element of a coded row is coded as in the `ctx` codec (`ctx_codec.ts`):
+ *   `hi6` and the top 2 mantissa bits with adaptive models picked by the
+ *   channel's running state (`ctx_model.ts`), the low byte raw. The difference
+ *   is what carries: the models and channel states of a layer and kind go on
+ *   from dump to dump (`pack_models.ts`), so a decode step's single token is
+ *   coded with the statistics of every earlier dump of its layer, in this run and
+ *   in the block's earlier runs.
+ * - Rows the block has seen before are not coded again: every token's K and V
+ *   rows enter the block's row dictionary (`pack_row_dictionary.ts`). A row equal
+ *   to an earlier row of its kind (in this dump or any earlier one of the block)
+ *   is a reference to it. A K row whose token's V row is such a reference (the
+ *   same token in layer 0 of a RoPE model, at another position, in this run or
+ *   another) is predicted by rotating the earlier token's K row by the distance
+ *   between their positions, and codes each element's distance in FP16 steps
+ *   from the prediction (`rotary_prediction.ts`; an element more than 31 steps
+ *   off escapes to the usual coding).
+ * - Positions are `seqStart + row` when the context gives `seqStart`, else the
+ *   tokens the group has had so far in the block.
+ * - Dump layout, integers unsigned LEB128 varints:
+ *
+ *   | part | content |
+ *   | --- | --- |
+ *   | K list | runs, then per run: its first row minus the end of the previous run, `2 * code + (length > 1)` and, when that bit is set, the length minus 2, where `code` is `2 * distance + rotated`: each row of the run refers to the entry `distance` before its own (token ids count the block's tokens), copied or rotated |
+ *   | V list | the same, with `code` the distance alone |
+ *   | rotation | only when a K entry is rotated: 1 byte pairing (1 half, 2 interleaved) and the RoPE base |
+ *   | rANS stream | its length, then the four-lane stream (`rans.ts`), left out (length 0) when the dump has no symbol: K's rows, then V's, in row order; a coded element puts `hi6` and top on lanes 0 and 1 (even channel) or 2 and 3 (odd), a rotated row's residual on lane 0 or 2. A dump of at most 4,096 coded elements (rotated ones included) puts every channel on lanes 0 and 1 and its stream holds only their two states (8 bytes, then the words) |
+ *   | raw bytes | the low byte of every element coded with `hi6`, same order, to the end |
+ *
+ * - Decoding is bounded by the shape and checked: list entries must name a row
+ *   of the dump and a usable earlier entry of the same row length, the stream is
+ *   read only while whole words remain and must end with the rANS end check, the
+ *   raw bytes must be used exactly. Corrupt input ends in `KvbitsDataError` or in
+ *   wrong words that the container's CRC catches; state memory is fixed (the
+ *   dictionary's ring, at most `MAX_MODEL_SETS` model sets). What a dump's
+ *   decoding allocates is bounded by its shape (a run of references codes any
+ *   number of rows in a few bytes, so the bytes cannot bound it): the caller
+ *   passes shapes it has checked (the container's index).
+ *
+ * @module
+ */
+
+import { BUCKET_SHIFT } from "./adaptive_frequencies.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
+import {
+  CHANNEL_AVERAGE_SHIFT,
+  DISTANCE_OFFSET,
+  HI6_ALPHABET,
+  RESIDUAL_ESCAPE,
+  RESIDUAL_LIMIT,
+  SIGN_BUCKET_OF_BIAS,
+  TOP_ALPHABET,
+  TOP_CONTEXT_OF_DISTANCE,
+  TOP_MANTISSA_BITS,
+} from "./ctx_model.ts";
+import { KvbitsDataError } from "./errors.ts";
+import { PackModelSets, type PackTensorModels } from "./pack_models.ts";
+import { PackRowDictionary } from "./pack_row_dictionary.ts";
+import {
+  RANS_HEADER_BYTES,
+  RANS_LOWER_BOUND,
+  RANS_PROBABILITY_BITS,
+  ransCheckEnd,
+  ransEncode,
+  ransReadStates,
+} from "./rans.ts";
+import {
+  orderedFp16,
+  predictRotatedRow,
+  ROTARY_BASES,
+  ROTARY_PAIRING,
+  rotaryAngles,
+  rotaryFrequencies,
+  type RotaryPairing,
+  unorderedFp16,
+} from "./rotary_prediction.ts";
+
+/** The shape of a dump's K and V: `[tokens, heads, headDim]` each. */
+export interface PackDumpShape {
+  /** Token rows (`seq_len`). */
+  readonly tokens: number;
+  /** KV heads per row. */
+  readonly heads: number;
+  /** Channels per head. */
+  readonly headDim: number;
+}
+
+/** Where a dump belongs: what decides the state it shares. */
+export interface PackDumpContext {
+  /**
+   * Dumps of one group share carried models: the container passes
+   * `${run_id}\u0000${layer_id}`. (Models are in fact shared by every dump of
+   * the block with the same layer, kind and row shape, across runs; the group
+   * keys them only for dumps without a layer, and counts positions.)
+   */
+  readonly group: string;
+  /** layer_id when known, else -1. */
+  readonly layer: number;
+  /**
+   * Sequence position of the dump's first token (`seq_start`), when known;
+   * otherwise the tokens of the group's earlier dumps in the block.
+   */
+  readonly seqStart?: number;
+}
+
+/** Largest tensor a dump may hold: 2^30 elements, as `ctx`. */
+export const PACK_MAX_ELEMENTS = 2 ** 30;
+
+/** Rows the encoder predicts to choose a rotation (or none). */
+const ROTARY_TRIAL_ROWS = 8;
+const STREAM = "pack dump";
+const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
+const HI6_ROW = HI6_ALPHABET + 1;
+const TOP_ROW = TOP_ALPHABET + 1;
+const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
+/** Record bit of the odd channels' lanes (2 and 3): bit 31. */
+const ODD_CHANNEL_LANES = 1 << 31;
+/** Record bit of a mantissa-top lane (1 or 3): bit 30. */
+const TOP_LANE = 1 << 30;
+const KIND_NAMES = ["K", "V"] as const;
+/**
+ * Dumps with at most this many coded elements (a decode step's token, a few
+ * tokens) put every channel on lanes 0 and 1: the unused lanes' states need not
+ * be stored, which saves 8 of the stream's 16 header bytes (a decode step of
+ * kv-real codes in about 480 bytes). Larger dumps keep four lanes for speed.
+ */
+const TWO_LANE_ELEMENTS = 4096;
+/** The initial (and final) state of an unused lane, little-endian. */
+const UNUSED_LANE_STATE = [0, 0x80, 0, 0];
+
+function checkShape(shape: PackDumpShape): {
+  rowLength: number;
+  count: number;
+} {
+  const { tokens, heads, headDim } = shape;
+  for (const [name, value] of Object.entries({ tokens, heads, headDim })) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      throw new RangeError(
+        `Cannot code a dump with ${name} ${value}: a non-negative integer is needed`,
+      );
+    }
+  }
+  const rowLength = heads * headDim;
+  const count = tokens * rowLength;
+  if (count > PACK_MAX_ELEMENTS || tokens > PACK_MAX_ELEMENTS) {
+    throw new RangeError(
+      `Cannot code a dump of ${tokens} tokens and ${count} elements per tensor: at most 2^30 of each are supported`,
+    );
+  }
+  return { rowLength, count };
+}
+
+/** The carried state both sides keep: models, dictionary, group positions. */
+class BlockState {
+  readonly models = new PackModelSets();
+  readonly dictionary: PackRowDictionary;
+  readonly #positions = new Map<string, number>();
+  #rotation: Rotation | undefined;
+
+  constructor(arenaWords?: number) {
+    this.dictionary = new PackRowDictionary(arenaWords);
+  }
+
+  /** The first position of a dump, and the group's position after it. */
+  firstPosition(shape: PackDumpShape, context: PackDumpContext): number {
+    const { seqStart } = context;
+    if (
+      seqStart !== undefined &&
+      (!Number.isSafeInteger(seqStart) || seqStart < 0)
+    ) {
+      throw new RangeError(
+        `Cannot code a dump at seqStart ${seqStart}: a non-negative integer is needed`,
+      );
+    }
+    const next = this.#positions.get(context.group) ?? 0;
+    const first = context.seqStart ?? next;
+    this.#positions.set(context.group, first + shape.tokens);
+    return first;
+  }
+
+  modelsOf(
+    context: PackDumpContext,
+    kind: number,
+    shape: PackDumpShape,
+  ): PackTensorModels {
+    const owner = context.layer >= 0
+      ? `L${context.layer}`
+      : `G${context.group}`;
+    return this.models.get(owner, kind, shape.heads, shape.headDim);
+  }
+
+  /** The rotation last used, when it fits the shape. */
+  lastRotation(shape: PackDumpShape): Rotation | undefined {
+    const r = this.#rotation;
+    return r && r.heads === shape.heads && r.headDim === shape.headDim
+      ? r
+      : undefined;
+  }
+
+  /** The rotation of a pairing and base for a shape (the last one kept). */
+  rotation(
+    pairing: RotaryPairing,
+    base: number,
+    shape: PackDumpShape,
+  ): Rotation {
+    const r = this.#rotation;
+    if (
+      r && r.pairing === pairing && r.base === base &&
+      r.heads === shape.heads && r.headDim === shape.headDim
+    ) {
+      return r;
+    }
+    const half = shape.headDim / 2;
+    return this.#rotation = {
+      pairing,
+      base,
+      heads: shape.heads,
+      headDim: shape.headDim,
+      frequencies: rotaryFrequencies(shape.headDim, base),
+      cos: new Float64Array(half),
+      sin: new Float64Array(half),
+      predicted: new Uint16Array(shape.heads * shape.headDim),
+    };
+  }
+
+  /** Predicts token `user`'s K row from entry `source`'s into `rotation.predicted`. */
+  predict(rotation: Rotation, source: number, user: number): Uint16Array {
+    const d = this.dictionary;
+    rotaryAngles(
+      d.position(user) - d.position(source),
+      rotation.frequencies,
+      rotation.cos,
+      rotation.sin,
+    );
+    predictRotatedRow(
+      d.rowChunk(source),
+      d.rowStart(source, 0),
+      rotation.heads,
+      rotation.headDim,
+      rotation.pairing,
+      rotation.cos,
+      rotation.sin,
+      rotation.predicted,
+    );
+    return rotation.predicted;
+  }
+}
+
+interface Rotation {
+  readonly pairing: RotaryPairing;
+  readonly base: number;
+  readonly heads: number;
+  readonly headDim: number;
+  readonly frequencies: Float64Array;
+  readonly cos: Float64Array;
+  readonly sin: Float64Array;
+  readonly predicted: Uint16Array;
+}
+
+/** How a dump's rows are coded: per row, the entry it copies or rotates, or -1. */
+interface DumpPlan {
+  /** Entry id of the dump's first token (when the dictionary is used). */
+  readonly first: number;
+  readonly kSource: Int32Array;
+  readonly kRotated: Uint8Array;
+  readonly vSource: Int32Array;
+  rotation: Rotation | undefined;
+}
+
+// ---------------------------------------------------------------- encoding --
+
+interface Output {
+  /** {@link ODD_CHANNEL_LANES}, or 0 when every channel uses lanes 0 and 1. */
+  oddLanes: number;
+  records: Uint32Array;
+  recordCount: number;
+  raw: Uint8Array;
+  rawCount: number;
+}
+
+/** Appends one symbol's record (the slow path of escapes). */
+function recordSymbol(
+  model: PackTensorModels["hi6"],
+  context: number,
+  symbol: number,
+  laneBits: number,
+  out: Output,
+): void {
+  if (model.started[context] === 0) model.start(context);
+  out.records[out.recordCount++] =
+    model.table[context * (model.alphabet + 1) + symbol] | laneBits;
+  model.observe(context, symbol);
+}
+
+/** Records one coded row: `hi6` and top per element, the low byte raw. */
+function recordCodedRow(
+  words: Uint16Array,
+  start: number,
+  rowLength: number,
+  m: PackTensorModels,
+  out: Output,
+): void {
+  const { hi6, top, channels } = m;
+  const records = out.records, raw = out.raw, oddLanes = out.oddLanes;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
+  const mean = channels.meanExponent, bias = channels.signBias;
+  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  let k = out.recordCount;
+  let r = out.rawCount;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const word = words[i];
+    const h = word >>> 10;
+    const exponent = h & 31;
+    const lanes = -(j & 1) & oddLanes;
+    const c = hiContext[j];
+    if (hiStarted[c] === 0) hi6.start(c);
+    records[k++] = hiTable[c * HI6_ROW + h] | lanes;
+    hiCounts[c * HI6_ALPHABET + h]++;
+    if (--hiUntil[c] === 0) hi6.rebuild(c);
+    const t = TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
+    const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
+    if (topStarted[t] === 0) top.start(t);
+    records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;
+    topCounts[t * TOP_ALPHABET + topBits]++;
+    if (--topUntil[t] === 0) top.rebuild(t);
+    raw[r++] = word;
+    const sign = 256 - ((h >>> 5) << 9);
+    let mm = exponent << 8;
+    let s = sign;
+    if (c !== 0) {
+      mm = mean[j];
+      mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
+      s = bias[j];
+      s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
+    }
+    mean[j] = mm;
+    bias[j] = s;
+    const rr = (mm + 128) >> 8;
+    rounded[j] = rr;
+    hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
+  }
+  out.recordCount = k;
+  out.rawCount = r;
+}
+
+/** Records one rotated row: residuals, escaped elements coded as usual. */
+function recordPredictedRow(
+  words: Uint16Array,
+  start: number,
+  predicted: Uint16Array,
+  rowLength: number,
+  m: PackTensorModels,
+  out: Output,
+): void {
+  const model = m.residual;
+  const channels = m.channels;
+  const oddLanes = out.oddLanes;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const word = words[i];
+    const guess = predicted[j];
+    const residual = orderedFp16(word) - orderedFp16(guess);
+    const c = ((guess >>> 10) & 31) >>> 2;
+    const lanes = -(j & 1) & oddLanes;
+    const symbol = residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
+      ? residual + 32
+      : RESIDUAL_ESCAPE;
+    recordSymbol(model, c, symbol, lanes, out);
+    if (symbol !== RESIDUAL_ESCAPE) continue;
+    const h = word >>> 10;
+    recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
+    const t = TOP_CONTEXT_OF_DISTANCE[
+      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
+    ];
+    recordSymbol(
+      m.top,
+      t,
+      (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
+      lanes | TOP_LANE,
+      out,
+    );
+    out.raw[out.rawCount++] = word;
+  }
+}
+
+/**
+ * Codes the dumps of one block in order, carrying models, channel states and
+ * the row dictionary from each dump to the next.
+ *
+ * @example Two decode steps of one layer, the second coded with what the first taught
+ * ```ts
+ * import { PackBlockDecoder, PackBlockEncoder } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const shape = { tokens: 1, heads: 1, headDim: 4 };
+ * const context = { group: "run\u00000", layer: 0 };
+ * const dumps = [
+ *   { k: Uint16Array.from([0x3c00, 0xbc01, 0x3555, 0x0001]), v: Uint16Array.from([1, 2, 3, 4]) },
+ *   { k: Uint16Array.from([0x3c10, 0xbc11, 0x3556, 0x8000]), v: Uint16Array.from([1, 2, 3, 4]) },
+ * ];
+ * const encoder = new PackBlockEncoder();
+ * const coded = dumps.map(({ k, v }) => encoder.encodeDump(shape, k, v, context));
+ * const decoder = new PackBlockDecoder();
+ * assertEquals(coded.map((bytes) => decoder.decodeDump(bytes, shape, context)), dumps);
+ * ```
+ */
+export class PackBlockEncoder {
+  readonly #state: BlockState;
+  #out: Output = {
+    oddLanes: ODD_CHANNEL_LANES,
+    records: new Uint32Array(0),
+    recordCount: 0,
+    raw: new Uint8Array(0),
+    rawCount: 0,
+  };
+
+  /**
+   * A fresh block.
+   *
+   * @param arenaWords Size of the row dictionary's ring in words (tests use
+   * small rings; encoder and decoder must agree).
+   */
+  constructor(arenaWords?: number) {
+    this.#state = new BlockState(arenaWords);
+  }
+
+  /**
+   * Codes one dump after the block's earlier ones.
+   *
+   * @param shape The shape of K and V.
+   * @param k K, `tokens * heads * headDim` FP16 words.
+   * @param v V, same length.
+   * @param context The dump's group and layer.
+   * @returns The dump's bytes (a fresh array).
+   * @throws {RangeError} When the shape is invalid or a tensor's length differs.
+   */
+  encodeDump(
+    shape: PackDumpShape,
+    k: Uint16Array,
+    v: Uint16Array,
+    context: PackDumpContext,
+  ): Uint8Array {
+    const { rowLength, count } = checkShape(shape);
+    for (const [name, tensor] of [["K", k], ["V", v]] as const) {
+      if (tensor.length !== count) {
+        throw new RangeError(
+          `Cannot pack a dump: ${name} has ${tensor.length} elements, the shape needs ${count}`,
+        );
+      }
+    }
+    const state = this.#state;
+    const plan = this.#plan(shape, k, v, context);
+    // Two records and a raw byte per coded element, three and one for a
+    // rotated one (a residual that escapes).
+    const elements = codedElements(
+      plan.kSource,
+      plan.kRotated,
+      plan.vSource,
+      rowLength,
+    );
+    let rotated = 0;
+    for (const flag of plan.kRotated) rotated += flag;
+    const bound = 2 * elements + rotated * rowLength;
+    if (this.#out.records.length < bound || this.#out.raw.length < elements) {
+      this.#out = {
+        oddLanes: ODD_CHANNEL_LANES,
+        records: new Uint32Array(bound),
+        recordCount: 0,
+        raw: new Uint8Array(elements),
+        rawCount: 0,
+      };
+    }
+    const out = this.#out;
+    out.recordCount = 0;
+    out.rawCount = 0;
+    const twoLanes = elements <= TWO_LANE_ELEMENTS;
+    out.oddLanes = twoLanes ? 0 : ODD_CHANNEL_LANES;
+    const kModels = state.modelsOf(context, 0, shape);
+    const vModels = state.modelsOf(context, 1, shape);
+    for (let t = 0; t < shape.tokens; t++) {
+      if (plan.kSource[t] >= 0) {
+        if (plan.kRotated[t] === 0) continue;
+        const predicted = state.predict(
+          plan.rotation!,
+          plan.kSource[t],
+          plan.first + t,
+        );
+        recordPredictedRow(
+          k,
+          t * rowLength,
+          predicted,
+          rowLength,
+          kModels,
+          out,
+        );
+        continue;
+      }
+      recordCodedRow(k, t * rowLength, rowLength, kModels, out);
+    }
+    for (let t = 0; t < shape.tokens; t++) {
+      if (plan.vSource[t] >= 0) continue;
+      recordCodedRow(v, t * rowLength, rowLength, vModels, out);
+    }
+    let stream = out.recordCount === 0
+      ? new Uint8Array(0)
+      : ransEncode(out.records, out.recordCount);
+    if (twoLanes && stream.length > 0) {
+      // Lanes 2 and 3 coded nothing: leave out their states (bytes 8..15).
+      stream = Uint8Array.of(...stream.subarray(0, 8), ...stream.subarray(16));
+    }
+    const header = new ByteWriter(32);
+    writeList(header, plan.kSource, plan.first, plan.kRotated);
+    writeList(header, plan.vSource, plan.first, undefined);
+    if (plan.rotation) {
+      header.byte(plan.rotation.pairing);
+      header.varint(plan.rotation.base);
+    }
+    header.varint(stream.length);
+    const bytes = new Uint8Array(header.length + stream.length + out.rawCount);
+    bytes.set(header.finish());
+    bytes.set(stream, header.length);
+    bytes.set(out.raw.subarray(0, out.rawCount), header.length + stream.length);
+    return bytes;
+  }
+
+  /** Reserves the dump's entries, finds repeats, chooses a rotation. */
+  #plan(
+    shape: PackDumpShape,
+    k: Uint16Array,
+    v: Uint16Array,
+    context: PackDumpContext,
+  ): DumpPlan {
+    const state = this.#state;
+    const { tokens, heads, headDim } = shape;
+    const rowLength = heads * headDim;
+    const dictionary = state.dictionary;
+    const firstPosition = state.firstPosition(shape, context);
+    let plan: DumpPlan = {
+      first: -1,
+      kSource: new Int32Array(tokens).fill(-1),
+      kRotated: new Uint8Array(tokens),
+      vSource: new Int32Array(tokens).fill(-1),
+      rotation: undefined,
+    };
+    if (tokens === 0 || rowLength === 0) return plan;
+    if (!dictionary.fits(tokens, rowLength)) return plan;
+    const first = dictionary.reserve(tokens, rowLength, firstPosition);
+    plan = { ...plan, first };
+    const candidates: number[] = [];
+    for (let t = 0; t < tokens; t++) {
+      const id = first + t;
+      const start = t * rowLength;
+      dictionary.copyRow(id, 0, k, start, true);
+      dictionary.copyRow(id, 1, v, start, true);
+      const vSource = dictionary.findAndRemember(1, v, start, id);
+      const kSource = dictionary.findAndRemember(0, k, start, id);
+      plan.vSource[t] = vSource;
+      plan.kSource[t] = kSource;
+      if (kSource < 0 && vSource >= 0 && headDim % 2 === 0) {
+        candidates.push(t);
+      }
+    }
+    const rotation = candidates.length > 0
+      ? this.#chooseRotation(shape, k, first, candidates, plan.vSource)
+      : undefined;
+    if (rotation) {
+      plan.rotation = rotation;
+      for (const t of candidates) {
+        plan.kSource[t] = plan.vSource[t];
+        plan.kRotated[t] = 1;
+      }
+    }
+    return plan;
+  }
+
+  /**
+   * The rotation, of the pairings and bases kvbits knows, that puts the most
+   * elements of the first {@link ROTARY_TRIAL_ROWS} candidate rows within one
+   * FP16 step of their prediction; none unless that is at least half of them.
+   */
+  #chooseRotation(
+    shape: PackDumpShape,
+    k: Uint16Array,
+    first: number,
+    candidates: readonly number[],
+    vSource: Int32Array,
+  ): Rotation | undefined {
+    const rows = candidates.slice(0, ROTARY_TRIAL_ROWS);
+    const enough = rows.length * shape.heads * shape.headDim;
+    // The block's last rotation first: a model keeps its RoPE.
+    const last = this.#state.lastRotation(shape);
+    if (last && 2 * this.#hits(last, k, first, rows, vSource) >= enough) {
+      return last;
+    }
+    let best: { pairing: RotaryPairing; base: number } | undefined;
+    let bestHits = 0;
+    for (const base of ROTARY_BASES) {
+      for (const pairing of [ROTARY_PAIRING.half, ROTARY_PAIRING.interleaved]) {
+        const rotation = this.#state.rotation(pairing, base, shape);
+        const hits = this.#hits(rotation, k, first, rows, vSource);
+        if (hits > bestHits) {
+          bestHits = hits;
+          best = { pairing, base };
+        }
+      }
+    }
+    if (!best || 2 * bestHits < enough) return undefined;
+    return this.#state.rotation(best.pairing, best.base, shape);
+  }
+
+  /** Elements of `rows` of K within one FP16 step of their rotation. */
+  #hits(
+    rotation: Rotation,
+    k: Uint16Array,
+    first: number,
+    rows: readonly number[],
+    vSource: Int32Array,
+  ): number {
+    const rowLength = rotation.heads * rotation.headDim;
+    let hits = 0;
+    for (const t of rows) {
+      const predicted = this.#state.predict(rotation, vSource[t], first + t);
+      for (let j = 0; j < rowLength; j++) {
+        const residual = orderedFp16(k[t * rowLength + j]) -
+          orderedFp16(predicted[j]);
+        if (residual >= -1 && residual <= 1) hits++;
+      }
+    }
+    return hits;
+  }
+}
+
+/**
+ * Writes a K or V list as runs: consecutive rows that refer the same distance
+ * back (and, for K, are all rotated or all not) are one entry.
+ */
+/**
+ * Elements a dump codes with symbols: those of rows that copy no entry (rotated
+ * K rows code their residuals).
+ */
+function codedElements(
+  kSource: Int32Array,
+  kRotated: Uint8Array,
+  vSource: Int32Array,
+  rowLength: number,
+): number {
+  let rows = 0;
+  for (let t = 0; t < kSource.length; t++) {
+    if (kSource[t] < 0 || kRotated[t] === 1) rows++;
+    if (vSource[t] < 0) rows++;
+  }
+  return rows * rowLength;
+}
+
+function writeList(
+  writer: ByteWriter,
+  sources: Int32Array,
+  first: number,
+  rotated: Uint8Array | undefined,
+): void {
+  const code = (row: number) => {
+    const distance = first + row - sources[row];
+    return rotated ? 2 * distance + rotated[row] : distance;
+  };
+  const starts: number[] = [];
+  for (let row = 0; row < sources.length; row++) {
+    if (sources[row] < 0) continue;
+    if (
+      row === 0 || sources[row - 1] < 0 || code(row) !== code(row - 1)
+    ) {
+      starts.push(row);
+    }
+  }
+  writer.varint(starts.length);
+  let end = 0;
+  for (const start of starts) {
+    let length = 1;
+    while (
+      start + length < sources.length && sources[start + length] >= 0 &&
+      code(start + length) === code(start)
+    ) {
+      length++;
+    }
+    writer.varint(start - end);
+    writer.varint(2 * code(start) + (length > 1 ? 1 : 0));
+    if (length > 1) writer.varint(length - 2);
+    end = start + length;
+  }
+}
+
+// ---------------------------------------------------------------- decoding --
+
+/** The rANS decoder's state between rows, and the raw bytes. */
+class StreamDecoder {
+  readonly bytes: Uint8Array;
+  readonly offset: number;
+  readonly lastWord: number;
+  readonly raw: Uint8Array;
+  readonly states: Float64Array;
+  /** Whether every channel uses lanes 0 and 1. */
+  readonly twoLanes: boolean;
+  pos = RANS_HEADER_BYTES;
+  rawCount = 0;
+
+  constructor(
+    bytes: Uint8Array,
+    offset: number,
+    raw: Uint8Array,
+    twoLanes: boolean,
+  ) {
+    this.twoLanes = twoLanes;
+    this.bytes = bytes;
+    this.offset = offset;
+    this.lastWord = bytes.length - 2;
+    this.raw = raw;
+    if (bytes.length === 0) {
+      // No symbols at all: the encoder leaves the stream out. Reading a symbol
+      // from these states needs a word, so any attempt ends early.
+      this.states = new Float64Array(4).fill(RANS_LOWER_BOUND);
+      this.pos = 0;
+      return;
+    }
+    try {
+      this.states = Float64Array.from(ransReadStates(bytes, STREAM));
+    } catch (error) {
+      throw this.#located(error as KvbitsDataError);
+    }
+  }
+
+  #located(e: KvbitsDataError): KvbitsDataError {
+    return new KvbitsDataError(e.detail, {
+      stream: STREAM,
+      bitOffset: 8 * this.offset + (e.bitOffset ?? 0),
+    });
+  }
+
+  endsEarly(kind: number, row: number): KvbitsDataError {
+    return new KvbitsDataError(
+      `rANS stream ends early in row ${row} of ${KIND_NAMES[kind]}`,
+      { stream: STREAM, bitOffset: 8 * (this.offset + this.bytes.length) },
+    );
+  }
+
+  rawEndsEarly(kind: number, row: number): KvbitsDataError {
+    return new KvbitsDataError(
+      `raw bytes end early in row ${row} of ${KIND_NAMES[kind]}`,
+      { stream: STREAM },
+    );
+  }
+
+  /** Decodes one symbol of `model` in `context` on a lane (the slow path). */
+  symbol(
+    model: PackTensorModels["hi6"],
+    context: number,
+    lane: number,
+    kind: number,
+    row: number,
+  ): number {
+    if (model.started[context] === 0) model.start(context);
+    let x = this.states[lane];
+    const slot = x & SLOT_MASK;
+    const symbol = model.symbolAt(context, slot);
+    const entry = model.table[context * (model.alphabet + 1) + symbol];
+    x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slot -
+      ((entry >>> 16) & 0x7fff);
+    if (x < RANS_LOWER_BOUND) {
+      if (this.pos > this.lastWord) throw this.endsEarly(kind, row);
+      x = (x << 16) | this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8);
+      this.pos += 2;
+    }
+    this.states[lane] = x;
+    model.observe(context, symbol);
+    return symbol;
+  }
+
+  finish(): void {
+    if (this.rawCount !== this.raw.length) {
+      throw new KvbitsDataError(
+        `${
+          this.raw.length - this.rawCount
+        } raw bytes left after the last element`,
+        { stream: STREAM },
+      );
+    }
+    try {
+      ransCheckEnd(this.states, this.pos, this.bytes.length, STREAM);
+    } catch (error) {
+      throw this.#located(error as KvbitsDataError);
+    }
+  }
+}
+
+/** Decodes one coded row into `out` (the hot loop). */
+function decodeCodedRow(
+  out: Uint16Array,
+  start: number,
+  rowLength: number,
+  m: PackTensorModels,
+  decoder: StreamDecoder,
+  kind: number,
+  row: number,
+): void {
+  const { hi6, top, channels } = m;
+  const bytes = decoder.bytes, lastWord = decoder.lastWord, raw = decoder.raw;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
+  const hiBucket = hi6.bucket;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
+  const topBucket = top.bucket;
+  const mean = channels.meanExponent, bias = channels.signBias;
+  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  const states = decoder.states;
+  const swap = !decoder.twoLanes;
+  let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
+  let pos = decoder.pos;
+  let r = decoder.rawCount;
+  if (r + rowLength > raw.length) throw decoder.rawEndsEarly(kind, row);
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const c = hiContext[j];
+    if (hiStarted[c] === 0) hi6.start(c);
+    let slot = x0 & SLOT_MASK;
+    const hiRow = c * HI6_ROW;
+    let h = hiBucket[(c << 6) + (slot >>> BUCKET_SHIFT)];
+    while (hiTable[hiRow + h + 1] >>> 16 <= slot) h++;
+    let entry = hiTable[hiRow + h];
+    x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slot -
+      (entry >>> 16);
+    if (x0 < RANS_LOWER_BOUND) {
+      if (pos > lastWord) throw decoder.endsEarly(kind, row);
+      x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+      pos += 2;
+    }
+    hiCounts[c * HI6_ALPHABET + h]++;
+    if (--hiUntil[c] === 0) hi6.rebuild(c);
+    const exponent = h & 31;
+    const tc = TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
+    if (topStarted[tc] === 0) top.start(tc);
+    slot = x1 & SLOT_MASK;
+    const topRow = tc * TOP_ROW;
+    let m2 = topBucket[(tc << 6) + (slot >>> BUCKET_SHIFT)];
+    while (topTable[topRow + m2 + 1] >>> 16 <= slot) m2++;
+    entry = topTable[topRow + m2];
+    x1 = (entry & 0xffff) * (x1 >>> RANS_PROBABILITY_BITS) + slot -
+      (entry >>> 16);
+    if (x1 < RANS_LOWER_BOUND) {
+      if (pos > lastWord) throw decoder.endsEarly(kind, row);
+      x1 = (x1 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+      pos += 2;
+    }
+    topCounts[tc * TOP_ALPHABET + m2]++;
+    if (--topUntil[tc] === 0) top.rebuild(tc);
+    out[i] = (h << 10) | (m2 << RAW_SHIFT) | raw[r++];
+    const sign = 256 - ((h >>> 5) << 9);
+    let mm = exponent << 8;
+    let s = sign;
+    if (c !== 0) {
+      mm = mean[j];
+      mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
+      s = bias[j];
+      s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
+    }
+    mean[j] = mm;
+    bias[j] = s;
+    const rr = (mm + 128) >> 8;
+    rounded[j] = rr;
+    hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
+    if (swap) {
+      const swap0 = x0;
+      x0 = y0;
+      y0 = swap0;
+      const swap1 = x1;
+      x1 = y1;
+      y1 = swap1;
+    }
+  }
+  const odd = swap ? rowLength & 1 : 0;
+  states[0] = odd ? y0 : x0;
+  states[1] = odd ? y1 : x1;
+  states[2] = odd ? x0 : y0;
+  states[3] = odd ? x1 : y1;
+  decoder.pos = pos;
+  decoder.rawCount = r;
+}
+
+/** Decodes one rotated row into `out`. */
+function decodePredictedRow(
+  out: Uint16Array,
+  start: number,
+  predicted: Uint16Array,
+  rowLength: number,
+  m: PackTensorModels,
+  decoder: StreamDecoder,
+  row: number,
+): void {
+  const channels = m.channels;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const guess = predicted[j];
+    const lane = decoder.twoLanes ? 0 : 2 * (j & 1);
+    const c = ((guess >>> 10) & 31) >>> 2;
+    const symbol = decoder.symbol(m.residual, c, lane, 0, row);
+    if (symbol !== RESIDUAL_ESCAPE) {
+      out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
+      continue;
+    }
+    const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane, 0, row);
+    const t = TOP_CONTEXT_OF_DISTANCE[
+      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
+    ];
+    const topBits = decoder.symbol(m.top, t, lane + 1, 0, row);
+    if (decoder.rawCount >= decoder.raw.length) {
+      throw decoder.rawEndsEarly(0, row);
+    }
+    out[i] = (h << 10) | (topBits << RAW_SHIFT) |
+      decoder.raw[decoder.rawCount++];
+  }
+}
+
+/**
+ * Decodes the dumps of one block, in the order they were encoded, with the
+ * same shapes and contexts. A dump that fails (a `KvbitsDataError`, or words
+ * whose CRC the container refuses) leaves the carried state wrong: the block's
+ * later dumps cannot be decoded by this decoder (each block starts afresh, so
+ * other blocks are unaffected).
+ *
+ * @example A corrupt dump is a data error
+ * ```ts
+ * import { KvbitsDataError, PackBlockDecoder, PackBlockEncoder } from "@kvbits/kvbits";
+ * import { assertThrows } from "@std/assert";
+ *
+ * const shape = { tokens: 2, heads: 1, headDim: 4 };
+ * const context = { group: "g", layer: -1 };
+ * const words = Uint16Array.from([1, 2, 3, 4, 5, 6, 7, 8]);
+ * const bytes = new PackBlockEncoder().encodeDump(shape, words, words, context);
+ * assertThrows(
+ *   () => new PackBlockDecoder().decodeDump(bytes.subarray(0, bytes.length - 1), shape, context),
+ *   KvbitsDataError,
+ * );
+ * ```
+ */
+export class PackBlockDecoder {
+  readonly #state: BlockState;
+
+  /**
+   * A fresh block.
+   *
+   * @param arenaWords Size of the row dictionary's ring, as given to the encoder.
+   */
+  constructor(arenaWords?: number) {
+    this.#state = new BlockState(arenaWords);
+  }
+
+  /**
+   * Decodes the block's next dump.
+   *
+   * @param bytes The dump's bytes from {@link PackBlockEncoder.encodeDump}.
+   * @param shape Its shape.
+   * @param context Its group and layer, as given to the encoder.
+   * @returns K and V.
+   * @throws {KvbitsDataError} When the bytes are corrupt or truncated (the
+   * decoder is then of no further use).
+   * @throws {RangeError} When the shape is invalid.
+   */
+  decodeDump(
+    bytes: Uint8Array,
+    shape: PackDumpShape,
+    context: PackDumpContext,
+  ): { k: Uint16Array; v: Uint16Array } {
+    const { rowLength, count } = checkShape(shape);
+    const { tokens } = shape;
+    const state = this.#state;
+    const dictionary = state.dictionary;
+    const firstPosition = state.firstPosition(shape, context);
+    const reader = new ByteReader(bytes, STREAM);
+    const useDictionary = tokens > 0 && rowLength > 0 &&
+      dictionary.fits(tokens, rowLength);
+    const first = useDictionary
+      ? dictionary.reserve(tokens, rowLength, firstPosition)
+      : -1;
+    const kRotated = new Uint8Array(tokens);
+    const kSource = readList(
+      reader,
+      tokens,
+      rowLength,
+      first,
+      kRotated,
+      0,
+      dictionary,
+    );
+    const vSource = readList(
+      reader,
+      tokens,
+      rowLength,
+      first,
+      undefined,
+      1,
+      dictionary,
+    );
+    let rotation: Rotation | undefined;
+    if (kRotated.includes(1)) {
+      const at = reader.offset;
+      const pairing = reader.byte();
+      const base = reader.varint();
+      if (
+        (pairing !== ROTARY_PAIRING.half &&
+          pairing !== ROTARY_PAIRING.interleaved) ||
+        base < 2 ||
+        shape.headDim % 2 !== 0
+      ) {
+        throw reader.error(
+          `rotation (pairing ${pairing}, base ${base}, head_dim ${shape.headDim}) is impossible`,
+          at,
+        );
+      }
+      rotation = state.rotation(pairing as RotaryPairing, base, shape);
+    }
+    const streamStart = reader.offset;
+    const streamLength = reader.varint();
+    if (streamLength > reader.remaining) {
+      throw reader.error(
+        `rANS stream of ${streamLength} bytes is longer than the ${reader.remaining} bytes left`,
+        streamStart,
+      );
+    }
+    const streamOffset = reader.offset;
+    let stream = reader.bytes(streamLength);
+    if (reader.remaining > 2 * count) {
+      throw reader.error(
+        `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${
+          2 * count
+        }`,
+      );
+    }
+    const raw = reader.bytes(reader.remaining);
+    const twoLanes = codedElements(kSource, kRotated, vSource, rowLength) <=
+      TWO_LANE_ELEMENTS;
+    if (twoLanes && stream.length > 0) {
+      if (stream.length < 8) {
+        throw reader.error(
+          `rANS stream of ${stream.length} bytes is shorter than its 8-byte header`,
+          streamOffset,
+        );
+      }
+      const full = new Uint8Array(stream.length + 8);
+      full.set(stream.subarray(0, 8));
+      full.set(UNUSED_LANE_STATE, 8);
+      full.set(UNUSED_LANE_STATE, 12);
+      full.set(stream.subarray(8), 16);
+      stream = full;
+    }
+    const decoder = new StreamDecoder(stream, streamOffset, raw, twoLanes);
+    const k = new Uint16Array(count), v = new Uint16Array(count);
+    const kModels = state.modelsOf(context, 0, shape);
+    const vModels = state.modelsOf(context, 1, shape);
+    for (let t = 0; t < tokens; t++) {
+      const start = t * rowLength;
+      const source = kSource[t];
+      if (source >= 0 && kRotated[t] === 0) {
+        dictionary.copyRow(source, 0, k, start, false);
+      } else if (source >= 0) {
+        const predicted = state.predict(rotation!, source, first + t);
+        decodePredictedRow(k, start, predicted, rowLength, kModels, decoder, t);
+      } else {
+        decodeCodedRow(k, start, rowLength, kModels, decoder, 0, t);
+      }
+      if (first >= 0) dictionary.copyRow(first + t, 0, k, start, true);
+    }
+    for (let t = 0; t < tokens; t++) {
+      const start = t * rowLength;
+      const source = vSource[t];
+      if (source >= 0) {
+        dictionary.copyRow(source, 1, v, start, false);
+      } else {
+        decodeCodedRow(v, start, rowLength, vModels, decoder, 1, t);
+      }
+      if (first >= 0) dictionary.copyRow(first + t, 1, v, start, true);
+    }
+    decoder.finish();
+    return { k, v };
+  }
+}
+
+/** Reads a K or V list: per row, the entry it refers to, or -1. */
+function readList(
+  reader: ByteReader,
+  tokens: number,
+  rowLength: number,
+  first: number,
+  rotated: Uint8Array | undefined,
+  kind: number,
+  dictionary: PackRowDictionary,
+): Int32Array {
+  const sources = new Int32Array(tokens).fill(-1);
+  const name = KIND_NAMES[kind];
+  const runs = reader.varintAtMost(first < 0 ? 0 : tokens, `runs of ${name}`);
+  let end = 0;
+  for (let n = 0; n < runs; n++) {
+    const at = reader.offset;
+    const start = end + reader.varint();
+    const value = reader.varint();
+    const length = value % 2 === 1 ? reader.varint() + 2 : 1;
+    let distance = (value - (value % 2)) / 2;
+    let flag = 0;
+    if (rotated) {
+      flag = distance % 2;
+      distance = (distance - flag) / 2;
+    }
+    if (start + length > tokens) {
+      throw reader.error(
+        `a run of ${length} rows of ${name} from row ${start} passes the ${tokens} rows`,
+        at,
+      );
+    }
+    for (let row = start; row < start + length; row++) {
+      const source = first + row - distance;
+      if (!dictionary.usable(source, first + row, rowLength)) {
+        throw reader.error(
+          `row ${row} of ${name} refers to entry ${source}, which the block does not hold`,
+          at,
+        );
+      }
+      sources[row] = source;
+      if (rotated) rotated[row] = flag;
+    }
+    end = start + length;
+  }
+  return sources;
+}
