@@ -1,67 +1,86 @@
 /**
- * kvbits: lossless coding of FP16 KV-cache tensors.
+ * kvbits: lossless coding of FP16 KV-cache dumps.
  *
  * Every FP16 word is split into a `hi6` plane (sign and exponent) and a `lo10`
- * plane (mantissa), and each plane is entropy coded. This module exports the codecs
- * as pure functions on typed arrays: no permissions, no file access, no bare
- * imports, so it can be imported by URL. The command-line tasks that read and write
- * dump folders live in `tasks/` of the repository.
+ * plane (mantissa), and each plane is entropy coded: with canonical Huffman
+ * codes (`huffman`) or arithmetic coding (`arith`) in the reference tools'
+ * layouts, or with kvbits' context-model coder (`ctx`, the smallest), one
+ * self-contained `.kvc` file per dump.
  *
- * @example Huffman round trip of an FP16 tensor
+ * This module is pure: no permissions, no file access, no import map; import it
+ * by URL. It offers three levels:
+ *
+ * - one tensor: {@link huffmanEncodeTensor}/{@link huffmanDecodeTensor},
+ *   {@link arithEncodeTensor}/{@link arithDecodeTensor},
+ *   {@link ctxEncodeTensor}/{@link ctxDecodeTensor};
+ * - one dump (meta text, K and V) as the files the CLI writes, and any such
+ *   files read back: {@link encodeDump}, {@link decodeDump}, and
+ *   {@link encodeDumps} for a folder's worth with a global codebook;
+ * - the errors it throws: {@link KvbitsDataError} (corrupt data),
+ *   {@link KvbitsFormatError} (a file that breaks its format); misuse throws
+ *   `TypeError` or `RangeError`.
+ *
+ * The command-line tasks that read and write dump folders live in `tasks/` of
+ * the repository (`deno task encode`, `decode`, `verify`, `analyze`).
+ *
+ * @example A tensor round trip with each codec
  * ```ts
  * import {
- *   canonicalCode,
- *   countSymbols,
- *   huffmanCodeLengths,
- *   huffmanDecode,
- *   huffmanDecodeTable,
- *   huffmanEncode,
- *   joinFp16Planes,
- *   splitFp16Planes,
+ *   arithDecodeTensor, arithEncodeTensor, ctxDecodeTensor, ctxEncodeTensor,
+ *   huffmanDecodeTensor, huffmanEncodeTensor,
  * } from "@kvbits/kvbits";
  * import { assertEquals } from "@std/assert";
  *
- * const words = Uint16Array.from([0x3c00, 0x3c01, 0xbc00, 0x0001, 0x7e00, 0x3c00]);
- * const { hi6, lo10 } = splitFp16Planes(words);
- * const hiCode = canonicalCode(huffmanCodeLengths(countSymbols(hi6, 64)));
- * const loCode = canonicalCode(huffmanCodeLengths(countSymbols(lo10, 1024)));
- * const hiBytes = huffmanEncode(hi6, hiCode);
- * const loBytes = huffmanEncode(lo10, loCode);
- *
- * const hiBack = huffmanDecode(hiBytes, words.length, huffmanDecodeTable(hiCode), new Uint8Array(words.length));
- * const loBack = huffmanDecode(loBytes, words.length, huffmanDecodeTable(loCode));
- * assertEquals(joinFp16Planes(hiBack, loBack), words);
+ * const words = Uint16Array.from({ length: 256 }, (_, i) => 0x3c00 + (i % 7));
+ * assertEquals(huffmanDecodeTensor(huffmanEncodeTensor(words)), words);
+ * assertEquals(arithDecodeTensor(arithEncodeTensor(words)), words);
+ * const shape = { tokens: 4, heads: 2, headDim: 32 };
+ * assertEquals(ctxDecodeTensor(ctxEncodeTensor(words, shape), shape), words);
  * ```
  *
  * @module
  */
 
-export * from "./src/codec/errors.ts";
-export * from "./src/codec/fp16_planes.ts";
-export * from "./src/codec/histogram.ts";
-export * from "./src/codec/entropy.ts";
-export * from "./src/codec/huffman_code_lengths.ts";
-export * from "./src/codec/canonical_code.ts";
-export * from "./src/codec/huffman_encoder.ts";
-export * from "./src/codec/huffman_decoder.ts";
-export * from "./src/codec/huffman_fp16.ts";
-export * from "./src/codec/crc32.ts";
-export * from "./src/codec/arithmetic_model.ts";
-export * from "./src/codec/frequency_normalization.ts";
-export * from "./src/codec/arithmetic_encoder.ts";
-export * from "./src/codec/arithmetic_decoder.ts";
-export * from "./src/codec/arithmetic_fp16.ts";
-export * from "./src/codec/byte_io.ts";
-export * from "./src/codec/rans.ts";
-export * from "./src/codec/adaptive_frequencies.ts";
-export * from "./src/codec/row_repeats.ts";
-export * from "./src/codec/ctx_model.ts";
-export * from "./src/codec/ctx_codec.ts";
-export * from "./src/codec/rotary_prediction.ts";
-export * from "./src/codec/pack_row_dictionary.ts";
-export * from "./src/codec/pack_models.ts";
-export * from "./src/codec/pack_coder.ts";
-export * from "./src/codec/predicted_tensor_model.ts";
-export * from "./src/codec/predicted_tensor_coder.ts";
-export * from "./src/codec/sha256.ts";
-export * from "./src/codec/predicted_dump_coder.ts";
+// One tensor, per codec.
+export {
+  arithDecodeTensor,
+  arithEncodeTensor,
+  type CodedTensor,
+  ctxDecodeTensor,
+  ctxEncodeTensor,
+  huffmanDecodeTensor,
+  huffmanEncodeTensor,
+  type TensorShape,
+} from "./src/format/tensor_coding.ts";
+
+// One dump, as the files kvbits writes, and any such files read back.
+export {
+  CODEC_NAMES,
+  type CodecName,
+  decodeDump,
+  type Dump,
+  type DumpInput,
+  type EncodedDumps,
+  encodeDump,
+  type EncodeDumpOptions,
+  encodeDumps,
+} from "./src/format/dump_coding.ts";
+export type { DumpOutputs, NamedFile } from "./src/format/layout.ts";
+export type { DumpMeta } from "./src/format/dump_meta.ts";
+export type { CodebookMode } from "./src/format/stream_codec.ts";
+// The pack (a whole dump folder in one file, issue 12) gets its reader here:
+// `decodePack`/`listPack`, beside `decodeDump`.
+
+// Size bounds.
+export { MAX_TENSOR_ELEMENTS } from "./src/format/dump_meta.ts";
+
+// The FP16 planes every codec codes.
+export {
+  type Fp16Planes,
+  joinFp16Planes,
+  splitFp16Planes,
+} from "./src/codec/fp16_planes.ts";
+
+// Errors.
+export { type DataErrorLocation, KvbitsDataError } from "./src/codec/errors.ts";
+export { KvbitsFormatError } from "./src/format/format_error.ts";

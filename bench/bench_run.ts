@@ -28,14 +28,9 @@
  */
 
 import { cpus, loadavg } from "node:os";
-import { fromFileUrl, join } from "@std/path";
-import { ENTRY_POINTS, permissionFlags } from "../scripts/entry_points.ts";
-import type { DumpWords } from "../src/format/dump_streams.ts";
-import {
-  type BenchCodec,
-  benchCodecs,
-  type PlaneBits,
-} from "./bench_codecs.ts";
+import { fromFileUrl, join, resolve } from "@std/path";
+import type { DumpWords, PlaneBits } from "../src/format/layout.ts";
+import { benchCodecs, type BenchRow } from "./bench_codecs.ts";
 import { type BenchCorpus, loadCorpus } from "./bench_corpus.ts";
 import { bestOf, type Timing, timingOf } from "./timing.ts";
 import {
@@ -63,7 +58,7 @@ export interface BenchOptions {
   /** Minimum seconds of each `zstd -b` level. */
   readonly zstdSeconds: number;
   /** The codecs; every one of {@link benchCodecs} when omitted. */
-  readonly codecs?: readonly BenchCodec[];
+  readonly codecs?: readonly BenchRow[];
   /** Told what is being measured, for a progress line. */
   readonly onStep?: (step: string) => void;
 }
@@ -218,7 +213,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (options.folderRuns > 0 && options.jobs.length > 0) {
     await Deno.mkdir(options.workDir, { recursive: true });
     const work = await Deno.makeTempDir({
-      dir: options.workDir,
+      dir: resolve(options.workDir),
       prefix: "kvbits-bench-",
     });
     try {
@@ -253,7 +248,7 @@ function megabytesPerSecond(bytes: number, seconds: number): number {
 }
 
 function measureCodec(
-  codec: BenchCodec,
+  codec: BenchRow,
   corpus: BenchCorpus,
   runs: number,
 ): CodecFigures {
@@ -365,21 +360,20 @@ interface TaskRun {
 
 /**
  * Runs `deno task <task> ... --json --quiet` as a user would (its own process,
- * its deno.json permissions) and reads its summary.
+ * the permissions and V8 flags of its deno.json task) and reads its summary.
  */
 async function runTask(
   task: string,
   args: readonly string[],
 ): Promise<TaskRun> {
-  const entry = ENTRY_POINTS.find((candidate) => candidate.task === task)!;
   const started = performance.now();
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
+      "task",
+      "--quiet",
       "--config",
       join(ROOT, "deno.json"),
-      ...permissionFlags(entry),
-      join(ROOT, entry.source),
+      task,
       ...args,
       "--json",
       "--quiet",
@@ -417,7 +411,7 @@ async function runTask(
  * spreads the machine's changing load over all of them.
  */
 async function measureFolders(
-  codec: BenchCodec,
+  codec: BenchRow,
   corpus: BenchCorpus,
   options: BenchOptions,
   work: string,
@@ -441,7 +435,8 @@ async function measureFolders(
       const bitstreamDir = join(folder, `jobs${jobs}-run${run}`);
       const encoded = await runTask("encode", [
         "--dump-dir",
-        corpus.dumpDir,
+        // A task runs in the folder of deno.json: paths go absolute.
+        resolve(corpus.dumpDir),
         "--out-dir",
         bitstreamDir,
         "--jobs",

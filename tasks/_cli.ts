@@ -9,7 +9,7 @@ import { parseArgs } from "@std/cli";
 import { KvbitsDataError } from "../src/codec/errors.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";
 import { KvbitsFormatError } from "../src/format/format_error.ts";
-import { KvbitsJobError } from "../src/jobs/job_error.ts";
+import { KvbitsJobError, sayOptions } from "../src/jobs/job_error.ts";
 import type { AnalyzeReport } from "../src/jobs/analyze_job.ts";
 import type { DecodeReport } from "../src/jobs/decode_job.ts";
 import { countOutcomes, type DumpOutcome } from "../src/jobs/job_report.ts";
@@ -307,7 +307,7 @@ export async function runTask(
       error instanceof KvbitsJobError || error instanceof KvbitsFileError ||
       error instanceof KvbitsFormatError || error instanceof KvbitsDataError
     ) {
-      console.error(`kvbits ${task.name}: ${error.message}`);
+      console.error(`kvbits ${task.name}: ${messageOf(error)}`);
       code = EXIT_CODES.fatal;
     } else if (
       error instanceof Deno.errors.NotCapable ||
@@ -327,11 +327,49 @@ export async function runTask(
       printJson({
         task: task.name,
         exitCode: code,
-        error: error instanceof Error ? error.message : String(error),
+        error: error instanceof Error ? messageOf(error) : String(error),
       });
     }
   }
   Deno.exit(code);
+}
+
+/** The flag of a job option: `dumpDir` is `--dump-dir`. */
+function flagOf(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/**
+ * An error's message as the CLI says it: a job's options as their flags
+ * (`--dump-dir`, and `--dump-dir folder` inside a sentence).
+ */
+function messageOf(error: Error): string {
+  if (!(error instanceof KvbitsJobError)) return error.message;
+  return error.describe((option, lead) =>
+    lead || !option.endsWith("Dir")
+      ? flagOf(option)
+      : `${flagOf(option)} folder`
+  );
+}
+
+/**
+ * A job's text (a dump's reason) as the CLI says it: the options it mentions
+ * as flags.
+ *
+ * @param text The text.
+ * @returns It with flags.
+ *
+ * @example
+ * ```ts
+ * import { flagsIn } from "./_cli.ts";
+ * import { mentionOption } from "../src/jobs/job_error.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(flagsIn(`below ${mentionOption("minSeqLen")} 4`), "below --min-seq-len 4");
+ * ```
+ */
+export function flagsIn(text: string): string {
+  return sayOptions(text, flagOf);
 }
 
 /**
@@ -342,11 +380,13 @@ export async function runTask(
 export function printProblems(outcomes: readonly DumpOutcome[]): void {
   for (const outcome of outcomes) {
     if (outcome.status === "skipped") {
-      console.error(`skipped ${outcome.reason}`);
+      console.error(`skipped ${flagsIn(outcome.reason ?? "")}`);
     }
   }
   for (const outcome of outcomes) {
-    if (outcome.status === "failed") console.error(`failed  ${outcome.reason}`);
+    if (outcome.status === "failed") {
+      console.error(`failed  ${flagsIn(outcome.reason ?? "")}`);
+    }
   }
 }
 
@@ -431,7 +471,7 @@ export function problemsOf(
   const pick = (status: DumpOutcome["status"]) =>
     outcomes.filter((outcome) => outcome.status === status).map((outcome) => ({
       dump: outcome.dump,
-      reason: outcome.reason ?? "",
+      reason: flagsIn(outcome.reason ?? ""),
     }));
   return { skipped: pick("skipped"), failed: pick("failed") };
 }

@@ -8,14 +8,12 @@
  */
 
 import { join } from "@std/path";
-import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { CODECS } from "../src/format/codecs.ts";
-import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import { analyzeFolder } from "../src/jobs/analyze_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
-import { EXIT_CODES, runTask, type TaskDefinition } from "./_cli.ts";
+import { EXIT_CODES, flagsIn, runTask, type TaskDefinition } from "./_cli.ts";
 
 const DEMO: TaskDefinition = {
   name: "demo",
@@ -55,14 +53,10 @@ if (import.meta.main) {
     const rows: string[][] = [];
     let failures = 0;
     for (const codec of CODECS) {
-      // A codec that learns as it codes (ctx) has no codebook to choose.
-      const modes: CodebookMode[] = isDumpFileCodec(codec)
-        ? ["per-dump"]
-        : ["global", "per-dump"];
-      for (const codebook of modes) {
-        const name = isDumpFileCodec(codec)
-          ? codec.name
-          : `${codec.name}-${codebook}`;
+      for (const codebook of codec.codebookModes) {
+        // A codec that learns as it codes (ctx) has no codebook to name.
+        const used = codec.modelsUsed(codebook).codebook;
+        const name = used ? `${codec.name}-${used}` : codec.name;
         const outDir = join(outRoot, name);
         const encoded = await encodeFolder({
           dumpDir,
@@ -91,13 +85,13 @@ if (import.meta.main) {
         failures += encodedCounts.failed + verifiedCounts.failed;
         for (const outcome of [...encoded.outcomes, ...verified.outcomes]) {
           if (outcome.status === "failed") {
-            console.error(`failed  ${outcome.reason}`);
+            console.error(`failed  ${flagsIn(outcome.reason ?? "")}`);
           }
         }
         const t = analysis.withoutMeta;
         rows.push([
           codec.name,
-          isDumpFileCodec(codec) ? "none" : codebook,
+          used ?? "none",
           String(encodedCounts.done),
           `${verified.checkedAgainstOriginals}/${verified.outcomes.length}`,
           t.kRatio.toFixed(4),

@@ -5,7 +5,6 @@
  */
 
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
-import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import type { StageSelection } from "../src/jobs/dump_selection.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
@@ -99,9 +98,8 @@ const ENCODE: TaskDefinition = {
 if (import.meta.main) {
   await runTask(ENCODE, async (flags) => {
     const codec = codecNamed(flags.codec as string)!;
-    // ctx learns as it codes: no codebook, and its per-dump header is binary.
-    const oneFile = isDumpFileCodec(codec);
-    const metaKind = oneFile ? "headers and meta" : "JSON";
+    const models = codec.modelsUsed(flags.codebook as CodebookMode);
+    const metaKind = codec.metaKind;
     const progress = terminalProgress(!flags.quiet);
     let report;
     try {
@@ -137,7 +135,7 @@ if (import.meta.main) {
         exitCode: code,
         codec: codec.name,
         layout: codec.layout,
-        codebook: oneFile ? null : flags.codebook,
+        codebook: models.codebook,
         dumps: {
           found: report.metaFilesFound,
           selected: report.selected,
@@ -161,9 +159,7 @@ if (import.meta.main) {
     } else {
       console.log(
         `Encoded: ${counts.done}, Skipped: ${counts.skipped}, Failed: ${counts.failed} ` +
-          `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${
-            oneFile ? "adaptive models" : `${flags.codebook} codebook`
-          })`,
+          `(${report.metaFilesFound} dumps found, ${report.selected} selected; ${codec.name}, ${models.description})`,
       );
       if (counts.done > 0) {
         console.log(

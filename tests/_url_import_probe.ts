@@ -4,7 +4,8 @@
  * --allow-import=127.0.0.1:PORT http://127.0.0.1:PORT/tests/_url_import_probe.ts`),
  * so that `../mod.ts` below is fetched by URL, with every module it imports, with
  * no import map and no permission but the import itself. It round-trips an FP16
- * tensor through each codec and prints what happened as JSON.
+ * tensor through each codec, alone and as a dump, and prints what happened as
+ * JSON.
  *
  * It imports nothing but `mod.ts`: a bare specifier (`@std/...`) would fail here,
  * which is the point.
@@ -14,57 +15,44 @@
 
 import * as kvbits from "../mod.ts";
 
-/** A plane's symbols, encoded and decoded by one codec. */
-export interface PlaneRoundTrip {
-  /** The encoded stream. */
-  readonly encoded: Uint8Array;
-  /** The symbols decoded from it. */
-  readonly decoded: ArrayLike<number>;
+/** A tensor encoded and decoded by one codec. */
+export interface TensorRoundTrip {
+  /** Bytes of the encoded tensor. */
+  readonly encodedBytes: number;
+  /** The words decoded from it. */
+  readonly decoded: Uint16Array;
 }
 
-/** Encodes one plane of symbols below `alphabetSize` and decodes it again. */
-export type PlaneCodec = (
-  symbols: Uint8Array | Uint16Array,
-  alphabetSize: number,
-) => PlaneRoundTrip;
-
-/** A Huffman round trip with a code built from the plane's own counts. */
-function huffmanRoundTrip(
-  symbols: Uint8Array | Uint16Array,
-  alphabetSize: number,
-): PlaneRoundTrip {
-  const counts = kvbits.countSymbols(symbols, alphabetSize);
-  const code = kvbits.canonicalCode(kvbits.huffmanCodeLengths(counts));
-  const encoded = kvbits.huffmanEncode(symbols, code);
-  const table = kvbits.huffmanDecodeTable(code);
-  return {
-    encoded,
-    decoded: kvbits.huffmanDecode(encoded, symbols.length, table),
-  };
-}
-
-/** An arithmetic-coding round trip with kvbits' table of the plane's own counts. */
-function arithmeticRoundTrip(
-  symbols: Uint8Array | Uint16Array,
-  alphabetSize: number,
-): PlaneRoundTrip {
-  const counts = kvbits.countSymbols(symbols, alphabetSize);
-  const model = kvbits.arithmeticModel(
-    kvbits.arithmeticTableFromCounts(counts),
-  );
-  const encoded = kvbits.arithmeticEncode(symbols, model);
-  return {
-    encoded,
-    decoded: kvbits.arithmeticDecode(encoded, symbols.length, model),
-  };
-}
+/** Encodes an FP16 tensor and decodes it again. */
+export type PlaneCodec = (words: Uint16Array) => TensorRoundTrip;
 
 /**
- * Every codec `mod.ts` exports, by name: a new codec adds one line here.
+ * Every codec `mod.ts` exports, by name, through its tensor API: a new codec
+ * adds one line here.
  */
 export const PLANE_CODECS: Readonly<Record<string, PlaneCodec>> = {
-  huffman: huffmanRoundTrip,
-  arith: arithmeticRoundTrip,
+  huffman: (words) => {
+    const coded = kvbits.huffmanEncodeTensor(words);
+    return {
+      encodedBytes: coded.hi6.length + coded.lo10.length,
+      decoded: kvbits.huffmanDecodeTensor(coded),
+    };
+  },
+  arith: (words) => {
+    const coded = kvbits.arithEncodeTensor(words);
+    return {
+      encodedBytes: coded.hi6.length + coded.lo10.length,
+      decoded: kvbits.arithDecodeTensor(coded),
+    };
+  },
+  ctx: (words) => {
+    const shape = { tokens: 1, heads: 1, headDim: words.length };
+    const payload = kvbits.ctxEncodeTensor(words, shape);
+    return {
+      encodedBytes: payload.length,
+      decoded: kvbits.ctxDecodeTensor(payload, shape),
+    };
+  },
 };
 
 /**
@@ -112,15 +100,24 @@ export interface CodecResult {
   readonly ok: boolean;
   /** Words in the tensor. */
   readonly words: number;
-  /** Bytes of both encoded planes. */
+  /** Bytes of the encoded tensor. */
   readonly encodedBytes: number;
-  /** CRC-32 of the decoded tensor's bytes. */
+  /** A checksum (FNV-1a) of the decoded tensor's words. */
   readonly crc32: number;
+  /** Whether the tensor as a dump's K and V came back through `decodeDump`. */
+  readonly dump: boolean;
+}
+
+/** FNV-1a of the words: this file imports nothing but `mod.ts`. */
+function checksum(words: Uint16Array): number {
+  let hash = 0x811c9dc5;
+  for (const word of words) hash = Math.imul(hash ^ word, 0x01000193) >>> 0;
+  return hash;
 }
 
 /**
- * Splits the tensor into planes, round-trips both through each codec, joins them
- * and compares with the original.
+ * Round-trips the tensor through each codec's tensor API, and as K and V of a
+ * dump through `encodeDump`/`decodeDump`, and compares with the original.
  *
  * @param words The tensor.
  * @returns One result per codec, by name.
@@ -128,21 +125,32 @@ export interface CodecResult {
 export function roundTripEveryCodec(
   words: Uint16Array,
 ): Record<string, CodecResult> {
-  const { hi6, lo10 } = kvbits.splitFp16Planes(words);
+  const metaText = JSON.stringify({
+    layer_id: 0,
+    seq_len: 1,
+    kv_heads: 1,
+    head_dim: words.length,
+    bytes_per_elem: 2,
+    stage: "decode",
+    k_file: "k.bin",
+    v_file: "v.bin",
+  });
+  const same = (a: Uint16Array) =>
+    a.length === words.length && a.every((word, i) => word === words[i]);
   const results: Record<string, CodecResult> = {};
   for (const [name, codec] of Object.entries(PLANE_CODECS)) {
-    const hi = codec(hi6, kvbits.HI6_ALPHABET_SIZE);
-    const lo = codec(lo10, kvbits.LO10_ALPHABET_SIZE);
-    const back = kvbits.joinFp16Planes(
-      Uint8Array.from(hi.decoded),
-      Uint16Array.from(lo.decoded),
+    const { encodedBytes, decoded } = codec(words);
+    const { files } = kvbits.encodeDump(
+      { metaText, k: words, v: words },
+      { codec: name as kvbits.CodecName, metaName: "meta_t0_1" },
     );
+    const dump = kvbits.decodeDump(files);
     results[name] = {
-      ok: back.length === words.length &&
-        back.every((word, i) => word === words[i]),
+      ok: same(decoded),
       words: words.length,
-      encodedBytes: hi.encoded.length + lo.encoded.length,
-      crc32: kvbits.crc32(new Uint8Array(back.buffer)),
+      encodedBytes,
+      crc32: checksum(decoded),
+      dump: same(dump.k) && same(dump.v) && dump.metaText === metaText,
     };
   }
   return results;
@@ -153,8 +161,10 @@ if (import.meta.main) {
   const codecs = roundTripEveryCodec(words);
   console.log(JSON.stringify({
     moduleUrl: import.meta.url,
-    originalCrc32: kvbits.crc32(new Uint8Array(words.buffer)),
+    originalCrc32: checksum(words),
     codecs,
   }));
-  if (!Object.values(codecs).every((result) => result.ok)) Deno.exit(1);
+  if (!Object.values(codecs).every((result) => result.ok && result.dump)) {
+    Deno.exit(1);
+  }
 }

@@ -7,7 +7,9 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { arithmeticEncode, arithmeticModel, joinFp16Planes } from "../mod.ts";
+import { joinFp16Planes } from "../mod.ts";
+import { arithmeticEncode } from "../src/codec/arithmetic_encoder.ts";
+import { arithmeticModel } from "../src/codec/arithmetic_model.ts";
 import { arithStreamCodec } from "../src/format/arith_stream_codec.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";

@@ -11,14 +11,14 @@ import {
   assertNotEquals,
   assertThrows,
 } from "@std/assert";
+import { KvbitsDataError } from "../mod.ts";
+import { arithmeticDecode } from "../src/codec/arithmetic_decoder.ts";
+import { arithmeticEncode } from "../src/codec/arithmetic_encoder.ts";
 import {
   ARITHMETIC_MAX_TOTAL,
-  arithmeticDecode,
-  arithmeticEncode,
   type ArithmeticModel,
   arithmeticModel,
-  KvbitsDataError,
-} from "../mod.ts";
+} from "../src/codec/arithmetic_model.ts";
 import {
   exactScaledFloor,
   exactTargetFloor,

@@ -10,20 +10,15 @@ import {
   assertInstanceOf,
   assertThrows,
 } from "@std/assert";
+import { KvbitsDataError, type TensorShape } from "../mod.ts";
+import { AdaptiveFrequencies } from "../src/codec/adaptive_frequencies.ts";
+import { ctxDecode, ctxEncode, ctxPlaneBits } from "../src/codec/ctx_codec.ts";
+import { ransDecodeStatic, ransEncode, ransRecord } from "../src/codec/rans.ts";
 import {
-  AdaptiveFrequencies,
-  ctxDecode,
-  ctxEncode,
-  ctxPlaneBits,
   fp16Bits,
-  KvbitsDataError,
   orderedFp16,
-  ransDecodeStatic,
-  ransEncode,
-  ransRecord,
-  type TensorShape,
   unorderedFp16,
-} from "../mod.ts";
+} from "../src/codec/rotary_prediction.ts";
 import { seededRandom } from "./_helpers.ts";
 
 function roundTrip(tensors: Uint16Array[], shape: TensorShape): Uint8Array {

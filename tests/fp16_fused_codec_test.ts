@@ -10,26 +10,31 @@ import {
   assertInstanceOf,
   assertThrows,
 } from "@std/assert";
+import { KvbitsDataError, splitFp16Planes } from "../mod.ts";
+import { arithmeticDecode } from "../src/codec/arithmetic_decoder.ts";
+import { arithmeticEncode } from "../src/codec/arithmetic_encoder.ts";
 import {
-  arithmeticDecode,
   arithmeticDecodeFp16,
-  arithmeticEncode,
   arithmeticEncodeFp16,
+} from "../src/codec/arithmetic_fp16.ts";
+import {
   type ArithmeticModel,
   arithmeticModel,
-  arithmeticTableFromCounts,
-  canonicalCode,
-  countFp16Symbols,
-  huffmanCodeLengths,
+} from "../src/codec/arithmetic_model.ts";
+import { canonicalCode } from "../src/codec/canonical_code.ts";
+import { arithmeticTableFromCounts } from "../src/codec/frequency_normalization.ts";
+import { countFp16Symbols } from "../src/codec/histogram.ts";
+import { huffmanCodeLengths } from "../src/codec/huffman_code_lengths.ts";
+import {
   huffmanDecode,
-  huffmanDecodeFp16,
   huffmanDecodeTable,
-  huffmanEncode,
+} from "../src/codec/huffman_decoder.ts";
+import { huffmanEncode } from "../src/codec/huffman_encoder.ts";
+import {
+  huffmanDecodeFp16,
   huffmanEncodeFp16,
   huffmanEncodeTable,
-  KvbitsDataError,
-  splitFp16Planes,
-} from "../mod.ts";
+} from "../src/codec/huffman_fp16.ts";
 import { seededRandom } from "./_helpers.ts";
 
 /** Word arrays of the shapes that matter: real-looking values, every pattern, skew, edge sizes. */

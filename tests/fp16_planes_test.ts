@@ -1,10 +1,6 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import {
-  countFp16Symbols,
-  countSymbols,
-  joinFp16Planes,
-  splitFp16Planes,
-} from "../mod.ts";
+import { joinFp16Planes, splitFp16Planes } from "../mod.ts";
+import { countFp16Symbols, countSymbols } from "../src/codec/histogram.ts";
 
 Deno.test("every one of the 65,536 FP16 bit patterns survives split and join", () => {
   const every = Uint16Array.from({ length: 65536 }, (_, i) => i);

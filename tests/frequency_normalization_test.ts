@@ -7,9 +7,11 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
   ARITHMETIC_KVBITS_TOTAL,
   arithmeticModel,
+} from "../src/codec/arithmetic_model.ts";
+import {
   arithmeticTableFromCounts,
   normalizeFrequencies,
-} from "../mod.ts";
+} from "../src/codec/frequency_normalization.ts";
 import { seededRandom } from "./_helpers.ts";
 
 /** Random counts: flat, skewed over many orders of magnitude, or one giant and many count-1 symbols. */

@@ -1,5 +1,8 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { HUFFMAN_MAX_CODE_LENGTH, huffmanCodeLengths } from "../mod.ts";
+import {
+  HUFFMAN_MAX_CODE_LENGTH,
+  huffmanCodeLengths,
+} from "../src/codec/huffman_code_lengths.ts";
 import { seededRandom } from "./_helpers.ts";
 
 function cost(counts: ArrayLike<number>, lengths: ArrayLike<number>): number {

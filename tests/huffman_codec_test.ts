@@ -1,13 +1,13 @@
 import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import { KvbitsDataError } from "../mod.ts";
+import { canonicalCode } from "../src/codec/canonical_code.ts";
+import { countSymbols } from "../src/codec/histogram.ts";
+import { huffmanCodeLengths } from "../src/codec/huffman_code_lengths.ts";
 import {
-  canonicalCode,
-  countSymbols,
-  huffmanCodeLengths,
   huffmanDecode,
   huffmanDecodeTable,
-  huffmanEncode,
-  KvbitsDataError,
-} from "../mod.ts";
+} from "../src/codec/huffman_decoder.ts";
+import { huffmanEncode } from "../src/codec/huffman_encoder.ts";
 import { seededRandom } from "./_helpers.ts";
 
 function roundTrip(

@@ -12,19 +12,21 @@ import {
   assertThrows,
 } from "@std/assert";
 import { join } from "@std/path";
+import { KvbitsDataError } from "../mod.ts";
+import { crc32 } from "../src/codec/crc32.ts";
 import {
-  crc32,
-  fp16Bits,
-  KvbitsDataError,
   PackBlockDecoder,
   PackBlockEncoder,
   type PackDumpContext,
   type PackDumpShape,
+} from "../src/codec/pack_coder.ts";
+import {
+  fp16Bits,
   predictRotatedRow,
   ROTARY_PAIRING,
   rotaryAngles,
   rotaryFrequencies,
-} from "../mod.ts";
+} from "../src/codec/rotary_prediction.ts";
 import {
   KV_SAMPLE,
   seededRandom,

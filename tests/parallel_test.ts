@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
-import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
+import { flagsIn } from "../tasks/_cli.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
@@ -122,14 +122,10 @@ async function assertLanesWriteTheSame(
 }
 
 for (const codec of CODECS) {
-  // A dump-file codec (ctx) has no codebook: one run.
-  const codebooks = isDumpFileCodec(codec)
-    ? ["per-dump"] as const
-    : ["global", "per-dump"] as const;
-  for (const codebook of codebooks) {
-    const label = isDumpFileCodec(codec)
-      ? codec.name
-      : `${codec.name} ${codebook}`;
+  // A codec that learns as it codes (ctx) has no codebook: one run.
+  for (const codebook of codec.codebookModes) {
+    const used = codec.modelsUsed(codebook).codebook;
+    const label = used ? `${codec.name} ${used}` : codec.name;
     Deno.test(`${label}: --jobs 1, 2 and 3, on workers or beside them, write the same bytes; workers decode them back`, async () => {
       await assertLanesWriteTheSame(KV_SAMPLE, codec.name, codebook);
     });
@@ -201,8 +197,9 @@ Deno.test("on workers, existing outputs are skipped or failed as in one thread, 
     // The other codebook mode: every dump fails, naming its meta and the reason.
     const other = await encode("huffman", "global", false);
     assertEquals(statuses(other), new Set(["failed"]));
+    // The job names its options; the CLI says them as flags.
     assertStringIncludes(
-      other.outcomes[0].reason!,
+      flagsIn(other.outcomes[0].reason!),
       "exists but was encoded with --codebook per-dump; use --overwrite to re-encode the dump",
     );
     // --overwrite on workers gives what a fresh global encode gives.

@@ -10,16 +10,15 @@ import {
   assertThrows,
 } from "@std/assert";
 import { join } from "@std/path";
+import { KvbitsDataError } from "../src/codec/errors.ts";
+import { PackBlockDecoder, PackBlockEncoder } from "../src/codec/pack_coder.ts";
 import {
-  KvbitsDataError,
   KvbitsPredictorMismatchError,
-  PackBlockDecoder,
-  PackBlockEncoder,
   PredictedDumpDecoder,
   PredictedDumpEncoder,
   predictorFingerprint,
-  sha256,
-} from "../mod.ts";
+} from "../src/codec/predicted_dump_coder.ts";
+import { sha256 } from "../src/codec/sha256.ts";
 import { parseDumpMeta } from "../src/format/dump_meta.ts";
 import { readPredictorDump } from "../src/dump/predictor_dump.ts";
 import { FIXTURES, KV_SAMPLE } from "./_helpers.ts";

@@ -13,19 +13,21 @@ import {
   assertThrows,
 } from "@std/assert";
 import { join } from "@std/path";
+import type { TensorShape } from "../src/codec/ctx_codec.ts";
+import { KvbitsDataError } from "../src/codec/errors.ts";
+import {
+  PredictedTensorDecoder,
+  PredictedTensorEncoder,
+} from "../src/codec/predicted_tensor_coder.ts";
 import {
   fp16Values,
   inverseUlps,
-  KvbitsDataError,
   PREDICTED_ALPHABET,
   PREDICTED_CONTEXT_SPECIAL,
   PredictedChannels,
   predictedContext,
-  PredictedTensorDecoder,
-  PredictedTensorEncoder,
   residualTables,
-  type TensorShape,
-} from "../mod.ts";
+} from "../src/codec/predicted_tensor_model.ts";
 import { FIXTURES, KV_SAMPLE, seededRandom, SHARED } from "./_helpers.ts";
 
 /** One dump of a folder with its counterpart in a predictor folder. */

@@ -1,14 +1,15 @@
 /**
  * The package as a registry would get it: `deno publish --dry-run` passes (it
  * checks name, version, license, exports and slow types, offline) and ships the
- * library only: mod.ts, the codec layer, README, LICENSE and deno.json.
+ * library only: mod.ts, the codec layer, the file formats as data (pure, so
+ * that `decodeDump` reads what the CLI writes), README, LICENSE and deno.json.
  */
 
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { listFiles, ROOT } from "./_helpers.ts";
 
-Deno.test("deno publish --dry-run passes and would publish mod.ts, src/codec/, README, LICENSE and deno.json only", async () => {
+Deno.test("deno publish --dry-run passes and would publish mod.ts, src/codec/, src/format/, README, LICENSE and deno.json only", async () => {
   const output = await new Deno.Command(Deno.execPath(), {
     // --allow-dirty: the check is about the package, not about uncommitted work.
     args: ["publish", "--dry-run", "--allow-dirty"],
@@ -28,8 +29,11 @@ Deno.test("deno publish --dry-run passes and would publish mod.ts, src/codec/, R
     .map((match) => match[1].slice(root.length)).sort();
   const codec = (await listFiles(join(ROOT, "src", "codec")))
     .map((file) => `src/codec/${file}`);
+  const format = (await listFiles(join(ROOT, "src", "format")))
+    .map((file) => `src/format/${file}`);
   assertEquals(
     published,
-    ["LICENSE", "README.md", "deno.json", "mod.ts", ...codec].sort(),
+    ["LICENSE", "README.md", "deno.json", "mod.ts", ...codec, ...format]
+      .sort(),
   );
 });

@@ -5,7 +5,8 @@
 
 import { assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { canonicalCode, huffmanEncode } from "../mod.ts";
+import { canonicalCode } from "../src/codec/canonical_code.ts";
+import { huffmanEncode } from "../src/codec/huffman_encoder.ts";
 import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";

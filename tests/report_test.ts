@@ -15,7 +15,7 @@ import {
   assertThrows,
 } from "@std/assert";
 import { join } from "@std/path";
-import { orderZeroEntropy } from "../mod.ts";
+import { orderZeroEntropy } from "../src/codec/entropy.ts";
 import { PlaneEntropyAccumulator } from "../src/format/plane_entropy.ts";
 import { reportHtml } from "../src/format/report_html.ts";
 import { STREAM_NAMES } from "../src/format/stream_codec.ts";

@@ -8,7 +8,6 @@ import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { CODECS } from "../src/format/codecs.ts";
-import { isDumpFileCodec } from "../src/format/dump_file_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
@@ -22,8 +21,6 @@ import {
   withTempDir,
   writeDumpFolder,
 } from "./_helpers.ts";
-
-const MODES: CodebookMode[] = ["global", "per-dump"];
 
 /** Encodes, verifies (with and without originals) and decodes a folder; asserts every file comes back. */
 async function assertRoundTrip(
@@ -145,11 +142,9 @@ function adversarialDumps(): SyntheticDump[] {
 
 for (const codec of CODECS) {
   // A codec that learns as it codes (ctx) has no codebook: one run of each test.
-  const modes: CodebookMode[] = isDumpFileCodec(codec) ? ["per-dump"] : MODES;
-  for (const codebook of modes) {
-    const label = isDumpFileCodec(codec)
-      ? codec.name
-      : `${codec.name} ${codebook}`;
+  for (const codebook of codec.codebookModes) {
+    const used = codec.modelsUsed(codebook).codebook;
+    const label = used ? `${codec.name} ${used}` : codec.name;
     Deno.test(`${label}: the bundled real dumps round-trip byte for byte`, async () => {
       await assertRoundTrip(KV_SAMPLE, codebook, codec.name);
     });

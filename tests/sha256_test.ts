@@ -1,7 +1,7 @@
 /** SHA-256: the standard's examples, and agreement with Web Crypto on random inputs. */
 
 import { assertEquals, assertThrows } from "@std/assert";
-import { Sha256, sha256 } from "../mod.ts";
+import { Sha256, sha256 } from "../src/codec/sha256.ts";
 import { seededRandom } from "./_helpers.ts";
 
 const hex = (bytes: Uint8Array) =>

@@ -5,13 +5,13 @@
  */
 
 import { assert, assertEquals, assertThrows } from "@std/assert";
+import { KvbitsDataError } from "../mod.ts";
+import { canonicalCode } from "../src/codec/canonical_code.ts";
 import {
-  canonicalCode,
   huffmanDecode,
   huffmanDecodeTable,
-  huffmanEncode,
-  KvbitsDataError,
-} from "../mod.ts";
+} from "../src/codec/huffman_decoder.ts";
+import { huffmanEncode } from "../src/codec/huffman_encoder.ts";
 
 const code = canonicalCode(
   Array.from({ length: 1024 }, (_, i) => i < 2 ? 1 : 0),

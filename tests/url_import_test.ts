@@ -47,7 +47,9 @@ function serveRepository(): {
 Deno.test("the probe's round trips pass in this process (so a failure by URL is about the URL)", () => {
   const results = roundTripEveryCodec(sampleTensor(512));
   assertEquals(Object.keys(results), Object.keys(PLANE_CODECS));
-  for (const result of Object.values(results)) assert(result.ok);
+  for (const result of Object.values(results)) {
+    assert(result.ok && result.dump);
+  }
 });
 
 Deno.test("mod.ts imported by URL with only --allow-import round-trips a tensor through every codec", async () => {
@@ -88,15 +90,17 @@ Deno.test("mod.ts imported by URL with only --allow-import round-trips a tensor 
       );
       for (const [name, result] of Object.entries(report.codecs)) {
         assert(result.ok, `${name} did not round-trip`);
+        assert(result.dump, `${name} did not round-trip a dump`);
         assertEquals(result.crc32, report.originalCrc32, name);
         assert(result.words > 4096, name);
         assert(result.encodedBytes < result.words * 2, `${name} compressed`);
       }
-      // The graph is mod.ts and the codec layer: nothing else was fetched.
+      // The graph is mod.ts, the codec layer and the file formats as data:
+      // nothing else (no file system, no job) was fetched.
       assert(requested.includes("/mod.ts"));
       const outside = requested.filter((path) =>
         path !== "/mod.ts" && path !== "/tests/_url_import_probe.ts" &&
-        !/^\/src\/codec\/[a-z0-9_]+\.ts$/.test(path)
+        !/^\/src\/(codec|format)\/[a-z0-9_]+\.ts$/.test(path)
       );
       assertEquals(outside, []);
     });

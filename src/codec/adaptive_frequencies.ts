@@ -61,7 +61,7 @@ export const BUCKET_SHIFT = RANS_PROBABILITY_BITS - BUCKET_BITS;
  *
  * @example Learning a skewed source
  * ```ts
- * import { AdaptiveFrequencies } from "@kvbits/kvbits";
+ * import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const models = new AdaptiveFrequencies(1, 4);

@@ -62,7 +62,9 @@ const READ_PADDING = 16;
  *
  * @example A round trip
  * ```ts
- * import { arithmeticDecode, arithmeticEncode, arithmeticModel } from "@kvbits/kvbits";
+ * import { arithmeticDecode } from "./arithmetic_decoder.ts";
+ * import { arithmeticEncode } from "./arithmetic_encoder.ts";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const symbols = new Uint16Array([5, 5, 5, 1, 5, 1000, 5, 1]);

@@ -51,7 +51,8 @@ const WRITE_SLACK = 3;
  *
  * @example Encoding, and the bytes of an empty stream
  * ```ts
- * import { arithmeticEncode, arithmeticModel } from "@kvbits/kvbits";
+ * import { arithmeticEncode } from "./arithmetic_encoder.ts";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const model = arithmeticModel([6, 1, 1, 0]);

@@ -82,10 +82,12 @@ function maxSymbolBits(model: ArithmeticModel): number {
  *
  * @example The same bytes as plane by plane
  * ```ts
- * import {
- *   arithmeticEncode, arithmeticEncodeFp16, arithmeticModel,
- *   arithmeticTableFromCounts, countFp16Symbols, splitFp16Planes,
- * } from "@kvbits/kvbits";
+ * import { arithmeticEncode } from "./arithmetic_encoder.ts";
+ * import { arithmeticEncodeFp16 } from "./arithmetic_fp16.ts";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
+ * import { splitFp16Planes } from "./fp16_planes.ts";
+ * import { arithmeticTableFromCounts } from "./frequency_normalization.ts";
+ * import { countFp16Symbols } from "./histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);
@@ -363,10 +365,10 @@ function finish(
  *
  * @example A round trip
  * ```ts
- * import {
- *   arithmeticDecodeFp16, arithmeticEncodeFp16, arithmeticModel,
- *   arithmeticTableFromCounts, countFp16Symbols,
- * } from "@kvbits/kvbits";
+ * import { arithmeticDecodeFp16, arithmeticEncodeFp16 } from "./arithmetic_fp16.ts";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
+ * import { arithmeticTableFromCounts } from "./frequency_normalization.ts";
+ * import { countFp16Symbols } from "./histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);

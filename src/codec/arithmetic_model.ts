@@ -89,7 +89,7 @@ export interface ArithmeticModel {
  *
  * @example A table and its cumulative counts
  * ```ts
- * import { arithmeticModel } from "@kvbits/kvbits";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const model = arithmeticModel([3, 0, 1]);

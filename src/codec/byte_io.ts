@@ -24,7 +24,7 @@ export const VARINT_MAX = 2 ** 49 - 1;
  *
  * @example
  * ```ts
- * import { ByteReader, ByteWriter } from "@kvbits/kvbits";
+ * import { ByteReader, ByteWriter } from "./byte_io.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const writer = new ByteWriter();
@@ -138,7 +138,8 @@ export class ByteWriter {
  *
  * @example A truncated varint is a data error, with the offset
  * ```ts
- * import { ByteReader, KvbitsDataError } from "@kvbits/kvbits";
+ * import { ByteReader } from "./byte_io.ts";
+ * import { KvbitsDataError } from "./errors.ts";
  * import { assertThrows } from "@std/assert";
  *
  * const reader = new ByteReader(new Uint8Array([0x80]), "header");

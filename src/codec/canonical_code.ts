@@ -43,7 +43,7 @@ export interface CanonicalCode {
  *
  * @example The code of lengths [2, 1, 3, 3]
  * ```ts
- * import { canonicalCode } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const code = canonicalCode([2, 1, 3, 3]);

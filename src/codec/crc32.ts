@@ -44,7 +44,7 @@ function buildTables(): Uint32Array {
  *
  * @example The standard check value, whole and in two parts
  * ```ts
- * import { crc32 } from "@kvbits/kvbits";
+ * import { crc32 } from "./crc32.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const data = new TextEncoder().encode("123456789");

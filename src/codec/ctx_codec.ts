@@ -552,7 +552,7 @@ function recordAll(
  *
  * @example K and V of a 3-token dump, round trip
  * ```ts
- * import { ctxDecode, ctxEncode } from "@kvbits/kvbits";
+ * import { ctxDecode, ctxEncode } from "./ctx_codec.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const shape = { tokens: 3, heads: 1, headDim: 4 };
@@ -669,7 +669,8 @@ function readPlan(
  *
  * @example A truncated payload is a data error
  * ```ts
- * import { ctxDecode, ctxEncode, KvbitsDataError } from "@kvbits/kvbits";
+ * import { ctxDecode, ctxEncode } from "./ctx_codec.ts";
+ * import { KvbitsDataError } from "./errors.ts";
  * import { assertThrows } from "@std/assert";
  *
  * const shape = { tokens: 2, heads: 1, headDim: 2 };
@@ -1055,7 +1056,7 @@ export interface CtxPlaneBits {
  *
  * @example
  * ```ts
- * import { ctxPlaneBits } from "@kvbits/kvbits";
+ * import { ctxPlaneBits } from "./ctx_codec.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const shape = { tokens: 2, heads: 1, headDim: 4 };

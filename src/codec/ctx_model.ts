@@ -109,7 +109,7 @@ export const SIGN_BUCKET_OF_BIAS: Uint8Array = (() => {
  *
  * @example A channel learns its scale and sign
  * ```ts
- * import { ChannelStates } from "@kvbits/kvbits";
+ * import { ChannelStates } from "./ctx_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const channels = new ChannelStates(2);

@@ -29,7 +29,7 @@
  *
  * @example Uniform, skewed and one-symbol histograms
  * ```ts
- * import { orderZeroEntropy } from "@kvbits/kvbits";
+ * import { orderZeroEntropy } from "./entropy.ts";
  * import { assertAlmostEquals, assertEquals } from "@std/assert";
  *
  * assertEquals(orderZeroEntropy([5, 5, 5, 5]), 2);

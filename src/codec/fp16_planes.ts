@@ -31,7 +31,7 @@ export interface Fp16Planes {
  *
  * @example Splitting 1.0 and -2.5
  * ```ts
- * import { splitFp16Planes } from "@kvbits/kvbits";
+ * import { splitFp16Planes } from "./fp16_planes.ts";
  * import { assertEquals } from "@std/assert";
  *
  * // 1.0 = 0x3c00, -2.5 = 0xc100
@@ -62,7 +62,7 @@ export function splitFp16Planes(words: Uint16Array): Fp16Planes {
  *
  * @example A round trip over every FP16 bit pattern
  * ```ts
- * import { joinFp16Planes, splitFp16Planes } from "@kvbits/kvbits";
+ * import { joinFp16Planes, splitFp16Planes } from "./fp16_planes.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const every = Uint16Array.from({ length: 65536 }, (_, i) => i);

@@ -37,7 +37,7 @@ const MAX_TARGET = 2 ** 30;
  *
  * @example Scaling a skewed histogram to 16
  * ```ts
- * import { normalizeFrequencies } from "@kvbits/kvbits";
+ * import { normalizeFrequencies } from "./frequency_normalization.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const frequencies = normalizeFrequencies([1000, 0, 10, 1], 16);
@@ -154,7 +154,8 @@ function usedSymbols(frequencies: Uint32Array): number[] {
  *
  * @example Counts are kept, scaled up to a power of two, or scaled down
  * ```ts
- * import { ARITHMETIC_KVBITS_TOTAL, arithmeticTableFromCounts } from "@kvbits/kvbits";
+ * import { ARITHMETIC_KVBITS_TOTAL } from "./arithmetic_model.ts";
+ * import { arithmeticTableFromCounts } from "./frequency_normalization.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals([...arithmeticTableFromCounts([5, 0, 3])], [5, 0, 3]); // total 8

@@ -21,7 +21,7 @@ import { HI6_ALPHABET_SIZE, LO10_ALPHABET_SIZE } from "./fp16_planes.ts";
  *
  * @example Counting a small plane
  * ```ts
- * import { countSymbols } from "@kvbits/kvbits";
+ * import { countSymbols } from "./histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const counts = countSymbols(new Uint8Array([3, 1, 3, 3]), 4);
@@ -69,7 +69,7 @@ export interface Fp16Histograms {
  *
  * @example Histograms of three words
  * ```ts
- * import { countFp16Symbols } from "@kvbits/kvbits";
+ * import { countFp16Symbols } from "./histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const { hi6, lo10 } = countFp16Symbols(new Uint16Array([0x3c00, 0x3c01, 0xbc01]));
@@ -104,7 +104,7 @@ export function countFp16Symbols(
  *
  * @example
  * ```ts
- * import { newFp16Histograms } from "@kvbits/kvbits";
+ * import { newFp16Histograms } from "./histogram.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const { hi6, lo10 } = newFp16Histograms();

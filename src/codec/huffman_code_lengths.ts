@@ -45,7 +45,7 @@ export const HUFFMAN_MAX_READ_CODE_LENGTH = 32;
  *
  * @example Skewed counts, with and without a limit
  * ```ts
- * import { huffmanCodeLengths } from "@kvbits/kvbits";
+ * import { huffmanCodeLengths } from "./huffman_code_lengths.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const counts = [1, 1, 2, 4, 8, 16, 0];

@@ -56,7 +56,8 @@ export interface HuffmanDecodeTable {
  *
  * @example
  * ```ts
- * import { canonicalCode, huffmanDecodeTable } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanDecodeTable } from "./huffman_decoder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const table = huffmanDecodeTable(canonicalCode([2, 1, 3, 3]));
@@ -126,13 +127,10 @@ export function huffmanDecodeTable(code: CanonicalCode): HuffmanDecodeTable {
  *
  * @example A round trip
  * ```ts
- * import {
- *   canonicalCode,
- *   huffmanCodeLengths,
- *   huffmanDecode,
- *   huffmanDecodeTable,
- *   huffmanEncode,
- * } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanCodeLengths } from "./huffman_code_lengths.ts";
+ * import { huffmanDecode, huffmanDecodeTable } from "./huffman_decoder.ts";
+ * import { huffmanEncode } from "./huffman_encoder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const symbols = new Uint16Array([5, 5, 5, 1, 5, 1000, 5, 1]);

@@ -29,7 +29,8 @@ import type { CanonicalCode } from "./canonical_code.ts";
  *
  * @example Encoding with the code of lengths [2, 1, 3, 3]
  * ```ts
- * import { canonicalCode, huffmanEncode } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanEncode } from "./huffman_encoder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const code = canonicalCode([2, 1, 3, 3]); // 0 -> 10, 1 -> 0, 2 -> 110, 3 -> 111

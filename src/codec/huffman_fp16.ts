@@ -65,7 +65,8 @@ export interface HuffmanEncodeTable {
  *
  * @example
  * ```ts
- * import { canonicalCode, huffmanEncodeTable } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanEncodeTable } from "./huffman_fp16.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const table = huffmanEncodeTable(canonicalCode([2, 1, 3, 3]));
@@ -106,10 +107,12 @@ export interface Fp16StreamNames {
  *
  * @example The same bytes as plane by plane
  * ```ts
- * import {
- *   canonicalCode, countFp16Symbols, huffmanCodeLengths, huffmanEncode,
- *   huffmanEncodeFp16, huffmanEncodeTable, splitFp16Planes,
- * } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { splitFp16Planes } from "./fp16_planes.ts";
+ * import { countFp16Symbols } from "./histogram.ts";
+ * import { huffmanCodeLengths } from "./huffman_code_lengths.ts";
+ * import { huffmanEncode } from "./huffman_encoder.ts";
+ * import { huffmanEncodeFp16, huffmanEncodeTable } from "./huffman_fp16.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);
@@ -224,10 +227,11 @@ function missingCode(
  *
  * @example A round trip
  * ```ts
- * import {
- *   canonicalCode, countFp16Symbols, huffmanCodeLengths, huffmanDecodeFp16,
- *   huffmanDecodeTable, huffmanEncodeFp16, huffmanEncodeTable,
- * } from "@kvbits/kvbits";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { countFp16Symbols } from "./histogram.ts";
+ * import { huffmanCodeLengths } from "./huffman_code_lengths.ts";
+ * import { huffmanDecodeTable } from "./huffman_decoder.ts";
+ * import { huffmanDecodeFp16, huffmanEncodeFp16, huffmanEncodeTable } from "./huffman_fp16.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const words = new Uint16Array([0x3c00, 0x3c01, 0xbc00, 0x3555, 0x3c01]);

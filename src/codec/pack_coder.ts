@@ -410,7 +410,7 @@ function recordPredictedRow(
  *
  * @example Two decode steps of one layer, the second coded with what the first taught
  * ```ts
- * import { PackBlockDecoder, PackBlockEncoder } from "@kvbits/kvbits";
+ * import { PackBlockDecoder, PackBlockEncoder } from "./pack_coder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const shape = { tokens: 1, heads: 1, headDim: 4 };
@@ -954,7 +954,8 @@ function decodePredictedRow(
  *
  * @example A corrupt dump is a data error
  * ```ts
- * import { KvbitsDataError, PackBlockDecoder, PackBlockEncoder } from "@kvbits/kvbits";
+ * import { KvbitsDataError } from "./errors.ts";
+ * import { PackBlockDecoder, PackBlockEncoder } from "./pack_coder.ts";
  * import { assertThrows } from "@std/assert";
  *
  * const shape = { tokens: 2, heads: 1, headDim: 4 };

@@ -41,7 +41,7 @@ export const MAX_MODEL_SETS = 256;
  *
  * @example
  * ```ts
- * import { PackTensorModels } from "@kvbits/kvbits";
+ * import { PackTensorModels } from "./pack_models.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const models = new PackTensorModels(4);
@@ -85,7 +85,7 @@ export class PackTensorModels {
  *
  * @example The same key gives the same set
  * ```ts
- * import { PackModelSets } from "@kvbits/kvbits";
+ * import { PackModelSets } from "./pack_models.ts";
  * import { assertStrictEquals } from "@std/assert";
  *
  * const sets = new PackModelSets();

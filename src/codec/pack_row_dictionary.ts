@@ -63,7 +63,7 @@ function hashRow(
  *
  * @example A V row seen in one dump is found again in the next
  * ```ts
- * import { PackRowDictionary } from "@kvbits/kvbits";
+ * import { PackRowDictionary } from "./pack_row_dictionary.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const dictionary = new PackRowDictionary();

@@ -51,7 +51,7 @@ export interface PredictorTensors {
  *
  * @example
  * ```ts
- * import { predictorFingerprint } from "@kvbits/kvbits";
+ * import { predictorFingerprint } from "./predicted_dump_coder.ts";
  * import { assertEquals, assertNotEquals } from "@std/assert";
  *
  * const words = Uint16Array.from([0x3c00, 0x4000]);
@@ -86,7 +86,8 @@ export function predictorFingerprint(words: Uint16Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { KvbitsDataError, KvbitsPredictorMismatchError } from "@kvbits/kvbits";
+ * import { KvbitsPredictorMismatchError } from "./predicted_dump_coder.ts";
+ * import { KvbitsDataError } from "./errors.ts";
  * import { assertEquals, assertInstanceOf } from "@std/assert";
  *
  * const error = new KvbitsPredictorMismatchError("v");
@@ -125,7 +126,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  *
  * @example A changed predictor is refused
  * ```ts
- * import { KvbitsPredictorMismatchError, PredictedDumpDecoder, PredictedDumpEncoder } from "@kvbits/kvbits";
+ * import { KvbitsPredictorMismatchError, PredictedDumpDecoder, PredictedDumpEncoder } from "./predicted_dump_coder.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const shape = { tokens: 1, heads: 1, headDim: 4 };
@@ -185,7 +186,8 @@ export class PredictedDumpEncoder {
  *
  * @example
  * ```ts
- * import { PredictedDumpDecoder, KvbitsDataError } from "@kvbits/kvbits";
+ * import { PredictedDumpDecoder } from "./predicted_dump_coder.ts";
+ * import { KvbitsDataError } from "./errors.ts";
  * import { assertThrows } from "@std/assert";
  *
  * const predictor = { k: new Uint16Array(2), v: new Uint16Array(2) };

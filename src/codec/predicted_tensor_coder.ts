@@ -159,7 +159,7 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  *
  * @example Two dumps of one layer, decoded back in order
  * ```ts
- * import { PredictedTensorDecoder, PredictedTensorEncoder } from "@kvbits/kvbits";
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "./predicted_tensor_coder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const shape = { tokens: 2, heads: 1, headDim: 4 };
@@ -265,7 +265,7 @@ export class PredictedTensorEncoder {
  *
  * @example
  * ```ts
- * import { PredictedTensorDecoder, PredictedTensorEncoder } from "@kvbits/kvbits";
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "./predicted_tensor_coder.ts";
  * import { assertEquals, assertThrows } from "@std/assert";
  *
  * const shape = { tokens: 1, heads: 2, headDim: 2 };

@@ -84,7 +84,7 @@ export const PREDICTED_SPREAD_RATE = 1 / 16;
  *
  * @example
  * ```ts
- * import { inverseUlps } from "@kvbits/kvbits";
+ * import { inverseUlps } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const inverse = inverseUlps();
@@ -104,7 +104,7 @@ export function inverseUlps(): Float64Array {
  *
  * @example
  * ```ts
- * import { fp16Values } from "@kvbits/kvbits";
+ * import { fp16Values } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const values = fp16Values();
@@ -134,7 +134,7 @@ export function fp16Values(): Float32Array {
  *
  * @example
  * ```ts
- * import { predictedContext } from "@kvbits/kvbits";
+ * import { predictedContext } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(predictedContext(0), 2);
@@ -170,7 +170,7 @@ export interface ResidualTables {
  *
  * @example
  * ```ts
- * import { residualTables } from "@kvbits/kvbits";
+ * import { residualTables } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const { symbolOf, rawBits, base } = residualTables();
@@ -209,7 +209,7 @@ export function residualTables(): ResidualTables {
  *
  * @example
  * ```ts
- * import { fp16Values, inverseUlps, PredictedChannels, PREDICTED_CONTEXT_NO_HISTORY } from "@kvbits/kvbits";
+ * import { fp16Values, inverseUlps, PredictedChannels, PREDICTED_CONTEXT_NO_HISTORY } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const channels = new PredictedChannels(2, fp16Values(), inverseUlps());

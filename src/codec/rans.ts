@@ -63,7 +63,7 @@ export const RANS_LANE_SHIFT = 30;
  *
  * @example
  * ```ts
- * import { ransRecord } from "@kvbits/kvbits";
+ * import { ransRecord } from "./rans.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransRecord(100, 7), (100 << 16) | 7);
@@ -95,7 +95,7 @@ export function ransRecord(
  *
  * @example
  * ```ts
- * import { ransEncodedBound } from "@kvbits/kvbits";
+ * import { ransEncodedBound } from "./rans.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransEncodedBound(10), 36);
@@ -117,7 +117,7 @@ export function ransEncodedBound(count: number): number {
  *
  * @example Two symbols of a three-symbol static model, decoded back
  * ```ts
- * import { ransDecodeStatic, ransEncode, ransRecord } from "@kvbits/kvbits";
+ * import { ransDecodeStatic, ransEncode, ransRecord } from "./rans.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const frequencies = [2048, 1024, 1024]; // out of 4096
@@ -176,7 +176,7 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
  *
  * @example
  * ```ts
- * import { ransEncode, ransReadStates } from "@kvbits/kvbits";
+ * import { ransEncode, ransReadStates } from "./rans.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransReadStates(ransEncode(new Uint32Array(0), 0), "s"), [32768, 32768, 32768, 32768]);
@@ -220,7 +220,7 @@ export function ransReadStates(
  *
  * @example
  * ```ts
- * import { ransCheckEnd } from "@kvbits/kvbits";
+ * import { ransCheckEnd } from "./rans.ts";
  * import { assertThrows } from "@std/assert";
  *
  * ransCheckEnd([32768, 32768, 32768, 32768], 16, 16, "s");
@@ -267,7 +267,7 @@ export function ransCheckEnd(
  *
  * @example
  * ```ts
- * import { ransDecodeStatic, ransEncode, ransRecord } from "@kvbits/kvbits";
+ * import { ransDecodeStatic, ransEncode, ransRecord } from "./rans.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const records = Uint32Array.from([0, 1, 1], (s, k) => ransRecord(s * 2048, 2048, k % 4));

@@ -104,7 +104,7 @@ function exponential(y: number): number {
  *
  * @example
  * ```ts
- * import { rotaryFrequencies } from "@kvbits/kvbits";
+ * import { rotaryFrequencies } from "./rotary_prediction.ts";
  * import { assertAlmostEquals, assertEquals } from "@std/assert";
  *
  * const f = rotaryFrequencies(64, 10000);
@@ -141,7 +141,7 @@ export function rotaryFrequencies(headDim: number, base: number): Float64Array {
  *
  * @example
  * ```ts
- * import { rotaryAngles } from "@kvbits/kvbits";
+ * import { rotaryAngles } from "./rotary_prediction.ts";
  * import { assertAlmostEquals } from "@std/assert";
  *
  * const cos = new Float64Array(1), sin = new Float64Array(1);
@@ -218,7 +218,7 @@ function roundHalfEven(q: number): number {
  *
  * @example
  * ```ts
- * import { fp16Bits } from "@kvbits/kvbits";
+ * import { fp16Bits } from "./rotary_prediction.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals([fp16Bits(1), fp16Bits(-2.5), fp16Bits(65520), fp16Bits(2 ** -25)], [0x3c00, 0xc100, 0x7c00, 0]);
@@ -253,7 +253,7 @@ export function fp16Bits(x: number): number {
  *
  * @example
  * ```ts
- * import { orderedFp16, unorderedFp16 } from "@kvbits/kvbits";
+ * import { orderedFp16, unorderedFp16 } from "./rotary_prediction.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals([orderedFp16(0x8000), orderedFp16(0x0000), orderedFp16(0x0001)], [0x7fff, 0x8000, 0x8001]);
@@ -272,7 +272,7 @@ export function orderedFp16(word: number): number {
  *
  * @example
  * ```ts
- * import { unorderedFp16 } from "@kvbits/kvbits";
+ * import { unorderedFp16 } from "./rotary_prediction.ts";
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(unorderedFp16(0x7fff), 0x8000);
@@ -296,7 +296,7 @@ export function unorderedFp16(ordered: number): number {
  *
  * @example Rotating by a quarter turn
  * ```ts
- * import { fp16Bits, predictRotatedRow, ROTARY_PAIRING } from "@kvbits/kvbits";
+ * import { fp16Bits, predictRotatedRow, ROTARY_PAIRING } from "./rotary_prediction.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const row = Uint16Array.from([fp16Bits(1), fp16Bits(0)]);

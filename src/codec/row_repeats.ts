@@ -27,7 +27,7 @@ export const MIN_REPEAT_ROW_LENGTH = 4;
  *
  * @example
  * ```ts
- * import { findRepeatedRows } from "@kvbits/kvbits";
+ * import { findRepeatedRows } from "./row_repeats.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const a = [1, 2, 3, 4], b = [5, 6, 7, 8];

@@ -104,7 +104,7 @@ const BLOCK = 64;
  *
  * @example Hashing in pieces gives the one-call digest
  * ```ts
- * import { Sha256, sha256 } from "@kvbits/kvbits";
+ * import { Sha256, sha256 } from "./sha256.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const bytes = new TextEncoder().encode("abc");
@@ -244,7 +244,7 @@ export class Sha256 {
  *
  * @example The standard's example "abc"
  * ```ts
- * import { sha256 } from "@kvbits/kvbits";
+ * import { sha256 } from "./sha256.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");

@@ -21,7 +21,11 @@ import {
   arithmeticModel,
 } from "../codec/arithmetic_model.ts";
 import { arithmeticTableFromCounts } from "../codec/frequency_normalization.ts";
-import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
+import { plainArrayOf } from "./stream_codec.ts";
+import {
+  type StreamFilesCodec,
+  streamFilesLayout,
+} from "./stream_files_layout.ts";
 
 /** Suffix of the frequency table keys: `k_hi6_freq`. */
 const TABLE_KEY_SUFFIX = "_freq";
@@ -46,53 +50,56 @@ const TABLE_KEY_SUFFIX = "_freq";
  * assertEquals(back, symbols);
  * ```
  */
-export const arithStreamCodec: StreamCodec<ArithmeticModel> = {
-  name: "arith",
-  title: "arithmetic",
-  layout: "bitstream_arith",
-  metaPrefix: "arith_",
-  streamExtension: ".ac",
-  globalCodebookFile: "global_codebook_arith.json",
-  tableKeySuffix: TABLE_KEY_SUFFIX,
-  modelFromCounts(counts, stream) {
-    return arithmeticModel(
-      arithmeticTableFromCounts(counts),
-      `${stream}${TABLE_KEY_SUFFIX}`,
-    );
-  },
-  tableOf(model) {
-    return plainArrayOf(model.frequencies);
-  },
-  modelFromTable(table, stream) {
-    return arithmeticModel(table, `${stream}${TABLE_KEY_SUFFIX}`);
-  },
-  encode(symbols, model, stream) {
-    return arithmeticEncode(symbols, model, stream);
-  },
-  symbolCapacity(byteLength, model) {
-    // Coding symbol s narrows the interval by at least total / freq[s] (the floors
-    // only narrow it more), and each halving is one renormalization shift; the
-    // decoder refuses a stream shorter than ceil((shifts + 2) / 8) bytes, and the
-    // first 32 bits of range are free. So n symbols need n * log2(total / max freq)
-    // <= 8 * bytes + 32 bits. A model with one symbol costs no bits: no bound.
-    let largest = 0;
-    for (const frequency of model.frequencies) {
-      if (frequency > largest) largest = frequency;
-    }
-    if (largest === 0) return 0;
-    if (largest === model.total) return Infinity;
-    return Math.floor((byteLength * 8 + 32) / Math.log2(model.total / largest));
-  },
-  decode(bytes, count, model, into, stream) {
-    arithmeticDecode(bytes, count, model, into, stream);
-  },
-  encodeFp16(words, hiModel, loModel, hiStream, loStream) {
-    return arithmeticEncodeFp16(words, hiModel, loModel, {
-      hiStream,
-      loStream,
-    });
-  },
-  decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
-    arithmeticDecodeFp16(hiBytes, loBytes, count, hiModel, loModel, options);
-  },
-};
+export const arithStreamCodec: StreamFilesCodec<ArithmeticModel> =
+  streamFilesLayout<ArithmeticModel>({
+    name: "arith",
+    title: "arithmetic",
+    layout: "bitstream_arith",
+    metaPrefix: "arith_",
+    streamExtension: ".ac",
+    globalCodebookFile: "global_codebook_arith.json",
+    tableKeySuffix: TABLE_KEY_SUFFIX,
+    modelFromCounts(counts, stream) {
+      return arithmeticModel(
+        arithmeticTableFromCounts(counts),
+        `${stream}${TABLE_KEY_SUFFIX}`,
+      );
+    },
+    tableOf(model) {
+      return plainArrayOf(model.frequencies);
+    },
+    modelFromTable(table, stream) {
+      return arithmeticModel(table, `${stream}${TABLE_KEY_SUFFIX}`);
+    },
+    encode(symbols, model, stream) {
+      return arithmeticEncode(symbols, model, stream);
+    },
+    symbolCapacity(byteLength, model) {
+      // Coding symbol s narrows the interval by at least total / freq[s] (the floors
+      // only narrow it more), and each halving is one renormalization shift; the
+      // decoder refuses a stream shorter than ceil((shifts + 2) / 8) bytes, and the
+      // first 32 bits of range are free. So n symbols need n * log2(total / max freq)
+      // <= 8 * bytes + 32 bits. A model with one symbol costs no bits: no bound.
+      let largest = 0;
+      for (const frequency of model.frequencies) {
+        if (frequency > largest) largest = frequency;
+      }
+      if (largest === 0) return 0;
+      if (largest === model.total) return Infinity;
+      return Math.floor(
+        (byteLength * 8 + 32) / Math.log2(model.total / largest),
+      );
+    },
+    decode(bytes, count, model, into, stream) {
+      arithmeticDecode(bytes, count, model, into, stream);
+    },
+    encodeFp16(words, hiModel, loModel, hiStream, loStream) {
+      return arithmeticEncodeFp16(words, hiModel, loModel, {
+        hiStream,
+        loStream,
+      });
+    },
+    decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
+      arithmeticDecodeFp16(hiBytes, loBytes, count, hiModel, loModel, options);
+    },
+  });

@@ -1,23 +1,28 @@
 /**
- * Every codec kvbits knows, of both kinds: the four-stream layouts of a
- * {@link StreamCodec} (files per stream, JSON meta, optional global codebook) and
- * the one-file-per-dump layouts of a {@link DumpFileCodec}. The jobs recognise a
- * folder's layout and name each dump's outputs through these functions, whatever
- * the kind.
+ * The registry: every codec kvbits knows, as the {@link Layout} of what it
+ * writes, by `--codec` name and by the file that marks one of its dumps.
+ * A new codec is one line here (or, for a coder of the four-stream reference
+ * layouts, in `STREAM_CODECS`).
  *
  * @module
  */
 
-import { ctxDumpFileCodec } from "./ctx_dump_file.ts";
-import { type DumpFileCodec, isDumpFileCodec } from "./dump_file_codec.ts";
-import type { StreamCodec } from "./stream_codec.ts";
-import { STREAM_CODECS, streamCodecOfMetaFile } from "./stream_codecs.ts";
+import { ctxLayout } from "./ctx_dump_file.ts";
+import type { Layout } from "./layout.ts";
+import { STREAM_CODECS } from "./stream_codecs.ts";
 
-/** A codec of either kind. */
-export type Codec = StreamCodec<unknown> | DumpFileCodec;
+/** A codec with its layout (the registry's entry). */
+export type Codec = Layout<unknown>;
 
-/** Every codec, in the order `--help` lists them. */
-export const CODECS: readonly Codec[] = [...STREAM_CODECS, ctxDumpFileCodec];
+/**
+ * Every codec, in the order `--help` lists them: the stream coders of the
+ * reference layouts (listed in `STREAM_CODECS`, where a new one goes), then the
+ * codecs with layouts of their own (a new one goes here).
+ */
+export const CODECS: readonly Codec[] = [
+  ...STREAM_CODECS as readonly Codec[],
+  ctxLayout as Codec,
+];
 
 /**
  * The codec with a `--codec` name, or undefined.
@@ -58,63 +63,5 @@ export function codecNamed(name: string): Codec | undefined {
  * ```
  */
 export function codecOfMarkerFile(fileName: string): Codec | undefined {
-  return streamCodecOfMetaFile(fileName) ??
-    CODECS.find((codec) =>
-      isDumpFileCodec(codec) && codec.metaNameOf(fileName) !== undefined
-    );
-}
-
-/**
- * Name of the file that marks a dump as complete (written last).
- *
- * @param codec The codec.
- * @param metaName The input meta name, e.g. `meta_t0_128`.
- * @returns E.g. `bitstream_meta_t0_128.json` or `meta_t0_128.kvc`.
- *
- * @example
- * ```ts
- * import { codecNamed, markerFileName } from "./codecs.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(markerFileName(codecNamed("huffman")!, "meta_t0_1"), "bitstream_meta_t0_1.json");
- * assertEquals(markerFileName(codecNamed("ctx")!, "meta_t0_1"), "meta_t0_1.kvc");
- * ```
- */
-export function markerFileName(codec: Codec, metaName: string): string {
-  return isDumpFileCodec(codec)
-    ? codec.fileNameOf(metaName)
-    : `${codec.metaPrefix}${metaName}.json`;
-}
-
-/**
- * The input meta name of a dump's marker file: the inverse of
- * {@link markerFileName}.
- *
- * @param codec The codec of the file's layout.
- * @param fileName The marker file's name.
- * @returns E.g. `meta_t0_128`.
- * @throws {RangeError} When the file is not a marker of that codec.
- *
- * @example
- * ```ts
- * import { codecNamed, metaNameOfMarker } from "./codecs.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(metaNameOfMarker(codecNamed("huffman")!, "bitstream_meta_t0_1.json"), "meta_t0_1");
- * assertEquals(metaNameOfMarker(codecNamed("ctx")!, "meta_t0_1.kvc"), "meta_t0_1");
- * ```
- */
-export function metaNameOfMarker(codec: Codec, fileName: string): string {
-  const metaName = isDumpFileCodec(codec)
-    ? codec.metaNameOf(fileName)
-    : fileName.startsWith(codec.metaPrefix + "meta_") &&
-        fileName.endsWith(".json")
-    ? fileName.slice(codec.metaPrefix.length, -".json".length)
-    : undefined;
-  if (metaName === undefined) {
-    throw new RangeError(
-      `Cannot name the dump of ${fileName}: it is not a ${codec.name} dump file`,
-    );
-  }
-  return metaName;
+  return CODECS.find((codec) => codec.metaNameOfMarker(fileName) !== undefined);
 }

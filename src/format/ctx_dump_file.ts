@@ -41,7 +41,9 @@ import {
   CTX_MAX_ELEMENTS,
   ctxDecode,
   ctxEncode,
+  type CtxPlaneBits,
   ctxPlaneBits,
+  type TensorShape,
 } from "../codec/ctx_codec.ts";
 import {
   CHANNEL_AVERAGE_SHIFT,
@@ -50,15 +52,16 @@ import {
 import { KvbitsDataError } from "../codec/errors.ts";
 import { RANS_PROBABILITY_BITS } from "../codec/rans.ts";
 import { decodeCompactMeta, encodeCompactMeta } from "./compact_meta.ts";
-import type {
-  DecodedDumpFile,
-  DumpFileCodec,
-  EncodedDumpFile,
-  TensorPlaneBits,
-} from "./dump_file_codec.ts";
 import { type DumpMeta, parseDumpMeta } from "./dump_meta.ts";
-import type { DumpToEncode } from "./encoded_dump.ts";
 import { fp16BytesOfWords } from "./fp16_tensor.ts";
+import type {
+  DecodedDump,
+  DumpToEncode,
+  Layout,
+  PlaneBits,
+  TensorPlaneBits,
+} from "./layout.ts";
+import { splitPayload } from "./payload_split.ts";
 
 /** Extension of `ctx` dump files. */
 export const CTX_FILE_EXTENSION = ".kvc";
@@ -66,6 +69,16 @@ export const CTX_FILE_EXTENSION = ".kvc";
 export const CTX_MAGIC: readonly number[] = [0x4b, 0x56, 0x43];
 /** Format version this kvbits writes and reads. */
 export const CTX_FORMAT_VERSION = 1;
+/** One encoded dump: the `.kvc` file's bytes and how they split. */
+export interface EncodedDumpFile {
+  /** The whole file. */
+  readonly bytes: Uint8Array;
+  /** Bytes of the header and meta section (everything but the coded tensors). */
+  readonly metaBytes: number;
+  /** Bytes of the coded tensors. */
+  readonly payloadBytes: number;
+}
+
 /** The model parameter bytes this version writes, in header order. */
 const MODEL_PARAMETERS = [
   RANS_PROBABILITY_BITS,
@@ -283,8 +296,11 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
 export function decodeCtxDumpFile(
   bytes: Uint8Array,
   metaName: string,
-): DecodedDumpFile {
-  const header = readHeader(bytes, metaName);
+): DecodedDump {
+  return decodePayload(bytes, readHeader(bytes, metaName));
+}
+
+function decodePayload(bytes: Uint8Array, header: CtxHeader): DecodedDump {
   const payload = bytes.subarray(header.payloadOffset);
   let k: Uint16Array, v: Uint16Array;
   try {
@@ -303,8 +319,9 @@ export function decodeCtxDumpFile(
     inputText: header.inputText,
     k,
     v,
+    integrityChecked: true,
+    streamBytes: payload.length,
     metaBytes: header.payloadOffset,
-    payloadBytes: payload.length,
   };
 }
 
@@ -326,48 +343,114 @@ function hex(value: number): string {
 
 const META_NAME_OF_FILE = /^(meta_.+)\.kvc$/;
 
+function shapeOf(meta: DumpMeta): TensorShape {
+  return { tokens: meta.seqLen, heads: meta.kvHeads, headDim: meta.headDim };
+}
+
+function tensorPlaneBits(bits: CtxPlaneBits): TensorPlaneBits {
+  return {
+    elements: bits.elements,
+    hi6: bits.hi6,
+    mantissaTop: bits.mantissaTop,
+    mantissaRaw: bits.mantissaRaw,
+    other: bits.plan + bits.residuals,
+  };
+}
+
+function benchPlaneBits(bits: CtxPlaneBits): PlaneBits {
+  return {
+    elements: bits.elements,
+    hi6: bits.hi6,
+    lo10: bits.mantissaTop + bits.mantissaRaw,
+    lo10Top: bits.mantissaTop,
+    lo10Raw: bits.mantissaRaw,
+    other: bits.plan + bits.residuals,
+  };
+}
+
 /**
- * The `ctx` layout as a {@link DumpFileCodec}: `--codec ctx`, files
- * `<meta name>.kvc`.
+ * The `ctx` layout: `--codec ctx`, one file `<meta name>.kvc` per dump, which is
+ * its own marker; no shared file (its models adapt as it codes).
  *
  * @example
  * ```ts
- * import { ctxDumpFileCodec } from "./ctx_dump_file.ts";
+ * import { ctxLayout } from "./ctx_dump_file.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(ctxDumpFileCodec.fileNameOf("meta_t0_128"), "meta_t0_128.kvc");
- * assertEquals(ctxDumpFileCodec.metaNameOf("meta_t0_128.kvc"), "meta_t0_128");
- * assertEquals(ctxDumpFileCodec.metaNameOf("meta_t0_128.json"), undefined);
+ * assertEquals(ctxLayout.markerFileName("meta_t0_128"), "meta_t0_128.kvc");
+ * assertEquals(ctxLayout.metaNameOfMarker("meta_t0_128.kvc"), "meta_t0_128");
+ * assertEquals(ctxLayout.metaNameOfMarker("meta_t0_128.json"), undefined);
  * ```
  */
-export const ctxDumpFileCodec: DumpFileCodec = {
-  kind: "dump-file",
+export const ctxLayout: Layout<undefined> = {
   name: "ctx",
   title: "Context-model rANS",
   layout: "kvbits_ctx",
-  fileExtension: CTX_FILE_EXTENSION,
-  fileNameOf(metaName) {
+  codebookModes: ["per-dump"],
+  metaKind: "headers and meta",
+  modelsUsed() {
+    return { codebook: null, description: "adaptive models" };
+  },
+  markerFileName(metaName) {
     return `${metaName}${CTX_FILE_EXTENSION}`;
   },
-  metaNameOf(fileName) {
+  metaNameOfMarker(fileName) {
     return META_NAME_OF_FILE.exec(fileName)?.[1];
   },
-  encode: encodeCtxDumpFile,
-  decode: decodeCtxDumpFile,
+  encodeDump(dump) {
+    const file = encodeCtxDumpFile(dump);
+    return {
+      files: [{
+        name: `${dump.metaName}${CTX_FILE_EXTENSION}`,
+        bytes: file.bytes,
+      }],
+      streamBytes: file.payloadBytes,
+      metaBytes: file.metaBytes,
+    };
+  },
+  openDump(metaName, marker) {
+    const header = readHeader(marker, metaName);
+    return {
+      input: header.input,
+      companions: [],
+      needsShared: false,
+      decode: () => decodePayload(marker, header),
+      measure() {
+        const decoded = decodePayload(marker, header);
+        const [k, v] = ctxPlaneBits(
+          [decoded.k, decoded.v],
+          shapeOf(header.input),
+        );
+        const planes = { k: tensorPlaneBits(k), v: tensorPlaneBits(v) };
+        return {
+          input: header.input,
+          numElements: decoded.k.length,
+          ...splitPayload(decoded.streamBytes, planes.k, planes.v),
+          metaBytes: decoded.metaBytes,
+          planes,
+        };
+      },
+    };
+  },
+  // The file is written whole and renamed into place: one that exists is
+  // complete, and ctx has no codebook to differ in.
+  existingDumpDifference: () => undefined,
+  encodeWords(dump) {
+    const coded = ctxEncode([dump.k, dump.v], shapeOf(dump.meta));
+    return { bytes: coded.length, coded: { coded, shape: shapeOf(dump.meta) } };
+  },
+  decodeWords(coded, into) {
+    const { coded: payload, shape } = coded as {
+      coded: Uint8Array;
+      shape: TensorShape;
+    };
+    // The decoder makes its own arrays: copied out, as a caller would use them.
+    const [k, v] = ctxDecode(payload, 2, shape);
+    into.k.set(k);
+    into.v.set(v);
+  },
   planeBits(dump) {
-    const { input } = dump;
-    const [k, v] = ctxPlaneBits([dump.k, dump.v], {
-      tokens: input.seqLen,
-      heads: input.kvHeads,
-      headDim: input.headDim,
-    });
-    const planes = (bits: typeof k): TensorPlaneBits => ({
-      elements: bits.elements,
-      hi6: bits.hi6,
-      mantissaTop: bits.mantissaTop,
-      mantissaRaw: bits.mantissaRaw,
-      other: bits.plan + bits.residuals,
-    });
-    return { k: planes(k), v: planes(v) };
+    const [k, v] = ctxPlaneBits([dump.k, dump.v], shapeOf(dump.meta));
+    return { k: benchPlaneBits(k), v: benchPlaneBits(v) };
   },
 };

@@ -20,6 +20,15 @@ import {
  * bound the count (a one-symbol arithmetic model codes any count in a few bits)
  * exhaust the memory. A long-context layer of 128k tokens, 8 KV heads of 128
  * has 2^27 elements.
+ *
+ * @example A tensor count a decoder refuses before allocating
+ * ```ts
+ * import { huffmanDecodeTensor, huffmanEncodeTensor, MAX_TENSOR_ELEMENTS } from "@kvbits/kvbits";
+ * import { assertThrows } from "@std/assert";
+ *
+ * const coded = huffmanEncodeTensor(Uint16Array.from([1, 2]));
+ * assertThrows(() => huffmanDecodeTensor({ ...coded, count: MAX_TENSOR_ELEMENTS + 1 }), Error, "not a tensor size");
+ * ```
  */
 export const MAX_TENSOR_ELEMENTS = 2 ** 30;
 

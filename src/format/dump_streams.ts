@@ -14,6 +14,7 @@
 import { joinFp16Planes, splitFp16Planes } from "../codec/fp16_planes.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
 import { countFp16Symbols } from "../codec/histogram.ts";
+import type { DumpWords } from "./layout.ts";
 import {
   type PerStream,
   STREAM_NAMES,
@@ -27,14 +28,6 @@ export interface DumpStreams {
   readonly streams: PerStream<Uint8Array>;
   /** Per-dump models only: each stream's table, as the meta records it. */
   readonly tables?: PerStream<number[]>;
-}
-
-/** The K and V tensors of a dump as FP16 words. */
-export interface DumpWords {
-  /** K. */
-  readonly k: Uint16Array;
-  /** V, as many words as K. */
-  readonly v: Uint16Array;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   buildBitstreamMeta,
   streamFileName,
 } from "./bitstream_meta.ts";
-import type { DumpMeta } from "./dump_meta.ts";
+import type { DumpToEncode, NamedFile } from "./layout.ts";
 import { fp16BytesOfWords } from "./fp16_tensor.ts";
 import {
   decodeDumpStreams,
@@ -26,34 +26,12 @@ import {
   type StreamCodec,
 } from "./stream_codec.ts";
 
-/** A dump to encode: its meta and both tensors. */
-export interface DumpToEncode {
-  /** Input meta file name without `.json`, e.g. `meta_t0_128`. */
-  readonly metaName: string;
-  /** The input meta file's text. */
-  readonly metaText: string;
-  /** The parsed input meta. */
-  readonly meta: DumpMeta;
-  /** K as FP16 words. */
-  readonly k: Uint16Array;
-  /** V as FP16 words, as many as K. */
-  readonly v: Uint16Array;
-}
-
 /** A folder's global codebook: its models and the CRC-32 of its file. */
 export interface GlobalCodebook<Model> {
   /** One model per stream. */
   readonly models: PerStream<Model>;
   /** CRC-32 of the codebook file's bytes, recorded in every dump coded with it. */
   readonly crc32: number;
-}
-
-/** A file to write, by name relative to the dump's folder. */
-export interface NamedFile {
-  /** File name, e.g. `k_hi6_meta_t0_128.huff`. */
-  readonly name: string;
-  /** Its content. */
-  readonly bytes: Uint8Array;
 }
 
 /** The files of one encoded dump. */
@@ -139,7 +117,7 @@ export function encodeDump<Model>(
 }
 
 /** A decoded dump: both tensors, and whether kvbits' checksums confirmed them. */
-export interface DecodedDump {
+export interface DecodedTensors {
   /** K as FP16 words. */
   readonly k: Uint16Array;
   /** V as FP16 words. */
@@ -191,7 +169,7 @@ export function decodeDump<Model>(
   streams: PerStream<Uint8Array>,
   codec: StreamCodec<Model>,
   global?: GlobalCodebook<Model>,
-): DecodedDump {
+): DecodedTensors {
   const count = meta.numElements;
   let models: PerStream<Model>;
   if (meta.codebook === "global") {

@@ -24,6 +24,8 @@ export class KvbitsFormatError extends Error {
   readonly key?: string;
 
   /**
+   * Makes the error.
+   *
    * @param message What is wrong, without the file path.
    * @param key The JSON key at fault, if any.
    */

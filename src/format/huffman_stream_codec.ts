@@ -19,7 +19,11 @@ import {
   type HuffmanEncodeTable,
   huffmanEncodeTable,
 } from "../codec/huffman_fp16.ts";
-import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
+import { plainArrayOf } from "./stream_codec.ts";
+import {
+  type StreamFilesCodec,
+  streamFilesLayout,
+} from "./stream_files_layout.ts";
 
 /** A canonical code, with its decoding tables built on first use. */
 export interface HuffmanModel {
@@ -51,55 +55,61 @@ export interface HuffmanModel {
  * assertEquals(back, symbols);
  * ```
  */
-export const huffmanStreamCodec: StreamCodec<HuffmanModel> = {
-  name: "huffman",
-  title: "Huffman",
-  layout: "bitstream_huffman",
-  metaPrefix: "bitstream_",
-  streamExtension: ".huff",
-  globalCodebookFile: "global_codebook.json",
-  tableKeySuffix: "_code_lengths",
-  modelFromCounts(counts, stream) {
-    return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
-  },
-  tableOf(model) {
-    return plainArrayOf(model.code.lengths);
-  },
-  modelFromTable(table, stream) {
-    return { code: canonicalCode(table, stream) };
-  },
-  encode(symbols, model, stream) {
-    return huffmanEncode(symbols, model.code, stream);
-  },
-  symbolCapacity(byteLength, model) {
-    // Every code is at least as long as the shortest one, which has 1 bit or more.
-    const { lengthCounts, maxLength } = model.code;
-    let shortest = 1;
-    while (shortest <= maxLength && lengthCounts[shortest] === 0) shortest++;
-    return shortest > maxLength ? 0 : Math.floor((byteLength * 8) / shortest);
-  },
-  decode(bytes, count, model, into, stream) {
-    model.decodeTable ??= huffmanDecodeTable(model.code);
-    huffmanDecode(bytes, count, model.decodeTable, into, stream);
-  },
-  encodeFp16(words, hiModel, loModel, hiStream, loStream) {
-    hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
-    loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
-    return huffmanEncodeFp16(words, hiModel.encodeTable, loModel.encodeTable, {
-      hiStream,
-      loStream,
-    });
-  },
-  decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
-    hiModel.decodeTable ??= huffmanDecodeTable(hiModel.code);
-    loModel.decodeTable ??= huffmanDecodeTable(loModel.code);
-    huffmanDecodeFp16(
-      hiBytes,
-      loBytes,
-      count,
-      hiModel.decodeTable,
-      loModel.decodeTable,
-      options,
-    );
-  },
-};
+export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
+  streamFilesLayout<HuffmanModel>({
+    name: "huffman",
+    title: "Huffman",
+    layout: "bitstream_huffman",
+    metaPrefix: "bitstream_",
+    streamExtension: ".huff",
+    globalCodebookFile: "global_codebook.json",
+    tableKeySuffix: "_code_lengths",
+    modelFromCounts(counts, stream) {
+      return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+    },
+    tableOf(model) {
+      return plainArrayOf(model.code.lengths);
+    },
+    modelFromTable(table, stream) {
+      return { code: canonicalCode(table, stream) };
+    },
+    encode(symbols, model, stream) {
+      return huffmanEncode(symbols, model.code, stream);
+    },
+    symbolCapacity(byteLength, model) {
+      // Every code is at least as long as the shortest one, which has 1 bit or more.
+      const { lengthCounts, maxLength } = model.code;
+      let shortest = 1;
+      while (shortest <= maxLength && lengthCounts[shortest] === 0) shortest++;
+      return shortest > maxLength ? 0 : Math.floor((byteLength * 8) / shortest);
+    },
+    decode(bytes, count, model, into, stream) {
+      model.decodeTable ??= huffmanDecodeTable(model.code);
+      huffmanDecode(bytes, count, model.decodeTable, into, stream);
+    },
+    encodeFp16(words, hiModel, loModel, hiStream, loStream) {
+      hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
+      loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
+      return huffmanEncodeFp16(
+        words,
+        hiModel.encodeTable,
+        loModel.encodeTable,
+        {
+          hiStream,
+          loStream,
+        },
+      );
+    },
+    decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
+      hiModel.decodeTable ??= huffmanDecodeTable(hiModel.code);
+      loModel.decodeTable ??= huffmanDecodeTable(loModel.code);
+      huffmanDecodeFp16(
+        hiBytes,
+        loBytes,
+        count,
+        hiModel.decodeTable,
+        loModel.decodeTable,
+        options,
+      );
+    },
+  });

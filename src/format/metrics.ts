@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { TensorPlaneBits } from "./dump_file_codec.ts";
+import type { TensorPlaneBits } from "./layout.ts";
 
 /** Sizes of one coded dump. */
 export interface DumpSizes {

@@ -5,12 +5,8 @@
  * @module
  */
 
-import { dirname, join } from "@std/path";
-import { parseBitstreamMeta } from "../format/bitstream_meta.ts";
+import { join } from "@std/path";
 import type { CodebookMode } from "../format/stream_codec.ts";
-import { utf8Text } from "../format/json_fields.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
-import type { StreamCodec } from "../format/stream_codec.ts";
 import {
   type DumpSizes,
   metricsCsv,
@@ -19,11 +15,11 @@ import {
   summaryMarkdown,
 } from "../format/metrics.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
-import { readWholeFile } from "../dump/read_file.ts";
+import { pathKind } from "../dump/folder_info.ts";
 import { writeFileAtomic } from "../dump/write_file_atomic.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
-import { measureDumpFile } from "./measure_dump_file.ts";
+import { measureDump } from "./measure_dump.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
 /** What to analyze, and where to write the results. */
@@ -102,9 +98,8 @@ export async function analyzeFolder(
   options: AnalyzeOptions,
 ): Promise<AnalyzeReport> {
   const folder = await openBitstreamFolder(options.bitstreamDir);
-  const outInfo = await Deno.stat(options.outDir).catch(() => undefined);
-  if (outInfo !== undefined && !outInfo.isDirectory) {
-    throw new KvbitsJobError(`--out-dir ${options.outDir}: not a folder`);
+  if (await pathKind(options.outDir).catch(() => "missing") === "other") {
+    throw new KvbitsJobError(`${options.outDir}: not a folder`, "outDir");
   }
   const rows: DumpSizes[] = [];
   const originalFiles: { k: string; v: string }[] = [];
@@ -114,65 +109,13 @@ export async function analyzeFolder(
   for (const metaFile of folder.metaFiles) {
     const metaPath = join(folder.dir, metaFile);
     try {
-      if (isDumpFileCodec(codec!)) {
-        rows.push(
-          await measureDumpFile(
-            folder.dir,
-            metaFile,
-            codec,
-            options.origDumpDir,
-          ),
-        );
-        outcomes.push({ dump: metaFile, status: "done" });
-        continue;
+      const measured = await measureDump(folder, metaFile, options.origDumpDir);
+      rows.push(measured.sizes);
+      // Only a layout with codebooks has had its originals' planes measured.
+      if (measured.codebook) {
+        originalFiles.push(measured.originals);
+        codebooks.add(measured.codebook);
       }
-      const bytes = await readWholeFile(metaPath).catch((error) => {
-        throw fileErrorOf(metaPath, error);
-      });
-      const meta = (() => {
-        try {
-          return parseBitstreamMeta(
-            utf8Text(bytes, "bitstream meta"),
-            codec as StreamCodec<unknown>,
-          );
-        } catch (error) {
-          throw fileErrorOf(metaPath, error);
-        }
-      })();
-      const size = async (path: string) => {
-        try {
-          return (await Deno.stat(path)).size;
-        } catch (error) {
-          throw fileErrorOf(path, error);
-        }
-      };
-      const folderOfMeta = dirname(metaPath);
-      const streamSize = (stream: keyof typeof meta.streamFiles) =>
-        size(join(folderOfMeta, meta.streamFiles[stream]));
-      const rawSize = (file: string) =>
-        options.origDumpDir === undefined
-          ? Promise.resolve(meta.numElements * 2)
-          : size(join(options.origDumpDir, dirname(metaFile), file));
-      const { input } = meta;
-      rows.push({
-        runId: input.runId,
-        layerId: input.layerId,
-        stage: input.stage,
-        seqLen: input.seqLen,
-        numElements: meta.numElements,
-        kRaw: await rawSize(input.kFile),
-        vRaw: await rawSize(input.vFile),
-        kHi6: await streamSize("k_hi6"),
-        kLo10: await streamSize("k_lo10"),
-        vHi6: await streamSize("v_hi6"),
-        vLo10: await streamSize("v_lo10"),
-        metaBytes: bytes.length,
-      });
-      originalFiles.push({
-        k: join(dirname(metaFile), input.kFile),
-        v: join(dirname(metaFile), input.vFile),
-      });
-      codebooks.add(meta.codebook);
       outcomes.push({ dump: metaFile, status: "done" });
     } catch (error) {
       outcomes.push({

@@ -6,37 +6,15 @@
  */
 
 import { basename, dirname, join } from "@std/path";
-import { crc32 } from "../codec/crc32.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
-import {
-  type BitstreamMeta,
-  parseBitstreamMeta,
-} from "../format/bitstream_meta.ts";
-import {
-  type Codec,
-  codecOfMarkerFile,
-  metaNameOfMarker,
-} from "../format/codecs.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
-import type { RestoredMeta } from "../format/dump_meta.ts";
-import {
-  type DecodedDump,
-  decodeDump,
-  type GlobalCodebook,
-} from "../format/encoded_dump.ts";
-import { parseGlobalCodebook } from "../format/global_codebook.ts";
-import { utf8Text } from "../format/json_fields.ts";
-import {
-  type PerStream,
-  STREAM_NAMES,
-  type StreamCodec,
-} from "../format/stream_codec.ts";
+import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
+import type { DecodedDump } from "../format/layout.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
+import { requireFolder } from "../dump/folder_info.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { type FileReader, readWholeFile } from "../dump/read_file.ts";
 import { KvbitsJobError } from "./job_error.ts";
-import { readDumpFile } from "./read_dump_file.ts";
 
 /** An opened bitstream folder. */
 export interface BitstreamFolder {
@@ -49,11 +27,13 @@ export interface BitstreamFolder {
    * meta files of a four-stream layout, the dump files of a one-file layout.
    */
   readonly metaFiles: readonly string[];
-  /** Its global codebook, when the file exists and is valid. */
-  readonly global?: GlobalCodebook<unknown>;
-  /** Why the global codebook could not be used, when its file is present but bad. */
+  /** Its shared file (a global codebook) opened, when it exists and is valid. */
+  readonly global?: unknown;
+  /** The shared file's bytes, when it exists and is valid (lanes open their own). */
+  readonly globalBytes?: Uint8Array;
+  /** Why the shared file could not be used, when it is present but bad. */
   readonly globalProblem?: string;
-  /** Size of the global codebook file, 0 when there is none. */
+  /** Size of the shared file, 0 when there is none. */
   readonly codebookBytes: number;
 }
 
@@ -79,17 +59,9 @@ export interface BitstreamFolder {
 export async function openBitstreamFolder(
   dir: string,
 ): Promise<BitstreamFolder> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dir);
-  } catch (error) {
-    throw new KvbitsJobError(
-      `--bitstream-dir ${fileErrorOf(dir, error).message}`,
-    );
-  }
-  if (!info.isDirectory) {
-    throw new KvbitsJobError(`--bitstream-dir ${dir}: not a folder`);
-  }
+  await requireFolder(dir).catch((error) => {
+    throw new KvbitsJobError(fileErrorOf(dir, error).message, "bitstreamDir");
+  });
   const metaFiles = await findFiles(
     dir,
     (name) => codecOfMarkerFile(name) !== undefined,
@@ -99,30 +71,27 @@ export async function openBitstreamFolder(
   );
   if (codecs.size > 1) {
     throw new KvbitsJobError(
-      `--bitstream-dir ${dir}: holds dumps of several layouts (${
+      `${dir}: holds dumps of several layouts (${
         [...codecs].map((codec) => codec.layout).join(", ")
       }); decode each layout from a folder of its own`,
+      "bitstreamDir",
     );
   }
   const [codec] = codecs;
-  if (!codec || isDumpFileCodec(codec)) {
-    return { dir, codec, metaFiles, codebookBytes: 0 };
-  }
-  const codebookPath = join(dir, codec.globalCodebookFile);
-  if (!await pathExists(codebookPath)) {
+  const shared = codec?.sharedFile;
+  if (!shared) return { dir, codec, metaFiles, codebookBytes: 0 };
+  const sharedPath = join(dir, shared.fileName);
+  if (!await pathExists(sharedPath)) {
     return { dir, codec, metaFiles, codebookBytes: 0 };
   }
   try {
-    const bytes = await readWholeFile(codebookPath);
-    const models = parseGlobalCodebook(
-      utf8Text(bytes, "global codebook"),
-      codec,
-    );
+    const bytes = await readWholeFile(sharedPath);
     return {
       dir,
       codec,
       metaFiles,
-      global: { models, crc32: crc32(bytes) },
+      global: shared.open(bytes),
+      globalBytes: bytes,
       codebookBytes: bytes.length,
     };
   } catch (error) {
@@ -130,7 +99,7 @@ export async function openBitstreamFolder(
       dir,
       codec,
       metaFiles,
-      globalProblem: fileErrorOf(codebookPath, error).message,
+      globalProblem: fileErrorOf(sharedPath, error).message,
       codebookBytes: 0,
     };
   }
@@ -138,29 +107,21 @@ export async function openBitstreamFolder(
 
 /** One dump of a bitstream folder, read and decoded. */
 export interface ReadBitstreamDump {
-  /** The input meta restored (a four-stream layout's full `BitstreamMeta`). */
-  readonly meta: RestoredMeta;
-  /** The decoded tensors. */
+  /** The decoded dump: meta to restore, tensors, bytes read. */
   readonly decoded: DecodedDump;
   /** File name of the input meta to restore, e.g. `meta_t0_128.json`. */
   readonly inputMetaName: string;
-  /** Bytes of each stream file (four-stream layouts). */
-  readonly streamBytes?: PerStream<number>;
-  /** Bytes of coded tensor data in a one-file layout's dump file. */
-  readonly payloadBytes?: number;
-  /** Bytes of the per-dump meta file (of a one-file layout: header and meta). */
-  readonly metaBytes: number;
 }
 
 /**
  * Reads one dump of an opened bitstream folder and decodes it in memory.
  *
  * @param folder The opened folder (with a codec).
- * @param metaFile The dump's meta file, relative to the folder.
- * @param read How to read its files (roles `meta` and the stream names, or
- * `dump` for a one-file layout); `readWholeFile` by default.
- * @returns The meta, the decoded tensors and the file sizes.
- * @throws {KvbitsFileError} Naming the file at fault: a bad meta, a missing or
+ * @param metaFile The dump's marker file, relative to the folder.
+ * @param read How to read its files (role `meta` for the marker, then the roles
+ * the layout gives its other files); `readWholeFile` by default.
+ * @returns The decoded dump and the name of its input meta.
+ * @throws {KvbitsFileError} Naming the file at fault: a bad marker, a missing or
  * corrupt stream, a tensor that fails its checksum.
  *
  * @example
@@ -171,7 +132,7 @@ export interface ReadBitstreamDump {
  * const dir = new URL("../../fixtures/reference/huffman-per-dump", import.meta.url).pathname;
  * const folder = await openBitstreamFolder(dir);
  * const dump = await readBitstreamDump(folder, folder.metaFiles[0]);
- * assertEquals(dump.decoded.k.length, 2 * dump.meta.input.seqLen * 64);
+ * assertEquals(dump.decoded.k.length, 2 * dump.decoded.input.seqLen * 64);
  * assertEquals(dump.inputMetaName.startsWith("meta_"), true);
  * ```
  */
@@ -180,61 +141,50 @@ export async function readBitstreamDump(
   metaFile: string,
   read: FileReader = readWholeFile,
 ): Promise<ReadBitstreamDump> {
-  if (isDumpFileCodec(folder.codec!)) {
-    return await readDumpFile(folder.dir, metaFile, folder.codec, read);
+  const codec = folder.codec!;
+  const markerPath = join(folder.dir, metaFile);
+  const metaName = codec.metaNameOfMarker(basename(metaFile));
+  if (metaName === undefined) {
+    throw new KvbitsFileError(markerPath, `not a ${codec.name} dump file`);
   }
-  const codec = folder.codec as StreamCodec<unknown>;
-  const metaPath = join(folder.dir, metaFile);
-  let meta: BitstreamMeta;
-  let metaBytes: number;
+  let opened;
   try {
-    const bytes = await read(metaPath, "meta");
-    metaBytes = bytes.length;
-    meta = parseBitstreamMeta(
-      utf8Text(bytes, "bitstream meta"),
-      codec,
-    );
+    opened = codec.openDump(metaName, await read(markerPath, "meta"));
   } catch (error) {
-    throw fileErrorOf(metaPath, error);
+    throw fileErrorOf(markerPath, error);
   }
-  if (meta.codebook === "global" && !folder.global) {
+  if (opened.needsShared && folder.global === undefined) {
     throw new KvbitsFileError(
-      metaPath,
+      markerPath,
       folder.globalProblem ??
-        `uses the global codebook but ${
-          join(folder.dir, codec.globalCodebookFile)
+        `uses the ${codec.sharedFile?.title} but ${
+          join(folder.dir, codec.sharedFile?.fileName ?? "")
         } is missing`,
     );
   }
-  const streams = {} as PerStream<Uint8Array>;
-  const streamBytes = {} as PerStream<number>;
-  for (const stream of STREAM_NAMES) {
-    const path = join(dirname(metaPath), meta.streamFiles[stream]);
+  const companionPath = (name: string) => join(dirname(markerPath), name);
+  const companions: Uint8Array[] = [];
+  for (const { name, role } of opened.companions) {
+    const path = companionPath(name);
     try {
-      streams[stream] = await read(path, stream);
+      companions.push(await read(path, role));
     } catch (error) {
       throw fileErrorOf(path, error);
     }
-    streamBytes[stream] = streams[stream].length;
   }
-  let decoded: DecodedDump;
   try {
-    decoded = decodeDump(meta, streams, codec, folder.global);
+    return {
+      decoded: opened.decode(companions, folder.global),
+      inputMetaName: `${metaName}.json`,
+    };
   } catch (error) {
-    // A corrupt stream is reported at its own file; other problems at the meta.
-    const stream = error instanceof KvbitsDataError
-      ? STREAM_NAMES.find((name) => name === error.stream)
+    // A corrupt stream is reported at its own file; other problems at the marker.
+    const companion = error instanceof KvbitsDataError
+      ? opened.companions.find(({ role }) => role === error.stream)
       : undefined;
     throw fileErrorOf(
-      stream ? join(dirname(metaPath), meta.streamFiles[stream]) : metaPath,
+      companion ? companionPath(companion.name) : markerPath,
       error,
     );
   }
-  return {
-    meta,
-    decoded,
-    inputMetaName: `${metaNameOfMarker(codec, basename(metaFile))}.json`,
-    streamBytes,
-    metaBytes,
-  };
 }

@@ -17,8 +17,7 @@
  */
 
 import { dirname, join } from "@std/path";
-import { globalCodebookText } from "../format/global_codebook.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import { pathKind } from "../dump/folder_info.ts";
 import { syncFolders } from "../dump/write_dump_files.ts";
 import { openBitstreamFolder } from "./bitstream_folder.ts";
 import { KvbitsJobError } from "./job_error.ts";
@@ -120,14 +119,15 @@ export async function decodeFolder(
   await using output = outDir === undefined
     ? undefined
     : await openOutputFolder(outDir, {
-      "--bitstream-dir": options.bitstreamDir,
-      "--orig-dump-dir": origDumpDir,
+      bitstreamDir: options.bitstreamDir,
+      origDumpDir,
     });
   if (origDumpDir !== undefined) {
-    const info = await Deno.stat(origDumpDir).catch(() => undefined);
-    if (!info?.isDirectory) {
+    const kind = await pathKind(origDumpDir).catch(() => "missing");
+    if (kind !== "folder") {
       throw new KvbitsJobError(
-        `--orig-dump-dir ${origDumpDir}: folder not found`,
+        `${origDumpDir}: folder not found`,
+        "origDumpDir",
       );
     }
   }
@@ -154,10 +154,7 @@ export async function decodeFolder(
         kind: "decode-setup",
         bitstreamDir: options.bitstreamDir,
         codec: codec.name,
-        codebookText: folder.global && !isDumpFileCodec(codec)
-          ? globalCodebookText(codec, folder.global.models)
-          : undefined,
-        codebookCrc32: folder.global?.crc32,
+        sharedBytes: folder.globalBytes,
         globalProblem: folder.globalProblem,
         outDir,
         origDumpDir,

@@ -5,6 +5,7 @@
  */
 
 import type { DumpMeta } from "../format/dump_meta.ts";
+import { mentionOption } from "./job_error.ts";
 
 /** Stages a job can select. */
 export type StageSelection = "prefill" | "decode" | "both";
@@ -51,13 +52,19 @@ export function selectionSkipReason(
     return `bytes_per_elem is ${meta.bytesPerElem}: only FP16 (2) is coded`;
   }
   if (selection.stage !== "both" && meta.stage !== selection.stage) {
-    return `stage is "${meta.stage}", not selected by --stage ${selection.stage}`;
+    return `stage is "${meta.stage}", not selected by ${
+      mentionOption("stage")
+    } ${selection.stage}`;
   }
   if (selection.minSeqLen > 0 && meta.seqLen < selection.minSeqLen) {
-    return `seq_len ${meta.seqLen} is below --min-seq-len ${selection.minSeqLen}`;
+    return `seq_len ${meta.seqLen} is below ${
+      mentionOption("minSeqLen")
+    } ${selection.minSeqLen}`;
   }
   if (selection.maxSeqLen > 0 && meta.seqLen > selection.maxSeqLen) {
-    return `seq_len ${meta.seqLen} is above --max-seq-len ${selection.maxSeqLen}`;
+    return `seq_len ${meta.seqLen} is above ${
+      mentionOption("maxSeqLen")
+    } ${selection.maxSeqLen}`;
   }
   return undefined;
 }

@@ -16,10 +16,10 @@
  * a function of the dump and of the set-up alone, and the global codebook comes
  * from integer counts, whose sum is the same in any order.
  *
- * Both kinds of codec run here: the set-up names the codec, the lane looks it
- * up in the registry (`codecNamed`, so a worker needs nothing else), encodes a
- * dump into the files of its layout with `encodeDumpOutputs` and reads one back
- * with `readBitstreamDump` (which hands a one-file layout to `readDumpFile`).
+ * Every codec runs here the same way: the set-up names the codec, the lane looks
+ * it up in the registry (`codecNamed`, so a worker needs nothing else), encodes
+ * a dump into the files of its layout (`Layout.encodeDump`) and reads one back
+ * with `readBitstreamDump`.
  *
  * Writing follows the protocol of `src/dump/` (see write_dump_files.ts): every
  * file through a temporary file, flushed when `durable`; a dump's old marker
@@ -36,17 +36,9 @@ import {
   type Fp16Histograms,
   newFp16Histograms,
 } from "../codec/histogram.ts";
-import {
-  type Codec,
-  codecNamed,
-  markerFileName,
-  metaNameOfMarker,
-} from "../format/codecs.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import { type Codec, codecNamed } from "../format/codecs.ts";
 import { parseDumpMeta } from "../format/dump_meta.ts";
-import type { GlobalCodebook } from "../format/encoded_dump.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
-import { parseGlobalCodebook } from "../format/global_codebook.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
 import { readInputTensors } from "../dump/input_dump.ts";
@@ -54,10 +46,11 @@ import { pathExistsSync } from "../dump/path_exists.ts";
 import { reusedFileReader } from "../dump/read_file.ts";
 import { writeFilesThenMarker } from "../dump/write_dump_files.ts";
 import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
-import { encodeDumpOutputs } from "./dump_outputs.ts";
-import { existingDumpProblem } from "./existing_dump.ts";
+import { mentionOption } from "./job_error.ts";
 import type { DumpOutcome } from "./job_report.ts";
 import { compareWithOriginal } from "./original_dump.ts";
+
+const OVERWRITE = mentionOption("overwrite");
 
 /** A dump to count or encode: where its meta is, and the meta's text. */
 export interface DumpToCode {
@@ -82,10 +75,8 @@ export interface EncodeSetupTask {
   readonly codebook: CodebookMode;
   /** Flush every file to the disk before the marker of its dump. */
   readonly durable: boolean;
-  /** The global codebook file's text, for `--codebook global` (after counting). */
-  readonly codebookText?: string;
-  /** CRC-32 of the global codebook file's bytes. */
-  readonly codebookCrc32?: number;
+  /** The shared file's bytes (a global codebook), for a `global` run (after counting). */
+  readonly sharedBytes?: Uint8Array;
 }
 
 /** Counts the symbols of some dumps (pass 1 of a global codebook). */
@@ -107,11 +98,9 @@ export interface DecodeSetupTask {
   readonly bitstreamDir: string;
   /** The `--codec` name of its layout. */
   readonly codec: string;
-  /** Its global codebook file's text, when it has a valid one. */
-  readonly codebookText?: string;
-  /** CRC-32 of the global codebook file's bytes. */
-  readonly codebookCrc32?: number;
-  /** Why the global codebook cannot be used, when its file is bad. */
+  /** Its shared file's bytes (a global codebook), when it has a valid one. */
+  readonly sharedBytes?: Uint8Array;
+  /** Why the shared file cannot be used, when it is bad. */
   readonly globalProblem?: string;
   /** Where to restore the dumps, if anywhere. */
   readonly outDir?: string;
@@ -249,7 +238,7 @@ export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
 interface EncodeState {
   readonly task: EncodeSetupTask;
   readonly codec: Codec;
-  readonly global?: GlobalCodebook<unknown>;
+  readonly global?: unknown;
 }
 
 /** A lane's decode set-up, resolved. */
@@ -264,14 +253,9 @@ function codecOfSetUp(name: string): Codec {
   return codec;
 }
 
-/** The global codebook a set-up carries, parsed for its (stream) codec. */
-function globalOfSetUp(
-  codec: Codec,
-  text: string | undefined,
-  crc32: number | undefined,
-): GlobalCodebook<unknown> | undefined {
-  if (text === undefined || isDumpFileCodec(codec)) return undefined;
-  return { models: parseGlobalCodebook(text, codec), crc32: crc32 ?? 0 };
+/** The shared file a set-up carries, opened by its codec. */
+function sharedOfSetUp(codec: Codec, bytes: Uint8Array | undefined): unknown {
+  return bytes === undefined ? undefined : codec.sharedFile?.open(bytes);
 }
 
 /**
@@ -316,7 +300,7 @@ export class DumpTaskLane {
         this.#encode = {
           task,
           codec,
-          global: globalOfSetUp(codec, task.codebookText, task.codebookCrc32),
+          global: sharedOfSetUp(codec, task.sharedBytes),
         };
         return { kind: "set-up" };
       }
@@ -379,17 +363,29 @@ export class DumpTaskLane {
     const relativePath = dump.relativePath;
     const metaName = basename(relativePath).replace(/\.json$/, "");
     const outFolder = join(task.outDir, dirname(relativePath));
-    const metaOut = join(outFolder, markerFileName(codec, metaName));
+    const metaOut = join(outFolder, codec.markerFileName(metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
     try {
       if (!task.overwrite && pathExistsSync(metaOut)) {
-        const problem = existingDumpProblem(
-          metaOut,
-          codec,
-          task.codebook,
-          global,
-          this.#read,
-        );
+        let problem = "";
+        try {
+          const difference = codec.existingDumpDifference(
+            () => this.#read(metaOut, "existing meta"),
+            task.codebook,
+            global,
+          );
+          if (difference) {
+            problem = "codebook" in difference
+              ? `exists but was encoded with ${
+                mentionOption("codebook")
+              } ${difference.codebook}`
+              : `exists but was encoded with another ${difference.sharedFile}`;
+          }
+        } catch (error) {
+          problem = `exists but cannot be read (${
+            fileErrorOf(metaOut, error).detail
+          })`;
+        }
         return {
           kind: "encoded",
           outcome: problem === ""
@@ -397,14 +393,14 @@ export class DumpTaskLane {
               dump: relativePath,
               status: "skipped",
               reason:
-                `already encoded: ${metaOut} exists (use --overwrite to replace it)`,
+                `already encoded: ${metaOut} exists (use ${OVERWRITE} to replace it)`,
             }
             : {
               dump: relativePath,
               status: "failed",
               reason: new KvbitsFileError(
                 metaOut,
-                `${problem}; use --overwrite to re-encode the dump`,
+                `${problem}; use ${OVERWRITE} to re-encode the dump`,
               ).message,
             },
           ...nothing,
@@ -413,9 +409,8 @@ export class DumpTaskLane {
       const meta = parseDumpMeta(dump.metaText);
       const folder = dirname(join(task.dumpDir, relativePath));
       const { k, v } = await readInputTensors(folder, meta, this.#read);
-      const outputs = encodeDumpOutputs(
+      const outputs = codec.encodeDump(
         { metaName, metaText: dump.metaText, meta, k, v },
-        codec,
         global,
       );
       // The last file (the meta, or a one-file layout's only file) marks the
@@ -455,7 +450,7 @@ export class DumpTaskLane {
     const metaOut = outDir === undefined ? undefined : join(
       outDir,
       dirname(metaFile),
-      `${metaNameOfMarker(folder.codec!, basename(metaFile))}.json`,
+      `${folder.codec!.metaNameOfMarker(basename(metaFile))}.json`,
     );
     // As the job counted them: a dump whose checksums matched counts as checked
     // by checksum even when its originals then differ.
@@ -471,7 +466,7 @@ export class DumpTaskLane {
             dump: metaFile,
             status: "skipped",
             reason:
-              `already decoded: ${metaOut} exists (use --overwrite to replace it)`,
+              `already decoded: ${metaOut} exists (use ${OVERWRITE} to replace it)`,
           },
           byChecksum,
           againstOriginals,
@@ -489,7 +484,7 @@ export class DumpTaskLane {
         unchecked = true;
       }
       if (metaOut !== undefined) {
-        const { input, inputText } = dump.meta;
+        const { input, inputText } = decoded;
         const folderOut = dirname(metaOut);
         writeFilesThenMarker(
           [
@@ -506,11 +501,6 @@ export class DumpTaskLane {
           { durable: task.durable, folders: this.#folders },
         );
       }
-      // Coded bytes: the four streams, or a one-file dump's payload.
-      let streamBytes = dump.payloadBytes ?? 0;
-      for (const bytes of Object.values(dump.streamBytes ?? {})) {
-        streamBytes += bytes;
-      }
       return {
         kind: "decoded",
         outcome: { dump: metaFile, status: "done" },
@@ -518,8 +508,8 @@ export class DumpTaskLane {
         againstOriginals,
         unchecked,
         rawBytes: decoded.k.byteLength + decoded.v.byteLength,
-        streamBytes,
-        metaBytes: dump.metaBytes,
+        streamBytes: decoded.streamBytes,
+        metaBytes: decoded.metaBytes,
       };
     } catch (error) {
       return {
@@ -541,12 +531,11 @@ export class DumpTaskLane {
 /** The opened folder a decode set-up describes (its dumps are given one by one). */
 function folderOf(task: DecodeSetupTask): BitstreamFolder {
   const codec = codecOfSetUp(task.codec);
-  const global = globalOfSetUp(codec, task.codebookText, task.codebookCrc32);
   return {
     dir: task.bitstreamDir,
     codec,
     metaFiles: [],
-    global,
+    global: sharedOfSetUp(codec, task.sharedBytes),
     globalProblem: task.globalProblem,
     codebookBytes: 0,
   };

@@ -28,16 +28,14 @@
  */
 
 import { dirname, join, resolve } from "@std/path";
-import { crc32 } from "../codec/crc32.ts";
 import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
-import { type Codec, markerFileName } from "../format/codecs.ts";
-import { isDumpFileCodec } from "../format/dump_file_codec.ts";
+import type { Codec } from "../format/codecs.ts";
 import { dumpElementCount, type DumpMeta } from "../format/dump_meta.ts";
 import { firstDifference } from "../format/first_difference.ts";
-import { globalCodebookText } from "../format/global_codebook.ts";
-import type { CodebookMode, PerStream } from "../format/stream_codec.ts";
+import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
+import { requireFolder } from "../dump/folder_info.ts";
 import { readInputMeta, tensorPaths } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readWholeFile, reusedFileReader } from "../dump/read_file.ts";
@@ -55,7 +53,7 @@ import type {
   LostReply,
 } from "./dump_tasks.ts";
 import { FilePresence } from "./file_presence.ts";
-import { KvbitsJobError } from "./job_error.ts";
+import { KvbitsJobError, mentionOption } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { openOutputFolder } from "./output_folder.ts";
 import { type Batching, defaultJobs, LaneRunner } from "./worker_pool.ts";
@@ -165,7 +163,7 @@ export async function encodeFolder(
   const started = performance.now();
   await checkDumpFolder(options.dumpDir);
   await using output = await openOutputFolder(options.outDir, {
-    "--dump-dir": options.dumpDir,
+    dumpDir: options.dumpDir,
   });
   // Every dump is counted and encoded by a lane (this thread, or a worker once
   // the job proves long enough to need them).
@@ -239,9 +237,10 @@ async function encodeWithLanes(
     durable,
   };
   await runner.setUp(setUp);
-  // Dump-file codecs (ctx) learn as they code: no codebook pass.
-  const streamCodec = isDumpFileCodec(codec) ? undefined : codec;
-  if (streamCodec && options.codebook === "global") {
+  // A global run writes the layout's shared file (its codebook) first, from
+  // the counts of every dump; a layout without one (ctx) has no such pass.
+  const shared = options.codebook === "global" ? codec.sharedFile : undefined;
+  if (shared) {
     const counted = await countSymbols(
       runner,
       selected,
@@ -251,22 +250,11 @@ async function encodeWithLanes(
     toEncode = counted.dumps;
     // No codebook without a dump to code with it: nothing is written then.
     if (toEncode.length > 0) {
-      const models = {} as PerStream<unknown>;
-      const { k, v } = counted;
-      models.k_hi6 = streamCodec.modelFromCounts(k.hi6, "k_hi6");
-      models.k_lo10 = streamCodec.modelFromCounts(k.lo10, "k_lo10");
-      models.v_hi6 = streamCodec.modelFromCounts(v.hi6, "v_hi6");
-      models.v_lo10 = streamCodec.modelFromCounts(v.lo10, "v_lo10");
-      const text = globalCodebookText(streamCodec, models);
-      const bytes = new TextEncoder().encode(text);
-      codebookPath = join(outDir, streamCodec.globalCodebookFile);
+      const bytes = shared.fromCounts(counted.k, counted.v);
+      codebookPath = join(outDir, shared.fileName);
       await writeCodebook(codebookPath, bytes, toEncode, options);
       codebookBytes = bytes.length;
-      await runner.setUp({
-        ...setUp,
-        codebookText: text,
-        codebookCrc32: crc32(bytes),
-      });
+      await runner.setUp({ ...setUp, sharedBytes: bytes });
     }
   }
   let done = 0;
@@ -335,7 +323,9 @@ async function writeCodebook(
   if (existing !== undefined) {
     if (!options.overwrite) {
       throw new KvbitsJobError(
-        `${path}: exists and differs from the codebook of the selected dumps; use --overwrite to replace it and re-encode every dump`,
+        `${path}: exists and differs from the codebook of the selected dumps; use ${
+          mentionOption("overwrite")
+        } to replace it and re-encode every dump`,
       );
     }
     for (const dump of toEncode) {
@@ -361,22 +351,14 @@ function metaOutputPath(
   return join(
     outDir,
     dirname(dump.relativePath),
-    markerFileName(codec, dump.metaName),
+    codec.markerFileName(dump.metaName),
   );
 }
 
 async function checkDumpFolder(dumpDir: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(dumpDir);
-  } catch (error) {
-    throw new KvbitsJobError(
-      `--dump-dir ${fileErrorOf(dumpDir, error).message}`,
-    );
-  }
-  if (!info.isDirectory) {
-    throw new KvbitsJobError(`--dump-dir ${dumpDir}: not a folder`);
-  }
+  await requireFolder(dumpDir).catch((error) => {
+    throw new KvbitsJobError(fileErrorOf(dumpDir, error).message, "dumpDir");
+  });
 }
 
 function missingTensorReason(

@@ -7,6 +7,7 @@
  */
 
 import { basename, dirname } from "@std/path";
+import { entryNamesSync } from "../dump/folder_info.ts";
 import { pathExistsSync } from "../dump/path_exists.ts";
 
 /**
@@ -40,23 +41,11 @@ export class FilePresence {
     const folder = dirname(path);
     let names = this.#listings.get(folder);
     if (names === undefined) {
-      names = this.#list(folder);
+      names = entryNamesSync(folder);
       this.#listings.set(folder, names);
     }
     if (names !== null && names.has(basename(path))) return true;
     // Not listed: missing, a link, or a name with a folder part (`a/../k.bin`).
     return pathExistsSync(path);
-  }
-
-  #list(folder: string): Set<string> | null {
-    try {
-      const names = new Set<string>();
-      for (const entry of Deno.readDirSync(folder)) {
-        if (!entry.isSymlink) names.add(entry.name);
-      }
-      return names;
-    } catch {
-      return null;
-    }
   }
 }

@@ -49,7 +49,7 @@ export async function compareWithOriginal(
   read: FileReader = readWholeFile,
 ): Promise<void> {
   const folder = join(origDumpDir, dirname(metaFile));
-  const { input, inputText } = dump.meta;
+  const { input, inputText } = dump.decoded;
   const compare = async (path: string, what: string, decoded: Uint8Array) => {
     let original: Uint8Array;
     try {

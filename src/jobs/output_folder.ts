@@ -5,31 +5,15 @@
  * @module
  */
 
-import { resolve } from "@std/path";
 import { fileErrorOf } from "../dump/file_error.ts";
+import {
+  pathKind,
+  realOrResolved,
+  removeIfEmpty,
+} from "../dump/folder_info.ts";
 import { lockFolder } from "../dump/folder_lock.ts";
 import { removeStaleTemporaryFiles } from "../dump/temporary_files.ts";
-import { KvbitsJobError } from "./job_error.ts";
-
-/**
- * The real path of a folder, or its absolute path when it does not exist yet: what
- * two folder flags are compared by, so that links and `./x` versus `x` cannot
- * make an output folder pass for another folder than an input.
- *
- * @param path A folder.
- * @returns Its real or absolute path.
- *
- * @example
- * ```ts
- * import { realOrResolved } from "./output_folder.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(await realOrResolved("/nonexistent/kvbits/out"), "/nonexistent/kvbits/out");
- * ```
- */
-export async function realOrResolved(path: string): Promise<string> {
-  return await Deno.realPath(path).catch(() => resolve(path));
-}
+import { KvbitsJobError, mentionOption } from "./job_error.ts";
 
 /** An output folder opened for a job; release it (or `await using`) at the end. */
 export interface OutputFolder extends AsyncDisposable {
@@ -46,8 +30,8 @@ export interface OutputFolder extends AsyncDisposable {
  * not entered). Releasing it removes the lock file, and the folder too when this
  * call created it and nothing was written into it.
  *
- * @param outDir The output folder (`--out-dir`); created when missing.
- * @param inputs The job's input folders by flag name, e.g. `{"--dump-dir": "d"}`.
+ * @param outDir The output folder (the job's `outDir`); created when missing.
+ * @param inputs The job's input folders by option name, e.g. `{ dumpDir: "d" }`.
  * @returns The opened folder, to release when the job ends.
  * @throws {KvbitsJobError} When `outDir` is one of the inputs, is not a folder,
  * cannot be created, or another running kvbits job is writing into it.
@@ -59,11 +43,11 @@ export interface OutputFolder extends AsyncDisposable {
  *
  * const dir = await Deno.makeTempDir();
  * await assertRejects(
- *   () => openOutputFolder(dir, { "--dump-dir": dir }),
+ *   () => openOutputFolder(dir, { dumpDir: dir }),
  *   Error,
- *   "is the --dump-dir folder",
+ *   "is the dump folder",
  * );
- * await using output = await openOutputFolder(`${dir}/out`, { "--dump-dir": dir });
+ * await using output = await openOutputFolder(`${dir}/out`, { dumpDir: dir });
  * assertEquals(output.temporaryFilesRemoved, []);
  * await assertRejects(() => openOutputFolder(`${dir}/out`, {}), Error, "another kvbits run");
  * await output.release();
@@ -76,31 +60,34 @@ export async function openOutputFolder(
 ): Promise<OutputFolder> {
   const out = await realOrResolved(outDir);
   const inputPaths: string[] = [];
-  for (const [flag, dir] of Object.entries(inputs)) {
+  for (const [option, dir] of Object.entries(inputs)) {
     if (dir === undefined) continue;
     const input = await realOrResolved(dir);
     if (input === out) {
       throw new KvbitsJobError(
-        `--out-dir ${outDir} is the ${flag} folder: choose another folder so that inputs and outputs stay apart`,
+        `${outDir} is the ${
+          mentionOption(option)
+        }: choose another folder so that inputs and outputs stay apart`,
+        "outDir",
       );
     }
     inputPaths.push(input);
   }
-  const info = await Deno.stat(outDir).catch((error) => {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new KvbitsJobError(`--out-dir ${fileErrorOf(outDir, error).message}`);
+  const kind = await pathKind(outDir).catch((error) => {
+    throw new KvbitsJobError(error.message, "outDir");
   });
-  if (info !== undefined && !info.isDirectory) {
-    throw new KvbitsJobError(`--out-dir ${outDir}: not a folder`);
+  if (kind === "other") {
+    throw new KvbitsJobError(`${outDir}: not a folder`, "outDir");
   }
   const lock = await lockFolder(outDir).catch((error) => {
-    throw new KvbitsJobError(`--out-dir ${fileErrorOf(outDir, error).message}`);
+    throw new KvbitsJobError(fileErrorOf(outDir, error).message, "outDir");
   });
   if (!("release" in lock)) {
     throw new KvbitsJobError(
-      `--out-dir ${outDir}: another kvbits run${
+      `${outDir}: another kvbits run${
         lock.holderPid === undefined ? "" : ` (pid ${lock.holderPid})`
       } is writing into it; wait for it to end`,
+      "outDir",
     );
   }
   try {
@@ -110,7 +97,7 @@ export async function openOutputFolder(
     // A folder made only for the lock goes again when nothing was written to it.
     const release = async () => {
       await lock.release();
-      if (info === undefined) await Deno.remove(outDir).catch(() => {});
+      if (kind === "missing") await removeIfEmpty(outDir);
     };
     return {
       temporaryFilesRemoved,

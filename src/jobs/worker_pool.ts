@@ -36,6 +36,7 @@
  */
 
 import { fromFileUrl } from "@std/path";
+import { isFileSync } from "../dump/folder_info.ts";
 import {
   type DoneReply,
   type DumpResult,
@@ -135,12 +136,7 @@ export function defaultJobs(): number {
 }
 
 function moduleAvailable(url: URL): boolean {
-  if (url.protocol !== "file:") return true;
-  try {
-    return Deno.statSync(fromFileUrl(url)).isFile;
-  } catch {
-    return false;
-  }
+  return url.protocol !== "file:" || isFileSync(fromFileUrl(url));
 }
 
 /**
