@@ -44,6 +44,12 @@
  *   decoding allocates is bounded by its shape (a run of references codes any
  *   number of rows in a few bytes, so the bytes cannot bound it): the caller
  *   passes shapes it has checked (the container's index).
+ * - A dump given a predictor (the same dump made by a cheaper model, for
+ *   `--predictor-dir`) is coded by `predicted_dump_coder.ts` instead: its bytes
+ *   are that coder's (fingerprints of the predictor, then residuals against it),
+ *   with its own models carried across the block's predicted dumps; nothing of it
+ *   enters this coder's models or dictionary. The container records which dumps
+ *   were predicted and hands the decoder the same predictor.
  *
  * @module
  */
@@ -64,6 +70,11 @@ import {
 import { KvbitsDataError } from "./errors.ts";
 import { PackModelSets, type PackTensorModels } from "./pack_models.ts";
 import { PackRowDictionary } from "./pack_row_dictionary.ts";
+import {
+  PredictedDumpDecoder,
+  PredictedDumpEncoder,
+  type PredictorTensors,
+} from "./predicted_dump_coder.ts";
 import {
   RANS_HEADER_BYTES,
   RANS_LOWER_BOUND,
@@ -416,6 +427,7 @@ function recordPredictedRow(
  */
 export class PackBlockEncoder {
   readonly #state: BlockState;
+  #predicted?: PredictedDumpEncoder;
   #out: Output = {
     oddLanes: ODD_CHANNEL_LANES,
     records: new Uint32Array(0),
@@ -441,6 +453,8 @@ export class PackBlockEncoder {
    * @param k K, `tokens * heads * headDim` FP16 words.
    * @param v V, same length.
    * @param context The dump's group and layer.
+   * @param predictor The predictor dump's K and V, to code this dump against
+   * (`predicted_dump_coder.ts`); the decoder must be given the same.
    * @returns The dump's bytes (a fresh array).
    * @throws {RangeError} When the shape is invalid or a tensor's length differs.
    */
@@ -449,7 +463,12 @@ export class PackBlockEncoder {
     k: Uint16Array,
     v: Uint16Array,
     context: PackDumpContext,
+    predictor?: PredictorTensors,
   ): Uint8Array {
+    if (predictor !== undefined) {
+      this.#predicted ??= new PredictedDumpEncoder();
+      return this.#predicted.encodeDump(shape, k, v, context.group, predictor);
+    }
     const { rowLength, count } = checkShape(shape);
     for (const [name, tensor] of [["K", k], ["V", v]] as const) {
       if (tensor.length !== count) {
@@ -951,6 +970,7 @@ function decodePredictedRow(
  */
 export class PackBlockDecoder {
   readonly #state: BlockState;
+  #predicted?: PredictedDumpDecoder;
 
   /**
    * A fresh block.
@@ -967,7 +987,10 @@ export class PackBlockDecoder {
    * @param bytes The dump's bytes from {@link PackBlockEncoder.encodeDump}.
    * @param shape Its shape.
    * @param context Its group and layer, as given to the encoder.
+   * @param predictor The predictor dump the encoder was given, when it was.
    * @returns K and V.
+   * @throws {KvbitsPredictorMismatchError} When the predictor is not the
+   * encoder's (nothing decoded; the decoder stays usable for this dump).
    * @throws {KvbitsDataError} When the bytes are corrupt or truncated (the
    * decoder is then of no further use).
    * @throws {RangeError} When the shape is invalid.
@@ -976,7 +999,17 @@ export class PackBlockDecoder {
     bytes: Uint8Array,
     shape: PackDumpShape,
     context: PackDumpContext,
+    predictor?: PredictorTensors,
   ): { k: Uint16Array; v: Uint16Array } {
+    if (predictor !== undefined) {
+      this.#predicted ??= new PredictedDumpDecoder();
+      return this.#predicted.decodeDump(
+        bytes,
+        shape,
+        context.group,
+        predictor,
+      );
+    }
     const { rowLength, count } = checkShape(shape);
     const { tokens } = shape;
     const state = this.#state;

@@ -1,0 +1,439 @@
+/**
+ * Predicted coding of FP16 tensors: a target tensor coded as residuals against a
+ * predictor tensor of the same shape, with adaptive models and channel statistics
+ * carried from one tensor to the next of a block (see `predicted_tensor_model.ts`
+ * for the model).
+ *
+ * Read me first:
+ * - One encoder (or decoder) object per block: it keeps one set of adaptive
+ *   models for all the tensors of the block (the scale context already says what
+ *   a layer's residuals look like: separate models for K and V cost 0.3% on
+ *   kv-real with int8, learning twice), and the channel state of each slot (group
+ *   and K or V) apart. Tensors must be decoded in the order they were encoded,
+ *   with the same slots and predictors; after a decode error the decoder's state
+ *   is undefined and the rest of the block is lost.
+ * - Elements are coded in the tensor's order (token rows, then heads, then
+ *   channels); element `j` of a row uses rANS lane `j mod 4`.
+ * - Payload of one tensor: varint length of the rANS stream, the rANS stream (one
+ *   residual symbol per element, `rans.ts`), then the raw bits of the large
+ *   residuals, least significant bit first, packed into 16-bit little-endian words
+ *   (the last one padded with zeros). The element count comes from the shape.
+ * - Decoding is bounded by the shape and checks everything it reads: the rANS end
+ *   state, every raw word used and its padding zero, every decoded ordinal inside
+ *   `0..65535`. Corrupt input ends in `KvbitsDataError`, or (rarely) in wrong words
+ *   that the caller's checksum catches; it never loops or reads out of bounds.
+ *
+ * @module
+ */
+
+import { AdaptiveFrequencies, BUCKET_SHIFT } from "./adaptive_frequencies.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
+import type { TensorShape } from "./ctx_codec.ts";
+import { KvbitsDataError } from "./errors.ts";
+import {
+  fp16Values,
+  inverseUlps,
+  PREDICTED_ALPHABET,
+  PREDICTED_CONTEXTS,
+  PredictedChannels,
+  type ResidualTables,
+  residualTables,
+} from "./predicted_tensor_model.ts";
+import {
+  RANS_HEADER_BYTES,
+  RANS_LANE_SHIFT,
+  RANS_LOWER_BOUND,
+  RANS_PROBABILITY_BITS,
+  ransCheckEnd,
+  ransEncode,
+  ransReadStates,
+} from "./rans.ts";
+
+/**
+ * Where a tensor belongs in its block: the tensors of one group and kind share a
+ * channel state.
+ */
+export interface PredictedSlot {
+  /**
+   * The group whose tensors follow each other: a run's layer (the pack passes
+   * `${run_id}\u0000${layer_id}`, as for its own carried state).
+   */
+  readonly group: string;
+  /** Which tensor of the dump. */
+  readonly tensor: "k" | "v";
+}
+
+const STREAM = "predicted tensor";
+const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
+const TABLE_ROW = PREDICTED_ALPHABET + 1;
+/** What a decode that stopped early found, by the code its loop notes. */
+const FAILURES = [
+  "",
+  "rANS stream ends early",
+  "raw bits end early",
+  "a decoded word lies outside the 65,536 FP16 words",
+];
+
+/** What encoder and decoder share: models, channel states, value tables. */
+class PredictedState {
+  readonly model: AdaptiveFrequencies = new AdaptiveFrequencies(
+    PREDICTED_CONTEXTS,
+    PREDICTED_ALPHABET,
+  );
+  readonly slots = new Map<string, PredictedChannels>();
+  readonly values: Float32Array = fp16Values();
+  readonly inverse: Float64Array = inverseUlps();
+  readonly residuals: ResidualTables = residualTables();
+
+  constructor() {
+    // Every context starts now rather than when first used (the same tables
+    // either way), which keeps that check out of the coding loops.
+    this.model.reset();
+    for (let c = 0; c < PREDICTED_CONTEXTS; c++) this.model.start(c);
+  }
+
+  #contexts = new Uint8Array(0);
+  #predictions = new Int32Array(0);
+
+  /** Per-row scratch for `prepareRow`, grown to `rowLength`. */
+  rowScratch(
+    rowLength: number,
+  ): { contexts: Uint8Array; predictions: Int32Array } {
+    if (this.#contexts.length < rowLength) {
+      this.#contexts = new Uint8Array(rowLength);
+      this.#predictions = new Int32Array(rowLength);
+    }
+    return { contexts: this.#contexts, predictions: this.#predictions };
+  }
+
+  /** The slot's channel state, made (without history) on first use. */
+  channels(slot: PredictedSlot, channels: number): PredictedChannels {
+    const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
+    let state = this.slots.get(key);
+    if (state === undefined) {
+      state = new PredictedChannels(channels, this.values, this.inverse);
+      this.slots.set(key, state);
+    }
+    return state;
+  }
+}
+
+function checkShape(
+  action: string,
+  shape: TensorShape,
+  lengths: Record<string, number>,
+): number {
+  const { tokens, heads, headDim } = shape;
+  for (const n of [tokens, heads, headDim]) {
+    if (!Number.isInteger(n) || n < 0) {
+      throw new RangeError(
+        `Cannot ${action}: shape ${tokens} x ${heads} x ${headDim} is not made of whole numbers`,
+      );
+    }
+  }
+  const elements = tokens * heads * headDim;
+  for (const [name, length] of Object.entries(lengths)) {
+    if (length !== elements) {
+      throw new RangeError(
+        `Cannot ${action}: the ${name} holds ${length} words, the shape ${tokens} x ${heads} x ${headDim} wants ${elements}`,
+      );
+    }
+  }
+  return elements;
+}
+
+function checkSlot(action: string, slot: PredictedSlot): void {
+  if (
+    typeof slot.group !== "string" ||
+    (slot.tensor !== "k" && slot.tensor !== "v")
+  ) {
+    throw new RangeError(
+      `Cannot ${action}: slot group ${slot.group} tensor ${slot.tensor} is not a string and "k" or "v"`,
+    );
+  }
+}
+
+/**
+ * Codes FP16 tensors against predictor tensors, carrying its models from one
+ * tensor to the next (one encoder per block; see the module notes).
+ *
+ * @example Two dumps of one layer, decoded back in order
+ * ```ts
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "./predicted_tensor_coder.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const shape = { tokens: 2, heads: 1, headDim: 4 };
+ * const first = Uint16Array.from([0x3c00, 0x3c01, 0xbc00, 0x0001, 0x7e00, 0x8000, 0x3555, 0x2000]);
+ * const second = Uint16Array.from([0x3c02, 0x3bff, 0xbc03, 0x0000, 0x7c00, 0x0000, 0x3556, 0x2001]);
+ * const predictor = Uint16Array.from([0x3c01, 0x3c01, 0xbc01, 0x0002, 0x3c00, 0x8001, 0x3550, 0x2000]);
+ * const slot = { group: "run\u00000", tensor: "k" } as const;
+ *
+ * const encoder = new PredictedTensorEncoder();
+ * const payloads = [encoder.encode(first, predictor, shape, slot), encoder.encode(second, predictor, shape, slot)];
+ * const decoder = new PredictedTensorDecoder();
+ * assertEquals(decoder.decode(payloads[0], predictor, shape, slot), first);
+ * assertEquals(decoder.decode(payloads[1], predictor, shape, slot), second);
+ * ```
+ */
+export class PredictedTensorEncoder {
+  readonly #state = new PredictedState();
+  #records = new Uint32Array(0);
+  #raw = new Uint8Array(0);
+
+  /**
+   * Codes one tensor against its predictor.
+   *
+   * @param target The FP16 words to code.
+   * @param predictor The predictor's FP16 words, same shape.
+   * @param shape `[tokens, heads, headDim]` of both.
+   * @param slot The tensor's group (a run's layer), and K or V.
+   * @returns The payload (a fresh array).
+   * @throws {RangeError} When a length does not match the shape, or the slot is
+   * not a string and "k" or "v".
+   */
+  encode(
+    target: Uint16Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint8Array {
+    const action = "encode a predicted tensor";
+    const n = checkShape(action, shape, {
+      target: target.length,
+      predictor: predictor.length,
+    });
+    checkSlot(action, slot);
+    const rowLength = shape.heads * shape.headDim;
+    if (this.#records.length < n) this.#records = new Uint32Array(n);
+    if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
+    const records = this.#records;
+    const raw = this.#raw;
+    const state = this.#state;
+    const model = state.model;
+    const table = model.table;
+    const counts = model.counts;
+    const until = model.untilRebuild;
+    const { symbolOf, rawBits } = state.residuals;
+    let rawPos = 0;
+    let acc = 0;
+    let accBits = 0;
+    if (rowLength > 0) {
+      const channels = state.channels(slot, rowLength);
+      const { contexts, predictions } = state.rowScratch(rowLength);
+      for (let row = 0, i = 0; row < shape.tokens; row++) {
+        channels.prepareRow(predictor, i, contexts, predictions);
+        for (let j = 0; j < rowLength; j++, i++) {
+          const t = target[i];
+          const c = contexts[j];
+          const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) -
+            predictions[j];
+          const symbol = symbolOf[residual + 0xffff];
+          const sign = residual >> 31;
+          const bits = rawBits[symbol];
+          acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
+          accBits += bits;
+          if (accBits >= 16) {
+            raw[rawPos++] = acc & 0xff;
+            raw[rawPos++] = (acc >>> 8) & 0xff;
+            acc >>>= 16;
+            accBits -= 16;
+          }
+          records[i] = table[c * TABLE_ROW + symbol] |
+            ((j & 3) << RANS_LANE_SHIFT);
+          counts[c * PREDICTED_ALPHABET + symbol]++;
+          if (--until[c] === 0) model.rebuild(c);
+        }
+        channels.learnRow(target, predictor, i - rowLength);
+      }
+    }
+    if (accBits > 0) {
+      raw[rawPos++] = acc & 0xff;
+      raw[rawPos++] = (acc >>> 8) & 0xff;
+    }
+    const stream = ransEncode(records, n);
+    const out = new ByteWriter(stream.length + rawPos + 8);
+    out.varint(stream.length);
+    out.bytes(stream);
+    out.bytes(raw.subarray(0, rawPos));
+    return out.finish().slice();
+  }
+}
+
+/**
+ * Decodes what a {@link PredictedTensorEncoder} coded, tensor by tensor in the same
+ * order, with the same predictors and slots.
+ *
+ * @example
+ * ```ts
+ * import { PredictedTensorDecoder, PredictedTensorEncoder } from "./predicted_tensor_coder.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const shape = { tokens: 1, heads: 2, headDim: 2 };
+ * const target = Uint16Array.from([0x3c00, 0x3c08, 0xfc00, 0x0400]);
+ * const predictor = Uint16Array.from([0x3c01, 0x3c00, 0xfc00, 0x8400]);
+ * const slot = { group: "run\u00003", tensor: "v" } as const;
+ * const payload = new PredictedTensorEncoder().encode(target, predictor, shape, slot);
+ * assertEquals(new PredictedTensorDecoder().decode(payload, predictor, shape, slot), target);
+ * assertThrows(() => new PredictedTensorDecoder().decode(payload.subarray(0, 5), predictor, shape, slot), Error);
+ * ```
+ */
+export class PredictedTensorDecoder {
+  readonly #state = new PredictedState();
+  readonly #states = new Int32Array(4);
+
+  /**
+   * Decodes one tensor.
+   *
+   * @param payload A payload from {@link PredictedTensorEncoder.encode}.
+   * @param predictor The predictor's FP16 words, bit-identical to the encoder's.
+   * @param shape `[tokens, heads, headDim]`.
+   * @param slot The tensor's group and K or V, as at encode time.
+   * @returns The FP16 words.
+   * @throws {KvbitsDataError} When the payload is corrupt or does not belong to
+   * this place of the block.
+   * @throws {RangeError} When the predictor's length does not match the shape, or
+   * the slot is not a string and "k" or "v".
+   */
+  decode(
+    payload: Uint8Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint16Array {
+    const action = "decode a predicted tensor";
+    const n = checkShape(action, shape, { predictor: predictor.length });
+    checkSlot(action, slot);
+    const reader = new ByteReader(payload, STREAM);
+    const streamLength = reader.varintAtMost(
+      reader.remaining,
+      "rANS stream length",
+    );
+    const rawStart = reader.offset + streamLength;
+    const bytes = payload.subarray(reader.offset, rawStart);
+    if (bytes.length < RANS_HEADER_BYTES) {
+      throw new KvbitsDataError(
+        `rANS stream of ${bytes.length} bytes is shorter than its header`,
+        { stream: STREAM, bitOffset: 8 * reader.offset },
+      );
+    }
+    const rawWords = payload.subarray(rawStart);
+    if (rawWords.length & 1) {
+      throw new KvbitsDataError(
+        `raw bits take ${rawWords.length} bytes, not a whole number of 16-bit words`,
+        { stream: STREAM, bitOffset: 8 * rawStart },
+      );
+    }
+    const out = new Uint16Array(n);
+    const rowLength = shape.heads * shape.headDim;
+    const states = this.#states;
+    states.set(ransReadStates(bytes, STREAM));
+    const state = this.#state;
+    const model = state.model;
+    const table = model.table;
+    const bucketTable = model.bucket;
+    const counts = model.counts;
+    const until = model.untilRebuild;
+    const { rawBits, base } = state.residuals;
+    const lastWord = bytes.length - 2;
+    const rawLength = rawWords.length;
+    let pos = RANS_HEADER_BYTES;
+    let rawPos = 0;
+    let acc = 0;
+    let accBits = 0;
+    // 0 while all is well, else what failed (see FAILURES), reported after the loop.
+    let failure = 0;
+    if (rowLength > 0) {
+      const channels = state.channels(slot, rowLength);
+      const { contexts, predictions } = state.rowScratch(rowLength);
+      const turn = rowLength & 3;
+      let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
+      rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
+        channels.prepareRow(predictor, i, contexts, predictions);
+        // Element j codes on lane j mod 4, which is x0 when it comes.
+        for (let j = 0; j < rowLength; j++, i++) {
+          const c = contexts[j];
+          const slotValue = x0 & SLOT_MASK;
+          const row0 = c * TABLE_ROW;
+          let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
+          while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
+          const entry = table[row0 + symbol];
+          x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slotValue -
+            (entry >>> 16);
+          if (x0 < RANS_LOWER_BOUND) {
+            if (pos > lastWord) {
+              failure = 1;
+              break rows;
+            }
+            x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
+            pos += 2;
+          }
+          counts[c * PREDICTED_ALPHABET + symbol]++;
+          if (--until[c] === 0) model.rebuild(c);
+          const bits = rawBits[symbol];
+          if (accBits < bits) {
+            if (rawPos >= rawLength) {
+              failure = 2;
+              break rows;
+            }
+            acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
+            rawPos += 2;
+            accBits += 16;
+          }
+          const m = base[symbol] | (acc & ((1 << bits) - 1));
+          acc >>>= bits;
+          accBits -= bits;
+          const negative = (symbol & 1) - 1;
+          const ordinal = predictions[j] + ((m ^ negative) - negative);
+          // The next element's lane.
+          const next = x0;
+          x0 = x1;
+          x1 = x2;
+          x2 = x3;
+          x3 = next;
+          if (ordinal >>> 16 !== 0) {
+            failure = 3;
+            break rows;
+          }
+          out[i] = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
+        }
+        channels.learnRow(out, predictor, i - rowLength);
+        // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
+        if (turn !== 0) {
+          states[turn] = x0;
+          states[(turn + 1) & 3] = x1;
+          states[(turn + 2) & 3] = x2;
+          states[(turn + 3) & 3] = x3;
+          x0 = states[0];
+          x1 = states[1];
+          x2 = states[2];
+          x3 = states[3];
+        }
+      }
+      states[0] = x0;
+      states[1] = x1;
+      states[2] = x2;
+      states[3] = x3;
+    }
+    if (failure !== 0) {
+      throw new KvbitsDataError(
+        `${FAILURES[failure]}: the payload is corrupt`,
+        {
+          stream: STREAM,
+          bitOffset: 8 * (rawStart + rawPos),
+        },
+      );
+    }
+    if (rawPos !== rawLength || acc !== 0) {
+      throw new KvbitsDataError(
+        rawPos !== rawLength
+          ? `${
+            rawLength - rawPos
+          } bytes of raw bits left after the last element`
+          : "raw bits end in non-zero padding",
+        { stream: STREAM, bitOffset: 8 * (rawStart + rawPos) },
+      );
+    }
+    ransCheckEnd(states, pos, bytes.length, STREAM);
+    return out;
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * The model of predicted coding: how an FP16 tensor is coded as residuals against a
+ * predictor tensor of the same shape (the KV cache a cheaper model computes on the
+ * same tokens), shared by the encoder and the decoder (`predicted_tensor_coder.ts`).
+ *
+ * Read me first:
+ * - Ordinal space. Each FP16 word maps to a monotone integer `0..65535`
+ *   (`orderedFp16`: negative words reversed below `0x8000`, positive words above),
+ *   so consecutive integers are neighbouring FP16 values, -0 and +0 are neighbours,
+ *   and every one of the 65,536 words (NaN payloads, infinities, subnormals, -0)
+ *   has exactly one ordinal. The residual of an element is `target - prediction` in
+ *   ordinals, `-65535..65535`; nothing about a word is approximated, so any pair of
+ *   tensors round-trips bit for bit.
+ * - What the residual looks like (measured on ../shared/kv-real against
+ *   ../shared/kv-real-predictors): the error of a cheaper model is an absolute
+ *   error, about the same size for small and large values of a channel, so in
+ *   ordinals it halves with every step of the predictor's exponent (int8 K: median
+ *   |residual| 22 at exponent 12, 3 at exponent 15). The scale of a residual is
+ *   therefore `spread / ulp(predictor)`, where `spread` is the channel's running
+ *   mean of |error| in absolute units and `ulp` the predictor's FP16 step.
+ * - Channel state, per group (a run's layer) and K or V, carried across the
+ *   dumps of a block: for each channel (`kv_heads * head_dim` of them), `bias`,
+ *   the running mean of the error `target - predictor` (in values, doubles),
+ *   moving 1/32 of the way per token ({@link PREDICTED_BIAS_RATE}), and
+ *   `spread`, the running mean of `|error - bias|`, moving 1/16
+ *   ({@link PREDICTED_SPREAD_RATE}); a group's first row sets `spread` to its
+ *   first error. Elements whose error is not finite (a NaN or an infinity in
+ *   either word) leave both as they were.
+ * - Two passes per token row, the same for encoder and decoder
+ *   ({@link PredictedChannels}): before the row, each element's context and
+ *   prediction from the state and the predictor alone; after it, the state
+ *   learns from the row. The coding loops stay small, and the statistics loop
+ *   avoids what cost both coders half their time in a first version
+ *   (`Math.round`, and a ternary per element in the running means).
+ * - Prediction: the predictor's ordinal shifted by the channel's bias in its own
+ *   ulps, `floor(bias / ulp + 1/2)` (computed as the int32 truncation of
+ *   `bias / ulp + 65536.5`, minus 65536; none for NaN and infinite predictors),
+ *   clamped to `0..65535`. The bias pays on the deeper layers of the int8
+ *   predictor (mean error up to half its spread there).
+ * - Context of the residual symbol ({@link predictedContext}): 0 for a channel
+ *   without history (the first row of a slot), 1 for a predictor that is NaN or
+ *   infinite, else `2 + pseudoLog4(16 * spread / ulp)`: a quarter-octave scale
+ *   index from the integer's leading bit and the two bits below it, 80 steps
+ *   (the integer capped below 2^21).
+ * - Residual symbol ({@link residualTables}): magnitude `m` below 4 is its own
+ *   bucket; above, the bucket is the octave of `m` and its two bits below the
+ *   leading one (4 buckets per octave), and the `octave - 2` lower bits go raw
+ *   (`m < 2^16`, so at most 13). Symbol 0 is `m = 0`; bucket `b >= 1` with sign
+ *   gives `2b - 1` (positive) or `2b` (negative): {@link PREDICTED_ALPHABET}
+ *   symbols. Any residual is codable: the large buckets are the escape, and their
+ *   raw bits are what a residual beyond the model costs.
+ * - Determinism: the decoder recomputes every context from words it has already
+ *   decoded, with `+ - *` on doubles, truncation to int32 and integer
+ *   operations only (exact powers of two for the ulps), so both sides agree on
+ *   every platform.
+ *
+ * @module
+ */
+
+/** Residual symbols: `m = 0`, then 59 buckets of magnitude times two signs. */
+export const PREDICTED_ALPHABET = 119;
+/** Residual magnitudes below this are buckets of their own. */
+const SMALL_MAGNITUDES = 4;
+/** Context of a channel without history. */
+export const PREDICTED_CONTEXT_NO_HISTORY = 0;
+/** Context of an element whose predictor is NaN or infinite. */
+export const PREDICTED_CONTEXT_SPECIAL = 1;
+/** Scale steps: quarter octaves of `16 * spread / ulp` from 0 to 2^21. */
+const SCALE_STEPS = 80;
+/** Every context: no history, special, and the scale steps. */
+export const PREDICTED_CONTEXTS: number = 2 + SCALE_STEPS;
+/** `16 * spread / ulp` is capped below this: spreads of 2^17 ulps and more share a step. */
+const SCALE_CAP = 2 ** 21;
+/** The weight of a new token in the channel's running mean error. */
+export const PREDICTED_BIAS_RATE = 1 / 32;
+/** The weight of a new token in the channel's running mean |error - bias|. */
+export const PREDICTED_SPREAD_RATE = 1 / 16;
+
+/**
+ * `2^(25 - max(e, 1))` for FP16 exponent `e` (one over the word's ulp), and 0 for
+ * exponent 31 (NaN and infinities have no ulp).
+ *
+ * @returns 32 exact powers of two.
+ *
+ * @example
+ * ```ts
+ * import { inverseUlps } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const inverse = inverseUlps();
+ * assertEquals([inverse[0], inverse[1], inverse[15], inverse[31]], [2 ** 24, 2 ** 24, 2 ** 10, 0]);
+ * ```
+ */
+export function inverseUlps(): Float64Array {
+  const inverse = new Float64Array(32);
+  for (let e = 0; e < 31; e++) inverse[e] = 2 ** (25 - Math.max(e, 1));
+  return inverse;
+}
+
+/**
+ * The value of every FP16 word, exact in single precision.
+ *
+ * @returns `values[word]` for the 65,536 words (NaN for NaN words).
+ *
+ * @example
+ * ```ts
+ * import { fp16Values } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const values = fp16Values();
+ * assertEquals([values[0x3c00], values[0xc000], values[0x0001], values[0x7c00]], [1, -2, 2 ** -24, Infinity]);
+ * ```
+ */
+export function fp16Values(): Float32Array {
+  const values = new Float32Array(65536);
+  const steps = inverseUlps();
+  for (let w = 0; w < 0x8000; w++) {
+    const e = w >>> 10;
+    const fraction = w & 1023;
+    const value = e === 31
+      ? (fraction === 0 ? Infinity : NaN)
+      : (e === 0 ? fraction : 1024 + fraction) / steps[e];
+    values[w] = value;
+    values[w | 0x8000] = -value;
+  }
+  return values;
+}
+
+/**
+ * The context of an element with history: `2 + pseudoLog4(floor(16 * spread / ulp))`.
+ *
+ * @param scaled `spread * inverseUlp` (`>= 0`).
+ * @returns A context in `2 .. PREDICTED_CONTEXTS - 1`.
+ *
+ * @example
+ * ```ts
+ * import { predictedContext } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(predictedContext(0), 2);
+ * assertEquals(predictedContext(1), 2 + 12); // 16 = 2^4: octave 4, bits 00
+ * assertEquals(predictedContext(1e9), 2 + 79);
+ * ```
+ */
+export function predictedContext(scaled: number): number {
+  const y = scaled * 16;
+  const n = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
+  if (n < SMALL_MAGNITUDES) return 2 + n;
+  const octave = 31 - Math.clz32(n);
+  return 2 + (octave << 2) - 4 + ((n >>> (octave - 2)) & 3);
+}
+
+/** The tables that turn residuals into symbols and raw bits, and back. */
+export interface ResidualTables {
+  /** `symbolOf[residual + 65535]`: the symbol of each residual `-65535..65535`. */
+  readonly symbolOf: Uint8Array;
+  /** `rawBits[symbol]`: how many raw bits follow it (`octave - 2`, `0..13`). */
+  readonly rawBits: Uint8Array;
+  /** `base[symbol]`: the magnitude with raw bits 0 (`m` itself below 4). */
+  readonly base: Uint16Array;
+}
+
+/**
+ * Builds the residual tables (see the module notes): symbol 0 is residual 0;
+ * bucket `b >= 1` is symbol `2b - 1` when positive, `2b` when negative; magnitude
+ * `m >= 4` falls in bucket `4 * octave - 4 + (the two bits below its leading one)`
+ * and leaves its `octave - 2` low bits raw.
+ *
+ * @returns The tables.
+ *
+ * @example
+ * ```ts
+ * import { residualTables } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const { symbolOf, rawBits, base } = residualTables();
+ * assertEquals([symbolOf[65535], symbolOf[65535 + 1], symbolOf[65535 - 1], symbolOf[65535 - 3]], [0, 1, 2, 6]);
+ * const s = symbolOf[65535 + 22]; // 22 = 0b10110: octave 4, bits 01, raw 10
+ * assertEquals([s, rawBits[s], base[s] | 0b10], [25, 2, 22]);
+ * assertEquals(symbolOf[0], 118); // -65535
+ * ```
+ */
+export function residualTables(): ResidualTables {
+  const symbolOf = new Uint8Array(2 * 65535 + 1);
+  const rawBits = new Uint8Array(PREDICTED_ALPHABET);
+  const base = new Uint16Array(PREDICTED_ALPHABET);
+  for (let symbol = 0; symbol < PREDICTED_ALPHABET; symbol++) {
+    const bucket = (symbol + 1) >>> 1;
+    const bits = bucket < SMALL_MAGNITUDES ? 0 : (bucket >>> 2) - 1;
+    const first = bucket < SMALL_MAGNITUDES
+      ? bucket
+      : (4 | (bucket & 3)) << bits;
+    rawBits[symbol] = bits;
+    base[symbol] = first;
+    const sign = symbol & 1 ? 1 : -1;
+    for (let m = first; m < first + (1 << bits); m++) {
+      symbolOf[65535 + sign * m] = symbol;
+    }
+  }
+  return { symbolOf, rawBits, base };
+}
+
+/**
+ * The running state of the channels of one slot (a layer's K or V) across the
+ * tensors of a block, and the two passes over a token row that use it: before the
+ * row is coded, {@link PredictedChannels.prepareRow} gives each element its context
+ * and prediction; after, {@link PredictedChannels.learnRow} updates the statistics
+ * from the row's words. Encoder and decoder call the same two passes.
+ *
+ * @example
+ * ```ts
+ * import { fp16Values, inverseUlps, PredictedChannels, PREDICTED_CONTEXT_NO_HISTORY } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const channels = new PredictedChannels(2, fp16Values(), inverseUlps());
+ * const predictor = Uint16Array.from([0x3c00, 0x4000]); // 1, 2
+ * const target = Uint16Array.from([0x3c01, 0x4000]);
+ * const contexts = new Uint8Array(2);
+ * const predictions = new Int32Array(2);
+ * channels.prepareRow(predictor, 0, contexts, predictions);
+ * assertEquals([...contexts], [PREDICTED_CONTEXT_NO_HISTORY, PREDICTED_CONTEXT_NO_HISTORY]);
+ * assertEquals([...predictions], [0xbc00, 0xc000]); // the predictor's ordinals
+ * channels.learnRow(target, predictor, 0);
+ * assertEquals(channels.spread[0], 2 ** -10); // one ulp of 1
+ * channels.prepareRow(predictor, 0, contexts, predictions);
+ * assertEquals(contexts[0] > PREDICTED_CONTEXT_NO_HISTORY, true);
+ * ```
+ */
+export class PredictedChannels {
+  /** Channels per token row. */
+  readonly channels: number;
+  /** Per channel: running mean of `target - predictor`. */
+  readonly bias: Float64Array;
+  /** Per channel: running mean of `|target - predictor - bias|`. */
+  readonly spread: Float64Array;
+  /** True once a row has been learned: the contexts then use the state. */
+  started = false;
+  readonly #values: Float32Array;
+  readonly #inverse: Float64Array;
+
+  /**
+   * A state with no history.
+   *
+   * @param channels Channels per token row.
+   * @param values {@link fp16Values}, shared.
+   * @param inverse {@link inverseUlps}, shared.
+   */
+  constructor(channels: number, values: Float32Array, inverse: Float64Array) {
+    this.channels = channels;
+    this.bias = new Float64Array(channels);
+    this.spread = new Float64Array(channels);
+    this.#values = values;
+    this.#inverse = inverse;
+  }
+
+  /**
+   * Gives each element of a row its context and its predicted ordinal (the
+   * predictor's ordinal shifted by the channel's bias, clamped to `0..65535`).
+   *
+   * @param predictor The predictor tensor.
+   * @param start Index of the row's first element.
+   * @param contexts Receives the contexts (`channels` of them).
+   * @param predictions Receives the predicted ordinals.
+   */
+  prepareRow(
+    predictor: Uint16Array,
+    start: number,
+    contexts: Uint8Array,
+    predictions: Int32Array,
+  ): void {
+    const n = this.channels;
+    const inverse = this.#inverse;
+    const bias = this.bias;
+    const spread = this.spread;
+    if (!this.started) {
+      for (let j = 0; j < n; j++) {
+        const p = predictor[start + j];
+        contexts[j] = PREDICTED_CONTEXT_NO_HISTORY;
+        predictions[j] = p & 0x8000 ? 0xffff - p : p + 0x8000;
+      }
+      return;
+    }
+    for (let j = 0; j < n; j++) {
+      const p = predictor[start + j];
+      const e = (p >>> 10) & 31;
+      const iu = inverse[e];
+      // predictedContext, inlined (clz32(0) = 32 is harmless: that branch
+      // is not taken).
+      const y = spread[j] * iu * 16;
+      const scaled = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
+      const octave = 31 - Math.clz32(scaled);
+      contexts[j] = e === 31
+        ? PREDICTED_CONTEXT_SPECIAL
+        : scaled < 4
+        ? 2 + scaled
+        : (octave << 2) - 2 + ((scaled >>> (octave - 2)) & 3);
+      // floor(x + 1/2) through a truncation of a positive number (twice as
+      // fast as Math.round here). Below -65536 (a bias of more than the whole
+      // FP16 range) the truncation is not a floor, but it is still a fixed
+      // function of the state and the clamp below keeps it in range.
+      const prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) +
+        ((bias[j] * iu + 65536.5) | 0) - 65536;
+      predictions[j] = prediction < 0
+        ? 0
+        : prediction > 0xffff
+        ? 0xffff
+        : prediction;
+    }
+  }
+
+  /**
+   * Learns from a coded row: moves each channel's bias and spread towards the
+   * row's error (NaN or infinite errors are skipped).
+   *
+   * @param target The target tensor (coded or decoded).
+   * @param predictor The predictor tensor.
+   * @param start Index of the row's first element.
+   */
+  learnRow(target: Uint16Array, predictor: Uint16Array, start: number): void {
+    const n = this.channels;
+    const values = this.#values;
+    const bias = this.bias;
+    const spread = this.spread;
+    if (!this.started) {
+      // The first row sets each channel's spread to its first error.
+      for (let j = 0; j < n; j++) {
+        const error = values[target[start + j]] - values[predictor[start + j]];
+        if (error - error !== 0) continue;
+        spread[j] = Math.abs(error - bias[j]);
+        bias[j] += (error - bias[j]) * PREDICTED_BIAS_RATE;
+      }
+    } else {
+      for (let j = 0; j < n; j++) {
+        const error = values[target[start + j]] - values[predictor[start + j]];
+        if (error - error !== 0) continue;
+        const b = bias[j];
+        const off = error - b;
+        spread[j] += (Math.abs(off) - spread[j]) * PREDICTED_SPREAD_RATE;
+        bias[j] = b + off * PREDICTED_BIAS_RATE;
+      }
+    }
+    this.started = true;
+  }
+}

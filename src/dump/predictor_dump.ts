@@ -1,0 +1,140 @@
+/**
+ * Reading a dump's counterpart in a predictor folder (`--predictor-dir`): the
+ * dump at the same relative path in a folder of the same layout, made by a
+ * cheaper model on the same tokens. Synchronous, like the block tasks that call
+ * it.
+ *
+ * - A missing counterpart (no meta at that path) is not an error: that dump is
+ *   coded without prediction.
+ * - A counterpart of another shape is an error naming both files: a predictor
+ *   folder that disagrees with the dumps is a mistake the user must see.
+ * - A missing or unreadable predictor folder is an error naming it.
+ *
+ * @module
+ */
+
+import { join } from "@std/path";
+import {
+  dumpElementCount,
+  type DumpMeta,
+  parseDumpMeta,
+} from "../format/dump_meta.ts";
+import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
+import { utf8Text } from "../format/json_fields.ts";
+import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
+import { pathExistsSync } from "./path_exists.ts";
+import { readFileSync } from "./read_file.ts";
+
+/** A predictor dump: its tensors, and their files for messages. */
+export interface PredictorDump {
+  /** K's FP16 words. */
+  readonly k: Uint16Array;
+  /** V's FP16 words. */
+  readonly v: Uint16Array;
+  /** K's file. */
+  readonly kPath: string;
+  /** V's file. */
+  readonly vPath: string;
+}
+
+/**
+ * Checks that a predictor folder exists and is a folder.
+ *
+ * @param folder The folder given with `--predictor-dir`.
+ * @throws {KvbitsFileError} "predictor folder does not exist" (or is not a
+ * folder, or cannot be read), naming it.
+ *
+ * @example
+ * ```ts
+ * import { checkPredictorFolder } from "./predictor_dump.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * checkPredictorFolder("fixtures/predictor-sample/int8");
+ * assertThrows(() => checkPredictorFolder("fixtures/no-such-folder"), Error, "predictor folder does not exist");
+ * ```
+ */
+export function checkPredictorFolder(folder: string): void {
+  let exists: boolean;
+  try {
+    exists = pathExistsSync(folder);
+  } catch (error) {
+    throw fileErrorOf(folder, error);
+  }
+  if (!exists) {
+    throw new KvbitsFileError(folder, "predictor folder does not exist");
+  }
+  if (!Deno.statSync(folder).isDirectory) {
+    throw new KvbitsFileError(folder, "predictor folder is not a folder");
+  }
+}
+
+/**
+ * Reads the counterpart of a dump in a predictor folder.
+ *
+ * @param folder The predictor folder.
+ * @param metaPath The dump's meta file, relative to its dump folder.
+ * @param meta The dump's parsed meta (its shape is what the counterpart must have).
+ * @returns The counterpart, or undefined when the predictor folder has no meta
+ * file at `metaPath`.
+ * @throws {KvbitsFileError} Naming the predictor file that cannot be read, is not
+ * a dump meta, or whose shape differs from the dump's.
+ *
+ * @example
+ * ```ts
+ * import { readPredictorDump } from "./predictor_dump.ts";
+ * import { parseDumpMeta } from "../format/dump_meta.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const path = "llama6L-kjv-ruth/layer_5/meta_t384_385.json";
+ * const meta = parseDumpMeta(Deno.readTextFileSync(`fixtures/kv-sample/${path}`));
+ * const predictor = readPredictorDump("fixtures/predictor-sample/int8", path, meta);
+ * assertEquals(predictor?.k.length, 128);
+ * assertEquals(readPredictorDump("fixtures/predictor-sample/int8", "elsewhere/meta_t0_1.json", meta), undefined);
+ * const wider = parseDumpMeta(Deno.readTextFileSync(`fixtures/kv-sample/${path}`).replace('"kv_heads": 2', '"kv_heads": 4'));
+ * assertThrows(() => readPredictorDump("fixtures/predictor-sample/int8", path, wider), Error, "shape 1 x 2 x 64 differs from the dump's 1 x 4 x 64");
+ * ```
+ */
+export function readPredictorDump(
+  folder: string,
+  metaPath: string,
+  meta: DumpMeta,
+): PredictorDump | undefined {
+  const path = join(folder, metaPath);
+  let predictorMeta: DumpMeta;
+  try {
+    if (!pathExistsSync(path)) return undefined;
+    predictorMeta = parseDumpMeta(utf8Text(readFileSync(path), "meta"));
+  } catch (error) {
+    throw fileErrorOf(path, error);
+  }
+  const shapeOf = (m: DumpMeta) => `${m.seqLen} x ${m.kvHeads} x ${m.headDim}`;
+  if (
+    predictorMeta.seqLen !== meta.seqLen ||
+    predictorMeta.kvHeads !== meta.kvHeads ||
+    predictorMeta.headDim !== meta.headDim ||
+    predictorMeta.bytesPerElem !== meta.bytesPerElem
+  ) {
+    throw new KvbitsFileError(
+      path,
+      `predictor shape ${shapeOf(predictorMeta)} differs from the dump's ${
+        shapeOf(meta)
+      }`,
+    );
+  }
+  const folderOfMeta = join(path, "..");
+  const elements = dumpElementCount(meta);
+  const read = (file: string) => {
+    const tensorPath = join(folderOfMeta, file);
+    try {
+      return {
+        words: fp16WordsOfBytes(readFileSync(tensorPath), elements),
+        path: tensorPath,
+      };
+    } catch (error) {
+      throw fileErrorOf(tensorPath, error);
+    }
+  };
+  const k = read(predictorMeta.kFile);
+  const v = read(predictorMeta.vFile);
+  return { k: k.words, v: v.words, kPath: k.path, vPath: v.path };
+}

@@ -1,0 +1,126 @@
+/** Reading a dump's counterpart in a predictor folder, and every way it fails. */
+
+import { assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import { join } from "@std/path";
+import { type DumpMeta, parseDumpMeta } from "../src/format/dump_meta.ts";
+import { KvbitsFileError } from "../src/dump/file_error.ts";
+import {
+  checkPredictorFolder,
+  readPredictorDump,
+} from "../src/dump/predictor_dump.ts";
+import { FIXTURES, KV_SAMPLE, withTempDir } from "./_helpers.ts";
+
+const PREDICTORS = join(FIXTURES, "predictor-sample", "int8");
+const DUMP = "llama6L-kjv-ruth/layer_0/meta_t0_128.json";
+
+function metaOf(path: string): DumpMeta {
+  return parseDumpMeta(Deno.readTextFileSync(join(KV_SAMPLE, path)));
+}
+
+/** A copy of the predictor folder's one dump, for breaking it. */
+async function copyDump(dir: string): Promise<string> {
+  const folder = join(dir, "llama6L-kjv-ruth", "layer_0");
+  await Deno.mkdir(folder, { recursive: true });
+  for (const name of ["meta_t0_128.json", "k_t0_128.bin", "v_t0_128.bin"]) {
+    await Deno.copyFile(
+      join(PREDICTORS, "llama6L-kjv-ruth", "layer_0", name),
+      join(folder, name),
+    );
+  }
+  return folder;
+}
+
+Deno.test("predictor dump: the counterpart of a fixture dump, its files named", () => {
+  const predictor = readPredictorDump(PREDICTORS, DUMP, metaOf(DUMP))!;
+  assertEquals([predictor.k.length, predictor.v.length], [16384, 16384]);
+  assertEquals(
+    predictor.kPath,
+    join(PREDICTORS, "llama6L-kjv-ruth", "layer_0", "k_t0_128.bin"),
+  );
+  const bytes = Deno.readFileSync(predictor.vPath);
+  assertEquals(
+    new Uint8Array(
+      predictor.v.buffer,
+      predictor.v.byteOffset,
+      predictor.v.byteLength,
+    ),
+    bytes,
+  );
+});
+
+Deno.test("predictor dump: a dump the predictor folder lacks is undefined, not an error", () => {
+  assertEquals(
+    readPredictorDump(
+      PREDICTORS,
+      "llama6L-kjv-ruth/layer_3/meta_t0_128.json",
+      metaOf(DUMP),
+    ),
+    undefined,
+  );
+});
+
+Deno.test("predictor dump: a missing predictor folder, or a file in its place, is named", async () => {
+  assertThrows(
+    () => checkPredictorFolder(join(FIXTURES, "nothing-here")),
+    KvbitsFileError,
+    "nothing-here: predictor folder does not exist",
+  );
+  assertThrows(
+    () => checkPredictorFolder(join(FIXTURES, "README.md")),
+    KvbitsFileError,
+    "README.md: predictor folder is not a folder",
+  );
+  checkPredictorFolder(PREDICTORS);
+  await withTempDir(async (dir) => {
+    const file = join(dir, "p");
+    await Deno.writeTextFile(file, "x");
+    assertThrows(
+      () => checkPredictorFolder(file),
+      KvbitsFileError,
+      "is not a folder",
+    );
+  });
+});
+
+Deno.test("predictor dump: another shape, a broken meta, a short or missing tensor: errors naming the predictor file", async () => {
+  await withTempDir(async (dir) => {
+    const folder = await copyDump(dir);
+    const metaPath = join(folder, "meta_t0_128.json");
+    const text = await Deno.readTextFile(metaPath);
+    const meta = metaOf(DUMP);
+
+    await Deno.writeTextFile(
+      metaPath,
+      text.replace('"seq_len": 128', '"seq_len": 64'),
+    );
+    const error = assertThrows(
+      () => readPredictorDump(dir, DUMP, meta),
+      KvbitsFileError,
+    );
+    assertEquals(error.path, metaPath);
+    assertEquals(
+      error.detail,
+      "predictor shape 64 x 2 x 64 differs from the dump's 128 x 2 x 64",
+    );
+
+    await Deno.writeTextFile(metaPath, "{not json");
+    assertThrows(
+      () => readPredictorDump(dir, DUMP, meta),
+      KvbitsFileError,
+      metaPath,
+    );
+
+    await Deno.writeTextFile(metaPath, text);
+    await Deno.writeFile(join(folder, "v_t0_128.bin"), new Uint8Array(100));
+    assertThrows(
+      () => readPredictorDump(dir, DUMP, meta),
+      KvbitsFileError,
+      `${join(folder, "v_t0_128.bin")}: size`,
+    );
+
+    await Deno.remove(join(folder, "k_t0_128.bin"));
+    const missing = assertThrows(() => readPredictorDump(dir, DUMP, meta));
+    assertInstanceOf(missing, KvbitsFileError);
+    assertEquals(missing.path, join(folder, "k_t0_128.bin"));
+  });
+});
