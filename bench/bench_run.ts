@@ -44,7 +44,7 @@ import {
   packTaskAvailable,
   rssTool,
 } from "./pack_bench.ts";
-import { type PeerReport, runPeers } from "./peers.ts";
+import { type Peer, type PeerReport, PEERS, runPeers } from "./peers.ts";
 import {
   byteSplit,
   concatenatedBytes,
@@ -75,6 +75,8 @@ export interface BenchOptions {
   readonly onStep?: (step: string) => void;
   /** Run the peer compressors on the folder (a missing one is skipped). */
   readonly peers?: boolean;
+  /** The peers to run; {@link PEERS} when omitted (tests pass fakes). */
+  readonly peerList?: readonly Peer[];
   /** Include the slow peers (xz -9e, brotli -q 11, zpaq -m5, zstd -22). */
   readonly slowPeers?: boolean;
   /** Measure the pack (coder in memory; ratio and folders when its tasks exist). */
@@ -282,6 +284,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       (work) =>
         runPeers(options.dumpDir, work, {
           slow: options.slowPeers ?? true,
+          peers: options.peerList ?? PEERS,
           onStep: step,
         }),
     )

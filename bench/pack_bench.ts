@@ -386,10 +386,10 @@ export async function copyFolder(
  * Whether the encode task knows `--pack` (the pack has landed in this
  * checkout).
  *
- * @returns True when `deno task encode --help` mentions `--pack`.
+ * @returns True when `deno task encode --pack - --help` prints the pack's help.
  */
 export async function packTaskAvailable(): Promise<boolean> {
-  const [program, args] = denoTask("encode", "--help");
+  const [program, args] = denoTask("encode", "--pack", "-", "--help");
   const output = await new Deno.Command(program, {
     args,
     cwd: ROOT,
@@ -398,8 +398,9 @@ export async function packTaskAvailable(): Promise<boolean> {
     stderr: "piped",
   }).output();
   const decoder = new TextDecoder();
-  return (decoder.decode(output.stdout) + decoder.decode(output.stderr))
-    .includes("--pack");
+  return output.success &&
+    (decoder.decode(output.stdout) + decoder.decode(output.stderr))
+      .includes("--pack");
 }
 
 /**

@@ -19,6 +19,8 @@ export interface Peer {
   readonly program: string;
   /** Arguments; `{in}` and `{out}` are replaced by the paths. */
   readonly args: readonly string[];
+  /** A program the command needs besides `program` (a shell's compressor). */
+  readonly requires?: string;
   /** Whether it takes tens of seconds on kv-real (`--no-slow-peers` leaves it out). */
   readonly slow: boolean;
 }
@@ -51,6 +53,7 @@ export const PEERS: readonly Peer[] = [
     label: "xz -9e",
     program: "sh",
     args: ["-c", 'xz -9e -c -T1 "$0" > "$1"', "{in}", "{out}"],
+    requires: "xz",
     slow: true,
   },
   {
@@ -261,15 +264,11 @@ export async function runPeers(
   const runnable: Peer[] = [];
   for (const peer of peers) {
     if (!options.slow && peer.slow) {
-      skipped.push(`${peer.label}: slow (--no-slow-peers)`);
+      skipped.push(`${peer.label}: slow (--skip-slow-peers)`);
     } else if (!await onPath(peer.program)) {
       skipped.push(`${peer.label}: ${peer.program} is not on the PATH`);
-    } else if (
-      peer.program === "sh" && !await onPath(peer.label.split(" ")[0])
-    ) {
-      skipped.push(
-        `${peer.label}: ${peer.label.split(" ")[0]} is not on the PATH`,
-      );
+    } else if (peer.requires && !await onPath(peer.requires)) {
+      skipped.push(`${peer.label}: ${peer.requires} is not on the PATH`);
     } else {
       runnable.push(peer);
     }
