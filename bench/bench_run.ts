@@ -23,6 +23,13 @@
  *   apart). Encode writes into an empty folder; verify decodes in memory and
  *   checks the recorded CRC-32. Best of `folderRuns` after a warm-up, the `--jobs`
  *   values interleaved.
+ * - peers (bench/peers.ts): zstd -3, zstd --ultra -22 --long=27, xz -9e,
+ *   brotli -q 11 and zpaq -m5 on a tar of the folder and on its byte-split
+ *   streams; ratio = the folder's file bytes over the bytes each wrote.
+ * - the pack (bench/pack_bench.ts): its coder in memory, one thread, beside
+ *   ctx; the pack file's ratio, every byte counted; whole folders as whole
+ *   processes (Deno's start included) beside tar + zstd -3 on `copies` copies
+ *   of the folder and on 4 times that, with the peak RSS of its processes.
  *
  * @module
  */

@@ -154,7 +154,18 @@ export interface ProcessRun {
   readonly peakRssBytes?: number;
 }
 
-/** Where peak RSS comes from, or undefined when it cannot be measured. */
+/**
+ * Where peak RSS comes from: `/usr/bin/time -v` when it runs here.
+ *
+ * @returns Its name, or undefined when it cannot be measured.
+ *
+ * @example
+ * ```ts ignore
+ * import { rssTool } from "./pack_bench.ts";
+ *
+ * console.log(await rssTool() ?? "peak RSS not measured");
+ * ```
+ */
 export async function rssTool(): Promise<string | undefined> {
   try {
     const output = await new Deno.Command("/usr/bin/time", {
@@ -182,6 +193,14 @@ export async function rssTool(): Promise<string | undefined> {
  * @param rss Whether to measure peak RSS.
  * @returns Seconds and peak RSS.
  * @throws {Error} When it fails.
+ *
+ * @example
+ * ```ts
+ * import { runProcess } from "./pack_bench.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals((await runProcess("true", [], false)).seconds > 0, true);
+ * ```
  */
 export async function runProcess(
   program: string,
@@ -253,6 +272,14 @@ export interface FolderSpeed {
  * @param rss Whether to measure peak RSS with `/usr/bin/time -v`.
  * @returns The timings.
  * @throws {Error} When a process fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { measureFolderSpeed } from "./pack_bench.ts";
+ *
+ * const speed = await measureFolderSpeed("/mnt/x/copies", "/mnt/x", 3, true);
+ * console.log(speed.encode.pack.best / speed.encode.peer.best);
+ * ```
  */
 export async function measureFolderSpeed(
   dumpDir: string,
@@ -366,6 +393,13 @@ export async function folderBytesOf(root: string): Promise<number> {
  * @param target The new folder.
  * @param copies How many copies.
  * @throws {Error} When `cp` fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { copyFolder } from "./pack_bench.ts";
+ *
+ * await copyFolder("../shared/kv-real", "/mnt/x/copies", 32);
+ * ```
  */
 export async function copyFolder(
   source: string,
@@ -387,6 +421,13 @@ export async function copyFolder(
  * checkout).
  *
  * @returns True when `deno task encode --pack - --help` prints the pack's help.
+ *
+ * @example
+ * ```ts ignore
+ * import { packTaskAvailable } from "./pack_bench.ts";
+ *
+ * console.log(await packTaskAvailable());
+ * ```
  */
 export async function packTaskAvailable(): Promise<boolean> {
   const [program, args] = denoTask("encode", "--pack", "-", "--help");
@@ -411,6 +452,13 @@ export async function packTaskAvailable(): Promise<boolean> {
  * @param work Where the pack goes (removed after).
  * @returns The pack's bytes.
  * @throws {Error} When the encode fails.
+ *
+ * @example
+ * ```ts ignore
+ * import { packBytesOf } from "./pack_bench.ts";
+ *
+ * console.log(await packBytesOf("../shared/kv-real", "/tmp"));
+ * ```
  */
 export async function packBytesOf(
   dumpDir: string,
