@@ -23,6 +23,13 @@
  *   apart). Encode writes into an empty folder; verify decodes in memory and
  *   checks the recorded CRC-32. Best of `folderRuns` after a warm-up, the `--jobs`
  *   values interleaved.
+ * - peers (bench/peers.ts): zstd -3, zstd --ultra -22 --long=27, xz -9e,
+ *   brotli -q 11 and zpaq -m5 on a tar of the folder and on its byte-split
+ *   streams; ratio = the folder's file bytes over the bytes each wrote.
+ * - the pack (bench/pack_bench.ts): its coder in memory, one thread, beside
+ *   ctx; the pack file's ratio, every byte counted; whole folders as whole
+ *   processes (Deno's start included) beside tar + zstd -3 on `copies` copies
+ *   of the folder and on 4 times that, with the peak RSS of its processes.
  *
  * @module
  */
@@ -33,6 +40,18 @@ import type { DumpWords, PlaneBits } from "../src/format/layout.ts";
 import { benchCodecs, type BenchRow } from "./bench_codecs.ts";
 import { type BenchCorpus, loadCorpus } from "./bench_corpus.ts";
 import { bestOf, type Timing, timingOf } from "./timing.ts";
+import {
+  copyFolder,
+  folderBytesOf,
+  type FolderSpeed,
+  measureFolderSpeed,
+  measurePackCoder,
+  packBytesOf,
+  type PackCoderFigures,
+  packTaskAvailable,
+  rssTool,
+} from "./pack_bench.ts";
+import { type Peer, type PeerReport, PEERS, runPeers } from "./peers.ts";
 import {
   byteSplit,
   concatenatedBytes,
@@ -61,6 +80,41 @@ export interface BenchOptions {
   readonly codecs?: readonly BenchRow[];
   /** Told what is being measured, for a progress line. */
   readonly onStep?: (step: string) => void;
+  /** Run the peer compressors on the folder (a missing one is skipped). */
+  readonly peers?: boolean;
+  /** The peers to run; {@link PEERS} when omitted (tests pass fakes). */
+  readonly peerList?: readonly Peer[];
+  /** Include the slow peers (xz -9e, brotli -q 11, zpaq -m5, zstd -22). */
+  readonly slowPeers?: boolean;
+  /** Measure the pack (coder in memory; ratio and folders when its tasks exist). */
+  readonly pack?: boolean;
+  /** Copies of the folder for the whole-process pack figures; 0 leaves them out. */
+  readonly copies?: number;
+  /** Also time 4 x `copies`, for the linearity check. */
+  readonly scaleCheck?: boolean;
+  /** Where the copies and packs go (a tmpfs, ideally); `workDir` when omitted. */
+  readonly tmpDir?: string;
+}
+
+/** The pack's figures. */
+export interface PackFigures {
+  /** The coder in memory, one thread, the corpus in one block. */
+  readonly coder: PackCoderFigures;
+  /** Why the pack file figures are missing, when they are. */
+  readonly skipped?: string;
+  /** Bytes of the pack of the folder, every byte counted. */
+  readonly packBytes?: number;
+  /** Bytes of the folder's files. */
+  readonly folderBytes?: number;
+  /** Where peak RSS came from, or why there is none. */
+  readonly rss?: string;
+  /** Whole processes on `copies` copies of the folder. */
+  readonly folders?: {
+    readonly copies: number;
+    readonly tmpDir: string;
+    readonly atN: FolderSpeed;
+    readonly at4N?: FolderSpeed;
+  };
 }
 
 /** The machine the figures were measured on. */
@@ -169,6 +223,10 @@ export interface BenchReport {
   };
   /** One entry per codec, codebook mode and `--jobs`. */
   readonly folders: readonly FolderFigures[];
+  /** The peer compressors on the folder, every byte counted. */
+  readonly peers?: PeerReport;
+  /** The pack. */
+  readonly pack?: PackFigures;
 }
 
 /**
@@ -227,7 +285,23 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       await Deno.remove(work, { recursive: true });
     }
   }
+  const peers = options.peers
+    ? await withWork(
+      options.tmpDir ?? options.workDir,
+      (work) =>
+        runPeers(options.dumpDir, work, {
+          slow: options.slowPeers ?? true,
+          peers: options.peerList ?? PEERS,
+          onStep: step,
+        }),
+    )
+    : undefined;
+  const pack = options.pack
+    ? await measurePack(corpus, options, step)
+    : undefined;
   return {
+    peers,
+    pack,
     corpus: {
       dumpDir: corpus.dumpDir,
       dumps: corpus.dumps.length,
@@ -241,6 +315,71 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     zstd,
     folders,
   };
+}
+
+async function withWork<T>(
+  dir: string,
+  work: (folder: string) => Promise<T>,
+): Promise<T> {
+  await Deno.mkdir(dir, { recursive: true });
+  const folder = await Deno.makeTempDir({
+    dir: resolve(dir),
+    prefix: "kvbits-bench-",
+  });
+  try {
+    return await work(folder);
+  } finally {
+    await Deno.remove(folder, { recursive: true });
+  }
+}
+
+async function measurePack(
+  corpus: BenchCorpus,
+  options: BenchOptions,
+  step: (step: string) => void,
+): Promise<PackFigures> {
+  step("pack coder in memory");
+  const coder = measurePackCoder(corpus.dumps, corpus.bytes, options.runs);
+  if (!await packTaskAvailable()) {
+    return {
+      coder,
+      skipped: "the encode task has no --pack in this checkout",
+    };
+  }
+  const tmpDir = options.tmpDir ?? options.workDir;
+  return await withWork(tmpDir, async (work) => {
+    step("pack of the folder");
+    const packBytes = await packBytesOf(resolve(options.dumpDir), work);
+    const folderBytes = await folderBytesOf(options.dumpDir);
+    const copies = options.copies ?? 0;
+    if (copies <= 0 || options.folderRuns <= 0) {
+      return { coder, packBytes, folderBytes };
+    }
+    const tool = await rssTool();
+    const speedAt = async (n: number) => {
+      const folder = join(work, `copies-${n}`);
+      step(`copying the folder ${n} times`);
+      await copyFolder(resolve(options.dumpDir), folder, n);
+      step(`whole folders, ${n} copies`);
+      const speed = await measureFolderSpeed(
+        folder,
+        work,
+        options.folderRuns,
+        tool !== undefined,
+      );
+      await Deno.remove(folder, { recursive: true });
+      return speed;
+    };
+    const atN = await speedAt(copies);
+    const at4N = options.scaleCheck ? await speedAt(4 * copies) : undefined;
+    return {
+      coder,
+      packBytes,
+      folderBytes,
+      rss: tool ?? "not measured: /usr/bin/time -v is not available",
+      folders: { copies, tmpDir, atN, ...(at4N ? { at4N } : {}) },
+    };
+  });
 }
 
 function megabytesPerSecond(bytes: number, seconds: number): number {

@@ -219,5 +219,187 @@ export function benchTable(report: BenchReport): string {
       ),
     );
   }
+  out.push(...packLines(report));
   return out.join("\n") + "\n";
 }
+
+const MB = (bytes: number) => (bytes / 1e6).toFixed(1);
+
+/** The peers' and the pack's sections (none when neither was measured). */
+function packLines(report: BenchReport): string[] {
+  const out: string[] = [];
+  const { peers, pack } = report;
+  if (peers || pack) {
+    const folderBytes = peers?.folderBytes ?? pack?.folderBytes;
+    out.push(
+      "",
+      `Ratio on the whole folder, every byte counted: the folder's ${
+        folderBytes ?? "?"
+      } bytes of files over the bytes written. Peers`,
+      "on a tar of the folder and on its byte-split streams (all low bytes of every .bin file, then all high",
+      "bytes, then every other file); seconds: wall time of the peer's process (one thread where it has the option).",
+      "",
+    );
+    const rows: string[][] = [];
+    let best = 0;
+    for (const result of peers?.results ?? []) {
+      const ratio = peers!.folderBytes / result.compressedBytes;
+      if (result.peer !== "zstd -3") best = Math.max(best, ratio);
+      rows.push([
+        result.peer,
+        result.input,
+        String(result.compressedBytes),
+        ratio.toFixed(4),
+        result.seconds.toFixed(2),
+      ]);
+    }
+    if (pack?.packBytes !== undefined && pack.folderBytes !== undefined) {
+      const ratio = pack.folderBytes / pack.packBytes;
+      rows.push([
+        "kvbits pack",
+        "folder",
+        String(pack.packBytes),
+        ratio.toFixed(4),
+        "-",
+      ]);
+      if (best > 0) {
+        rows.push([
+          "pack / best strong peer",
+          "",
+          "",
+          `${(ratio / best).toFixed(4)}x`,
+          "",
+        ]);
+      }
+    }
+    out.push(
+      ...columns(["compressor", "input", "bytes", "ratio", "seconds"], rows, 2),
+    );
+    for (const note of peers?.skipped ?? []) out.push(`skipped: ${note}`);
+    if (!peers) out.push("peers: not run (--skip-peers)");
+  }
+  if (pack) {
+    const ctx = report.codecs.find((figures) => figures.codec === "ctx");
+    out.push(
+      "",
+      "Coder in memory, one thread, codec work only (no file, CRC or framing); the pack coder codes the",
+      "corpus in one block in the pack's order (run, layer, seq_start), carrying models and the row dictionary:",
+      "",
+      ...columns(["coder", "KV ratio", "encode MB/s", "decode MB/s"], [
+        [
+          "pack",
+          (report.corpus.bytes / pack.coder.codedBytes).toFixed(4),
+          pack.coder.encodeMegabytesPerSecond.toFixed(1),
+          pack.coder.decodeMegabytesPerSecond.toFixed(1),
+        ],
+        ...(ctx
+          ? [[
+            "ctx",
+            ctx.ratio.toFixed(4),
+            ctx.encodeMegabytesPerSecond.toFixed(1),
+            ctx.decodeMegabytesPerSecond.toFixed(1),
+          ]]
+          : []),
+      ], 1),
+    );
+    if (pack.skipped) {
+      out.push(`pack file figures: not measured: ${pack.skipped}`);
+    }
+  }
+  const folders = pack?.folders;
+  if (folders) {
+    out.push(
+      "",
+      `Whole folders as whole processes (Deno's start included), on the folder copied ${folders.copies} times,`,
+      `in ${folders.tmpDir}; best of ${report.folderRuns} runs after a warm-up, pack and peer interleaved.`,
+      "",
+    );
+    const rows: string[][] = [];
+    const add = (n: number, speed: FolderSpeedOf) => {
+      for (
+        const [what, peer, limit] of [
+          ["folder -> pack", "tar -c | zstd -3", "<= 1.5x"],
+          ["pack -> folder", "zstd -d | tar -x", "<= 1.5x"],
+          ["verify", "zstd -d", "<= 1x"],
+        ] as const
+      ) {
+        const key = what === "folder -> pack"
+          ? "encode"
+          : what === "verify"
+          ? "verify"
+          : "decode";
+        const pair = speed[key];
+        rows.push([
+          String(n),
+          MB(speed.folderBytes),
+          what,
+          pair.pack.best.toFixed(2),
+          peer,
+          pair.peer.best.toFixed(2),
+          `${(pair.pack.best / pair.peer.best).toFixed(2)}x`,
+          limit,
+        ]);
+      }
+    };
+    add(folders.copies, folders.atN);
+    if (folders.at4N) add(4 * folders.copies, folders.at4N);
+    out.push(
+      ...columns(
+        [
+          "copies",
+          "MB",
+          "task",
+          "pack s",
+          "peer",
+          "peer s",
+          "pack/peer",
+          "limit",
+        ],
+        rows,
+        1,
+      ),
+    );
+    if (folders.at4N) {
+      out.push(
+        "",
+        "Linearity: time at 4N copies / time at N copies (limit <= 4.4):",
+      );
+      for (const key of ["encode", "decode", "verify"] as const) {
+        out.push(
+          `  ${key}: ${
+            (folders.at4N[key].pack.best / folders.atN[key].pack.best).toFixed(
+              2,
+            )
+          }x (tar+zstd: ${
+            (folders.at4N[key].peer.best / folders.atN[key].peer.best).toFixed(
+              2,
+            )
+          }x)`,
+        );
+      }
+    }
+    out.push("", `Peak RSS of the pack's processes (${pack!.rss}):`);
+    for (
+      const [n, speed] of [[folders.copies, folders.atN], [
+        4 * folders.copies,
+        folders.at4N,
+      ]] as const
+    ) {
+      if (!speed?.peakRssBytes) continue;
+      out.push(
+        `  ${n} copies (${MB(speed.folderBytes)} MB, pack ${
+          MB(speed.packBytes)
+        } MB): encode ${MB(speed.peakRssBytes.encode)} MB, decode ${
+          MB(speed.peakRssBytes.decode)
+        } MB; bound 3 x largest dump + 150 MB = ${
+          MB(3 * report.corpus.largestDumpBytes + 150e6)
+        } MB`,
+      );
+    }
+  }
+  return out;
+}
+
+type FolderSpeedOf = NonNullable<
+  NonNullable<BenchReport["pack"]>["folders"]
+>["atN"];

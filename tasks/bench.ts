@@ -28,7 +28,7 @@ const KV_SAMPLE = fromFileUrl(
 const BENCH: TaskDefinition = {
   name: "bench",
   summary:
-    "measure every codec's ratio and speed beside zstd, and whole-folder encode and verify with 1 and more jobs.",
+    "measure every codec and the pack beside zstd, xz, brotli and zpaq, and whole folders as processes.",
   flags: {
     "dump-dir": {
       type: "string",
@@ -76,6 +76,35 @@ const BENCH: TaskDefinition = {
     "skip-zstd": {
       type: "boolean",
       help: "do not run zstd",
+    },
+    "skip-peers": {
+      type: "boolean",
+      help: "do not run the peer compressors on the folder",
+    },
+    "skip-slow-peers": {
+      type: "boolean",
+      help:
+        "run only zstd -3 of the peers (xz -9e, brotli -q 11, zpaq -m5 and zstd -22 take minutes)",
+    },
+    "skip-pack": {
+      type: "boolean",
+      help: "do not measure the pack",
+    },
+    copies: {
+      type: "integer",
+      default: 32,
+      value: "N",
+      help: "whole-folder pack figures on the folder copied N times (0: none)",
+    },
+    "skip-scale-check": {
+      type: "boolean",
+      help: "do not time 4N copies (the linearity check)",
+    },
+    "tmp-dir": {
+      type: "string",
+      value: "DIR",
+      help:
+        "where the copies, packs and peer outputs go (a tmpfs, ideally); default: --work-dir",
     },
     "zstd-seconds": {
       type: "integer",
@@ -152,6 +181,12 @@ export const command: TaskCommand = {
       workDir: flags["work-dir"] as string,
       zstd: !flags["skip-zstd"],
       zstdSeconds: Math.max(1, flags["zstd-seconds"] as number),
+      peers: !flags["skip-peers"],
+      slowPeers: !flags["skip-slow-peers"],
+      pack: !flags["skip-pack"],
+      copies: Math.max(0, flags.copies as number),
+      scaleCheck: !flags["skip-scale-check"],
+      tmpDir: flags["tmp-dir"] as string | undefined,
       onStep: flags.quiet ? undefined : (step) =>
         console.error(
           `bench: ${step} (${

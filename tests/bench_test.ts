@@ -11,9 +11,20 @@ import { loadCorpus } from "../bench/bench_corpus.ts";
 import { runBench } from "../bench/bench_run.ts";
 import { benchTable } from "../bench/bench_table.ts";
 import { zstdVersion } from "../bench/zstd_baseline.ts";
+import { byteSplitFolder, onPath } from "../bench/peers.ts";
+import {
+  measurePackCoder,
+  packOrder,
+  packTaskAvailable,
+} from "../bench/pack_bench.ts";
 import { codecNamed } from "../src/format/codecs.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
-import { KV_SAMPLE, runTaskScript, withTempDir } from "./_helpers.ts";
+import {
+  KV_SAMPLE,
+  listFiles,
+  runTaskScript,
+  withTempDir,
+} from "./_helpers.ts";
 
 Deno.test("every bench adapter (ctx included) counts the coded and meta bytes a folder encode writes", async () => {
   const corpus = await loadCorpus(KV_SAMPLE);
@@ -110,6 +121,8 @@ Deno.test("deno task bench --json prints one object with the figures", async () 
     "--folder-runs",
     "0",
     "--skip-zstd",
+    "--skip-peers",
+    "--skip-pack",
     "--json",
   ], ["--allow-read", "--allow-write", "--allow-run"]);
   assertEquals(run.code, 0, run.stderr);
@@ -129,4 +142,134 @@ Deno.test("deno task bench --json prints one object with the figures", async () 
   );
   assertEquals(summary.zstd.skipped, "not asked for (--skip-zstd)");
   assertEquals(summary.folders, []);
+  assertEquals([summary.peers, summary.pack], [undefined, undefined]);
+});
+
+Deno.test("the byte-split streams hold every byte of the folder: .bin low bytes, then high bytes, then the other files", async () => {
+  const { bytes, folderBytes } = await byteSplitFolder(KV_SAMPLE);
+  const paths = await listFiles(KV_SAMPLE);
+  const files = await Promise.all(
+    paths.map((path) => Deno.readFile(join(KV_SAMPLE, path))),
+  );
+  assertEquals(folderBytes, files.reduce((sum, file) => sum + file.length, 0));
+  assertEquals(bytes.length, folderBytes);
+  const bins = files.filter((_, i) => paths[i].endsWith(".bin"));
+  const binBytes = bins.reduce((sum, file) => sum + file.length, 0);
+  const first = bins[0];
+  assertEquals(bytes[0], first[0]);
+  assertEquals(bytes[1], first[2]);
+  assertEquals(bytes[binBytes / 2], first[1]);
+  assertEquals(bytes[binBytes / 2 + 1], first[3]);
+  const sorted = (data: Uint8Array) => [...data].sort((a, b) => a - b);
+  assertEquals(
+    sorted(bytes),
+    sorted(Uint8Array.from(files.flatMap((file) => [...file]))),
+  );
+});
+
+Deno.test("the peers run on a tar and on the byte split, a missing one and the slow ones are skipped with a note", async () => {
+  await withTempDir(async (work) => {
+    const report = await runBench({
+      dumpDir: KV_SAMPLE,
+      runs: 1,
+      folderRuns: 0,
+      jobs: [],
+      workDir: work,
+      zstd: false,
+      zstdSeconds: 1,
+      codecs: [],
+      peers: true,
+      slowPeers: false,
+      peerList: [
+        {
+          label: "copy",
+          program: "sh",
+          args: ["-c", 'cat "$0" > "$1"', "{in}", "{out}"],
+          slow: false,
+        },
+        {
+          label: "slow copy",
+          program: "sh",
+          args: ["-c", 'cat "$0" > "$1"', "{in}", "{out}"],
+          slow: true,
+        },
+        {
+          label: "gone",
+          program: "no-such-program-kvbits",
+          args: [],
+          slow: false,
+        },
+      ],
+    });
+    const peers = report.peers!;
+    assertEquals(peers.results.map((r) => [r.peer, r.input]), [
+      ["copy", "byte split"],
+      ["copy", "raw (tar)"],
+    ]);
+    assertEquals(peers.results[0].compressedBytes, peers.folderBytes);
+    assert(peers.results[1].compressedBytes > peers.folderBytes);
+    assertEquals(peers.skipped, [
+      "slow copy: slow (--skip-slow-peers)",
+      "gone: no-such-program-kvbits is not on the PATH",
+    ]);
+    const table = benchTable(report);
+    assertStringIncludes(
+      table,
+      "skipped: gone: no-such-program-kvbits is not on the PATH",
+    );
+    assertEquals([...Deno.readDirSync(work)], []);
+  });
+});
+
+Deno.test("the pack coder round-trips the corpus in memory in the pack's order, runs and layers together", async () => {
+  const corpus = await loadCorpus(KV_SAMPLE);
+  const figures = measurePackCoder(corpus.dumps, corpus.bytes, 1);
+  assert(figures.codedBytes > 0 && figures.codedBytes < corpus.bytes);
+  assertEquals(figures.encode.runs.length, 1);
+  const order = packOrder(corpus.dumps);
+  for (let i = 1; i < order.length; i++) {
+    const [a, b] = [order[i - 1].dump.meta, order[i].dump.meta];
+    assert(
+      a.runId < b.runId || (a.runId === b.runId && a.layerId <= b.layerId),
+    );
+  }
+});
+
+Deno.test({
+  name:
+    "the pack's row: its ratio, and whole folders as processes beside tar + zstd, at N and 4N copies",
+  ignore: !(await packTaskAvailable()) || !(await onPath("zstd")),
+  fn: async () => {
+    await withTempDir(async (work) => {
+      const report = await runBench({
+        dumpDir: KV_SAMPLE,
+        runs: 1,
+        folderRuns: 1,
+        jobs: [],
+        workDir: work,
+        zstd: false,
+        zstdSeconds: 1,
+        codecs: benchCodecs().filter((codec) => codec.codec === "ctx"),
+        pack: true,
+        copies: 1,
+        scaleCheck: true,
+      });
+      const pack = report.pack!;
+      assert(pack.packBytes! > 0 && pack.packBytes! < pack.folderBytes!);
+      const folders = pack.folders!;
+      assertEquals(folders.atN.folderBytes, pack.folderBytes);
+      assertEquals(folders.at4N!.folderBytes, 4 * pack.folderBytes!);
+      for (const speed of [folders.atN, folders.at4N!]) {
+        for (const key of ["encode", "decode", "verify"] as const) {
+          assertEquals(speed[key].pack.runs.length, 1);
+          assertEquals(speed[key].peer.runs.length, 1);
+        }
+      }
+      const table = benchTable(report);
+      assertStringIncludes(table, "kvbits pack");
+      assertStringIncludes(table, "Linearity");
+      assertStringIncludes(table, "pack -> folder");
+      assertEquals([...Deno.readDirSync(work)], []);
+    });
+  },
 });
