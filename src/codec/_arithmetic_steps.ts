@@ -58,7 +58,7 @@ export function encoderState(): EncoderState {
  * @example
  * ```ts
  * import { intervalEdge } from "./_arithmetic_steps.ts";
- * import { arithmeticModel } from "../../mod.ts";
+ * import { arithmeticModel } from "./arithmetic_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const model = arithmeticModel([2, 1, 1]);

@@ -23,7 +23,8 @@ import type { HuffmanDecodeTable } from "./huffman_decoder.ts";
  * @example
  * ```ts
  * import { longCodeEntry } from "./_huffman_steps.ts";
- * import { canonicalCode, huffmanDecodeTable } from "../../mod.ts";
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanDecodeTable } from "./huffman_decoder.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const table = huffmanDecodeTable(canonicalCode([1, 2, 2])); // 0, 10, 11
