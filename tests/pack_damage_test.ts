@@ -17,6 +17,18 @@ import { KV_SAMPLE, withTempDir } from "./_helpers.ts";
 import { equalBytes, treeOf } from "./_pack_helpers.ts";
 
 /** The offsets where a pack's parts start: blocks, index, trailer, end. */
+/** Packs the sample folder into `dir/s.kvp` in blocks of 48 KiB (several blocks). */
+async function packSample(dir: string): Promise<string> {
+  const pack = join(dir, "s.kvp");
+  await encodePack({
+    dumpDir: KV_SAMPLE,
+    pack,
+    durable: false,
+    blockBytes: 48 << 10,
+  });
+  return pack;
+}
+
 function boundariesOf(path: string): number[] {
   using input = openPackInput(path);
   const index = readPackIndex(input);
@@ -80,13 +92,7 @@ async function checkDamaged(
 
 Deno.test("pack damage: truncations at and around every boundary never restore wrong bytes", async () => {
   await withTempDir(async (dir) => {
-    const pack = join(dir, "s.kvp");
-    await encodePack({
-      dumpDir: KV_SAMPLE,
-      pack,
-      durable: false,
-      blockBytes: 48 << 10,
-    });
+    const pack = await packSample(dir);
     const bytes = Deno.readFileSync(pack);
     const original = treeOf(KV_SAMPLE);
     const boundaries = boundariesOf(pack);
@@ -108,13 +114,7 @@ Deno.test("pack damage: truncations at and around every boundary never restore w
 
 Deno.test("pack damage: bit flips at and around every boundary never restore wrong bytes, front to back or by index", async () => {
   await withTempDir(async (dir) => {
-    const pack = join(dir, "s.kvp");
-    await encodePack({
-      dumpDir: KV_SAMPLE,
-      pack,
-      durable: false,
-      blockBytes: 48 << 10,
-    });
+    const pack = await packSample(dir);
     const bytes = Deno.readFileSync(pack);
     const original = treeOf(KV_SAMPLE);
     for (const boundary of boundariesOf(pack)) {
@@ -139,13 +139,7 @@ Deno.test("pack damage: bit flips at and around every boundary never restore wro
 
 Deno.test("pack damage: a damaged block costs its own entries only, and they are named", async () => {
   await withTempDir(async (dir) => {
-    const pack = join(dir, "s.kvp");
-    await encodePack({
-      dumpDir: KV_SAMPLE,
-      pack,
-      durable: false,
-      blockBytes: 48 << 10,
-    });
+    const pack = await packSample(dir);
     const bytes = Deno.readFileSync(pack);
     const [first, second] = boundariesOf(pack).slice(1);
     // A byte in the middle of the first block's payload.
@@ -164,13 +158,7 @@ Deno.test("pack damage: a damaged block costs its own entries only, and they are
 
 Deno.test("pack damage: a pack cut before its index says where it ends; list still reads what is there", async () => {
   await withTempDir(async (dir) => {
-    const pack = join(dir, "s.kvp");
-    await encodePack({
-      dumpDir: KV_SAMPLE,
-      pack,
-      durable: false,
-      blockBytes: 48 << 10,
-    });
+    const pack = await packSample(dir);
     const boundaries = boundariesOf(pack);
     const cut = boundaries[boundaries.length - 4];
     await Deno.writeFile(pack, Deno.readFileSync(pack).subarray(0, cut));
@@ -199,13 +187,7 @@ Deno.test("pack damage: what is not a pack is refused by name", async () => {
 
 Deno.test("pack damage: decodePack in memory returns only checked files and names what it lost", async () => {
   await withTempDir(async (dir) => {
-    const pack = join(dir, "s.kvp");
-    await encodePack({
-      dumpDir: KV_SAMPLE,
-      pack,
-      durable: false,
-      blockBytes: 48 << 10,
-    });
+    const pack = await packSample(dir);
     const bytes = Deno.readFileSync(pack);
     const original = treeOf(KV_SAMPLE);
     assertEquals(decodePackBytes(bytes).files.length, 153);
