@@ -38,7 +38,6 @@
  * @module
  */
 
-import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
 import { orderedFp16, unorderedFp16 } from "./rotary_prediction.ts";
 
 /** Top mantissa bits coded with a model; the low `10 - 2` bits are raw. */
@@ -191,12 +190,13 @@ export const SIGN_BUCKET_OF_BIAS: Uint8Array = (() => {
  *
  * @example A channel learns its scale and sign
  * ```ts
- * import { ChannelStates } from "./ctx_model.ts";
+ * import { ChannelStates, updateChannel } from "./ctx_model.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const channels = new ChannelStates(2);
  * assertEquals(channels.hi6Context[0], 0); // no history yet
- * channels.update(0, 0x2f); // negative, exponent 15
+ * const { meanExponent, signBias, roundedExponent, hi6Context } = channels;
+ * updateChannel(meanExponent, signBias, roundedExponent, hi6Context, 0, 0x2f); // negative, exponent 15
  * assertEquals(channels.roundedExponent[0], 15);
  * assertEquals(channels.hi6Context[0], 1 + 4 * 15 + 0);
  * ```
@@ -228,30 +228,12 @@ export class ChannelStates {
     this.hi6Context.fill(0);
     this.roundedExponent.fill(NO_HISTORY_EXPONENT);
   }
-
-  /**
-   * Moves a channel's averages towards a newly coded `hi6` symbol (see
-   * {@link updateChannel}, which hot loops call on the arrays).
-   *
-   * @param channel The channel.
-   * @param hi6 The symbol coded, `0..63`.
-   */
-  update(channel: number, hi6: number): void {
-    updateChannel(
-      this.meanExponent,
-      this.signBias,
-      this.roundedExponent,
-      this.hi6Context,
-      channel,
-      hi6,
-    );
-  }
 }
 
 /**
  * Moves channel `channel`'s averages towards a newly coded `hi6` symbol and sets
  * its next contexts: the one update of {@link ChannelStates}, on its arrays so
- * that hot loops pass them from locals.
+ * that hot loops (`ctx_rows.ts`) pass them from locals.
  *
  * @param meanExponent `ChannelStates.meanExponent`.
  * @param signBias `ChannelStates.signBias`.
@@ -296,46 +278,4 @@ export function updateChannel(
   const rounded = (mean + 128) >> 8;
   roundedExponent[channel] = rounded;
   hi6Context[channel] = 1 + (rounded << 2) + SIGN_BUCKET_OF_BIAS[bias + 256];
-}
-
-/**
- * The three adaptive model sets of the `ctx` codec (`hi6`, mantissa top, and
- * residuals of predicted rows), allocated together and reset for every tensor.
- *
- * @example
- * ```ts
- * import { CtxModels, TOP_CONTEXT_NO_HISTORY } from "./ctx_model.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const models = new CtxModels();
- * models.reset();
- * assertEquals(models.top.frozen[TOP_CONTEXT_NO_HISTORY], 1);
- * assertEquals(models.hi6.alphabet, 64);
- * ```
- */
-export class CtxModels {
-  /** `hi6` (sign and exponent), by the channel's `hi6` context. */
-  readonly hi6: AdaptiveFrequencies;
-  /** Top mantissa bits, by the exponent's distance from the channel's mean. */
-  readonly top: AdaptiveFrequencies;
-  /** Residuals of predicted rows, by the predicted exponent / 4. */
-  readonly residual: AdaptiveFrequencies;
-
-  /** Allocates the models; each context starts afresh when first used. */
-  constructor() {
-    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
-    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
-    this.top.freeze(TOP_CONTEXT_NO_HISTORY);
-    this.residual = new AdaptiveFrequencies(
-      RESIDUAL_CONTEXTS,
-      RESIDUAL_ALPHABET,
-    );
-  }
-
-  /** Forgets everything learned (start of a tensor). */
-  reset(): void {
-    this.hi6.reset();
-    this.top.reset();
-    this.residual.reset();
-  }
 }

@@ -8,7 +8,6 @@
  * @module
  */
 
-import type { ChannelStates, CtxModels } from "./ctx_model.ts";
 import {
   orderedFp16,
   predictRotatedRow,
@@ -129,18 +128,6 @@ export interface Rotation {
   readonly sin: Float64Array;
   /** Scratch: the current row's prediction. */
   readonly predicted: Uint16Array;
-}
-
-/** What coding a tensor's predicted rows takes besides its words. */
-export interface PredictedRowCoding {
-  /** The shape. */
-  readonly shape: TensorShape;
-  /** The tensor's rotation. */
-  readonly rotation: Rotation;
-  /** The tensor's channel states (escapes code `hi6` and top as coded rows do). */
-  readonly channels: ChannelStates;
-  /** The models. */
-  readonly models: CtxModels;
 }
 
 /**

@@ -6,7 +6,8 @@
  */
 
 import { ByteWriter } from "./byte_io.ts";
-import { type RecordOutput, recordTensor } from "./ctx_encoder.ts";
+import { recordTensor } from "./ctx_encoder.ts";
+import { ODD_CHANNEL_LANES, rowOutput } from "./ctx_rows.ts";
 import { writePlan } from "./ctx_header.ts";
 import {
   checkTensorSizes,
@@ -74,24 +75,22 @@ export function ctxPlaneBits(
   for (let f = 1; f < cost.length; f++) {
     cost[f] = RANS_PROBABILITY_BITS - Math.log2(f);
   }
-  const channels = scratch.channels(rowLength);
+  const models = scratch.models(rowLength);
   return tensors.map((tensor, index) => {
     const plan = plans[index];
     const predicted = predictedRows(plan, plans);
     const bounds = outputBounds(plans, rowLength, [index]);
-    const out: RecordOutput = {
-      records: new Uint32Array(bounds.records),
-      recordCount: 0,
-      raw: new Uint8Array(bounds.raw),
-      rawCount: 0,
-    };
+    const out = rowOutput(
+      new Uint32Array(bounds.records),
+      new Uint8Array(bounds.raw),
+      ODD_CHANNEL_LANES,
+    );
     recordTensor(
       tensor,
       plan,
       predicted,
       shape,
-      scratch.models,
-      channels,
+      models,
       out,
     );
     // Walk the records in the order the rows produced them.

@@ -1,13 +1,13 @@
 /**
  * Working memory of the `ctx` codec that a caller may keep from one call to the
- * next: the models, the channel states and the encoder's buffers. The codec holds
+ * next: the models with their channel states, and the coder's buffer. The codec holds
  * nothing between calls; a caller that codes many dumps (a folder, a pack) passes
  * one {@link CtxScratch} to save the allocations, and gets the same bytes.
  *
  * @module
  */
 
-import { ChannelStates, CtxModels } from "./ctx_model.ts";
+import { TensorModels } from "./ctx_rows.ts";
 
 /**
  * Reusable working memory for `ctxEncode`, `ctxDecode` and `ctxPlaneBits`. Its
@@ -30,10 +30,8 @@ import { ChannelStates, CtxModels } from "./ctx_model.ts";
  * ```
  */
 export class CtxScratch {
-  /** The adaptive models, reset for every tensor. */
-  readonly models: CtxModels = new CtxModels();
   #bytes?: Uint8Array;
-  #channels?: ChannelStates;
+  #models?: TensorModels;
 
   /**
    * A buffer of at least `length` bytes (contents undefined) on a fresh
@@ -50,16 +48,16 @@ export class CtxScratch {
   }
 
   /**
-   * Channel states for rows of `rowLength` channels (reset by the coder).
+   * Models for rows of `rowLength` channels (reset by the coder).
    *
    * @param rowLength Channels per row.
-   * @returns The states.
+   * @returns The models.
    */
-  channels(rowLength: number): ChannelStates {
-    if (this.#channels?.hi6Context.length !== rowLength) {
-      this.#channels = new ChannelStates(rowLength);
+  models(rowLength: number): TensorModels {
+    if (this.#models?.channels.hi6Context.length !== rowLength) {
+      this.#models = new TensorModels(rowLength);
     }
-    return this.#channels;
+    return this.#models;
   }
 }
 

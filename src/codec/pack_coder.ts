@@ -54,35 +54,26 @@
  * @module
  */
 
-import { BUCKET_SHIFT } from "./adaptive_frequencies.ts";
 import { ByteReader, ByteWriter } from "./byte_io.ts";
 import {
-  CHANNEL_AVERAGE_SHIFT,
-  DISTANCE_OFFSET,
-  HI6_ALPHABET,
-  RESIDUAL_ESCAPE,
-  RESIDUAL_LIMIT,
-  SIGN_BUCKET_OF_BIAS,
-  TOP_ALPHABET,
-  TOP_CONTEXT_OF_DISTANCE,
-  TOP_MANTISSA_BITS,
-} from "./ctx_model.ts";
-import { KvbitsDataError } from "./errors.ts";
-import { PackModelSets, type PackTensorModels } from "./pack_models.ts";
+  decodeCodedRow,
+  decodePredictedRow,
+  ODD_CHANNEL_LANES,
+  recordCodedRow,
+  recordPredictedRow,
+  RowDecoder,
+  type RowOutput,
+  rowOutput,
+  type TensorModels,
+} from "./ctx_rows.ts";
+import { PackModelSets } from "./pack_models.ts";
 import { PackRowDictionary } from "./pack_row_dictionary.ts";
 import {
   PredictedDumpDecoder,
   PredictedDumpEncoder,
   type PredictorTensors,
 } from "./predicted_dump_coder.ts";
-import {
-  RANS_HEADER_BYTES,
-  RANS_LOWER_BOUND,
-  RANS_PROBABILITY_BITS,
-  ransCheckEnd,
-  ransEncode,
-  ransReadStates,
-} from "./rans.ts";
+import { ransEncode } from "./rans.ts";
 import {
   orderedFp16,
   predictRotatedRow,
@@ -91,7 +82,6 @@ import {
   rotaryAngles,
   rotaryFrequencies,
   type RotaryPairing,
-  unorderedFp16,
 } from "./rotary_prediction.ts";
 
 /** The shape of a dump's K and V: `[tokens, heads, headDim]` each. */
@@ -128,14 +118,6 @@ export const PACK_MAX_ELEMENTS = 2 ** 30;
 /** Rows the encoder predicts to choose a rotation (or none). */
 const ROTARY_TRIAL_ROWS = 8;
 const STREAM = "pack dump";
-const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
-const HI6_ROW = HI6_ALPHABET + 1;
-const TOP_ROW = TOP_ALPHABET + 1;
-const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
-/** Record bit of the odd channels' lanes (2 and 3): bit 31. */
-const ODD_CHANNEL_LANES = 1 << 31;
-/** Record bit of a mantissa-top lane (1 or 3): bit 30. */
-const TOP_LANE = 1 << 30;
 const KIND_NAMES = ["K", "V"] as const;
 /**
  * Dumps with at most this many coded elements (a decode step's token, a few
@@ -201,7 +183,7 @@ class BlockState {
     context: PackDumpContext,
     kind: number,
     shape: PackDumpShape,
-  ): PackTensorModels {
+  ): TensorModels {
     const owner = context.layer >= 0
       ? `L${context.layer}`
       : `G${context.group}`;
@@ -288,122 +270,6 @@ interface DumpPlan {
 
 // ---------------------------------------------------------------- encoding --
 
-interface Output {
-  /** {@link ODD_CHANNEL_LANES}, or 0 when every channel uses lanes 0 and 1. */
-  oddLanes: number;
-  records: Uint32Array;
-  recordCount: number;
-  raw: Uint8Array;
-  rawCount: number;
-}
-
-/** Appends one symbol's record (the slow path of escapes). */
-function recordSymbol(
-  model: PackTensorModels["hi6"],
-  context: number,
-  symbol: number,
-  laneBits: number,
-  out: Output,
-): void {
-  if (model.started[context] === 0) model.start(context);
-  out.records[out.recordCount++] =
-    model.table[context * (model.alphabet + 1) + symbol] | laneBits;
-  model.observe(context, symbol);
-}
-
-/** Records one coded row: `hi6` and top per element, the low byte raw. */
-function recordCodedRow(
-  words: Uint16Array,
-  start: number,
-  rowLength: number,
-  m: PackTensorModels,
-  out: Output,
-): void {
-  const { hi6, top, channels } = m;
-  const records = out.records, raw = out.raw, oddLanes = out.oddLanes;
-  const hiTable = hi6.table, hiCounts = hi6.counts;
-  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
-  const topTable = top.table, topCounts = top.counts;
-  const topUntil = top.untilRebuild, topStarted = top.started;
-  const mean = channels.meanExponent, bias = channels.signBias;
-  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
-  let k = out.recordCount;
-  let r = out.rawCount;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const word = words[i];
-    const h = word >>> 10;
-    const exponent = h & 31;
-    const lanes = -(j & 1) & oddLanes;
-    const c = hiContext[j];
-    if (hiStarted[c] === 0) hi6.start(c);
-    records[k++] = hiTable[c * HI6_ROW + h] | lanes;
-    hiCounts[c * HI6_ALPHABET + h]++;
-    if (--hiUntil[c] === 0) hi6.rebuild(c);
-    const t = TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
-    const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
-    if (topStarted[t] === 0) top.start(t);
-    records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;
-    topCounts[t * TOP_ALPHABET + topBits]++;
-    if (--topUntil[t] === 0) top.rebuild(t);
-    raw[r++] = word;
-    const sign = 256 - ((h >>> 5) << 9);
-    let mm = exponent << 8;
-    let s = sign;
-    if (c !== 0) {
-      mm = mean[j];
-      mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
-      s = bias[j];
-      s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
-    }
-    mean[j] = mm;
-    bias[j] = s;
-    const rr = (mm + 128) >> 8;
-    rounded[j] = rr;
-    hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
-  }
-  out.recordCount = k;
-  out.rawCount = r;
-}
-
-/** Records one rotated row: residuals, escaped elements coded as usual. */
-function recordPredictedRow(
-  words: Uint16Array,
-  start: number,
-  predicted: Uint16Array,
-  rowLength: number,
-  m: PackTensorModels,
-  out: Output,
-): void {
-  const model = m.residual;
-  const channels = m.channels;
-  const oddLanes = out.oddLanes;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const word = words[i];
-    const guess = predicted[j];
-    const residual = orderedFp16(word) - orderedFp16(guess);
-    const c = ((guess >>> 10) & 31) >>> 2;
-    const lanes = -(j & 1) & oddLanes;
-    const symbol = residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
-      ? residual + 32
-      : RESIDUAL_ESCAPE;
-    recordSymbol(model, c, symbol, lanes, out);
-    if (symbol !== RESIDUAL_ESCAPE) continue;
-    const h = word >>> 10;
-    recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
-    const t = TOP_CONTEXT_OF_DISTANCE[
-      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
-    ];
-    recordSymbol(
-      m.top,
-      t,
-      (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
-      lanes | TOP_LANE,
-      out,
-    );
-    out.raw[out.rawCount++] = word;
-  }
-}
-
 /**
  * Codes the dumps of one block in order, carrying models, channel states and
  * the row dictionary from each dump to the next.
@@ -428,13 +294,11 @@ function recordPredictedRow(
 export class PackBlockEncoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpEncoder;
-  #out: Output = {
-    oddLanes: ODD_CHANNEL_LANES,
-    records: new Uint32Array(0),
-    recordCount: 0,
-    raw: new Uint8Array(0),
-    rawCount: 0,
-  };
+  #out: RowOutput = rowOutput(
+    new Uint32Array(0),
+    new Uint8Array(0),
+    ODD_CHANNEL_LANES,
+  );
 
   /**
    * A fresh block.
@@ -491,13 +355,11 @@ export class PackBlockEncoder {
     for (const flag of plan.kRotated) rotated += flag;
     const bound = 2 * elements + rotated * rowLength;
     if (this.#out.records.length < bound || this.#out.raw.length < elements) {
-      this.#out = {
-        oddLanes: ODD_CHANNEL_LANES,
-        records: new Uint32Array(bound),
-        recordCount: 0,
-        raw: new Uint8Array(elements),
-        rawCount: 0,
-      };
+      this.#out = rowOutput(
+        new Uint32Array(bound),
+        new Uint8Array(elements),
+        ODD_CHANNEL_LANES,
+      );
     }
     const out = this.#out;
     out.recordCount = 0;
@@ -719,232 +581,6 @@ function writeList(
 
 // ---------------------------------------------------------------- decoding --
 
-/** The rANS decoder's state between rows, and the raw bytes. */
-class StreamDecoder {
-  readonly bytes: Uint8Array;
-  readonly offset: number;
-  readonly lastWord: number;
-  readonly raw: Uint8Array;
-  readonly states: Float64Array;
-  /** Whether every channel uses lanes 0 and 1. */
-  readonly twoLanes: boolean;
-  pos = RANS_HEADER_BYTES;
-  rawCount = 0;
-
-  constructor(
-    bytes: Uint8Array,
-    offset: number,
-    raw: Uint8Array,
-    twoLanes: boolean,
-  ) {
-    this.twoLanes = twoLanes;
-    this.bytes = bytes;
-    this.offset = offset;
-    this.lastWord = bytes.length - 2;
-    this.raw = raw;
-    if (bytes.length === 0) {
-      // No symbols at all: the encoder leaves the stream out. Reading a symbol
-      // from these states needs a word, so any attempt ends early.
-      this.states = new Float64Array(4).fill(RANS_LOWER_BOUND);
-      this.pos = 0;
-      return;
-    }
-    try {
-      this.states = Float64Array.from(ransReadStates(bytes, STREAM));
-    } catch (error) {
-      throw this.#located(error as KvbitsDataError);
-    }
-  }
-
-  #located(e: KvbitsDataError): KvbitsDataError {
-    return new KvbitsDataError(e.detail, {
-      stream: STREAM,
-      bitOffset: 8 * this.offset + (e.bitOffset ?? 0),
-    });
-  }
-
-  endsEarly(kind: number, row: number): KvbitsDataError {
-    return new KvbitsDataError(
-      `rANS stream ends early in row ${row} of ${KIND_NAMES[kind]}`,
-      { stream: STREAM, bitOffset: 8 * (this.offset + this.bytes.length) },
-    );
-  }
-
-  rawEndsEarly(kind: number, row: number): KvbitsDataError {
-    return new KvbitsDataError(
-      `raw bytes end early in row ${row} of ${KIND_NAMES[kind]}`,
-      { stream: STREAM },
-    );
-  }
-
-  /** Decodes one symbol of `model` in `context` on a lane (the slow path). */
-  symbol(
-    model: PackTensorModels["hi6"],
-    context: number,
-    lane: number,
-    kind: number,
-    row: number,
-  ): number {
-    if (model.started[context] === 0) model.start(context);
-    let x = this.states[lane];
-    const slot = x & SLOT_MASK;
-    const symbol = model.symbolAt(context, slot);
-    const entry = model.table[context * (model.alphabet + 1) + symbol];
-    x = (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) + slot -
-      ((entry >>> 16) & 0x7fff);
-    if (x < RANS_LOWER_BOUND) {
-      if (this.pos > this.lastWord) throw this.endsEarly(kind, row);
-      x = (x << 16) | this.bytes[this.pos] | (this.bytes[this.pos + 1] << 8);
-      this.pos += 2;
-    }
-    this.states[lane] = x;
-    model.observe(context, symbol);
-    return symbol;
-  }
-
-  finish(): void {
-    if (this.rawCount !== this.raw.length) {
-      throw new KvbitsDataError(
-        `${
-          this.raw.length - this.rawCount
-        } raw bytes left after the last element`,
-        { stream: STREAM },
-      );
-    }
-    try {
-      ransCheckEnd(this.states, this.pos, this.bytes.length, STREAM);
-    } catch (error) {
-      throw this.#located(error as KvbitsDataError);
-    }
-  }
-}
-
-/** Decodes one coded row into `out` (the hot loop). */
-function decodeCodedRow(
-  out: Uint16Array,
-  start: number,
-  rowLength: number,
-  m: PackTensorModels,
-  decoder: StreamDecoder,
-  kind: number,
-  row: number,
-): void {
-  const { hi6, top, channels } = m;
-  const bytes = decoder.bytes, lastWord = decoder.lastWord, raw = decoder.raw;
-  const hiTable = hi6.table, hiCounts = hi6.counts;
-  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
-  const hiBucket = hi6.bucket;
-  const topTable = top.table, topCounts = top.counts;
-  const topUntil = top.untilRebuild, topStarted = top.started;
-  const topBucket = top.bucket;
-  const mean = channels.meanExponent, bias = channels.signBias;
-  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
-  const states = decoder.states;
-  const swap = !decoder.twoLanes;
-  let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
-  let pos = decoder.pos;
-  let r = decoder.rawCount;
-  if (r + rowLength > raw.length) throw decoder.rawEndsEarly(kind, row);
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const c = hiContext[j];
-    if (hiStarted[c] === 0) hi6.start(c);
-    let slot = x0 & SLOT_MASK;
-    const hiRow = c * HI6_ROW;
-    let h = hiBucket[(c << 6) + (slot >>> BUCKET_SHIFT)];
-    while (hiTable[hiRow + h + 1] >>> 16 <= slot) h++;
-    let entry = hiTable[hiRow + h];
-    x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slot -
-      (entry >>> 16);
-    if (x0 < RANS_LOWER_BOUND) {
-      if (pos > lastWord) throw decoder.endsEarly(kind, row);
-      x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
-      pos += 2;
-    }
-    hiCounts[c * HI6_ALPHABET + h]++;
-    if (--hiUntil[c] === 0) hi6.rebuild(c);
-    const exponent = h & 31;
-    const tc = TOP_CONTEXT_OF_DISTANCE[exponent - rounded[j] + DISTANCE_OFFSET];
-    if (topStarted[tc] === 0) top.start(tc);
-    slot = x1 & SLOT_MASK;
-    const topRow = tc * TOP_ROW;
-    let m2 = topBucket[(tc << 6) + (slot >>> BUCKET_SHIFT)];
-    while (topTable[topRow + m2 + 1] >>> 16 <= slot) m2++;
-    entry = topTable[topRow + m2];
-    x1 = (entry & 0xffff) * (x1 >>> RANS_PROBABILITY_BITS) + slot -
-      (entry >>> 16);
-    if (x1 < RANS_LOWER_BOUND) {
-      if (pos > lastWord) throw decoder.endsEarly(kind, row);
-      x1 = (x1 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
-      pos += 2;
-    }
-    topCounts[tc * TOP_ALPHABET + m2]++;
-    if (--topUntil[tc] === 0) top.rebuild(tc);
-    out[i] = (h << 10) | (m2 << RAW_SHIFT) | raw[r++];
-    const sign = 256 - ((h >>> 5) << 9);
-    let mm = exponent << 8;
-    let s = sign;
-    if (c !== 0) {
-      mm = mean[j];
-      mm += ((exponent << 8) - mm) >> CHANNEL_AVERAGE_SHIFT;
-      s = bias[j];
-      s += (sign - s) >> CHANNEL_AVERAGE_SHIFT;
-    }
-    mean[j] = mm;
-    bias[j] = s;
-    const rr = (mm + 128) >> 8;
-    rounded[j] = rr;
-    hiContext[j] = 1 + (rr << 2) + SIGN_BUCKET_OF_BIAS[s + 256];
-    if (swap) {
-      const swap0 = x0;
-      x0 = y0;
-      y0 = swap0;
-      const swap1 = x1;
-      x1 = y1;
-      y1 = swap1;
-    }
-  }
-  const odd = swap ? rowLength & 1 : 0;
-  states[0] = odd ? y0 : x0;
-  states[1] = odd ? y1 : x1;
-  states[2] = odd ? x0 : y0;
-  states[3] = odd ? x1 : y1;
-  decoder.pos = pos;
-  decoder.rawCount = r;
-}
-
-/** Decodes one rotated row into `out`. */
-function decodePredictedRow(
-  out: Uint16Array,
-  start: number,
-  predicted: Uint16Array,
-  rowLength: number,
-  m: PackTensorModels,
-  decoder: StreamDecoder,
-  row: number,
-): void {
-  const channels = m.channels;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const guess = predicted[j];
-    const lane = decoder.twoLanes ? 0 : 2 * (j & 1);
-    const c = ((guess >>> 10) & 31) >>> 2;
-    const symbol = decoder.symbol(m.residual, c, lane, 0, row);
-    if (symbol !== RESIDUAL_ESCAPE) {
-      out[i] = unorderedFp16((orderedFp16(guess) + symbol - 32) & 0xffff);
-      continue;
-    }
-    const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane, 0, row);
-    const t = TOP_CONTEXT_OF_DISTANCE[
-      (h & 31) - channels.roundedExponent[j] + DISTANCE_OFFSET
-    ];
-    const topBits = decoder.symbol(m.top, t, lane + 1, 0, row);
-    if (decoder.rawCount >= decoder.raw.length) {
-      throw decoder.rawEndsEarly(0, row);
-    }
-    out[i] = (h << 10) | (topBits << RAW_SHIFT) |
-      decoder.raw[decoder.rawCount++];
-  }
-}
-
 /**
  * Decodes the dumps of one block, in the order they were encoded, with the
  * same shapes and contexts. A dump that fails (a `KvbitsDataError`, or words
@@ -971,6 +607,7 @@ function decodePredictedRow(
 export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
+  #bytes = new Uint8Array(0);
 
   /**
    * A fresh block.
@@ -979,6 +616,12 @@ export class PackBlockDecoder {
    */
   constructor(arenaWords?: number) {
     this.#state = new BlockState(arenaWords);
+  }
+
+  /** Working memory of at least `length` bytes for the rANS stream. */
+  #buffer(length: number): Uint8Array {
+    if (this.#bytes.length < length) this.#bytes = new Uint8Array(length);
+    return this.#bytes;
   }
 
   /**
@@ -1092,7 +735,16 @@ export class PackBlockDecoder {
       full.set(stream.subarray(8), 16);
       stream = full;
     }
-    const decoder = new StreamDecoder(stream, streamOffset, raw, twoLanes);
+    const decoder = new RowDecoder({
+      stream,
+      offset: streamOffset,
+      raw,
+      rowLength,
+      fourLanes: !twoLanes,
+      name: STREAM,
+      empty: true,
+      buffer: (length) => this.#buffer(length),
+    });
     const k = new Uint16Array(count), v = new Uint16Array(count);
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);
@@ -1103,9 +755,18 @@ export class PackBlockDecoder {
         dictionary.copyRow(source, 0, k, start, false);
       } else if (source >= 0) {
         const predicted = state.predict(rotation!, source, first + t);
-        decodePredictedRow(k, start, predicted, rowLength, kModels, decoder, t);
+        decodePredictedRow(
+          k,
+          start,
+          predicted,
+          rowLength,
+          kModels,
+          decoder,
+          "K",
+          t,
+        );
       } else {
-        decodeCodedRow(k, start, rowLength, kModels, decoder, 0, t);
+        decodeCodedRow(k, start, rowLength, kModels, decoder, "K", t);
       }
       if (first >= 0) dictionary.copyRow(first + t, 0, k, start, true);
     }
@@ -1115,7 +776,7 @@ export class PackBlockDecoder {
       if (source >= 0) {
         dictionary.copyRow(source, 1, v, start, false);
       } else {
-        decodeCodedRow(v, start, rowLength, vModels, decoder, 1, t);
+        decodeCodedRow(v, start, rowLength, vModels, decoder, "V", t);
       }
       if (first >= 0) dictionary.copyRow(first + t, 1, v, start, true);
     }

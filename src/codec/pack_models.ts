@@ -4,10 +4,10 @@
  * coded with everything the earlier dumps of its layer taught.
  *
  * Read me first:
- * - A set is the `ctx` codec's three models (`hi6`, mantissa top, rotation
- *   residual; contexts in `ctx_model.ts`) and one running state per channel
- *   (`ChannelStates`). Nothing is reset between the dumps of a set: channel
- *   averages and counts go on (counts halve at 2^16 per context, so the models
+ * - A set is a `TensorModels` (`ctx_rows.ts`), what a `ctx` tensor is coded
+ *   with: the three models (`hi6`, mantissa top, rotation residual; contexts in
+ *   `ctx_model.ts`) and one running state per channel. Nothing is reset
+ *   between the dumps of a set: channel averages and counts go on (counts halve at 2^16 per context, so the models
  *   keep adapting over long runs).
  * - Sets are keyed by layer, not by run: the dumps of one layer of another run of
  *   the same model have the same channel statistics (measured on kv-real: keying
@@ -21,63 +21,10 @@
  * @module
  */
 
-import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
-import {
-  ChannelStates,
-  HI6_ALPHABET,
-  HI6_CONTEXTS,
-  RESIDUAL_ALPHABET,
-  RESIDUAL_CONTEXTS,
-  TOP_ALPHABET,
-  TOP_CONTEXT_NO_HISTORY,
-  TOP_CONTEXTS,
-} from "./ctx_model.ts";
+import { TensorModels } from "./ctx_rows.ts";
 
 /** Model sets kept at once (LRU): 256, about 40 MB. */
 export const MAX_MODEL_SETS = 256;
-
-/**
- * The models and channel states of one (layer, kind, shape), carried across dumps.
- *
- * @example
- * ```ts
- * import { PackTensorModels } from "./pack_models.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const models = new PackTensorModels(4);
- * assertEquals(models.channels.hi6Context.length, 4);
- * assertEquals(models.hi6.alphabet, 64);
- * ```
- */
-export class PackTensorModels {
-  /** Sign and exponent, by channel context. */
-  readonly hi6: AdaptiveFrequencies;
-  /** Top mantissa bits, by exponent distance. */
-  readonly top: AdaptiveFrequencies;
-  /** Residuals of rows predicted by rotation. */
-  readonly residual: AdaptiveFrequencies;
-  /** Running state of each channel. */
-  readonly channels: ChannelStates;
-
-  /**
-   * Fresh models for rows of `rowLength` channels.
-   *
-   * @param rowLength `kv_heads * head_dim`.
-   */
-  constructor(rowLength: number) {
-    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
-    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
-    this.top.freeze(TOP_CONTEXT_NO_HISTORY);
-    this.residual = new AdaptiveFrequencies(
-      RESIDUAL_CONTEXTS,
-      RESIDUAL_ALPHABET,
-    );
-    this.hi6.reset();
-    this.top.reset();
-    this.residual.reset();
-    this.channels = new ChannelStates(rowLength);
-  }
-}
 
 /**
  * The model sets of a block, least recently used dropped beyond
@@ -94,7 +41,7 @@ export class PackTensorModels {
  * ```
  */
 export class PackModelSets {
-  readonly #sets = new Map<string, PackTensorModels>();
+  readonly #sets = new Map<string, TensorModels>();
 
   /**
    * The set of a key, made fresh when it is new (or was dropped).
@@ -110,13 +57,13 @@ export class PackModelSets {
     kind: number,
     heads: number,
     headDim: number,
-  ): PackTensorModels {
+  ): TensorModels {
     const key = `${owner}\u0000${kind}\u0000${heads}x${headDim}`;
     let set = this.#sets.get(key);
     if (set) {
       this.#sets.delete(key);
     } else {
-      set = new PackTensorModels(heads * headDim);
+      set = new TensorModels(heads * headDim);
       if (this.#sets.size >= MAX_MODEL_SETS) {
         this.#sets.delete(this.#sets.keys().next().value!);
       }

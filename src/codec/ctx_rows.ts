@@ -1,0 +1,637 @@
+/**
+ * The row coding loops of the `ctx` context model, the one copy that both the
+ * `ctx` codec (`ctx_encoder.ts`, `ctx_decoder.ts`) and the pack coder
+ * (`pack_coder.ts`) run: a coded row (`hi6` and mantissa top per element through
+ * the channel's contexts, the low byte raw) and a row predicted by rotation
+ * (residuals, escapes coded as in a coded row), each recorded for the rANS
+ * encoder and decoded from the four rANS lanes.
+ *
+ * Read me first:
+ * - {@link TensorModels} is what a tensor's rows are coded with: the three
+ *   adaptive model sets and one running state per channel (contexts in
+ *   `ctx_model.ts`). `ctx` resets it for every tensor; the pack carries it from
+ *   dump to dump.
+ * - Lanes: a coded element puts `hi6` on lane 0 and its top bits on lane 1 (even
+ *   channels) or lanes 2 and 3 (odd channels), unless the caller puts every
+ *   channel on lanes 0 and 1 (`oddLanes` 0 when recording, `fourLanes` false when
+ *   decoding: the pack's small dumps).
+ * - Bounds when decoding: {@link RowDecoder} copies the stream into a buffer with
+ *   room for one more row of words at its end, so the hot loop shifts words in
+ *   without a bounds check; after each row the position is checked against the
+ *   stream's real end. Raw bytes are checked before each row and each escape.
+ *
+ * @module
+ */
+
+import {
+  AdaptiveFrequencies,
+  BUCKET_BITS,
+  BUCKET_SHIFT,
+  symbolInTable,
+} from "./adaptive_frequencies.ts";
+import {
+  ChannelStates,
+  HI6_ALPHABET,
+  HI6_CONTEXTS,
+  RESIDUAL_ALPHABET,
+  RESIDUAL_CONTEXTS,
+  RESIDUAL_ESCAPE,
+  residualContext,
+  residualSymbol,
+  residualWord,
+  TOP_ALPHABET,
+  TOP_CONTEXT_NO_HISTORY,
+  TOP_CONTEXTS,
+  TOP_MANTISSA_BITS,
+  topContext,
+  updateChannel,
+} from "./ctx_model.ts";
+import { KvbitsDataError } from "./errors.ts";
+import {
+  RANS_HEADER_BYTES,
+  RANS_LOWER_BOUND,
+  RANS_SLOT_MASK,
+  ransCheckEnd,
+  ransDecodeStep,
+  ransReadStates,
+  ransShiftIn,
+} from "./rans.ts";
+
+const HI6_ROW = HI6_ALPHABET + 1;
+const TOP_ROW = TOP_ALPHABET + 1;
+const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
+/** Most stream bytes one row can take: 3 symbols an element, a word each. */
+const ROW_BYTES_PER_ELEMENT = 6;
+
+/** Record bits of the lane pair of odd channels (lanes 2 and 3): bit 31. */
+export const ODD_CHANNEL_LANES: number = 1 << 31;
+/** Record bit of a mantissa-top lane (1 or 3): bit 30. */
+export const TOP_LANE: number = 1 << 30;
+
+/**
+ * The models and channel states a tensor's rows are coded with.
+ *
+ * @example Fresh models for rows of 4 channels
+ * ```ts
+ * import { TensorModels } from "./ctx_rows.ts";
+ * import { TOP_CONTEXT_NO_HISTORY } from "./ctx_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const models = new TensorModels(4);
+ * assertEquals(models.channels.hi6Context.length, 4);
+ * assertEquals([models.hi6.alphabet, models.top.frozen[TOP_CONTEXT_NO_HISTORY]], [64, 1]);
+ * ```
+ */
+export class TensorModels {
+  /** `hi6` (sign and exponent), by the channel's `hi6` context. */
+  readonly hi6: AdaptiveFrequencies;
+  /** Top mantissa bits, by the exponent's distance from the channel's mean. */
+  readonly top: AdaptiveFrequencies;
+  /** Residuals of predicted rows, by the predicted exponent / 4. */
+  readonly residual: AdaptiveFrequencies;
+  /** Running state of each channel. */
+  readonly channels: ChannelStates;
+
+  /**
+   * Fresh models for rows of `rowLength` channels.
+   *
+   * @param rowLength `kv_heads * head_dim`.
+   */
+  constructor(rowLength: number) {
+    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
+    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+    this.top.freeze(TOP_CONTEXT_NO_HISTORY);
+    this.residual = new AdaptiveFrequencies(
+      RESIDUAL_CONTEXTS,
+      RESIDUAL_ALPHABET,
+    );
+    this.channels = new ChannelStates(rowLength);
+    this.reset();
+  }
+
+  /** Forgets everything learned (start of a `ctx` tensor). */
+  reset(): void {
+    this.hi6.reset();
+    this.top.reset();
+    this.residual.reset();
+    this.channels.reset();
+  }
+}
+
+/** Where recording appends rANS records and raw bytes. */
+export interface RowOutput {
+  /** {@link ODD_CHANNEL_LANES}, or 0 to put every channel on lanes 0 and 1. */
+  oddLanes: number;
+  /** rANS records, in decoding order. */
+  readonly records: Uint32Array;
+  /** Records appended so far. */
+  recordCount: number;
+  /** Raw low bytes, in decoding order. */
+  readonly raw: Uint8Array;
+  /** Raw bytes appended so far. */
+  rawCount: number;
+}
+
+/**
+ * A fresh {@link RowOutput} (every caller makes them here, so the hot loops see
+ * one object shape).
+ *
+ * @param records Room for the records.
+ * @param raw Room for the raw bytes.
+ * @param oddLanes {@link ODD_CHANNEL_LANES}, or 0.
+ * @returns The output, empty.
+ *
+ * @example
+ * ```ts
+ * import { ODD_CHANNEL_LANES, rowOutput } from "./ctx_rows.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(rowOutput(new Uint32Array(2), new Uint8Array(1), ODD_CHANNEL_LANES).recordCount, 0);
+ * ```
+ */
+export function rowOutput(
+  records: Uint32Array,
+  raw: Uint8Array,
+  oddLanes: number,
+): RowOutput {
+  return { oddLanes, records, recordCount: 0, raw, rawCount: 0 };
+}
+
+/**
+ * Appends one symbol's record (with `laneBits` ORed in) and counts it: the slow
+ * path of predicted rows.
+ */
+function recordSymbol(
+  model: AdaptiveFrequencies,
+  context: number,
+  symbol: number,
+  laneBits: number,
+  out: RowOutput,
+): void {
+  if (model.started[context] === 0) model.start(context);
+  out.records[out.recordCount++] =
+    model.table[context * (model.alphabet + 1) + symbol] | laneBits;
+  model.observe(context, symbol);
+}
+
+/**
+ * Records one coded row: `hi6` and top per element, the low byte raw (the hot
+ * loop of every encoder).
+ *
+ * @param words The words.
+ * @param start Index of the row's first word.
+ * @param rowLength Words in the row (the models' channels).
+ * @param m The models.
+ * @param out Where to append.
+ *
+ * @example Two elements: four records, two raw bytes
+ * ```ts
+ * import { ODD_CHANNEL_LANES, recordCodedRow, rowOutput, TensorModels } from "./ctx_rows.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = rowOutput(new Uint32Array(4), new Uint8Array(2), ODD_CHANNEL_LANES);
+ * recordCodedRow(Uint16Array.of(0x3c01, 0x3c02), 0, 2, new TensorModels(2), out);
+ * assertEquals([out.recordCount, ...out.raw], [4, 1, 2]);
+ * ```
+ */
+export function recordCodedRow(
+  words: Uint16Array,
+  start: number,
+  rowLength: number,
+  m: TensorModels,
+  out: RowOutput,
+): void {
+  const { hi6, top, channels } = m;
+  const records = out.records, raw = out.raw, oddLanes = out.oddLanes;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
+  const mean = channels.meanExponent, bias = channels.signBias;
+  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  let k = out.recordCount;
+  let r = out.rawCount;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const word = words[i];
+    const h = word >>> 10;
+    const lanes = -(j & 1) & oddLanes;
+    const c = hiContext[j];
+    if (hiStarted[c] === 0) hi6.start(c);
+    records[k++] = hiTable[c * HI6_ROW + h] | lanes;
+    hiCounts[c * HI6_ALPHABET + h]++;
+    if (--hiUntil[c] === 0) hi6.rebuild(c);
+    const t = topContext(h, rounded[j]);
+    const topBits = (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1);
+    if (topStarted[t] === 0) top.start(t);
+    records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_LANE;
+    topCounts[t * TOP_ALPHABET + topBits]++;
+    if (--topUntil[t] === 0) top.rebuild(t);
+    raw[r++] = word;
+    updateChannel(mean, bias, rounded, hiContext, j, h, c);
+  }
+  out.recordCount = k;
+  out.rawCount = r;
+}
+
+/**
+ * Records one row predicted by rotation: each element's residual, and an
+ * escaped element's `hi6` and top as a coded row would (predicted rows are few:
+ * the slow path). Channel states are left as they were.
+ *
+ * @param words The words.
+ * @param start Index of the row's first word.
+ * @param predicted The row's prediction.
+ * @param rowLength Words in the row.
+ * @param m The models.
+ * @param out Where to append.
+ *
+ * @example An exact prediction: one residual record, no raw byte
+ * ```ts
+ * import { ODD_CHANNEL_LANES, recordPredictedRow, rowOutput, TensorModels } from "./ctx_rows.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = rowOutput(new Uint32Array(3), new Uint8Array(1), ODD_CHANNEL_LANES);
+ * recordPredictedRow(Uint16Array.of(0x3c00), 0, Uint16Array.of(0x3c00), 1, new TensorModels(1), out);
+ * assertEquals([out.recordCount, out.rawCount], [1, 0]);
+ * ```
+ */
+export function recordPredictedRow(
+  words: Uint16Array,
+  start: number,
+  predicted: Uint16Array,
+  rowLength: number,
+  m: TensorModels,
+  out: RowOutput,
+): void {
+  const channels = m.channels;
+  const oddLanes = out.oddLanes;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const word = words[i];
+    const guess = predicted[j];
+    const lanes = -(j & 1) & oddLanes;
+    const symbol = residualSymbol(word, guess);
+    recordSymbol(m.residual, residualContext(guess), symbol, lanes, out);
+    if (symbol !== RESIDUAL_ESCAPE) continue;
+    const h = word >>> 10;
+    recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
+    const t = topContext(h, channels.roundedExponent[j]);
+    recordSymbol(
+      m.top,
+      t,
+      (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
+      lanes | TOP_LANE,
+      out,
+    );
+    out.raw[out.rawCount++] = word;
+  }
+}
+
+/** What a {@link RowDecoder} is made from. */
+export interface RowStream {
+  /** The rANS stream (`rans.ts`); empty when nothing was coded and `empty` allows it. */
+  readonly stream: Uint8Array;
+  /** Offset of the stream in the caller's bytes, for messages. */
+  readonly offset: number;
+  /** The raw low bytes. */
+  readonly raw: Uint8Array;
+  /** Longest row that will be decoded. */
+  readonly rowLength: number;
+  /** Whether odd channels use lanes 2 and 3 (else every channel 0 and 1). */
+  readonly fourLanes: boolean;
+  /** Name of the stream in errors. */
+  readonly name: string;
+  /** Whether an empty stream means "no symbols" (else it is too short). */
+  readonly empty?: boolean;
+  /** Working memory: a buffer of at least `length` bytes, contents undefined. */
+  readonly buffer: (length: number) => Uint8Array;
+}
+
+/**
+ * The rANS decoder's state between rows, and the raw bytes.
+ *
+ * @example Nothing coded: the end check passes at once
+ * ```ts
+ * import { RowDecoder } from "./ctx_rows.ts";
+ *
+ * const stream = Uint8Array.of(0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0, 0, 0x80, 0, 0);
+ * const decoder = new RowDecoder({
+ *   stream, offset: 0, raw: new Uint8Array(0), rowLength: 1, fourLanes: true,
+ *   name: "example", buffer: (n) => new Uint8Array(n),
+ * });
+ * decoder.finish();
+ * ```
+ */
+export class RowDecoder {
+  /** The stream, then zeros for one row's words. */
+  readonly bytes: Uint8Array;
+  /** Offset of the stream in the caller's bytes, for messages. */
+  readonly offset: number;
+  /** Bytes of the stream itself. */
+  readonly length: number;
+  /** The raw low bytes. */
+  readonly raw: Uint8Array;
+  /** The four lanes' states. */
+  readonly states: Int32Array;
+  /** Whether odd channels use lanes 2 and 3. */
+  readonly fourLanes: boolean;
+  /** Name of the stream in errors. */
+  readonly name: string;
+  /** Next stream byte. */
+  pos: number = RANS_HEADER_BYTES;
+  /** Raw bytes used. */
+  rawCount = 0;
+
+  /**
+   * Reads the lanes' states and copies the stream into working memory.
+   *
+   * @param from The stream and how to read it.
+   * @throws {KvbitsDataError} When the states are impossible.
+   */
+  constructor(from: RowStream) {
+    const { stream, offset, name } = from;
+    this.offset = offset;
+    this.name = name;
+    this.length = stream.length;
+    this.raw = from.raw;
+    this.fourLanes = from.fourLanes;
+    if (stream.length === 0 && from.empty) {
+      // Reading any symbol needs a word, so any attempt ends early.
+      this.states = new Int32Array(4).fill(RANS_LOWER_BOUND);
+      this.pos = 0;
+    } else {
+      try {
+        this.states = Int32Array.from(ransReadStates(stream, name));
+      } catch (error) {
+        throw this.#located(error as KvbitsDataError);
+      }
+    }
+    const end = stream.length + ROW_BYTES_PER_ELEMENT * from.rowLength + 2;
+    this.bytes = from.buffer(end);
+    this.bytes.set(stream);
+    this.bytes.fill(0, stream.length, end);
+  }
+
+  #located(e: KvbitsDataError): KvbitsDataError {
+    return new KvbitsDataError(e.detail, {
+      stream: this.name,
+      bitOffset: 8 * this.offset + (e.bitOffset ?? 0),
+    });
+  }
+
+  /**
+   * Throws when row `row` of `tensor` read past the stream's end.
+   *
+   * @param tensor The tensor's name in messages.
+   * @param row The row.
+   * @throws {KvbitsDataError} When it did.
+   */
+  checkRow(tensor: string, row: number): void {
+    if (this.pos > this.length) {
+      throw new KvbitsDataError(
+        `rANS stream ends early in row ${row} of ${tensor}`,
+        { stream: this.name, bitOffset: 8 * (this.offset + this.length) },
+      );
+    }
+  }
+
+  /**
+   * The error of raw bytes that end in row `row` of `tensor`.
+   *
+   * @param tensor The tensor's name in messages.
+   * @param row The row.
+   * @returns The error.
+   */
+  rawEndsEarly(tensor: string, row: number): KvbitsDataError {
+    return new KvbitsDataError(
+      `raw bytes end early in row ${row} of ${tensor}`,
+      { stream: this.name },
+    );
+  }
+
+  /**
+   * Decodes one symbol of `model` in `context` on a lane (the slow path).
+   *
+   * @param model The model.
+   * @param context Its context.
+   * @param lane The lane, 0..3.
+   * @returns The symbol.
+   */
+  symbol(model: AdaptiveFrequencies, context: number, lane: number): number {
+    if (model.started[context] === 0) model.start(context);
+    const row = context * (model.alphabet + 1);
+    let x = this.states[lane];
+    const symbol = symbolInTable(
+      model.table,
+      model.bucket,
+      context,
+      row,
+      x & RANS_SLOT_MASK,
+    );
+    x = ransDecodeStep(x, model.table[row + symbol]);
+    if (x < RANS_LOWER_BOUND) {
+      x = ransShiftIn(x, this.bytes, this.pos);
+      this.pos += 2;
+    }
+    this.states[lane] = x;
+    model.observe(context, symbol);
+    return symbol;
+  }
+
+  /**
+   * The end check: states back at 2^15, every stream and raw byte used.
+   *
+   * @throws {KvbitsDataError} When they are not.
+   */
+  finish(): void {
+    if (this.rawCount !== this.raw.length) {
+      throw new KvbitsDataError(
+        `${
+          this.raw.length - this.rawCount
+        } raw bytes left after the last element`,
+        { stream: this.name },
+      );
+    }
+    try {
+      ransCheckEnd(this.states, this.pos, this.length, this.name);
+    } catch (error) {
+      throw this.#located(error as KvbitsDataError);
+    }
+  }
+}
+
+/**
+ * Decodes one coded row into `out` (the hot loop of every decoder), then checks
+ * the stream's end.
+ *
+ * @param out The words.
+ * @param start Index of the row's first word.
+ * @param rowLength Words in the row.
+ * @param m The models, as the encoder had them.
+ * @param decoder The stream.
+ * @param tensor The tensor's name in messages.
+ * @param row The row, for messages.
+ * @throws {KvbitsDataError} When the stream or the raw bytes end early.
+ *
+ * @example Round trip of one row
+ * ```ts
+ * import { ransEncode } from "./rans.ts";
+ * import { decodeCodedRow, ODD_CHANNEL_LANES, recordCodedRow, RowDecoder, rowOutput, TensorModels } from "./ctx_rows.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const words = Uint16Array.of(0x3c01, 0xbc02, 0x0003);
+ * const out = rowOutput(new Uint32Array(6), new Uint8Array(3), ODD_CHANNEL_LANES);
+ * recordCodedRow(words, 0, 3, new TensorModels(3), out);
+ * const decoder = new RowDecoder({
+ *   stream: ransEncode(out.records, out.recordCount), offset: 0, raw: out.raw, rowLength: 3,
+ *   fourLanes: true, name: "example", buffer: (n) => new Uint8Array(n),
+ * });
+ * const decoded = new Uint16Array(3);
+ * decodeCodedRow(decoded, 0, 3, new TensorModels(3), decoder, "K", 0);
+ * decoder.finish();
+ * assertEquals(decoded, words);
+ * ```
+ */
+export function decodeCodedRow(
+  out: Uint16Array,
+  start: number,
+  rowLength: number,
+  m: TensorModels,
+  decoder: RowDecoder,
+  tensor: string,
+  row: number,
+): void {
+  const { hi6, top, channels } = m;
+  const bytes = decoder.bytes, raw = decoder.raw, states = decoder.states;
+  const hiTable = hi6.table, hiCounts = hi6.counts;
+  const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
+  const hiBucket = hi6.bucket;
+  const topTable = top.table, topCounts = top.counts;
+  const topUntil = top.untilRebuild, topStarted = top.started;
+  const topBucket = top.bucket;
+  const mean = channels.meanExponent, bias = channels.signBias;
+  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  const swap = decoder.fourLanes;
+  // Lanes of the even channel (x0, x1) and of the odd one (y0, y1), swapped
+  // after every element when odd channels have their own.
+  let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
+  let pos = decoder.pos;
+  let r = decoder.rawCount;
+  if (r + rowLength > raw.length) throw decoder.rawEndsEarly(tensor, row);
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    // hi6 on the channel pair's first lane (x0).
+    const c = hiContext[j];
+    if (hiStarted[c] === 0) hi6.start(c);
+    const hiRow = c * HI6_ROW;
+    // The search of symbolInTable, written out: called here it costs this loop
+    // 5% (measured on kv-real), the most inlining pressure of any step.
+    const slot0 = x0 & RANS_SLOT_MASK;
+    let h = hiBucket[(c << BUCKET_BITS) + (slot0 >>> BUCKET_SHIFT)];
+    while (hiTable[hiRow + h + 1] >>> 16 <= slot0) h++;
+    x0 = ransDecodeStep(x0, hiTable[hiRow + h]);
+    if (x0 < RANS_LOWER_BOUND) {
+      x0 = ransShiftIn(x0, bytes, pos);
+      pos += 2;
+    }
+    hiCounts[c * HI6_ALPHABET + h]++;
+    if (--hiUntil[c] === 0) hi6.rebuild(c);
+    // Mantissa top on the pair's second lane (x1).
+    const t = topContext(h, rounded[j]);
+    if (topStarted[t] === 0) top.start(t);
+    const topRow = t * TOP_ROW;
+    const slot1 = x1 & RANS_SLOT_MASK;
+    let b = topBucket[(t << BUCKET_BITS) + (slot1 >>> BUCKET_SHIFT)];
+    while (topTable[topRow + b + 1] >>> 16 <= slot1) b++;
+    x1 = ransDecodeStep(x1, topTable[topRow + b]);
+    if (x1 < RANS_LOWER_BOUND) {
+      x1 = ransShiftIn(x1, bytes, pos);
+      pos += 2;
+    }
+    topCounts[t * TOP_ALPHABET + b]++;
+    if (--topUntil[t] === 0) top.rebuild(t);
+    out[i] = (h << 10) | (b << RAW_SHIFT) | raw[r++];
+    updateChannel(mean, bias, rounded, hiContext, j, h, c);
+    if (swap) {
+      const swap0 = x0;
+      x0 = y0;
+      y0 = swap0;
+      const swap1 = x1;
+      x1 = y1;
+      y1 = swap1;
+    }
+  }
+  // After an odd number of swaps x holds the odd channel's lanes.
+  const odd = swap ? rowLength & 1 : 0;
+  states[0] = odd ? y0 : x0;
+  states[1] = odd ? y1 : x1;
+  states[2] = odd ? x0 : y0;
+  states[3] = odd ? x1 : y1;
+  decoder.pos = pos;
+  decoder.rawCount = r;
+  decoder.checkRow(tensor, row);
+}
+
+/**
+ * Decodes one row predicted by rotation into `out`: each element's residual,
+ * and an escaped element's `hi6`, top and raw byte; then checks the stream's
+ * end.
+ *
+ * @param out The words.
+ * @param start Index of the row's first word.
+ * @param predicted The row's prediction.
+ * @param rowLength Words in the row.
+ * @param m The models.
+ * @param decoder The stream.
+ * @param tensor The tensor's name in messages.
+ * @param row The row, for messages.
+ * @throws {KvbitsDataError} When the stream or the raw bytes end early.
+ *
+ * @example Round trip of a row one FP16 step off its prediction
+ * ```ts
+ * import { ransEncode } from "./rans.ts";
+ * import { decodePredictedRow, ODD_CHANNEL_LANES, recordPredictedRow, RowDecoder, rowOutput, TensorModels } from "./ctx_rows.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const words = Uint16Array.of(0x3c01, 0x4400), predicted = Uint16Array.of(0x3c00, 0x3c00);
+ * const out = rowOutput(new Uint32Array(6), new Uint8Array(2), ODD_CHANNEL_LANES);
+ * recordPredictedRow(words, 0, predicted, 2, new TensorModels(2), out);
+ * const decoder = new RowDecoder({
+ *   stream: ransEncode(out.records, out.recordCount), offset: 0, raw: out.raw.subarray(0, out.rawCount),
+ *   rowLength: 2, fourLanes: true, name: "example", buffer: (n) => new Uint8Array(n),
+ * });
+ * const decoded = new Uint16Array(2);
+ * decodePredictedRow(decoded, 0, predicted, 2, new TensorModels(2), decoder, "K", 0);
+ * decoder.finish();
+ * assertEquals(decoded, words);
+ * ```
+ */
+export function decodePredictedRow(
+  out: Uint16Array,
+  start: number,
+  predicted: Uint16Array,
+  rowLength: number,
+  m: TensorModels,
+  decoder: RowDecoder,
+  tensor: string,
+  row: number,
+): void {
+  const channels = m.channels;
+  const fourLanes = decoder.fourLanes;
+  for (let j = 0, i = start; j < rowLength; j++, i++) {
+    const guess = predicted[j];
+    const lane = fourLanes ? 2 * (j & 1) : 0;
+    const symbol = decoder.symbol(m.residual, residualContext(guess), lane);
+    if (symbol !== RESIDUAL_ESCAPE) {
+      out[i] = residualWord(guess, symbol);
+      continue;
+    }
+    const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane);
+    const t = topContext(h, channels.roundedExponent[j]);
+    const topBits = decoder.symbol(m.top, t, lane + 1);
+    if (decoder.rawCount >= decoder.raw.length) {
+      throw decoder.rawEndsEarly(tensor, row);
+    }
+    out[i] = (h << 10) | (topBits << RAW_SHIFT) |
+      decoder.raw[decoder.rawCount++];
+  }
+  decoder.checkRow(tensor, row);
+}
