@@ -94,7 +94,9 @@ interface BenchState {
  * }
  * ```
  */
-export function benchRowOf(codec: Codec, mode: CodebookMode): BenchRow {
+export function benchRowOf(layout: Codec, mode: CodebookMode): BenchRow {
+  // A row codes its dumps one after another: one working memory for all.
+  const codec = layout.withScratch?.() ?? layout;
   const shared = mode === "global" ? codec.sharedFile : undefined;
   const sharedBytesOf = (dumps: readonly BenchDump[]) => {
     if (!shared) return undefined;

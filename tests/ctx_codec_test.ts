@@ -326,3 +326,78 @@ Deno.test("a payload whose shape asks for more rows than it has bytes is refused
     "tensor 0 has 3 elements",
   );
 });
+
+Deno.test("ctx chunks: every chunk size round-trips, models go on across chunks, predicted rows find sources in earlier chunks", () => {
+  const { k, v, shape } = ropeDump("half", 10000, 10);
+  const whole = roundTrip([k, v], shape);
+  const rowLength = shape.heads * shape.headDim;
+  for (let chunkBits = 4; chunkBits <= 14; chunkBits++) {
+    const options = { chunkBits };
+    const payload = ctxEncode([k, v], shape, options);
+    assertEquals(ctxDecode(payload, 2, shape, options), [k, v], `${chunkBits}`);
+    // A chunk of fewer elements than a row holds one row.
+    const rowsPerChunk = Math.max(1, Math.floor(2 ** chunkBits / rowLength));
+    const chunks = Math.ceil(2 * shape.tokens / rowsPerChunk);
+    // Each chunk costs its stream's states, its lengths and the end of its
+    // last words, not what the models learned.
+    assert(
+      payload.length <= whole.length + 24 * (chunks - 1),
+      `${chunkBits}: ${payload.length} bytes, ${whole.length} in one chunk`,
+    );
+  }
+  // The default chunk (2^18 elements) holds this dump whole: the same bytes.
+  assertEquals(ctxEncode([k, v], shape, { chunkBits: 18 }), whole);
+  assertEquals(
+    ctxEncode([k, v], shape, { chunkBits: 12 }).length > whole.length,
+    true,
+  );
+});
+
+Deno.test("ctx chunks: a chunk size outside 2^4..2^30 is a RangeError both ways", () => {
+  const shape = { tokens: 2, heads: 1, headDim: 2 };
+  const words = Uint16Array.of(1, 2, 3, 4);
+  const payload = ctxEncode([words], shape);
+  for (const chunkBits of [3, 31, 4.5, NaN]) {
+    assertThrows(
+      () => ctxEncode([words], shape, { chunkBits }),
+      RangeError,
+      "chunks of 2^",
+    );
+    assertThrows(
+      () => ctxDecode(payload, 1, shape, { chunkBits }),
+      RangeError,
+      "chunks of 2^",
+    );
+  }
+});
+
+Deno.test("ctx chunks: every truncation of a payload of many chunks is a data error, and corruption never another exception", () => {
+  const { k, v } = ropeDump("interleaved", 10000, 11);
+  const shape = { tokens: 24, heads: 2, headDim: 16 };
+  const rows = shape.tokens * shape.heads * shape.headDim;
+  const tensors = [k.slice(0, rows), v.slice(0, rows)];
+  const options = { chunkBits: 7 }; // 4 rows a chunk: 12 chunks
+  const payload = ctxEncode(tensors, shape, options);
+  assertEquals(ctxDecode(payload, 2, shape, options), tensors);
+  for (let length = 0; length < payload.length; length++) {
+    assertThrows(
+      () => ctxDecode(payload.subarray(0, length), 2, shape, options),
+      KvbitsDataError,
+      undefined,
+      `length ${length}`,
+    );
+  }
+  const random = seededRandom(12);
+  let errors = 0;
+  for (let trial = 0; trial < 1000; trial++) {
+    const bytes = payload.slice();
+    bytes[Math.floor(random() * bytes.length)] ^= 1 << Math.floor(random() * 8);
+    try {
+      ctxDecode(bytes, 2, shape, options);
+    } catch (error) {
+      assertInstanceOf(error, KvbitsDataError);
+      errors++;
+    }
+  }
+  assertGreater(errors, 500);
+});

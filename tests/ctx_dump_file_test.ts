@@ -155,10 +155,11 @@ Deno.test("a .kvc file is refused by name when it is of another version or model
   const { bytes } = encodeCtxDumpFile(dump);
   const cases: [number, number, string][] = [
     [0, 0x4a, "not a kvbits ctx file"],
-    [3, 2, "format version 2; this kvbits reads version 1"],
+    [3, 3, "format version 3; this kvbits reads versions 1 and 2"],
     [4, 14, "rANS probability bits is 14; this kvbits decodes 12"],
     [5, 4, "channel average shift is 4; this kvbits decodes 3"],
     [6, 3, "top mantissa bits is 3; this kvbits decodes 2"],
+    [7, 17, "chunk size (log2 of elements) is 17; this kvbits decodes 18"],
   ];
   for (const [offset, value, message] of cases) {
     const copy = bytes.slice();

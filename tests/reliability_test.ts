@@ -654,14 +654,15 @@ Deno.test({
       const bytes = await Deno.readFile(
         join(dir, "small-ctx/l0/meta_t0_0.kvc"),
       );
-      assertEquals([...bytes.subarray(7, 10)], [0, 1, 1]); // tokens, heads, head_dim
+      // Format version 2: the shape follows 4 model parameter bytes.
+      assertEquals([...bytes.subarray(8, 11)], [0, 1, 1]); // tokens, heads, head_dim
       const varint32768 = [0x80, 0x80, 0x02];
       const crafted = new Uint8Array([
-        ...bytes.subarray(0, 7),
+        ...bytes.subarray(0, 8),
         0,
         ...varint32768,
         ...varint32768,
-        ...bytes.subarray(10),
+        ...bytes.subarray(11),
       ]);
       await Deno.mkdir(join(dir, "crafted/l0"), { recursive: true });
       await Deno.writeFile(join(dir, "crafted/l0/meta_t0_0.kvc"), crafted);

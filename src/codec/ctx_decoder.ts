@@ -1,9 +1,11 @@
 /**
- * The decoder of the `ctx` codec: reads the plans, then takes each element's
- * symbols from the four rANS lanes with the same models, in the same order, as
- * the encoder recorded them. Layout and invariants: `ctx_codec.ts`.
+ * The decoder of the `ctx` codec: reads the plans, then, chunk by chunk, takes
+ * each element's symbols from the four rANS lanes with the same models, in the
+ * same order, as the encoder recorded them. Layout and invariants:
+ * `ctx_codec.ts`; bounds: `ctx_rows.ts`.
  *
- * Bounds: see `ctx_rows.ts`.
+ * Memory: beyond the payload and the tensors, one chunk's stream (copied, with
+ * room for one row's words).
  *
  * @module
  */
@@ -11,40 +13,52 @@
 import { ByteReader } from "./byte_io.ts";
 import { readPlan } from "./ctx_header.ts";
 import {
+  CTX_CHUNK_BITS,
+  CTX_CHUNK_BITS_RANGE,
+  CTX_PAYLOAD_VERSION,
+  ctxChunks,
+  ctxElements,
+  predictRow,
+  type TensorCoding,
+  tensorCodings,
+  type TensorPlan,
+  type TensorShape,
+} from "./ctx_plan.ts";
+import {
   decodeCodedRow,
   decodePredictedRow,
   RowDecoder,
   type TensorModels,
 } from "./ctx_rows.ts";
-import {
-  ctxElements,
-  outputBounds,
-  predictedRows,
-  predictRow,
-  rotationOf,
-  type TensorPlan,
-  type TensorShape,
-} from "./ctx_plan.ts";
 import { type CtxOptions, CtxScratch } from "./ctx_scratch.ts";
 
 const STREAM = "ctx payload";
 
-/** Decodes one tensor's rows. */
-function decodeTensor(
+/** Options of the `ctx` decoder. */
+export interface CtxDecodeOptions extends CtxOptions {
+  /**
+   * The payload's version: 2 (the default, what `ctxEncode` writes) or 1 (one
+   * stream for the whole payload, as `.kvc` files of format version 1 hold).
+   */
+  readonly version?: 1 | 2;
+  /** log2 of a chunk's elements in a version 2 payload, as the encoder was given (default 18). */
+  readonly chunkBits?: number;
+}
+
+/** Decodes rows `from` to `to` of one tensor into `out`. */
+function decodeRows(
   out: Uint16Array,
-  plan: TensorPlan,
-  predictedFrom: Int32Array | undefined,
+  coding: TensorCoding,
   shape: TensorShape,
   models: TensorModels,
   decoder: RowDecoder,
-  tensor: number,
+  name: string,
+  from: number,
+  to: number,
 ): void {
-  models.reset();
   const rowLength = shape.heads * shape.headDim;
-  const rotation = rotationOf(plan, shape);
-  const references = plan.references;
-  const name = `tensor ${tensor}`;
-  for (let row = 0; row < references.length; row++) {
+  const { references, predictedFrom, rotation } = coding;
+  for (let row = from; row < to; row++) {
     const reference = references[row];
     const start = row * rowLength;
     if (reference >= 0) {
@@ -79,11 +93,11 @@ function decodeTensor(
  * @param payload Bytes from `ctxEncode`.
  * @param tensorCount Number of tensors it holds (2 for K and V).
  * @param shape Their shape.
- * @param options Working memory to reuse.
+ * @param options Working memory to reuse; the payload's version.
  * @returns The tensors, in encoding order.
  * @throws {KvbitsDataError} When the payload is corrupt, truncated, or does not
  * match the shape (stream `ctx payload`, with the bit offset).
- * @throws {RangeError} When the shape is invalid.
+ * @throws {RangeError} When the shape or the chunk size is invalid.
  *
  * @example A truncated payload is a data error
  * ```ts
@@ -100,15 +114,27 @@ export function ctxDecode(
   payload: Uint8Array,
   tensorCount: number,
   shape: TensorShape,
-  options: CtxOptions = {},
+  options: CtxDecodeOptions = {},
 ): Uint16Array[] {
   const { rowLength, count } = ctxElements(shape);
+  const version = options.version ?? CTX_PAYLOAD_VERSION;
   const reader = new ByteReader(payload, STREAM);
+  const bits = version === 1 ? Infinity : options.chunkBits ?? CTX_CHUNK_BITS;
+  const [minBits, maxBits] = CTX_CHUNK_BITS_RANGE;
+  if (
+    version !== 1 &&
+    !(Number.isInteger(bits) && bits >= minBits && bits <= maxBits)
+  ) {
+    throw new RangeError(
+      `Cannot ctx-decode with chunks of 2^${bits} elements: ${minBits}..${maxBits} are supported`,
+    );
+  }
   // Every row costs a byte or more (a raw byte per element, a list entry, or a
   // residual symbol), so this bounds what the repeat lists below allocate.
-  if (tensorCount > 0 && shape.tokens > payload.length) {
+  const { tokens } = shape;
+  if (tensorCount > 0 && tokens > payload.length) {
     throw reader.error(
-      `${shape.tokens} rows cannot fit in ${payload.length} bytes`,
+      `${tokens} rows cannot fit in ${payload.length} bytes`,
       0,
     );
   }
@@ -116,38 +142,61 @@ export function ctxDecode(
   for (let t = 0; t < tensorCount; t++) {
     plans.push(readPlan(reader, shape, t, tensorCount));
   }
-  const stream = reader.sized("rANS stream");
-  const streamOffset = reader.offset - stream.length;
-  const { raw: rawBound } = outputBounds(plans, rowLength);
-  if (reader.remaining > rawBound) {
-    throw reader.error(
-      `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${rawBound}`,
-    );
-  }
-  const raw = reader.bytes(reader.remaining);
+  const codings = tensorCodings(plans, shape);
+  const names = plans.map((_, t) => `tensor ${t}`);
+  const rows = tensorCount * tokens;
+  const { rowsPerChunk, chunks } = ctxChunks(rows, rowLength, bits);
   const tensors = plans.map(() => new Uint16Array(count));
   const scratch = options.scratch ?? new CtxScratch();
-  const decoder = new RowDecoder({
-    stream,
-    offset: streamOffset,
-    raw,
-    rowLength,
-    fourLanes: true,
-    name: STREAM,
-    buffer: (length) => scratch.bytes(length),
-  });
   const models = scratch.models(rowLength);
-  plans.forEach((plan, index) => {
-    decodeTensor(
-      tensors[index],
-      plan,
-      predictedRows(plan, plans),
-      shape,
-      models,
-      decoder,
-      index,
-    );
-  });
-  decoder.finish();
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const first = chunk * rowsPerChunk;
+    const end = Math.min(rows, first + rowsPerChunk);
+    // Raw bytes: one an element of each row that is not a reference, at most.
+    let rawBound = 0;
+    for (let g = first; g < end; g++) {
+      const tensor = Math.floor(g / tokens);
+      if (plans[tensor].references[g - tensor * tokens] < 0) {
+        rawBound += rowLength;
+      }
+    }
+    const stream = reader.sized("rANS stream");
+    const offset = reader.offset - stream.length;
+    let rawLength = reader.remaining;
+    if (chunk < chunks - 1) {
+      rawLength = reader.varintAtMost(rawBound, `raw bytes of chunk ${chunk}`);
+    } else if (rawLength > rawBound) {
+      throw reader.error(
+        `${rawLength} raw bytes follow the rANS stream, the shape allows ${rawBound}`,
+      );
+    }
+    const decoder = new RowDecoder({
+      stream,
+      offset,
+      raw: reader.bytes(rawLength),
+      rowLength,
+      fourLanes: true,
+      name: STREAM,
+      buffer: (length) => scratch.bytes(length),
+    });
+    for (let g = first; g < end;) {
+      const tensor = Math.floor(g / tokens);
+      const row = g - tensor * tokens;
+      const to = Math.min(tokens, row + end - g);
+      if (row === 0) models.reset();
+      decodeRows(
+        tensors[tensor],
+        codings[tensor],
+        shape,
+        models,
+        decoder,
+        names[tensor],
+        row,
+        to,
+      );
+      g += to - row;
+    }
+    decoder.finish();
+  }
   return tensors;
 }

@@ -32,6 +32,48 @@ export interface TensorShape {
 /** Largest tensor the codec handles: 2^30 elements (2 GiB of FP16). */
 export const CTX_MAX_ELEMENTS = 2 ** 30;
 
+/**
+ * Payload version the encoder writes: 2, chunked. Version 1 (one rANS stream for
+ * the whole payload, no chunk byte) is still decoded.
+ */
+export const CTX_PAYLOAD_VERSION = 2;
+/** Elements of a chunk (log2) the encoder uses by default: 2^18. */
+export const CTX_CHUNK_BITS = 18;
+/** Smallest and largest chunk size (log2) a version 2 payload may give. */
+export const CTX_CHUNK_BITS_RANGE: readonly [number, number] = [4, 30];
+
+/**
+ * The rows of each chunk of a payload: the rows of all its tensors, taken in
+ * coding order (every row of the first tensor, then of the next), are cut into
+ * chunks of `max(1, floor(2^bits / rowLength))` rows, each coded with its own
+ * rANS stream and raw bytes. At least one chunk, even for no rows.
+ *
+ * @param rows Rows of all tensors, `tensorCount * tokens`.
+ * @param rowLength Elements per row.
+ * @param bits log2 of the chunk's elements; `Infinity` for one chunk (version 1).
+ * @returns Rows per chunk and the number of chunks.
+ *
+ * @example Two tensors of 3 rows of 4: chunks of 2^3 elements are 2 rows
+ * ```ts
+ * import { ctxChunks } from "./ctx_plan.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(ctxChunks(6, 4, 3), { rowsPerChunk: 2, chunks: 3 });
+ * assertEquals(ctxChunks(0, 4, 3), { rowsPerChunk: 2, chunks: 1 });
+ * assertEquals(ctxChunks(6, 4, Infinity).chunks, 1);
+ * ```
+ */
+export function ctxChunks(
+  rows: number,
+  rowLength: number,
+  bits: number,
+): { rowsPerChunk: number; chunks: number } {
+  const rowsPerChunk = bits === Infinity
+    ? Math.max(1, rows)
+    : Math.max(1, Math.floor(2 ** bits / Math.max(1, rowLength)));
+  return { rowsPerChunk, chunks: Math.max(1, Math.ceil(rows / rowsPerChunk)) };
+}
+
 /** Rows the encoder predicts to choose a rotation (or none). */
 const ROTARY_TRIAL_ROWS = 8;
 
@@ -330,6 +372,46 @@ export function predictedRows(
   if (plan.pairing === 0) return undefined;
   const source = plans[plan.source].references;
   return source.map((from, row) => plan.references[row] < 0 ? from : -1);
+}
+
+/** How one tensor's rows are coded, as the coding loops use it. */
+export interface TensorCoding {
+  /** Per row: the earlier row it repeats, or -1. */
+  readonly references: Int32Array;
+  /** Per row: the row it is predicted from by {@link TensorCoding.rotation}, or -1. */
+  readonly predictedFrom: Int32Array | undefined;
+  /** The rotation of its predicted rows, with its scratch; undefined when none. */
+  readonly rotation: Rotation | undefined;
+}
+
+/**
+ * The coding of every tensor of a payload, from the plans.
+ *
+ * @param plans The plans of all tensors.
+ * @param shape The shape.
+ * @returns One coding per tensor.
+ *
+ * @example
+ * ```ts
+ * import { tensorCodings } from "./ctx_plan.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const v = { references: Int32Array.of(-1, 0), pairing: 0 as const, source: 0, base: 0 };
+ * const k = { references: Int32Array.of(-1, -1), pairing: 1 as const, source: 1, base: 10000 };
+ * const [kCoding, vCoding] = tensorCodings([k, v], { tokens: 2, heads: 1, headDim: 2 });
+ * assertEquals([...kCoding.predictedFrom!], [-1, 0]);
+ * assertEquals(vCoding.rotation, undefined);
+ * ```
+ */
+export function tensorCodings(
+  plans: readonly TensorPlan[],
+  shape: TensorShape,
+): TensorCoding[] {
+  return plans.map((plan) => ({
+    references: plan.references,
+    predictedFrom: predictedRows(plan, plans),
+    rotation: rotationOf(plan, shape),
+  }));
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 
 import { ByteWriter } from "./byte_io.ts";
-import { recordTensor } from "./ctx_encoder.ts";
+import { recordRows } from "./ctx_encoder.ts";
 import { ODD_CHANNEL_LANES, rowOutput } from "./ctx_rows.ts";
 import { writePlan } from "./ctx_header.ts";
 import {
@@ -15,6 +15,7 @@ import {
   outputBounds,
   planTensors,
   predictedRows,
+  tensorCodings,
   type TensorShape,
 } from "./ctx_plan.ts";
 import { type CtxOptions, CtxScratch } from "./ctx_scratch.ts";
@@ -76,6 +77,7 @@ export function ctxPlaneBits(
     cost[f] = RANS_PROBABILITY_BITS - Math.log2(f);
   }
   const models = scratch.models(rowLength);
+  const codings = tensorCodings(plans, shape);
   return tensors.map((tensor, index) => {
     const plan = plans[index];
     const predicted = predictedRows(plan, plans);
@@ -85,14 +87,8 @@ export function ctxPlaneBits(
       new Uint8Array(bounds.raw),
       ODD_CHANNEL_LANES,
     );
-    recordTensor(
-      tensor,
-      plan,
-      predicted,
-      shape,
-      models,
-      out,
-    );
+    models.reset();
+    recordRows(tensor, codings[index], shape, models, out, 0, shape.tokens);
     // Walk the records in the order the rows produced them.
     let hi6 = 0, mantissaTop = 0, residuals = 0;
     let repeatedRows = 0, predictedCount = 0;

@@ -18,11 +18,12 @@
  * | offset | size | field |
  * | ---: | ---: | --- |
  * | 0 | 3 | magic `KVC` (`4b 56 43`) |
- * | 3 | 1 | format version, 1 |
+ * | 3 | 1 | format version, 2 (1 is still read) |
  * | 4 | 1 | model: rANS probability bits, 12 |
  * | 5 | 1 | model: channel average shift, 3 |
  * | 6 | 1 | model: modelled top mantissa bits, 2 |
- * | 7 | var | `seq_len` (tokens) |
+ * | 7 | 1 | model: log2 of a chunk's elements, 18 (version 2 only) |
+ * | 8 | var | `seq_len` (tokens) |
  * | | var | `kv_heads` |
  * | | var | `head_dim` |
  * | | 4 | CRC-32 of K |
@@ -30,7 +31,11 @@
  * | | 4 | CRC-32 of the meta text (UTF-8) |
  * | | var | meta section length `m` |
  * | | m | meta section (`compact_meta.ts`) |
- * | | rest | payload: K then V (`ctx_codec.ts`) |
+ * | | rest | payload: K then V (`ctx_codec.ts`), of the same version |
+ *
+ * Version 2 codes the payload in chunks (so that coding a large dump holds one
+ * chunk's working memory, not the whole payload's) and records their size; a
+ * version 1 file (no chunk size byte, a payload of one chunk) is still read.
  *
  * @module
  */
@@ -38,11 +43,15 @@
 import { ByteReader, ByteWriter } from "../codec/byte_io.ts";
 import { crc32 } from "../codec/crc32.ts";
 import {
+  CTX_CHUNK_BITS,
   CTX_MAX_ELEMENTS,
   ctxDecode,
   ctxEncode,
+  ctxEncodedBound,
+  ctxEncodeInto,
   type CtxPlaneBits,
   ctxPlaneBits,
+  CtxScratch,
   type TensorShape,
 } from "../codec/ctx_codec.ts";
 import {
@@ -68,8 +77,8 @@ import { splitPayload } from "./payload_split.ts";
 export const CTX_FILE_EXTENSION = ".kvc";
 /** The first three bytes of every `ctx` file: `KVC`. */
 export const CTX_MAGIC: readonly number[] = [0x4b, 0x56, 0x43];
-/** Format version this kvbits writes and reads. */
-export const CTX_FORMAT_VERSION = 1;
+/** Format version this kvbits writes; it reads this one and 1. */
+export const CTX_FORMAT_VERSION = 2;
 /** One encoded dump: the `.kvc` file's bytes and how they split. */
 export interface EncodedDumpFile {
   /** The whole file. */
@@ -85,18 +94,23 @@ const MODEL_PARAMETERS = [
   RANS_PROBABILITY_BITS,
   CHANNEL_AVERAGE_SHIFT,
   TOP_MANTISSA_BITS,
+  CTX_CHUNK_BITS,
 ] as const;
 const TEXT_ENCODER = new TextEncoder();
 const MODEL_PARAMETER_NAMES = [
   "rANS probability bits",
   "channel average shift",
   "top mantissa bits",
+  "chunk size (log2 of elements)",
 ];
+/** Model parameters of a version 1 file: all but the chunk size. */
+const VERSION_1_PARAMETERS = 3;
 
 /**
  * Encodes one dump into the bytes of its `.kvc` file.
  *
  * @param dump The dump's meta and tensors.
+ * @param scratch Working memory to reuse (one per thread).
  * @returns The file, and how many of its bytes are header and meta.
  * @throws {RangeError} When K or V do not have the element count of the meta shape.
  *
@@ -113,7 +127,10 @@ const MODEL_PARAMETER_NAMES = [
  * assertEquals([back.inputText, back.k, back.v], [metaText, k, v]);
  * ```
  */
-export function encodeCtxDumpFile(dump: DumpToEncode): EncodedDumpFile {
+export function encodeCtxDumpFile(
+  dump: DumpToEncode,
+  scratch?: CtxScratch,
+): EncodedDumpFile {
   const { meta, k, v } = dump;
   const shape = {
     tokens: meta.seqLen,
@@ -138,8 +155,11 @@ export function encodeCtxDumpFile(dump: DumpToEncode): EncodedDumpFile {
     metaName: dump.metaName,
     ...shape,
   });
-  const payload = ctxEncode([k, v], shape);
-  const writer = new ByteWriter(64 + metaSection.length + payload.length);
+  // Room for the largest payload: the pages a smaller one leaves unwritten cost
+  // no memory, and the file is never copied to grow.
+  const writer = new ByteWriter(
+    64 + metaSection.length + ctxEncodedBound(2, shape),
+  );
   for (const byte of CTX_MAGIC) writer.byte(byte);
   writer.byte(CTX_FORMAT_VERSION);
   for (const parameter of MODEL_PARAMETERS) writer.byte(parameter);
@@ -152,16 +172,17 @@ export function encodeCtxDumpFile(dump: DumpToEncode): EncodedDumpFile {
   writer.varint(metaSection.length);
   writer.bytes(metaSection);
   const metaBytes = writer.length;
-  writer.bytes(payload);
+  ctxEncodeInto(writer, [k, v], shape, { scratch });
   return {
     bytes: writer.finish(),
     metaBytes,
-    payloadBytes: payload.length,
+    payloadBytes: writer.length - metaBytes,
   };
 }
 
 /** The header and meta of a `.kvc` file, checked, and where its payload starts. */
 interface CtxHeader {
+  readonly version: 1 | 2;
   readonly tokens: number;
   readonly heads: number;
   readonly headDim: number;
@@ -183,13 +204,16 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
     }
   }
   const version = reader.byte();
-  if (version !== CTX_FORMAT_VERSION) {
+  if (version !== 1 && version !== CTX_FORMAT_VERSION) {
     throw reader.error(
-      `format version ${version}; this kvbits reads version ${CTX_FORMAT_VERSION}`,
+      `format version ${version}; this kvbits reads versions 1 and ${CTX_FORMAT_VERSION}`,
       3,
     );
   }
-  MODEL_PARAMETERS.forEach((expected, index) => {
+  const parameters = version === 1
+    ? MODEL_PARAMETERS.slice(0, VERSION_1_PARAMETERS)
+    : MODEL_PARAMETERS;
+  parameters.forEach((expected, index) => {
     const value = reader.byte();
     if (value !== expected) {
       throw reader.error(
@@ -269,6 +293,7 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
     );
   }
   return {
+    version,
     tokens,
     heads,
     headDim,
@@ -287,6 +312,7 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
  * @param bytes The file's bytes.
  * @param metaName The input meta name its file name gives (`meta_t0_128` for
  * `meta_t0_128.kvc`); the meta predictions use it.
+ * @param scratch Working memory to reuse (one per thread).
  * @returns The meta, its text, K and V, and the size of each part.
  * @throws {KvbitsDataError} When the file is not a `ctx` file of this version, is
  * corrupt or truncated, or a restored part fails its checksum.
@@ -308,15 +334,23 @@ function readHeader(bytes: Uint8Array, metaName: string): CtxHeader {
 export function decodeCtxDumpFile(
   bytes: Uint8Array,
   metaName: string,
+  scratch?: CtxScratch,
 ): DecodedDump {
-  return decodePayload(bytes, readHeader(bytes, metaName));
+  return decodePayload(bytes, readHeader(bytes, metaName), scratch);
 }
 
-function decodePayload(bytes: Uint8Array, header: CtxHeader): DecodedDump {
+function decodePayload(
+  bytes: Uint8Array,
+  header: CtxHeader,
+  scratch: CtxScratch | undefined,
+): DecodedDump {
   const payload = bytes.subarray(header.payloadOffset);
   let k: Uint16Array, v: Uint16Array;
   try {
-    [k, v] = ctxDecode(payload, 2, header);
+    [k, v] = ctxDecode(payload, 2, header, {
+      version: header.version,
+      scratch,
+    });
   } catch (error) {
     if (!(error instanceof KvbitsDataError)) throw error;
     throw new KvbitsDataError(error.detail, {
@@ -388,6 +422,91 @@ function benchPlaneBits(bits: CtxPlaneBits): PlaneBits {
   };
 }
 
+/** The `ctx` layout, keeping `scratch` from one call to the next when given. */
+function ctxLayoutWith(scratch: CtxScratch | undefined): Layout<undefined> {
+  return {
+    name: "ctx",
+    title: "Context-model rANS",
+    layout: "kvbits_ctx",
+    codebookModes: ["per-dump"],
+    metaKind: "headers and meta",
+    modelsUsed() {
+      return { codebook: null, description: "adaptive models" };
+    },
+    markerFileName(metaName) {
+      return `${metaName}${CTX_FILE_EXTENSION}`;
+    },
+    metaNameOfMarker(fileName) {
+      return META_NAME_OF_FILE.exec(fileName)?.[1];
+    },
+    encodeDump(dump) {
+      const file = encodeCtxDumpFile(dump, scratch);
+      return {
+        files: [{
+          name: `${dump.metaName}${CTX_FILE_EXTENSION}`,
+          bytes: file.bytes,
+        }],
+        streamBytes: file.payloadBytes,
+        metaBytes: file.metaBytes,
+      };
+    },
+    openDump(metaName, marker) {
+      const header = readHeader(marker, metaName);
+      return {
+        input: header.input,
+        companions: [],
+        needsShared: false,
+        decode: () => decodePayload(marker, header, scratch),
+        measure() {
+          const decoded = decodePayload(marker, header, scratch);
+          const [k, v] = ctxPlaneBits(
+            [decoded.k, decoded.v],
+            shapeOf(header.input),
+            { scratch },
+          );
+          const planes = { k: tensorPlaneBits(k), v: tensorPlaneBits(v) };
+          return {
+            input: header.input,
+            numElements: decoded.k.length,
+            ...splitPayload(decoded.streamBytes, planes.k, planes.v),
+            metaBytes: decoded.metaBytes,
+            planes,
+          };
+        },
+      };
+    },
+    // The file is written whole and renamed into place: one that exists is
+    // complete, and ctx has no codebook to differ in.
+    existingDumpDifference: () => undefined,
+    withScratch: () => ctxLayoutWith(new CtxScratch()),
+    encodeWords(dump) {
+      const coded = ctxEncode([dump.k, dump.v], shapeOf(dump.meta), {
+        scratch,
+      });
+      return {
+        bytes: coded.length,
+        coded: { coded, shape: shapeOf(dump.meta) },
+      };
+    },
+    decodeWords(coded, into) {
+      const { coded: payload, shape } = coded as {
+        coded: Uint8Array;
+        shape: TensorShape;
+      };
+      // The decoder makes its own arrays: copied out, as a caller would use them.
+      const [k, v] = ctxDecode(payload, 2, shape, { scratch });
+      into.k.set(k);
+      into.v.set(v);
+    },
+    planeBits(dump) {
+      const [k, v] = ctxPlaneBits([dump.k, dump.v], shapeOf(dump.meta), {
+        scratch,
+      });
+      return { k: benchPlaneBits(k), v: benchPlaneBits(v) };
+    },
+  };
+}
+
 /**
  * The `ctx` layout: `--codec ctx`, one file `<meta name>.kvc` per dump, which is
  * its own marker; no shared file (its models adapt as it codes).
@@ -400,77 +519,7 @@ function benchPlaneBits(bits: CtxPlaneBits): PlaneBits {
  * assertEquals(ctxLayout.markerFileName("meta_t0_128"), "meta_t0_128.kvc");
  * assertEquals(ctxLayout.metaNameOfMarker("meta_t0_128.kvc"), "meta_t0_128");
  * assertEquals(ctxLayout.metaNameOfMarker("meta_t0_128.json"), undefined);
+ * assertEquals(ctxLayout.withScratch!().name, "ctx");
  * ```
  */
-export const ctxLayout: Layout<undefined> = {
-  name: "ctx",
-  title: "Context-model rANS",
-  layout: "kvbits_ctx",
-  codebookModes: ["per-dump"],
-  metaKind: "headers and meta",
-  modelsUsed() {
-    return { codebook: null, description: "adaptive models" };
-  },
-  markerFileName(metaName) {
-    return `${metaName}${CTX_FILE_EXTENSION}`;
-  },
-  metaNameOfMarker(fileName) {
-    return META_NAME_OF_FILE.exec(fileName)?.[1];
-  },
-  encodeDump(dump) {
-    const file = encodeCtxDumpFile(dump);
-    return {
-      files: [{
-        name: `${dump.metaName}${CTX_FILE_EXTENSION}`,
-        bytes: file.bytes,
-      }],
-      streamBytes: file.payloadBytes,
-      metaBytes: file.metaBytes,
-    };
-  },
-  openDump(metaName, marker) {
-    const header = readHeader(marker, metaName);
-    return {
-      input: header.input,
-      companions: [],
-      needsShared: false,
-      decode: () => decodePayload(marker, header),
-      measure() {
-        const decoded = decodePayload(marker, header);
-        const [k, v] = ctxPlaneBits(
-          [decoded.k, decoded.v],
-          shapeOf(header.input),
-        );
-        const planes = { k: tensorPlaneBits(k), v: tensorPlaneBits(v) };
-        return {
-          input: header.input,
-          numElements: decoded.k.length,
-          ...splitPayload(decoded.streamBytes, planes.k, planes.v),
-          metaBytes: decoded.metaBytes,
-          planes,
-        };
-      },
-    };
-  },
-  // The file is written whole and renamed into place: one that exists is
-  // complete, and ctx has no codebook to differ in.
-  existingDumpDifference: () => undefined,
-  encodeWords(dump) {
-    const coded = ctxEncode([dump.k, dump.v], shapeOf(dump.meta));
-    return { bytes: coded.length, coded: { coded, shape: shapeOf(dump.meta) } };
-  },
-  decodeWords(coded, into) {
-    const { coded: payload, shape } = coded as {
-      coded: Uint8Array;
-      shape: TensorShape;
-    };
-    // The decoder makes its own arrays: copied out, as a caller would use them.
-    const [k, v] = ctxDecode(payload, 2, shape);
-    into.k.set(k);
-    into.v.set(v);
-  },
-  planeBits(dump) {
-    const [k, v] = ctxPlaneBits([dump.k, dump.v], shapeOf(dump.meta));
-    return { k: benchPlaneBits(k), v: benchPlaneBits(v) };
-  },
-};
+export const ctxLayout: Layout<undefined> = ctxLayoutWith(undefined);

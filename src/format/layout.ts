@@ -296,6 +296,12 @@ export interface Layout<Shared = unknown> {
     shared?: Shared,
   ): ExistingDumpDifference | undefined;
   /**
+   * A layout like this one that keeps its working memory from one call to the
+   * next, for one thread (a job's lane, a bench row): coding many small dumps
+   * then allocates nothing per dump. Absent when the layout keeps none.
+   */
+  withScratch?(): Layout<Shared>;
+  /**
    * The coding core alone, as `deno task bench` times it: K and V coded with no
    * checksum, meta or file. `bytes` is what the coded data occupies.
    */

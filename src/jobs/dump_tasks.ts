@@ -271,7 +271,8 @@ interface DecodeState {
 function codecOfSetUp(name: string): Codec {
   const codec = codecNamed(name);
   if (!codec) throw new Error(`Cannot set up a lane: no codec ${name}`);
-  return codec;
+  // One lane codes its dumps one after another: one working memory for all.
+  return codec.withScratch?.() ?? codec;
 }
 
 /** The shared file a set-up carries, opened by its codec. */
