@@ -267,12 +267,19 @@ export function readSmallTreeFile(
   limit: number,
 ): Uint8Array | undefined {
   const full = join(root, path);
+  let larger = false;
   try {
-    if (Deno.statSync(full).size > limit) return undefined;
+    // One stat: the size is checked by the read, before anything is read.
+    return readFileSync(full, undefined, (size) => {
+      if (size > limit) {
+        larger = true;
+        throw new RangeError("larger than the limit");
+      }
+    });
   } catch (error) {
+    if (larger) return undefined;
     throw fileErrorOf(full, error);
   }
-  return readTreeFile(root, path);
 }
 
 /**

@@ -51,7 +51,10 @@ interface Job {
  *
  * const pool = packWorkerPool(2);
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
- * const dump = (t: number) => ({ kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin` });
+ * const dump = (t: number) => ({
+ *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin`,
+ *   metaBytes: Deno.readFileSync(`${root}/layer_5/meta_t${t}_${t + 1}.json`),
+ * });
  * try {
  *   const blocks = await Promise.all([[dump(384)], [dump(385), dump(386)], [dump(387)]].map((items) => pool.run({ kind: "encode", root, items })));
  *   assertEquals(blocks.map((block) => "body" in block && block.dumps), [1, 2, 1]);
