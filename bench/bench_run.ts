@@ -98,7 +98,7 @@ export interface BenchOptions {
 
 /** The pack's figures. */
 export interface PackFigures {
-  /** The coder in memory, one thread, the corpus in one block. */
+  /** The coder in memory, one thread, the corpus cut into the pack's blocks. */
   readonly coder: PackCoderFigures;
   /** Why the pack file figures are missing, when they are. */
   readonly skipped?: string;

@@ -283,7 +283,7 @@ function packLines(report: BenchReport): string[] {
     out.push(
       "",
       "Coder in memory, one thread, codec work only (no file, CRC or framing); the pack coder codes the",
-      "corpus in one block in the pack's order (run, layer, seq_start), carrying models and the row dictionary:",
+      `corpus in the pack's order (run, layer, seq_start), cut into blocks as the pack cuts it (${pack.coder.blocks} here), carrying models and the row dictionary:`,
       "",
       ...columns(["coder", "KV ratio", "encode MB/s", "decode MB/s"], [
         [

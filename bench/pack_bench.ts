@@ -13,8 +13,11 @@ import {
   PackBlockEncoder,
   type PackDumpContext,
 } from "../src/codec/pack_coder.ts";
+import { PACK_BLOCK_BYTES } from "../src/jobs/pack_encode_job.ts";
 import type { BenchDump } from "./bench_corpus.ts";
 import { bestOf, type Timing, timingOf } from "./timing.ts";
+
+const TEXT_ENCODER = new TextEncoder();
 
 /** The repository, where deno.json is. */
 const ROOT = fromFileUrl(new URL("../", import.meta.url));
@@ -69,6 +72,8 @@ export function packOrder(
 
 /** The pack coder's figures in memory. */
 export interface PackCoderFigures {
+  /** Blocks the corpus was cut into. */
+  readonly blocks: number;
   /** Bytes of the coded dumps. */
   readonly codedBytes: number;
   /** Encode times. */
@@ -82,12 +87,14 @@ export interface PackCoderFigures {
 }
 
 /**
- * Times the pack coder on the corpus in one block, one thread: codec work only
- * (no file, CRC, table or framing).
+ * Times the pack coder on the corpus cut into blocks as a pack cuts it (a block
+ * ends once it holds `blockBytes` of meta and tensor bytes, a fresh coder per
+ * block), one thread: codec work only (no file, CRC, table or framing).
  *
  * @param dumps The corpus.
  * @param bytes Its K and V bytes.
  * @param runs Timed runs after a warm-up.
+ * @param blockBytes Input bytes after which a block ends (the pack's default).
  * @returns The figures.
  * @throws {Error} When a dump does not decode to its words.
  *
@@ -100,12 +107,14 @@ export interface PackCoderFigures {
  * const corpus = await loadCorpus(new URL("../fixtures/kv-sample", import.meta.url).pathname);
  * const figures = measurePackCoder(corpus.dumps, corpus.bytes, 1);
  * assertEquals(figures.codedBytes > 0 && figures.codedBytes < corpus.bytes, true);
+ * assertEquals(measurePackCoder(corpus.dumps, corpus.bytes, 1, 64 << 10).blocks, 4);
  * ```
  */
 export function measurePackCoder(
   dumps: readonly BenchDump[],
   bytes: number,
   runs: number,
+  blockBytes: number = PACK_BLOCK_BYTES,
 ): PackCoderFigures {
   const ordered = packOrder(dumps);
   const shapeOf = (dump: BenchDump) => ({
@@ -113,20 +122,38 @@ export function measurePackCoder(
     heads: dump.meta.kvHeads,
     headDim: dump.meta.headDim,
   });
+  // The block of each dump, by the plan's rule (`pack_plan.ts`).
+  const blockOf: number[] = [];
+  let block = 0, inBlock = 0;
+  for (const { dump } of ordered) {
+    blockOf.push(block);
+    inBlock += TEXT_ENCODER.encode(dump.metaText).length + 2 * dump.k.length +
+      2 * dump.v.length;
+    if (inBlock >= blockBytes) {
+      block++;
+      inBlock = 0;
+    }
+  }
   const encodeAll = () => {
-    const encoder = new PackBlockEncoder();
-    return ordered.map(({ dump, context }) =>
-      encoder.encodeDump(shapeOf(dump), dump.k, dump.v, context)
-    );
+    let encoder = new PackBlockEncoder();
+    return ordered.map(({ dump, context }, i) => {
+      if (i > 0 && blockOf[i] !== blockOf[i - 1]) {
+        encoder = new PackBlockEncoder();
+      }
+      return encoder.encodeDump(shapeOf(dump), dump.k, dump.v, context);
+    });
   };
   const encode = bestOf(runs, encodeAll);
   const coded = encodeAll();
   let decoded: { k: Uint16Array; v: Uint16Array }[] = [];
   const decode = bestOf(runs, () => {
-    const decoder = new PackBlockDecoder();
-    decoded = ordered.map(({ dump, context }, i) =>
-      decoder.decodeDump(coded[i], shapeOf(dump), context)
-    );
+    let decoder = new PackBlockDecoder();
+    decoded = ordered.map(({ dump, context }, i) => {
+      if (i > 0 && blockOf[i] !== blockOf[i - 1]) {
+        decoder = new PackBlockDecoder();
+      }
+      return decoder.decodeDump(coded[i], shapeOf(dump), context);
+    });
   });
   ordered.forEach(({ dump }, i) => {
     const same = (a: Uint16Array, b: Uint16Array) =>
@@ -138,6 +165,7 @@ export function measurePackCoder(
     }
   });
   return {
+    blocks: ordered.length === 0 ? 0 : blockOf[blockOf.length - 1] + 1,
     codedBytes: coded.reduce((sum, part) => sum + part.length, 0),
     encode,
     decode,

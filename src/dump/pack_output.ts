@@ -15,6 +15,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
+import { pauseIfRequested } from "./crash_test_hook.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { syncFolderSync, TEMPORARY_FILE_MARK } from "./write_file_atomic.ts";
 
@@ -80,6 +81,10 @@ export function openPackOutput(
   }
   const open = file;
   let done = false;
+  // Writes so far, for the crash tests' hook: write n pauses after the nth
+  // write ("temp"); the commit is one more write, paused before the rename
+  // ("temp") and after it ("renamed").
+  let writes = 0;
   return {
     name: path,
     // deno-lint-ignore require-await -- one shape for files and streams
@@ -92,6 +97,7 @@ export function openPackOutput(
       } catch (error) {
         throw fileErrorOf(path, error);
       }
+      pauseIfRequested(++writes, "temp", temporary);
     },
     // deno-lint-ignore require-await -- one shape for files and streams
     async commit() {
@@ -99,7 +105,9 @@ export function openPackOutput(
         if (durable) open.syncDataSync();
         open.close();
         done = true;
+        pauseIfRequested(++writes, "temp", temporary);
         Deno.renameSync(temporary, path);
+        pauseIfRequested(writes, "renamed", path);
         if (durable) syncFolderSync(folder);
       } catch (error) {
         throw fileErrorOf(path, error);

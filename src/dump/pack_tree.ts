@@ -11,12 +11,13 @@
  * @module
  */
 
-import { join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
 import { readFileSync, reusedFileReader } from "./read_file.ts";
 import {
   TEMPORARY_FILE_MARK,
+  temporaryNameOf,
   writeFileAtomicSync,
 } from "./write_file_atomic.ts";
 
@@ -267,12 +268,19 @@ export function readSmallTreeFile(
   limit: number,
 ): Uint8Array | undefined {
   const full = join(root, path);
+  let larger = false;
   try {
-    if (Deno.statSync(full).size > limit) return undefined;
+    // One stat: the size is checked by the read, before anything is read.
+    return readFileSync(full, undefined, (size) => {
+      if (size > limit) {
+        larger = true;
+        throw new RangeError("larger than the limit");
+      }
+    });
   } catch (error) {
+    if (larger) return undefined;
     throw fileErrorOf(full, error);
   }
-  return readTreeFile(root, path);
 }
 
 /**
@@ -330,6 +338,126 @@ export function writeTreeFile(
   const full = join(root, path);
   try {
     writeFileAtomicSync(full, bytes, options);
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+}
+
+/**
+ * Writes a new file of a tree, never replacing one: written under a temporary
+ * name, then linked to its name (which fails, atomically, when something is
+ * there already, even if another thread put it there a moment ago), then the
+ * temporary name is removed. Makes missing folders.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param bytes Its content.
+ * @param options `durable`: flush before the link; `folders`: folders known to
+ * exist (filled as folders are made, to be flushed by the caller).
+ * @returns False, writing nothing, when the path exists.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { createTreeFile } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * const options = { durable: false, folders: new Set<string>() };
+ * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("b"), options), true);
+ * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("c"), options), false);
+ * assertEquals(await Deno.readTextFile(`${root}/a/b.txt`), "b");
+ * assertEquals([...Deno.readDirSync(`${root}/a`)].length, 1);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function createTreeFile(
+  root: string,
+  path: string,
+  bytes: Uint8Array,
+  options: { readonly durable: boolean; readonly folders: Set<string> },
+): boolean {
+  const full = join(root, path);
+  const folder = dirname(full);
+  let temporary = "";
+  try {
+    if (!options.folders.has(folder)) {
+      Deno.mkdirSync(folder, { recursive: true });
+      // The folder and its parents up to the root exist now; all are flushed
+      // by the caller (a new folder's name is in its parent).
+      for (
+        let known = folder;
+        !options.folders.has(known);
+        known = dirname(known)
+      ) {
+        options.folders.add(known);
+        if (known === join(root, ".") || dirname(known) === known) break;
+      }
+    }
+    let file: Deno.FsFile | undefined;
+    while (file === undefined) {
+      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
+      temporary = join(folder, temporaryNameOf(basename(full), id));
+      try {
+        file = Deno.openSync(temporary, { write: true, createNew: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        written += file.writeSync(bytes.subarray(written));
+      }
+      if (options.durable) file.syncDataSync();
+    } finally {
+      file.close();
+    }
+    try {
+      Deno.linkSync(temporary, full);
+    } catch (error) {
+      if (error instanceof Deno.errors.AlreadyExists) return false;
+      throw error;
+    } finally {
+      Deno.removeSync(temporary);
+    }
+    return true;
+  } catch (error) {
+    if (temporary !== "") {
+      try {
+        Deno.removeSync(temporary);
+      } catch {
+        // Removed already, or never made.
+      }
+    }
+    options.folders.delete(folder);
+    throw fileErrorOf(full, error);
+  }
+}
+
+/**
+ * Removes a file of a tree (one this process wrote).
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { removeTreeFile } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "x");
+ * removeTreeFile(root, "x");
+ * assertEquals([...Deno.readDirSync(root)], []);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function removeTreeFile(root: string, path: string): void {
+  const full = join(root, path);
+  try {
+    Deno.removeSync(full);
   } catch (error) {
     throw fileErrorOf(full, error);
   }

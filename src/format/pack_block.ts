@@ -89,6 +89,7 @@ export class PackBlockBuilder {
   #inputBytes = 0;
   #tableBytes = 0;
   #encoder = new PackBlockEncoder();
+  #lastSection: Uint8Array | undefined;
 
   /** Bytes of the files added so far (what the block restores). */
   get inputBytes(): number {
@@ -169,11 +170,29 @@ export class PackBlockBuilder {
       kind: "dump",
       path,
       shape,
-      metaSection: metaSectionOf(path, dump.text, shape),
+      metaSection: this.#metaSection(path, dump.text, shape),
       codedBytes: coded.length,
       crc: crc32(v, crc32(k, crc32(metaBytes))),
     }, coded);
     return true;
+  }
+
+  /**
+   * The meta section of a dump: the previous dump's when it restores this
+   * meta's text exactly (a run's metas differ in what the section predicts
+   * from the file name and shape, so their sections are often the same
+   * bytes), else a new one.
+   */
+  #metaSection(path: string, text: string, shape: PackDumpShape): Uint8Array {
+    const last = this.#lastSection;
+    if (last !== undefined) {
+      try {
+        if (metaTextOf(last, path, shape) === text) return last;
+      } catch {
+        // Not this meta's: a new section below.
+      }
+    }
+    return this.#lastSection = metaSectionOf(path, text, shape);
   }
 
   /**

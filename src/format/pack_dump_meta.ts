@@ -66,8 +66,7 @@ export function packDumpMetaOf(
   } catch {
     return "not UTF-8";
   }
-  const back = TEXT_ENCODER.encode(text);
-  if (back.length !== bytes.length || back.some((b, i) => b !== bytes[i])) {
+  if (!encodesBack(text, bytes)) {
     return "its text does not encode back to its bytes";
   }
   let meta: DumpMeta;
@@ -101,6 +100,19 @@ export function packDumpMetaOf(
   };
 }
 
+/** Whether `text` encodes to `bytes` (always so when they are ASCII). */
+function encodesBack(text: string, bytes: Uint8Array): boolean {
+  let ascii = 0;
+  for (let i = 0; i < bytes.length; i++) ascii |= bytes[i];
+  if (ascii < 0x80) return true;
+  const back = TEXT_ENCODER.encode(text);
+  if (back.length !== bytes.length) return false;
+  for (let i = 0; i < back.length; i++) {
+    if (back[i] !== bytes[i]) return false;
+  }
+  return true;
+}
+
 function metaNameOf(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1).replace(/\.json$/, "");
 }
@@ -129,18 +141,9 @@ export function metaSectionOf(
   text: string,
   shape: PackDumpShape,
 ): Uint8Array {
-  const context = { metaName: metaNameOf(path), ...shape };
-  const compact = encodeCompactMeta(text, context);
-  try {
-    if (decodeCompactMeta(compact, context) === text) return compact;
-  } catch {
-    // Not restorable this way: stored verbatim below.
-  }
-  const utf8 = TEXT_ENCODER.encode(text);
-  const section = new Uint8Array(1 + utf8.length);
-  section[0] = MODE_TEXT;
-  section.set(utf8, 1);
-  return section;
+  // The compact encoder decodes its record and keeps it only when that gives
+  // the text back; otherwise it returns the text verbatim (mode 0).
+  return encodeCompactMeta(text, { metaName: metaNameOf(path), ...shape });
 }
 
 /**

@@ -39,8 +39,10 @@ export interface CodedBlock {
  * import { encodeBlock } from "./pack_block_task.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const block = encodeBlock("fixtures/kv-sample/llama6L-kjv-ruth", [{
+ * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
+ * const block = encodeBlock(root, [{
  *   kind: "dump", path: "layer_5/meta_t384_385.json", kPath: "layer_5/k_t384_385.bin", vPath: "layer_5/v_t384_385.bin",
+ *   metaBytes: await Deno.readFile(`${root}/layer_5/meta_t384_385.json`),
  * }, { kind: "folder", path: "empty" }]);
  * assertEquals([block.dumps, block.folders, block.tensorBytes, block.body.entries], [1, 1, 512, 2]);
  * ```
@@ -63,8 +65,7 @@ export function encodeBlock(
       files++;
       continue;
     }
-    const { path, kPath, vPath } = item;
-    const metaBytes = readTreeFile(root, path);
+    const { path, kPath, vPath, metaBytes } = item;
     const dump = packDumpMetaOf(path, metaBytes);
     const k = read(kPath, "k");
     const v = read(vPath, "v");
@@ -76,8 +77,7 @@ export function encodeBlock(
       tensorBytes += k.length + v.length;
       continue;
     }
-    // Tensors of another size than the meta says (or a meta changed since the
-    // plan): kept as they are.
+    // Tensors of another size than the meta says: kept as they are.
     builder.addFile(kPath, k.slice());
     builder.addFile(vPath, v.slice());
     builder.addFile(path, metaBytes);

@@ -7,9 +7,9 @@
  * - Every regular file and empty folder of the tree is planned exactly once. A
  *   `meta_*.json` that reads as a dump (`packDumpMetaOf`) whose two tensor files
  *   are in its folder and not claimed by another dump of that folder becomes a
- *   dump item (its three files); every other file is a file item. The coder
- *   reads a dump's meta again and stores its files as files if it no longer is
- *   one.
+ *   dump item (its three files, with the meta's bytes: each meta is read once,
+ *   here); every other file is a file item. The coder stores a dump's files as
+ *   files when its tensors no longer have the meta's size.
  * - Order: the walk visits folders depth first in name order. At a folder F it
  *   lists F's subfolders (the layer folders when F is a run folder), and plans
  *   their non-dump files and empty folders, then their dumps sorted by
@@ -51,6 +51,8 @@ export type PlannedItem =
     readonly kPath: string;
     /** V's path. */
     readonly vPath: string;
+    /** The meta file's bytes, as the plan read them (the pack stores these). */
+    readonly metaBytes: Uint8Array;
   };
 
 /** Entries the walk met that a pack cannot hold. */
@@ -192,7 +194,7 @@ function* folderFiles(
     const seqStart = meta.fields.seq_start;
     found.push(Object.assign(
       [
-        { kind: "dump", path, kPath, vPath },
+        { kind: "dump", path, kPath, vPath, metaBytes },
         metaBytes.length + 4 * meta.seqLen * meta.kvHeads * meta.headDim,
       ] as Sized,
       {

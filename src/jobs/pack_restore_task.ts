@@ -8,9 +8,10 @@
  */
 
 import {
+  createTreeFile,
   makeTreeFolder,
   readTreeFile,
-  treePathExists,
+  removeTreeFile,
   writeTreeFile,
 } from "../dump/pack_tree.ts";
 import { syncFolderSync } from "../dump/write_file_atomic.ts";
@@ -110,24 +111,8 @@ export function restoreBlock(
       if (target.kind === "write") {
         if (restored.entry.kind === "folder") {
           makeTreeFolder(target.outDir, path);
-        } else if (
-          !target.overwrite &&
-          restored.files.some((file) =>
-            treePathExists(target.outDir, file.path)
-          )
-        ) {
-          const existing = restored.files.find((file) =>
-            treePathExists(target.outDir, file.path)
-          )!;
-          problem =
-            `${existing.path} exists in the output folder (--overwrite replaces it)`;
         } else {
-          for (const file of restored.files) {
-            writeTreeFile(target.outDir, file.path, file.bytes, {
-              durable: target.durable,
-              folders,
-            });
-          }
+          problem = writeFiles(target, restored.files, folders);
         }
       } else if (target.origDumpDir !== undefined) {
         problem = compareWithOriginals(target.origDumpDir, restored.files);
@@ -154,6 +139,37 @@ export function restoreBlock(
     for (const folder of folders) syncFolderSync(folder);
   }
   return result;
+}
+
+/**
+ * Writes an entry's files in order (a dump's meta last). Without overwrite, none
+ * replaces a file: when one is there already (written before this block, or
+ * by a block restored at the same time), the entry's files written so far are
+ * removed and the problem returned. No listing or check per file is needed:
+ * the link that names each file fails when its name is taken.
+ */
+function writeFiles(
+  target: RestoreTarget & { kind: "write" },
+  files: readonly { path: string; bytes: Uint8Array }[],
+  folders: Set<string>,
+): string | undefined {
+  const options = { durable: target.durable, folders };
+  if (target.overwrite) {
+    for (const file of files) {
+      writeTreeFile(target.outDir, file.path, file.bytes, options);
+    }
+    return undefined;
+  }
+  for (let n = 0; n < files.length; n++) {
+    if (createTreeFile(target.outDir, files[n].path, files[n].bytes, options)) {
+      continue;
+    }
+    for (let m = 0; m < n; m++) removeTreeFile(target.outDir, files[m].path);
+    return `${
+      files[n].path
+    } exists in the output folder (--overwrite replaces it)`;
+  }
+  return undefined;
 }
 
 function compareWithOriginals(

@@ -51,7 +51,10 @@ interface Job {
  *
  * const pool = packWorkerPool(2);
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
- * const dump = (t: number) => ({ kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin` });
+ * const dump = (t: number) => ({
+ *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin`,
+ *   metaBytes: Deno.readFileSync(`${root}/layer_5/meta_t${t}_${t + 1}.json`),
+ * });
  * try {
  *   const blocks = await Promise.all([[dump(384)], [dump(385), dump(386)], [dump(387)]].map((items) => pool.run({ kind: "encode", root, items })));
  *   assertEquals(blocks.map((block) => "body" in block && block.dumps), [1, 2, 1]);
@@ -71,23 +74,38 @@ export function packWorkerPool(
       close: () => {},
     };
   }
-  const waiting: Job[] = [];
-  const idle: Worker[] = [];
-  const busy = new Map<Worker, Job>();
   const workers: Worker[] = [];
+  const waiting: Job[] = [];
+  // Each worker's jobs, in the order it was sent them: the one it works on,
+  // and the next, queued in its inbox so that it never waits for this thread
+  // (busy coding a block of its own) to hand it more.
+  const sent = new Map<Worker, Job[]>();
   let nextId = 0;
   let threadIdle = true;
-  const dispatch = () => {
-    while (idle.length > 0 && waiting.length > 0) {
-      const worker = idle.pop()!;
-      const job = waiting.shift()!;
-      busy.set(worker, job);
-      const payload = job.request.kind === "restore"
-        ? [job.request.payload.buffer as ArrayBuffer]
-        : [];
-      worker.postMessage({ id: job.id, request: job.request }, payload);
+  const send = (worker: Worker, job: Job) => {
+    sent.get(worker)!.push(job);
+    const payload = job.request.kind === "restore"
+      ? [job.request.payload.buffer as ArrayBuffer]
+      : [];
+    worker.postMessage({ id: job.id, request: job.request }, payload);
+  };
+  const leastBusy = (limit: number): Worker | undefined => {
+    let best: Worker | undefined;
+    for (const [worker, jobs] of sent) {
+      if (
+        jobs.length < limit &&
+        (best === undefined || jobs.length < sent.get(best)!.length)
+      ) {
+        best = worker;
+      }
     }
-    while (waiting.length > 0 && idle.length === 0 && threadIdle) {
+    return best;
+  };
+  const dispatch = () => {
+    for (let worker; waiting.length > 0 && (worker = leastBusy(1));) {
+      send(worker, waiting.shift()!);
+    }
+    if (waiting.length > 0 && threadIdle) {
       // This thread's lane: after the current task yields, so that replies
       // and writes go on meanwhile.
       threadIdle = false;
@@ -102,31 +120,32 @@ export function packWorkerPool(
         dispatch();
       }, 0);
     }
+    for (let worker; waiting.length > 0 && (worker = leastBusy(2));) {
+      send(worker, waiting.shift()!);
+    }
   };
   for (let i = 1; i < jobs; i++) {
     const worker = new Worker(module, { type: "module" });
     worker.onmessage = (event) => {
       const { reply, error } = event.data;
-      const job = busy.get(worker)!;
-      busy.delete(worker);
-      idle.push(worker);
+      const job = sent.get(worker)!.shift()!;
       if (error !== undefined) job.reject(new KvbitsJobError(error));
       else job.resolve(reply);
       dispatch();
     };
     worker.onerror = (event) => {
       // A worker that cannot run (say, its module is not there, as in a
-      // bundle) is dropped; its block goes back to the queue for the other
+      // bundle) is dropped; its blocks go back to the queue for the other
       // lanes, this thread's included.
       event.preventDefault();
-      const job = busy.get(worker);
-      busy.delete(worker);
+      const jobs = sent.get(worker) ?? [];
+      sent.delete(worker);
       worker.terminate();
-      if (job !== undefined) waiting.unshift(job);
+      waiting.unshift(...jobs);
       dispatch();
     };
     workers.push(worker);
-    idle.push(worker);
+    sent.set(worker, []);
   }
   return {
     width: jobs,
