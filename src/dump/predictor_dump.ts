@@ -21,6 +21,7 @@ import {
 } from "../format/dump_meta.ts";
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
 import { utf8Text } from "../format/json_fields.ts";
+import type { PackPredictorLookup } from "../format/predictor_lookup.ts";
 import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 import { pathExistsSync } from "./path_exists.ts";
 import { readFileSync } from "./read_file.ts";
@@ -65,6 +66,32 @@ export function checkPredictorFolder(folder: string): void {
   }
   if (!Deno.statSync(folder).isDirectory) {
     throw new KvbitsFileError(folder, "predictor folder is not a folder");
+  }
+}
+
+/**
+ * Whether a predictor folder holds a dump's counterpart (its meta file).
+ *
+ * @param folder The predictor folder.
+ * @param metaPath The dump's meta file, relative to its dump folder.
+ * @returns True when the meta file is there.
+ * @throws {KvbitsFileError} When its place cannot be examined.
+ *
+ * @example
+ * ```ts
+ * import { predictorDumpExists } from "./predictor_dump.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(predictorDumpExists("fixtures/predictor-sample/int8", "llama6L-kjv-ruth/layer_5/meta_t384_385.json"), true);
+ * assertEquals(predictorDumpExists("fixtures/predictor-sample/int8", "llama6L-kjv-ruth/layer_9/meta_t384_385.json"), false);
+ * ```
+ */
+export function predictorDumpExists(folder: string, metaPath: string): boolean {
+  const path = join(folder, metaPath);
+  try {
+    return pathExistsSync(path);
+  } catch (error) {
+    throw fileErrorOf(path, error);
   }
 }
 
@@ -137,4 +164,38 @@ export function readPredictorDump(
   const k = read(predictorMeta.kFile);
   const v = read(predictorMeta.vFile);
   return { k: k.words, v: v.words, kPath: k.path, vPath: v.path };
+}
+
+/**
+ * A pack decoder's lookup of predictor dumps in a predictor folder
+ * ({@link readPredictorDump} at the dump's path; a missing one is an error that
+ * names the file, since the pack says the dump was coded against it).
+ *
+ * @param folder The predictor folder.
+ * @returns The lookup.
+ *
+ * @example
+ * ```ts
+ * import { predictorFolderLookup } from "./predictor_dump.ts";
+ * import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const path = "llama6L-kjv-ruth/layer_5/meta_t384_385.json";
+ * const dump = packDumpMetaOf(path, Deno.readFileSync(`fixtures/kv-sample/${path}`));
+ * if (typeof dump === "string") throw new Error(dump);
+ * const lookup = predictorFolderLookup("fixtures/predictor-sample/int8");
+ * assertEquals(lookup(path, dump)?.vPath, `fixtures/predictor-sample/int8/llama6L-kjv-ruth/layer_5/v_t384_385.bin`);
+ * ```
+ */
+export function predictorFolderLookup(folder: string): PackPredictorLookup {
+  return (path, dump) => {
+    const found = readPredictorDump(folder, path, dump.meta);
+    if (found === undefined) {
+      throw new KvbitsFileError(
+        join(folder, path),
+        "not in the predictor folder (the pack coded this dump against it)",
+      );
+    }
+    return found;
+  };
 }
