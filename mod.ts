@@ -76,6 +76,7 @@ export {
   type PackedFile,
 } from "./src/format/pack_bytes.ts";
 export type {
+  PackDumpFiles,
   PackPredictor,
   PackPredictorLookup,
 } from "./src/format/predictor_lookup.ts";

@@ -13,16 +13,29 @@
  * @module
  */
 
-import type { PredictorTensors } from "../codec/predicted_dump_coder.ts";
 import { KvbitsPredictorMismatchError } from "../codec/predicted_dump_coder.ts";
-import type { PackDumpMeta } from "./pack_dump_meta.ts";
+import type { DumpMeta } from "./dump_meta.ts";
 
 /** A predictor dump's tensors, and their files when they came from files. */
-export interface PackPredictor extends PredictorTensors {
+export interface PackPredictor {
+  /** K's FP16 words. */
+  readonly k: Uint16Array;
+  /** V's FP16 words. */
+  readonly v: Uint16Array;
   /** K's file, for messages. */
   readonly kPath?: string;
   /** V's file, for messages. */
   readonly vPath?: string;
+}
+
+/** What a lookup learns of a dump: its meta and the paths of its tensors. */
+export interface PackDumpFiles {
+  /** What its meta file says (the shape the predictor must have). */
+  readonly meta: DumpMeta;
+  /** K's path in the tree. */
+  readonly kPath: string;
+  /** V's path in the tree. */
+  readonly vPath: string;
 }
 
 /**
@@ -30,14 +43,14 @@ export interface PackPredictor extends PredictorTensors {
  * says), or undefined when there is none.
  *
  * @param path The dump's meta file path in the tree.
- * @param dump What its meta says.
+ * @param dump Its meta and tensor paths.
  * @returns The predictor, or undefined.
  * @throws {Error} When the predictor exists but cannot be used (unreadable,
  * another shape): the message says why.
  */
 export type PackPredictorLookup = (
   path: string,
-  dump: PackDumpMeta,
+  dump: PackDumpFiles,
 ) => PackPredictor | undefined;
 
 /**
@@ -65,7 +78,7 @@ export type PackPredictorLookup = (
  */
 export function predictorOfEntry(
   path: string,
-  dump: PackDumpMeta,
+  dump: PackDumpFiles,
   lookup: PackPredictorLookup | undefined,
 ): PackPredictor | string {
   if (lookup === undefined) {
