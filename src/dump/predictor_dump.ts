@@ -13,7 +13,9 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "@std/path";
+import { PREDICTOR_FINGERPRINT_BYTES } from "../codec/predicted_dump_coder.ts";
 import {
   dumpElementCount,
   type DumpMeta,
@@ -26,12 +28,16 @@ import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 import { pathExistsSync } from "./path_exists.ts";
 import { readFileSync } from "./read_file.ts";
 
-/** A predictor dump: its tensors, and their files for messages. */
+/** A predictor dump: its tensors, their fingerprints, and their files for messages. */
 export interface PredictorDump {
   /** K's FP16 words. */
   readonly k: Uint16Array;
   /** V's FP16 words. */
   readonly v: Uint16Array;
+  /** The first 16 bytes of the SHA-256 of K's file. */
+  readonly kFingerprint: Uint8Array;
+  /** The same for V's file. */
+  readonly vFingerprint: Uint8Array;
   /** K's file. */
   readonly kPath: string;
   /** V's file. */
@@ -153,8 +159,18 @@ export function readPredictorDump(
   const read = (file: string) => {
     const tensorPath = join(folderOfMeta, file);
     try {
+      const bytes = readFileSync(tensorPath);
       return {
-        words: fp16WordsOfBytes(readFileSync(tensorPath), elements),
+        words: fp16WordsOfBytes(bytes, elements),
+        // The file's bytes hashed natively as read, once (the coder would
+        // otherwise hash the words in JavaScript): `predictorFingerprint` of
+        // the words, on any host, since it hashes their little-endian bytes.
+        fingerprint: new Uint8Array(
+          createHash("sha256").update(bytes).digest().subarray(
+            0,
+            PREDICTOR_FINGERPRINT_BYTES,
+          ),
+        ),
         path: tensorPath,
       };
     } catch (error) {
@@ -163,7 +179,14 @@ export function readPredictorDump(
   };
   const k = read(predictorMeta.kFile);
   const v = read(predictorMeta.vFile);
-  return { k: k.words, v: v.words, kPath: k.path, vPath: v.path };
+  return {
+    k: k.words,
+    v: v.words,
+    kFingerprint: k.fingerprint,
+    vFingerprint: v.fingerprint,
+    kPath: k.path,
+    vPath: v.path,
+  };
 }
 
 /**
