@@ -175,6 +175,31 @@ Deno.test("pack with a predictor one step off inside a block: the block's later 
   });
 });
 
+Deno.test("pack with a predictor on workers: --jobs 2 writes the same bytes as one job, and decodes", async () => {
+  await withTempDir(async (dir) => {
+    const predictorDir = join(PREDICTORS, "int8");
+    for (const jobs of [1, 2]) {
+      await encodePack({
+        dumpDir: KV_SAMPLE,
+        pack: join(dir, `${jobs}.kvp`),
+        predictorDir,
+        durable: false,
+        blockBytes: 50_000,
+        jobs,
+      });
+    }
+    const one = Deno.readFileSync(join(dir, "1.kvp"));
+    assert(equalBytes(one, Deno.readFileSync(join(dir, "2.kvp"))));
+    const verified = await verifyPack({
+      pack: join(dir, "2.kvp"),
+      predictorDir,
+      origDumpDir: KV_SAMPLE,
+      jobs: 2,
+    });
+    assertEquals([verified.dumps, verified.failures], [51, []]);
+  });
+});
+
 Deno.test("pack with a predictor folder missing one dump: that dump is coded without prediction and decodes", async () => {
   await withTempDir(async (dir) => {
     const predictorDir = join(dir, "pred");

@@ -135,9 +135,10 @@ export function readPredictorDump(
   const path = join(folder, metaPath);
   let predictorMeta: DumpMeta;
   try {
-    if (!pathExistsSync(path)) return undefined;
+    // Read at once (no stat before): a missing meta is the common miss.
     predictorMeta = parseDumpMeta(utf8Text(readFileSync(path), "meta"));
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
     throw fileErrorOf(path, error);
   }
   const shapeOf = (m: DumpMeta) => `${m.seqLen} x ${m.kvHeads} x ${m.headDim}`;
