@@ -49,7 +49,7 @@ import {
   RANS_LOWER_BOUND,
   RANS_PROBABILITY_BITS,
   ransCheckEnd,
-  ransEncode,
+  ransEncodeInto,
   ransReadStates,
 } from "./rans.ts";
 
@@ -167,7 +167,9 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  */
 export class PredictedTensorEncoder {
   readonly #state = new PredictedState();
-  #records = new Uint32Array(0);
+  // The records, then the rANS stream coded from them backwards at the end of
+  // the same buffer (`ransEncodeInto`): `8n + 16` bytes for n elements.
+  #scratch = new Uint8Array(0);
   #raw = new Uint8Array(0);
 
   /**
@@ -194,9 +196,12 @@ export class PredictedTensorEncoder {
     });
     checkSlot(action, slot);
     const rowLength = shape.heads * shape.headDim;
-    if (this.#records.length < n) this.#records = new Uint32Array(n);
+    if (this.#scratch.length < 8 * n + 16) {
+      this.#scratch = new Uint8Array(8 * n + 16);
+    }
     if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
-    const records = this.#records;
+    const scratch = this.#scratch;
+    const records = new Uint32Array(scratch.buffer, 0, n);
     const raw = this.#raw;
     const state = this.#state;
     const model = state.model;
@@ -248,7 +253,9 @@ export class PredictedTensorEncoder {
       raw[rawPos++] = acc & 0xff;
       raw[rawPos++] = (acc >>> 8) & 0xff;
     }
-    const stream = ransEncode(records, n);
+    const stream = scratch.subarray(
+      ransEncodeInto(records, n, scratch, scratch.length),
+    );
     const out = new ByteWriter(stream.length + rawPos + 8);
     out.varint(stream.length);
     out.bytes(stream);
