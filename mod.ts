@@ -72,8 +72,14 @@ export type { CodebookMode } from "./src/format/stream_codec.ts";
 export {
   type DecodedPack,
   decodePack,
+  type DecodePackOptions,
   type PackedFile,
 } from "./src/format/pack_bytes.ts";
+export type {
+  PackDumpFiles,
+  PackPredictor,
+  PackPredictorLookup,
+} from "./src/format/predictor_lookup.ts";
 
 // Size bounds.
 export { MAX_TENSOR_ELEMENTS } from "./src/format/dump_meta.ts";

@@ -1,21 +1,34 @@
 /**
- * Predicted coding on a dump folder and its predictor folder, in memory: bits per
- * element of K and V, the payloads' ratio, and encode and decode speed on one
- * thread, with each run coded as one block (its dumps in layer and sequence
- * order, as the pack orders them). Every payload is decoded and compared.
+ * Predicted coding measured two ways, on a dump folder and its predictor folders:
  *
- * Run it as `deno run -A bench/predicted_bench.ts DUMP_DIR PREDICTOR_DIR`, e.g.
- * on `../shared/kv-real` and `../shared/kv-real-predictors/int8`.
+ * - the coder in memory ({@link benchPredicted}): bits per element of K and V,
+ *   the payloads' ratio, and encode and decode speed on one thread, each run
+ *   coded as one block (its dumps in layer and sequence order, as the pack
+ *   orders them), every payload decoded and compared;
+ * - the pack job as a user runs it ({@link benchPredictedPack}): `encode --pack`
+ *   with `--predictor-dir`, then `decode --pack`, in this process with one job
+ *   and no flush, every file read (the predictor's too) and written: the pack's
+ *   ratio, every byte counted, and MB/s of the folder's bytes.
+ *
+ * Run it as `deno run -A bench/predicted_bench.ts [DUMP_DIR [PREDICTORS_DIR
+ * [WORK_DIR]]]` (default `../shared/kv-real` and `../shared/kv-real-predictors`,
+ * whose `int8/` and `bf16/` are each measured, with the pack without a
+ * predictor beside them; the pack and the restored folder go in a temporary
+ * folder in WORK_DIR, a tmpfs ideally, or the system's). Speeds are the best of several runs, by wall clock and by the process's
+ * CPU time (which a machine shared with other work disturbs less).
  *
  * @module
  */
 
+import { cpuUsage } from "node:process";
+import { join } from "@std/path";
+import { decodePack } from "../src/jobs/pack_decode_job.ts";
+import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import {
   type BenchCorpus,
   type BenchDump,
   loadCorpus,
 } from "./bench_corpus.ts";
-import { bestOf } from "./timing.ts";
 import { ctxDecode, ctxEncode } from "../src/codec/ctx_codec.ts";
 import {
   PredictedTensorDecoder,
@@ -38,10 +51,31 @@ export interface PredictedFigures {
   readonly encodeMBps: number;
   /** The same, decoding. */
   readonly decodeMBps: number;
+  /** K and V MB per second of the process's CPU time, best run, encoding. */
+  readonly encodeCpuMBps: number;
+  /** The same, decoding. */
+  readonly decodeCpuMBps: number;
   /** The `ctx` codec encoding the same dumps alone, in the same process: the yardstick. */
   readonly ctxEncodeMBps: number;
   /** The same, decoding. */
   readonly ctxDecodeMBps: number;
+}
+
+/** Seconds of the best run of `work` by wall clock and by CPU time (after one untimed run). */
+function bestOf(
+  runs: number,
+  work: () => unknown,
+): { best: number; bestCpu: number } {
+  work();
+  let best = Infinity, bestCpu = Infinity;
+  for (let i = 0; i < Math.max(1, runs); i++) {
+    const wall = performance.now();
+    const cpu = cpuMilliseconds();
+    work();
+    best = Math.min(best, (performance.now() - wall) / 1000);
+    bestCpu = Math.min(bestCpu, (cpuMilliseconds() - cpu) / 1000);
+  }
+  return { best, bestCpu };
 }
 
 interface Pair {
@@ -168,8 +202,115 @@ export async function benchPredicted(
     ratio: bytes / (kBytes + vBytes),
     encodeMBps: bytes / 1e6 / encode.best,
     decodeMBps: bytes / 1e6 / decode.best,
+    encodeCpuMBps: bytes / 1e6 / encode.bestCpu,
+    decodeCpuMBps: bytes / 1e6 / decode.bestCpu,
     ctxEncodeMBps: bytes / 1e6 / ctxEncodeTiming.best,
     ctxDecodeMBps: bytes / 1e6 / ctxDecodeTiming.best,
+  };
+}
+
+/** What {@link benchPredictedPack} measured. */
+export interface PredictedPackFigures {
+  /** Dumps coded, and how many against a predictor. */
+  readonly dumps: number;
+  /** Of them, coded against a predictor dump. */
+  readonly predicted: number;
+  /** Bytes of the folder's files over bytes of the pack, every byte counted. */
+  readonly ratio: number;
+  /** MB (10^6 bytes) of the folder per second, best run, wall clock. */
+  readonly encodeMBps: number;
+  /** The same, decoding into a folder. */
+  readonly decodeMBps: number;
+  /** MB of the folder per second of the process's CPU time, best run. */
+  readonly encodeCpuMBps: number;
+  /** The same, decoding. */
+  readonly decodeCpuMBps: number;
+}
+
+function cpuMilliseconds(): number {
+  const { user, system } = cpuUsage();
+  return (user + system) / 1000;
+}
+
+/**
+ * Packs a folder against a predictor folder (or none) and decodes it, as the
+ * tasks do, in this process: one job, no flush.
+ *
+ * @param dumpDir The dump folder.
+ * @param predictorDir Its predictor folder, or undefined for the pack alone.
+ * @param workDir Where the pack and the restored folder go (removed after).
+ * @param runs Timed runs of each direction (the best counts).
+ * @returns The figures.
+ * @throws {Error} When a dump fails to decode.
+ *
+ * @example
+ * ```ts
+ * import { benchPredictedPack } from "./predicted_bench.ts";
+ * import { assertEquals, assertGreater } from "@std/assert";
+ *
+ * const fixtures = new URL("../fixtures/", import.meta.url).pathname;
+ * const work = await Deno.makeTempDir();
+ * const figures = await benchPredictedPack(`${fixtures}kv-sample`, `${fixtures}predictor-sample/bf16`, work, 1);
+ * assertEquals([figures.dumps, figures.predicted], [51, 51]);
+ * assertGreater(figures.ratio, 3);
+ * await Deno.remove(work, { recursive: true });
+ * ```
+ */
+export async function benchPredictedPack(
+  dumpDir: string,
+  predictorDir: string | undefined,
+  workDir: string,
+  runs: number,
+): Promise<PredictedPackFigures> {
+  const pack = join(workDir, "predicted-bench.kvp");
+  const out = join(workDir, "predicted-bench-out");
+  let best = {
+    encode: Infinity,
+    decode: Infinity,
+    encodeCpu: Infinity,
+    decodeCpu: Infinity,
+  };
+  let report;
+  let folderBytes = 0;
+  for (let run = 0; run < runs; run++) {
+    let wall = performance.now();
+    let cpu = cpuMilliseconds();
+    report = await encodePack({ dumpDir, pack, predictorDir, durable: false });
+    const encode = performance.now() - wall;
+    const encodeCpu = cpuMilliseconds() - cpu;
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    wall = performance.now();
+    cpu = cpuMilliseconds();
+    const decoded = await decodePack({
+      pack,
+      outDir: out,
+      predictorDir,
+      durable: false,
+    });
+    const decode = performance.now() - wall;
+    const decodeCpu = cpuMilliseconds() - cpu;
+    if (decoded.failures.length > 0) {
+      throw new Error(decoded.failures[0].reason);
+    }
+    folderBytes = report.inputBytes;
+    best = {
+      encode: Math.min(best.encode, encode),
+      decode: Math.min(best.decode, decode),
+      encodeCpu: Math.min(best.encodeCpu, encodeCpu),
+      decodeCpu: Math.min(best.decodeCpu, decodeCpu),
+    };
+  }
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  await Deno.remove(pack).catch(() => {});
+  const rate = (milliseconds: number) => folderBytes / 1e3 / milliseconds;
+  return {
+    dumps: report!.dumps,
+    predicted: report!.predicted,
+    ratio: folderBytes / report!.packBytes,
+    encodeMBps: rate(best.encode),
+    decodeMBps: rate(best.decode),
+    encodeCpuMBps: rate(best.encodeCpu),
+    decodeCpuMBps: rate(best.decodeCpu),
   };
 }
 
@@ -180,15 +321,68 @@ function sameWords(a: Uint16Array, b: Uint16Array): boolean {
 }
 
 if (import.meta.main) {
-  const [dumpDir, predictorDir] = Deno.args;
-  const f = await benchPredicted(dumpDir, predictorDir, 10);
+  const shared = new URL("../../shared/", import.meta.url).pathname;
+  const dumpDir = Deno.args[0] ?? `${shared}kv-real`;
+  const predictors = Deno.args[1] ?? `${shared}kv-real-predictors`;
+  const work = await Deno.makeTempDir({
+    dir: Deno.args[2],
+    prefix: "kvbits-predicted-bench-",
+  });
+  const rows: string[][] = [];
+  try {
+    for (const name of ["none", "int8", "bf16"]) {
+      const predictorDir = name === "none" ? undefined : join(predictors, name);
+      const job = await benchPredictedPack(dumpDir, predictorDir, work, 5);
+      const coder = predictorDir === undefined
+        ? undefined
+        : await benchPredicted(dumpDir, predictorDir, 10);
+      const fixed = (x: number | undefined, digits = 1) =>
+        x === undefined ? "-" : x.toFixed(digits);
+      rows.push([
+        name === "none" ? "pack" : `predicted ${name}`,
+        fixed(job.ratio, 4),
+        `${fixed(job.encodeMBps)} (${fixed(job.encodeCpuMBps)})`,
+        `${fixed(job.decodeMBps)} (${fixed(job.decodeCpuMBps)})`,
+        fixed(coder?.ratio, 3),
+        `${fixed(coder?.encodeMBps)} (${fixed(coder?.encodeCpuMBps)})`,
+        `${fixed(coder?.decodeMBps)} (${fixed(coder?.decodeCpuMBps)})`,
+        `${fixed(coder?.ctxEncodeMBps)} / ${fixed(coder?.ctxDecodeMBps)}`,
+      ]);
+    }
+  } finally {
+    await Deno.remove(work, { recursive: true });
+  }
+  const header = [
+    "predictor",
+    "pack ratio",
+    "job enc MB/s (CPU)",
+    "job dec MB/s (CPU)",
+    "coder ratio",
+    "coder enc MB/s (CPU)",
+    "coder dec MB/s (CPU)",
+    "ctx enc / dec",
+  ];
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...rows.map((row) => row[i].length))
+  );
+  for (const row of [header, ...rows]) {
+    console.log(
+      row.map((cell, i) =>
+        i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
+      )
+        .join("  "),
+    );
+  }
   console.log(
-    `${f.dumps} dumps: K ${f.kBits.toFixed(3)} V ${
-      f.vBits.toFixed(3)
-    } bits/element, ratio ${f.ratio.toFixed(3)} (payloads), encode ${
-      f.encodeMBps.toFixed(1)
-    } MB/s, decode ${f.decodeMBps.toFixed(1)} MB/s (ctx in the same run: ${
-      f.ctxEncodeMBps.toFixed(1)
-    } and ${f.ctxDecodeMBps.toFixed(1)})`,
+    "pack ratio: the folder's bytes over the pack's, every byte counted; job: encode --pack and decode --pack in",
+  );
+  console.log(
+    "this process, one job, no flush, every file read (the predictor's too) and written, MB/s of the folder by wall",
+  );
+  console.log(
+    "clock and by CPU time; coder: K and V payloads in memory, one thread, MB/s of K and V bytes (wall clock and",
+  );
+  console.log(
+    "CPU time), beside ctx coding the same dumps alone (wall clock). Best of 5 (job) and 10 (coder) runs.",
   );
 }

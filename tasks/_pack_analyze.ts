@@ -5,6 +5,7 @@
  */
 
 import { analyzePack } from "../src/jobs/pack_analyze_job.ts";
+import { PREDICTOR_DIR_FLAG } from "./_pack_flag.ts";
 import {
   EXIT_CODES,
   formatBytes,
@@ -23,9 +24,11 @@ const PACK_ANALYZE: TaskDefinition = {
     pack: {
       type: "string",
       required: true,
+      path: true,
       value: "FILE",
       help: "pack to analyze; - reads it from standard input",
     },
+    ...PREDICTOR_DIR_FLAG,
     json: OUTPUT_FLAGS.json,
   },
   notes: [
@@ -40,10 +43,21 @@ export async function runPackAnalyze(
   args: readonly string[] = Deno.args,
 ): Promise<void> {
   await runTask(PACK_ANALYZE, async (flags) => {
-    const analysis = await analyzePack({ pack: flags.pack as string });
+    const analysis = await analyzePack({
+      pack: flags.pack as string,
+      predictorDir: flags["predictor-dir"] as string | undefined,
+    });
     const damage = analysis.listing.damage;
-    const code = damage.length > 0 ? EXIT_CODES.dumpsFailed : EXIT_CODES.ok;
+    const missing = analysis.missingPredictors;
+    const code = damage.length > 0 || missing.length > 0
+      ? EXIT_CODES.dumpsFailed
+      : EXIT_CODES.ok;
     for (const found of damage) console.error(`damaged ${found.detail}`);
+    for (const path of missing) {
+      console.error(
+        `missing ${path}: coded against a predictor dump, not in --predictor-dir`,
+      );
+    }
     if (flags.json) {
       printJson({
         task: "analyze",
@@ -55,6 +69,7 @@ export async function runPackAnalyze(
           pack: analysis.packBytes,
           overhead: analysis.overheadBytes,
         },
+        missingPredictors: missing,
         ratio: analysis.packBytes > 0
           ? analysis.bytes / analysis.packBytes
           : null,
@@ -62,13 +77,13 @@ export async function runPackAnalyze(
       return code;
     }
     console.log(
-      `${"group".padEnd(18)} ${"entries".padStart(8)} ${"tokens".padStart(8)} ${
+      `${"group".padEnd(26)} ${"entries".padStart(8)} ${"tokens".padStart(8)} ${
         "bytes".padStart(12)
       } ${"coded".padStart(12)} ${"ratio".padStart(7)}`,
     );
     for (const row of analysis.rows) {
       console.log(
-        `${row.group.padEnd(18)} ${String(row.entries).padStart(8)} ${
+        `${row.group.padEnd(26)} ${String(row.entries).padStart(8)} ${
           String(row.tokens).padStart(8)
         } ${String(row.bytes).padStart(12)} ${
           String(row.codedBytes).padStart(12)

@@ -26,11 +26,13 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
+import { PREDICTOR_DIR_FLAG } from "./_pack_flag.ts";
 
 const PACK_FLAG = {
   pack: {
     type: "string",
     required: true,
+    path: true,
     value: "FILE",
     help: "pack to read; - reads it from standard input",
   },
@@ -41,6 +43,7 @@ const PACK_FLAG = {
     help:
       "restore only what matches: a path glob (a folder takes what is below it), stage=decode, layer=0,2-3",
   },
+  ...PREDICTOR_DIR_FLAG,
 } as const satisfies Record<string, FlagDefinition>;
 
 const NOTES = [
@@ -59,6 +62,8 @@ const PACK_DECODE: TaskDefinition = {
     "out-dir": {
       type: "string",
       required: true,
+      short: "o",
+      path: true,
       value: "DIR",
       help: "folder to restore into (made when missing)",
     },
@@ -82,6 +87,7 @@ const PACK_VERIFY: TaskDefinition = {
     ...PACK_FLAG,
     "orig-dump-dir": {
       type: "string",
+      path: true,
       value: "DIR",
       help:
         "the folder the pack was made from: compare byte for byte, and list files missing from the pack",
@@ -168,6 +174,7 @@ export async function runPackDecode(
       overwrite: flags.overwrite as boolean,
       jobs: jobsOf(flags),
       durable: !flags["no-fsync"],
+      predictorDir: flags["predictor-dir"] as string | undefined,
     }).catch(rangeToUsage);
     const code = exitCodeOf(report, only.length > 0);
     printReport("decode", report, code, flags.json as boolean);
@@ -186,6 +193,7 @@ export async function runPackVerify(
       origDumpDir: flags["orig-dump-dir"] as string | undefined,
       jobs: jobsOf(flags),
       only,
+      predictorDir: flags["predictor-dir"] as string | undefined,
     }).catch(rangeToUsage);
     const code = exitCodeOf(report, only.length > 0);
     printReport("verify", report, code, flags.json as boolean);

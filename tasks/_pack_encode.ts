@@ -20,7 +20,7 @@ import {
   UsageError,
 } from "./_cli.ts";
 import { JOBS_FLAG, jobsOf } from "./_jobs_flag.ts";
-import { summaryPrinter } from "./_pack_flag.ts";
+import { PREDICTOR_DIR_FLAG, summaryPrinter } from "./_pack_flag.ts";
 
 const PACK_ENCODE: TaskDefinition = {
   exitCodes: { dumpsFailed: true, fatal: true },
@@ -31,12 +31,15 @@ const PACK_ENCODE: TaskDefinition = {
     "dump-dir": {
       type: "string",
       required: true,
+      short: "d",
+      path: true,
       value: "DIR",
       help: "folder to pack (every file below it; meta_*.json dumps are coded)",
     },
     pack: {
       type: "string",
       required: true,
+      path: true,
       value: "FILE",
       help: "pack to write; - writes it to standard output",
     },
@@ -47,6 +50,7 @@ const PACK_ENCODE: TaskDefinition = {
       help:
         "input MiB after which a block ends (blocks decode alone and in parallel)",
     },
+    ...PREDICTOR_DIR_FLAG,
     ...JOBS_FLAG,
     ...OUTPUT_FLAGS,
     ...NO_FSYNC_FLAG,
@@ -78,6 +82,7 @@ export async function runPackEncode(
         blockBytes: blockMb << 20,
         jobs: jobsOf(flags),
         onProgress: progress.listener,
+        predictorDir: flags["predictor-dir"] as string | undefined,
       });
     } finally {
       progress.finish();
@@ -94,6 +99,7 @@ export async function runPackEncode(
           layout: "pack",
           pack,
           dumps: report.dumps,
+          predicted: report.predicted,
           files: report.files,
           folders: report.folders,
           blocks: report.blocks,
@@ -118,7 +124,11 @@ export async function runPackEncode(
       ));
     } else {
       say(
-        `Packed: ${report.dumps} dumps, ${report.files} other files, ${report.folders} empty folders in ${report.blocks} block${
+        `Packed: ${report.dumps} dumps${
+          flags["predictor-dir"] !== undefined
+            ? ` (${report.predicted} against the predictor)`
+            : ""
+        }, ${report.files} other files, ${report.folders} empty folders in ${report.blocks} block${
           report.blocks === 1 ? "" : "s"
         }`,
       );

@@ -6,6 +6,19 @@
  * @module
  */
 
+import type { FlagDefinition } from "./_cli.ts";
+
+/** `--predictor-dir DIR`: the pack tasks' predictor folder. */
+export const PREDICTOR_DIR_FLAG = {
+  "predictor-dir": {
+    type: "string",
+    path: true,
+    value: "DIR",
+    help:
+      "predictor folder: the same tree made by a cheaper model on the same tokens; dumps with a counterpart there are coded against it (decode and verify need the same folder, bit for bit)",
+  },
+} as const satisfies Record<string, FlagDefinition>;
+
 /**
  * Whether a command line asks for a pack (`--pack X` or `--pack=X`).
  *

@@ -26,6 +26,7 @@ const LIST: TaskDefinition = {
     pack: {
       type: "string",
       required: true,
+      path: true,
       value: "FILE",
       help: "pack to list; - reads it from standard input",
     },
@@ -40,7 +41,8 @@ const LIST: TaskDefinition = {
   notes: [
     "Columns: kind, block, bytes restored, bytes in the pack (a dump's meta is\n" +
     "counted in the table, not here), layer and stage of dumps, path. From a file\n" +
-    "only the index and entry tables are read.",
+    "only the index and entry tables are read. dump* is a dump coded against a\n" +
+    "predictor dump (decoding it needs --predictor-dir).",
   ],
 };
 
@@ -81,8 +83,9 @@ export const command: TaskCommand = {
       const dump = entry.kind === "dump"
         ? `L${entry.layer} ${entry.stage}`.padEnd(12)
         : "".padEnd(12);
+      const kind = entry.predicted ? "dump*" : entry.kind;
       console.log(
-        `${entry.kind.padEnd(6)} ${String(entry.block).padStart(4)} ${
+        `${kind.padEnd(6)} ${String(entry.block).padStart(4)} ${
           String(entry.bytes).padStart(12)
         } ${String(entry.codedBytes).padStart(12)}  ${dump} ${entry.path}`,
       );

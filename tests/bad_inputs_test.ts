@@ -10,6 +10,7 @@ import { assert, assertEquals, assertNotMatch } from "@std/assert";
 import { join } from "@std/path";
 import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";
+import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { EXIT_CODES } from "../tasks/_cli.ts";
 import {
   listFiles,
@@ -47,6 +48,28 @@ const editJson = async (
   await Deno.writeTextFile(path, JSON.stringify(fields));
 };
 const META = "bits/l0/bitstream_meta_t0_2.json";
+
+/**
+ * `pred/`: a predictor folder for `dumps/` (its tensors one FP16 step off), and
+ * `p.kvp`: `dumps/` packed against it.
+ */
+const packWithPredictor = async (dir: string) => {
+  await copyTree(join(dir, "dumps"), join(dir, "pred"));
+  for (const name of ["k_t0_2.bin", "v_t0_2.bin", "k_t2_3.bin", "v_t2_3.bin"]) {
+    const path = join(dir, "pred/l0", name);
+    const words = new Uint16Array((await Deno.readFile(path)).buffer);
+    await Deno.writeFile(
+      path,
+      new Uint8Array(words.map((word) => word ^ 1).buffer),
+    );
+  }
+  await encodePack({
+    dumpDir: join(dir, "dumps"),
+    pack: join(dir, "p.kvp"),
+    predictorDir: join(dir, "pred"),
+    durable: false,
+  });
+};
 const META_PER_DUMP = "bits-pd/l0/bitstream_meta_t0_2.json";
 
 /** The bad inputs, in the order of docs/bad-inputs.md. */
@@ -712,6 +735,56 @@ const BAD_INPUTS: readonly BadInput[] = [
       "dumps",
     ],
     exit: 3,
+  },
+  // packs coded against a predictor folder
+  {
+    input: "pack: predictor folder missing",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--predictor-dir", "nope", "--pack", "p.kvp"],
+    exit: 3,
+  },
+  {
+    input: "pack: a predictor dump of another shape",
+    task: "encode",
+    args: ["--dump-dir", "dumps", "--predictor-dir", "pred", "--pack", "p.kvp"],
+    setup: async (dir) => {
+      await copyTree(join(dir, "dumps"), join(dir, "pred"));
+      await editJson(join(dir, "pred/l0/meta_t0_2.json"), (fields) => {
+        fields.kv_heads = 2;
+        fields.head_dim = 4;
+      });
+    },
+    exit: 3,
+  },
+  {
+    input: "pack: predicted dumps decoded without their predictor folder",
+    task: "decode",
+    args: ["--pack", "p.kvp", "--out-dir", "out"],
+    setup: packWithPredictor,
+    exit: 2,
+  },
+  {
+    input: "pack: a predictor value one FP16 step off",
+    task: "verify",
+    args: ["--pack", "p.kvp", "--predictor-dir", "pred"],
+    setup: async (dir) => {
+      await packWithPredictor(dir);
+      const path = join(dir, "pred/l0/v_t0_2.bin");
+      const bytes = await Deno.readFile(path);
+      bytes[6] ^= 1;
+      await Deno.writeFile(path, bytes);
+    },
+    exit: 2,
+  },
+  {
+    input: "pack: the predictor folder lacks a predicted dump",
+    task: "decode",
+    args: ["--pack", "p.kvp", "--predictor-dir", "pred", "--out-dir", "out"],
+    setup: async (dir) => {
+      await packWithPredictor(dir);
+      await Deno.remove(join(dir, "pred/l0/meta_t2_3.json"));
+    },
+    exit: 2,
   },
   // usage
   {

@@ -20,12 +20,12 @@ import {
   PredictedTensorEncoder,
 } from "../src/codec/predicted_tensor_coder.ts";
 import {
-  fp16Values,
+  elementContext,
   inverseUlps,
   PREDICTED_ALPHABET,
   PREDICTED_CONTEXT_SPECIAL,
-  PredictedChannels,
   predictedContext,
+  predictedOrdinal,
   residualTables,
 } from "../src/codec/predicted_tensor_model.ts";
 import { FIXTURES, KV_SAMPLE, seededRandom, SHARED } from "./_helpers.ts";
@@ -378,42 +378,31 @@ Deno.test("predicted: misuse is a RangeError naming the problem", () => {
   );
 });
 
-Deno.test("predicted: a row's contexts and predictions are those the model defines, for any state", () => {
+Deno.test("predicted: an element's context and prediction are those the model defines, for any state", () => {
   const random = seededRandom(12);
   const inverse = inverseUlps();
-  const channels = new PredictedChannels(64, fp16Values(), inverse);
-  channels.started = true;
-  const contexts = new Uint8Array(64);
-  const predictions = new Int32Array(64);
   for (let round = 0; round < 200; round++) {
     const predictor = randomWords(64, 100 + round);
     for (let j = 0; j < 64; j++) {
-      channels.spread[j] = random() < 0.1 ? 0 : 2 ** (random() * 60 - 40);
-      channels.bias[j] = (random() - 0.5) * 2 ** (random() * 50 - 35);
-    }
-    channels.prepareRow(predictor, 0, contexts, predictions);
-    for (let j = 0; j < 64; j++) {
+      const spread = random() < 0.1 ? 0 : 2 ** (random() * 60 - 40);
+      const bias = (random() - 0.5) * 2 ** (random() * 50 - 35);
       const p = predictor[j];
       const e = (p >>> 10) & 31;
       const ordinal = p & 0x8000 ? 0xffff - p : p + 0x8000;
+      const context = elementContext(e, spread * inverse[e]);
+      const prediction = predictedOrdinal(p, bias * inverse[e]);
       if (e === 31) {
-        assertEquals([contexts[j], predictions[j]], [
+        assertEquals([context, prediction], [
           PREDICTED_CONTEXT_SPECIAL,
           ordinal,
         ]);
         continue;
       }
-      assertEquals(
-        contexts[j],
-        predictedContext(channels.spread[j] * inverse[e]),
-      );
+      assertEquals(context, predictedContext(spread * inverse[e]));
       // The model's rounding: a truncation of bias/ulp + 65536.5 (a floor of
       // bias/ulp + 1/2 wherever a shift can matter).
-      const shift = ((channels.bias[j] * inverse[e] + 65536.5) | 0) - 65536;
-      assertEquals(
-        predictions[j],
-        Math.min(0xffff, Math.max(0, ordinal + shift)),
-      );
+      const shift = ((bias * inverse[e] + 65536.5) | 0) - 65536;
+      assertEquals(prediction, Math.min(0xffff, Math.max(0, ordinal + shift)));
     }
   }
 });

@@ -8,6 +8,7 @@ import {
   checkPredictorFolder,
   readPredictorDump,
 } from "../src/dump/predictor_dump.ts";
+import { predictorFingerprint } from "../src/codec/predicted_dump_coder.ts";
 import { FIXTURES, KV_SAMPLE, withTempDir } from "./_helpers.ts";
 
 const PREDICTORS = join(FIXTURES, "predictor-sample", "int8");
@@ -46,6 +47,9 @@ Deno.test("predictor dump: the counterpart of a fixture dump, its files named", 
     ),
     bytes,
   );
+  // Hashed natively from the file: the coder's fingerprint of the words.
+  assertEquals(predictor.kFingerprint, predictorFingerprint(predictor.k));
+  assertEquals(predictor.vFingerprint, predictorFingerprint(predictor.v));
 });
 
 Deno.test("predictor dump: a dump the predictor folder lacks is undefined, not an error", () => {

@@ -40,6 +40,14 @@ export interface PredictorTensors {
   readonly k: Uint16Array;
   /** V's FP16 words. */
   readonly v: Uint16Array;
+  /**
+   * {@link predictorFingerprint} of `k`, when the caller has it already (a
+   * reader that hashed the file as it read it, with a native SHA-256): it is
+   * then not computed again. It must be that of exactly these words.
+   */
+  readonly kFingerprint?: Uint8Array;
+  /** The same for `v`. */
+  readonly vFingerprint?: Uint8Array;
 }
 
 /**
@@ -171,8 +179,8 @@ export class PredictedDumpEncoder {
     const out = new ByteWriter(
       2 * PREDICTOR_FINGERPRINT_BYTES + 8 + codedK.length + codedV.length,
     );
-    out.bytes(predictorFingerprint(predictor.k));
-    out.bytes(predictorFingerprint(predictor.v));
+    out.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
+    out.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
     out.varint(codedK.length);
     out.bytes(codedK);
     out.bytes(codedV);
@@ -220,10 +228,14 @@ export class PredictedDumpDecoder {
     const reader = new ByteReader(bytes, STREAM);
     const storedK = reader.bytes(PREDICTOR_FINGERPRINT_BYTES);
     const storedV = reader.bytes(PREDICTOR_FINGERPRINT_BYTES);
-    if (!sameBytes(storedK, predictorFingerprint(predictor.k))) {
+    const fingerprintK = predictor.kFingerprint ??
+      predictorFingerprint(predictor.k);
+    if (!sameBytes(storedK, fingerprintK)) {
       throw new KvbitsPredictorMismatchError("k");
     }
-    if (!sameBytes(storedV, predictorFingerprint(predictor.v))) {
+    const fingerprintV = predictor.vFingerprint ??
+      predictorFingerprint(predictor.v);
+    if (!sameBytes(storedV, fingerprintV)) {
       throw new KvbitsPredictorMismatchError("v");
     }
     const lengthK = reader.varintAtMost(reader.remaining, "K payload length");

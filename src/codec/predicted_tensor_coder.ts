@@ -31,11 +31,15 @@ import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
+  elementContext,
   fp16Values,
   inverseUlps,
+  learnElement,
   PREDICTED_ALPHABET,
+  PREDICTED_CONTEXT_NO_HISTORY,
   PREDICTED_CONTEXTS,
   PredictedChannels,
+  predictedOrdinal,
   type ResidualTables,
   residualTables,
 } from "./predicted_tensor_model.ts";
@@ -45,7 +49,7 @@ import {
   RANS_LOWER_BOUND,
   RANS_PROBABILITY_BITS,
   ransCheckEnd,
-  ransEncode,
+  ransEncodeInto,
   ransReadStates,
 } from "./rans.ts";
 
@@ -92,26 +96,12 @@ class PredictedState {
     for (let c = 0; c < PREDICTED_CONTEXTS; c++) this.model.start(c);
   }
 
-  #contexts = new Uint8Array(0);
-  #predictions = new Int32Array(0);
-
-  /** Per-row scratch for `prepareRow`, grown to `rowLength`. */
-  rowScratch(
-    rowLength: number,
-  ): { contexts: Uint8Array; predictions: Int32Array } {
-    if (this.#contexts.length < rowLength) {
-      this.#contexts = new Uint8Array(rowLength);
-      this.#predictions = new Int32Array(rowLength);
-    }
-    return { contexts: this.#contexts, predictions: this.#predictions };
-  }
-
   /** The slot's channel state, made (without history) on first use. */
   channels(slot: PredictedSlot, channels: number): PredictedChannels {
     const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
     let state = this.slots.get(key);
     if (state === undefined) {
-      state = new PredictedChannels(channels, this.values, this.inverse);
+      state = new PredictedChannels(channels);
       this.slots.set(key, state);
     }
     return state;
@@ -177,7 +167,9 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  */
 export class PredictedTensorEncoder {
   readonly #state = new PredictedState();
-  #records = new Uint32Array(0);
+  // The records, then the rANS stream coded from them backwards at the end of
+  // the same buffer (`ransEncodeInto`): `8n + 16` bytes for n elements.
+  #scratch = new Uint8Array(0);
   #raw = new Uint8Array(0);
 
   /**
@@ -204,9 +196,12 @@ export class PredictedTensorEncoder {
     });
     checkSlot(action, slot);
     const rowLength = shape.heads * shape.headDim;
-    if (this.#records.length < n) this.#records = new Uint32Array(n);
+    if (this.#scratch.length < 8 * n + 16) {
+      this.#scratch = new Uint8Array(8 * n + 16);
+    }
     if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
-    const records = this.#records;
+    const scratch = this.#scratch;
+    const records = new Uint32Array(scratch.buffer, 0, n);
     const raw = this.#raw;
     const state = this.#state;
     const model = state.model;
@@ -214,19 +209,26 @@ export class PredictedTensorEncoder {
     const counts = model.counts;
     const until = model.untilRebuild;
     const { symbolOf, rawBits } = state.residuals;
+    const values = state.values;
+    const inverse = state.inverse;
     let rawPos = 0;
     let acc = 0;
     let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { contexts, predictions } = state.rowScratch(rowLength);
+      const { bias, spread } = channels;
       for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, contexts, predictions);
+        const first = !channels.started;
         for (let j = 0; j < rowLength; j++, i++) {
+          const p = predictor[i];
+          const e = (p >>> 10) & 31;
+          const iu = inverse[e];
+          const c = first
+            ? PREDICTED_CONTEXT_NO_HISTORY
+            : elementContext(e, spread[j] * iu);
           const t = target[i];
-          const c = contexts[j];
           const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) -
-            predictions[j];
+            predictedOrdinal(p, bias[j] * iu);
           const symbol = symbolOf[residual + 0xffff];
           const sign = residual >> 31;
           const bits = rawBits[symbol];
@@ -242,15 +244,18 @@ export class PredictedTensorEncoder {
             ((j & 3) << RANS_LANE_SHIFT);
           counts[c * PREDICTED_ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
+          learnElement(bias, spread, j, values[t] - values[p], first);
         }
-        channels.learnRow(target, predictor, i - rowLength);
+        channels.started = true;
       }
     }
     if (accBits > 0) {
       raw[rawPos++] = acc & 0xff;
       raw[rawPos++] = (acc >>> 8) & 0xff;
     }
-    const stream = ransEncode(records, n);
+    const stream = scratch.subarray(
+      ransEncodeInto(records, n, scratch, scratch.length),
+    );
     const out = new ByteWriter(stream.length + rawPos + 8);
     out.varint(stream.length);
     out.bytes(stream);
@@ -334,6 +339,8 @@ export class PredictedTensorDecoder {
     const counts = model.counts;
     const until = model.untilRebuild;
     const { rawBits, base } = state.residuals;
+    const values = state.values;
+    const inverse = state.inverse;
     const lastWord = bytes.length - 2;
     const rawLength = rawWords.length;
     let pos = RANS_HEADER_BYTES;
@@ -344,14 +351,19 @@ export class PredictedTensorDecoder {
     let failure = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { contexts, predictions } = state.rowScratch(rowLength);
+      const { bias, spread } = channels;
       const turn = rowLength & 3;
       let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
       rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, contexts, predictions);
+        const first = !channels.started;
         // Element j codes on lane j mod 4, which is x0 when it comes.
         for (let j = 0; j < rowLength; j++, i++) {
-          const c = contexts[j];
+          const p = predictor[i];
+          const e = (p >>> 10) & 31;
+          const iu = inverse[e];
+          const c = first
+            ? PREDICTED_CONTEXT_NO_HISTORY
+            : elementContext(e, spread[j] * iu);
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
@@ -383,7 +395,8 @@ export class PredictedTensorDecoder {
           acc >>>= bits;
           accBits -= bits;
           const negative = (symbol & 1) - 1;
-          const ordinal = predictions[j] + ((m ^ negative) - negative);
+          const ordinal = predictedOrdinal(p, bias[j] * iu) +
+            ((m ^ negative) - negative);
           // The next element's lane.
           const next = x0;
           x0 = x1;
@@ -394,9 +407,11 @@ export class PredictedTensorDecoder {
             failure = 3;
             break rows;
           }
-          out[i] = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
+          const t = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
+          out[i] = t;
+          learnElement(bias, spread, j, values[t] - values[p], first);
         }
-        channels.learnRow(out, predictor, i - rowLength);
+        channels.started = true;
         // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
         if (turn !== 0) {
           states[turn] = x0;

@@ -26,11 +26,12 @@
  *   ({@link PREDICTED_SPREAD_RATE}); a group's first row sets `spread` to its
  *   first error. Elements whose error is not finite (a NaN or an infinity in
  *   either word) leave both as they were.
- * - Two passes per token row, the same for encoder and decoder
- *   ({@link PredictedChannels}): before the row, each element's context and
- *   prediction from the state and the predictor alone; after it, the state
- *   learns from the row. The coding loops stay small, and the statistics loop
- *   avoids what cost both coders half their time in a first version
+ * - One pass per element, the same for encoder and decoder
+ *   ({@link PredictedChannels}): its context and prediction from its channel's
+ *   state and the predictor, then (once coded) the state learns from it. A
+ *   channel's state serves only its own element of the next row, so this is
+ *   the row-by-row model exactly. The helpers are small for the compiler to
+ *   inline, and avoid what cost both coders half their time in a first version
  *   (`Math.round`, and a ternary per element in the running means).
  * - Prediction: the predictor's ordinal shifted by the channel's bias in its own
  *   ulps, `floor(bias / ulp + 1/2)` (computed as the int32 truncation of
@@ -201,29 +202,128 @@ export function residualTables(): ResidualTables {
 }
 
 /**
- * The running state of the channels of one slot (a layer's K or V) across the
- * tensors of a block, and the two passes over a token row that use it: before the
- * row is coded, {@link PredictedChannels.prepareRow} gives each element its context
- * and prediction; after, {@link PredictedChannels.learnRow} updates the statistics
- * from the row's words. Encoder and decoder call the same two passes.
+ * The context of an element: {@link PREDICTED_CONTEXT_SPECIAL} for a NaN or
+ * infinite predictor, else {@link predictedContext} of `spread * inverseUlp`.
+ * (The first row of a slot has no history: its elements take
+ * {@link PREDICTED_CONTEXT_NO_HISTORY} instead, whatever this says.)
+ *
+ * @param exponent The predictor word's exponent field, `0..31`.
+ * @param scaled The channel's spread times the predictor's inverse ulp.
+ * @returns The context.
  *
  * @example
  * ```ts
- * import { fp16Values, inverseUlps, PredictedChannels, PREDICTED_CONTEXT_NO_HISTORY } from "./predicted_tensor_model.ts";
+ * import { elementContext, predictedContext, PREDICTED_CONTEXT_SPECIAL } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const channels = new PredictedChannels(2, fp16Values(), inverseUlps());
- * const predictor = Uint16Array.from([0x3c00, 0x4000]); // 1, 2
- * const target = Uint16Array.from([0x3c01, 0x4000]);
- * const contexts = new Uint8Array(2);
- * const predictions = new Int32Array(2);
- * channels.prepareRow(predictor, 0, contexts, predictions);
- * assertEquals([...contexts], [PREDICTED_CONTEXT_NO_HISTORY, PREDICTED_CONTEXT_NO_HISTORY]);
- * assertEquals([...predictions], [0xbc00, 0xc000]); // the predictor's ordinals
- * channels.learnRow(target, predictor, 0);
+ * assertEquals(elementContext(31, 0), PREDICTED_CONTEXT_SPECIAL);
+ * assertEquals(elementContext(15, 3.7), predictedContext(3.7));
+ * ```
+ */
+export function elementContext(exponent: number, scaled: number): number {
+  // predictedContext, inlined (clz32(0) = 32 is harmless: that branch is not
+  // taken).
+  const y = scaled * 16;
+  const n = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
+  const octave = 31 - Math.clz32(n);
+  return exponent === 31
+    ? PREDICTED_CONTEXT_SPECIAL
+    : n < SMALL_MAGNITUDES
+    ? 2 + n
+    : (octave << 2) - 2 + ((n >>> (octave - 2)) & 3);
+}
+
+/**
+ * The predicted ordinal of an element: the predictor's ordinal shifted by the
+ * channel's bias in the predictor's ulps, `floor(bias / ulp + 1/2)`, clamped to
+ * `0..65535` (no shift for NaN and infinite predictors, whose inverse ulp is 0).
+ *
+ * @param word The predictor's FP16 word.
+ * @param scaledBias The channel's bias times the predictor's inverse ulp.
+ * @returns The predicted ordinal.
+ *
+ * @example
+ * ```ts
+ * import { predictedOrdinal } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(predictedOrdinal(0x3c00, 0), 0xbc00);
+ * assertEquals(predictedOrdinal(0x3c00, -2.6), 0xbc00 - 3);
+ * assertEquals(predictedOrdinal(0xffff, 0), 0);
+ * assertEquals(predictedOrdinal(0x7bff, 1e9), 0xffff);
+ * ```
+ */
+export function predictedOrdinal(word: number, scaledBias: number): number {
+  // floor(x + 1/2) through a truncation of a positive number (twice as fast as
+  // Math.round here). Below -65536 (a bias of more than the whole FP16 range)
+  // the truncation is not a floor, but it is still a fixed function of the
+  // state and the clamp keeps it in range.
+  const prediction = (word & 0x8000 ? 0xffff - word : word + 0x8000) +
+    ((scaledBias + 65536.5) | 0) - 65536;
+  return prediction < 0 ? 0 : prediction > 0xffff ? 0xffff : prediction;
+}
+
+/**
+ * Learns from one coded element: moves its channel's bias and spread towards
+ * the element's error (a NaN or infinite error is skipped). A slot's first row
+ * sets the spread to its first error instead.
+ *
+ * @param bias The slot's biases ({@link PredictedChannels.bias}).
+ * @param spread The slot's spreads.
+ * @param j The channel.
+ * @param error `value(target) - value(predictor)`.
+ * @param first Whether this is the slot's first row.
+ *
+ * @example
+ * ```ts
+ * import { learnElement } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bias = new Float64Array(1), spread = new Float64Array(1);
+ * learnElement(bias, spread, 0, 0.5, true);
+ * assertEquals([bias[0], spread[0]], [0.5 / 32, 0.5]);
+ * learnElement(bias, spread, 0, NaN, false);
+ * assertEquals([bias[0], spread[0]], [0.5 / 32, 0.5]);
+ * ```
+ */
+export function learnElement(
+  bias: Float64Array,
+  spread: Float64Array,
+  j: number,
+  error: number,
+  first: boolean,
+): void {
+  if (error - error !== 0) return;
+  const b = bias[j];
+  const off = error - b;
+  const s = spread[j];
+  spread[j] = first
+    ? Math.abs(off)
+    : s + (Math.abs(off) - s) * PREDICTED_SPREAD_RATE;
+  bias[j] = b + off * PREDICTED_BIAS_RATE;
+}
+
+/**
+ * The running state of the channels of one slot (a layer's K or V) across the
+ * tensors of a block. The coders give each element of a row its context
+ * ({@link elementContext}) and prediction ({@link predictedOrdinal}) from its
+ * channel's state, code it, and learn from it ({@link learnElement}) in one
+ * pass: a channel's state is used by its own element of the next row only, so
+ * this is the same as preparing the whole row first and learning after it.
+ *
+ * @example One element: predicted, coded, learned
+ * ```ts
+ * import { elementContext, fp16Values, inverseUlps, learnElement, PredictedChannels, predictedOrdinal } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const values = fp16Values(), inverse = inverseUlps();
+ * const channels = new PredictedChannels(1);
+ * const p = 0x3c00, t = 0x3c01; // 1, and 1 + 2^-10
+ * assertEquals(predictedOrdinal(p, channels.bias[0] * inverse[15]), 0xbc00);
+ * learnElement(channels.bias, channels.spread, 0, values[t] - values[p], !channels.started);
+ * channels.started = true;
  * assertEquals(channels.spread[0], 2 ** -10); // one ulp of 1
- * channels.prepareRow(predictor, 0, contexts, predictions);
- * assertEquals(contexts[0] > PREDICTED_CONTEXT_NO_HISTORY, true);
+ * assertEquals(elementContext(15, channels.spread[0] * inverse[15]), 2 + 12);
  * ```
  */
 export class PredictedChannels {
@@ -235,110 +335,15 @@ export class PredictedChannels {
   readonly spread: Float64Array;
   /** True once a row has been learned: the contexts then use the state. */
   started = false;
-  readonly #values: Float32Array;
-  readonly #inverse: Float64Array;
 
   /**
    * A state with no history.
    *
    * @param channels Channels per token row.
-   * @param values {@link fp16Values}, shared.
-   * @param inverse {@link inverseUlps}, shared.
    */
-  constructor(channels: number, values: Float32Array, inverse: Float64Array) {
+  constructor(channels: number) {
     this.channels = channels;
     this.bias = new Float64Array(channels);
     this.spread = new Float64Array(channels);
-    this.#values = values;
-    this.#inverse = inverse;
-  }
-
-  /**
-   * Gives each element of a row its context and its predicted ordinal (the
-   * predictor's ordinal shifted by the channel's bias, clamped to `0..65535`).
-   *
-   * @param predictor The predictor tensor.
-   * @param start Index of the row's first element.
-   * @param contexts Receives the contexts (`channels` of them).
-   * @param predictions Receives the predicted ordinals.
-   */
-  prepareRow(
-    predictor: Uint16Array,
-    start: number,
-    contexts: Uint8Array,
-    predictions: Int32Array,
-  ): void {
-    const n = this.channels;
-    const inverse = this.#inverse;
-    const bias = this.bias;
-    const spread = this.spread;
-    if (!this.started) {
-      for (let j = 0; j < n; j++) {
-        const p = predictor[start + j];
-        contexts[j] = PREDICTED_CONTEXT_NO_HISTORY;
-        predictions[j] = p & 0x8000 ? 0xffff - p : p + 0x8000;
-      }
-      return;
-    }
-    for (let j = 0; j < n; j++) {
-      const p = predictor[start + j];
-      const e = (p >>> 10) & 31;
-      const iu = inverse[e];
-      // predictedContext, inlined (clz32(0) = 32 is harmless: that branch
-      // is not taken).
-      const y = spread[j] * iu * 16;
-      const scaled = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
-      const octave = 31 - Math.clz32(scaled);
-      contexts[j] = e === 31
-        ? PREDICTED_CONTEXT_SPECIAL
-        : scaled < 4
-        ? 2 + scaled
-        : (octave << 2) - 2 + ((scaled >>> (octave - 2)) & 3);
-      // floor(x + 1/2) through a truncation of a positive number (twice as
-      // fast as Math.round here). Below -65536 (a bias of more than the whole
-      // FP16 range) the truncation is not a floor, but it is still a fixed
-      // function of the state and the clamp below keeps it in range.
-      const prediction = (p & 0x8000 ? 0xffff - p : p + 0x8000) +
-        ((bias[j] * iu + 65536.5) | 0) - 65536;
-      predictions[j] = prediction < 0
-        ? 0
-        : prediction > 0xffff
-        ? 0xffff
-        : prediction;
-    }
-  }
-
-  /**
-   * Learns from a coded row: moves each channel's bias and spread towards the
-   * row's error (NaN or infinite errors are skipped).
-   *
-   * @param target The target tensor (coded or decoded).
-   * @param predictor The predictor tensor.
-   * @param start Index of the row's first element.
-   */
-  learnRow(target: Uint16Array, predictor: Uint16Array, start: number): void {
-    const n = this.channels;
-    const values = this.#values;
-    const bias = this.bias;
-    const spread = this.spread;
-    if (!this.started) {
-      // The first row sets each channel's spread to its first error.
-      for (let j = 0; j < n; j++) {
-        const error = values[target[start + j]] - values[predictor[start + j]];
-        if (error - error !== 0) continue;
-        spread[j] = Math.abs(error - bias[j]);
-        bias[j] += (error - bias[j]) * PREDICTED_BIAS_RATE;
-      }
-    } else {
-      for (let j = 0; j < n; j++) {
-        const error = values[target[start + j]] - values[predictor[start + j]];
-        if (error - error !== 0) continue;
-        const b = bias[j];
-        const off = error - b;
-        spread[j] += (Math.abs(off) - spread[j]) * PREDICTED_SPREAD_RATE;
-        bias[j] = b + off * PREDICTED_BIAS_RATE;
-      }
-    }
-    this.started = true;
   }
 }

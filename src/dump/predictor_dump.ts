@@ -13,7 +13,9 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import { join } from "@std/path";
+import { PREDICTOR_FINGERPRINT_BYTES } from "../codec/predicted_dump_coder.ts";
 import {
   dumpElementCount,
   type DumpMeta,
@@ -21,16 +23,21 @@ import {
 } from "../format/dump_meta.ts";
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
 import { utf8Text } from "../format/json_fields.ts";
+import type { PackPredictorLookup } from "../format/predictor_lookup.ts";
 import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 import { pathExistsSync } from "./path_exists.ts";
 import { readFileSync } from "./read_file.ts";
 
-/** A predictor dump: its tensors, and their files for messages. */
+/** A predictor dump: its tensors, their fingerprints, and their files for messages. */
 export interface PredictorDump {
   /** K's FP16 words. */
   readonly k: Uint16Array;
   /** V's FP16 words. */
   readonly v: Uint16Array;
+  /** The first 16 bytes of the SHA-256 of K's file. */
+  readonly kFingerprint: Uint8Array;
+  /** The same for V's file. */
+  readonly vFingerprint: Uint8Array;
   /** K's file. */
   readonly kPath: string;
   /** V's file. */
@@ -69,6 +76,32 @@ export function checkPredictorFolder(folder: string): void {
 }
 
 /**
+ * Whether a predictor folder holds a dump's counterpart (its meta file).
+ *
+ * @param folder The predictor folder.
+ * @param metaPath The dump's meta file, relative to its dump folder.
+ * @returns True when the meta file is there.
+ * @throws {KvbitsFileError} When its place cannot be examined.
+ *
+ * @example
+ * ```ts
+ * import { predictorDumpExists } from "./predictor_dump.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(predictorDumpExists("fixtures/predictor-sample/int8", "llama6L-kjv-ruth/layer_5/meta_t384_385.json"), true);
+ * assertEquals(predictorDumpExists("fixtures/predictor-sample/int8", "llama6L-kjv-ruth/layer_9/meta_t384_385.json"), false);
+ * ```
+ */
+export function predictorDumpExists(folder: string, metaPath: string): boolean {
+  const path = join(folder, metaPath);
+  try {
+    return pathExistsSync(path);
+  } catch (error) {
+    throw fileErrorOf(path, error);
+  }
+}
+
+/**
  * Reads the counterpart of a dump in a predictor folder.
  *
  * @param folder The predictor folder.
@@ -102,9 +135,10 @@ export function readPredictorDump(
   const path = join(folder, metaPath);
   let predictorMeta: DumpMeta;
   try {
-    if (!pathExistsSync(path)) return undefined;
+    // Read at once (no stat before): a missing meta is the common miss.
     predictorMeta = parseDumpMeta(utf8Text(readFileSync(path), "meta"));
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
     throw fileErrorOf(path, error);
   }
   const shapeOf = (m: DumpMeta) => `${m.seqLen} x ${m.kvHeads} x ${m.headDim}`;
@@ -126,8 +160,18 @@ export function readPredictorDump(
   const read = (file: string) => {
     const tensorPath = join(folderOfMeta, file);
     try {
+      const bytes = readFileSync(tensorPath);
       return {
-        words: fp16WordsOfBytes(readFileSync(tensorPath), elements),
+        words: fp16WordsOfBytes(bytes, elements),
+        // The file's bytes hashed natively as read, once (the coder would
+        // otherwise hash the words in JavaScript): `predictorFingerprint` of
+        // the words, on any host, since it hashes their little-endian bytes.
+        fingerprint: new Uint8Array(
+          createHash("sha256").update(bytes).digest().subarray(
+            0,
+            PREDICTOR_FINGERPRINT_BYTES,
+          ),
+        ),
         path: tensorPath,
       };
     } catch (error) {
@@ -136,5 +180,46 @@ export function readPredictorDump(
   };
   const k = read(predictorMeta.kFile);
   const v = read(predictorMeta.vFile);
-  return { k: k.words, v: v.words, kPath: k.path, vPath: v.path };
+  return {
+    k: k.words,
+    v: v.words,
+    kFingerprint: k.fingerprint,
+    vFingerprint: v.fingerprint,
+    kPath: k.path,
+    vPath: v.path,
+  };
+}
+
+/**
+ * A pack decoder's lookup of predictor dumps in a predictor folder
+ * ({@link readPredictorDump} at the dump's path; a missing one is an error that
+ * names the file, since the pack says the dump was coded against it).
+ *
+ * @param folder The predictor folder.
+ * @returns The lookup.
+ *
+ * @example
+ * ```ts
+ * import { predictorFolderLookup } from "./predictor_dump.ts";
+ * import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const path = "llama6L-kjv-ruth/layer_5/meta_t384_385.json";
+ * const dump = packDumpMetaOf(path, Deno.readFileSync(`fixtures/kv-sample/${path}`));
+ * if (typeof dump === "string") throw new Error(dump);
+ * const lookup = predictorFolderLookup("fixtures/predictor-sample/int8");
+ * assertEquals(lookup(path, dump)?.vPath, `fixtures/predictor-sample/int8/llama6L-kjv-ruth/layer_5/v_t384_385.bin`);
+ * ```
+ */
+export function predictorFolderLookup(folder: string): PackPredictorLookup {
+  return (path, dump) => {
+    const found = readPredictorDump(folder, path, dump.meta);
+    if (found === undefined) {
+      throw new KvbitsFileError(
+        join(folder, path),
+        "not in the predictor folder (the pack coded this dump against it)",
+      );
+    }
+    return found;
+  };
 }

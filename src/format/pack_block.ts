@@ -30,6 +30,12 @@ import {
 } from "./pack_dump_meta.ts";
 import { blockHeaderBytes, CRC_BYTES } from "./pack_layout.ts";
 import {
+  type PackPredictor,
+  type PackPredictorLookup,
+  predictorMismatchProblem,
+  predictorOfEntry,
+} from "./predictor_lookup.ts";
+import {
   encodePackTable,
   type PackEntry,
   payloadBytesOf,
@@ -146,6 +152,8 @@ export class PackBlockBuilder {
    * @param dump What the meta says.
    * @param k K's file bytes (read now, may be reused afterwards).
    * @param v V's file bytes (likewise).
+   * @param predictor The predictor dump to code it against (its shape checked
+   * by the caller), if any.
    * @returns False, adding nothing, when K or V does not have the meta's size.
    */
   addDump(
@@ -154,6 +162,7 @@ export class PackBlockBuilder {
     dump: PackDumpMeta,
     k: Uint8Array,
     v: Uint8Array,
+    predictor?: PackPredictor,
   ): boolean {
     const { seqLen, kvHeads, headDim } = dump.meta;
     const shape = { tokens: seqLen, heads: kvHeads, headDim };
@@ -164,6 +173,7 @@ export class PackBlockBuilder {
       wordsOf(k),
       wordsOf(v),
       coderContextOf(dump),
+      predictor,
     );
     this.#inputBytes += metaBytes.length + 2 * bytes;
     this.#append({
@@ -173,6 +183,7 @@ export class PackBlockBuilder {
       metaSection: this.#metaSection(path, dump.text, shape),
       codedBytes: coded.length,
       crc: crc32(v, crc32(k, crc32(metaBytes))),
+      ...(predictor !== undefined ? { predicted: true } as const : {}),
     }, coded);
     return true;
   }
@@ -299,6 +310,7 @@ export interface RestoredEntry {
  * reported lost).
  * @param only Which entries to restore (the others are decoded only as far as
  * later dumps need them); all when undefined.
+ * @param predictors Finds the predictor of each dump coded against one.
  * @returns One result per entry that was asked for, as it is decoded (so that a
  * caller can write and drop each before the next).
  *
@@ -321,6 +333,7 @@ export function* decodePackEntries(
   entries: readonly PackEntry[],
   payload: Uint8Array,
   only?: (entry: PackEntry, dump?: PackDumpMeta) => boolean,
+  predictors?: PackPredictorLookup,
 ): Generator<RestoredEntry> {
   const decoder = new PackBlockDecoder();
   let last = entries.length - 1;
@@ -331,6 +344,9 @@ export function* decodePackEntries(
   // The coder carries state from dump to dump: after a dump that fails, the
   // block's later dumps cannot be decoded.
   let broken: string | undefined;
+  // Dumps coded against predictors carry their own models (apart from the
+  // others'): after one fails, only the block's later predicted dumps are lost.
+  let brokenPredicted: string | undefined;
   for (let n = 0; n <= last; n++) {
     const entry = entries[n];
     const length = payloadBytesOf(entry);
@@ -361,16 +377,20 @@ export function* decodePackEntries(
         : { entry, files: [{ path: entry.path, bytes }] };
       continue;
     }
-    if (broken !== undefined) {
+    const before = broken ?? (entry.predicted ? brokenPredicted : undefined);
+    if (before !== undefined) {
       if (want) {
         yield lost(
-          `not decoded: ${broken}, before it in its block, is damaged, and a block's dumps are decoded in sequence`,
+          `not decoded: ${before}, before it in its block, could not be, and a block's dumps are decoded in sequence`,
         );
       }
       continue;
     }
-    const restored = restoreDump(entry, bytes, decoder);
-    if (restored.problem !== undefined) broken = entry.path;
+    const restored = restoreDump(entry, bytes, decoder, predictors);
+    if (restored.problem !== undefined) {
+      if (restored.predictorProblem) brokenPredicted = entry.path;
+      else broken = entry.path;
+    }
     if (want) yield restored;
   }
 }
@@ -432,19 +452,38 @@ function restoreDump(
   entry: PackEntry & { kind: "dump" },
   bytes: Uint8Array,
   decoder: PackBlockDecoder,
-): RestoredEntry {
+  predictors: PackPredictorLookup | undefined,
+): RestoredEntry & { predictorProblem?: true } {
   const dump = dumpMetaOfEntry(entry);
   if (typeof dump === "string") return { entry, files: [], problem: dump };
   const shape: PackDumpShape = entry.shape;
+  let predictor: PackPredictor | undefined;
+  if (entry.predicted) {
+    const found = predictorOfEntry(entry.path, dump, predictors);
+    if (typeof found === "string") {
+      return { entry, files: [], problem: found, predictorProblem: true };
+    }
+    predictor = found;
+  }
   let k: Uint16Array, v: Uint16Array;
   try {
-    ({ k, v } = decoder.decodeDump(bytes, shape, coderContextOf(dump)));
+    ({ k, v } = decoder.decodeDump(
+      bytes,
+      shape,
+      coderContextOf(dump),
+      predictor,
+    ));
   } catch (error) {
-    return {
-      entry,
-      files: [],
-      problem: `cannot be decoded: ${(error as Error).message}`,
-    };
+    const refused = predictor !== undefined
+      ? predictorMismatchProblem(error, predictor)
+      : undefined;
+    return refused !== undefined
+      ? { entry, files: [], problem: refused, predictorProblem: true }
+      : {
+        entry,
+        files: [],
+        problem: `cannot be decoded: ${(error as Error).message}`,
+      };
   }
   const metaBytes = TEXT_ENCODER.encode(dump.text);
   const kBytes = bytesOf(k), vBytes = bytesOf(v);

@@ -18,6 +18,7 @@ import {
   readUint32,
 } from "./pack_layout.ts";
 import { decodePackTable } from "./pack_table.ts";
+import type { PackPredictorLookup } from "./predictor_lookup.ts";
 
 /** A file a pack holds. */
 export interface PackedFile {
@@ -37,11 +38,24 @@ export interface DecodedPack {
   readonly problems: string[];
 }
 
+/** How {@link decodePack} reads a pack. */
+export interface DecodePackOptions {
+  /**
+   * Finds the predictor dump of each dump coded against one (a pack made with
+   * `--predictor-dir`, format version 2): given the dump's meta path in the tree
+   * and its meta, its predictor's K and V words. A predictor that is missing or
+   * not bit-identical to the encoder's (SHA-256 checked) leaves the dump out,
+   * listed in the problems.
+   */
+  readonly predictors?: PackPredictorLookup;
+}
+
 /**
  * Decodes a whole pack held in memory. Only files whose CRC-32 holds are
  * returned; damage stops the reading at the damaged block and is listed.
  *
  * @param pack The pack's bytes.
+ * @param options The predictors of a pack made with a predictor folder.
  * @returns Its files, empty folders and problems.
  * @throws {KvbitsDataError} When the bytes are not a pack (its header).
  *
@@ -55,8 +69,24 @@ export interface DecodedPack {
  * assertEquals([files.length, problems], [16, []]);
  * assertEquals(files[0].path, "README.md");
  * ```
+ *
+ * @example A pack made against a predictor folder, its predictors held in memory
+ * ```ts
+ * import { decodePack } from "@kvbits/kvbits";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const pack = await Deno.readFile("fixtures/golden/pack/predicted.kvp");
+ * const folder = "fixtures/golden/pack/predictor";
+ * const words = (path: string) => new Uint16Array(Deno.readFileSync(`${folder}/${path}`).buffer);
+ * const predictors = (_path: string, dump: { kPath: string; vPath: string }) => ({ k: words(dump.kPath), v: words(dump.vPath) });
+ * assertEquals(decodePack(pack, { predictors }).problems, []);
+ * assertEquals(decodePack(pack).problems.length > 0, true);
+ * ```
  */
-export function decodePack(pack: Uint8Array): DecodedPack {
+export function decodePack(
+  pack: Uint8Array,
+  options: DecodePackOptions = {},
+): DecodedPack {
   parsePackHeader(pack.subarray(0, PACK_HEADER_BYTES));
   const result: DecodedPack = { files: [], folders: [], problems: [] };
   let at = PACK_HEADER_BYTES;
@@ -89,7 +119,14 @@ export function decodePack(pack: Uint8Array): DecodedPack {
         payloadAt,
         payloadAt + header.payloadBytes,
       );
-      for (const restored of decodePackEntries(entries, payload)) {
+      for (
+        const restored of decodePackEntries(
+          entries,
+          payload,
+          undefined,
+          options.predictors,
+        )
+      ) {
         if (restored.problem !== undefined) {
           result.problems.push(`${restored.entry.path}: ${restored.problem}`);
         } else if (restored.entry.kind === "folder") {

@@ -21,8 +21,12 @@
 import { crc32 } from "../codec/crc32.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
 
-/** Format version this kvbits writes and reads. */
-export const PACK_FORMAT_VERSION = 1;
+/**
+ * Format versions this kvbits writes and reads: 1, and 2 for a pack made with a
+ * predictor folder (its dump entries may be coded against predictor dumps; a
+ * reader of version 1 alone would decode them wrongly, so it must refuse them).
+ */
+export const PACK_FORMAT_VERSIONS = { plain: 1, predicted: 2 } as const;
 /** Bytes of the file header. */
 export const PACK_HEADER_BYTES = 8;
 /** Bytes of a block header (the part before the entry table). */
@@ -102,6 +106,7 @@ function readUint64(bytes: Uint8Array, offset: number): number {
  * The file header: magic, format version, the dump coder, two zero bytes.
  *
  * @param coder The dump coder of every block ({@link PACK_CODERS}).
+ * @param version The format version ({@link PACK_FORMAT_VERSIONS}; default 1).
  * @returns The 8 bytes.
  *
  * @example
@@ -109,13 +114,17 @@ function readUint64(bytes: Uint8Array, offset: number): number {
  * import { packHeader, PACK_CODERS, parsePackHeader } from "./pack_layout.ts";
  * import { assertEquals } from "@std/assert";
  *
- * assertEquals(parsePackHeader(packHeader(PACK_CODERS.packCoder)), { coder: 2 });
+ * assertEquals(parsePackHeader(packHeader(PACK_CODERS.packCoder)), { coder: 2, version: 1 });
+ * assertEquals(parsePackHeader(packHeader(PACK_CODERS.packCoder, 2)).version, 2);
  * ```
  */
-export function packHeader(coder: number): Uint8Array {
+export function packHeader(
+  coder: number,
+  version: number = PACK_FORMAT_VERSIONS.plain,
+): Uint8Array {
   const bytes = new Uint8Array(PACK_HEADER_BYTES);
   writeUint32(bytes, 0, PACK_MAGIC.header);
-  bytes[4] = PACK_FORMAT_VERSION;
+  bytes[4] = version;
   bytes[5] = coder;
   return bytes;
 }
@@ -124,11 +133,13 @@ export function packHeader(coder: number): Uint8Array {
  * Checks a file header.
  *
  * @param bytes The first 8 bytes of the pack.
- * @returns The dump coder it names.
+ * @returns The dump coder it names and the format version.
  * @throws {KvbitsDataError} When it is not a pack, or a version or coder this
  * kvbits does not know.
  */
-export function parsePackHeader(bytes: Uint8Array): { coder: number } {
+export function parsePackHeader(
+  bytes: Uint8Array,
+): { coder: number; version: number } {
   const fail = (detail: string) =>
     new KvbitsDataError(detail, { stream: "pack header", bitOffset: 0 });
   if (bytes.length < PACK_HEADER_BYTES) {
@@ -137,12 +148,12 @@ export function parsePackHeader(bytes: Uint8Array): { coder: number } {
   if (readUint32(bytes, 0) !== PACK_MAGIC.header) {
     throw fail("not a kvbits pack (no KVPK magic)");
   }
-  if (bytes[4] !== PACK_FORMAT_VERSION) {
-    throw fail(
-      `format version ${
-        bytes[4]
-      }; this kvbits reads version ${PACK_FORMAT_VERSION}`,
-    );
+  const version = bytes[4];
+  if (
+    version !== PACK_FORMAT_VERSIONS.plain &&
+    version !== PACK_FORMAT_VERSIONS.predicted
+  ) {
+    throw fail(`format version ${version}; this kvbits reads versions 1 and 2`);
   }
   if (!Object.values(PACK_CODERS).includes(bytes[5] as 2)) {
     throw fail(`dump coder ${bytes[5]} is unknown to this kvbits`);
@@ -150,7 +161,7 @@ export function parsePackHeader(bytes: Uint8Array): { coder: number } {
   if (bytes[6] !== 0 || bytes[7] !== 0) {
     throw fail("reserved bytes are not zero");
   }
-  return { coder: bytes[5] };
+  return { coder: bytes[5], version };
 }
 
 /** What a block header says. */

@@ -22,7 +22,7 @@
  *
  * | part | content |
  * | --- | --- |
- * | tag | 1 byte: bits 0-1 kind (0 file, 1 folder, 2 dump); bit 2 (dumps) path predicted; bit 3 (dumps) heads and head size of the dump before; other bits 0 |
+ * | tag | 1 byte: bits 0-1 kind (0 file, 1 folder, 2 dump); bit 2 (dumps) path predicted; bit 3 (dumps) heads and head size of the dump before; bit 4 (dumps, format version 2) coded against a predictor dump (`predicted_dump_coder.ts`); other bits 0 |
  * | tokens | dumps: varint; then, without bit 3, varint heads and varint head size |
  * | path | unless predicted: varint bytes shared with the previous entry's path (UTF-8), varint length and bytes of the rest |
  * | file | varint size, 4-byte CRC-32 |
@@ -68,6 +68,8 @@ export interface PackDumpEntry {
   readonly codedBytes: number;
   /** CRC-32 of the meta file's bytes, then K's, then V's. */
   readonly crc: number;
+  /** Coded against a predictor dump (`--predictor-dir`): true, or absent. */
+  readonly predicted?: true;
 }
 
 /** One entry of a block. */
@@ -77,6 +79,7 @@ const KIND_CODES = { file: 0, folder: 1, dump: 2 } as const;
 const KINDS = ["file", "folder", "dump"] as const;
 const PATH_PREDICTED = 4;
 const SAME_HEADS = 8;
+const PREDICTED = 16;
 const STREAM = "pack table";
 const TEXT_ENCODER = new TextEncoder();
 const TEXT_DECODER = new TextDecoder("utf-8", { fatal: true });
@@ -162,6 +165,7 @@ export function encodePackTable(entries: readonly PackEntry[]): Uint8Array {
         previousDump?.shape.heads === heads &&
         previousDump.shape.headDim === headDim
       ) tag |= SAME_HEADS;
+      if (entry.predicted) tag |= PREDICTED;
       writer.byte(tag);
       writer.varint(tokens);
       if (!(tag & SAME_HEADS)) {
@@ -245,7 +249,7 @@ export function decodePackTable(
     const tag = reader.byte();
     const kind = KINDS[tag & 3];
     if (
-      kind === undefined || (tag & ~15) !== 0 || (kind !== "dump" && tag > 3)
+      kind === undefined || (tag & ~31) !== 0 || (kind !== "dump" && tag > 3)
     ) {
       throw reader.error(`entry ${n} has the unknown tag ${tag}`, at);
     }
@@ -312,6 +316,7 @@ export function decodePackTable(
         metaSection,
         codedBytes: reader.varint(),
         crc: reader.uint32(),
+        ...(tag & PREDICTED ? { predicted: true } as const : {}),
       };
     }
     entries.push(entry);

@@ -5,11 +5,18 @@
  * @module
  */
 
+import {
+  checkPredictorFolder,
+  predictorDumpExists,
+} from "../dump/predictor_dump.ts";
 import { listPack, type PackListReport } from "./pack_list_job.ts";
 
 /** One row of the analysis. */
 export interface PackAnalysisRow {
-  /** `layer <n> <stage>` for dumps, `files` for the rest. */
+  /**
+   * `layer <n> <stage>` for dumps (`layer <n> <stage> predicted` for those coded
+   * against a predictor dump), `files` for the rest.
+   */
   readonly group: string;
   /** Entries in the group. */
   readonly entries: number;
@@ -35,12 +42,18 @@ export interface PackAnalysis {
   readonly overheadBytes: number;
   /** The listing it was made from (damage included). */
   readonly listing: PackListReport;
+  /**
+   * Dumps coded against a predictor whose counterpart the given predictor
+   * folder lacks (they could not be decoded with it); empty without a folder.
+   */
+  readonly missingPredictors: string[];
 }
 
 /**
  * Analyzes a pack.
  *
- * @param options The pack (`-` for standard input).
+ * @param options The pack (`-` for standard input), and the predictor folder to
+ * check for the counterparts of its predicted dumps.
  * @returns The rows and totals.
  *
  * @example
@@ -53,15 +66,29 @@ export interface PackAnalysis {
  * ```
  */
 export async function analyzePack(
-  options: { readonly pack: string },
+  options: { readonly pack: string; readonly predictorDir?: string },
 ): Promise<PackAnalysis> {
+  const predictorDir = options.predictorDir;
+  if (predictorDir !== undefined) checkPredictorFolder(predictorDir);
   const listing = await listPack({ pack: options.pack });
+  const missingPredictors: string[] = [];
   const groups = new Map<string, { key: number[]; row: PackAnalysisRow }>();
   for (const entry of listing.entries) {
     const dump = entry.kind === "dump";
-    const group = dump ? `layer ${entry.layer} ${entry.stage}` : "files";
+    const group = dump
+      ? `layer ${entry.layer} ${entry.stage}${
+        entry.predicted ? " predicted" : ""
+      }`
+      : "files";
+    if (
+      entry.predicted && predictorDir !== undefined &&
+      !predictorDumpExists(predictorDir, entry.path)
+    ) missingPredictors.push(entry.path);
     const key = dump
-      ? [entry.layer!, entry.stage === "prefill" ? 0 : 1]
+      ? [
+        entry.layer!,
+        (entry.stage === "prefill" ? 0 : 2) + (entry.predicted ? 1 : 0),
+      ]
       : [-1, 0];
     const old = groups.get(group)?.row;
     const row = {
@@ -88,5 +115,6 @@ export async function analyzePack(
     packBytes: listing.packBytes,
     overheadBytes: listing.packBytes - payload,
     listing,
+    missingPredictors,
   };
 }

@@ -8,6 +8,7 @@
 import { readTreeFile, treeFileReader } from "../dump/pack_tree.ts";
 import { type BlockBody, PackBlockBuilder } from "../format/pack_block.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
+import { readPredictorDump } from "../dump/predictor_dump.ts";
 import type { PlannedItem } from "./pack_plan.ts";
 
 /** A coded block, and what it holds. */
@@ -16,6 +17,8 @@ export interface CodedBlock {
   readonly body: BlockBody;
   /** Dumps coded. */
   readonly dumps: number;
+  /** Dumps among them coded against a predictor dump. */
+  readonly predicted: number;
   /** Files stored as they are (dumps that turned out not to be codable too). */
   readonly files: number;
   /** Empty folders. */
@@ -31,8 +34,11 @@ export interface CodedBlock {
  *
  * @param root The tree's folder.
  * @param items The block's items, in order.
+ * @param predictorDir A predictor folder: each dump with a counterpart there
+ * (same path) is coded against it.
  * @returns The coded block.
- * @throws {KvbitsFileError} When a file cannot be read.
+ * @throws {KvbitsFileError} When a file cannot be read, or a predictor dump has
+ * another shape than its dump.
  *
  * @example
  * ```ts
@@ -50,10 +56,11 @@ export interface CodedBlock {
 export function encodeBlock(
   root: string,
   items: readonly PlannedItem[],
+  predictorDir?: string,
 ): CodedBlock {
   const builder = new PackBlockBuilder();
   const read = treeFileReader(root);
-  let coded = 0, files = 0, folders = 0, tensorBytes = 0;
+  let coded = 0, predicted = 0, files = 0, folders = 0, tensorBytes = 0;
   for (const item of items) {
     if (item.kind === "folder") {
       builder.addFolder(item.path);
@@ -69,11 +76,16 @@ export function encodeBlock(
     const dump = packDumpMetaOf(path, metaBytes);
     const k = read(kPath, "k");
     const v = read(vPath, "v");
+    const predictor = typeof dump !== "string" && predictorDir !== undefined
+      ? readPredictorDump(predictorDir, path, dump.meta)
+      : undefined;
     if (
       typeof dump !== "string" && dump.kPath === kPath &&
-      dump.vPath === vPath && builder.addDump(path, metaBytes, dump, k, v)
+      dump.vPath === vPath &&
+      builder.addDump(path, metaBytes, dump, k, v, predictor)
     ) {
       coded++;
+      if (predictor !== undefined) predicted++;
       tensorBytes += k.length + v.length;
       continue;
     }
@@ -86,6 +98,7 @@ export function encodeBlock(
   return {
     body: builder.body(),
     dumps: coded,
+    predicted,
     files,
     folders,
     tensorBytes,

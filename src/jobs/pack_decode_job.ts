@@ -17,6 +17,7 @@
 
 import { openPackInput, type PackInput } from "../dump/pack_input.ts";
 import { listTree, makeTreeFolder } from "../dump/pack_tree.ts";
+import { checkPredictorFolder } from "../dump/predictor_dump.ts";
 import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
@@ -43,6 +44,8 @@ export interface PackReadOptions {
   readonly jobs?: number;
   /** Called after each block. */
   readonly onProgress?: ProgressListener;
+  /** The predictor folder the pack was made with (`encodePack`'s). */
+  readonly predictorDir?: string;
 }
 
 /** What {@link decodePack} needs. */
@@ -115,6 +118,9 @@ async function restorePack(
       bytes: outputBytes,
     });
   };
+  if (options.predictorDir !== undefined) {
+    checkPredictorFolder(options.predictorDir);
+  }
   const pool = packWorkerPool(options.jobs ?? 1);
   const queue: Promise<PackReply>[] = [];
   const visitor: PackVisitor = {
@@ -140,6 +146,7 @@ async function restorePack(
         payload: bytes,
         only,
         target,
+        predictorDir: options.predictorDir,
       }));
     },
   };

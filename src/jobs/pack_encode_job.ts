@@ -6,11 +6,13 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { openPackOutput } from "../dump/pack_output.ts";
+import { checkPredictorFolder } from "../dump/predictor_dump.ts";
 import { withHeader } from "../format/pack_block.ts";
 import {
   indexBytes,
   type IndexedBlock,
   PACK_CODERS,
+  PACK_FORMAT_VERSIONS,
   PACK_TRAILER_BYTES,
   packHeader,
   trailerBytes,
@@ -40,12 +42,20 @@ export interface PackEncodeOptions {
   readonly jobs?: number;
   /** Called after each block. */
   readonly onProgress?: ProgressListener;
+  /**
+   * A predictor folder (the same tree made by a cheaper model on the same
+   * tokens): each dump with a counterpart there is coded against it, and the
+   * pack is format version 2.
+   */
+  readonly predictorDir?: string;
 }
 
 /** What {@link encodePack} did. */
 export interface PackEncodeReport {
   /** Dumps coded. */
   readonly dumps: number;
+  /** Dumps among them coded against a predictor dump. */
+  readonly predicted: number;
   /** Files stored as they are (not part of a coded dump). */
   readonly files: number;
   /** Empty folders. */
@@ -69,7 +79,8 @@ export interface PackEncodeReport {
  *
  * @param options The folder, the pack, durability and block size.
  * @returns What was packed.
- * @throws {KvbitsFileError} When the folder or a file cannot be read or the pack
+ * @throws {KvbitsFileError} When the folder or a file cannot be read, the
+ * predictor folder is missing or holds a dump of another shape, or the pack
  * cannot be written (nothing is left under the pack's name then).
  *
  * @example
@@ -90,6 +101,8 @@ export async function encodePack(
   const started = performance.now();
   const root = options.dumpDir;
   const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
+  const predictorDir = options.predictorDir;
+  if (predictorDir !== undefined) checkPredictorFolder(predictorDir);
   const refused: RefusedEntries = [];
   const plan = planBlocks(root, blockBytes, {
     skip: options.pack === "-" ? [] : [options.pack],
@@ -100,7 +113,13 @@ export async function encodePack(
   // blocks or more.
   const planned = [plan.next(), plan.next()];
   const output = openPackOutput(options.pack, { durable: options.durable });
-  const counts = { dumps: 0, files: 0, folders: 0, tensorBytes: 0 };
+  const counts = {
+    dumps: 0,
+    predicted: 0,
+    files: 0,
+    folders: 0,
+    tensorBytes: 0,
+  };
   const blocks: IndexedBlock[] = [];
   let position = 0;
   let packCrc = 0;
@@ -112,7 +131,12 @@ export async function encodePack(
   };
   const pool = packWorkerPool(planned[1].done ? 1 : options.jobs ?? 1);
   try {
-    await write(packHeader(PACK_CODERS.packCoder));
+    await write(packHeader(
+      PACK_CODERS.packCoder,
+      predictorDir !== undefined
+        ? PACK_FORMAT_VERSIONS.predicted
+        : PACK_FORMAT_VERSIONS.plain,
+    ));
     // Blocks coded `jobs` at a time, written in order.
     const queue: Promise<CodedBlock>[] = [];
     const writeNext = async () => {
@@ -122,6 +146,7 @@ export async function encodePack(
         await write(part);
       }
       counts.dumps += coded.dumps;
+      counts.predicted += coded.predicted;
       counts.files += coded.files;
       counts.folders += coded.folders;
       counts.tensorBytes += coded.tensorBytes;
@@ -140,7 +165,12 @@ export async function encodePack(
     ) {
       if (queue.length > pool.width) await writeNext();
       queue.push(
-        pool.run({ kind: "encode", root, items: next.value }) as Promise<
+        pool.run({
+          kind: "encode",
+          root,
+          items: next.value,
+          predictorDir,
+        }) as Promise<
           CodedBlock
         >,
       );

@@ -36,6 +36,8 @@ export interface PackListedEntry {
   readonly stage?: string;
   /** A dump's tokens. */
   readonly tokens?: number;
+  /** A dump coded against a predictor dump: true, or absent. */
+  readonly predicted?: true;
 }
 
 /** What {@link listPack} found. */
@@ -117,6 +119,7 @@ export async function listPack(
           layer: dump.meta.layerId,
           stage: dump.meta.stage,
           tokens,
+          ...(entry.predicted ? { predicted: true } as const : {}),
         });
       }
       blocks++;

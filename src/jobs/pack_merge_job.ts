@@ -23,6 +23,7 @@ import {
   indexBytes,
   type IndexedBlock,
   PACK_CODERS,
+  PACK_FORMAT_VERSIONS,
   PACK_TRAILER_BYTES,
   packHeader,
   trailerBytes,
@@ -81,6 +82,8 @@ export async function mergePacks(
 ): Promise<PackMergeReport> {
   const started = performance.now();
   let coder: number | undefined;
+  // The output is of the highest format version of its inputs.
+  let version: number = PACK_FORMAT_VERSIONS.plain;
   const owner = new Map<string, string>();
   for (const path of options.inputs) {
     if (path === "-") {
@@ -122,6 +125,7 @@ export async function mergePacks(
       );
     }
     coder = ending.coder;
+    version = Math.max(version, ending.version);
   }
   const output = openPackOutput(options.output, { durable: options.durable });
   const blocks: IndexedBlock[] = [];
@@ -134,7 +138,7 @@ export async function mergePacks(
     await output.write(bytes);
   };
   try {
-    await write(packHeader(coder ?? PACK_CODERS.packCoder));
+    await write(packHeader(coder ?? PACK_CODERS.packCoder, version));
     for (const path of options.inputs) {
       using input = openPackInput(path);
       const index = readPackIndex(input);

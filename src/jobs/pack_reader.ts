@@ -71,6 +71,8 @@ export interface PackEnding {
   readonly packBytes: number;
   /** The dump coder the header names. */
   readonly coder: number;
+  /** The format version the header names. */
+  readonly version: number;
 }
 
 /** What a reading calls: blocks as met, damage as found. */
@@ -105,7 +107,7 @@ export async function readPackInOrder(
     tracking = false;
     visitor.damage(damage);
   };
-  const { coder } = parsePackHeader(await read(PACK_HEADER_BYTES));
+  const { coder, version } = parsePackHeader(await read(PACK_HEADER_BYTES));
   const met: IndexedBlock[] = [];
   let complete = false;
   let packCrcMatches: boolean | undefined;
@@ -249,6 +251,7 @@ export async function readPackInOrder(
     packCrcMatches,
     packBytes: input.position,
     coder,
+    version,
   };
 }
 

@@ -17,6 +17,7 @@ import {
 import { syncFolderSync } from "../dump/write_file_atomic.ts";
 import { decodePackEntries } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
+import { predictorFolderLookup } from "../dump/predictor_dump.ts";
 import type { PackEntry } from "../format/pack_table.ts";
 import type { DumpOutcome } from "./job_report.ts";
 
@@ -62,6 +63,7 @@ export interface RestoredBlock {
  * @param payload Its payload (possibly cut short).
  * @param only `--only` patterns, or undefined for everything.
  * @param target Where entries go.
+ * @param predictorDir The predictor folder of dumps coded against one.
  * @returns What was done.
  *
  * @example
@@ -82,6 +84,7 @@ export function restoreBlock(
   payload: Uint8Array,
   only: readonly string[] | undefined,
   target: RestoreTarget,
+  predictorDir?: string,
 ): RestoredBlock {
   const selection = only !== undefined && only.length > 0
     ? packSelection(only)
@@ -98,7 +101,12 @@ export function restoreBlock(
   // A path twice in a block is refused; across blocks, the second finds the
   // first in the output folder (unless --overwrite).
   const seen = new Set<string>();
-  for (const restored of decodePackEntries(entries, payload, selection)) {
+  const predictors = predictorDir !== undefined
+    ? predictorFolderLookup(predictorDir)
+    : undefined;
+  for (
+    const restored of decodePackEntries(entries, payload, selection, predictors)
+  ) {
     const path = restored.entry.path;
     let problem = restored.problem;
     const paths = restored.files.map((file) => file.path);

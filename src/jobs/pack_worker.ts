@@ -25,6 +25,8 @@ export type PackRequest =
     readonly root: string;
     /** The block's items. */
     readonly items: readonly PlannedItem[];
+    /** The predictor folder, if any. */
+    readonly predictorDir?: string;
   }
   | {
     /** Restore a block. */
@@ -37,6 +39,8 @@ export type PackRequest =
     readonly only: readonly string[] | undefined;
     /** Where entries go. */
     readonly target: RestoreTarget;
+    /** The predictor folder, if any. */
+    readonly predictorDir?: string;
   };
 
 /** What a lane hands back: a coded block or a restored one. */
@@ -61,7 +65,11 @@ export function handlePackRequest(
   request: PackRequest,
 ): { reply: PackReply; transfer: ArrayBuffer[] } {
   if (request.kind === "encode") {
-    const reply = encodeBlock(request.root, request.items);
+    const reply = encodeBlock(
+      request.root,
+      request.items,
+      request.predictorDir,
+    );
     const buffers = new Set<ArrayBuffer>();
     for (const part of reply.body.parts) {
       buffers.add(part.buffer as ArrayBuffer);
@@ -74,6 +82,7 @@ export function handlePackRequest(
       request.payload,
       request.only,
       request.target,
+      request.predictorDir,
     ),
     transfer: [],
   };
