@@ -106,7 +106,7 @@ export function writeFileAtomicSync(
     folders?.add(folder);
   }
   let temporary: string;
-  let file: Deno.FsFile;
+  let file: Deno.FsFile | undefined;
   for (let attempt = 0;; attempt++) {
     temporary = join(
       folder,
@@ -116,13 +116,20 @@ export function writeFileAtomicSync(
       ),
     );
     try {
-      file = Deno.openSync(temporary, { write: true, createNew: true });
+      // Without a flush, one call writes the whole file.
+      if (durable) {
+        file = Deno.openSync(temporary, { write: true, createNew: true });
+      } else Deno.writeFileSync(temporary, bytes, { createNew: true });
       break;
     } catch (error) {
       // A leftover of an earlier process with our pid, or a name another
       // thread of this process took (each counts its own writes): take the
       // next name.
       if (!(error instanceof Deno.errors.AlreadyExists) || attempt >= 100) {
+        // What a failed write made of the file (a full disk) is ours.
+        if (!(error instanceof Deno.errors.AlreadyExists)) {
+          removeQuietly(temporary);
+        }
         // A folder removed behind our back is made again by the next write.
         folders?.delete(folder);
         throw error;
@@ -130,27 +137,34 @@ export function writeFileAtomicSync(
     }
   }
   try {
-    try {
-      let written = 0;
-      while (written < bytes.length) {
-        written += file.writeSync(bytes.subarray(written));
+    if (file !== undefined) {
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          written += file.writeSync(bytes.subarray(written));
+        }
+        file.syncDataSync();
+      } finally {
+        file.close();
       }
-      if (durable) file.syncDataSync();
-    } finally {
-      file.close();
     }
     pauseIfRequested(write, "temp", path);
     Deno.renameSync(temporary, path);
   } catch (error) {
-    try {
-      Deno.removeSync(temporary);
-    } catch {
-      // Gone already.
-    }
+    removeQuietly(temporary);
     folders?.delete(folder);
     throw error;
   }
   pauseIfRequested(write, "renamed", path);
+}
+
+/** Removes a file this process made, if it is there. */
+function removeQuietly(path: string): void {
+  try {
+    Deno.removeSync(path);
+  } catch {
+    // Never made, or gone already.
+  }
 }
 
 /**
@@ -209,11 +223,7 @@ export function writeNewFileSync(
       writeFileAtomicSync(path, bytes, options);
       return;
     }
-    try {
-      Deno.removeSync(path);
-    } catch {
-      // Never made, or gone already.
-    }
+    removeQuietly(path);
     folders?.delete(folder);
     throw error;
   }

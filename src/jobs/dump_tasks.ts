@@ -54,7 +54,6 @@ import { FolderListing } from "../dump/folder_listing.ts";
 import {
   type FileReader,
   readFileSync,
-  readWholeFile,
   reusedFileReader,
 } from "../dump/read_file.ts";
 import { firstDifference } from "../format/first_difference.ts";
@@ -406,12 +405,12 @@ export class DumpTaskLane {
     const { metaText, meta } = selected;
     const folder = dirname(join(task.dumpDir, dump.relativePath));
     try {
-      // Into buffers of their own when they may be kept, else the lane's.
+      // Into the keeper's buffers when they may be kept, else the lane's.
       const keep = this.#counted.hasRoom();
       const tensors = await readInputTensors(
         folder,
         meta,
-        keep ? readWholeFile : this.#read,
+        keep ? this.#counted.read : this.#read,
       );
       countFp16Symbols(tensors.k, into.k);
       countFp16Symbols(tensors.v, into.v);
@@ -788,19 +787,41 @@ function refuseForeignFiles(
  */
 const COUNTED_TENSORS_BUDGET = 64 * 1024 * 1024;
 
+/**
+ * Bytes of the chunks that kept tensors are read into: one allocation for
+ * many small dumps (an allocation each cost more than reading them).
+ */
+const COUNTED_CHUNK = 4 * 1024 * 1024;
+
 /** Counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
 class CountedTensors {
   readonly #tensors = new Map<string, { k: Uint16Array; v: Uint16Array }>();
   #bytes = 0;
+  /** The chunk being filled, and its bytes used. */
+  #chunk = new Uint8Array(0);
+  #used = 0;
 
-  /** Whether more tensors may be kept: read them into buffers of their own. */
+  /** Whether more tensors may be kept: read them with {@link read}. */
   hasRoom(): boolean {
     return this.#bytes < COUNTED_TENSORS_BUDGET;
   }
 
+  /** Reads a file into the chunks: its bytes stay valid while kept. */
+  readonly read: FileReader = (path, _role, checkSize) =>
+    readFileSync(path, (size) => {
+      // 8-byte aligned: a tensor's words are a view, not a copy.
+      let start = (this.#used + 7) & ~7;
+      if (start + size > this.#chunk.length) {
+        this.#chunk = new Uint8Array(Math.max(COUNTED_CHUNK, size));
+        start = 0;
+      }
+      this.#used = start + size;
+      return this.#chunk.subarray(start, start + size);
+    }, checkSize);
+
   /**
-   * Keeps a dump's tensors, read into buffers of their own (not a lane's
-   * reused ones), when the budget allows.
+   * Keeps a dump's tensors, read with {@link read} (not into a lane's reused
+   * buffers), when the budget allows.
    */
   keep(relativePath: string, tensors: { k: Uint16Array; v: Uint16Array }) {
     const bytes = tensors.k.byteLength + tensors.v.byteLength;
@@ -822,6 +843,8 @@ class CountedTensors {
   clear(): void {
     this.#tensors.clear();
     this.#bytes = 0;
+    this.#chunk = new Uint8Array(0);
+    this.#used = 0;
   }
 }
 
