@@ -542,7 +542,8 @@ export class DumpTaskLane {
       // The last file (the meta, or a one-file layout's only file) marks the
       // dump complete: an old one goes first, the new one comes last.
       const files = outputs.files.map((file) => ({
-        path: join(outFolder, file.name),
+        // A layout's file names are plain names: no join needed.
+        path: `${outFolder}/${file.name}`,
         bytes: file.bytes,
       }));
       // Nothing is flushed here: the job flushes every file (many at once) and
