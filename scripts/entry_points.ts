@@ -11,8 +11,10 @@
  * revoking permissions once running. A binary's permissions are fixed when it is
  * built, so an executable that is to write to a RAM disk must have it. kvbits
  * itself reads its input folders and writes only below its output folder
- * (through a temporary file in the same folder, renamed); it makes no network
- * request and runs no program (but `bench`, which runs the peers: zstd, xz).
+ * (a dump's meta through a temporary file in the same folder, renamed); it
+ * makes no network request and runs one program, `sync -f`, once at the end of
+ * an encode when it may (without `--allow-run` it flushes file by file), and
+ * `bench` runs the peers (zstd, xz).
  * Whoever always writes to one folder can build an executable confined to it
  * (`deno task compile --write-dir /data/bits`: read anywhere, write only there,
  * nothing else; no /dev paths then).

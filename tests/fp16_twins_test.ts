@@ -1,62 +1,61 @@
 /**
- * The fused FP16 coders run a `hi6` and a `lo10` coder side by side; each loop's
- * `lo10` block is the `hi6` block with `lo` names for `hi` names, kept so by this
- * test (one source for both steps): it fails when a block was edited alone.
- * `deno test -A tests/fp16_twins_test.ts -- --update` rewrites every `lo10`
- * block from its `hi6` block.
+ * One source for each hot loop of the fused FP16 coders: every `lo10` block of
+ * huffman_fp16.ts and arithmetic_fp16.ts is generated from its `hi6` block by
+ * `scripts/fp16_twins.ts`. These tests fail when a file is not what the script
+ * writes (a `lo10` block edited by hand, or a `hi6` block edited without
+ * running it): `deno run --allow-read --allow-write scripts/fp16_twins.ts`.
  */
 
-import { assert, assertEquals } from "@std/assert";
-import { fromFileUrl } from "@std/path";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertThrows,
+} from "@std/assert";
+import {
+  LO10_MARK,
+  TWIN_FILES,
+  twinCount,
+  withTwins,
+} from "../scripts/fp16_twins.ts";
+import { ROOT } from "./_helpers.ts";
+import { join } from "@std/path";
 
-const FILES = ["../src/codec/arithmetic_fp16.ts"];
-const UPDATE = Deno.args.includes("--update");
-
-/** The `lo10` twin of a `hi6` block: `hiLow` -> `loLow`, and so on. */
-function loTwin(hiBlock: string): string {
-  return hiBlock.replace(/\bhi([A-Z])/g, "lo$1");
-}
-
-/** Each `// hi6:` comment's block and the `// lo10:` block after it, as line ranges. */
-function twinBlocks(
-  lines: string[],
-): { hi: [number, number]; lo: [number, number] }[] {
-  const blockAfter = (comment: number): [number, number] => {
-    // The comment may take several lines; the block opens with a lone "{".
-    let open = comment + 1;
-    while (lines[open].trim() !== "{") open++;
-    const indent = lines[open].indexOf("{");
-    let close = open + 1;
-    while (
-      !(lines[close].trim() === "}" && lines[close].indexOf("}") === indent)
-    ) {
-      close++;
-    }
-    return [open, close + 1];
-  };
-  const pairs = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i].trim().startsWith("// hi6:")) continue;
-    const hi = blockAfter(i);
-    let j = hi[1];
-    while (!lines[j].trim().startsWith("// lo10:")) j++;
-    pairs.push({ hi, lo: blockAfter(j) });
-  }
-  return pairs;
-}
-
-for (const file of FILES) {
-  Deno.test(`${file.slice(file.lastIndexOf("/") + 1)}: every lo10 block is its hi6 block with lo names`, async () => {
-    const path = fromFileUrl(new URL(file, import.meta.url));
-    const lines = (await Deno.readTextFile(path)).split("\n");
-    const pairs = twinBlocks(lines);
-    assert(pairs.length >= 2, "the encoder's and the decoder's blocks");
-    // From the last pair back, so that earlier line numbers stay valid.
-    for (const { hi, lo } of pairs.reverse()) {
-      const expected = loTwin(lines.slice(hi[0], hi[1]).join("\n"));
-      if (UPDATE) lines.splice(lo[0], lo[1] - lo[0], ...expected.split("\n"));
-      else assertEquals(lines.slice(lo[0], lo[1]).join("\n"), expected);
-    }
-    if (UPDATE) await Deno.writeTextFile(path, lines.join("\n"));
+for (const file of TWIN_FILES) {
+  Deno.test(`${file}: every lo10 block is generated from its hi6 block (run scripts/fp16_twins.ts)`, async () => {
+    const text = await Deno.readTextFile(join(ROOT, file));
+    // The encoder's and the decoder's loops.
+    assert(twinCount(text) >= 2, "twin blocks in the encoder and the decoder");
+    assertEquals(
+      text.split("\n").filter((line) => line.trim() === LO10_MARK).length,
+      twinCount(text),
+    );
+    assertEquals(
+      withTwins(text),
+      text,
+      `${file} is not current: run deno run --allow-read --allow-write scripts/fp16_twins.ts`,
+    );
   });
 }
+
+Deno.test("fp16 twins: a lo10 block edited by hand, or a hi6 block edited alone, is found and rewritten", async () => {
+  const text = await Deno.readTextFile(join(ROOT, TWIN_FILES[0]));
+  const handEdited = text.replace("loAt += loBits >>> 3;", "loAt += 1;");
+  assertNotEquals(handEdited, text);
+  assertEquals(withTwins(handEdited), text);
+  const hiEdited = text.replace(
+    "hiAt += hiBits >>> 3;",
+    "hiAt += hiBits >> 3;",
+  );
+  assertNotEquals(hiEdited, text);
+  assert(withTwins(hiEdited).includes("loAt += loBits >> 3;"));
+});
+
+Deno.test("fp16 twins: a hi6 mark without its block or its lo10 block is an error naming the line", () => {
+  assertThrows(() => withTwins("// hi6: x\n"), Error, "line 1: no block");
+  assertThrows(
+    () => withTwins("// hi6: x\n{\n}\n"),
+    Error,
+    'line 1: no "// lo10:',
+  );
+});

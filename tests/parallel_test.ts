@@ -408,3 +408,19 @@ Deno.test("--jobs is checked, and the tasks give the same summary for any value"
     assertEquals(summaries[1], summaries[0]);
   });
 });
+
+Deno.test("a job with many dumps starts its workers as soon as it knows their number; a small one does not", () => {
+  const small = new LaneRunner({ jobs: 2 });
+  const large = new LaneRunner({ jobs: 2 });
+  const single = new LaneRunner({ jobs: 1 });
+  try {
+    small.expectWork(10);
+    large.expectWork(3072);
+    single.expectWork(3072);
+    assertEquals([small.workers, large.workers, single.workers], [0, 1, 0]);
+  } finally {
+    small.close();
+    large.close();
+    single.close();
+  }
+});

@@ -808,64 +808,105 @@ Deno.test("#13 item 18: messages name the real file and problem (5,000-deep JSON
   });
 });
 
+/** The flushes and renames of a durable encode of the fixtures, in order. */
+async function tracedEncode(dir: string, permissions: string[]) {
+  const out = join(dir, "bits");
+  const trace = join(dir, "trace");
+  await new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-qq",
+      "-e",
+      "trace=rename,renameat,renameat2,fsync,fdatasync,syncfs",
+      "-o",
+      trace,
+      Deno.execPath(),
+      "run",
+      ...permissions,
+      new URL("../tasks/encode.ts", import.meta.url).pathname,
+      "--dump-dir",
+      KV_SAMPLE,
+      "--out-dir",
+      out,
+      "--jobs",
+      "1",
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const calls = (await Deno.readTextFile(trace)).split("\n")
+    .map((line) => /(rename\w*|fdatasync|fsync|syncfs)\(/.exec(line)?.[1])
+    .filter((call) => call !== undefined);
+  const at = (name: RegExp) =>
+    calls.flatMap((call, i) => name.test(call) ? [i] : []);
+  const folders = new Set(
+    (await listFiles(out)).map((f) => f.slice(0, f.lastIndexOf("/"))),
+  );
+  return {
+    renames: at(/^rename/),
+    folderFlushes: at(/^fsync$/),
+    dataFlushes: at(/^fdatasync$/),
+    fileSystemFlushes: at(/^syncfs$/),
+    folders: folders.size,
+  };
+}
+
 Deno.test({
   name:
-    "#13 item 19: a durable encode flushes each file as written and each folder once at the end (not per dump), then writes the manifest last",
+    "#13 item 19: a durable encode that may run sync flushes the folder with one sync -f at the end, writes streams in place and renames only metas, then writes the manifest last",
   ignore: Deno.build.os !== "linux" || !hasStrace(),
   async fn() {
     await withTempDir(async (dir) => {
-      const out = join(dir, "bits");
-      const trace = join(dir, "trace");
-      await new Deno.Command("strace", {
-        args: [
-          "-f",
-          "-qq",
-          "-e",
-          "trace=rename,renameat,renameat2,fsync,fdatasync",
-          "-o",
-          trace,
-          Deno.execPath(),
-          "run",
-          "-A",
-          new URL("../tasks/encode.ts", import.meta.url).pathname,
-          "--dump-dir",
-          KV_SAMPLE,
-          "--out-dir",
-          out,
-          "--jobs",
-          "1",
-        ],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      const calls = (await Deno.readTextFile(trace)).split("\n")
-        .map((line) => /(rename\w*|fdatasync|fsync)\(/.exec(line)?.[1])
-        .filter((call) => call !== undefined);
-      const at = (name: RegExp) =>
-        calls.flatMap((call, i) => name.test(call) ? [i] : []);
-      const renames = at(/^rename/);
-      const folderFlushes = at(/^fsync$/);
-      const dataFlushes = at(/^fdatasync$/);
+      const { renames, folderFlushes, dataFlushes, fileSystemFlushes } =
+        await tracedEncode(dir, ["-A"]);
       // The manifest marked incomplete, the global codebook, every dump's
-      // files, then the complete manifest.
-      const dumpFiles = 51 * 5;
-      assertEquals(renames.length, 2 + dumpFiles + 1);
+      // meta (its streams are written in place), then the complete manifest.
+      assertEquals(renames.length, 2 + 51 + 1);
+      const lastDump = renames[renames.length - 2];
+      // No file's data flushed on its own but those three.
+      assertEquals(dataFlushes.length, 3);
+      // One syncfs, after the last dump and before the manifest.
+      assertEquals(fileSystemFlushes.length, 1);
+      assert(fileSystemFlushes[0] > lastDump);
+      assert(fileSystemFlushes[0] < renames[renames.length - 1]);
+      // Folders flushed among the dumps: none (only the output folder, for
+      // the manifest and the codebook).
+      assertEquals(
+        folderFlushes.filter((i) => i > renames[2] && i < lastDump),
+        [],
+      );
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "#13 item 19: a durable encode that may not run sync flushes each file as written and each folder once at the end (not per dump), then writes the manifest last",
+  ignore: Deno.build.os !== "linux" || !hasStrace(),
+  async fn() {
+    await withTempDir(async (dir) => {
+      const {
+        renames,
+        folderFlushes,
+        dataFlushes,
+        fileSystemFlushes,
+        folders,
+      } = await tracedEncode(dir, ["--allow-read", "--allow-write"]);
+      assertEquals(renames.length, 2 + 51 + 1);
       const firstDump = renames[2];
       const lastDump = renames[renames.length - 2];
-      const folders = new Set(
-        (await listFiles(out)).map((f) => f.slice(0, f.lastIndexOf("/"))),
-      );
+      assertEquals(fileSystemFlushes, []);
       // Among the dumps' writes, a folder is flushed only when it is made
       // (into its parent), never once per dump.
       const amongDumps = folderFlushes.filter((i) =>
         i > firstDump && i < lastDump
       );
-      assert(amongDumps.length < folders.size, `${amongDumps.length} flushes`);
+      assert(amongDumps.length < folders, `${amongDumps.length} flushes`);
       // Each file's data once (at the end, many at once); the folders once
       // each, before the manifest.
-      assertEquals(dataFlushes.length, 2 + dumpFiles + 1);
+      assertEquals(dataFlushes.length, 2 + 51 * 5 + 1);
       const atEnd = folderFlushes.filter((i) => i > lastDump);
-      assert(atEnd.length <= folders.size + 3, `${atEnd.length} flushes`);
+      assert(atEnd.length <= folders + 3, `${atEnd.length} flushes`);
       assert(atEnd.some((i) => i < renames[renames.length - 1]));
       assert(atEnd.some((i) => i > renames[renames.length - 1]));
     });

@@ -6,8 +6,9 @@
  *
  * Read me first:
  * - Two coders, one per plane, run side by side in one loop over the words. The
- *   `lo10` block of each loop is written from the `hi6` block (`hi` names become
- *   `lo` names) by `tests/fp16_twins_test.ts`, which fails when they differ. Each
+ *   `lo10` block of each loop is generated from the `hi6` block (`hi` names
+ *   become `lo` names) by `scripts/fp16_twins.ts`; `tests/fp16_twins_test.ts`
+ *   fails when it is not current. Each
  *   symbol's step depends on the step before it in the same stream only, and the
  *   longest part of a step is a chain of multiplications (and, decoding, a
  *   division): with two independent chains in flight the CPU overlaps them, which
@@ -204,8 +205,7 @@ export function arithmeticEncodeFp16(
       hiLow = (hiLow << u) & 0x7fffffff;
       hiHigh = (hiHigh << u) | 0x80000000 | (0x7fffffff >>> (31 - u));
     }
-    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
-    // and `-- --update` writes it).
+    // lo10: generated from the hi6 block above by scripts/fp16_twins.ts; do not edit.
     {
       const range = ((loHigh - loLow) >>> 0) + 1;
       const base = loLow >>> 0;
@@ -408,8 +408,7 @@ export function arithmeticDecodeFp16(
         hiAt += k + u;
       }
     }
-    // lo10: the hi6 block with lo for hi (tests/fp16_twins_test.ts checks it,
-    // and `-- --update` writes it).
+    // lo10: generated from the hi6 block above by scripts/fp16_twins.ts; do not edit.
     {
       const base = loLow >>> 0;
       loHigh = (base + loRange * loScaled[loSymbol + 1] - 1) | 0;

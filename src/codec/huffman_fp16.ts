@@ -5,6 +5,10 @@
  * decoder accepts and refuses exactly what `huffmanDecode` does.
  *
  * Read me first:
+ * - Each loop codes the `hi6` and the `lo10` plane side by side; only the `hi6`
+ *   block is written by hand, and its `lo10` twin is generated from it by
+ *   `scripts/fp16_twins.ts` (`tests/fp16_twins_test.ts` fails when it is not
+ *   current): edit the `hi6` block, then run the script.
  * - Encoding reads each word once and appends to two streams, each with its own
  *   32-bit bit accumulator. A plane's code is looked up in one `Int32Array` that
  *   packs `code << 5 | length` (0: no code), so a symbol costs one load.
@@ -172,18 +176,23 @@ export function huffmanEncodeFp16(
       missing = i;
       break;
     }
-    // Append the code (1..16 bits: the pending bits stay below 24), store the
-    // pending bits left-aligned, keep the incomplete byte pending.
-    hiAcc = (hiAcc << (hiEntry & 31)) | (hiEntry >>> 5);
-    hiBits += hiEntry & 31;
-    hiView.setUint32(hiAt, hiAcc << (32 - hiBits));
-    hiAt += hiBits >>> 3;
-    hiBits &= 7;
-    loAcc = (loAcc << (loEntry & 31)) | (loEntry >>> 5);
-    loBits += loEntry & 31;
-    loView.setUint32(loAt, loAcc << (32 - loBits));
-    loAt += loBits >>> 3;
-    loBits &= 7;
+    // hi6: append the code (1..16 bits: the pending bits stay below 24),
+    // store the pending bits left-aligned, keep the incomplete byte pending.
+    {
+      hiAcc = (hiAcc << (hiEntry & 31)) | (hiEntry >>> 5);
+      hiBits += hiEntry & 31;
+      hiView.setUint32(hiAt, hiAcc << (32 - hiBits));
+      hiAt += hiBits >>> 3;
+      hiBits &= 7;
+    }
+    // lo10: generated from the hi6 block above by scripts/fp16_twins.ts; do not edit.
+    {
+      loAcc = (loAcc << (loEntry & 31)) | (loEntry >>> 5);
+      loBits += loEntry & 31;
+      loView.setUint32(loAt, loAcc << (32 - loBits));
+      loAt += loBits >>> 3;
+      loBits &= 7;
+    }
   }
   if (missing >= 0) {
     const word = words[missing];
@@ -272,6 +281,8 @@ export function huffmanDecodeFp16(
   const loTotal = loBytes.length * 8;
   const hiView = new DataView(hiBuffer.buffer);
   const loView = new DataView(loBuffer.buffer);
+  const hiTable = hi;
+  const loTable = lo;
   const hiPrimary = hi.primary;
   const loPrimary = lo.primary;
   // The primary index is the top primaryBits of the 32 bits at the position.
@@ -291,36 +302,48 @@ export function huffmanDecodeFp16(
       hiPrimary[(hiView.getUint32(hiAt >>> 3) << (hiAt & 7)) >>> hiShift];
     let loEntry =
       loPrimary[(loView.getUint32(loAt >>> 3) << (loAt & 7)) >>> loShift];
-    let hiLength = hiEntry & 63;
-    let loLength = loEntry & 63;
-    if (hiLength === LONG_CODE || hiLength === 0) {
-      hiEntry = longCodeEntry(hiBuffer, hiAt, hi);
-      if (hiEntry < 0) {
-        failed = FAILED_HI_CODE;
+    // hi6: a code longer than the primary table resolved out of line, then
+    // the position advanced, within the stream.
+    {
+      let hiLength = hiEntry & 63;
+      if (hiLength === LONG_CODE || hiLength === 0) {
+        hiEntry = longCodeEntry(hiBuffer, hiAt, hiTable);
+        if (hiEntry < 0) {
+          failed = FAILED_HI_CODE;
+          failedAt = i;
+          failedBit = hiAt;
+          break;
+        }
+        hiLength = hiEntry & 63;
+      }
+      hiAt += hiLength;
+      if (hiAt > hiTotal) {
+        failed = FAILED_HI_END;
         failedAt = i;
-        failedBit = hiAt;
+        failedBit = hiAt - hiLength;
         break;
       }
-      hiLength = hiEntry & 63;
     }
-    if (loLength === LONG_CODE || loLength === 0) {
-      loEntry = longCodeEntry(loBuffer, loAt, lo);
-      if (loEntry < 0) {
-        failed = FAILED_LO_CODE;
+    // lo10: generated from the hi6 block above by scripts/fp16_twins.ts; do not edit.
+    {
+      let loLength = loEntry & 63;
+      if (loLength === LONG_CODE || loLength === 0) {
+        loEntry = longCodeEntry(loBuffer, loAt, loTable);
+        if (loEntry < 0) {
+          failed = FAILED_LO_CODE;
+          failedAt = i;
+          failedBit = loAt;
+          break;
+        }
+        loLength = loEntry & 63;
+      }
+      loAt += loLength;
+      if (loAt > loTotal) {
+        failed = FAILED_LO_END;
         failedAt = i;
-        failedBit = loAt;
+        failedBit = loAt - loLength;
         break;
       }
-      loLength = loEntry & 63;
-    }
-    hiAt += hiLength;
-    loAt += loLength;
-    if (hiAt > hiTotal || loAt > loTotal) {
-      const hiEnded = hiAt > hiTotal;
-      failed = hiEnded ? FAILED_HI_END : FAILED_LO_END;
-      failedAt = i;
-      failedBit = hiEnded ? hiAt - hiLength : loAt - loLength;
-      break;
     }
     out[i] = ((hiEntry >>> 6) << 10) | (loEntry >>> 6);
   }

@@ -18,8 +18,9 @@
  * (`writeFileAtomicSync`, which every output file goes through) of the thread
  * from 1 (with `--jobs 1` every write is in the task's own thread; a worker
  * counts its own) and `stage` is `temp` (the temporary
- * file is written and synced, not yet renamed) or `renamed` (the file is in
- * place). At that point the thread prints `kvbits test hook: paused at write <n>
+ * file is written and synced, not yet renamed; for a file written in place,
+ * `writeNewFileSync`: half its bytes are written) or `renamed` (the file is in
+ * place, complete). At that point the thread prints `kvbits test hook: paused at write <n>
  * (<stage>) <path>` to stderr and blocks until the process is killed.
  */
 export const PAUSE_AT_WRITE_VARIABLE = "KVBITS_TEST_PAUSE_AT_WRITE";
@@ -78,4 +79,23 @@ export function pauseIfRequested(
   // Blocks this thread for good: nothing else runs until the test kills us.
   const cell = new Int32Array(new SharedArrayBuffer(4));
   for (;;) Atomics.wait(cell, 0, 0);
+}
+
+/**
+ * Whether the hook will stop at this write, at either stage: a writer that
+ * would otherwise write a file in one call writes it in two halves then.
+ *
+ * @param write Number of the write in the thread, from 1.
+ * @returns True only in a crash test that stops at this write.
+ *
+ * @example
+ * ```ts
+ * import { pauseRequestedAt } from "./crash_test_hook.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(pauseRequestedAt(1), false);
+ * ```
+ */
+export function pauseRequestedAt(write: number): boolean {
+  return pausePoint()?.write === write;
 }

@@ -47,10 +47,21 @@ export async function findFiles(
   accept: (name: string) => boolean,
   skip?: string,
 ): Promise<string[]> {
-  const skipReal = skip === undefined ? undefined : realPathOf(skip);
+  // Folders entered are real folders, never links: the real path of one is
+  // the root's real path and its relative path, so `skip` is recognised by
+  // its relative path, without a system call per folder.
+  let skipRelative: string | undefined;
+  if (skip !== undefined) {
+    const rootReal = realPathOf(root);
+    const skipReal = realPathOf(skip);
+    if (skipReal.startsWith(`${rootReal}/`)) {
+      skipRelative = skipReal.slice(rootReal.length + 1);
+    }
+  }
   const found: string[] = [];
   // Synchronous listing: four times faster than Deno.readDir on folders of
-  // thousands of dump files (15,000 entries: 16 ms against 70 ms).
+  // thousands of dump files (15,000 entries: 16 ms against 70 ms). Paths are
+  // made only for what is entered or checked, not for every name.
   const visit = (folder: string, prefix: string) => {
     let entries: Deno.DirEntry[];
     try {
@@ -59,17 +70,17 @@ export async function findFiles(
       throw fileErrorOf(folder, error);
     }
     for (const entry of entries) {
-      if (entry.name.startsWith(".")) continue;
-      const path = join(folder, entry.name);
-      const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+      const name = entry.name;
+      if (name.startsWith(".")) continue;
       if (entry.isDirectory) {
-        if (skipReal === undefined || realPathOf(path) !== skipReal) {
-          visit(path, relative);
-        }
-      } else if (accept(entry.name)) {
+        const relative = prefix ? `${prefix}/${name}` : name;
+        if (relative !== skipRelative) visit(join(folder, name), relative);
+      } else if (accept(name)) {
         // A FIFO, socket or device is listed too, so that reading it says what
         // it is instead of the dump silently vanishing.
-        if (!entry.isSymlink || isFileOrMissing(path)) found.push(relative);
+        if (!entry.isSymlink || isFileOrMissing(join(folder, name))) {
+          found.push(prefix ? `${prefix}/${name}` : name);
+        }
       }
     }
   };
@@ -85,7 +96,6 @@ function realPathOf(path: string): string {
   }
 }
 
-/** For a link: true when it leads to a file, or nowhere (the reader will say so). */
 function isFileOrMissing(path: string): boolean {
   try {
     return Deno.statSync(path).isFile;

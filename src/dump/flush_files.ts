@@ -3,12 +3,16 @@
  * fsync as the model. Flushing each file as it was written, and each dump's
  * folder before its marker, cost more than the coding: on the ext4 virtual
  * disk here every flush is a journal commit of its own. Now the lanes write
- * everything (each file through a temporary file and a rename, so that a killed
- * process never leaves a partial one), the job flushes the files many at a
- * time ({@link flushFiles}: concurrent flushes share journal commits), then
- * every folder once ({@link flushFoldersOf}), and writes the folder's manifest
- * last. A power cut before that leaves the manifest marked incomplete, and the
- * next run decodes what the interrupted one wrote before keeping it.
+ * everything (a dump's marker last), the job flushes it all
+ * ({@link flushWritten}) and writes the folder's manifest last. A power cut
+ * before that leaves the manifest marked incomplete, and the next run decodes
+ * what the interrupted one wrote before keeping it.
+ *
+ * How it flushes: on Linux, when the process may run `sync`, with one
+ * `sync -f` per job (syncfs(2) on each file system written to: one journal
+ * commit for the whole folder; Deno has no call of its own for it); otherwise
+ * each file's data, many at a time ({@link flushFiles}: concurrent flushes
+ * share journal commits), then every folder once ({@link flushFoldersOf}).
  *
  * @module
  */
@@ -104,4 +108,81 @@ export async function flushFiles(files: readonly string[]): Promise<void> {
       flushOne,
     ),
   );
+}
+
+/** How {@link flushWritten} flushed: one `sync -f`, or file by file. */
+export type FlushMethod = "sync -f" | "files";
+
+/**
+ * Flushes files a job wrote below `root` (their data and their names, and the
+ * folders made for them) to the disk, once, at the job's end: with `sync -f`
+ * on each file system they are on when this is Linux and the process may run
+ * `sync` (one journal commit instead of one a file), else with
+ * {@link flushFiles} and {@link flushFoldersOf}.
+ *
+ * @param files Paths of the files written, all below `root`.
+ * @param root The output folder.
+ * @returns How the files were flushed.
+ * @throws {KvbitsFileError} Naming a file or folder that cannot be flushed.
+ *
+ * @example
+ * ```ts
+ * import { flushWritten } from "./flush_files.ts";
+ * import { writeFileAtomicSync } from "./write_file_atomic.ts";
+ * import { assert } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * writeFileAtomicSync(`${root}/a/x.bin`, new Uint8Array([1]), { durable: false });
+ * assert(["sync -f", "files"].includes(await flushWritten([`${root}/a/x.bin`], root)));
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function flushWritten(
+  files: readonly string[],
+  root: string,
+): Promise<FlushMethod> {
+  if (files.length === 0) return "files";
+  if (await syncFileSystemsOf(files, root)) return "sync -f";
+  await flushFiles(files);
+  flushFoldersOf(files, root);
+  return "files";
+}
+
+/**
+ * Runs `sync -f` on one folder of each file system that the files' folders are
+ * on (a folder below `root` may be a mount point, or a link to elsewhere).
+ * False when it cannot be run here (not Linux, no permission, no `sync`, or it
+ * failed): the caller flushes file by file then.
+ */
+async function syncFileSystemsOf(
+  files: readonly string[],
+  root: string,
+): Promise<boolean> {
+  if (Deno.build.os !== "linux") return false;
+  const permission = Deno.permissions.querySync({
+    name: "run",
+    command: "sync",
+  });
+  if (permission.state !== "granted") return false;
+  const byDevice = new Map<number, string>();
+  for (const folder of new Set([root, ...files.map((path) => dirname(path))])) {
+    try {
+      const device = Deno.statSync(folder).dev;
+      if (!byDevice.has(device)) byDevice.set(device, folder);
+    } catch (error) {
+      throw fileErrorOf(folder, error);
+    }
+  }
+  try {
+    const { success } = await new Deno.Command("sync", {
+      args: ["-f", "--", ...byDevice.values()],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    // No `sync` on the PATH: flushed file by file instead.
+    return false;
+  }
 }

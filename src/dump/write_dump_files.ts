@@ -14,6 +14,7 @@ import {
   removeFileDurablySync,
   syncFolderSync,
   writeFileAtomicSync,
+  writeNewFileSync,
   type WriteOptions,
 } from "./write_file_atomic.ts";
 
@@ -27,10 +28,10 @@ export interface FileToWrite {
 
 /**
  * Writes `files` and then `marker`, in that order, each through a temporary file
- * (`writeFileAtomicSync`):
+ * (`writeFileAtomicSync`; `files` in place with `inPlace`):
  * 1. an existing `marker` is removed first (and the removal flushed), so that an
  *    old marker never stands beside new files;
- * 2. each file is written and renamed into place;
+ * 2. each file is written and renamed into place (or written in place);
  * 3. their folders are flushed, so that the new files are on the disk;
  * 4. the marker is written and renamed into place.
  *
@@ -72,6 +73,12 @@ export function writeFilesThenMarker(
      * removal of an old marker is not flushed either.
      */
     readonly foldersLater?: boolean;
+    /**
+     * Write `files` under their final names ({@link writeNewFileSync}), not
+     * through temporary files: a kill can leave one cut short, but never
+     * beside a marker, which still comes last through a temporary file.
+     */
+    readonly inPlace?: boolean;
   } = {},
 ): void {
   const durable = options.durable ?? true;
@@ -85,9 +92,10 @@ export function writeFilesThenMarker(
     }
   }
   const folders = new Set<string>();
+  const write = options.inPlace ? writeNewFileSync : writeFileAtomicSync;
   for (const { path, bytes } of files) {
     try {
-      writeFileAtomicSync(path, bytes, options);
+      write(path, bytes, options);
     } catch (error) {
       throw fileErrorOf(path, error);
     }

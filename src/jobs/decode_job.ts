@@ -162,6 +162,7 @@ export async function decodeFolder(
     jobs: options.jobs ?? defaultJobs(),
     threadLane: options.threadLane,
   });
+  runner.expectWork(metaFiles.length);
   try {
     const codec = folder.codec;
     if (codec) {

@@ -68,3 +68,39 @@ export function selectionSkipReason(
   }
   return undefined;
 }
+
+/** Name of a meta file in a dump folder: `meta_<anything>.json`. */
+export const INPUT_META_PATTERN = /^meta_.+\.json$/s;
+
+/**
+ * Why a dump's tensor names cannot be restored, when they cannot: a tensor
+ * named like a dump's meta (`meta_*.json`) would be written over it by decode.
+ *
+ * @param meta The dump's meta.
+ * @returns The reason, or undefined when the names are fine.
+ *
+ * @example
+ * ```ts
+ * import { tensorNamingAMeta } from "./dump_selection.ts";
+ * import { parseDumpMeta } from "../format/dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const meta = (kFile: string) => parseDumpMeta(JSON.stringify({
+ *   layer_id: 0, seq_len: 1, kv_heads: 1, head_dim: 8, bytes_per_elem: 2,
+ *   stage: "decode", k_file: kFile, v_file: "v.bin",
+ * }));
+ * assertEquals(tensorNamingAMeta(meta("k.bin")), undefined);
+ * assertEquals(tensorNamingAMeta(meta("meta_x.json"))?.startsWith('k_file "meta_x.json" names a meta file'), true);
+ * ```
+ */
+export function tensorNamingAMeta(meta: DumpMeta): string | undefined {
+  for (const [key, path] of [["k_file", meta.kFile], ["v_file", meta.vFile]]) {
+    const name = path.slice(path.lastIndexOf("/") + 1);
+    if (INPUT_META_PATTERN.test(name)) {
+      return `${key} ${
+        JSON.stringify(path)
+      } names a meta file (meta_*.json), which decode would restore over another dump's meta`;
+    }
+  }
+  return undefined;
+}

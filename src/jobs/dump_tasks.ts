@@ -21,11 +21,13 @@
  * a dump into the files of its layout (`Layout.encodeDump`) and reads one back
  * with `readBitstreamDump`.
  *
- * Writing follows the protocol of `src/dump/` (see write_dump_files.ts): every
- * file through a temporary file, flushed when `durable`; a dump's old marker
- * removed before its new files, its folder flushed before its new marker, the
- * marker last. The job holds the output folder's lock, removes what killed runs
- * left, and flushes the markers' folders at its end.
+ * Writing follows the protocol of `src/dump/` (see write_dump_files.ts): a
+ * dump's old marker removed before its new files, the marker last, through a
+ * temporary file. encode writes a dump's other files in place and flushes
+ * nothing (the job flushes everything once at its end, then writes the
+ * manifest); decode writes every file through a temporary file and, when
+ * `durable`, flushes them and the folder before the marker. The job holds the
+ * output folder's lock and removes what killed runs left.
  *
  * @module
  */
@@ -38,11 +40,16 @@ import {
   newFp16Histograms,
 } from "../codec/histogram.ts";
 import { type Codec, codecNamed } from "../format/codecs.ts";
-import { parseDumpMeta } from "../format/dump_meta.ts";
+import { type DumpMeta, parseDumpMeta } from "../format/dump_meta.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";
-import { readInputTensors } from "../dump/input_dump.ts";
+import {
+  missingTensorReason,
+  readInputMeta,
+  readInputTensors,
+} from "../dump/input_dump.ts";
+import { pathExistsSync } from "../dump/path_exists.ts";
 import { FolderListing } from "../dump/folder_listing.ts";
 import {
   type FileReader,
@@ -55,6 +62,12 @@ import { type BitstreamFolder, readBitstreamDump } from "./bitstream_folder.ts";
 import { mentionOption } from "./job_error.ts";
 import type { DumpOutcome } from "./job_report.ts";
 import { compareWithOriginal } from "./original_dump.ts";
+import {
+  type DumpSelection,
+  SELECT_ALL,
+  selectionSkipReason,
+  tensorNamingAMeta,
+} from "./dump_selection.ts";
 
 const OVERWRITE = mentionOption("overwrite");
 
@@ -62,8 +75,11 @@ const OVERWRITE = mentionOption("overwrite");
 export interface DumpToCode {
   /** The meta file, relative to the dump folder. */
   readonly relativePath: string;
-  /** The meta file's text, as read when the dump was selected. */
-  readonly metaText: string;
+  /**
+   * The meta file's text, when a lane read it already (in the count pass):
+   * without it the lane reads the meta and applies the selection itself.
+   */
+  readonly metaText?: string;
 }
 
 /** Sets a lane up for counting and encoding a dump folder. */
@@ -79,6 +95,8 @@ export interface EncodeSetupTask {
   readonly overwrite: boolean;
   /** `--codebook`: an existing dump coded otherwise is not skipped. */
   readonly codebook: CodebookMode;
+  /** The selection flags (default: every dump). */
+  readonly selection?: DumpSelection;
   /** Flush every file to the disk before the marker of its dump. */
   readonly durable: boolean;
   /** The shared file's bytes (a global codebook), for a `global` run (after counting). */
@@ -156,6 +174,14 @@ export interface SetUpReply {
  */
 export interface CountedResult {
   readonly kind: "counted";
+  /**
+   * The outcome of a dump that is not selected: its meta cannot be read, the
+   * selection flags skip it, or a tensor file is missing. Then it adds no
+   * counts, and none of the fields below are set.
+   */
+  readonly unselected?: DumpOutcome;
+  /** The meta's text, for the encode pass. */
+  readonly metaText?: string;
   /** Why the dump cannot be read, when it cannot; then it adds no counts. */
   readonly failure?: string;
   /** K and V bytes counted. */
@@ -174,6 +200,11 @@ export interface BatchCounts {
 export interface EncodedResult {
   readonly kind: "encoded";
   readonly outcome: DumpOutcome;
+  /**
+   * The dump was selected: its meta was read, the selection flags took it and
+   * its tensor files exist.
+   */
+  readonly selected: boolean;
   /** K and V bytes encoded (0 unless done). */
   readonly rawBytes: number;
   /** Stream bytes written. */
@@ -368,22 +399,70 @@ export class DumpTaskLane {
 
   async #count(dump: DumpToCode, into: BatchCounts): Promise<CountedResult> {
     const { task } = this.#encodeState();
+    const selected = await this.#select(dump);
+    if ("status" in selected) {
+      return { kind: "counted", unselected: selected, bytes: 0 };
+    }
+    const { metaText, meta } = selected;
+    const folder = dirname(join(task.dumpDir, dump.relativePath));
     try {
-      const meta = parseDumpMeta(dump.metaText);
-      const folder = dirname(join(task.dumpDir, dump.relativePath));
-      const tensors = await readInputTensors(folder, meta, this.#read);
+      // Into the keeper's buffers when they may be kept, else the lane's.
+      const keep = this.#counted.hasRoom();
+      const tensors = await readInputTensors(
+        folder,
+        meta,
+        keep ? this.#counted.read : this.#read,
+      );
       countFp16Symbols(tensors.k, into.k);
       countFp16Symbols(tensors.v, into.v);
-      this.#counted.keep(dump.relativePath, tensors);
+      if (keep) this.#counted.keep(dump.relativePath, tensors);
       return {
         kind: "counted",
+        metaText,
         bytes: tensors.k.byteLength + tensors.v.byteLength,
       };
     } catch (error) {
-      return {
+      const missing = missingTensorOutcome(
+        dump.relativePath,
+        folder,
+        meta,
+        error,
+      );
+      return missing ? { kind: "counted", unselected: missing, bytes: 0 } : {
         kind: "counted",
+        metaText,
         bytes: 0,
         failure: fileErrorOf(dump.relativePath, error).message,
+      };
+    }
+  }
+
+  /**
+   * Reads a dump's meta (unless the task carries its text) and applies the
+   * selection flags: the meta, or the outcome of a dump not selected.
+   */
+  async #select(
+    dump: DumpToCode,
+  ): Promise<{ metaText: string; meta: DumpMeta } | DumpOutcome> {
+    const { task } = this.#encodeState();
+    const relativePath = dump.relativePath;
+    const metaPath = join(task.dumpDir, relativePath);
+    try {
+      const { text, meta } = dump.metaText === undefined
+        ? await readInputMeta(metaPath, this.#read)
+        : { text: dump.metaText, meta: parseDumpMeta(dump.metaText) };
+      const clash = tensorNamingAMeta(meta);
+      if (clash !== undefined) throw new Error(clash);
+      const skip = selectionSkipReason(meta, task.selection ?? SELECT_ALL);
+      if (skip !== undefined) {
+        return { dump: relativePath, status: "skipped", reason: skip };
+      }
+      return { metaText: text, meta };
+    } catch (error) {
+      return {
+        dump: relativePath,
+        status: "failed",
+        reason: fileErrorOf(metaPath, error).message,
       };
     }
   }
@@ -395,6 +474,17 @@ export class DumpTaskLane {
     const outFolder = join(task.outDir, dirname(relativePath));
     const metaOut = join(outFolder, codec.markerFileName(metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
+    const selected = await this.#select(dump);
+    if ("status" in selected) {
+      return {
+        kind: "encoded",
+        outcome: selected,
+        selected: false,
+        ...nothing,
+      };
+    }
+    const { metaText, meta } = selected;
+    const folder = dirname(join(task.dumpDir, relativePath));
     try {
       const exists = !task.overwrite && this.#outputs.exists(metaOut);
       let problem = "";
@@ -425,6 +515,7 @@ export class DumpTaskLane {
       if (keep) {
         return {
           kind: "encoded",
+          selected: true,
           outcome: problem === ""
             ? {
               dump: relativePath,
@@ -443,18 +534,17 @@ export class DumpTaskLane {
           ...nothing,
         };
       }
-      const meta = parseDumpMeta(dump.metaText);
-      const folder = dirname(join(task.dumpDir, relativePath));
       const { k, v } = this.#counted.take(relativePath) ??
         await readInputTensors(folder, meta, this.#read);
       const outputs = codec.encodeDump(
-        { metaName, metaText: dump.metaText, meta, k, v },
+        { metaName, metaText, meta, k, v },
         global,
       );
       // The last file (the meta, or a one-file layout's only file) marks the
       // dump complete: an old one goes first, the new one comes last.
       const files = outputs.files.map((file) => ({
-        path: join(outFolder, file.name),
+        // A layout's file names are plain names: no join needed.
+        path: `${outFolder}/${file.name}`,
         bytes: file.bytes,
       }));
       // Nothing is flushed here: the job flushes every file (many at once) and
@@ -464,10 +554,12 @@ export class DumpTaskLane {
         durable: false,
         folders: this.#folders,
         markerAbsent: !exists && !task.overwrite,
+        inPlace: true,
       });
       return {
         kind: "encoded",
         outcome: { dump: relativePath, status: "done" },
+        selected: true,
         rawBytes: k.byteLength + v.byteLength,
         streamBytes: outputs.streamBytes,
         metaBytes: outputs.metaBytes,
@@ -475,13 +567,15 @@ export class DumpTaskLane {
         written: task.durable ? files.map((file) => file.path) : undefined,
       };
     } catch (error) {
+      const missing = missingTensorOutcome(relativePath, folder, meta, error);
       return {
         kind: "encoded",
-        outcome: {
+        outcome: missing ?? {
           dump: relativePath,
           status: "failed",
           reason: fileErrorOf(join(task.dumpDir, relativePath), error).message,
         },
+        selected: missing === undefined,
         ...nothing,
       };
     }
@@ -622,6 +716,28 @@ export class DumpTaskLane {
   }
 }
 
+/**
+ * The outcome of a dump whose tensor file is missing (skipped, as the
+ * selection does), when that is why reading it failed: found by reading, not
+ * by asking first.
+ */
+function missingTensorOutcome(
+  relativePath: string,
+  folder: string,
+  meta: DumpMeta,
+  error: unknown,
+): DumpOutcome | undefined {
+  const cause = error instanceof KvbitsFileError ? error.cause : error;
+  if (
+    !(cause instanceof Deno.errors.NotFound) &&
+    !(cause instanceof Deno.errors.NotADirectory)
+  ) return undefined;
+  const reason = missingTensorReason(folder, meta, pathExistsSync);
+  return reason === undefined
+    ? undefined
+    : { dump: relativePath, status: "skipped", reason };
+}
+
 function hex(value: number | undefined): string {
   return (value ?? 0).toString(16).padStart(8, "0");
 }
@@ -673,20 +789,47 @@ function refuseForeignFiles(
  */
 const COUNTED_TENSORS_BUDGET = 64 * 1024 * 1024;
 
-/** Copies of counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
+/**
+ * Bytes of the chunks that kept tensors are read into: one allocation for
+ * many small dumps (an allocation each cost more than reading them).
+ */
+const COUNTED_CHUNK = 4 * 1024 * 1024;
+
+/** Counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
 class CountedTensors {
   readonly #tensors = new Map<string, { k: Uint16Array; v: Uint16Array }>();
   #bytes = 0;
+  /** The chunk being filled, and its bytes used. */
+  #chunk = new Uint8Array(0);
+  #used = 0;
 
-  /** Keeps a copy of a dump's tensors when the budget allows. */
+  /** Whether more tensors may be kept: read them with {@link read}. */
+  hasRoom(): boolean {
+    return this.#bytes < COUNTED_TENSORS_BUDGET;
+  }
+
+  /** Reads a file into the chunks: its bytes stay valid while kept. */
+  readonly read: FileReader = (path, _role, checkSize) =>
+    readFileSync(path, (size) => {
+      // 8-byte aligned: a tensor's words are a view, not a copy.
+      let start = (this.#used + 7) & ~7;
+      if (start + size > this.#chunk.length) {
+        this.#chunk = new Uint8Array(Math.max(COUNTED_CHUNK, size));
+        start = 0;
+      }
+      this.#used = start + size;
+      return this.#chunk.subarray(start, start + size);
+    }, checkSize);
+
+  /**
+   * Keeps a dump's tensors, read with {@link read} (not into a lane's reused
+   * buffers), when the budget allows.
+   */
   keep(relativePath: string, tensors: { k: Uint16Array; v: Uint16Array }) {
     const bytes = tensors.k.byteLength + tensors.v.byteLength;
     if (this.#bytes + bytes > COUNTED_TENSORS_BUDGET) return;
     this.#bytes += bytes;
-    this.#tensors.set(relativePath, {
-      k: tensors.k.slice(),
-      v: tensors.v.slice(),
-    });
+    this.#tensors.set(relativePath, tensors);
   }
 
   /** The kept tensors of a dump, handed over once. */
@@ -702,6 +845,8 @@ class CountedTensors {
   clear(): void {
     this.#tensors.clear();
     this.#bytes = 0;
+    this.#chunk = new Uint8Array(0);
+    this.#used = 0;
   }
 }
 

@@ -1,15 +1,17 @@
 /**
  * The encode job: a dump folder in, a bitstream folder out (FORMAT.md §1, §3, §4).
  *
- * Steps: find every `meta_*.json` below `--dump-dir`; read and select each (bad
- * meta fails the dump, selection flags and missing tensors skip it, with the
- * reason); for a global codebook count the symbols of all selected dumps and write
- * the codebook file first; then encode each dump, writing its four streams and
- * then its meta (or a one-file layout's only file), each through a temporary
- * file, so that a dump whose meta exists is complete. The counting and the
- * encoding of each dump run on the lanes (`worker_pool.ts`: this thread, and
- * workers when the job proves long enough for them); finding, selecting, the
- * codebook and the folder's lock and clean-up stay in this thread.
+ * Steps: find every `meta_*.json` below `--dump-dir`; for a global codebook
+ * count the symbols of all selected dumps and write the codebook file first;
+ * then encode each dump, writing its four streams in place and then its meta
+ * (or a one-file layout's only file) through a temporary file, so that a dump
+ * whose meta exists is complete; flush everything once; write the folder's
+ * manifest last. The reading and selection of each meta (a bad meta fails the
+ * dump, selection flags and missing tensors skip it, with the reason), the
+ * counting and the encoding run on the lanes (`worker_pool.ts`: this thread,
+ * and workers when the job is long enough for them); finding the metas, the
+ * codebook, the flush, the manifest and the folder's lock and clean-up stay in
+ * this thread.
  *
  * Crash safety: a run killed at any moment leaves complete dumps (meta present)
  * and files that nothing mistakes for a dump; running the same command again
@@ -30,33 +32,26 @@
 import { basename, dirname, join, resolve } from "@std/path";
 import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
 import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
-import { dumpElementCount, type DumpMeta } from "../format/dump_meta.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import { fileErrorOf } from "../dump/file_error.ts";
 import { findFiles } from "../dump/find_files.ts";
 import { realOrResolved, requireFolder } from "../dump/folder_info.ts";
-import { missingTensorReason, readInputMeta } from "../dump/input_dump.ts";
 import { pathExists } from "../dump/path_exists.ts";
-import {
-  readFileSync,
-  readWholeFile,
-  reusedFileReader,
-} from "../dump/read_file.ts";
-import { flushFiles, flushFoldersOf } from "../dump/flush_files.ts";
+import { readFileSync, readWholeFile } from "../dump/read_file.ts";
+import { flushWritten } from "../dump/flush_files.ts";
 import {
   removeFileDurably,
   syncFolder,
   writeFileAtomic,
 } from "../dump/write_file_atomic.ts";
-import { type DumpSelection, selectionSkipReason } from "./dump_selection.ts";
+import { type DumpSelection, INPUT_META_PATTERN } from "./dump_selection.ts";
 import type {
   DumpResult,
   DumpToCode,
   EncodeSetupTask,
   LostReply,
 } from "./dump_tasks.ts";
-import { FilePresence } from "./file_presence.ts";
 import { KvbitsJobError, mentionOption } from "./job_error.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import {
@@ -129,17 +124,17 @@ export interface EncodeReport {
   readonly seconds: number;
 }
 
-/** A selected dump: where it is and its parsed meta. */
-interface SelectedDump {
+/**
+ * A dump found: its meta's path, and once a lane has read it (the count pass
+ * of a global codebook), its text and the K and V bytes.
+ */
+interface FoundDump {
   readonly relativePath: string;
-  readonly folder: string;
-  readonly metaName: string;
-  readonly metaText: string;
-  readonly meta: DumpMeta;
+  readonly metaText?: string;
+  readonly bytes?: number;
 }
 
-/** Name of a meta file in a dump folder: `meta_<anything>.json`. */
-export const INPUT_META_PATTERN = /^meta_.+\.json$/s;
+export { INPUT_META_PATTERN } from "./dump_selection.ts";
 
 /**
  * Encodes a dump folder into a bitstream folder.
@@ -207,38 +202,19 @@ async function encodeWithLanes(
     (name) => INPUT_META_PATTERN.test(name),
     resolve(outDir),
   );
+  // The lanes start while this thread lists the rest of the job.
+  runner.expectWork(metaFiles.length);
   const outcomes = new Map<string, DumpOutcome>();
-  const selected: SelectedDump[] = [];
-  const readMeta = reusedFileReader();
-  const presence = new FilePresence();
-  for (const relativePath of metaFiles) {
-    const metaPath = join(dumpDir, relativePath);
-    try {
-      const { text, meta } = await readInputMeta(metaPath, readMeta);
-      const folder = dirname(metaPath);
-      const skip = selectionSkipReason(meta, options) ??
-        missingTensorReason(folder, meta, (path) => presence.exists(path));
-      const clash = tensorNamingAMeta(meta);
-      if (clash !== undefined) throw new Error(clash);
-      if (skip) {
-        outcomes.set(relativePath, {
-          dump: relativePath,
-          status: "skipped",
-          reason: skip,
-        });
-        continue;
-      }
-      const metaName = relativePath.slice(relativePath.lastIndexOf("/") + 1)
-        .replace(/\.json$/, "");
-      selected.push({ relativePath, folder, metaName, metaText: text, meta });
-    } catch (error) {
-      outcomes.set(relativePath, failed(relativePath, metaPath, error));
-    }
-  }
+  // Each dump's meta is read, and the selection applied, by the lane that
+  // counts or encodes it.
+  const found: FoundDump[] = metaFiles.map((relativePath) => ({
+    relativePath,
+  }));
+  const selected = new Set<string>();
 
   let codebookPath: string | undefined;
   let codebookBytes = 0;
-  let toEncode = selected;
+  let toEncode = found;
   let rawBytes = 0;
   let streamBytes = 0;
   let metaBytes = 0;
@@ -249,6 +225,11 @@ async function encodeWithLanes(
     outDir,
     overwrite: options.overwrite,
     codebook: options.codebook,
+    selection: {
+      stage: options.stage,
+      minSeqLen: options.minSeqLen,
+      maxSeqLen: options.maxSeqLen,
+    },
     durable,
     checkExisting: start.interrupted,
   };
@@ -259,8 +240,8 @@ async function encodeWithLanes(
   if (shared) {
     const counted = await countSymbols(
       runner,
-      selected,
-      outcomes,
+      found,
+      { outcomes, selected },
       onProgress,
     );
     toEncode = counted.dumps;
@@ -284,6 +265,7 @@ async function encodeWithLanes(
     (dump, result) => {
       if (result.kind === "encoded") {
         outcomes.set(dump.relativePath, result.outcome);
+        if (result.selected) selected.add(dump.relativePath);
         rawBytes += result.rawBytes;
         streamBytes += result.streamBytes;
         metaBytes += result.metaBytes;
@@ -305,27 +287,25 @@ async function encodeWithLanes(
       });
     },
   );
-  // Every file first, then their flushes (many at once), then each folder
-  // once, then the manifest, last.
+  // Every file first, then one flush of them all, then the manifest, last.
   if (durable) {
     try {
-      await flushFiles(written);
-      flushFoldersOf(written, outDir);
+      await flushWritten(written, outDir);
     } catch (error) {
       throw new KvbitsJobError((error as Error).message);
     }
   }
   const dumps = start.dumps;
   const before = new Map(dumps);
-  for (const dump of selected) {
+  for (const relativePath of selected) {
     const marker = markerPathOf(
-      dump.relativePath,
-      codec.markerFileName(dump.metaName),
+      relativePath,
+      codec.markerFileName(metaNameOf(relativePath)),
     );
-    const crc = markerCrcs.get(dump.relativePath);
+    const crc = markerCrcs.get(relativePath);
     if (crc !== undefined) dumps.set(marker, crc);
     else if (
-      outcomes.get(dump.relativePath)?.status === "skipped" &&
+      outcomes.get(relativePath)?.status === "skipped" &&
       (start.interrupted || !dumps.has(marker))
     ) {
       // Kept from an earlier run: recorded as it is on the disk.
@@ -352,7 +332,7 @@ async function encodeWithLanes(
 
   return {
     metaFilesFound: metaFiles.length,
-    selected: selected.length,
+    selected: selected.size,
     outcomes: metaFiles.map((path) => outcomes.get(path)!),
     codebookPath,
     codebookBytes,
@@ -371,7 +351,7 @@ async function encodeWithLanes(
 async function writeCodebook(
   path: string,
   bytes: Uint8Array,
-  toEncode: readonly SelectedDump[],
+  toEncode: readonly FoundDump[],
   options: EncodeOptions,
   start: EncodeStart,
 ): Promise<void> {
@@ -394,7 +374,7 @@ async function writeCodebook(
       toEncode.map((dump) =>
         markerPathOf(
           dump.relativePath,
-          options.codec.markerFileName(dump.metaName),
+          options.codec.markerFileName(metaNameOf(dump.relativePath)),
         )
       ),
       start,
@@ -429,14 +409,19 @@ async function writeCodebook(
 
 function metaOutputPath(
   outDir: string,
-  dump: SelectedDump,
+  dump: FoundDump,
   codec: Codec,
 ): string {
   return join(
     outDir,
     dirname(dump.relativePath),
-    codec.markerFileName(dump.metaName),
+    codec.markerFileName(metaNameOf(dump.relativePath)),
   );
+}
+
+/** The name of a dump's meta file without `.json`. */
+function metaNameOf(relativePath: string): string {
+  return basename(relativePath).replace(/\.json$/, "");
 }
 
 async function checkDumpFolder(dumpDir: string): Promise<void> {
@@ -445,8 +430,8 @@ async function checkDumpFolder(dumpDir: string): Promise<void> {
   });
 }
 
-/** What a lane needs of a selected dump. */
-function dumpToCode(dump: SelectedDump): DumpToCode {
+/** What a lane needs of a dump. */
+function dumpToCode(dump: FoundDump): DumpToCode {
   return { relativePath: dump.relativePath, metaText: dump.metaText };
 }
 
@@ -457,11 +442,12 @@ function dumpToCode(dump: SelectedDump): DumpToCode {
  */
 const BATCH = { dumps: 16, bytes: 256 * 1024 } as const;
 
-function batchesOf(kind: "count" | "encode"): Batching<SelectedDump> {
+function batchesOf(kind: "count" | "encode"): Batching<FoundDump> {
   return {
     taskOf: (batch) => ({ kind, dumps: batch.map(dumpToCode) }),
     maxItems: BATCH.dumps,
-    weightOf: (dump) => 4 * dumpElementCount(dump.meta),
+    // Unknown until a lane has read the meta: batches by count alone then.
+    weightOf: (dump) => dump.bytes ?? 0,
     maxWeight: BATCH.bytes,
   };
 }
@@ -473,17 +459,20 @@ function batchesOf(kind: "count" | "encode"): Batching<SelectedDump> {
  */
 async function countSymbols(
   runner: LaneRunner,
-  selected: readonly SelectedDump[],
-  outcomes: Map<string, DumpOutcome>,
+  found: readonly FoundDump[],
+  { outcomes, selected }: {
+    outcomes: Map<string, DumpOutcome>;
+    selected: Set<string>;
+  },
   onProgress: ProgressListener | undefined,
 ) {
   const k = newFp16Histograms();
   const v = newFp16Histograms();
-  const readable = new Array<boolean>(selected.length).fill(false);
+  const readable: FoundDump[] = [];
   let bytes = 0;
   let done = 0;
   await runner.forEach(
-    selected,
+    found,
     {
       ...batchesOf("count"),
       onDone: (reply) => {
@@ -493,11 +482,19 @@ async function countSymbols(
         }
       },
     },
-    (dump, result, index) => {
-      if (result.kind === "counted" && result.failure === undefined) {
+    (dump, result) => {
+      if (result.kind === "counted" && result.unselected !== undefined) {
+        outcomes.set(dump.relativePath, result.unselected);
+      } else if (result.kind === "counted" && result.failure === undefined) {
         bytes += result.bytes;
-        readable[index] = true;
+        selected.add(dump.relativePath);
+        readable.push({
+          relativePath: dump.relativePath,
+          metaText: result.metaText,
+          bytes: result.bytes,
+        });
       } else {
+        selected.add(dump.relativePath);
         outcomes.set(dump.relativePath, {
           dump: dump.relativePath,
           status: "failed",
@@ -509,12 +506,17 @@ async function countSymbols(
       onProgress?.({
         phase: "counting symbols",
         done: ++done,
-        total: selected.length,
+        total: found.length,
         bytes,
       });
     },
   );
-  return { k, v, dumps: selected.filter((_, index) => readable[index]) };
+  // In path order, as found: the encode pass writes them in that order.
+  const order = new Map(found.map((dump, index) => [dump.relativePath, index]));
+  readable.sort((a, b) =>
+    order.get(a.relativePath)! - order.get(b.relativePath)!
+  );
+  return { k, v, dumps: readable };
 }
 
 function addHistograms(into: Fp16Histograms, add: Fp16Histograms): void {
@@ -547,14 +549,6 @@ async function readExistingCodebook(
   return await readWholeFile(path).catch((error) => {
     throw new KvbitsJobError(fileErrorOf(path, error).message);
   });
-}
-
-function failed(dump: string, path: string, error: unknown): DumpOutcome {
-  return {
-    dump,
-    status: "failed",
-    reason: fileErrorOf(path, error).message,
-  };
 }
 
 /**
@@ -609,20 +603,4 @@ async function refuseOutputHoldingDumps(
       inside[0]
     }), which the search for dumps would leave out: choose an output folder outside the dump folder, or one without dumps`,
   );
-}
-
-/**
- * Why a dump's tensor names cannot be restored, when they cannot: a tensor
- * named like a dump's meta (`meta_*.json`) would be written over it by decode.
- */
-function tensorNamingAMeta(meta: DumpMeta): string | undefined {
-  for (const [key, path] of [["k_file", meta.kFile], ["v_file", meta.vFile]]) {
-    const name = path.slice(path.lastIndexOf("/") + 1);
-    if (INPUT_META_PATTERN.test(name)) {
-      return `${key} ${
-        JSON.stringify(path)
-      } names a meta file (meta_*.json), which decode would restore over another dump's meta`;
-    }
-  }
-  return undefined;
 }

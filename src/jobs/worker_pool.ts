@@ -66,6 +66,14 @@ const WORKER_WORTH_MS = 200;
  */
 const PACE_AFTER_MS = 25;
 
+/**
+ * Dumps at and above which a job starts its workers as soon as it knows their
+ * number ({@link LaneRunner.expectWork}), without waiting to judge the pace:
+ * the smallest dumps (one token) take about 0.5 ms each here, so this many
+ * are worth more than {@link WORKER_WORTH_MS}.
+ */
+const EXPECTED_WORK_WORTH = 400;
+
 /** Workers started to replace ones that died, at most, before the rest runs in-process. */
 const MAX_REPLACEMENTS = 8;
 
@@ -218,6 +226,18 @@ export class LaneRunner {
       channel.port1.onmessage = () => this.#wake?.();
       this.#channel = channel;
     }
+  }
+
+  /**
+   * Tells the runner how many dumps are coming, before the job reads any: with
+   * enough of them to need the workers whatever their size, the workers start
+   * now and load while the job's thread prepares the work, instead of after
+   * the first batches.
+   *
+   * @param dumps Dumps the job will hand to the lanes.
+   */
+  expectWork(dumps: number): void {
+    if (dumps >= EXPECTED_WORK_WORTH) this.#startWorkers();
   }
 
   /** Lanes working: the job's thread and the workers alive. */
