@@ -22,7 +22,8 @@
  *   written, not Deno's start-up and module loading, which the JSON report keeps
  *   apart). Encode writes into an empty folder; verify decodes in memory and
  *   checks the recorded CRC-32. Best of `folderRuns` after a warm-up, the `--jobs`
- *   values interleaved.
+ *   values interleaved, with `tar -c | zstd -3` of the same folder timed as a
+ *   process in the same loop (when zstd runs) beside the encode's process time.
  * - peers (bench/peers.ts): zstd -3, zstd --ultra -22 --long=27, xz -9e,
  *   brotli -q 11 and zpaq -m5 on a tar of the folder and on its byte-split
  *   streams; ratio = the folder's file bytes over the bytes each wrote.
@@ -50,6 +51,7 @@ import {
   type PackCoderFigures,
   packTaskAvailable,
   rssTool,
+  runProcess,
 } from "./pack_bench.ts";
 import { type Peer, type PeerReport, PEERS, runPeers } from "./peers.ts";
 import {
@@ -192,6 +194,12 @@ export interface FolderFigures {
   readonly encodeProcess: Timing;
   /** Verify process times. */
   readonly verifyProcess: Timing;
+  /**
+   * `tar -c | zstd -3` of the same folder as a process, timed in the same loop
+   * as the encodes (absent when zstd was not asked for or cannot run): the
+   * yardstick of a folder encode's process time.
+   */
+  readonly tarZstdProcess?: Timing;
   /** K and V MB per second of the best encode. */
   readonly encodeMegabytesPerSecond: number;
   /** K and V MB per second of the best verify. */
@@ -274,11 +282,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       dir: resolve(options.workDir),
       prefix: "kvbits-bench-",
     });
+    const zstdRuns = zstd.version !== undefined;
     try {
       for (const codec of codecs) {
         step(`folders ${codec.codec} ${codec.codebook}`);
         folders.push(
-          ...await measureFolders(codec, corpus, options, work),
+          ...await measureFolders(codec, corpus, options, work, zstdRuns),
         );
       }
     } finally {
@@ -554,10 +563,12 @@ async function measureFolders(
   corpus: BenchCorpus,
   options: BenchOptions,
   work: string,
+  tarZstd: boolean,
 ): Promise<FolderFigures[]> {
   const runs = new Map<number, TaskRun[][]>(
     options.jobs.map((jobs) => [jobs, [[], []]]),
   );
+  const tarZstdSeconds: number[] = [];
   // Outputs stay until the whole bench is done: on a file system that discards
   // freed blocks at once (ext4 -o discard, as here), removing thousands of files
   // slows the file creation of the runs that follow.
@@ -570,6 +581,18 @@ async function measureFolders(
     }
   };
   for (let run = 0; run <= options.folderRuns; run++) {
+    if (tarZstd) {
+      const archive = join(folder, `run${run}.tar.zst`);
+      await Deno.mkdir(folder, { recursive: true });
+      const { seconds } = await runProcess("sh", [
+        "-c",
+        'tar -c -C "$1" . | zstd -3 -q -f -T1 -o "$2"',
+        "sh",
+        resolve(corpus.dumpDir),
+        archive,
+      ], false);
+      if (run > 0) tarZstdSeconds.push(seconds);
+    }
     for (const jobs of options.jobs) {
       const bitstreamDir = join(folder, `jobs${jobs}-run${run}`);
       const encoded = await runTask("encode", [
@@ -608,6 +631,9 @@ async function measureFolders(
       verify,
       encodeProcess: timingOf(encoded.map((run) => run.processSeconds)),
       verifyProcess: timingOf(verified.map((run) => run.processSeconds)),
+      ...(tarZstdSeconds.length > 0
+        ? { tarZstdProcess: timingOf(tarZstdSeconds) }
+        : {}),
       encodeMegabytesPerSecond: megabytesPerSecond(corpus.bytes, encode.best),
       verifyMegabytesPerSecond: megabytesPerSecond(corpus.bytes, verify.best),
     };

@@ -100,7 +100,16 @@ Deno.test("the bench measures codecs, zstd (when on the PATH) and whole folders 
       for (const result of report.zstd.results) {
         assertEquals(result.inputBytes, report.corpus.bytes);
       }
+      // tar | zstd -3 of the same folder, timed beside each folder encode.
+      for (const folder of report.folders) {
+        assertEquals(folder.tarZstdProcess?.runs.length, 1);
+        assert(folder.tarZstdProcess!.best > 0);
+      }
+      assertStringIncludes(benchTable(report), "vs tar|zstd");
     } else {
+      for (const folder of report.folders) {
+        assertEquals(folder.tarZstdProcess, undefined);
+      }
       assertStringIncludes(report.zstd.skipped!, "not on the PATH");
     }
     const table = benchTable(report);
