@@ -155,10 +155,14 @@ export function encodeCtxDumpFile(
     metaName: dump.metaName,
     ...shape,
   });
-  // Room for the largest payload: the pages a smaller one leaves unwritten cost
-  // no memory, and the file is never copied to grow.
+  // Room for the payload, so that the file is not copied to grow: its bound (7
+  // bytes an element), but at most 1.25 times the tensors, which any payload of
+  // real data fits (random words code to about their size). Pages a smaller
+  // payload leaves unwritten cost no memory; the cap keeps what one buffer
+  // reserves within what a machine lets it, and a larger payload grows it.
   const writer = new ByteWriter(
-    64 + metaSection.length + ctxEncodedBound(2, shape),
+    64 + metaSection.length +
+      Math.min(ctxEncodedBound(2, shape), 5 * count + 65536),
   );
   for (const byte of CTX_MAGIC) writer.byte(byte);
   writer.byte(CTX_FORMAT_VERSION);
