@@ -603,27 +603,6 @@ Deno.test({
 
 Deno.test({
   name:
-    "#13 item 13 (NOT DONE: needs the ctx encoder to code in bounded chunks, see the report): ctx encode of a 50 MB dump within 3x its size + 100 MB",
-  ignore: true,
-  async fn() {
-    await withTempDir(async (dir) => {
-      const dumps = join(dir, "dumps");
-      const size = await writeLargeDump(dumps, 196_608);
-      const enc = await peakMemoryOf("encode", {
-        dumpDir: dumps,
-        outDir: join(dir, "ctx"),
-        codec: "ctx",
-      });
-      assert(
-        enc.peak < 3 * size + 100e6,
-        `encode peak ${enc.peak} for ${size}`,
-      );
-    });
-  },
-});
-
-Deno.test({
-  name:
     "#13 item 14: a crafted .kvc or meta with a huge shape and no data is refused before anything large is allocated",
   ignore: !LINUX,
   async fn() {
