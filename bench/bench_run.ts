@@ -31,6 +31,11 @@
  *   ctx; the pack file's ratio, every byte counted; whole folders as whole
  *   processes (Deno's start included) beside tar + zstd -3 on `copies` copies
  *   of the folder and on 4 times that, with the peak RSS of its processes.
+ * - predicted coding (bench/predicted_bench.ts), for each predictor folder
+ *   given: the predicted coder in memory, one thread, beside ctx; the pack job
+ *   against the predictor (every file read, the predictor's too, and written)
+ *   beside the pack job without one: the pack's ratio, every byte counted, and
+ *   MB/s by wall clock and by the process's CPU time.
  *
  * @module
  */
@@ -54,6 +59,12 @@ import {
   runProcess,
 } from "./pack_bench.ts";
 import { type Peer, type PeerReport, PEERS, runPeers } from "./peers.ts";
+import {
+  benchPredicted,
+  benchPredictedPack,
+  type PredictedFigures,
+  type PredictedPackFigures,
+} from "./predicted_bench.ts";
 import {
   byteSplit,
   concatenatedBytes,
@@ -96,6 +107,30 @@ export interface BenchOptions {
   readonly scaleCheck?: boolean;
   /** Where the copies and packs go (a tmpfs, ideally); `workDir` when omitted. */
   readonly tmpDir?: string;
+  /**
+   * Predictor folders of the dump folder (`--predictor-dir`): each measured as
+   * predicted coding, the coder in memory and the pack job, beside the pack
+   * without one. None when omitted.
+   */
+  readonly predictorDirs?: readonly string[];
+}
+
+/** Predicted coding against one predictor folder. */
+export interface PredictorFigures {
+  /** The predictor folder. */
+  readonly predictorDir: string;
+  /** The predicted coder in memory, one thread, beside ctx. */
+  readonly coder: PredictedFigures;
+  /** The pack job with this predictor, in this process, one job. */
+  readonly job: PredictedPackFigures;
+}
+
+/** Predicted coding's figures, and the pack job without a predictor beside them. */
+export interface PredictedBenchFigures {
+  /** The pack job without a predictor, measured the same way. */
+  readonly unpredicted: PredictedPackFigures;
+  /** One entry per predictor folder. */
+  readonly predictors: readonly PredictorFigures[];
 }
 
 /** The pack's figures. */
@@ -235,6 +270,8 @@ export interface BenchReport {
   readonly peers?: PeerReport;
   /** The pack. */
   readonly pack?: PackFigures;
+  /** Predicted coding, when predictor folders were given. */
+  readonly predicted?: PredictedBenchFigures;
 }
 
 /**
@@ -308,9 +345,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const pack = options.pack
     ? await measurePack(corpus, options, step)
     : undefined;
+  const predicted = options.predictorDirs?.length
+    ? await measurePredicted(options, options.predictorDirs, step)
+    : undefined;
   return {
     peers,
     pack,
+    ...(predicted ? { predicted } : {}),
     corpus: {
       dumpDir: corpus.dumpDir,
       dumps: corpus.dumps.length,
@@ -324,6 +365,42 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
     zstd,
     folders,
   };
+}
+
+async function measurePredicted(
+  options: BenchOptions,
+  predictorDirs: readonly string[],
+  step: (step: string) => void,
+): Promise<PredictedBenchFigures> {
+  const jobRuns = Math.max(1, options.folderRuns);
+  return await withWork(options.tmpDir ?? options.workDir, async (work) => {
+    step("pack job without a predictor");
+    const unpredicted = await benchPredictedPack(
+      options.dumpDir,
+      undefined,
+      work,
+      jobRuns,
+    );
+    const predictors: PredictorFigures[] = [];
+    for (const predictorDir of predictorDirs) {
+      step(`predicted coding against ${predictorDir}`);
+      predictors.push({
+        predictorDir,
+        coder: await benchPredicted(
+          options.dumpDir,
+          predictorDir,
+          options.runs,
+        ),
+        job: await benchPredictedPack(
+          options.dumpDir,
+          predictorDir,
+          work,
+          jobRuns,
+        ),
+      });
+    }
+    return { unpredicted, predictors };
+  });
 }
 
 async function withWork<T>(

@@ -4,7 +4,9 @@
  * @module
  */
 
+import { basename } from "@std/path";
 import type { BenchReport } from "./bench_run.ts";
+import type { PredictedPackFigures } from "./predicted_bench.ts";
 
 /**
  * Lays out rows as columns: the first `leftColumns` left-aligned, the others
@@ -231,8 +233,54 @@ export function benchTable(report: BenchReport): string {
       ),
     );
   }
-  out.push(...packLines(report));
+  out.push(...packLines(report), ...predictedLines(report));
   return out.join("\n") + "\n";
+}
+
+/** The predicted coding section (none when no predictor folder was given). */
+function predictedLines(report: BenchReport): string[] {
+  const predicted = report.predicted;
+  if (!predicted) return [];
+  const speed = (wall: number, cpu: number) =>
+    `${wall.toFixed(1)} (${cpu.toFixed(1)})`;
+  const jobCells = (job: PredictedPackFigures) => [
+    job.ratio.toFixed(4),
+    speed(job.encodeMBps, job.encodeCpuMBps),
+    speed(job.decodeMBps, job.decodeCpuMBps),
+  ];
+  const rows = [
+    ["none (pack)", ...jobCells(predicted.unpredicted), "-", "-", "-", "-"],
+    ...predicted.predictors.map(({ predictorDir, coder, job }) => [
+      basename(predictorDir),
+      ...jobCells(job),
+      coder.ratio.toFixed(3),
+      speed(coder.encodeMBps, coder.encodeCpuMBps),
+      speed(coder.decodeMBps, coder.decodeCpuMBps),
+      `${coder.ctxEncodeMBps.toFixed(1)} / ${coder.ctxDecodeMBps.toFixed(1)}`,
+    ]),
+  ];
+  return [
+    "",
+    "Predicted coding (--predictor-dir): pack ratio = the folder's bytes over the pack's, every byte counted",
+    "(the predictor folder not counted); job = encode --pack and decode --pack in this process, one job, no",
+    "flush, every file read (the predictor's too) and written; coder = K and V payloads in memory, one thread,",
+    "beside ctx coding the same dumps alone. MB/s by wall clock (by CPU time), best of several runs.",
+    "",
+    ...columns(
+      [
+        "predictor",
+        "pack ratio",
+        "job enc MB/s",
+        "job dec MB/s",
+        "coder ratio",
+        "coder enc MB/s",
+        "coder dec MB/s",
+        "ctx enc / dec",
+      ],
+      rows,
+      1,
+    ),
+  ];
 }
 
 const MB = (bytes: number) => (bytes / 1e6).toFixed(1);

@@ -10,12 +10,11 @@
  *   and no flush, every file read (the predictor's too) and written: the pack's
  *   ratio, every byte counted, and MB/s of the folder's bytes.
  *
- * Run it as `deno run -A bench/predicted_bench.ts [DUMP_DIR [PREDICTORS_DIR
- * [WORK_DIR]]]` (default `../shared/kv-real` and `../shared/kv-real-predictors`,
- * whose `int8/` and `bf16/` are each measured, with the pack without a
- * predictor beside them; the pack and the restored folder go in a temporary
- * folder in WORK_DIR, a tmpfs ideally, or the system's). Speeds are the best of several runs, by wall clock and by the process's
- * CPU time (which a machine shared with other work disturbs less).
+ * `deno task bench` runs both for each `--predictor-dir` (by default the
+ * `int8/` and `bf16/` of `../shared/kv-real-predictors` when it measures
+ * `../shared/kv-real`). Speeds are the best of several runs, by wall clock and
+ * by the process's CPU time (which a machine shared with other work disturbs
+ * less).
  *
  * @module
  */
@@ -318,71 +317,4 @@ function sameWords(a: Uint16Array, b: Uint16Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-if (import.meta.main) {
-  const shared = new URL("../../shared/", import.meta.url).pathname;
-  const dumpDir = Deno.args[0] ?? `${shared}kv-real`;
-  const predictors = Deno.args[1] ?? `${shared}kv-real-predictors`;
-  const work = await Deno.makeTempDir({
-    dir: Deno.args[2],
-    prefix: "kvbits-predicted-bench-",
-  });
-  const rows: string[][] = [];
-  try {
-    for (const name of ["none", "int8", "bf16"]) {
-      const predictorDir = name === "none" ? undefined : join(predictors, name);
-      const job = await benchPredictedPack(dumpDir, predictorDir, work, 5);
-      const coder = predictorDir === undefined
-        ? undefined
-        : await benchPredicted(dumpDir, predictorDir, 10);
-      const fixed = (x: number | undefined, digits = 1) =>
-        x === undefined ? "-" : x.toFixed(digits);
-      rows.push([
-        name === "none" ? "pack" : `predicted ${name}`,
-        fixed(job.ratio, 4),
-        `${fixed(job.encodeMBps)} (${fixed(job.encodeCpuMBps)})`,
-        `${fixed(job.decodeMBps)} (${fixed(job.decodeCpuMBps)})`,
-        fixed(coder?.ratio, 3),
-        `${fixed(coder?.encodeMBps)} (${fixed(coder?.encodeCpuMBps)})`,
-        `${fixed(coder?.decodeMBps)} (${fixed(coder?.decodeCpuMBps)})`,
-        `${fixed(coder?.ctxEncodeMBps)} / ${fixed(coder?.ctxDecodeMBps)}`,
-      ]);
-    }
-  } finally {
-    await Deno.remove(work, { recursive: true });
-  }
-  const header = [
-    "predictor",
-    "pack ratio",
-    "job enc MB/s (CPU)",
-    "job dec MB/s (CPU)",
-    "coder ratio",
-    "coder enc MB/s (CPU)",
-    "coder dec MB/s (CPU)",
-    "ctx enc / dec",
-  ];
-  const widths = header.map((title, i) =>
-    Math.max(title.length, ...rows.map((row) => row[i].length))
-  );
-  for (const row of [header, ...rows]) {
-    console.log(
-      row.map((cell, i) =>
-        i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
-      )
-        .join("  "),
-    );
-  }
-  console.log(
-    "pack ratio: the folder's bytes over the pack's, every byte counted; job: encode --pack and decode --pack in",
-  );
-  console.log(
-    "this process, one job, no flush, every file read (the predictor's too) and written, MB/s of the folder by wall",
-  );
-  console.log(
-    "clock and by CPU time; coder: K and V payloads in memory, one thread, MB/s of K and V bytes (wall clock and",
-  );
-  console.log(
-    "CPU time), beside ctx coding the same dumps alone (wall clock). Best of 5 (job) and 10 (coder) runs.",
-  );
 }

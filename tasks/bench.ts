@@ -21,6 +21,11 @@ import {
 } from "./_cli.ts";
 
 const KV_REAL = fromFileUrl(new URL("../../shared/kv-real", import.meta.url));
+const KV_REAL_PREDICTORS = ["int8", "bf16"].map((name) =>
+  fromFileUrl(
+    new URL(`../../shared/kv-real-predictors/${name}`, import.meta.url),
+  )
+);
 const KV_SAMPLE = fromFileUrl(
   new URL("../fixtures/kv-sample", import.meta.url),
 );
@@ -106,6 +111,14 @@ const BENCH: TaskDefinition = {
       help:
         "where the copies, packs and peer outputs go (a tmpfs, ideally); default: --work-dir",
     },
+    "predictor-dir": {
+      type: "string",
+      repeatable: true,
+      value: "DIR",
+      path: true,
+      help:
+        "a predictor folder of the dump folder: measure predicted coding against it (repeatable; default with the default --dump-dir: the int8 and bf16 folders of ../shared/kv-real-predictors when present)",
+    },
     "zstd-seconds": {
       type: "integer",
       default: 2,
@@ -158,6 +171,13 @@ export const command: TaskCommand = {
     }
     const dumpDir = (flags["dump-dir"] as string | undefined) ??
       (await isFolder(KV_REAL) ? KV_REAL : KV_SAMPLE);
+    let predictorDirs = flags["predictor-dir"] as string[];
+    if (predictorDirs.length === 0 && dumpDir === KV_REAL) {
+      predictorDirs = [];
+      for (const folder of KV_REAL_PREDICTORS) {
+        if (await isFolder(folder)) predictorDirs.push(folder);
+      }
+    }
     const only = flags.codec as string[];
     const names = CODECS.map((codec) => codec.name);
     const unknown = only.find((name) => !names.includes(name));
@@ -187,6 +207,7 @@ export const command: TaskCommand = {
       copies: Math.max(0, flags.copies as number),
       scaleCheck: !flags["skip-scale-check"],
       tmpDir: flags["tmp-dir"] as string | undefined,
+      predictorDirs,
       onStep: flags.quiet ? undefined : (step) =>
         console.error(
           `bench: ${step} (${
