@@ -283,28 +283,14 @@ export function readSmallTreeFile(
   }
 }
 
-/**
- * Whether a path of a tree exists (as anything, a broken link included).
- *
- * @param root The tree's folder.
- * @param path The relative path.
- * @returns True when something is there.
- *
- * @example
- * ```ts
- * import { treePathExists } from "./pack_tree.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals(treePathExists(Deno.cwd(), "no such file here"), false);
- * ```
- */
-export function treePathExists(root: string, path: string): boolean {
+/** Whether something is at `full` (a broken link included). */
+function pathExists(full: string): boolean {
   try {
-    Deno.lstatSync(join(root, path));
+    Deno.lstatSync(full);
     return true;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
-    throw fileErrorOf(join(root, path), error);
+    throw error;
   }
 }
 
@@ -413,14 +399,28 @@ export function createTreeFile(
     } finally {
       file.close();
     }
+    let linked: boolean;
     try {
       Deno.linkSync(temporary, full);
+      linked = true;
     } catch (error) {
-      if (error instanceof Deno.errors.AlreadyExists) return false;
-      throw error;
-    } finally {
-      Deno.removeSync(temporary);
+      if (error instanceof Deno.errors.AlreadyExists) {
+        Deno.removeSync(temporary);
+        return false;
+      }
+      // A file system without hard links (FAT, some network shares): a check,
+      // then a rename (not atomic against another writer of the same name).
+      linked = false;
     }
+    if (linked) {
+      Deno.removeSync(temporary);
+      return true;
+    }
+    if (pathExists(full)) {
+      Deno.removeSync(temporary);
+      return false;
+    }
+    Deno.renameSync(temporary, full);
     return true;
   } catch (error) {
     if (temporary !== "") {
