@@ -117,7 +117,7 @@ const BENCH: TaskDefinition = {
       value: "DIR",
       path: true,
       help:
-        "a predictor folder of the dump folder: measure predicted coding against it (repeatable; default with the default --dump-dir: the int8 and bf16 folders of ../shared/kv-real-predictors when present)",
+        "a predictor folder of the dump folder: measure predicted coding against it (repeatable; default with the default --dump-dir and without --skip-pack: the int8 and bf16 folders of ../shared/kv-real-predictors when present)",
     },
     "zstd-seconds": {
       type: "integer",
@@ -172,7 +172,9 @@ export const command: TaskCommand = {
     const dumpDir = (flags["dump-dir"] as string | undefined) ??
       (await isFolder(KV_REAL) ? KV_REAL : KV_SAMPLE);
     let predictorDirs = flags["predictor-dir"] as string[];
-    if (predictorDirs.length === 0 && dumpDir === KV_REAL) {
+    if (
+      predictorDirs.length === 0 && dumpDir === KV_REAL && !flags["skip-pack"]
+    ) {
       predictorDirs = [];
       for (const folder of KV_REAL_PREDICTORS) {
         if (await isFolder(folder)) predictorDirs.push(folder);
