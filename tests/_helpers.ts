@@ -155,3 +155,26 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * Peak resident memory (VmHWM) of a job run by `tests/_peak_memory.ts` in a
+ * process of its own, in bytes, and what else the script printed (the job's
+ * failures, one a line).
+ */
+export async function peakMemoryOf(job: string, options: unknown): Promise<{
+  readonly peak: number;
+  readonly output: string;
+}> {
+  const script = new URL("./_peak_memory.ts", import.meta.url).pathname;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, job, JSON.stringify(options)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout);
+  const match = /^peak (\d+)$/m.exec(text);
+  if (!match) {
+    throw new Error(text + new TextDecoder().decode(output.stderr));
+  }
+  return { peak: Number(match[1]), output: text.replace(match[0], "").trim() };
+}

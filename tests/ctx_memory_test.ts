@@ -8,30 +8,15 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { listFiles, withTempDir, writeDumpFolder } from "./_helpers.ts";
+import {
+  listFiles,
+  peakMemoryOf,
+  withTempDir,
+  writeDumpFolder,
+} from "./_helpers.ts";
 
 /** Tokens of the dump: 2 x 98,304 rows of 2 heads of 64, 50.3 MB. */
 const TOKENS = 98_304;
-
-/**
- * The peak resident memory of one job run by `tests/_peak_memory.ts` in a
- * process of its own, and what it printed.
- */
-async function peakOf(job: "encode" | "decode", options: unknown) {
-  const script = new URL("./_peak_memory.ts", import.meta.url).pathname;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, job, JSON.stringify(options)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  const match = /^peak (\d+)$/m.exec(text);
-  assert(match, text + new TextDecoder().decode(output.stderr));
-  return {
-    peak: Number(match[1]),
-    failures: text.replace(match[0], "").trim(),
-  };
-}
 
 /**
  * K and V of `tokens` rows that do not repeat, shaped like real ones: each
@@ -69,23 +54,23 @@ Deno.test({
         seqLen: TOKENS,
         meta: { kv_heads: 2, head_dim: 64 },
       }]);
-      const encode = await peakOf("encode", {
+      const encode = await peakMemoryOf("encode", {
         dumpDir: dumps,
         outDir: join(dir, "ctx"),
         codec: "ctx",
       });
-      assertEquals(encode.failures, "");
+      assertEquals(encode.output, "");
       assert(
         encode.peak <= 3 * size + 100e6,
         `encode peak ${encode.peak} B for a dump of ${size} B`,
       );
       const kvc = join(dir, "ctx", "l0", `meta_t0_${TOKENS}.kvc`);
       assertEquals((await Deno.readFile(kvc))[3], 2);
-      const decode = await peakOf("decode", {
+      const decode = await peakMemoryOf("decode", {
         bitstreamDir: join(dir, "ctx"),
         outDir: join(dir, "restored"),
       });
-      assertEquals(decode.failures, "");
+      assertEquals(decode.output, "");
       assert(
         decode.peak <= 3 * size + 100e6,
         `decode peak ${decode.peak} B for a dump of ${size} B`,

@@ -27,6 +27,7 @@ import { MANIFEST_FILE_NAME } from "../src/format/manifest.ts";
 import {
   KV_SAMPLE,
   listFiles,
+  peakMemoryOf,
   runTaskScript,
   type SyntheticDump,
   withTempDir,
@@ -503,23 +504,6 @@ Deno.test("#13 item 12: analyze refuses an --out-dir that is one of its input fo
     assertEquals([await listFiles(bits), await listFiles(dumps)], before);
   });
 });
-
-/** Peak resident memory (VmHWM) of a job run in a process of its own, in bytes. */
-async function peakMemoryOf(job: string, options: unknown): Promise<{
-  readonly peak: number;
-  readonly output: string;
-}> {
-  const script = new URL("./_peak_memory.ts", import.meta.url).pathname;
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, job, JSON.stringify(options)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(output.stdout);
-  const match = /^peak (\d+)$/m.exec(text);
-  assert(match, text + new TextDecoder().decode(output.stderr));
-  return { peak: Number(match[1]), output: text };
-}
 
 const LINUX = Deno.build.os === "linux";
 
