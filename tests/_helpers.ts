@@ -5,7 +5,9 @@
  * @module
  */
 
+import { assertEquals, assertStringIncludes } from "@std/assert";
 import { fromFileUrl, join } from "@std/path";
+import { PAUSE_AT_WRITE_VARIABLE } from "../src/dump/crash_test_hook.ts";
 import { pythonJsonDumps } from "../src/format/python_json.ts";
 
 /** The repository root. */
@@ -177,4 +179,70 @@ export async function peakMemoryOf(job: string, options: unknown): Promise<{
     throw new Error(text + new TextDecoder().decode(output.stderr));
   }
   return { peak: Number(match[1]), output: text.replace(match[0], "").trim() };
+}
+
+/**
+ * Runs a script with `permissions` until the crash test hook stops it at
+ * `pause`, then kills it with SIGKILL; returns what it printed on stderr.
+ */
+export async function runScriptAndKillAt(
+  script: string,
+  args: readonly string[],
+  pause: string,
+  permissions: readonly string[],
+): Promise<string> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, script, ...args],
+    env: { [PAUSE_AT_WRITE_VARIABLE]: pause, NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stderr.getReader();
+  const decoder = new TextDecoder();
+  let stderr = "";
+  while (!stderr.includes("kvbits test hook: paused")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += decoder.decode(value, { stream: true });
+  }
+  assertStringIncludes(stderr, `paused at write ${pause.replace(":", " (")})`);
+  child.kill("SIGKILL");
+  const status = await child.status;
+  assertEquals(status.signal, "SIGKILL");
+  await reader.cancel();
+  return stderr;
+}
+
+/**
+ * `deno task <args>` started in `cwd`, as a user types it there. The test runner
+ * may itself run under `deno task` or `npx`, which set INIT_CWD: it is removed so
+ * that deno task sets it from `cwd`, as in a fresh shell.
+ */
+export async function denoTask(
+  args: readonly string[],
+  cwd: string = ROOT,
+): Promise<TaskRun> {
+  const output = await new Deno.Command("env", {
+    args: [
+      "-u",
+      "INIT_CWD",
+      Deno.execPath(),
+      "task",
+      "--quiet",
+      "--config",
+      join(ROOT, "deno.json"),
+      ...args,
+    ],
+    cwd,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
 }

@@ -22,9 +22,17 @@ import {
   KV_SAMPLE,
   listFiles,
   ROOT,
+  runScriptAndKillAt,
   runTaskScript,
   withTempDir,
 } from "./_helpers.ts";
+
+/** What the tasks killed here may do: read, write and see the hook's variable. */
+const HOOK_PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  `--allow-env=${PAUSE_AT_WRITE_VARIABLE}`,
+];
 
 /** Dumps in the fixtures: 51, coded in path order. */
 const DUMPS = 51;
@@ -64,42 +72,8 @@ async function runAndKillAt(
     join(ROOT, "tasks", `${task}.ts`),
     [...args, "--jobs", "1"],
     pause,
+    HOOK_PERMISSIONS,
   );
-}
-
-/** Runs a script until the hook stops it at `pause`, then kills it with SIGKILL. */
-async function runScriptAndKillAt(
-  script: string,
-  args: string[],
-  pause: string,
-): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      `--allow-env=${PAUSE_AT_WRITE_VARIABLE}`,
-      script,
-      ...args,
-    ],
-    env: { [PAUSE_AT_WRITE_VARIABLE]: pause, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.getReader();
-  const decoder = new TextDecoder();
-  let stderr = "";
-  while (!stderr.includes("kvbits test hook: paused")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += decoder.decode(value, { stream: true });
-  }
-  assertStringIncludes(stderr, `paused at write ${pause.replace(":", " (")})`);
-  child.kill("SIGKILL");
-  const status = await child.status;
-  assertEquals(status.signal, "SIGKILL");
-  await reader.cancel();
-  return stderr;
 }
 
 /** The file the hook stopped at, from the task's stderr. */
@@ -371,6 +345,7 @@ Deno.test("encode on a worker killed with SIGKILL at chosen writes (huffman and 
           onWorkers,
           [KV_SAMPLE, bits, codec],
           `${n}:${stage}`,
+          HOOK_PERMISSIONS,
         );
         const complete = Math.floor(
           (stage === "renamed" ? n : n - 1) / files,

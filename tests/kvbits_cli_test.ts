@@ -16,50 +16,13 @@ import {
 } from "@std/assert";
 import { join } from "@std/path";
 import {
+  denoTask,
   KV_SAMPLE,
   listFiles,
   ROOT,
   runTaskScript,
   withTempDir,
 } from "./_helpers.ts";
-
-/** What a command printed and returned. */
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/**
- * `deno task <args>` started in `cwd`, as a user types it there. The test runner
- * may itself run under `deno task` or `npx`, which set INIT_CWD: it is removed so
- * that deno task sets it from `cwd`, as in a fresh shell.
- */
-async function denoTask(args: readonly string[], cwd: string): Promise<Run> {
-  const output = await new Deno.Command("env", {
-    args: [
-      "-u",
-      "INIT_CWD",
-      Deno.execPath(),
-      "task",
-      "--quiet",
-      "--config",
-      join(ROOT, "deno.json"),
-      ...args,
-    ],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 /** The version field of deno.json. */
 const VERSION = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")))

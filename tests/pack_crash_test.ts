@@ -10,23 +10,20 @@
  * same pack beside it.
  */
 
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { join } from "@std/path";
-import { PAUSE_AT_WRITE_VARIABLE } from "../src/dump/crash_test_hook.ts";
 import { TEMPORARY_FILE_MARK } from "../src/dump/write_file_atomic.ts";
 import { verifyPack } from "../src/jobs/pack_decode_job.ts";
 import { encodePack } from "../src/jobs/pack_encode_job.ts";
-import { KV_SAMPLE, ROOT } from "./_helpers.ts";
+import { KV_SAMPLE, ROOT, runScriptAndKillAt } from "./_helpers.ts";
 
 const KVBITS = join(ROOT, "tasks", "kvbits.ts");
 
 /** Runs `encode --pack` until the hook stops it at `pause`, then kills it. */
 async function encodeAndKillAt(pack: string, pause: string): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      KVBITS,
+  await runScriptAndKillAt(
+    KVBITS,
+    [
       "encode",
       "--dump-dir",
       KV_SAMPLE,
@@ -36,23 +33,9 @@ async function encodeAndKillAt(pack: string, pause: string): Promise<void> {
       "--jobs",
       "1",
     ],
-    env: { [PAUSE_AT_WRITE_VARIABLE]: pause, NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stderr.getReader();
-  const decoder = new TextDecoder();
-  let stderr = "";
-  while (!stderr.includes("kvbits test hook: paused")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += decoder.decode(value, { stream: true });
-  }
-  assertStringIncludes(stderr, `paused at write ${pause.replace(":", " (")})`);
-  child.kill("SIGKILL");
-  const status = await child.status;
-  assertEquals(status.signal, "SIGKILL");
-  await reader.cancel();
+    pause,
+    ["-A"],
+  );
 }
 
 function temporaryFiles(folder: string): string[] {

@@ -18,7 +18,13 @@ import { decodePack, verifyPack } from "../src/jobs/pack_decode_job.ts";
 import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { listPack } from "../src/jobs/pack_list_job.ts";
 import { mergePacks } from "../src/jobs/pack_merge_job.ts";
-import { FIXTURES, KV_SAMPLE, ROOT, withTempDir } from "./_helpers.ts";
+import {
+  denoTask,
+  FIXTURES,
+  KV_SAMPLE,
+  ROOT,
+  withTempDir,
+} from "./_helpers.ts";
 import { assertSameTree, equalBytes, treeOf } from "./_pack_helpers.ts";
 
 const PREDICTORS = join(FIXTURES, "predictor-sample");
@@ -366,26 +372,6 @@ Deno.test("golden version-2 pack: encoding its tree against its predictor gives 
   assertEquals(without.files.map((file) => file.path), ["README.md"]);
   assertEquals(without.problems.length, 5);
 });
-
-/** `deno task <args>` in the repository, as a user runs it. */
-async function denoTask(
-  args: readonly string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 Deno.test("pack with a predictor on the command line: encode, list, analyze, verify, decode as written in the issue, and through kvbits", async () => {
   await withTempDir(async (dir) => {
