@@ -18,13 +18,7 @@ import { decodePack, verifyPack } from "../src/jobs/pack_decode_job.ts";
 import { encodePack } from "../src/jobs/pack_encode_job.ts";
 import { listPack } from "../src/jobs/pack_list_job.ts";
 import { mergePacks } from "../src/jobs/pack_merge_job.ts";
-import {
-  denoTask,
-  FIXTURES,
-  KV_SAMPLE,
-  ROOT,
-  withTempDir,
-} from "./_helpers.ts";
+import { denoTask, FIXTURES, KV_SAMPLE, withTempDir } from "./_helpers.ts";
 import { assertSameTree, equalBytes, treeOf } from "./_pack_helpers.ts";
 
 const PREDICTORS = join(FIXTURES, "predictor-sample");
