@@ -86,6 +86,8 @@ export interface TaskDefinition {
   readonly summary: string;
   /** Flags by name, without the leading dashes. */
   readonly flags: Readonly<Record<string, FlagDefinition>>;
+  /** Arguments that are not flags (`merge a.kvp b.kvp`); none when absent. */
+  readonly operands?: OperandsDefinition;
   /** Further help paragraphs. */
   readonly notes?: readonly string[];
   /**
@@ -95,6 +97,18 @@ export interface TaskDefinition {
   readonly exitCodes: Partial<
     Record<"nothingFound" | "dumpsFailed" | "fatal", string | true>
   >;
+}
+
+/** The arguments of a task that are not flags: one or more values of one kind. */
+export interface OperandsDefinition {
+  /** The key of their values (a `string[]`) among the parsed flags. */
+  readonly name: string;
+  /** How help names one of them, e.g. `PACK`. */
+  readonly value: string;
+  /** What they are. */
+  readonly help: string;
+  /** Paths: made absolute against the folder the user ran the command in. */
+  readonly path?: boolean;
 }
 
 /** A task as the `kvbits` command and its aliases run it: its definition and its work. */
@@ -211,13 +225,14 @@ export function parseTaskFlags(
     collect: strings,
     alias,
     unknown: (arg: string) => {
-      if (arg.startsWith("-")) {
+      if (arg.startsWith("-") && !(arg === "-" && task.operands)) {
         throw new UsageError(
           `unknown flag ${
             arg.split("=")[0]
           }; the flags of ${task.name} are ${flagList}`,
         );
       }
+      if (task.operands) return true;
       throw new UsageError(
         `unexpected argument ${
           JSON.stringify(arg)
@@ -228,6 +243,15 @@ export function parseTaskFlags(
   if (parsed.help) return "help";
   if (parsed.version) return "version";
   const values: FlagValues = {};
+  if (task.operands) {
+    const operands = parsed._.map(String);
+    if (operands.length === 0) {
+      throw new UsageError(
+        `give at least one ${task.operands.value}: ${task.operands.help}`,
+      );
+    }
+    values[task.operands.name] = operands;
+  }
   for (const name of names) {
     const flag = task.flags[name];
     if (flag.type === "boolean") {
@@ -352,6 +376,10 @@ export function resolvePathFlags(
   const absolute = (value: string) =>
     value === "-" ? value : resolve(base, value);
   const result: FlagValues = { ...flags };
+  const operands = task.operands;
+  if (operands?.path && Array.isArray(flags[operands.name])) {
+    result[operands.name] = (flags[operands.name] as string[]).map(absolute);
+  }
   for (const [name, flag] of Object.entries(task.flags)) {
     const value = flags[name];
     // A default names a place in the checkout, where the task runs.
@@ -428,8 +456,13 @@ export function helpText(task: TaskDefinition): string {
   const lines = [
     `kvbits ${task.name}: ${task.summary}`,
     "",
-    `Usage: ${commandOf(task)} [flags]`,
+    `Usage: ${commandOf(task)} [flags]${
+      task.operands ? ` ${task.operands.value}...` : ""
+    }`,
     "",
+    ...(task.operands
+      ? [`${task.operands.value}...: ${task.operands.help}`, ""]
+      : []),
     "Flags:",
   ];
   const entries = Object.entries(task.flags).map(([name, flag]) => {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { FlagDefinition } from "./_cli.ts";
+import { type FlagDefinition, kvbitsCommand } from "./_cli.ts";
 
 /** `--predictor-dir DIR`: the pack tasks' predictor folder. */
 export const PREDICTOR_DIR_FLAG = {
@@ -56,4 +56,26 @@ export function packRequested(args: readonly string[]): boolean {
  */
 export function summaryPrinter(pack: string): (line: string) => void {
   return pack === "-" ? console.error : console.log;
+}
+
+/**
+ * The help paragraph of a folder task that points to its pack form, which
+ * `--help` shows only when `--pack` is given.
+ *
+ * @param task The task's name.
+ * @param form The task's pack flags, e.g. `--dump-dir D --pack FILE`.
+ * @returns The paragraph.
+ *
+ * @example
+ * ```ts
+ * import { packFormNote } from "./_pack_flag.ts";
+ * import { assertStringIncludes } from "@std/assert";
+ *
+ * assertStringIncludes(packFormNote("list", "--pack FILE"), "list --pack FILE --help");
+ * ```
+ */
+export function packFormNote(task: string, form: string): string {
+  const command = `${kvbitsCommand()} ${task}`;
+  return `For a pack (one file that holds a whole dump folder): ${command} ${form};\n` +
+    `"${command} --pack FILE --help" lists its flags.`;
 }

@@ -6,7 +6,7 @@
  */
 
 import { runPackAnalyze } from "./_pack_analyze.ts";
-import { packRequested } from "./_pack_flag.ts";
+import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
 import { measureReportSpeeds } from "./_report_speed.ts";
@@ -74,6 +74,7 @@ const ANALYZE: TaskDefinition = {
     },
   },
   notes: [
+    packFormNote("analyze", "--pack FILE"),
     "Files are named after the codec (huffman_metrics.csv); when two folders have the same codec, after codec and codebook (huffman-global_metrics.csv, huffman-per-dump_metrics.csv).",
   ],
   exitCodes: {

@@ -5,7 +5,7 @@
  */
 
 import { runPackDecode } from "./_pack_decode.ts";
-import { packRequested } from "./_pack_flag.ts";
+import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import {
@@ -65,6 +65,7 @@ const DECODE: TaskDefinition = {
     ...NO_FSYNC_FLAG,
   },
   notes: [
+    packFormNote("decode", "--pack FILE --out-dir R"),
     "Give --out-dir to write, --orig-dump-dir with --verify to compare, or both.\n" +
     "Dumps encoded by kvbits are checked against their recorded CRC-32 before any\n" +
     "file is written; a dump that fails is reported and nothing of it is written.",

@@ -5,7 +5,7 @@
  */
 
 import { runPackEncode } from "./_pack_encode.ts";
-import { packRequested } from "./_pack_flag.ts";
+import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import type { StageSelection } from "../src/jobs/dump_selection.ts";
@@ -95,6 +95,7 @@ const ENCODE: TaskDefinition = {
     ...NO_FSYNC_FLAG,
   },
   notes: [
+    packFormNote("encode", "--dump-dir D --pack FILE"),
     "Outputs per dump meta_X: k_hi6_meta_X<ext>, k_lo10_meta_X<ext>, v_hi6_meta_X<ext>,\n" +
     "v_lo10_meta_X<ext> and the dump's meta, written last; with --codebook global also\n" +
     "the folder's codebook file. With --codec ctx: one file meta_X.kvc per dump.\n" +

@@ -44,11 +44,12 @@ interface Subcommand {
 /** The subcommands, in the order `--help` lists them. */
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   encode: {
-    summary: "code a dump folder into a bitstream folder",
+    summary: "code a dump folder into one pack (--pack) or a bitstream folder",
     load: () => import("./encode.ts"),
   },
   decode: {
-    summary: "restore a dump folder, byte for byte",
+    summary:
+      "restore a dump folder from a pack or a bitstream folder, byte for byte",
     load: () => import("./decode.ts"),
   },
   verify: {
@@ -56,8 +57,13 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     load: () => import("./verify.ts"),
   },
   analyze: {
-    summary: "ratio tables of bitstream folders; --report: an HTML page",
+    summary:
+      "ratio tables of packs and bitstream folders; --report: an HTML page",
     load: () => import("./analyze.ts"),
+  },
+  merge: {
+    summary: "combine packs into one without coding them again",
+    load: () => import("./merge.ts"),
   },
   list: {
     summary: "list what a pack holds",

@@ -5,7 +5,7 @@
  */
 
 import { runPackVerify } from "./_pack_decode.ts";
-import { packRequested } from "./_pack_flag.ts";
+import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import {
@@ -45,6 +45,7 @@ const VERIFY: TaskDefinition = {
     ...OUTPUT_FLAGS,
   },
   notes: [
+    packFormNote("verify", "--pack FILE [--orig-dump-dir D]"),
     "With --orig-dump-dir every dump is compared with its original files. Without it,\n" +
     "dumps encoded by kvbits are checked against the CRC-32 of K and V recorded at\n" +
     "encode time; reference outputs carry no checksums, so they can only be checked\n" +

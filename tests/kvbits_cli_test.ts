@@ -36,7 +36,15 @@ Deno.test("kvbits --help lists the commands, --version prints deno.json's versio
     "Usage: deno task kvbits <command> [flags]",
   );
   for (
-    const name of ["encode", "decode", "verify", "analyze", "list", "bench"]
+    const name of [
+      "encode",
+      "decode",
+      "verify",
+      "analyze",
+      "merge",
+      "list",
+      "bench",
+    ]
   ) {
     assertStringIncludes(help.stdout, `\n  ${name} `);
   }
@@ -52,6 +60,13 @@ Deno.test("kvbits --help lists the commands, --version prints deno.json's versio
     encodeHelp.stdout,
     "Usage: deno task kvbits encode [flags]",
   );
+  // A folder task's help points to its pack form, which has its own help.
+  assertStringIncludes(
+    encodeHelp.stdout,
+    "deno task kvbits encode --dump-dir D --pack FILE",
+  );
+  const packHelp = await denoTask(["encode", "--pack", "x", "--help"], ROOT);
+  assertStringIncludes(packHelp.stdout, "--block-mb MB");
   // The old task names are aliases of the subcommands.
   const alias = await denoTask(["encode", "--help"], ROOT);
   assertEquals(alias.stdout, encodeHelp.stdout);
@@ -113,6 +128,56 @@ Deno.test("relative paths are taken from where the user stands; short flags; a '
     );
     assertEquals(again.code, 0, again.stderr);
     assertStringIncludes(again.stdout, "Encoded: 51, Skipped: 0");
+  });
+});
+
+Deno.test("merge takes its packs and -o from where the user stands, and names what is missing", async () => {
+  await withTempDir(async (home) => {
+    for (const run of ["llama6L-kjv-ruth", "gpt2L4-fortune-wisdom"]) {
+      const packed = await denoTask(
+        ["encode", "-d", join(KV_SAMPLE, run), "--pack", `${run}.kvp`, "-q"],
+        home,
+      );
+      assertEquals(packed.code, 0, packed.stderr);
+    }
+    const merged = await denoTask([
+      "merge",
+      "llama6L-kjv-ruth.kvp",
+      "gpt2L4-fortune-wisdom.kvp",
+      "-o",
+      "both.kvp",
+    ], home);
+    assertEquals(merged.code, 0, merged.stderr);
+    assertStringIncludes(
+      merged.stdout,
+      "Merged: 2 packs, 2 blocks, 51 entries",
+    );
+    const verified = await denoTask(
+      ["verify", "--pack", "both.kvp", "-q"],
+      home,
+    );
+    assertEquals(verified.code, 0, verified.stderr);
+    assertEquals(
+      await Deno.stat(join(ROOT, "both.kvp")).catch(() => "none"),
+      "none",
+      "nothing written relative to the repository",
+    );
+    const missing = await denoTask([
+      "kvbits",
+      "merge",
+      "nope.kvp",
+      "-o",
+      "x.kvp",
+    ], home);
+    assertEquals(missing.code, 3);
+    assertStringIncludes(missing.stderr, join(home, "nope.kvp"));
+    const noInput = await denoTask(["merge", "-o", "x.kvp"], home);
+    assertEquals(noInput.code, 64);
+    assertStringIncludes(noInput.stderr, "give at least one PACK");
+    assertEquals(
+      await Deno.stat(join(home, "x.kvp")).catch(() => "none"),
+      "none",
+    );
   });
 });
 
