@@ -227,7 +227,8 @@ export class PredictedTensorEncoder {
             ? PREDICTED_CONTEXT_NO_HISTORY
             : elementContext(e, spread[j] * iu);
           const t = target[i];
-          const residual = (t & 0x8000 ? 0xffff - t : t + 0x8000) -
+          // Ordinals without a branch on the sign (see predictedOrdinal).
+          const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
             predictedOrdinal(p, bias[j] * iu);
           const symbol = symbolOf[residual + 0xffff];
           const sign = residual >> 31;
@@ -407,7 +408,8 @@ export class PredictedTensorDecoder {
             failure = 3;
             break rows;
           }
-          const t = ordinal >= 0x8000 ? ordinal - 0x8000 : 0xffff - ordinal;
+          // The word of the ordinal, without a branch on the sign.
+          const t = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
           out[i] = t;
           learnElement(bias, spread, j, values[t] - values[p], first);
         }

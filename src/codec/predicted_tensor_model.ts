@@ -257,8 +257,10 @@ export function predictedOrdinal(word: number, scaledBias: number): number {
   // floor(x + 1/2) through a truncation of a positive number (twice as fast as
   // Math.round here). Below -65536 (a bias of more than the whole FP16 range)
   // the truncation is not a floor, but it is still a fixed function of the
-  // state and the clamp keeps it in range.
-  const prediction = (word & 0x8000 ? 0xffff - word : word + 0x8000) +
+  // state and the clamp keeps it in range. The ordinal is `word ^ 0x8000` or
+  // `word ^ 0xffff` by its sign, without a branch: signs alternate at random,
+  // and a branch on them cost both coders a tenth of their time.
+  const prediction = (word ^ (0x8000 | (-(word >>> 15) & 0x7fff))) +
     ((scaledBias + 65536.5) | 0) - 65536;
   return prediction < 0 ? 0 : prediction > 0xffff ? 0xffff : prediction;
 }
