@@ -286,6 +286,9 @@ export class PredictedTensorEncoder {
 export class PredictedTensorDecoder {
   readonly #state = new PredictedState();
   readonly #states = new Int32Array(4);
+  // The rANS stream, then two zero bytes: the loop reads the next word before
+  // it knows whether it needs it.
+  #stream = new Uint8Array(0);
 
   /**
    * Decodes one tensor.
@@ -315,13 +318,20 @@ export class PredictedTensorDecoder {
       "rANS stream length",
     );
     const rawStart = reader.offset + streamLength;
-    const bytes = payload.subarray(reader.offset, rawStart);
-    if (bytes.length < RANS_HEADER_BYTES) {
+    const streamBytes = payload.subarray(reader.offset, rawStart);
+    if (streamLength < RANS_HEADER_BYTES) {
       throw new KvbitsDataError(
-        `rANS stream of ${bytes.length} bytes is shorter than its header`,
+        `rANS stream of ${streamLength} bytes is shorter than its header`,
         { stream: STREAM, bitOffset: 8 * reader.offset },
       );
     }
+    if (this.#stream.length < streamLength + 2) {
+      this.#stream = new Uint8Array(2 * streamLength + 2);
+    }
+    const bytes = this.#stream;
+    bytes.set(streamBytes);
+    bytes[streamLength] = 0;
+    bytes[streamLength + 1] = 0;
     const rawWords = payload.subarray(rawStart);
     if (rawWords.length & 1) {
       throw new KvbitsDataError(
@@ -332,7 +342,7 @@ export class PredictedTensorDecoder {
     const out = new Uint16Array(n);
     const rowLength = shape.heads * shape.headDim;
     const states = this.#states;
-    states.set(ransReadStates(bytes, STREAM));
+    states.set(ransReadStates(streamBytes, STREAM));
     const state = this.#state;
     const model = state.model;
     const table = model.table;
@@ -342,7 +352,6 @@ export class PredictedTensorDecoder {
     const { rawBits, base } = state.residuals;
     const values = state.values;
     const inverse = state.inverse;
-    const lastWord = bytes.length - 2;
     const rawLength = rawWords.length;
     let pos = RANS_HEADER_BYTES;
     let rawPos = 0;
@@ -372,13 +381,15 @@ export class PredictedTensorDecoder {
           const entry = table[row0 + symbol];
           x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slotValue -
             (entry >>> 16);
-          if (x0 < RANS_LOWER_BOUND) {
-            if (pos > lastWord) {
-              failure = 1;
-              break rows;
-            }
-            x0 = (x0 << 16) | bytes[pos] | (bytes[pos + 1] << 8);
-            pos += 2;
+          // Renormalization without a branch (taken for about a quarter of
+          // the elements, at random): -1 when x0 needs the next word, else 0.
+          const low = (x0 - RANS_LOWER_BOUND) >> 31;
+          x0 = (x0 << (low & 16)) |
+            ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
+          pos += low & 2;
+          if (pos > streamLength) {
+            failure = 1;
+            break rows;
           }
           counts[c * PREDICTED_ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
@@ -450,7 +461,7 @@ export class PredictedTensorDecoder {
         { stream: STREAM, bitOffset: 8 * (rawStart + rawPos) },
       );
     }
-    ransCheckEnd(states, pos, bytes.length, STREAM);
+    ransCheckEnd(states, pos, streamLength, STREAM);
     return out;
   }
 }
