@@ -377,6 +377,9 @@ export class PredictedTensorDecoder {
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol = bucketTable[(c << 6) + (slotValue >>> BUCKET_SHIFT)];
+          // One step without a branch (0.29 steps an element on kv-real, at
+          // random), then the rare further ones.
+          symbol += ((table[row0 + symbol + 1] >>> 16) - slotValue - 1) >>> 31;
           while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
           const entry = table[row0 + symbol];
           x0 = (entry & 0xffff) * (x0 >>> RANS_PROBABILITY_BITS) + slotValue -
