@@ -108,28 +108,40 @@ class PredictedState {
   }
 }
 
+/**
+ * The shape's element count, checked against the target's length (when
+ * encoding) and the predictor's (without allocating: this runs per tensor, and
+ * most tensors are one token).
+ */
 function checkShape(
   action: string,
   shape: TensorShape,
-  lengths: Record<string, number>,
+  target: Uint16Array | undefined,
+  predictor: Uint16Array,
 ): number {
   const { tokens, heads, headDim } = shape;
-  for (const n of [tokens, heads, headDim]) {
-    if (!Number.isInteger(n) || n < 0) {
-      throw new RangeError(
-        `Cannot ${action}: shape ${tokens} x ${heads} x ${headDim} is not made of whole numbers`,
-      );
-    }
+  if (!wholeNumber(tokens) || !wholeNumber(heads) || !wholeNumber(headDim)) {
+    throw new RangeError(
+      `Cannot ${action}: shape ${tokens} x ${heads} x ${headDim} is not made of whole numbers`,
+    );
   }
   const elements = tokens * heads * headDim;
-  for (const [name, length] of Object.entries(lengths)) {
-    if (length !== elements) {
-      throw new RangeError(
-        `Cannot ${action}: the ${name} holds ${length} words, the shape ${tokens} x ${heads} x ${headDim} wants ${elements}`,
-      );
-    }
+  const wrong = target !== undefined && target.length !== elements
+    ? "target"
+    : predictor.length !== elements
+    ? "predictor"
+    : undefined;
+  if (wrong !== undefined) {
+    const length = wrong === "target" ? target!.length : predictor.length;
+    throw new RangeError(
+      `Cannot ${action}: the ${wrong} holds ${length} words, the shape ${tokens} x ${heads} x ${headDim} wants ${elements}`,
+    );
   }
   return elements;
+}
+
+function wholeNumber(n: number): boolean {
+  return Number.isInteger(n) && n >= 0;
 }
 
 function checkSlot(action: string, slot: PredictedSlot): void {
@@ -190,10 +202,7 @@ export class PredictedTensorEncoder {
     slot: PredictedSlot,
   ): Uint8Array {
     const action = "encode a predicted tensor";
-    const n = checkShape(action, shape, {
-      target: target.length,
-      predictor: predictor.length,
-    });
+    const n = checkShape(action, shape, target, predictor);
     checkSlot(action, slot);
     const rowLength = shape.heads * shape.headDim;
     if (this.#scratch.length < 8 * n + 16) {
@@ -310,7 +319,7 @@ export class PredictedTensorDecoder {
     slot: PredictedSlot,
   ): Uint16Array {
     const action = "decode a predicted tensor";
-    const n = checkShape(action, shape, { predictor: predictor.length });
+    const n = checkShape(action, shape, undefined, predictor);
     checkSlot(action, slot);
     const reader = new ByteReader(payload, STREAM);
     const streamLength = reader.varintAtMost(
