@@ -113,18 +113,12 @@ export function inverseUlps(): Float64Array {
  * ```
  */
 export function fp16Values(): Float32Array {
-  const values = new Float32Array(65536);
-  const steps = inverseUlps();
-  for (let w = 0; w < 0x8000; w++) {
-    const e = w >>> 10;
-    const fraction = w & 1023;
-    const value = e === 31
-      ? (fraction === 0 ? Infinity : NaN)
-      : (e === 0 ? fraction : 1024 + fraction) / steps[e];
-    values[w] = value;
-    values[w | 0x8000] = -value;
-  }
-  return values;
+  const words = new Uint16Array(65536);
+  for (let w = 0; w < 65536; w++) words[w] = w;
+  // The engine's own conversion, exact: in a fresh process (every coder
+  // builds the table, the first of a job before anything is compiled) about
+  // half the time of a loop of divisions.
+  return new Float32Array(new Float16Array(words.buffer));
 }
 
 /**
@@ -193,9 +187,11 @@ export function residualTables(): ResidualTables {
       : (4 | (bucket & 3)) << bits;
     rawBits[symbol] = bits;
     base[symbol] = first;
-    const sign = symbol & 1 ? 1 : -1;
-    for (let m = first; m < first + (1 << bits); m++) {
-      symbolOf[65535 + sign * m] = symbol;
+    // The residuals of the symbol: one run of the table either side of 0.
+    if (symbol & 1) {
+      symbolOf.fill(symbol, 65535 + first, 65535 + first + (1 << bits));
+    } else {
+      symbolOf.fill(symbol, 65536 - first - (1 << bits), 65536 - first);
     }
   }
   return { symbolOf, rawBits, base };
@@ -257,8 +253,10 @@ export function predictedOrdinal(word: number, scaledBias: number): number {
   // floor(x + 1/2) through a truncation of a positive number (twice as fast as
   // Math.round here). Below -65536 (a bias of more than the whole FP16 range)
   // the truncation is not a floor, but it is still a fixed function of the
-  // state and the clamp keeps it in range.
-  const prediction = (word & 0x8000 ? 0xffff - word : word + 0x8000) +
+  // state and the clamp keeps it in range. The ordinal is `word ^ 0x8000` or
+  // `word ^ 0xffff` by its sign, without a branch: signs alternate at random,
+  // and a branch on them cost both coders a tenth of their time.
+  const prediction = (word ^ (0x8000 | (-(word >>> 15) & 0x7fff))) +
     ((scaledBias + 65536.5) | 0) - 65536;
   return prediction < 0 ? 0 : prediction > 0xffff ? 0xffff : prediction;
 }
