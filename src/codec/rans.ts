@@ -54,6 +54,15 @@ const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
 /** Shift of the lane within a record (bits 30-31). */
 export const RANS_LANE_SHIFT = 30;
 
+// Module-local copies that the hot code below reads. V8 loads an exported (or
+// imported) binding from its module cell, with a hole check, at every use in a
+// function inlined into a loop; a local constant it folds. Measured on kv-real:
+// the ctx decoder 8% slower through the exported names.
+const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
+const TOTAL = RANS_TOTAL;
+const SLOT_MASK = RANS_SLOT_MASK;
+const LANE_SHIFT = RANS_LANE_SHIFT;
+
 /**
  * Packs a symbol's interval and lane into one record for {@link ransEncode}:
  * `lane << 30 | start << 16 | frequency`.
@@ -178,7 +187,7 @@ export function ransEncodeInto(
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
     const frequency = record & 0xffff;
-    const lane = record >>> RANS_LANE_SHIFT;
+    const lane = record >>> LANE_SHIFT;
     let x = states[lane];
     if (x >= RENORM_FACTOR * frequency) {
       out[--pos] = (x >>> 8) & 0xff;
@@ -186,7 +195,7 @@ export function ransEncodeInto(
       x = x >>> 16;
     }
     const q = Math.floor(x / frequency);
-    states[lane] = q * RANS_TOTAL + (x - q * frequency) +
+    states[lane] = q * TOTAL + (x - q * frequency) +
       ((record >>> 16) & 0xfff);
   }
   pos -= RANS_HEADER_BYTES;
@@ -311,8 +320,8 @@ export function ransCheckEnd(
  * ```
  */
 export function ransDecodeStep(x: number, entry: number): number {
-  return (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) +
-    (x & RANS_SLOT_MASK) - ((entry >>> 16) & RANS_SLOT_MASK);
+  return (entry & 0xffff) * (x >>> PROBABILITY_BITS) + (x & SLOT_MASK) -
+    ((entry >>> 16) & SLOT_MASK);
 }
 
 /**
