@@ -64,6 +64,19 @@ const SLOT_MASK = RANS_SLOT_MASK;
 const LANE_SHIFT = RANS_LANE_SHIFT;
 
 /**
+ * `1 / f` for each frequency `f` (index 0 unused): the encoder divides by
+ * multiplying, which is several times faster than a division here.
+ */
+const RECIPROCALS = Float64Array.from({ length: TOTAL + 1 }, (_, f) => 1 / f);
+/**
+ * Added to `x * (1 / f)` before truncating, to make it `floor(x / f)` exactly:
+ * for `x < 2^31` the product is within 2^-21 of `x / f`, whose fraction is 0
+ * or between `1 / f` and `1 - 1 / f` (`f <= 2^12`), so 2^-13 more truncates
+ * to the right integer.
+ */
+const QUOTIENT_NUDGE = 2 ** -13;
+
+/**
  * Packs a symbol's interval and lane into one record for {@link ransEncode}:
  * `lane << 30 | start << 16 | frequency`.
  *
@@ -194,7 +207,7 @@ export function ransEncodeInto(
       out[--pos] = x & 0xff;
       x = x >>> 16;
     }
-    const q = Math.floor(x / frequency);
+    const q = (x * RECIPROCALS[frequency] + QUOTIENT_NUDGE) | 0;
     states[lane] = q * TOTAL + (x - q * frequency) +
       ((record >>> 16) & 0xfff);
   }
