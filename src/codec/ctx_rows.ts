@@ -438,10 +438,10 @@ export class RowDecoder {
       model.bucket,
       context,
       row,
-      x & RANS_SLOT_MASK,
+      x & SLOT_MASK,
     );
     x = ransDecodeStep(x, model.table[row + symbol]);
-    if (x < RANS_LOWER_BOUND) {
+    if (x < LOWER_BOUND) {
       x = ransShiftIn(x, this.bytes, this.pos);
       this.pos += 2;
     }
