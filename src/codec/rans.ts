@@ -57,7 +57,8 @@ export const RANS_LANE_SHIFT = 30;
 // Module-local copies that the hot code below reads. V8 loads an exported (or
 // imported) binding from its module cell, with a hole check, at every use in a
 // function inlined into a loop; a local constant it folds. Measured on kv-real:
-// the ctx decoder 8% slower through the exported names.
+// through the exported names here and in the callers' modules, ctx encoded 10%
+// and decoded 20% slower.
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const TOTAL = RANS_TOTAL;
 const SLOT_MASK = RANS_SLOT_MASK;
