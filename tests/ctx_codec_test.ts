@@ -55,6 +55,42 @@ Deno.test("rANS: random symbols of a static model round-trip on all four lanes",
   assertThrows(() => ransRecord(0, 1, 4), RangeError, "lane");
 });
 
+Deno.test("rANS: the encoder's division by multiplication is floor(x / f) for every frequency", () => {
+  // A reference encoder that divides, on records of every frequency 1..4096
+  // (small ones often, so that states land on exact multiples).
+  const random = seededRandom(2);
+  const count = 200_000;
+  const records = new Uint32Array(count);
+  for (let k = 0; k < count; k++) {
+    const frequency = random() < 0.5
+      ? 1 + Math.floor(random() * 8)
+      : 1 + Math.floor(random() * 4096);
+    const start = Math.floor(random() * (4097 - frequency));
+    records[k] = ransRecord(start, frequency, k % 4);
+  }
+  const states = [32768, 32768, 32768, 32768];
+  const words: number[] = [];
+  for (let k = count - 1; k >= 0; k--) {
+    const frequency = records[k] & 0xffff, lane = records[k] >>> 30;
+    let x = states[lane];
+    if (x >= 2 ** 19 * frequency) {
+      words.push(x & 0xffff);
+      x = Math.floor(x / 2 ** 16);
+    }
+    const q = Math.floor(x / frequency);
+    states[lane] = q * 4096 + (x - q * frequency) +
+      ((records[k] >>> 16) & 0xfff);
+  }
+  const stream = ransEncode(records, count);
+  const header = new DataView(stream.buffer, stream.byteOffset, 16);
+  assertEquals(states, [0, 1, 2, 3].map((l) => header.getUint32(4 * l, true)));
+  const body = new DataView(stream.buffer, stream.byteOffset + 16);
+  assertEquals(stream.length, 16 + 2 * words.length);
+  words.reverse().forEach((word, i) =>
+    assertEquals(body.getUint16(2 * i, true), word)
+  );
+});
+
 Deno.test("adaptive tables always sum to 4096 with every symbol at least 1, and the bucket search agrees with a linear search", () => {
   const random = seededRandom(2);
   for (const alphabet of [2, 4, 64, 256]) {

@@ -47,6 +47,14 @@ export const BUCKET_BITS = 6;
 /** Right shift from a slot to its bucket. */
 export const BUCKET_SHIFT = RANS_PROBABILITY_BITS - BUCKET_BITS;
 
+// Module-local copies for the code below, which runs in (or inlined into) the
+// coders' hot loops: V8 loads an imported or exported binding from its module
+// cell, with a hole check, at every use there, and folds a local constant
+// (see rans.ts).
+const TOTAL = RANS_TOTAL;
+const BUCKET_LOG = BUCKET_BITS;
+const SLOT_TO_BUCKET = BUCKET_SHIFT;
+
 /**
  * The adaptive models of `contexts` contexts over one alphabet, in flat typed arrays
  * that hot loops read directly.
@@ -212,7 +220,7 @@ export class AdaptiveFrequencies {
     const weightSum = OBSERVATION_WEIGHT * seen + a;
     // floor(w * 4096 / W) through a multiplication: exact, because a quotient with
     // a denominator below 2^20 is never within an ulp below an integer.
-    const scale = RANS_TOTAL / weightSum;
+    const scale = TOTAL / weightSum;
     const table = this.table;
     const row = context * (a + 1);
     let sum = 0;
@@ -235,9 +243,9 @@ export class AdaptiveFrequencies {
       table[row + s] = frequency;
       sum += frequency;
     }
-    table[row + best] += RANS_TOTAL - sum;
+    table[row + best] += TOTAL - sum;
     const bucket = this.bucket;
-    const bucketBase = context << BUCKET_BITS;
+    const bucketBase = context << BUCKET_LOG;
     let start = 0;
     let u = 0;
     for (let s = 0; s < a; s++) {
@@ -246,10 +254,10 @@ export class AdaptiveFrequencies {
       start += frequency;
       // Buckets whose first slot lies in this symbol's interval start at it:
       // those below ceil(start / 64) (start <= 4096, so at most 64).
-      const end = (start + (1 << BUCKET_SHIFT) - 1) >>> BUCKET_SHIFT;
+      const end = (start + (1 << SLOT_TO_BUCKET) - 1) >>> SLOT_TO_BUCKET;
       while (u < end) bucket[bucketBase + u++] = s;
     }
-    table[row + a] = RANS_TOTAL << 16;
+    table[row + a] = TOTAL << 16;
     const step = Math.min(
       REBUILD_INTERVAL_MAX,
       Math.max(1, seen >>> REBUILD_GROWTH_SHIFT),
@@ -329,7 +337,7 @@ export function symbolInTable(
   row: number,
   slot: number,
 ): number {
-  let s = bucket[(context << BUCKET_BITS) + (slot >>> BUCKET_SHIFT)];
+  let s = bucket[(context << BUCKET_LOG) + (slot >>> SLOT_TO_BUCKET)];
   while (table[row + s + 1] >>> 16 <= slot) s++;
   return s;
 }

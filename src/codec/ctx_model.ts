@@ -99,9 +99,7 @@ export const RESIDUAL_CONTEXTS = 8;
  * ```
  */
 export function topContext(hi6: number, roundedExponent: number): number {
-  return TOP_CONTEXT_OF_DISTANCE[
-    (hi6 & 31) - roundedExponent + DISTANCE_OFFSET
-  ];
+  return topContextOfDistance[(hi6 & 31) - roundedExponent + OFFSET];
 }
 
 /**
@@ -126,9 +124,7 @@ export function topContext(hi6: number, roundedExponent: number): number {
  */
 export function residualSymbol(word: number, predicted: number): number {
   const residual = orderedFp16(word) - orderedFp16(predicted);
-  return residual >= -RESIDUAL_LIMIT && residual <= RESIDUAL_LIMIT
-    ? residual + 32
-    : RESIDUAL_ESCAPE;
+  return residual >= -LIMIT && residual <= LIMIT ? residual + 32 : ESCAPE;
 }
 
 /**
@@ -183,6 +179,17 @@ export const SIGN_BUCKET_OF_BIAS: Uint8Array = (() => {
   }
   return table;
 })();
+
+// Module-local copies that the helpers here read: they run inlined in the
+// coders' hot loops, where V8 loads an exported (or imported) binding from its
+// module cell, with a hole check, at every use, and folds a local constant
+// (measured: see rans.ts).
+const topContextOfDistance = TOP_CONTEXT_OF_DISTANCE;
+const signBucketOfBias = SIGN_BUCKET_OF_BIAS;
+const OFFSET = DISTANCE_OFFSET;
+const AVERAGE_SHIFT = CHANNEL_AVERAGE_SHIFT;
+const LIMIT = RESIDUAL_LIMIT;
+const ESCAPE = RESIDUAL_ESCAPE;
 
 /**
  * The running state of every channel of a tensor while it is coded, and each
@@ -269,13 +276,13 @@ export function updateChannel(
   let bias = sign;
   if (context !== 0) {
     mean = meanExponent[channel];
-    mean += ((exponent << 8) - mean) >> CHANNEL_AVERAGE_SHIFT;
+    mean += ((exponent << 8) - mean) >> AVERAGE_SHIFT;
     bias = signBias[channel];
-    bias += (sign - bias) >> CHANNEL_AVERAGE_SHIFT;
+    bias += (sign - bias) >> AVERAGE_SHIFT;
   }
   meanExponent[channel] = mean;
   signBias[channel] = bias;
   const rounded = (mean + 128) >> 8;
   roundedExponent[channel] = rounded;
-  hi6Context[channel] = 1 + (rounded << 2) + SIGN_BUCKET_OF_BIAS[bias + 256];
+  hi6Context[channel] = 1 + (rounded << 2) + signBucketOfBias[bias + 256];
 }

@@ -54,6 +54,29 @@ const RENORM_FACTOR = (RANS_LOWER_BOUND >>> RANS_PROBABILITY_BITS) << 16;
 /** Shift of the lane within a record (bits 30-31). */
 export const RANS_LANE_SHIFT = 30;
 
+// Module-local copies that the hot code below reads. V8 loads an exported (or
+// imported) binding from its module cell, with a hole check, at every use in a
+// function inlined into a loop; a local constant it folds. Measured on kv-real:
+// through the exported names here and in the callers' modules, ctx encoded 10%
+// and decoded 20% slower.
+const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
+const TOTAL = RANS_TOTAL;
+const SLOT_MASK = RANS_SLOT_MASK;
+const LANE_SHIFT = RANS_LANE_SHIFT;
+
+/**
+ * `1 / f` for each frequency `f` (index 0 unused): the encoder divides by
+ * multiplying, which is several times faster than a division here.
+ */
+const RECIPROCALS = Float64Array.from({ length: TOTAL + 1 }, (_, f) => 1 / f);
+/**
+ * Added to `x * (1 / f)` before truncating, to make it `floor(x / f)` exactly:
+ * for `x < 2^31` the product is within 2^-21 of `x / f`, whose fraction is 0
+ * or between `1 / f` and `1 - 1 / f` (`f <= 2^12`), so 2^-13 more truncates
+ * to the right integer.
+ */
+const QUOTIENT_NUDGE = 2 ** -13;
+
 /**
  * Packs a symbol's interval and lane into one record for {@link ransEncode}:
  * `lane << 30 | start << 16 | frequency`.
@@ -178,15 +201,15 @@ export function ransEncodeInto(
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
     const frequency = record & 0xffff;
-    const lane = record >>> RANS_LANE_SHIFT;
+    const lane = record >>> LANE_SHIFT;
     let x = states[lane];
     if (x >= RENORM_FACTOR * frequency) {
       out[--pos] = (x >>> 8) & 0xff;
       out[--pos] = x & 0xff;
       x = x >>> 16;
     }
-    const q = Math.floor(x / frequency);
-    states[lane] = q * RANS_TOTAL + (x - q * frequency) +
+    const q = (x * RECIPROCALS[frequency] + QUOTIENT_NUDGE) | 0;
+    states[lane] = q * TOTAL + (x - q * frequency) +
       ((record >>> 16) & 0xfff);
   }
   pos -= RANS_HEADER_BYTES;
@@ -311,8 +334,8 @@ export function ransCheckEnd(
  * ```
  */
 export function ransDecodeStep(x: number, entry: number): number {
-  return (entry & 0xffff) * (x >>> RANS_PROBABILITY_BITS) +
-    (x & RANS_SLOT_MASK) - ((entry >>> 16) & RANS_SLOT_MASK);
+  return (entry & 0xffff) * (x >>> PROBABILITY_BITS) + (x & SLOT_MASK) -
+    ((entry >>> 16) & SLOT_MASK);
 }
 
 /**
