@@ -75,6 +75,7 @@ const TOP_SIZE = TOP_ALPHABET;
 const TOP_ROW = TOP_ALPHABET + 1;
 const RAW_SHIFT = 10 - TOP_MANTISSA_BITS;
 const TOP_BIT = TOP_LANE;
+const ESCAPE = RESIDUAL_ESCAPE;
 const BUCKET_LOG = BUCKET_BITS;
 const SLOT_TO_BUCKET = BUCKET_SHIFT;
 const SLOT_MASK = RANS_SLOT_MASK;
@@ -283,15 +284,15 @@ export function recordPredictedRow(
     const lanes = -(j & 1) & oddLanes;
     const symbol = residualSymbol(word, guess);
     recordSymbol(m.residual, residualContext(guess), symbol, lanes, out);
-    if (symbol !== RESIDUAL_ESCAPE) continue;
+    if (symbol !== ESCAPE) continue;
     const h = word >>> 10;
     recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
     const t = topContext(h, channels.roundedExponent[j]);
     recordSymbol(
       m.top,
       t,
-      (word >>> RAW_SHIFT) & (TOP_ALPHABET - 1),
-      lanes | TOP_LANE,
+      (word >>> RAW_SHIFT) & (TOP_SIZE - 1),
+      lanes | TOP_BIT,
       out,
     );
     out.raw[out.rawCount++] = word;
@@ -632,7 +633,7 @@ export function decodePredictedRow(
     const guess = predicted[j];
     const lane = fourLanes ? 2 * (j & 1) : 0;
     const symbol = decoder.symbol(m.residual, residualContext(guess), lane);
-    if (symbol !== RESIDUAL_ESCAPE) {
+    if (symbol !== ESCAPE) {
       out[i] = residualWord(guess, symbol);
       continue;
     }
