@@ -14,7 +14,7 @@
 import { basename, dirname, join, resolve } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
-import { readFileSync, reusedFileReader } from "./read_file.ts";
+import { readFileSync } from "./read_file.ts";
 import {
   TEMPORARY_FILE_MARK,
   temporaryNameOf,
@@ -207,9 +207,43 @@ export function readTreeFile(
   }
 }
 
+/** Bytes a reader's buffer starts with: metas and small tensors fit. */
+const FIRST_READ_BUFFER = 64 * 1024;
+
+/**
+ * Reads an open file from its start to its end into `buffer` (growing it by
+ * doubling when the file does not fit), or up to `limit + 1` bytes.
+ *
+ * No `stat`: the end is where a read returns nothing, one cheap call more than
+ * the data takes (a `stat` costs several times that in Deno). Only for paths
+ * the tree's listing found to be regular files (a FIFO would block the open).
+ */
+function readToEnd(
+  full: string,
+  buffer: Uint8Array<ArrayBuffer>,
+  limit: number,
+): Uint8Array<ArrayBuffer> {
+  using file = Deno.openSync(full, { read: true });
+  let filled = 0;
+  for (;;) {
+    if (filled === buffer.length) {
+      if (filled > limit) break;
+      const larger = new Uint8Array(2 * buffer.length);
+      larger.set(buffer);
+      buffer = larger;
+    }
+    const read = file.readSync(buffer.subarray(filled));
+    if (read === null || read === 0) break;
+    filled += read;
+  }
+  return buffer.subarray(0, filled);
+}
+
 /**
  * A reader of a tree's files that reuses one buffer per role (each read
  * replaces the last of its role): for the tensors of one dump after another.
+ * It reads each file to its end without a `stat` first: for files the tree's
+ * listing found to be regular files.
  *
  * @param root The tree's folder.
  * @returns The reader: relative path and role in, bytes out.
@@ -221,19 +255,27 @@ export function readTreeFile(
  *
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/x`, "abc");
+ * await Deno.writeFile(`${root}/y`, new Uint8Array(100_000).fill(7));
  * const read = treeFileReader(root);
  * assertEquals(read("x", "k").length, 3);
+ * assertEquals(read("y", "k").filter((byte) => byte === 7).length, 100_000);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
 export function treeFileReader(
   root: string,
 ): (path: string, role: string) => Uint8Array {
-  const read = reusedFileReader();
+  const buffers = new Map<string, Uint8Array<ArrayBuffer>>();
   return (path, role) => {
     const full = join(root, path);
     try {
-      return read(full, role);
+      const bytes = readToEnd(
+        full,
+        buffers.get(role) ?? new Uint8Array(FIRST_READ_BUFFER),
+        Infinity,
+      );
+      buffers.set(role, new Uint8Array(bytes.buffer));
+      return bytes;
     } catch (error) {
       throw fileErrorOf(full, error);
     }
@@ -241,46 +283,45 @@ export function treeFileReader(
 }
 
 /**
- * Reads a file of a tree unless it is larger than `limit` (checked before
- * reading, so that a huge file is never loaded).
+ * A reader of a tree's small files (metas): each file's bytes, in a new array
+ * of their size, unless the file is larger than `limit` (then nothing more
+ * than `limit + 1` bytes is read). Like {@link treeFileReader}, for files the
+ * listing found to be regular files: no `stat`.
  *
  * @param root The tree's folder.
- * @param path The file's relative path.
- * @param limit Most bytes to read.
- * @returns The bytes, or undefined when the file is larger.
- * @throws {KvbitsFileError} Naming the file.
+ * @param limit Most bytes of a file to take.
+ * @returns The reader: relative path in; bytes, or undefined when the file is
+ * larger than `limit`, out.
+ * @throws {KvbitsFileError} Naming the file (from the reader).
  *
  * @example
  * ```ts
- * import { readSmallTreeFile } from "./pack_tree.ts";
+ * import { smallTreeFileReader } from "./pack_tree.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/x`, "abc");
- * assertEquals(readSmallTreeFile(root, "x", 2), undefined);
- * assertEquals(readSmallTreeFile(root, "x", 3)?.length, 3);
+ * assertEquals(smallTreeFileReader(root, 2)("x"), undefined);
+ * assertEquals(smallTreeFileReader(root, 3)("x")?.length, 3);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
-export function readSmallTreeFile(
+export function smallTreeFileReader(
   root: string,
-  path: string,
   limit: number,
-): Uint8Array | undefined {
-  const full = join(root, path);
-  let larger = false;
-  try {
-    // One stat: the size is checked by the read, before anything is read.
-    return readFileSync(full, undefined, (size) => {
-      if (size > limit) {
-        larger = true;
-        throw new RangeError("larger than the limit");
-      }
-    });
-  } catch (error) {
-    if (larger) return undefined;
-    throw fileErrorOf(full, error);
-  }
+): (path: string) => Uint8Array | undefined {
+  let buffer = new Uint8Array(Math.min(FIRST_READ_BUFFER, limit + 1));
+  return (path) => {
+    const full = join(root, path);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = readToEnd(full, buffer, limit);
+    } catch (error) {
+      throw fileErrorOf(full, error);
+    }
+    buffer = new Uint8Array(bytes.buffer);
+    return bytes.length > limit ? undefined : bytes.slice();
+  };
 }
 
 /** Whether something is at `full` (a broken link included). */
