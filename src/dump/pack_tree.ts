@@ -16,6 +16,7 @@ import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
 import { readFileSync } from "./read_file.ts";
 import {
+  syncFolderSync,
   TEMPORARY_FILE_MARK,
   temporaryNameOf,
   writeFileAtomicSync,
@@ -371,16 +372,24 @@ export function writeTreeFile(
 }
 
 /**
- * Writes a new file of a tree, never replacing one: written under a temporary
- * name, then linked to its name (which fails, atomically, when something is
- * there already, even if another thread put it there a moment ago), then the
- * temporary name is removed. Makes missing folders.
+ * Writes a new file of a tree, never replacing one. Makes missing folders.
+ *
+ * In a folder that other writers may share, the file is written under a
+ * temporary name, then linked to its name (which fails, atomically, when
+ * something is there already, even if another thread put it there a moment
+ * ago), then the temporary name is removed: a kill never leaves a file cut
+ * short under its name. In a `fresh` folder (a staging folder this job made
+ * and alone writes into, whose name marks it temporary until the job moves its
+ * content out), the file is created under its name directly, refused
+ * atomically when the name is taken: two calls fewer per file, and what a kill
+ * leaves cut short is inside the staging folder.
  *
  * @param root The tree's folder.
  * @param path The file's relative path.
  * @param bytes Its content.
- * @param options `durable`: flush before the link; `folders`: folders known to
- * exist (filled as folders are made, to be flushed by the caller).
+ * @param options `durable`: flush the file's bytes before it gets its name;
+ * `folders`: folders known to exist (filled as folders are made, to be flushed
+ * by the caller); `fresh`: `root` is a staging folder (see above).
  * @returns False, writing nothing, when the path exists.
  * @throws {KvbitsFileError} Naming the file.
  *
@@ -390,11 +399,13 @@ export function writeTreeFile(
  * import { assertEquals } from "@std/assert";
  *
  * const root = await Deno.makeTempDir();
- * const options = { durable: false, folders: new Set<string>() };
- * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("b"), options), true);
- * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("c"), options), false);
- * assertEquals(await Deno.readTextFile(`${root}/a/b.txt`), "b");
- * assertEquals([...Deno.readDirSync(`${root}/a`)].length, 1);
+ * for (const fresh of [false, true]) {
+ *   const options = { durable: false, folders: new Set<string>(), fresh };
+ *   assertEquals(createTreeFile(root, `${fresh}/b.txt`, new TextEncoder().encode("b"), options), true);
+ *   assertEquals(createTreeFile(root, `${fresh}/b.txt`, new TextEncoder().encode("c"), options), false);
+ *   assertEquals(await Deno.readTextFile(`${root}/${fresh}/b.txt`), "b");
+ *   assertEquals([...Deno.readDirSync(`${root}/${fresh}`)].length, 1);
+ * }
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -402,7 +413,11 @@ export function createTreeFile(
   root: string,
   path: string,
   bytes: Uint8Array,
-  options: { readonly durable: boolean; readonly folders: Set<string> },
+  options: {
+    readonly durable: boolean;
+    readonly folders: Set<string>;
+    readonly fresh?: boolean;
+  },
 ): boolean {
   const full = join(root, path);
   const folder = dirname(full);
@@ -421,6 +436,19 @@ export function createTreeFile(
         if (known === join(root, ".") || dirname(known) === known) break;
       }
     }
+    if (options.fresh) {
+      let file: Deno.FsFile;
+      try {
+        file = Deno.openSync(full, { write: true, createNew: true });
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw error;
+      }
+      // From here on, a failure removes what was begun under the name.
+      temporary = full;
+      writeAll(file, bytes, options.durable);
+      return true;
+    }
     let file: Deno.FsFile | undefined;
     while (file === undefined) {
       const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -431,15 +459,7 @@ export function createTreeFile(
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
     }
-    try {
-      let written = 0;
-      while (written < bytes.length) {
-        written += file.writeSync(bytes.subarray(written));
-      }
-      if (options.durable) file.syncDataSync();
-    } finally {
-      file.close();
-    }
+    writeAll(file, bytes, options.durable);
     let linked: boolean;
     try {
       Deno.linkSync(temporary, full);
@@ -473,6 +493,19 @@ export function createTreeFile(
     }
     options.folders.delete(folder);
     throw fileErrorOf(full, error);
+  }
+}
+
+/** Writes all of `bytes` to `file`, flushes them when `durable`, closes it. */
+function writeAll(file: Deno.FsFile, bytes: Uint8Array, durable: boolean) {
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += file.writeSync(bytes.subarray(written));
+    }
+    if (durable) file.syncDataSync();
+  } finally {
+    file.close();
   }
 }
 
@@ -527,4 +560,125 @@ export function makeTreeFolder(root: string, path: string): void {
   } catch (error) {
     throw fileErrorOf(full, error);
   }
+}
+
+/** Start of the name of a staging folder (see {@link openStagingFolder}). */
+const STAGING_PREFIX = `.restore${TEMPORARY_FILE_MARK}`;
+
+/**
+ * Opens a staging folder inside `outDir` when `outDir` holds nothing yet (but
+ * its lock and temporary files): a hidden folder, its name marked temporary,
+ * that a restore fills with the tree's files under their names (each created
+ * by {@link createTreeFile} with `fresh`) and then moves into `outDir` whole
+ * ({@link finishStagingFolder}). What a killed restore leaves is this folder,
+ * which no reader takes for output and the next restore into `outDir` removes.
+ * The caller holds `outDir`'s lock: staging folders found there are left by
+ * runs that have ended, and are removed first.
+ *
+ * @param outDir The output folder (it exists).
+ * @returns The staging folder's path, or undefined when `outDir` holds files
+ * already (then files go there one by one) or the system is Windows.
+ * @throws {KvbitsFileError} When `outDir` cannot be read or the folder made.
+ *
+ * @example
+ * ```ts
+ * import { finishStagingFolder, openStagingFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const staging = openStagingFolder(out)!;
+ * await Deno.mkdir(`${staging}/a`);
+ * await Deno.writeTextFile(`${staging}/a/x`, "x");
+ * assertEquals(finishStagingFolder(staging, out, false), []);
+ * assertEquals(await Deno.readTextFile(`${out}/a/x`), "x");
+ * assertEquals([...Deno.readDirSync(out)].map((entry) => entry.name), ["a"]);
+ * assertEquals(openStagingFolder(out), undefined);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export function openStagingFolder(outDir: string): string | undefined {
+  if (Deno.build.os === "windows") return undefined;
+  try {
+    for (const entry of Deno.readDirSync(outDir)) {
+      const name = entry.name;
+      if (name.startsWith(STAGING_PREFIX) && entry.isDirectory) {
+        Deno.removeSync(join(outDir, name), { recursive: true });
+      } else if (
+        name !== LOCK_FILE_NAME && !name.includes(TEMPORARY_FILE_MARK)
+      ) return undefined;
+    }
+    for (;;) {
+      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
+      const staging = join(outDir, `${STAGING_PREFIX}${id}`);
+      try {
+        Deno.mkdirSync(staging);
+        return staging;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+  } catch (error) {
+    throw fileErrorOf(outDir, error);
+  }
+}
+
+/**
+ * Moves what a staging folder holds into its output folder (one rename per
+ * entry of its top level, none replacing anything), flushes the output folder
+ * when `durable`, and removes the staging folder.
+ *
+ * @param staging The staging folder ({@link openStagingFolder}).
+ * @param outDir The output folder it is in.
+ * @param durable Flush the output folder's names.
+ * @returns Names that were taken in `outDir` meanwhile (their staged content
+ * is dropped).
+ * @throws {KvbitsFileError} When an entry cannot be moved.
+ *
+ * @example
+ * ```ts
+ * import { finishStagingFolder, openStagingFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const staging = openStagingFolder(out)!;
+ * await Deno.writeTextFile(`${staging}/x`, "new");
+ * await Deno.writeTextFile(`${out}/x`, "there");
+ * assertEquals(finishStagingFolder(staging, out, false), ["x"]);
+ * assertEquals(await Deno.readTextFile(`${out}/x`), "there");
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export function finishStagingFolder(
+  staging: string,
+  outDir: string,
+  durable: boolean,
+): string[] {
+  const taken: string[] = [];
+  for (const entry of Deno.readDirSync(staging)) {
+    const from = join(staging, entry.name);
+    const to = join(outDir, entry.name);
+    try {
+      if (entry.isDirectory) {
+        if (pathExists(to)) taken.push(entry.name);
+        else Deno.renameSync(from, to);
+      } else {
+        // A file: linked, which refuses a taken name atomically.
+        try {
+          Deno.linkSync(from, to);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+          taken.push(entry.name);
+        }
+      }
+    } catch (error) {
+      throw fileErrorOf(to, error);
+    }
+  }
+  try {
+    Deno.removeSync(staging, { recursive: true });
+    if (durable) syncFolderSync(outDir);
+  } catch (error) {
+    throw fileErrorOf(staging, error);
+  }
+  return taken.sort();
 }

@@ -32,6 +32,11 @@ export type RestoreTarget =
     readonly overwrite: boolean;
     /** Flush files and folders. */
     readonly durable: boolean;
+    /**
+     * The folder is a staging folder this job alone writes into
+     * (`openStagingFolder`): files are created under their names directly.
+     */
+    readonly fresh?: boolean;
   }
   | {
     /** Checked in memory. */
@@ -161,10 +166,13 @@ function writeFiles(
   files: readonly { path: string; bytes: Uint8Array }[],
   folders: Set<string>,
 ): string | undefined {
-  const options = { durable: target.durable, folders };
+  const options = { durable: target.durable, folders, fresh: target.fresh };
   if (target.overwrite) {
     for (const file of files) {
-      writeTreeFile(target.outDir, file.path, file.bytes, options);
+      if (
+        !target.fresh ||
+        !createTreeFile(target.outDir, file.path, file.bytes, options)
+      ) writeTreeFile(target.outDir, file.path, file.bytes, options);
     }
     return undefined;
   }
