@@ -311,6 +311,8 @@ export interface RestoredEntry {
  * @param only Which entries to restore (the others are decoded only as far as
  * later dumps need them); all when undefined.
  * @param predictors Finds the predictor of each dump coded against one.
+ * @param transient The caller is done with each result before it asks for the
+ * next: dumps are decoded into the same buffers every time (less garbage).
  * @returns One result per entry that was asked for, as it is decoded (so that a
  * caller can write and drop each before the next).
  *
@@ -334,8 +336,9 @@ export function* decodePackEntries(
   payload: Uint8Array,
   only?: (entry: PackEntry, dump?: PackDumpMeta) => boolean,
   predictors?: PackPredictorLookup,
+  transient = false,
 ): Generator<RestoredEntry> {
-  const decoder = new PackBlockDecoder();
+  const decoder = new PackBlockDecoder(undefined, transient);
   let last = entries.length - 1;
   if (only !== undefined) {
     while (last >= 0 && !wanted(entries[last], only)) last--;

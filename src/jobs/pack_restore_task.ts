@@ -110,7 +110,13 @@ export function restoreBlock(
     ? predictorFolderLookup(predictorDir)
     : undefined;
   for (
-    const restored of decodePackEntries(entries, payload, selection, predictors)
+    const restored of decodePackEntries(
+      entries,
+      payload,
+      selection,
+      predictors,
+      true,
+    )
   ) {
     const path = restored.entry.path;
     let problem = restored.problem;
