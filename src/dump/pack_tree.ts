@@ -437,6 +437,18 @@ export function createTreeFile(
       }
     }
     if (options.fresh) {
+      if (!options.durable) {
+        // One call: create (refused when the name is taken), write, close.
+        try {
+          Deno.writeFileSync(full, bytes, { createNew: true });
+          return true;
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) return false;
+          // Created, then a write failed: what was begun goes.
+          temporary = full;
+          throw error;
+        }
+      }
       let file: Deno.FsFile;
       try {
         file = Deno.openSync(full, { write: true, createNew: true });
