@@ -60,6 +60,7 @@ export interface FolderListing {
  * await Deno.mkdir(`${root}/a/b`, { recursive: true });
  * await Deno.writeTextFile(`${root}/a/x.txt`, "x");
  * assertEquals(listFolder(root, "a"), { files: ["x.txt"], folders: ["b"], refused: [] });
+ * assertEquals(listFolder(root, "a", [`${root}/a/x.txt`]).files, []);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -77,10 +78,14 @@ export function listFolder(
     throw fileErrorOf(full, error);
   }
   const listing: FolderListing = { files: [], folders: [], refused: [] };
+  // Paths are resolved only for names that a skipped path ends with.
+  const skipNames = new Set(skip.map((path) => basename(resolve(path))));
   for (const entry of entries) {
     const name = entry.name;
     if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
-    if (skip.length > 0 && skip.includes(resolve(join(full, name)))) continue;
+    if (skipNames.has(name) && skip.includes(resolve(join(full, name)))) {
+      continue;
+    }
     if (entry.isDirectory) listing.folders.push(name);
     else if (entry.isFile) listing.files.push(name);
     else {
