@@ -333,3 +333,32 @@ Deno.test("pack: a worker that cannot start leaves its blocks to the other lanes
     pool.close();
   }
 });
+
+Deno.test("pack decode: the staging folder a killed decode left is removed, and the tree comes back whole", async () => {
+  await withTempDir(async (dir) => {
+    const pack = join(dir, "s.kvp");
+    await encodePack({ dumpDir: KV_SAMPLE, pack, durable: false });
+    const out = join(dir, "out");
+    // What a decode killed while restoring leaves: its staging folder, with a
+    // file cut short under its name.
+    const stale = join(out, ".restore.kvbits-tmp-4242-abc", "llama6L-kjv-ruth");
+    await Deno.mkdir(stale, { recursive: true });
+    await Deno.writeFile(join(stale, "cut.bin"), new Uint8Array(3));
+    for (const jobs of [1, 2]) {
+      const report = await decodePack({
+        pack,
+        outDir: out,
+        durable: jobs === 1,
+        jobs,
+      });
+      assertEquals(report.dumps, 51);
+      assertEquals(report.failures, []);
+      assertSameTree(treeOf(out), treeOf(KV_SAMPLE));
+      assertEquals(
+        [...Deno.readDirSync(out)].map((entry) => entry.name).sort(),
+        ["gpt2L4-fortune-wisdom", "llama6L-kjv-ruth"],
+      );
+      await Deno.remove(out, { recursive: true });
+    }
+  });
+});

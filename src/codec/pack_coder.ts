@@ -608,14 +608,31 @@ export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
   #bytes = new Uint8Array(0);
+  /** K and V's reused space, when the caller takes each dump before the next. */
+  #output: Uint16Array[] | undefined;
 
   /**
    * A fresh block.
    *
    * @param arenaWords Size of the row dictionary's ring, as given to the encoder.
+   * @param reuseOutput Decode every dump's K and V into the same two buffers
+   * (grown as needed): each result is valid until the next call only, and a
+   * block allocates no output per dump (less garbage for the collector).
    */
-  constructor(arenaWords?: number) {
+  constructor(arenaWords?: number, reuseOutput = false) {
     this.#state = new BlockState(arenaWords);
+    if (reuseOutput) this.#output = [new Uint16Array(0), new Uint16Array(0)];
+  }
+
+  /**
+   * Space for `count` words of K (`kind` 0) or V (1); a reused one holds the
+   * last dump's words until every row is decoded over them.
+   */
+  #tensor(kind: number, count: number): Uint16Array {
+    const output = this.#output;
+    if (output === undefined) return new Uint16Array(count);
+    if (output[kind].length < count) output[kind] = new Uint16Array(count);
+    return output[kind].subarray(0, count);
   }
 
   /** Working memory of at least `length` bytes for the rANS stream. */
@@ -745,7 +762,7 @@ export class PackBlockDecoder {
       empty: true,
       buffer: (length) => this.#buffer(length),
     });
-    const k = new Uint16Array(count), v = new Uint16Array(count);
+    const k = this.#tensor(0, count), v = this.#tensor(1, count);
     const kModels = state.modelsOf(context, 0, shape);
     const vModels = state.modelsOf(context, 1, shape);
     for (let t = 0; t < tokens; t++) {

@@ -12,7 +12,7 @@
  *   stays usable until the ring overwrites it; the entry table is a ring of
  *   {@link ENTRY_CAPACITY} ids. Chunks are allocated when first reached and the
  *   entry table grows by doubling, so memory follows the block until it reaches
- *   about 60 MB (encoder; 56 MB decoder), whatever the block holds.
+ *   about 52 MB (encoder; 56 MB decoder), whatever the block holds.
  * - Encoder and decoder reserve the entries of a whole dump before coding it, so
  *   both agree on which earlier entries survive; a reference must name an entry
  *   that is still usable after that and has the same row length
@@ -42,6 +42,9 @@ export const TABLE_SLOTS = 1 << 20;
 export const FIRST_TABLE_SLOTS = 1 << 12;
 
 const ENTRY_MASK = ENTRY_CAPACITY - 1;
+
+/** The largest id a hash slot holds (as `id + 1` in an Int32Array). */
+const MAX_HASHED_ID = 0x7ffffffe;
 
 /** FNV-1a over a row's words, seeded by its kind and length. */
 function hashRow(
@@ -94,8 +97,13 @@ export class PackRowDictionary {
   #position = new Float64Array(0);
   /** Hash of each entry's K row and V row (`2 * slot + kind`; encoder). */
   #hashes = new Int32Array(0);
-  /** Per kind (0 K, 1 V): `id + 1` of the newest entry in each hash slot. */
-  #slots: readonly Float64Array[] = [];
+  /**
+   * Per kind (0 K, 1 V): `id + 1` of the newest entry in each hash slot, in 32
+   * bits (half the memory of doubles; ids past {@link MAX_HASHED_ID} are not
+   * made findable, which no block reaches: a block of 2 GiB holds fewer than
+   * 2^29 tokens).
+   */
+  #slots: readonly Int32Array[] = [];
   /** Ids handed out so far (the next id). */
   #entries = 0;
   /** One past the newest id made findable (encoder). */
@@ -287,6 +295,7 @@ export class PackRowDictionary {
     user: number,
   ): number {
     const rowLength = this.#rowLength[user & ENTRY_MASK];
+    if (user > MAX_HASHED_ID) return -1;
     if (this.#slots.length === 0) this.#growTables();
     this.#remembered = Math.max(this.#remembered, user + 1);
     const slots = this.#slots[kind];
@@ -329,7 +338,7 @@ export class PackRowDictionary {
     const old = length;
     while (16 * live > length && length < TABLE_SLOTS) length *= 4;
     if (length === old && this.#slots.length > 0) return;
-    this.#slots = [new Float64Array(length), new Float64Array(length)];
+    this.#slots = [new Int32Array(length), new Int32Array(length)];
     const until = this.#remembered;
     for (let id = this.#oldestRemembered(); id < until; id++) {
       const rowLength = this.#rowLength[id & ENTRY_MASK];

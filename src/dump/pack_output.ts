@@ -15,7 +15,7 @@
  */
 
 import { basename, dirname, join } from "@std/path";
-import { pauseIfRequested } from "./crash_test_hook.ts";
+import { pauseIfRequested, pauseRequestedAt } from "./crash_test_hook.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { syncFolderSync, TEMPORARY_FILE_MARK } from "./write_file_atomic.ts";
 
@@ -34,6 +34,9 @@ export interface PackOutput {
   /** Removes what was written (a file's temporary file); safe to call twice. */
   abort(): Promise<void>;
 }
+
+/** Bytes gathered before a write to the pack file: 1 MiB. */
+const WRITE_BUFFER_BYTES = 1 << 20;
 
 /**
  * Opens a pack for writing: `-` is standard output.
@@ -85,15 +88,35 @@ export function openPackOutput(
   // write ("temp"); the commit is one more write, paused before the rename
   // ("temp") and after it ("renamed").
   let writes = 0;
+  // Small writes (a block's dumps, a few KB each) are gathered into one
+  // system call per WRITE_BUFFER_BYTES.
+  const buffer = new Uint8Array(WRITE_BUFFER_BYTES);
+  let buffered = 0;
+  const writeAll = (bytes: Uint8Array) => {
+    let written = 0;
+    while (written < bytes.length) {
+      written += open.writeSync(bytes.subarray(written));
+    }
+  };
+  const flush = () => {
+    writeAll(buffer.subarray(0, buffered));
+    buffered = 0;
+  };
   return {
     name: path,
     // deno-lint-ignore require-await -- one shape for files and streams
     async write(bytes) {
       try {
-        let written = 0;
-        while (written < bytes.length) {
-          written += open.writeSync(bytes.subarray(written));
+        if (2 * bytes.length >= buffer.length) {
+          flush();
+          writeAll(bytes);
+        } else {
+          if (buffered + bytes.length > buffer.length) flush();
+          buffer.set(bytes, buffered);
+          buffered += bytes.length;
         }
+        // Where the crash tests stop, the file holds every write so far.
+        if (pauseRequestedAt(writes + 1)) flush();
       } catch (error) {
         throw fileErrorOf(path, error);
       }
@@ -102,6 +125,7 @@ export function openPackOutput(
     // deno-lint-ignore require-await -- one shape for files and streams
     async commit() {
       try {
+        flush();
         if (durable) open.syncDataSync();
         open.close();
         done = true;

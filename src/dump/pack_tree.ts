@@ -14,8 +14,9 @@
 import { basename, dirname, join, resolve } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
-import { readFileSync, reusedFileReader } from "./read_file.ts";
+import { readFileSync } from "./read_file.ts";
 import {
+  syncFolderSync,
   TEMPORARY_FILE_MARK,
   temporaryNameOf,
   writeFileAtomicSync,
@@ -59,6 +60,7 @@ export interface FolderListing {
  * await Deno.mkdir(`${root}/a/b`, { recursive: true });
  * await Deno.writeTextFile(`${root}/a/x.txt`, "x");
  * assertEquals(listFolder(root, "a"), { files: ["x.txt"], folders: ["b"], refused: [] });
+ * assertEquals(listFolder(root, "a", [`${root}/a/x.txt`]).files, []);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -76,10 +78,14 @@ export function listFolder(
     throw fileErrorOf(full, error);
   }
   const listing: FolderListing = { files: [], folders: [], refused: [] };
+  // Paths are resolved only for names that a skipped path ends with.
+  const skipNames = new Set(skip.map((path) => basename(resolve(path))));
   for (const entry of entries) {
     const name = entry.name;
     if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
-    if (skip.length > 0 && skip.includes(resolve(join(full, name)))) continue;
+    if (skipNames.has(name) && skip.includes(resolve(join(full, name)))) {
+      continue;
+    }
     if (entry.isDirectory) listing.folders.push(name);
     else if (entry.isFile) listing.files.push(name);
     else {
@@ -207,9 +213,43 @@ export function readTreeFile(
   }
 }
 
+/** Bytes a reader's buffer starts with: metas and small tensors fit. */
+const FIRST_READ_BUFFER = 64 * 1024;
+
+/**
+ * Reads an open file from its start to its end into `buffer` (growing it by
+ * doubling when the file does not fit), or up to `limit + 1` bytes.
+ *
+ * No `stat`: the end is where a read returns nothing, one cheap call more than
+ * the data takes (a `stat` costs several times that in Deno). Only for paths
+ * the tree's listing found to be regular files (a FIFO would block the open).
+ */
+function readToEnd(
+  full: string,
+  buffer: Uint8Array<ArrayBuffer>,
+  limit: number,
+): Uint8Array<ArrayBuffer> {
+  using file = Deno.openSync(full, { read: true });
+  let filled = 0;
+  for (;;) {
+    if (filled === buffer.length) {
+      if (filled > limit) break;
+      const larger = new Uint8Array(2 * buffer.length);
+      larger.set(buffer);
+      buffer = larger;
+    }
+    const read = file.readSync(buffer.subarray(filled));
+    if (read === null || read === 0) break;
+    filled += read;
+  }
+  return buffer.subarray(0, filled);
+}
+
 /**
  * A reader of a tree's files that reuses one buffer per role (each read
  * replaces the last of its role): for the tensors of one dump after another.
+ * It reads each file to its end without a `stat` first: for files the tree's
+ * listing found to be regular files.
  *
  * @param root The tree's folder.
  * @returns The reader: relative path and role in, bytes out.
@@ -221,19 +261,27 @@ export function readTreeFile(
  *
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/x`, "abc");
+ * await Deno.writeFile(`${root}/y`, new Uint8Array(100_000).fill(7));
  * const read = treeFileReader(root);
  * assertEquals(read("x", "k").length, 3);
+ * assertEquals(read("y", "k").filter((byte) => byte === 7).length, 100_000);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
 export function treeFileReader(
   root: string,
 ): (path: string, role: string) => Uint8Array {
-  const read = reusedFileReader();
+  const buffers = new Map<string, Uint8Array<ArrayBuffer>>();
   return (path, role) => {
     const full = join(root, path);
     try {
-      return read(full, role);
+      const bytes = readToEnd(
+        full,
+        buffers.get(role) ?? new Uint8Array(FIRST_READ_BUFFER),
+        Infinity,
+      );
+      buffers.set(role, new Uint8Array(bytes.buffer));
+      return bytes;
     } catch (error) {
       throw fileErrorOf(full, error);
     }
@@ -241,46 +289,45 @@ export function treeFileReader(
 }
 
 /**
- * Reads a file of a tree unless it is larger than `limit` (checked before
- * reading, so that a huge file is never loaded).
+ * A reader of a tree's small files (metas): each file's bytes, in a new array
+ * of their size, unless the file is larger than `limit` (then nothing more
+ * than `limit + 1` bytes is read). Like {@link treeFileReader}, for files the
+ * listing found to be regular files: no `stat`.
  *
  * @param root The tree's folder.
- * @param path The file's relative path.
- * @param limit Most bytes to read.
- * @returns The bytes, or undefined when the file is larger.
- * @throws {KvbitsFileError} Naming the file.
+ * @param limit Most bytes of a file to take.
+ * @returns The reader: relative path in; bytes, or undefined when the file is
+ * larger than `limit`, out.
+ * @throws {KvbitsFileError} Naming the file (from the reader).
  *
  * @example
  * ```ts
- * import { readSmallTreeFile } from "./pack_tree.ts";
+ * import { smallTreeFileReader } from "./pack_tree.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const root = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${root}/x`, "abc");
- * assertEquals(readSmallTreeFile(root, "x", 2), undefined);
- * assertEquals(readSmallTreeFile(root, "x", 3)?.length, 3);
+ * assertEquals(smallTreeFileReader(root, 2)("x"), undefined);
+ * assertEquals(smallTreeFileReader(root, 3)("x")?.length, 3);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
-export function readSmallTreeFile(
+export function smallTreeFileReader(
   root: string,
-  path: string,
   limit: number,
-): Uint8Array | undefined {
-  const full = join(root, path);
-  let larger = false;
-  try {
-    // One stat: the size is checked by the read, before anything is read.
-    return readFileSync(full, undefined, (size) => {
-      if (size > limit) {
-        larger = true;
-        throw new RangeError("larger than the limit");
-      }
-    });
-  } catch (error) {
-    if (larger) return undefined;
-    throw fileErrorOf(full, error);
-  }
+): (path: string) => Uint8Array | undefined {
+  let buffer = new Uint8Array(Math.min(FIRST_READ_BUFFER, limit + 1));
+  return (path) => {
+    const full = join(root, path);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      bytes = readToEnd(full, buffer, limit);
+    } catch (error) {
+      throw fileErrorOf(full, error);
+    }
+    buffer = new Uint8Array(bytes.buffer);
+    return bytes.length > limit ? undefined : bytes.slice();
+  };
 }
 
 /** Whether something is at `full` (a broken link included). */
@@ -330,16 +377,24 @@ export function writeTreeFile(
 }
 
 /**
- * Writes a new file of a tree, never replacing one: written under a temporary
- * name, then linked to its name (which fails, atomically, when something is
- * there already, even if another thread put it there a moment ago), then the
- * temporary name is removed. Makes missing folders.
+ * Writes a new file of a tree, never replacing one. Makes missing folders.
+ *
+ * In a folder that other writers may share, the file is written under a
+ * temporary name, then linked to its name (which fails, atomically, when
+ * something is there already, even if another thread put it there a moment
+ * ago), then the temporary name is removed: a kill never leaves a file cut
+ * short under its name. In a `fresh` folder (a staging folder this job made
+ * and alone writes into, whose name marks it temporary until the job moves its
+ * content out), the file is created under its name directly, refused
+ * atomically when the name is taken: two calls fewer per file, and what a kill
+ * leaves cut short is inside the staging folder.
  *
  * @param root The tree's folder.
  * @param path The file's relative path.
  * @param bytes Its content.
- * @param options `durable`: flush before the link; `folders`: folders known to
- * exist (filled as folders are made, to be flushed by the caller).
+ * @param options `durable`: flush the file's bytes before it gets its name;
+ * `folders`: folders known to exist (filled as folders are made, to be flushed
+ * by the caller); `fresh`: `root` is a staging folder (see above).
  * @returns False, writing nothing, when the path exists.
  * @throws {KvbitsFileError} Naming the file.
  *
@@ -349,11 +404,13 @@ export function writeTreeFile(
  * import { assertEquals } from "@std/assert";
  *
  * const root = await Deno.makeTempDir();
- * const options = { durable: false, folders: new Set<string>() };
- * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("b"), options), true);
- * assertEquals(createTreeFile(root, "a/b.txt", new TextEncoder().encode("c"), options), false);
- * assertEquals(await Deno.readTextFile(`${root}/a/b.txt`), "b");
- * assertEquals([...Deno.readDirSync(`${root}/a`)].length, 1);
+ * for (const fresh of [false, true]) {
+ *   const options = { durable: false, folders: new Set<string>(), fresh };
+ *   assertEquals(createTreeFile(root, `${fresh}/b.txt`, new TextEncoder().encode("b"), options), true);
+ *   assertEquals(createTreeFile(root, `${fresh}/b.txt`, new TextEncoder().encode("c"), options), false);
+ *   assertEquals(await Deno.readTextFile(`${root}/${fresh}/b.txt`), "b");
+ *   assertEquals([...Deno.readDirSync(`${root}/${fresh}`)].length, 1);
+ * }
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -361,7 +418,11 @@ export function createTreeFile(
   root: string,
   path: string,
   bytes: Uint8Array,
-  options: { readonly durable: boolean; readonly folders: Set<string> },
+  options: {
+    readonly durable: boolean;
+    readonly folders: Set<string>;
+    readonly fresh?: boolean;
+  },
 ): boolean {
   const full = join(root, path);
   const folder = dirname(full);
@@ -380,6 +441,31 @@ export function createTreeFile(
         if (known === join(root, ".") || dirname(known) === known) break;
       }
     }
+    if (options.fresh) {
+      if (!options.durable) {
+        // One call: create (refused when the name is taken), write, close.
+        try {
+          Deno.writeFileSync(full, bytes, { createNew: true });
+          return true;
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) return false;
+          // Created, then a write failed: what was begun goes.
+          temporary = full;
+          throw error;
+        }
+      }
+      let file: Deno.FsFile;
+      try {
+        file = Deno.openSync(full, { write: true, createNew: true });
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw error;
+      }
+      // From here on, a failure removes what was begun under the name.
+      temporary = full;
+      writeAll(file, bytes, options.durable);
+      return true;
+    }
     let file: Deno.FsFile | undefined;
     while (file === undefined) {
       const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -390,15 +476,7 @@ export function createTreeFile(
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
     }
-    try {
-      let written = 0;
-      while (written < bytes.length) {
-        written += file.writeSync(bytes.subarray(written));
-      }
-      if (options.durable) file.syncDataSync();
-    } finally {
-      file.close();
-    }
+    writeAll(file, bytes, options.durable);
     let linked: boolean;
     try {
       Deno.linkSync(temporary, full);
@@ -432,6 +510,19 @@ export function createTreeFile(
     }
     options.folders.delete(folder);
     throw fileErrorOf(full, error);
+  }
+}
+
+/** Writes all of `bytes` to `file`, flushes them when `durable`, closes it. */
+function writeAll(file: Deno.FsFile, bytes: Uint8Array, durable: boolean) {
+  try {
+    let written = 0;
+    while (written < bytes.length) {
+      written += file.writeSync(bytes.subarray(written));
+    }
+    if (durable) file.syncDataSync();
+  } finally {
+    file.close();
   }
 }
 
@@ -486,4 +577,125 @@ export function makeTreeFolder(root: string, path: string): void {
   } catch (error) {
     throw fileErrorOf(full, error);
   }
+}
+
+/** Start of the name of a staging folder (see {@link openStagingFolder}). */
+const STAGING_PREFIX = `.restore${TEMPORARY_FILE_MARK}`;
+
+/**
+ * Opens a staging folder inside `outDir` when `outDir` holds nothing yet (but
+ * its lock and temporary files): a hidden folder, its name marked temporary,
+ * that a restore fills with the tree's files under their names (each created
+ * by {@link createTreeFile} with `fresh`) and then moves into `outDir` whole
+ * ({@link finishStagingFolder}). What a killed restore leaves is this folder,
+ * which no reader takes for output and the next restore into `outDir` removes.
+ * The caller holds `outDir`'s lock: staging folders found there are left by
+ * runs that have ended, and are removed first.
+ *
+ * @param outDir The output folder (it exists).
+ * @returns The staging folder's path, or undefined when `outDir` holds files
+ * already (then files go there one by one) or the system is Windows.
+ * @throws {KvbitsFileError} When `outDir` cannot be read or the folder made.
+ *
+ * @example
+ * ```ts
+ * import { finishStagingFolder, openStagingFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const staging = openStagingFolder(out)!;
+ * await Deno.mkdir(`${staging}/a`);
+ * await Deno.writeTextFile(`${staging}/a/x`, "x");
+ * assertEquals(finishStagingFolder(staging, out, false), []);
+ * assertEquals(await Deno.readTextFile(`${out}/a/x`), "x");
+ * assertEquals([...Deno.readDirSync(out)].map((entry) => entry.name), ["a"]);
+ * assertEquals(openStagingFolder(out), undefined);
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export function openStagingFolder(outDir: string): string | undefined {
+  if (Deno.build.os === "windows") return undefined;
+  try {
+    for (const entry of Deno.readDirSync(outDir)) {
+      const name = entry.name;
+      if (name.startsWith(STAGING_PREFIX) && entry.isDirectory) {
+        Deno.removeSync(join(outDir, name), { recursive: true });
+      } else if (
+        name !== LOCK_FILE_NAME && !name.includes(TEMPORARY_FILE_MARK)
+      ) return undefined;
+    }
+    for (;;) {
+      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
+      const staging = join(outDir, `${STAGING_PREFIX}${id}`);
+      try {
+        Deno.mkdirSync(staging);
+        return staging;
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+  } catch (error) {
+    throw fileErrorOf(outDir, error);
+  }
+}
+
+/**
+ * Moves what a staging folder holds into its output folder (one rename per
+ * entry of its top level, none replacing anything), flushes the output folder
+ * when `durable`, and removes the staging folder.
+ *
+ * @param staging The staging folder ({@link openStagingFolder}).
+ * @param outDir The output folder it is in.
+ * @param durable Flush the output folder's names.
+ * @returns Names that were taken in `outDir` meanwhile (their staged content
+ * is dropped).
+ * @throws {KvbitsFileError} When an entry cannot be moved.
+ *
+ * @example
+ * ```ts
+ * import { finishStagingFolder, openStagingFolder } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = await Deno.makeTempDir();
+ * const staging = openStagingFolder(out)!;
+ * await Deno.writeTextFile(`${staging}/x`, "new");
+ * await Deno.writeTextFile(`${out}/x`, "there");
+ * assertEquals(finishStagingFolder(staging, out, false), ["x"]);
+ * assertEquals(await Deno.readTextFile(`${out}/x`), "there");
+ * await Deno.remove(out, { recursive: true });
+ * ```
+ */
+export function finishStagingFolder(
+  staging: string,
+  outDir: string,
+  durable: boolean,
+): string[] {
+  const taken: string[] = [];
+  for (const entry of Deno.readDirSync(staging)) {
+    const from = join(staging, entry.name);
+    const to = join(outDir, entry.name);
+    try {
+      if (entry.isDirectory) {
+        if (pathExists(to)) taken.push(entry.name);
+        else Deno.renameSync(from, to);
+      } else {
+        // A file: linked, which refuses a taken name atomically.
+        try {
+          Deno.linkSync(from, to);
+        } catch (error) {
+          if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+          taken.push(entry.name);
+        }
+      }
+    } catch (error) {
+      throw fileErrorOf(to, error);
+    }
+  }
+  try {
+    Deno.removeSync(staging, { recursive: true });
+    if (durable) syncFolderSync(outDir);
+  } catch (error) {
+    throw fileErrorOf(staging, error);
+  }
+  return taken.sort();
 }

@@ -27,6 +27,7 @@ import {
   metaTextOf,
   type PackDumpMeta,
   packDumpMetaOf,
+  packDumpMetaOfText,
 } from "./pack_dump_meta.ts";
 import { blockHeaderBytes, CRC_BYTES } from "./pack_layout.ts";
 import {
@@ -311,6 +312,8 @@ export interface RestoredEntry {
  * @param only Which entries to restore (the others are decoded only as far as
  * later dumps need them); all when undefined.
  * @param predictors Finds the predictor of each dump coded against one.
+ * @param transient The caller is done with each result before it asks for the
+ * next: dumps are decoded into the same buffers every time (less garbage).
  * @returns One result per entry that was asked for, as it is decoded (so that a
  * caller can write and drop each before the next).
  *
@@ -334,8 +337,9 @@ export function* decodePackEntries(
   payload: Uint8Array,
   only?: (entry: PackEntry, dump?: PackDumpMeta) => boolean,
   predictors?: PackPredictorLookup,
+  transient = false,
 ): Generator<RestoredEntry> {
-  const decoder = new PackBlockDecoder();
+  const decoder = new PackBlockDecoder(undefined, transient);
   let last = entries.length - 1;
   if (only !== undefined) {
     while (last >= 0 && !wanted(entries[last], only)) last--;
@@ -427,6 +431,14 @@ function wanted(
 export function dumpMetaOfEntry(
   entry: PackEntry & { kind: "dump" },
 ): PackDumpMeta | string {
+  const found = metaOfEntry(entry);
+  return typeof found === "string" ? found : found.dump;
+}
+
+/** {@link dumpMetaOfEntry}, with the meta file's bytes. */
+function metaOfEntry(
+  entry: PackEntry & { kind: "dump" },
+): { dump: PackDumpMeta; bytes: Uint8Array } | string {
   const { tokens, heads, headDim } = entry.shape;
   if (
     heads < 1 || headDim < 1 || tokens * heads * headDim > MAX_TENSOR_ELEMENTS
@@ -439,13 +451,17 @@ export function dumpMetaOfEntry(
   } catch (error) {
     return `its meta cannot be read: ${(error as Error).message}`;
   }
-  const dump = packDumpMetaOf(entry.path, TEXT_ENCODER.encode(text));
+  const bytes = TEXT_ENCODER.encode(text);
+  // A well-formed text is what its bytes decode to: no decoding back.
+  const dump = text.isWellFormed()
+    ? packDumpMetaOfText(entry.path, text)
+    : packDumpMetaOf(entry.path, bytes);
   if (typeof dump === "string") return `its meta is not a dump's: ${dump}`;
   const { seqLen, kvHeads, headDim: metaHeadDim } = dump.meta;
   if (seqLen !== tokens || kvHeads !== heads || metaHeadDim !== headDim) {
     return "its meta does not have its shape";
   }
-  return dump;
+  return { dump, bytes };
 }
 
 function restoreDump(
@@ -454,8 +470,9 @@ function restoreDump(
   decoder: PackBlockDecoder,
   predictors: PackPredictorLookup | undefined,
 ): RestoredEntry & { predictorProblem?: true } {
-  const dump = dumpMetaOfEntry(entry);
-  if (typeof dump === "string") return { entry, files: [], problem: dump };
+  const found = metaOfEntry(entry);
+  if (typeof found === "string") return { entry, files: [], problem: found };
+  const { dump, bytes: metaBytes } = found;
   const shape: PackDumpShape = entry.shape;
   let predictor: PackPredictor | undefined;
   if (entry.predicted) {
@@ -485,7 +502,6 @@ function restoreDump(
         problem: `cannot be decoded: ${(error as Error).message}`,
       };
   }
-  const metaBytes = TEXT_ENCODER.encode(dump.text);
   const kBytes = bytesOf(k), vBytes = bytesOf(v);
   if (crc32(vBytes, crc32(kBytes, crc32(metaBytes))) !== entry.crc) {
     return {

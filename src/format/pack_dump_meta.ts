@@ -69,6 +69,31 @@ export function packDumpMetaOf(
   if (!encodesBack(text, bytes)) {
     return "its text does not encode back to its bytes";
   }
+  return packDumpMetaOfText(path, text);
+}
+
+/**
+ * {@link packDumpMetaOf} for a meta whose text is known to be exactly its
+ * file's bytes decoded (a text that encodes to those bytes and back).
+ *
+ * @param path The meta file's path in the tree (`/`-separated).
+ * @param text Its text.
+ * @returns The dump's meta, or a reason (one line) when its files are to be
+ * stored as plain files.
+ *
+ * @example
+ * ```ts
+ * import { packDumpMetaOfText } from "./pack_dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const text = '{"layer_id": 2, "seq_len": 1, "kv_heads": 1, "head_dim": 2, "bytes_per_elem": 2, "stage": "decode", "run_id": "r", "k_file": "k", "v_file": "k"}';
+ * assertEquals(packDumpMetaOfText("r/m.json", text), "k_file and v_file are the same file");
+ * ```
+ */
+export function packDumpMetaOfText(
+  path: string,
+  text: string,
+): PackDumpMeta | string {
   let meta: DumpMeta;
   try {
     meta = parseDumpMeta(text);

@@ -5,6 +5,11 @@
  * Read me first:
  * - Nothing is written that did not pass its CRC-32: a file, or a dump's three
  *   files, are written after the entry's CRC-32 holds, a dump's meta last.
+ * - Into an output folder that holds nothing yet, the tree is restored into a
+ *   hidden staging folder inside it and moved in when the job ends (killed
+ *   before, the job leaves only the staging folder, which the next restore
+ *   removes); into one that holds files, each file is written under a
+ *   temporary name and linked to its own.
  * - A damaged or truncated pack is decoded as far as it goes: every intact
  *   entry is restored, every lost one is named (or, where the pack no longer
  *   says what was there, where the damage is), and the job reports failure.
@@ -16,7 +21,12 @@
  */
 
 import { openPackInput, type PackInput } from "../dump/pack_input.ts";
-import { listTree, makeTreeFolder } from "../dump/pack_tree.ts";
+import {
+  finishStagingFolder,
+  listTree,
+  makeTreeFolder,
+  openStagingFolder,
+} from "../dump/pack_tree.ts";
 import { checkPredictorFolder } from "../dump/predictor_dump.ts";
 import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
@@ -215,12 +225,31 @@ export async function decodePack(
   const lock = await openOutputFolder(outDir, {});
   let report;
   try {
-    report = await restorePack(options, {
-      kind: "write",
-      outDir,
-      overwrite: options.overwrite ?? false,
-      durable,
-    });
+    // Into an empty folder, the tree is restored in a staging folder and moved
+    // in at the end, which saves two calls per file (pack_tree.ts).
+    const staging = openStagingFolder(outDir);
+    const taken: string[] = [];
+    try {
+      report = await restorePack(options, {
+        kind: "write",
+        outDir: staging ?? outDir,
+        overwrite: options.overwrite ?? false,
+        durable,
+        fresh: staging !== undefined,
+      });
+    } finally {
+      if (staging !== undefined) {
+        taken.push(...finishStagingFolder(staging, outDir, durable));
+      }
+    }
+    for (const name of taken) {
+      report.failures.push({
+        dump: name,
+        status: "failed",
+        reason:
+          `${name}: something took this name in the output folder while it was restored`,
+      });
+    }
   } finally {
     await lock.release();
   }

@@ -30,7 +30,7 @@
 import {
   type FolderListing,
   listFolder,
-  readSmallTreeFile,
+  smallTreeFileReader,
   treeFileSize,
 } from "../dump/pack_tree.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
@@ -107,6 +107,9 @@ export function* planBlocks(
 
 type Sized = [PlannedItem, number];
 
+/** Reads a meta file by its path in the tree (undefined when too large). */
+type MetaReader = (path: string) => Uint8Array | undefined;
+
 function* plannedItems(
   root: string,
   options: {
@@ -120,9 +123,10 @@ function* plannedItems(
     options.refused?.push(...listing.refused);
     return listing;
   };
+  const readMeta = smallTreeFileReader(root, MAX_META_BYTES);
   const rootListing = list("");
-  yield* folderFiles(root, "", rootListing);
-  yield* visit(root, "", rootListing, list);
+  yield* folderFiles(root, "", rootListing, readMeta);
+  yield* visit(root, "", rootListing, list, readMeta);
 }
 
 /** Plans what F's subfolders hold, then walks into them. */
@@ -131,6 +135,7 @@ function* visit(
   folder: string,
   listing: FolderListing,
   list: (folder: string) => FolderListing,
+  readMeta: MetaReader,
 ): Generator<Sized> {
   const prefix = folder === "" ? "" : `${folder}/`;
   const children = listing.folders.map((name) => {
@@ -147,7 +152,9 @@ function* visit(
       yield [{ kind: "folder", path: child.path }, 0];
       continue;
     }
-    for (const sized of folderFiles(root, child.path, listing, dumps)) {
+    for (
+      const sized of folderFiles(root, child.path, listing, readMeta, dumps)
+    ) {
       yield sized;
     }
   }
@@ -158,7 +165,7 @@ function* visit(
   for (const dump of dumps) yield [dump[0], dump[1]];
   dumps.length = 0;
   for (const child of children) {
-    yield* visit(root, child.path, child.listing, list);
+    yield* visit(root, child.path, child.listing, list, readMeta);
   }
 }
 
@@ -170,6 +177,7 @@ function* folderFiles(
   root: string,
   folder: string,
   listing: FolderListing,
+  readMeta: MetaReader,
   dumps?: (Sized & { layer: number; seqStart: number })[],
 ): Generator<Sized> {
   const prefix = folder === "" ? "" : `${folder}/`;
@@ -179,7 +187,7 @@ function* folderFiles(
   for (const name of listing.files) {
     if (!META_NAME.test(name) || claimed.has(name)) continue;
     const path = prefix + name;
-    const metaBytes = readSmallTreeFile(root, path, MAX_META_BYTES);
+    const metaBytes = readMeta(path);
     if (metaBytes === undefined) continue;
     const dump = packDumpMetaOf(path, metaBytes);
     if (typeof dump === "string") continue;

@@ -32,6 +32,11 @@ export type RestoreTarget =
     readonly overwrite: boolean;
     /** Flush files and folders. */
     readonly durable: boolean;
+    /**
+     * The folder is a staging folder this job alone writes into
+     * (`openStagingFolder`): files are created under their names directly.
+     */
+    readonly fresh?: boolean;
   }
   | {
     /** Checked in memory. */
@@ -105,7 +110,13 @@ export function restoreBlock(
     ? predictorFolderLookup(predictorDir)
     : undefined;
   for (
-    const restored of decodePackEntries(entries, payload, selection, predictors)
+    const restored of decodePackEntries(
+      entries,
+      payload,
+      selection,
+      predictors,
+      true,
+    )
   ) {
     const path = restored.entry.path;
     let problem = restored.problem;
@@ -161,10 +172,13 @@ function writeFiles(
   files: readonly { path: string; bytes: Uint8Array }[],
   folders: Set<string>,
 ): string | undefined {
-  const options = { durable: target.durable, folders };
+  const options = { durable: target.durable, folders, fresh: target.fresh };
   if (target.overwrite) {
     for (const file of files) {
-      writeTreeFile(target.outDir, file.path, file.bytes, options);
+      if (
+        !target.fresh ||
+        !createTreeFile(target.outDir, file.path, file.bytes, options)
+      ) writeTreeFile(target.outDir, file.path, file.bytes, options);
     }
     return undefined;
   }
