@@ -132,6 +132,8 @@ interface FoundDump {
   readonly relativePath: string;
   readonly metaText?: string;
   readonly bytes?: number;
+  /** The lane that counted it, which keeps its tensors for the encode pass. */
+  readonly lane?: number;
 }
 
 export { INPUT_META_PATTERN } from "./dump_selection.ts";
@@ -449,6 +451,7 @@ function batchesOf(kind: "count" | "encode"): Batching<FoundDump> {
     // Unknown until a lane has read the meta: batches by count alone then.
     weightOf: (dump) => dump.bytes ?? 0,
     maxWeight: BATCH.bytes,
+    laneOf: (dump) => dump.lane,
   };
 }
 
@@ -482,7 +485,7 @@ async function countSymbols(
         }
       },
     },
-    (dump, result) => {
+    (dump, result, _index, lane) => {
       if (result.kind === "counted" && result.unselected !== undefined) {
         outcomes.set(dump.relativePath, result.unselected);
       } else if (result.kind === "counted" && result.failure === undefined) {
@@ -492,6 +495,7 @@ async function countSymbols(
           relativePath: dump.relativePath,
           metaText: result.metaText,
           bytes: result.bytes,
+          lane,
         });
       } else {
         selected.add(dump.relativePath);
