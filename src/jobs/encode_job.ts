@@ -39,7 +39,7 @@ import { findFiles } from "../dump/find_files.ts";
 import { realOrResolved, requireFolder } from "../dump/folder_info.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readFileSync, readWholeFile } from "../dump/read_file.ts";
-import { flushWritten } from "../dump/flush_files.ts";
+import { flushWritten, startBackgroundFlush } from "../dump/flush_files.ts";
 import {
   removeFileDurably,
   syncFolder,
@@ -261,10 +261,26 @@ async function encodeWithLanes(
   // Files written: flushed at the end, before the manifest.
   const written: string[] = [];
   const markerCrcs = new Map<string, number>();
+  // On the way, the disk starts writing what is done, a third at a time.
+  const flushStep = Math.max(
+    BACKGROUND_FLUSH_DUMPS,
+    Math.ceil(toEncode.length / 3),
+  );
+  let flushedAt = 0;
+  let flushing: Promise<void> | undefined;
   await runner.forEach(
     toEncode,
     batchesOf("encode"),
     (dump, result) => {
+      if (
+        durable && !flushing && done - flushedAt >= flushStep &&
+        done < toEncode.length - 1
+      ) {
+        flushedAt = done;
+        flushing = startBackgroundFlush(outDir).finally(() => {
+          flushing = undefined;
+        });
+      }
       if (result.kind === "encoded") {
         outcomes.set(dump.relativePath, result.outcome);
         if (result.selected) selected.add(dump.relativePath);
@@ -291,6 +307,7 @@ async function encodeWithLanes(
   );
   // Every file first, then one flush of them all, then the manifest, last.
   if (durable) {
+    await flushing;
     try {
       await flushWritten(written, outDir);
     } catch (error) {
@@ -436,6 +453,12 @@ async function checkDumpFolder(dumpDir: string): Promise<void> {
 function dumpToCode(dump: FoundDump): DumpToCode {
   return { relativePath: dump.relativePath, metaText: dump.metaText };
 }
+
+/**
+ * Dumps encoded, at least, between two flushes in the background (see
+ * `startBackgroundFlush`): a smaller job flushes once, at its end.
+ */
+const BACKGROUND_FLUSH_DUMPS = 512;
 
 /**
  * Dumps per task: up to 16, or 256 KiB of K and V. Why: a task costs a message
