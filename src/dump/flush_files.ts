@@ -19,7 +19,7 @@
 
 import { dirname } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
-import { syncFolderSync } from "./write_file_atomic.ts";
+import { folderOfFile, syncFolderSync } from "./write_file_atomic.ts";
 
 /**
  * Flushes (fsync) the folder of each file and each folder between those and
@@ -203,8 +203,11 @@ async function syncFileSystemsOf(
   root: string,
 ): Promise<boolean> {
   if (!maySync()) return false;
+  // One folder per few files: the cheap folder of each first.
+  const folders = new Set([root]);
+  for (const path of files) folders.add(folderOfFile(path));
   const byDevice = new Map<number, string>();
-  for (const folder of new Set([root, ...files.map((path) => dirname(path))])) {
+  for (const folder of folders) {
     try {
       const device = Deno.statSync(folder).dev;
       if (!byDevice.has(device)) byDevice.set(device, folder);
