@@ -297,9 +297,10 @@ async function encodeWithLanes(
           lost(dump.relativePath, join(dumpDir, dump.relativePath), result),
         );
       }
+      done++;
       onProgress?.({
         phase: "encoding",
-        done: ++done,
+        done,
         total: toEncode.length,
         bytes: rawBytes,
       });
