@@ -5,7 +5,6 @@
  * @module
  */
 
-import { runPackAnalyze } from "./_pack_analyze.ts";
 import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { analyzeFolders } from "../src/jobs/analyze_folders_job.ts";
@@ -165,6 +164,7 @@ export const command: TaskCommand = {
 };
 
 if (import.meta.main) {
-  if (packRequested(Deno.args)) await runPackAnalyze();
-  else await runTask(command.definition, command.main);
+  if (packRequested(Deno.args)) {
+    await (await import("./_pack_analyze.ts")).runPackAnalyze();
+  } else await runTask(command.definition, command.main);
 }

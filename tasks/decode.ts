@@ -4,7 +4,6 @@
  * @module
  */
 
-import { runPackDecode } from "./_pack_decode.ts";
 import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
@@ -160,6 +159,7 @@ export const command: TaskCommand = {
 };
 
 if (import.meta.main) {
-  if (packRequested(Deno.args)) await runPackDecode();
-  else await runTask(command.definition, command.main);
+  if (packRequested(Deno.args)) {
+    await (await import("./_pack_decode.ts")).runPackDecode();
+  } else await runTask(command.definition, command.main);
 }

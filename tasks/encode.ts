@@ -4,7 +4,6 @@
  * @module
  */
 
-import { runPackEncode } from "./_pack_encode.ts";
 import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { codecNamed, CODECS } from "../src/format/codecs.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
@@ -206,6 +205,7 @@ export const command: TaskCommand = {
 };
 
 if (import.meta.main) {
-  if (packRequested(Deno.args)) await runPackEncode();
-  else await runTask(command.definition, command.main);
+  if (packRequested(Deno.args)) {
+    await (await import("./_pack_encode.ts")).runPackEncode();
+  } else await runTask(command.definition, command.main);
 }

@@ -11,9 +11,6 @@
  * @module
  */
 
-import { runPackAnalyze } from "./_pack_analyze.ts";
-import { runPackDecode, runPackVerify } from "./_pack_decode.ts";
-import { runPackEncode } from "./_pack_encode.ts";
 import { packRequested } from "./_pack_flag.ts";
 import {
   EXIT_CODES,
@@ -23,14 +20,22 @@ import {
   versionText,
 } from "./_cli.ts";
 
-/** The subcommands that work on a pack when given `--pack`. */
+/**
+ * The subcommands that work on a pack when given `--pack`, loaded only then:
+ * the pack's modules (node:crypto among them) would cost every folder job
+ * about 30 ms of start-up.
+ */
 const PACK_RUNNERS: Readonly<
   Record<string, (args: readonly string[]) => Promise<void>>
 > = {
-  encode: runPackEncode,
-  decode: runPackDecode,
-  verify: runPackVerify,
-  analyze: runPackAnalyze,
+  encode: async (args) =>
+    (await import("./_pack_encode.ts")).runPackEncode(args),
+  decode: async (args) =>
+    (await import("./_pack_decode.ts")).runPackDecode(args),
+  verify: async (args) =>
+    (await import("./_pack_decode.ts")).runPackVerify(args),
+  analyze: async (args) =>
+    (await import("./_pack_analyze.ts")).runPackAnalyze(args),
 };
 
 /** A subcommand: what it does in one line, and how to load it. */

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { runPackVerify } from "./_pack_decode.ts";
 import { packFormNote, packRequested } from "./_pack_flag.ts";
 import { countOutcomes } from "../src/jobs/job_report.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
@@ -130,6 +129,7 @@ export const command: TaskCommand = {
 };
 
 if (import.meta.main) {
-  if (packRequested(Deno.args)) await runPackVerify();
-  else await runTask(command.definition, command.main);
+  if (packRequested(Deno.args)) {
+    await (await import("./_pack_decode.ts")).runPackVerify();
+  } else await runTask(command.definition, command.main);
 }

@@ -424,3 +424,40 @@ Deno.test("a job with many dumps starts its workers as soon as it knows their nu
     single.close();
   }
 });
+
+Deno.test("one lane takes the items in order, batch after batch, and an item naming a lane that does not run still gets its result there", async () => {
+  const paths = (await listFiles(KV_SAMPLE)).filter((file) =>
+    /meta_.*\.json$/.test(file)
+  ).sort();
+  const runner = new LaneRunner({ jobs: 1 });
+  const seen: { item: string; index: number; lane: number }[] = [];
+  try {
+    await runner.setUp({
+      kind: "encode-setup",
+      codec: "huffman",
+      dumpDir: KV_SAMPLE,
+      outDir: "unused",
+      overwrite: false,
+      codebook: "global",
+      durable: false,
+    });
+    await runner.forEach(paths, {
+      taskOf: (batch) => ({
+        kind: "count",
+        dumps: batch.map((relativePath) => ({ relativePath })),
+      }),
+      maxItems: 3,
+      // Every other item asks for a worker that a one-job runner never starts.
+      laneOf: (item) => paths.indexOf(item) % 2 === 0 ? 0 : 1,
+    }, (item, result, index, lane) => {
+      assertEquals(result.kind, "counted");
+      seen.push({ item, index, lane });
+    });
+  } finally {
+    runner.close();
+  }
+  // Crash tests count the writes of --jobs 1 in path order: that order holds.
+  assertEquals(seen.map(({ item }) => item), paths);
+  assertEquals(seen.map(({ index }) => index), paths.map((_, i) => i));
+  assertEquals(new Set(seen.map(({ lane }) => lane)), new Set([0]));
+});

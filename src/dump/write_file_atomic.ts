@@ -100,7 +100,7 @@ export function writeFileAtomicSync(
   const durable = options.durable ?? true;
   const folders = options.folders;
   const write = ++writeCounter;
-  const folder = folderOf(path);
+  const folder = folderOfFile(path);
   if (!folders?.has(folder)) {
     ensureFolder(folder, durable);
     folders?.add(folder);
@@ -161,8 +161,20 @@ export function writeFileAtomicSync(
  * The folder of a file's path: `dirname` without its normalizing (a cost per
  * file when a job writes thousands), for paths with a folder part and no
  * trailing `/`, as the jobs make them; any other path goes to `dirname`.
+ *
+ * @param path A file's path.
+ * @returns Its folder.
+ *
+ * @example
+ * ```ts
+ * import { folderOfFile } from "./write_file_atomic.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(folderOfFile("/out/run/layer_0/k.huff"), "/out/run/layer_0");
+ * assertEquals(folderOfFile("k.huff"), ".");
+ * ```
  */
-function folderOf(path: string): string {
+export function folderOfFile(path: string): string {
   const end = path.lastIndexOf("/");
   return end > 0 && end < path.length - 1 ? path.slice(0, end) : dirname(path);
 }
@@ -211,7 +223,7 @@ export function writeNewFileSync(
   options: WriteOptions = {},
 ): void {
   const folders = options.folders;
-  const folder = folderOf(path);
+  const folder = folderOfFile(path);
   if (!folders?.has(folder)) {
     ensureFolder(folder, options.durable ?? true);
     folders?.add(folder);

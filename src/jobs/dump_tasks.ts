@@ -415,7 +415,9 @@ export class DumpTaskLane {
       );
       countFp16Symbols(tensors.k, into.k);
       countFp16Symbols(tensors.v, into.v);
-      if (keep) this.#counted.keep(dump.relativePath, tensors);
+      if (keep) {
+        this.#counted.keep(dump.relativePath, { ...tensors, metaText, meta });
+      }
       return {
         kind: "counted",
         metaText,
@@ -474,7 +476,9 @@ export class DumpTaskLane {
     const outFolder = join(task.outDir, dirname(relativePath));
     const metaOut = join(outFolder, codec.markerFileName(metaName));
     const nothing = { rawBytes: 0, streamBytes: 0, metaBytes: 0 };
-    const selected = await this.#select(dump);
+    // A dump this lane counted was read and selected then: kept as it was.
+    const kept = this.#counted.take(relativePath);
+    const selected = kept ?? await this.#select(dump);
     if ("status" in selected) {
       return {
         kind: "encoded",
@@ -534,8 +538,7 @@ export class DumpTaskLane {
           ...nothing,
         };
       }
-      const { k, v } = this.#counted.take(relativePath) ??
-        await readInputTensors(folder, meta, this.#read);
+      const { k, v } = kept ?? await readInputTensors(folder, meta, this.#read);
       const outputs = codec.encodeDump(
         { metaName, metaText, meta, k, v },
         global,
@@ -795,9 +798,17 @@ const COUNTED_TENSORS_BUDGET = 64 * 1024 * 1024;
  */
 const COUNTED_CHUNK = 4 * 1024 * 1024;
 
+/** A dump as the count pass read it: its meta, parsed and selected, and its tensors. */
+interface CountedDump {
+  readonly metaText: string;
+  readonly meta: DumpMeta;
+  readonly k: Uint16Array;
+  readonly v: Uint16Array;
+}
+
 /** Counted tensors, up to {@link COUNTED_TENSORS_BUDGET} bytes. */
 class CountedTensors {
-  readonly #tensors = new Map<string, { k: Uint16Array; v: Uint16Array }>();
+  readonly #tensors = new Map<string, CountedDump>();
   #bytes = 0;
   /** The chunk being filled, and its bytes used. */
   #chunk = new Uint8Array(0);
@@ -825,7 +836,7 @@ class CountedTensors {
    * Keeps a dump's tensors, read with {@link read} (not into a lane's reused
    * buffers), when the budget allows.
    */
-  keep(relativePath: string, tensors: { k: Uint16Array; v: Uint16Array }) {
+  keep(relativePath: string, tensors: CountedDump) {
     const bytes = tensors.k.byteLength + tensors.v.byteLength;
     if (this.#bytes + bytes > COUNTED_TENSORS_BUDGET) return;
     this.#bytes += bytes;
@@ -833,7 +844,7 @@ class CountedTensors {
   }
 
   /** The kept tensors of a dump, handed over once. */
-  take(relativePath: string): { k: Uint16Array; v: Uint16Array } | undefined {
+  take(relativePath: string): CountedDump | undefined {
     const tensors = this.#tensors.get(relativePath);
     if (tensors === undefined) return undefined;
     this.#tensors.delete(relativePath);

@@ -39,7 +39,7 @@ import { findFiles } from "../dump/find_files.ts";
 import { realOrResolved, requireFolder } from "../dump/folder_info.ts";
 import { pathExists } from "../dump/path_exists.ts";
 import { readFileSync, readWholeFile } from "../dump/read_file.ts";
-import { flushWritten } from "../dump/flush_files.ts";
+import { flushWritten, startBackgroundFlush } from "../dump/flush_files.ts";
 import {
   removeFileDurably,
   syncFolder,
@@ -132,6 +132,8 @@ interface FoundDump {
   readonly relativePath: string;
   readonly metaText?: string;
   readonly bytes?: number;
+  /** The lane that counted it, which keeps its tensors for the encode pass. */
+  readonly lane?: number;
 }
 
 export { INPUT_META_PATTERN } from "./dump_selection.ts";
@@ -259,10 +261,26 @@ async function encodeWithLanes(
   // Files written: flushed at the end, before the manifest.
   const written: string[] = [];
   const markerCrcs = new Map<string, number>();
+  // On the way, the disk starts writing what is done, a third at a time.
+  const flushStep = Math.max(
+    BACKGROUND_FLUSH_DUMPS,
+    Math.ceil(toEncode.length / 3),
+  );
+  let flushedAt = 0;
+  let flushing: Promise<void> | undefined;
   await runner.forEach(
     toEncode,
     batchesOf("encode"),
     (dump, result) => {
+      if (
+        durable && !flushing && done - flushedAt >= flushStep &&
+        done < toEncode.length - 1
+      ) {
+        flushedAt = done;
+        flushing = startBackgroundFlush(outDir).finally(() => {
+          flushing = undefined;
+        });
+      }
       if (result.kind === "encoded") {
         outcomes.set(dump.relativePath, result.outcome);
         if (result.selected) selected.add(dump.relativePath);
@@ -279,9 +297,10 @@ async function encodeWithLanes(
           lost(dump.relativePath, join(dumpDir, dump.relativePath), result),
         );
       }
+      done++;
       onProgress?.({
         phase: "encoding",
-        done: ++done,
+        done,
         total: toEncode.length,
         bytes: rawBytes,
       });
@@ -289,6 +308,7 @@ async function encodeWithLanes(
   );
   // Every file first, then one flush of them all, then the manifest, last.
   if (durable) {
+    await flushing;
     try {
       await flushWritten(written, outDir);
     } catch (error) {
@@ -436,6 +456,12 @@ function dumpToCode(dump: FoundDump): DumpToCode {
 }
 
 /**
+ * Dumps encoded, at least, between two flushes in the background (see
+ * `startBackgroundFlush`): a smaller job flushes once, at its end.
+ */
+const BACKGROUND_FLUSH_DUMPS = 512;
+
+/**
  * Dumps per task: up to 16, or 256 KiB of K and V. Why: a task costs a message
  * each way (tens of microseconds, and a thread to wake), while a decode-step
  * dump of 128 elements codes in a few; a prefill dump is worth a task alone.
@@ -449,6 +475,7 @@ function batchesOf(kind: "count" | "encode"): Batching<FoundDump> {
     // Unknown until a lane has read the meta: batches by count alone then.
     weightOf: (dump) => dump.bytes ?? 0,
     maxWeight: BATCH.bytes,
+    laneOf: (dump) => dump.lane,
   };
 }
 
@@ -482,7 +509,7 @@ async function countSymbols(
         }
       },
     },
-    (dump, result) => {
+    (dump, result, _index, lane) => {
       if (result.kind === "counted" && result.unselected !== undefined) {
         outcomes.set(dump.relativePath, result.unselected);
       } else if (result.kind === "counted" && result.failure === undefined) {
@@ -492,6 +519,7 @@ async function countSymbols(
           relativePath: dump.relativePath,
           metaText: result.metaText,
           bytes: result.bytes,
+          lane,
         });
       } else {
         selected.add(dump.relativePath);

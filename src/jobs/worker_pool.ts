@@ -17,11 +17,16 @@
  *   `{ id, task }` with `{ id, reply }`, in the order posted. Set-up tasks go to
  *   every lane and are remembered, so that a worker started later (to replace one
  *   that died) is set up the same way before it gets work.
- * - Dispatch: a worker gets tasks once it has loaded, at most
- *   {@link TASKS_PER_WORKER} in flight, so that it starts its next dump while the
- *   job reads the reply of the last one; the thread's lane takes the rest, one at
- *   a time. The job gets replies in completion order and keeps its own order by
- *   index.
+ * - Dispatch: lanes pull their tasks. A worker takes tasks once it has loaded,
+ *   at most {@link TASKS_PER_WORKER} in flight, so that it starts its next dump
+ *   while the job reads the reply of the last one; the thread's lane takes one
+ *   at a time. Each lane works through a run of consecutive items of its own
+ *   (the first half of what nobody has taken, or half of the longest run left
+ *   when nothing is), so that two lanes seldom write into one folder at once,
+ *   and one lane alone goes in path order. An item may name the lane it would
+ *   rather run on ({@link Batching.laneOf}): the lane that read its dump in an
+ *   earlier pass keeps its tensors, and need not read them again. The job gets
+ *   replies in completion order and keeps its own order by index.
  * - A worker that dies (an error event: a bug, or memory exhausted) is replaced,
  *   and the tasks it had run again, each alone on a worker; a task that kills a
  *   worker alone is answered `{ kind: "lost", reason }`, and `forEach` then runs
@@ -92,6 +97,13 @@ export interface Batching<T> {
   readonly maxWeight?: number;
   /** Called with each completed task's reply, before its items' results. */
   readonly onDone?: (reply: DoneReply) => void;
+  /**
+   * The lane an item should run on, when one is better placed than the others
+   * (the lane it ran on in an earlier `forEach`, given to `onResult`): it goes
+   * there unless that lane is gone or another runs out of work first. Not
+   * asked while no worker runs: one lane takes the items in order.
+   */
+  readonly laneOf?: (item: T) => number | undefined;
 }
 
 /** How a runner is opened. */
@@ -116,9 +128,22 @@ interface Pending {
   readonly replay?: boolean;
   /** In flight on a worker that died: runs again alone on a worker. */
   suspect?: boolean;
+  /** The lane it was given to last. */
+  lane?: number;
 }
 
+/** Gives lanes the tasks of the running `forEach`, as they have room. */
+interface TaskSource {
+  /** The next task for lane `lane`, if there is work left for it. */
+  next(lane: number): Pending | undefined;
+}
+
+/** The thread's lane, in {@link Batching.laneOf} and `onResult`. */
+const THREAD_LANE = 0;
+
 interface WorkerLane {
+  /** The lane's number: 1 for the first worker started, and so on. */
+  readonly id: number;
   readonly worker: Worker;
   ready: boolean;
   dead: boolean;
@@ -183,7 +208,10 @@ function moduleAvailable(url: URL): boolean {
 export class LaneRunner {
   readonly #module: URL;
   readonly #workers: WorkerLane[] = [];
+  /** Tasks of workers that died, waiting to run again alone on a worker. */
   readonly #queue: Pending[] = [];
+  /** The running `forEach`'s tasks. */
+  #source?: TaskSource;
   readonly #setUps: DumpTask[] = [];
   readonly #local = new DumpTaskLane();
   readonly #threadLane: boolean;
@@ -268,46 +296,66 @@ export class LaneRunner {
   /**
    * Runs items on the lanes in batches (one task per batch, so that a message
    * carries more than a few hundred microseconds of work) and calls `onResult`
-   * for each item as its batch finishes. Only a few batches per lane are in
-   * flight at a time, so tasks are made as they are needed. When a worker dies
-   * during a batch, the batch's items run again one per task, so that only the
-   * item at fault gets a `lost` result.
+   * for each item as its batch finishes. Lanes take batches as they have room,
+   * each from a run of consecutive items of its own (see the module's notes),
+   * so tasks are made as they are needed. When a worker dies during a batch,
+   * the batch's items run again one per task, so that only the item at fault
+   * gets a `lost` result. One `forEach` at a time.
    *
    * @param items The items, e.g. the selected dumps.
-   * @param batching How items are grouped into tasks.
-   * @param onResult Called with each item, its result and its index.
+   * @param batching How items are grouped into tasks, and where they go.
+   * @param onResult Called with each item, its result, its index and the lane
+   * that handled it ({@link Batching.laneOf} of a later pass may name it).
    */
   forEach<T>(
     items: readonly T[],
     batching: Batching<T>,
-    onResult: (item: T, result: DumpResult | LostReply, index: number) => void,
+    onResult: (
+      item: T,
+      result: DumpResult | LostReply,
+      index: number,
+      lane: number,
+    ) => void,
   ): Promise<void> {
     const { taskOf, maxItems } = batching;
     const weightOf = batching.weightOf ?? (() => 0);
     const maxWeight = batching.maxWeight ?? Infinity;
     return new Promise((resolve, reject) => {
-      let next = 0;
       let finished = 0;
-      let inFlight = 0;
       let failed = false;
+      // With one lane working, no preference: it goes through the items in
+      // order (the crash tests count the writes of --jobs 1 in path order).
+      const laneOf = this.#workers.some((lane) => !lane.dead)
+        ? batching.laneOf
+        : undefined;
+      const runs = new ItemRuns(
+        items.length,
+        (index) => this.#alive(laneOf?.(items[index])),
+      );
       const retries: number[][] = [];
-      const nextBatch = (): number[] | undefined => {
+      const batchFor = (lane: number): number[] | undefined => {
         if (retries.length > 0) return retries.shift();
-        if (next >= items.length) return undefined;
-        const batch = [next];
-        let weight = weightOf(items[next++]);
-        while (
-          next < items.length && batch.length < maxItems && weight < maxWeight
-        ) {
+        let next = runs.claim(lane);
+        if (next === undefined) return undefined;
+        const batch: number[] = [];
+        let weight = 0;
+        do {
+          batch.push(runs.take(lane));
           weight += weightOf(items[next]);
-          batch.push(next++);
-        }
+          next = runs.peek(lane);
+        } while (
+          next !== undefined && batch.length < maxItems && weight < maxWeight
+        );
         return batch;
       };
       const started = performance.now();
-      const settle = (index: number, result: DumpResult | LostReply) => {
+      const settle = (
+        index: number,
+        result: DumpResult | LostReply,
+        lane: number,
+      ) => {
         finished++;
-        onResult(items[index], result, index);
+        onResult(items[index], result, index, lane);
       };
       // Workers are started once the thread's lane has shown that the rest
       // will take long enough for them to pay off (see WORKER_WORTH_MS).
@@ -319,42 +367,63 @@ export class LaneRunner {
         const left = elapsed * (items.length - finished) / finished;
         if (left > WORKER_WORTH_MS) this.#startWorkers();
       };
-      const pump = () => {
-        const limit = 2 + TASKS_PER_WORKER * this.workers;
-        while (!failed && inFlight < limit) {
-          const batch = nextBatch();
-          if (!batch) break;
-          inFlight++;
-          this.#submit(taskOf(batch.map((index) => items[index])))
-            .then((reply) => {
-              inFlight--;
+      const finish = (error?: unknown) => {
+        if (this.#source === source) this.#source = undefined;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const source: TaskSource = {
+        next: (lane) => {
+          if (failed) return undefined;
+          const batch = batchFor(lane);
+          if (!batch) return undefined;
+          const pending: Pending = {
+            task: taskOf(batch.map((index) => items[index])),
+            resolve: (reply) => {
+              const ranOn = pending.lane ?? THREAD_LANE;
               if (reply.kind === "done") {
                 batching.onDone?.(reply);
-                batch.forEach((index, k) => settle(index, reply.results[k]));
+                batch.forEach((index, k) =>
+                  settle(index, reply.results[k], ranOn)
+                );
               } else if (reply.kind === "lost" && batch.length > 1) {
                 retries.push(...batch.map((index) => [index]));
               } else {
                 const lost: LostReply = reply.kind === "lost"
                   ? reply
                   : { kind: "lost", reason: `unexpected reply ${reply.kind}` };
-                for (const index of batch) settle(index, lost);
+                for (const index of batch) settle(index, lost, ranOn);
               }
               if (finished === items.length) {
-                resolve();
+                finish();
               } else {
                 considerWorkers();
-                pump();
+                this.#dispatch();
               }
-            })
-            .catch((error) => {
+            },
+            reject: (error) => {
               failed = true;
-              reject(error);
-            });
-        }
+              finish(error);
+            },
+          };
+          return pending;
+        },
       };
-      if (items.length === 0) resolve();
-      else pump();
+      if (items.length === 0) {
+        resolve();
+        return;
+      }
+      this.#source = source;
+      this.#dispatch();
     });
+  }
+
+  /** `lane` when it names a lane that can still take work, else undefined. */
+  #alive(lane: number | undefined): number | undefined {
+    if (lane === undefined) return undefined;
+    if (lane === THREAD_LANE) return this.#threadLane ? lane : undefined;
+    const worker = this.#workers[lane - 1];
+    return worker && !worker.dead ? lane : undefined;
   }
 
   /** Stops every worker. */
@@ -368,50 +437,31 @@ export class LaneRunner {
     this.#channel?.port2.close();
   }
 
-  #submit(task: DumpTask): Promise<DumpTaskReply> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ task, resolve, reject });
-      this.#dispatch();
-    });
-  }
-
   /**
-   * Gives queued tasks to loaded workers with room (a suspect only to a worker
-   * with nothing else to do, and nothing after it), then to the thread's lane.
+   * Gives the tasks of workers that died to idle workers, one each, then lets
+   * each loaded worker with room pull tasks, then the thread's lane.
    */
   #dispatch(): void {
-    for (let i = 0; i < this.#queue.length;) {
-      const pending = this.#queue[i];
-      const lane = pending.suspect ? this.#idleWorker() : this.#roomyWorker();
-      if (lane) {
-        this.#queue.splice(i, 1);
-        this.#post(lane, pending);
-      } else if (pending.suspect) {
-        i++;
-      } else {
-        break;
-      }
+    while (this.#queue.length > 0) {
+      const lane = this.#idleWorker();
+      if (!lane) break;
+      this.#post(lane, this.#queue.shift()!);
     }
-    if (
-      this.#queue.length > 0 &&
-      (this.#threadLane || this.#workers.every((lane) => lane.dead))
-    ) {
-      this.#runLocal();
-    }
-  }
-
-  /** The loaded worker with the fewest tasks, if one has room and runs no suspect. */
-  #roomyWorker(): WorkerLane | undefined {
-    let best: WorkerLane | undefined;
     for (const lane of this.#workers) {
       if (lane.dead || !lane.ready) continue;
-      const tasks = [...lane.inFlight.values()].filter((p) => !p.replay);
-      if (
-        tasks.length >= TASKS_PER_WORKER || tasks.some((p) => p.suspect)
-      ) continue;
-      if (!best || lane.inFlight.size < best.inFlight.size) best = lane;
+      for (;;) {
+        const tasks = [...lane.inFlight.values()].filter((p) => !p.replay);
+        if (
+          tasks.length >= TASKS_PER_WORKER || tasks.some((p) => p.suspect)
+        ) break;
+        const pending = this.#source?.next(lane.id);
+        if (!pending) break;
+        this.#post(lane, pending);
+      }
     }
-    return best;
+    if (this.#threadLane || this.#workers.every((lane) => lane.dead)) {
+      this.#runLocal();
+    }
   }
 
   /** A loaded worker with no task in flight. */
@@ -427,14 +477,16 @@ export class LaneRunner {
     this.#localBusy = true;
     try {
       for (;;) {
-        // Suspects stay for the workers (one may crash what it touches) while
-        // any is alive.
+        // Tasks of dead workers stay for the workers (one may crash what it
+        // touches) while any is alive.
         const workersAlive = this.#workers.some((lane) => !lane.dead);
-        const index = workersAlive
-          ? this.#queue.findIndex((pending) => !pending.suspect)
-          : (this.#queue.length > 0 ? 0 : -1);
-        if (index < 0) break;
-        const [pending] = this.#queue.splice(index, 1);
+        const pending = !workersAlive && this.#queue.length > 0
+          ? this.#queue.shift()
+          : (this.#threadLane || !workersAlive)
+          ? this.#source?.next(THREAD_LANE)
+          : undefined;
+        if (!pending) break;
+        pending.lane = THREAD_LANE;
         try {
           pending.resolve(await this.#local.run(pending.task));
         } catch (error) {
@@ -456,6 +508,7 @@ export class LaneRunner {
 
   #post(lane: WorkerLane, pending: Pending): void {
     const id = this.#nextId++;
+    if (!pending.replay) pending.lane = lane.id;
     lane.inFlight.set(id, pending);
     lane.worker.postMessage({ id, task: pending.task });
   }
@@ -471,6 +524,7 @@ export class LaneRunner {
       return;
     }
     const lane: WorkerLane = {
+      id: this.#workers.length + 1,
       worker,
       ready: false,
       dead: false,
@@ -530,6 +584,78 @@ export class LaneRunner {
       this.#startWorker();
     }
     this.#dispatch();
+  }
+}
+
+/** Items nobody has taken yet, in {@link ItemRuns}. */
+const NO_LANE = -1;
+
+/**
+ * The items of a `forEach` not yet handed out, as runs: one per lane (the
+ * items it will handle next, consecutive as far as possible) and one of items
+ * nobody has taken. A lane whose run is over takes the first half of the
+ * untaken items, or when there are none, the second half of the longest run
+ * left. One lane alone thus goes through the items in order.
+ */
+class ItemRuns {
+  readonly #runs = new Map<number, { indices: number[]; head: number }>();
+
+  /**
+   * @param count Items, numbered from 0.
+   * @param laneOf The lane an item starts in, or undefined for none.
+   */
+  constructor(count: number, laneOf: (index: number) => number | undefined) {
+    for (let index = 0; index < count; index++) {
+      const lane = laneOf(index) ?? NO_LANE;
+      let run = this.#runs.get(lane);
+      if (!run) this.#runs.set(lane, run = { indices: [], head: 0 });
+      run.indices.push(index);
+    }
+  }
+
+  /**
+   * The next item of `lane`'s run (not taken yet), giving the lane a new run
+   * when its own is over; undefined when no item is left anywhere.
+   */
+  claim(lane: number): number | undefined {
+    const own = this.peek(lane);
+    if (own !== undefined) return own;
+    const untaken = this.#runs.get(NO_LANE);
+    let indices: number[] | undefined;
+    if (untaken && untaken.head < untaken.indices.length) {
+      const half = Math.ceil((untaken.indices.length - untaken.head) / 2);
+      indices = untaken.indices.slice(untaken.head, untaken.head + half);
+      untaken.head += half;
+    } else {
+      let longest: { indices: number[]; head: number } | undefined;
+      let most = 0;
+      for (const run of this.#runs.values()) {
+        if (run.indices.length - run.head > most) {
+          longest = run;
+          most = run.indices.length - run.head;
+        }
+      }
+      if (!longest) return undefined;
+      indices = longest.indices.splice(
+        longest.indices.length - Math.ceil(most / 2),
+      );
+    }
+    this.#runs.set(lane, { indices, head: 0 });
+    return indices[0];
+  }
+
+  /** The next item of `lane`'s run, or undefined at its end. */
+  peek(lane: number): number | undefined {
+    const run = this.#runs.get(lane);
+    return run && run.head < run.indices.length
+      ? run.indices[run.head]
+      : undefined;
+  }
+
+  /** Takes the next item of `lane`'s run (call {@link peek} or {@link claim} first). */
+  take(lane: number): number {
+    const run = this.#runs.get(lane)!;
+    return run.indices[run.head++];
   }
 }
 
