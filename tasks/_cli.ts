@@ -141,8 +141,9 @@ export class UsageError extends Error {
 export type ParsedCommandLine = FlagValues | "help" | "version";
 
 /**
- * Parses a task's command line strictly: unknown flags, positional arguments,
- * repeated flags, missing required flags and bad values are usage errors. Short
+ * Parses a task's command line strictly: unknown flags, positional arguments
+ * (unless the task takes operands, which are then required), repeated flags,
+ * missing required flags and bad values are usage errors. Short
  * flags (`-o DIR`, `-fq`, `-j2`) stand for their long names.
  *
  * @param args The command line arguments.
@@ -165,6 +166,8 @@ export type ParsedCommandLine = FlagValues | "help" | "version";
  * } as const;
  * assertEquals(parseTaskFlags(["-qo", "x"], task), { "out-dir": "x", quiet: true });
  * assertEquals(parseTaskFlags(["-qox"], task), { "out-dir": "x", quiet: true });
+ * const merge = { ...task, operands: { name: "packs", value: "PACK", help: "" } };
+ * assertEquals(parseTaskFlags(["a", "-q", "b"], merge), { packs: ["a", "b"], "out-dir": undefined, quiet: true });
  * assertEquals(parseTaskFlags(["-V"], task), "version");
  * ```
  */
