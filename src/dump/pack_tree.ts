@@ -14,7 +14,7 @@
 import { basename, dirname, join, resolve } from "@std/path";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
-import { readFileSync } from "./read_file.ts";
+import { readFileSync, readListedFileSync } from "./read_file.ts";
 import {
   syncFolderSync,
   TEMPORARY_FILE_MARK,
@@ -217,35 +217,6 @@ export function readTreeFile(
 const FIRST_READ_BUFFER = 64 * 1024;
 
 /**
- * Reads an open file from its start to its end into `buffer` (growing it by
- * doubling when the file does not fit), or up to `limit + 1` bytes.
- *
- * No `stat`: the end is where a read returns nothing, one cheap call more than
- * the data takes (a `stat` costs several times that in Deno). Only for paths
- * the tree's listing found to be regular files (a FIFO would block the open).
- */
-function readToEnd(
-  full: string,
-  buffer: Uint8Array<ArrayBuffer>,
-  limit: number,
-): Uint8Array<ArrayBuffer> {
-  using file = Deno.openSync(full, { read: true });
-  let filled = 0;
-  for (;;) {
-    if (filled === buffer.length) {
-      if (filled > limit) break;
-      const larger = new Uint8Array(2 * buffer.length);
-      larger.set(buffer);
-      buffer = larger;
-    }
-    const read = file.readSync(buffer.subarray(filled));
-    if (read === null || read === 0) break;
-    filled += read;
-  }
-  return buffer.subarray(0, filled);
-}
-
-/**
  * A reader of a tree's files that reuses one buffer per role (each read
  * replaces the last of its role): for the tensors of one dump after another.
  * It reads each file to its end without a `stat` first: for files the tree's
@@ -275,7 +246,7 @@ export function treeFileReader(
   return (path, role) => {
     const full = join(root, path);
     try {
-      const bytes = readToEnd(
+      const bytes = readListedFileSync(
         full,
         buffers.get(role) ?? new Uint8Array(FIRST_READ_BUFFER),
         Infinity,
@@ -321,7 +292,7 @@ export function smallTreeFileReader(
     const full = join(root, path);
     let bytes: Uint8Array<ArrayBuffer>;
     try {
-      bytes = readToEnd(full, buffer, limit);
+      bytes = readListedFileSync(full, buffer, limit);
     } catch (error) {
       throw fileErrorOf(full, error);
     }

@@ -1,6 +1,10 @@
 /**
- * Reading whole files into memory quickly: one synchronous core,
- * {@link readFileSync}, that every reader of kvbits goes through.
+ * Reading whole files into memory quickly: two synchronous cores that every
+ * reader of kvbits goes through. {@link readFileSync} looks at a file with
+ * `stat` first (a file a meta names may be anything, and of any size);
+ * {@link readListedFileSync} reads to the end without one, for files a folder
+ * listing has just found to be regular (the pack's encode, where the `stat`
+ * cost more than the read of a small file).
  *
  * Why synchronous: a dump's files are read by one lane at a time (the job's
  * thread or a worker), where blocking costs nothing, and each call is several
@@ -83,6 +87,56 @@ export function readFileSync(
     filled += read;
   }
   return bytes;
+}
+
+/**
+ * Reads a file from its start to its end into `buffer` (a larger one, by
+ * doubling, when the file does not fit), or only up to `limit + 1` bytes. No
+ * `stat`: the end is where a read returns nothing, one cheap call more than the
+ * data takes. Only for paths a folder listing found to be regular files (the
+ * open of a FIFO would block).
+ *
+ * @param path The file.
+ * @param buffer Where to read; its bytes may be replaced.
+ * @param limit Read no more than `limit + 1` bytes (a longer result says the
+ * file is larger than `limit`).
+ * @returns The bytes read: a view of `buffer` or of its larger replacement
+ * (whose `buffer` the caller may keep for the next read).
+ * @throws {Deno.errors.NotFound} When the file does not exist.
+ *
+ * @example
+ * ```ts
+ * import { readListedFileSync } from "./read_file.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4, 5]));
+ * assertEquals([...readListedFileSync(path, new Uint8Array(2))], [1, 2, 3, 4, 5]);
+ * assertEquals(readListedFileSync(path, new Uint8Array(2), 2).length, 3);
+ * await Deno.remove(path);
+ * ```
+ */
+export function readListedFileSync(
+  path: string,
+  buffer: Uint8Array<ArrayBuffer>,
+  limit: number = Infinity,
+): Uint8Array<ArrayBuffer> {
+  using file = Deno.openSync(path, { read: true });
+  let filled = 0;
+  for (;;) {
+    if (filled === buffer.length) {
+      if (filled > limit) break;
+      const larger = new Uint8Array(
+        Math.min(Math.max(1, 2 * buffer.length), limit + 1),
+      );
+      larger.set(buffer);
+      buffer = larger;
+    }
+    const read = file.readSync(buffer.subarray(filled));
+    if (read === null || read === 0) break;
+    filled += read;
+  }
+  return buffer.subarray(0, filled);
 }
 
 function kindOf(info: Deno.FileInfo): string {
