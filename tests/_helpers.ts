@@ -99,18 +99,41 @@ export interface TaskRun {
  * Runs `tasks/<name>.ts` in a subprocess with the permissions its `deno.json` task
  * has, as `deno task <name>` would, in `cwd` (the repository by default).
  */
-export async function runTaskScript(
+export function runTaskScript(
   name: string,
   args: readonly string[],
   permissions: readonly string[] = ["--allow-read", "--allow-write"],
   cwd: string = ROOT,
 ): Promise<TaskRun> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, join(ROOT, "tasks", `${name}.ts`), ...args],
-    cwd,
-    env: { NO_COLOR: "1" },
+  return runProgram(
+    Deno.execPath(),
+    ["run", ...permissions, join(ROOT, "tasks", `${name}.ts`), ...args],
+    { cwd, stdin: "inherit" },
+  );
+}
+
+/**
+ * Runs a program in `cwd` with `NO_COLOR=1` added to the environment (and
+ * `env`), its output captured and decoded; input closed unless `stdin` says.
+ */
+export async function runProgram(
+  program: string,
+  args: readonly string[],
+  options: {
+    readonly cwd?: string;
+    readonly env?: Record<string, string>;
+    readonly stdin?: "null" | "inherit";
+    readonly signal?: AbortSignal;
+  } = {},
+): Promise<TaskRun> {
+  const output = await new Deno.Command(program, {
+    args: [...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: options.stdin ?? "null",
     stdout: "piped",
     stderr: "piped",
+    signal: options.signal,
   }).output();
   const decoder = new TextDecoder();
   return {
@@ -218,31 +241,18 @@ export async function runScriptAndKillAt(
  * may itself run under `deno task` or `npx`, which set INIT_CWD: it is removed so
  * that deno task sets it from `cwd`, as in a fresh shell.
  */
-export async function denoTask(
+export function denoTask(
   args: readonly string[],
   cwd: string = ROOT,
 ): Promise<TaskRun> {
-  const output = await new Deno.Command("env", {
-    args: [
-      "-u",
-      "INIT_CWD",
-      Deno.execPath(),
-      "task",
-      "--quiet",
-      "--config",
-      join(ROOT, "deno.json"),
-      ...args,
-    ],
-    cwd,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  return runProgram("env", [
+    "-u",
+    "INIT_CWD",
+    Deno.execPath(),
+    "task",
+    "--quiet",
+    "--config",
+    join(ROOT, "deno.json"),
+    ...args,
+  ], { cwd });
 }

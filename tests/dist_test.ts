@@ -16,36 +16,25 @@ import {
   compileArgs,
   ENTRY_POINTS,
 } from "../scripts/entry_points.ts";
-import { KV_SAMPLE, listFiles, ROOT, withTempDir } from "./_helpers.ts";
+import {
+  KV_SAMPLE,
+  listFiles,
+  ROOT,
+  runProgram,
+  type TaskRun,
+  withTempDir,
+} from "./_helpers.ts";
 
-/** What a command printed and returned. */
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a program, input closed, output captured. */
-async function run(
+/** Runs a program, input closed, output captured, for three minutes at most. */
+function run(
   program: string,
   args: readonly string[],
   options: { cwd?: string; env?: Record<string, string> } = {},
-): Promise<Run> {
-  const output = await new Deno.Command(program, {
-    args: [...args],
-    cwd: options.cwd,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
+): Promise<TaskRun> {
+  return runProgram(program, args, {
+    ...options,
     signal: AbortSignal.timeout(180_000),
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  });
 }
 
 /** `deno run` of one of the repository's scripts, with the flags of its deno.json task. */
@@ -54,7 +43,7 @@ function runScript(
   permissions: readonly string[],
   args: readonly string[],
   env?: Record<string, string>,
-): Promise<Run> {
+): Promise<TaskRun> {
   return run(
     Deno.execPath(),
     ["run", ...permissions, join(ROOT, script), ...args],
@@ -82,7 +71,7 @@ async function assertTasksWork(
     task: string,
     writeDir: string | undefined,
     args: string[],
-  ) => Promise<Run>,
+  ) => Promise<TaskRun>,
 ): Promise<void> {
   const bits = join(work, "bits");
   const encode = await runTask("encode", bits, [
@@ -198,7 +187,7 @@ async function probeCompileBase(): Promise<{ reason?: string }> {
       'console.log("kvbits-probe", ...Deno.args);\n',
     );
     const binary = join(dir, "probe");
-    let built: Run;
+    let built: TaskRun;
     try {
       built = await run(Deno.execPath(), [
         "compile",

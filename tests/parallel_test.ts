@@ -12,7 +12,11 @@ import { flagsIn } from "../tasks/_cli.ts";
 import type { CodebookMode } from "../src/format/stream_codec.ts";
 import { STREAM_CODECS } from "../src/format/stream_codecs.ts";
 import { decodeFolder } from "../src/jobs/decode_job.ts";
-import type { DumpResult, LostReply } from "../src/jobs/dump_tasks.ts";
+import type {
+  DumpResult,
+  EncodeSetupTask,
+  LostReply,
+} from "../src/jobs/dump_tasks.ts";
 import { encodeFolder, type EncodeReport } from "../src/jobs/encode_job.ts";
 import { verifyFolder } from "../src/jobs/verify_job.ts";
 import { LaneRunner } from "../src/jobs/worker_pool.ts";
@@ -247,6 +251,17 @@ Deno.test("on workers, existing outputs are skipped or failed as in one thread, 
   });
 });
 
+/** The set-up of lanes that only count the fixtures' dumps (nothing is written). */
+const COUNT_SETUP: EncodeSetupTask = {
+  kind: "encode-setup",
+  codec: "huffman",
+  dumpDir: KV_SAMPLE,
+  outDir: "unused",
+  overwrite: false,
+  codebook: "global",
+  durable: false,
+};
+
 /** A folder of small dumps, one of which (`broken`) has a tensor of the wrong size. */
 async function writeFolderWithABrokenDump(root: string): Promise<number> {
   const random = seededRandom(9);
@@ -333,15 +348,7 @@ Deno.test("a worker that dies costs only the dump it died on: the others are han
   });
   const results = new Map<string, DumpResult | LostReply>();
   try {
-    await runner.setUp({
-      kind: "encode-setup",
-      codec: "huffman",
-      dumpDir: KV_SAMPLE,
-      outDir: "unused",
-      overwrite: false,
-      codebook: "global",
-      durable: false,
-    });
+    await runner.setUp(COUNT_SETUP);
     await runner.forEach(items, {
       taskOf: (batch) => ({
         kind: "count",
@@ -432,15 +439,7 @@ Deno.test("one lane takes the items in order, batch after batch, and an item nam
   const runner = new LaneRunner({ jobs: 1 });
   const seen: { item: string; index: number; lane: number }[] = [];
   try {
-    await runner.setUp({
-      kind: "encode-setup",
-      codec: "huffman",
-      dumpDir: KV_SAMPLE,
-      outDir: "unused",
-      overwrite: false,
-      codebook: "global",
-      durable: false,
-    });
+    await runner.setUp(COUNT_SETUP);
     await runner.forEach(paths, {
       taskOf: (batch) => ({
         kind: "count",
