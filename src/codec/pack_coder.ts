@@ -162,6 +162,14 @@ class BlockState {
     this.dictionary = new PackRowDictionary(arenaWords);
   }
 
+  /** Starts a new block: as a new state, in the same memory. */
+  reset(): void {
+    this.models.clear();
+    this.dictionary.clear();
+    this.#positions.clear();
+    this.#rotation = undefined;
+  }
+
   /** The first position of a dump, and the group's position after it. */
   firstPosition(shape: PackDumpShape, context: PackDumpContext): number {
     const { seqStart } = context;
@@ -308,6 +316,15 @@ export class PackBlockEncoder {
    */
   constructor(arenaWords?: number) {
     this.#state = new BlockState(arenaWords);
+  }
+
+  /**
+   * Starts a new block, as a new encoder would, reusing this one's memory (a
+   * lane coding block after block allocates no state per block).
+   */
+  reset(): void {
+    this.#state.reset();
+    this.#predicted = undefined;
   }
 
   /**
@@ -622,6 +639,15 @@ export class PackBlockDecoder {
   constructor(arenaWords?: number, reuseOutput = false) {
     this.#state = new BlockState(arenaWords);
     if (reuseOutput) this.#output = [new Uint16Array(0), new Uint16Array(0)];
+  }
+
+  /**
+   * Starts a new block, as a new decoder would, reusing this one's memory
+   * (also after a dump that failed).
+   */
+  reset(): void {
+    this.#state.reset();
+    this.#predicted = undefined;
   }
 
   /**

@@ -42,6 +42,53 @@ export const MAX_MODEL_SETS = 256;
  */
 export class PackModelSets {
   readonly #sets = new Map<string, TensorModels>();
+  /**
+   * Sets no key holds any more (dropped, or of an earlier block), reset and
+   * reused for a new key of their row length: a block allocates no models once
+   * the blocks before it had as many of each length.
+   */
+  readonly #spare: TensorModels[] = [];
+
+  /**
+   * Drops every set (the start of a new block), keeping their memory for the
+   * sets made next.
+   *
+   * @example
+   * ```ts
+   * import { PackModelSets } from "./pack_models.ts";
+   * import { assertEquals, assertNotStrictEquals } from "@std/assert";
+   *
+   * const sets = new PackModelSets();
+   * const a = sets.get("L0", 0, 2, 4);
+   * a.channels.hi6Context[0] = 9;
+   * sets.clear();
+   * const b = sets.get("L0", 0, 2, 4);
+   * assertEquals(b.channels.hi6Context[0], 0);
+   * assertNotStrictEquals(sets.get("L1", 0, 2, 4), b);
+   * ```
+   */
+  clear(): void {
+    for (const set of this.#sets.values()) this.#keep(set);
+    this.#sets.clear();
+  }
+
+  #keep(set: TensorModels): void {
+    if (this.#spare.length >= MAX_MODEL_SETS) this.#spare.shift();
+    this.#spare.push(set);
+  }
+
+  /** A spare set of `rowLength` channels, reset, or a new one. */
+  #fresh(rowLength: number): TensorModels {
+    const spare = this.#spare;
+    for (let i = spare.length - 1; i >= 0; i--) {
+      const set = spare[i];
+      if (set.channels.hi6Context.length !== rowLength) continue;
+      spare.splice(i, 1);
+      set.reset();
+      return set;
+    }
+    return new TensorModels(rowLength);
+  }
 
   /**
    * The set of a key, made fresh when it is new (or was dropped).
@@ -63,9 +110,11 @@ export class PackModelSets {
     if (set) {
       this.#sets.delete(key);
     } else {
-      set = new TensorModels(heads * headDim);
+      set = this.#fresh(heads * headDim);
       if (this.#sets.size >= MAX_MODEL_SETS) {
-        this.#sets.delete(this.#sets.keys().next().value!);
+        const oldest = this.#sets.keys().next().value!;
+        this.#keep(this.#sets.get(oldest)!);
+        this.#sets.delete(oldest);
       }
     }
     this.#sets.set(key, set);

@@ -104,6 +104,8 @@ export class PackRowDictionary {
    * 2^29 tokens).
    */
   #slots: readonly Int32Array[] = [];
+  /** The largest hash tables so far (K, V), whose memory later tables reuse. */
+  #tableSpace: Int32Array[] = [new Int32Array(0), new Int32Array(0)];
   /** Ids handed out so far (the next id). */
   #entries = 0;
   /** One past the newest id made findable (encoder). */
@@ -122,6 +124,33 @@ export class PackRowDictionary {
       Math.min(CHUNK_WORDS, Math.floor(arenaWords / 4)),
     );
     this.capacity = Math.floor(arenaWords / this.chunkWords) * this.chunkWords;
+  }
+
+  /**
+   * Empties the dictionary (the start of a new block), keeping its memory: the
+   * ring's chunks, entry tables and hash tables are reused as they are reached
+   * again, and it behaves as a new one.
+   *
+   * @example
+   * ```ts
+   * import { PackRowDictionary } from "./pack_row_dictionary.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const dictionary = new PackRowDictionary();
+   * const row = Uint16Array.from([5, 6, 7, 8]);
+   * dictionary.copyRow(dictionary.reserve(1, 4), 1, row, 0, true);
+   * assertEquals(dictionary.findAndRemember(1, row, 0, 0), -1);
+   * dictionary.clear();
+   * const again = dictionary.reserve(1, 4);
+   * dictionary.copyRow(again, 1, row, 0, true);
+   * assertEquals([again, dictionary.findAndRemember(1, row, 0, again)], [0, -1]);
+   * ```
+   */
+  clear(): void {
+    this.#entries = 0;
+    this.#remembered = 0;
+    this.#end = 0;
+    this.#slots = [];
   }
 
   /** Ids handed out so far: the id the next reserved token gets. */
@@ -338,7 +367,7 @@ export class PackRowDictionary {
     const old = length;
     while (16 * live > length && length < TABLE_SLOTS) length *= 4;
     if (length === old && this.#slots.length > 0) return;
-    this.#slots = [new Int32Array(length), new Int32Array(length)];
+    this.#slots = [this.#table(0, length), this.#table(1, length)];
     const until = this.#remembered;
     for (let id = this.#oldestRemembered(); id < until; id++) {
       const rowLength = this.#rowLength[id & ENTRY_MASK];
@@ -349,6 +378,14 @@ export class PackRowDictionary {
         slots[slots[slot] <= slots[slot ^ 1] ? slot : slot ^ 1] = id + 1;
       }
     }
+  }
+
+  /** An empty hash table of `length` slots, in the space of `kind`'s. */
+  #table(kind: number, length: number): Int32Array {
+    if (this.#tableSpace[kind].length < length) {
+      return this.#tableSpace[kind] = new Int32Array(length);
+    }
+    return this.#tableSpace[kind].subarray(0, length).fill(0);
   }
 
   #equals(

@@ -95,8 +95,19 @@ export class PackBlockBuilder {
   #payloadCrc = 0;
   #inputBytes = 0;
   #tableBytes = 0;
-  #encoder = new PackBlockEncoder();
+  readonly #encoder: PackBlockEncoder;
   #lastSection: Uint8Array | undefined;
+
+  /**
+   * An empty block.
+   *
+   * @param encoder The dump coder to code its dumps with, reset here: one a
+   * lane reuses from block to block (its memory kept), or a new one.
+   */
+  constructor(encoder: PackBlockEncoder = new PackBlockEncoder()) {
+    encoder.reset();
+    this.#encoder = encoder;
+  }
 
   /** Bytes of the files added so far (what the block restores). */
   get inputBytes(): number {
@@ -312,8 +323,10 @@ export interface RestoredEntry {
  * @param only Which entries to restore (the others are decoded only as far as
  * later dumps need them); all when undefined.
  * @param predictors Finds the predictor of each dump coded against one.
- * @param transient The caller is done with each result before it asks for the
- * next: dumps are decoded into the same buffers every time (less garbage).
+ * @param decoder The dump decoder, reset here: one a lane reuses from block to
+ * block (its memory kept), or a new one. Made with `reuseOutput`, it decodes
+ * every dump into the same buffers (less garbage): the caller is then done with
+ * each result before it asks for the next.
  * @returns One result per entry that was asked for, as it is decoded (so that a
  * caller can write and drop each before the next).
  *
@@ -337,9 +350,9 @@ export function* decodePackEntries(
   payload: Uint8Array,
   only?: (entry: PackEntry, dump?: PackDumpMeta) => boolean,
   predictors?: PackPredictorLookup,
-  transient = false,
+  decoder: PackBlockDecoder = new PackBlockDecoder(),
 ): Generator<RestoredEntry> {
-  const decoder = new PackBlockDecoder(undefined, transient);
+  decoder.reset();
   let last = entries.length - 1;
   if (only !== undefined) {
     while (last >= 0 && !wanted(entries[last], only)) last--;

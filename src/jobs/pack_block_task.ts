@@ -5,11 +5,12 @@
  * @module
  */
 
-import { readTreeFile, treeFileReader } from "../dump/pack_tree.ts";
+import { readTreeFile } from "../dump/pack_tree.ts";
 import { type BlockBody, PackBlockBuilder } from "../format/pack_block.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
 import { readPredictorDump } from "../dump/predictor_dump.ts";
 import type { PlannedItem } from "./pack_plan.ts";
+import { PackLane } from "./pack_lane.ts";
 
 /** A coded block, and what it holds. */
 export interface CodedBlock {
@@ -36,6 +37,7 @@ export interface CodedBlock {
  * @param items The block's items, in order.
  * @param predictorDir A predictor folder: each dump with a counterpart there
  * (same path) is coded against it.
+ * @param lane What the lane reuses from block to block (a new one by default).
  * @returns The coded block.
  * @throws {KvbitsFileError} When a file cannot be read, or a predictor dump has
  * another shape than its dump.
@@ -57,9 +59,10 @@ export function encodeBlock(
   root: string,
   items: readonly PlannedItem[],
   predictorDir?: string,
+  lane: PackLane = new PackLane(),
 ): CodedBlock {
-  const builder = new PackBlockBuilder();
-  const read = treeFileReader(root);
+  const builder = new PackBlockBuilder(lane.encoder);
+  const read = lane.reader(root);
   let coded = 0, predicted = 0, files = 0, folders = 0, tensorBytes = 0;
   for (const item of items) {
     if (item.kind === "folder") {

@@ -20,6 +20,7 @@ import {
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import type { CodedBlock } from "./pack_block_task.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
+import { releaseBuffers } from "./pack_lane.ts";
 import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
 
 /**
@@ -142,9 +143,10 @@ export async function encodePack(
     const writeNext = async () => {
       const coded = await queue.shift()!;
       blocks.push({ offset: position, entries: coded.body.entries });
-      for (const part of withHeader(coded.body, blocks.length - 1)) {
-        await write(part);
-      }
+      const parts = withHeader(coded.body, blocks.length - 1);
+      for (const part of parts) await write(part);
+      // Written: their memory goes back now, for the next blocks.
+      releaseBuffers(parts);
       counts.dumps += coded.dumps;
       counts.predicted += coded.predicted;
       counts.files += coded.files;

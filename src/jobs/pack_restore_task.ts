@@ -20,6 +20,7 @@ import { packSelection } from "../format/pack_selection.ts";
 import { predictorFolderLookup } from "../dump/predictor_dump.ts";
 import type { PackEntry } from "../format/pack_table.ts";
 import type { DumpOutcome } from "./job_report.ts";
+import { PackLane } from "./pack_lane.ts";
 
 /** Where restored entries go. */
 export type RestoreTarget =
@@ -69,6 +70,7 @@ export interface RestoredBlock {
  * @param only `--only` patterns, or undefined for everything.
  * @param target Where entries go.
  * @param predictorDir The predictor folder of dumps coded against one.
+ * @param lane What the lane reuses from block to block (a new one by default).
  * @returns What was done.
  *
  * @example
@@ -90,6 +92,7 @@ export function restoreBlock(
   only: readonly string[] | undefined,
   target: RestoreTarget,
   predictorDir?: string,
+  lane: PackLane = new PackLane(),
 ): RestoredBlock {
   const selection = only !== undefined && only.length > 0
     ? packSelection(only)
@@ -115,7 +118,7 @@ export function restoreBlock(
       payload,
       selection,
       predictors,
-      true,
+      lane.decoder,
     )
   ) {
     const path = restored.entry.path;

@@ -15,6 +15,7 @@ import {
   type RestoreTarget,
 } from "./pack_restore_task.ts";
 import type { PackEntry } from "../format/pack_table.ts";
+import { PackLane, releaseBuffers } from "./pack_lane.ts";
 
 /** Work for a lane. */
 export type PackRequest =
@@ -50,6 +51,7 @@ export type PackReply = CodedBlock | RestoredBlock;
  * Does one request.
  *
  * @param request The work.
+ * @param lane What this lane reuses from block to block.
  * @returns The reply, and the buffers it may transfer.
  *
  * @example
@@ -63,12 +65,14 @@ export type PackReply = CodedBlock | RestoredBlock;
  */
 export function handlePackRequest(
   request: PackRequest,
+  lane: PackLane = new PackLane(),
 ): { reply: PackReply; transfer: ArrayBuffer[] } {
   if (request.kind === "encode") {
     const reply = encodeBlock(
       request.root,
       request.items,
       request.predictorDir,
+      lane,
     );
     const buffers = new Set<ArrayBuffer>();
     for (const part of reply.body.parts) {
@@ -76,27 +80,30 @@ export function handlePackRequest(
     }
     return { reply, transfer: [...buffers] };
   }
-  return {
-    reply: restoreBlock(
-      request.entries,
-      request.payload,
-      request.only,
-      request.target,
-      request.predictorDir,
-    ),
-    transfer: [],
-  };
+  const reply = restoreBlock(
+    request.entries,
+    request.payload,
+    request.only,
+    request.target,
+    request.predictorDir,
+    lane,
+  );
+  // The payload is this lane's (read for it, or transferred to it): its memory
+  // goes back now, for the next blocks.
+  releaseBuffers([request.payload]);
+  return { reply, transfer: [] };
 }
 
 // deno-lint-ignore no-explicit-any -- the worker global scope
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined") {
+  const lane = new PackLane();
   scope.onmessage = (
     event: MessageEvent<{ id: number; request: PackRequest }>,
   ) => {
     const { id, request } = event.data;
     try {
-      const { reply, transfer } = handlePackRequest(request);
+      const { reply, transfer } = handlePackRequest(request, lane);
       scope.postMessage({ id, reply }, transfer);
     } catch (error) {
       scope.postMessage({

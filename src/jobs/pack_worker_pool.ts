@@ -14,6 +14,7 @@ import {
   type PackReply,
   type PackRequest,
 } from "./pack_worker.ts";
+import { PackLane } from "./pack_lane.ts";
 
 /** Runs pack work; {@link PackWorkerPool.close} stops its workers. */
 export interface PackWorkerPool {
@@ -67,10 +68,12 @@ export function packWorkerPool(
   jobs: number,
   module: URL = new URL("./pack_worker.ts", import.meta.url),
 ): PackWorkerPool {
+  // This thread's lane, reused from block to block.
+  const lane = new PackLane();
   if (jobs <= 1) {
     return {
       width: 1,
-      run: (request) => Promise.resolve(handlePackRequest(request).reply),
+      run: (request) => Promise.resolve(handlePackRequest(request, lane).reply),
       close: () => {},
     };
   }
@@ -112,7 +115,7 @@ export function packWorkerPool(
       const job = waiting.shift()!;
       setTimeout(() => {
         try {
-          job.resolve(handlePackRequest(job.request).reply);
+          job.resolve(handlePackRequest(job.request, lane).reply);
         } catch (error) {
           job.reject(error as Error);
         }

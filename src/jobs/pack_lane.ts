@@ -1,0 +1,89 @@
+/**
+ * What a lane of the pack jobs (the task's thread, or a worker) keeps from one
+ * block to the next: the dump coders and the read buffers. Each block reuses
+ * the memory of the one before instead of allocating its own and leaving it to
+ * the collector, so that a lane's memory stays that of one block (freed blocks
+ * that wait for a full collection, and the allocator's fragmentation, are what
+ * made the resident size grow from block to block).
+ *
+ * @module
+ */
+
+import { PackBlockDecoder, PackBlockEncoder } from "../codec/pack_coder.ts";
+import { treeFileReader } from "../dump/pack_tree.ts";
+
+/** A tree's file reader, reusing one buffer per role (`treeFileReader`). */
+export type TreeReader = (path: string, role: string) => Uint8Array;
+
+/**
+ * One lane's reused state, made as first needed.
+ *
+ * @example
+ * ```ts
+ * import { PackLane } from "./pack_lane.ts";
+ * import { assertStrictEquals } from "@std/assert";
+ *
+ * const lane = new PackLane();
+ * assertStrictEquals(lane.encoder, lane.encoder);
+ * assertStrictEquals(lane.reader("fixtures"), lane.reader("fixtures"));
+ * ```
+ */
+export class PackLane {
+  #encoder: PackBlockEncoder | undefined;
+  #decoder: PackBlockDecoder | undefined;
+  readonly #readers = new Map<string, TreeReader>();
+
+  /** The dump encoder (a block builder resets it). */
+  get encoder(): PackBlockEncoder {
+    return this.#encoder ??= new PackBlockEncoder();
+  }
+
+  /**
+   * The dump decoder, decoding every dump into the same buffers (each result
+   * valid until the next).
+   */
+  get decoder(): PackBlockDecoder {
+    return this.#decoder ??= new PackBlockDecoder(undefined, true);
+  }
+
+  /**
+   * The file reader of a tree.
+   *
+   * @param root The tree's folder.
+   * @returns Its reader, the same for every block.
+   */
+  reader(root: string): TreeReader {
+    let read = this.#readers.get(root);
+    if (read === undefined) {
+      read = treeFileReader(root);
+      this.#readers.set(root, read);
+    }
+    return read;
+  }
+}
+
+/**
+ * Frees the memory of arrays the caller is done with now rather than at the
+ * collector's next full collection (their buffers are detached: any other view
+ * of them reads as empty afterwards). A lane's blocks are large and live long
+ * enough to reach the old generation, where dead ones would wait for a full
+ * collection; freed at once, the next block reuses their memory.
+ *
+ * @param arrays Views whose whole buffers are no longer used by anyone.
+ *
+ * @example
+ * ```ts
+ * import { releaseBuffers } from "./pack_lane.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bytes = new Uint8Array(1 << 20);
+ * releaseBuffers([bytes, bytes.subarray(4)]);
+ * assertEquals(bytes.length, 0);
+ * ```
+ */
+export function releaseBuffers(arrays: readonly Uint8Array[]): void {
+  for (const array of arrays) {
+    const buffer = array.buffer;
+    if (buffer instanceof ArrayBuffer && !buffer.detached) buffer.transfer(0);
+  }
+}
