@@ -57,8 +57,25 @@ export function canonicalCode(
   stream?: string,
 ): CanonicalCode {
   const alphabetSize = lengths.length;
-  const lengthCounts = new Uint32Array(HUFFMAN_MAX_READ_CODE_LENGTH + 1);
-  const lengthBytes = new Uint8Array(alphabetSize);
+  // One allocation for all the arrays (the code's and the working ones):
+  // allocating a typed array costs more than filling one of 1,024 symbols.
+  const tables = HUFFMAN_MAX_READ_CODE_LENGTH + 1;
+  const buffer = new ArrayBuffer(
+    8 * tables + 4 * (alphabetSize + tables) + alphabetSize,
+  );
+  // First code of each length, DEFLATE style (up to 2^32: doubles).
+  const nextCode = new Float64Array(buffer, 0, tables);
+  const codes = new Uint32Array(buffer, 8 * tables, alphabetSize);
+  const lengthCounts = new Uint32Array(
+    buffer,
+    8 * tables + 4 * alphabetSize,
+    tables,
+  );
+  const lengthBytes = new Uint8Array(
+    buffer,
+    8 * tables + 4 * (alphabetSize + tables),
+    alphabetSize,
+  );
   let maxLength = 0;
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const length = lengths[symbol];
@@ -90,14 +107,11 @@ export function canonicalCode(
       { stream },
     );
   }
-  // First code of each length, DEFLATE style.
-  const nextCode = new Float64Array(HUFFMAN_MAX_READ_CODE_LENGTH + 1);
   let code = 0;
   for (let length = 1; length <= maxLength; length++) {
     code = (code + lengthCounts[length - 1]) * 2;
     nextCode[length] = code;
   }
-  const codes = new Uint32Array(alphabetSize);
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const length = lengthBytes[symbol];
     if (length !== 0) codes[symbol] = nextCode[length]++;

@@ -79,22 +79,39 @@ export function huffmanCodeLengths(
     if (count > 0) usedCount++;
     if (count > largest) largest = count;
   }
-  const lengths = new Uint8Array(alphabetSize);
-  if (usedCount === 0) return lengths;
+  if (usedCount === 0) return new Uint8Array(alphabetSize);
   if (usedCount > 2 ** maxLength) {
     throw new RangeError(
       `Cannot build Huffman code lengths: ${usedCount} used symbols do not fit codes of at most ${maxLength} bits`,
     );
   }
+  // One allocation for the working arrays and the result: allocating a typed
+  // array costs about as much as the rest of building a per-dump code.
+  const wide = largest >= SYMBOL_SPAN;
+  const usedAt = 16 * usedCount + (wide ? 8 : 4) * usedCount;
+  const lengthsAt = usedAt + 4 * usedCount;
+  const scratch = new ArrayBuffer(lengthsAt + alphabetSize);
+  const lengths = new Uint8Array(scratch, lengthsAt, alphabetSize);
   // Ascending by count, then by symbol, so that equal inputs give equal codes.
-  const used = usedSymbolsByCount(counts, usedCount, largest);
+  const used = usedSymbolsByCount(
+    counts,
+    usedCount,
+    largest,
+    wide
+      ? new Float64Array(scratch, 16 * usedCount, usedCount)
+      : new Uint32Array(scratch, 16 * usedCount, usedCount),
+    new Uint32Array(scratch, usedAt, usedCount),
+  );
   if (usedCount === 1) {
     lengths[used[0]] = 1;
     return lengths;
   }
-  const weights = new Float64Array(usedCount);
+  const weights = new Float64Array(scratch, 0, usedCount);
   for (let i = 0; i < usedCount; i++) weights[i] = counts[used[i]];
-  let sortedLengths = minimumRedundancyLengths(weights);
+  let sortedLengths = minimumRedundancyLengths(
+    weights,
+    new Float64Array(scratch, 8 * usedCount, usedCount),
+  );
   if (sortedLengths[0] > maxLength) {
     sortedLengths = packageMergeLengths(weights, maxLength);
   }
@@ -109,13 +126,16 @@ export function huffmanCodeLengths(
  * rest of building the code. Instead each symbol becomes one number, `count *
  * 2^16 + symbol` (exact while it stays below 2^53), and a `Float64Array` sorts
  * them natively (a `Uint32Array` when every count is below 2^16, as in any dump
- * of up to 65,535 elements); counts too large for that (beyond 2^37) take the
- * comparator.
+ * of up to 65,535 elements: faster still); counts too large for that (beyond
+ * 2^37) take the comparator. `keys` (`usedCount` of them, of the type that
+ * `largest` asks for) and `used` are the caller's working memory.
  */
 function usedSymbolsByCount(
   counts: ArrayLike<number>,
   usedCount: number,
   largest: number,
+  keys: Uint32Array | Float64Array,
+  used: Uint32Array,
 ): Uint32Array | number[] {
   const alphabetSize = counts.length;
   if (largest >= KEY_LIMIT || alphabetSize > SYMBOL_SPAN) {
@@ -125,17 +145,12 @@ function usedSymbolsByCount(
     }
     return used.sort((a, b) => counts[a] - counts[b] || a - b);
   }
-  // Uint32 keys sort faster still, and hold every count of a per-dump codebook.
-  const keys = largest < SYMBOL_SPAN
-    ? new Uint32Array(usedCount)
-    : new Float64Array(usedCount);
   let next = 0;
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const count = counts[symbol];
     if (count > 0) keys[next++] = count * SYMBOL_SPAN + symbol;
   }
   keys.sort();
-  const used = new Uint32Array(usedCount);
   for (let i = 0; i < usedCount; i++) used[i] = keys[i] % SYMBOL_SPAN;
   return used;
 }
@@ -147,14 +162,15 @@ const KEY_LIMIT = 2 ** 37;
 
 /**
  * Unlimited Huffman code lengths of ascending weights, by Moffat and Katajainen's
- * in-place method. Returns lengths in the order of the weights (so the first, the
- * rarest, has the longest code).
+ * in-place method, in `a` (as long as the weights). Returns `a`, the lengths
+ * in the order of the weights (so the first, the rarest, has the longest code).
  */
 function minimumRedundancyLengths(
   ascendingWeights: Float64Array,
+  a: Float64Array,
 ): Float64Array {
   const n = ascendingWeights.length;
-  const a = Float64Array.from(ascendingWeights);
+  a.set(ascendingWeights);
   // Phase 1: build the tree in place; a[i] becomes the parent index of node i.
   a[0] += a[1];
   let root = 0;

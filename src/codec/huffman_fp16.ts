@@ -20,7 +20,8 @@
  *   mispredicts about every other symbol, as code lengths vary; three byte stores
  *   instead of the one cost 60% more time on kv-real.)
  * - Each stream is sized once from a bound, `count * maxLength` bits, and the
- *   result is a view of the bytes used (no copy). Codes longer than 16 bits
+ *   result is a view of the bytes used (no copy); both streams share one
+ *   buffer. Codes longer than 16 bits
  *   (reference codebooks only; kvbits writes at most 15) take the plane-at-a-time
  *   path of `huffmanEncode`, which handles up to 32.
  * - Decoding interleaves the two streams in one loop: each symbol's position
@@ -155,10 +156,15 @@ export function huffmanEncodeFp16(
   const count = words.length;
   const hiBound = Math.ceil(count * hi.code.maxLength / 8);
   const loBound = Math.ceil(count * lo.code.maxLength / 8);
-  const hiOut = new Uint8Array(hiBound + WRITE_SLACK);
-  const loOut = new Uint8Array(loBound + WRITE_SLACK);
-  const hiView = new DataView(hiOut.buffer);
-  const loView = new DataView(loOut.buffer);
+  // Both streams in one buffer: one allocation (which costs more than coding a
+  // small dump's plane), and each its own view.
+  const hiSize = hiBound + WRITE_SLACK;
+  const loSize = loBound + WRITE_SLACK;
+  const buffer = new ArrayBuffer(hiSize + loSize);
+  const hiOut = new Uint8Array(buffer, 0, hiSize);
+  const loOut = new Uint8Array(buffer, hiSize, loSize);
+  const hiView = new DataView(buffer, 0, hiSize);
+  const loView = new DataView(buffer, hiSize, loSize);
   let hiAcc = 0; // the low hiBits bits are pending; hiBits < 8 between words
   let hiBits = 0;
   let hiAt = 0;

@@ -274,16 +274,21 @@ export type DumpTaskReply = SetUpReply | DoneReply | LostReply;
  *
  * const counts = { k: newFp16Histograms(), v: newFp16Histograms() };
  * const results = [{ kind: "counted", bytes: 0 }] as const;
- * assertEquals(transferablesOf({ kind: "done", results, counts }).length, 4);
+ * assertEquals(transferablesOf({ kind: "done", results, counts }).length, 2);
  * assertEquals(transferablesOf({ kind: "set-up" }), []);
  * ```
  */
 export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
   if (reply.kind !== "done" || !reply.counts) return [];
   const { k, v } = reply.counts;
-  return [k.hi6, k.lo10, v.hi6, v.lo10].map((array) =>
-    array.buffer as ArrayBuffer
-  );
+  // Each once: a histogram's two planes may share a buffer.
+  return [
+    ...new Set(
+      [k.hi6, k.lo10, v.hi6, v.lo10].map((array) =>
+        array.buffer as ArrayBuffer
+      ),
+    ),
+  ];
 }
 
 /** A lane's encode set-up, resolved. */
