@@ -39,6 +39,9 @@ export const HUFFMAN_MAX_READ_CODE_LENGTH = 32;
  * the symbol.
  * @param maxLength Longest code allowed, 1..32; {@link HUFFMAN_MAX_CODE_LENGTH} when
  * omitted. `2 ** maxLength` must be at least the number of used symbols.
+ * @param scratch Working memory to reuse, when it holds
+ * {@link huffmanCodeLengthsScratchBytes} bytes: the result is then a view of
+ * it, valid until it is reused.
  * @returns One length per symbol, 0 for symbols that do not occur.
  * @throws {RangeError} When a count is negative or not an integer, or the limit
  * cannot hold the used symbols.
@@ -57,6 +60,7 @@ export const HUFFMAN_MAX_READ_CODE_LENGTH = 32;
 export function huffmanCodeLengths(
   counts: ArrayLike<number>,
   maxLength: number = HUFFMAN_MAX_CODE_LENGTH,
+  scratch?: ArrayBuffer,
 ): Uint8Array {
   if (
     !Number.isInteger(maxLength) || maxLength < 1 ||
@@ -79,7 +83,11 @@ export function huffmanCodeLengths(
     if (count > 0) usedCount++;
     if (count > largest) largest = count;
   }
-  if (usedCount === 0) return new Uint8Array(alphabetSize);
+  if (usedCount === 0) {
+    return scratch && scratch.byteLength >= alphabetSize
+      ? new Uint8Array(scratch, 0, alphabetSize).fill(0)
+      : new Uint8Array(alphabetSize);
+  }
   if (usedCount > 2 ** maxLength) {
     throw new RangeError(
       `Cannot build Huffman code lengths: ${usedCount} used symbols do not fit codes of at most ${maxLength} bits`,
@@ -90,33 +98,57 @@ export function huffmanCodeLengths(
   const wide = largest >= SYMBOL_SPAN;
   const usedAt = 16 * usedCount + (wide ? 8 : 4) * usedCount;
   const lengthsAt = usedAt + 4 * usedCount;
-  const scratch = new ArrayBuffer(lengthsAt + alphabetSize);
-  const lengths = new Uint8Array(scratch, lengthsAt, alphabetSize);
+  const memory = scratch && scratch.byteLength >= lengthsAt + alphabetSize
+    ? scratch
+    : new ArrayBuffer(lengthsAt + alphabetSize);
+  const lengths = new Uint8Array(memory, lengthsAt, alphabetSize).fill(0);
   // Ascending by count, then by symbol, so that equal inputs give equal codes.
   const used = usedSymbolsByCount(
     counts,
     usedCount,
     largest,
     wide
-      ? new Float64Array(scratch, 16 * usedCount, usedCount)
-      : new Uint32Array(scratch, 16 * usedCount, usedCount),
-    new Uint32Array(scratch, usedAt, usedCount),
+      ? new Float64Array(memory, 16 * usedCount, usedCount)
+      : new Uint32Array(memory, 16 * usedCount, usedCount),
+    new Uint32Array(memory, usedAt, usedCount),
   );
   if (usedCount === 1) {
     lengths[used[0]] = 1;
     return lengths;
   }
-  const weights = new Float64Array(scratch, 0, usedCount);
+  const weights = new Float64Array(memory, 0, usedCount);
   for (let i = 0; i < usedCount; i++) weights[i] = counts[used[i]];
   let sortedLengths = minimumRedundancyLengths(
     weights,
-    new Float64Array(scratch, 8 * usedCount, usedCount),
+    new Float64Array(memory, 8 * usedCount, usedCount),
   );
   if (sortedLengths[0] > maxLength) {
     sortedLengths = packageMergeLengths(weights, maxLength);
   }
   for (let i = 0; i < usedCount; i++) lengths[used[i]] = sortedLengths[i];
   return lengths;
+}
+
+/**
+ * Bytes of working memory that {@link huffmanCodeLengths} takes for an
+ * alphabet: enough for any counts.
+ *
+ * @param alphabetSize Symbols of the alphabet.
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import { huffmanCodeLengths, huffmanCodeLengthsScratchBytes } from "./huffman_code_lengths.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const scratch = new ArrayBuffer(huffmanCodeLengthsScratchBytes(4));
+ * const lengths = huffmanCodeLengths([1, 1, 2, 0], 15, scratch);
+ * assertEquals([...lengths], [2, 2, 1, 0]);
+ * assertEquals(lengths.buffer, scratch);
+ * ```
+ */
+export function huffmanCodeLengthsScratchBytes(alphabetSize: number): number {
+  return 29 * alphabetSize;
 }
 
 /**

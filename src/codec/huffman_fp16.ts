@@ -68,6 +68,8 @@ export interface HuffmanEncodeTable {
  * Packs a canonical code for the fused encoder; build it once per code.
  *
  * @param code The canonical code (see `canonicalCode`).
+ * @param scratch Memory to reuse, when it holds 4 bytes a symbol: the table
+ * is then a view of it, valid until it is reused.
  * @returns The packed table.
  *
  * @example
@@ -80,15 +82,18 @@ export interface HuffmanEncodeTable {
  * assertEquals(table.packed[2], (0b110 << 5) | 3);
  * ```
  */
-export function huffmanEncodeTable(code: CanonicalCode): HuffmanEncodeTable {
+export function huffmanEncodeTable(
+  code: CanonicalCode,
+  scratch?: ArrayBuffer,
+): HuffmanEncodeTable {
   const { lengths, codes } = code;
-  const size = lengths.length;
-  const packed = new Int32Array(code.maxLength <= PACKED_MAX_LENGTH ? size : 0);
-  if (packed.length === size) {
-    for (let symbol = 0; symbol < size; symbol++) {
-      const length = lengths[symbol];
-      if (length !== 0) packed[symbol] = (codes[symbol] << 5) | length;
-    }
+  const size = code.maxLength <= PACKED_MAX_LENGTH ? lengths.length : 0;
+  const packed = scratch && scratch.byteLength >= 4 * size
+    ? new Int32Array(scratch, 0, size)
+    : new Int32Array(size);
+  for (let symbol = 0; symbol < size; symbol++) {
+    const length = lengths[symbol];
+    packed[symbol] = length === 0 ? 0 : (codes[symbol] << 5) | length;
   }
   return { code, packed };
 }
@@ -108,6 +113,9 @@ export interface Fp16StreamNames {
  * @param hi The packed code of the `hi6` plane (64 symbols).
  * @param lo The packed code of the `lo10` plane (1024 symbols).
  * @param names Stream names for error messages.
+ * @param scratch Memory to write the streams into when it holds
+ * {@link huffmanEncodeFp16Bytes} bytes (else they get a buffer of their own):
+ * they are then views of it, valid until it is reused.
  * @returns The `hi6` and the `lo10` stream, each as `huffmanEncode` writes it.
  * @throws {RangeError} When a symbol has no code; the message names the symbol,
  * its index and the stream.
@@ -139,6 +147,7 @@ export function huffmanEncodeFp16(
   hi: HuffmanEncodeTable,
   lo: HuffmanEncodeTable,
   names: Fp16StreamNames = {},
+  scratch?: ArrayBuffer,
 ): [Uint8Array, Uint8Array] {
   const hiStream = names.hiStream ?? "hi6";
   const loStream = names.loStream ?? "lo10";
@@ -160,7 +169,9 @@ export function huffmanEncodeFp16(
   // small dump's plane), and each its own view.
   const hiSize = hiBound + WRITE_SLACK;
   const loSize = loBound + WRITE_SLACK;
-  const buffer = new ArrayBuffer(hiSize + loSize);
+  const buffer = scratch && scratch.byteLength >= hiSize + loSize
+    ? scratch
+    : new ArrayBuffer(hiSize + loSize);
   const hiOut = new Uint8Array(buffer, 0, hiSize);
   const loOut = new Uint8Array(buffer, hiSize, loSize);
   const hiView = new DataView(buffer, 0, hiSize);
@@ -208,6 +219,34 @@ export function huffmanEncodeFp16(
   if (hiBits > 0) hiOut[hiAt++] = hiAcc << (8 - hiBits);
   if (loBits > 0) loOut[loAt++] = loAcc << (8 - loBits);
   return [hiOut.subarray(0, hiAt), loOut.subarray(0, loAt)];
+}
+
+/**
+ * Bytes that {@link huffmanEncodeFp16} writes both streams of `count` words
+ * into, at most.
+ *
+ * @param count Words to encode.
+ * @param hi The packed code of the `hi6` plane.
+ * @param lo The packed code of the `lo10` plane.
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import { canonicalCode } from "./canonical_code.ts";
+ * import { huffmanEncodeFp16Bytes, huffmanEncodeTable } from "./huffman_fp16.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const table = huffmanEncodeTable(canonicalCode([1, 1]));
+ * assertEquals(huffmanEncodeFp16Bytes(16, table, table), 2 * (2 + 4));
+ * ```
+ */
+export function huffmanEncodeFp16Bytes(
+  count: number,
+  hi: HuffmanEncodeTable,
+  lo: HuffmanEncodeTable,
+): number {
+  return Math.ceil(count * hi.code.maxLength / 8) +
+    Math.ceil(count * lo.code.maxLength / 8) + 2 * WRITE_SLACK;
 }
 
 function missingCode(

@@ -5,8 +5,15 @@
  * @module
  */
 
-import { type CanonicalCode, canonicalCode } from "../codec/canonical_code.ts";
-import { huffmanCodeLengths } from "../codec/huffman_code_lengths.ts";
+import {
+  type CanonicalCode,
+  canonicalCode,
+  canonicalCodeScratchBytes,
+} from "../codec/canonical_code.ts";
+import {
+  huffmanCodeLengths,
+  huffmanCodeLengthsScratchBytes,
+} from "../codec/huffman_code_lengths.ts";
 import {
   huffmanDecode,
   type HuffmanDecodeTable,
@@ -16,10 +23,11 @@ import { huffmanEncode } from "../codec/huffman_encoder.ts";
 import {
   huffmanDecodeFp16,
   huffmanEncodeFp16,
+  huffmanEncodeFp16Bytes,
   type HuffmanEncodeTable,
   huffmanEncodeTable,
 } from "../codec/huffman_fp16.ts";
-import { plainArrayOf } from "./stream_codec.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 import {
   type StreamFilesCodec,
   streamFilesLayout,
@@ -56,7 +64,41 @@ export interface HuffmanModel {
  * ```
  */
 export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
-  streamFilesLayout<HuffmanModel>({
+  streamFilesLayout<HuffmanModel>(huffmanCodec());
+
+/**
+ * Largest stream buffer a codec that reuses its memory keeps: a larger dump
+ * takes buffers of its own (their allocation is nothing beside its coding),
+ * so that a lane does not hold a huge buffer to the end of its job.
+ */
+const MAX_KEPT_STREAM_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Working memory reused from one dump to the next by one thread: one buffer
+ * per use (a stream's code lengths, code, packed table; a tensor's streams),
+ * grown as needed. Allocating a typed array costs more here than building a
+ * small dump's code: per-dump codebooks allocated about fifteen a dump.
+ */
+class HuffmanMemory {
+  readonly #buffers = new Map<string, ArrayBuffer>();
+
+  /** The buffer for `use`, of at least `bytes` bytes. */
+  take(use: string, bytes: number): ArrayBuffer {
+    let buffer = this.#buffers.get(use);
+    if (buffer === undefined || buffer.byteLength < bytes) {
+      buffer = new ArrayBuffer(bytes);
+      this.#buffers.set(use, buffer);
+    }
+    return buffer;
+  }
+}
+
+/**
+ * The Huffman stream codec; with `memory`, one whose models and streams are
+ * views of that memory, valid until the next dump of the thread is coded.
+ */
+function huffmanCodec(memory?: HuffmanMemory): StreamCodec<HuffmanModel> {
+  return {
     name: "huffman",
     title: "Huffman",
     layout: "bitstream_huffman",
@@ -65,7 +107,25 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
     globalCodebookFile: "global_codebook.json",
     tableKeySuffix: "_code_lengths",
     modelFromCounts(counts, stream) {
-      return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+      if (memory === undefined) {
+        return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+      }
+      const size = counts.length;
+      const lengths = huffmanCodeLengths(
+        counts,
+        undefined,
+        memory.take(`${stream} lengths`, huffmanCodeLengthsScratchBytes(size)),
+      );
+      const code = canonicalCode(
+        lengths,
+        stream,
+        memory.take(`${stream} code`, canonicalCodeScratchBytes(size)),
+      );
+      const encodeTable = huffmanEncodeTable(
+        code,
+        memory.take(`${stream} packed`, 4 * size),
+      );
+      return { code, encodeTable };
     },
     tableOf(model) {
       return plainArrayOf(model.code.lengths);
@@ -88,16 +148,17 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
       huffmanDecode(bytes, count, model.decodeTable, into, stream);
     },
     encodeFp16(words, hiModel, loModel, hiStream, loStream) {
-      hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
-      loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
+      const hi = hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
+      const lo = loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
+      const bytes = huffmanEncodeFp16Bytes(words.length, hi, lo);
       return huffmanEncodeFp16(
         words,
-        hiModel.encodeTable,
-        loModel.encodeTable,
-        {
-          hiStream,
-          loStream,
-        },
+        hi,
+        lo,
+        { hiStream, loStream },
+        memory && bytes <= MAX_KEPT_STREAM_BYTES
+          ? memory.take(`${hiStream} streams`, bytes)
+          : undefined,
       );
     },
     decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {
@@ -112,4 +173,6 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
         options,
       );
     },
-  });
+    reusingMemory: () => huffmanCodec(new HuffmanMemory()),
+  };
+}
