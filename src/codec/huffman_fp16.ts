@@ -113,9 +113,6 @@ export interface Fp16StreamNames {
  * @param hi The packed code of the `hi6` plane (64 symbols).
  * @param lo The packed code of the `lo10` plane (1024 symbols).
  * @param names Stream names for error messages.
- * @param scratch Memory to write the streams into when it holds
- * {@link huffmanEncodeFp16Bytes} bytes (else they get a buffer of their own):
- * they are then views of it, valid until it is reused.
  * @returns The `hi6` and the `lo10` stream, each as `huffmanEncode` writes it.
  * @throws {RangeError} When a symbol has no code; the message names the symbol,
  * its index and the stream.
@@ -147,7 +144,6 @@ export function huffmanEncodeFp16(
   hi: HuffmanEncodeTable,
   lo: HuffmanEncodeTable,
   names: Fp16StreamNames = {},
-  scratch?: ArrayBuffer,
 ): [Uint8Array, Uint8Array] {
   const hiStream = names.hiStream ?? "hi6";
   const loStream = names.loStream ?? "lo10";
@@ -169,9 +165,7 @@ export function huffmanEncodeFp16(
   // small dump's plane), and each its own view.
   const hiSize = hiBound + WRITE_SLACK;
   const loSize = loBound + WRITE_SLACK;
-  const buffer = scratch && scratch.byteLength >= hiSize + loSize
-    ? scratch
-    : new ArrayBuffer(hiSize + loSize);
+  const buffer = new ArrayBuffer(hiSize + loSize);
   const hiOut = new Uint8Array(buffer, 0, hiSize);
   const loOut = new Uint8Array(buffer, hiSize, loSize);
   const hiView = new DataView(buffer, 0, hiSize);
@@ -219,34 +213,6 @@ export function huffmanEncodeFp16(
   if (hiBits > 0) hiOut[hiAt++] = hiAcc << (8 - hiBits);
   if (loBits > 0) loOut[loAt++] = loAcc << (8 - loBits);
   return [hiOut.subarray(0, hiAt), loOut.subarray(0, loAt)];
-}
-
-/**
- * Bytes that {@link huffmanEncodeFp16} writes both streams of `count` words
- * into, at most.
- *
- * @param count Words to encode.
- * @param hi The packed code of the `hi6` plane.
- * @param lo The packed code of the `lo10` plane.
- * @returns The bytes.
- *
- * @example
- * ```ts
- * import { canonicalCode } from "./canonical_code.ts";
- * import { huffmanEncodeFp16Bytes, huffmanEncodeTable } from "./huffman_fp16.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const table = huffmanEncodeTable(canonicalCode([1, 1]));
- * assertEquals(huffmanEncodeFp16Bytes(16, table, table), 2 * (2 + 4));
- * ```
- */
-export function huffmanEncodeFp16Bytes(
-  count: number,
-  hi: HuffmanEncodeTable,
-  lo: HuffmanEncodeTable,
-): number {
-  return Math.ceil(count * hi.code.maxLength / 8) +
-    Math.ceil(count * lo.code.maxLength / 8) + 2 * WRITE_SLACK;
 }
 
 function missingCode(

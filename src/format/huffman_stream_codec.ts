@@ -23,7 +23,6 @@ import { huffmanEncode } from "../codec/huffman_encoder.ts";
 import {
   huffmanDecodeFp16,
   huffmanEncodeFp16,
-  huffmanEncodeFp16Bytes,
   type HuffmanEncodeTable,
   huffmanEncodeTable,
 } from "../codec/huffman_fp16.ts";
@@ -67,16 +66,9 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
   streamFilesLayout<HuffmanModel>(huffmanCodec());
 
 /**
- * Largest stream buffer a codec that reuses its memory keeps: a larger dump
- * takes buffers of its own (their allocation is nothing beside its coding),
- * so that a lane does not hold a huge buffer to the end of its job.
- */
-const MAX_KEPT_STREAM_BYTES = 16 * 1024 * 1024;
-
-/**
  * Working memory reused from one dump to the next by one thread: one buffer
- * per use (a stream's code lengths, code, packed table; a tensor's streams),
- * grown as needed. Allocating a typed array costs more here than building a
+ * per use (a stream's code lengths, code and packed table), grown as needed
+ * (the streams coded are not in it: a caller may keep them). Allocating a typed array costs more here than building a
  * small dump's code: per-dump codebooks allocated about fifteen a dump.
  */
 class HuffmanMemory {
@@ -94,8 +86,8 @@ class HuffmanMemory {
 }
 
 /**
- * The Huffman stream codec; with `memory`, one whose models and streams are
- * views of that memory, valid until the next dump of the thread is coded.
+ * The Huffman stream codec; with `memory`, one whose models from counts are
+ * views of that memory, valid until the same stream's next model.
  */
 function huffmanCodec(memory?: HuffmanMemory): StreamCodec<HuffmanModel> {
   return {
@@ -148,17 +140,16 @@ function huffmanCodec(memory?: HuffmanMemory): StreamCodec<HuffmanModel> {
       huffmanDecode(bytes, count, model.decodeTable, into, stream);
     },
     encodeFp16(words, hiModel, loModel, hiStream, loStream) {
-      const hi = hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
-      const lo = loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
-      const bytes = huffmanEncodeFp16Bytes(words.length, hi, lo);
+      hiModel.encodeTable ??= huffmanEncodeTable(hiModel.code);
+      loModel.encodeTable ??= huffmanEncodeTable(loModel.code);
       return huffmanEncodeFp16(
         words,
-        hi,
-        lo,
-        { hiStream, loStream },
-        memory && bytes <= MAX_KEPT_STREAM_BYTES
-          ? memory.take(`${hiStream} streams`, bytes)
-          : undefined,
+        hiModel.encodeTable,
+        loModel.encodeTable,
+        {
+          hiStream,
+          loStream,
+        },
       );
     },
     decodeFp16(hiBytes, loBytes, count, hiModel, loModel, options) {

@@ -100,8 +100,8 @@ export interface StreamCodec<Model> {
   /**
    * Optional: a copy of the codec for one thread that reuses its working memory
    * from one dump to the next (a job's lane), so that coding many small dumps
-   * allocates almost nothing per dump. What its `modelFromCounts` and
-   * `encodeFp16` return is valid until the same stream's next call.
+   * allocates less per dump. What its `modelFromCounts` returns is valid
+   * until the same stream's next call; what it codes stays valid.
    */
   reusingMemory?(): StreamCodec<Model>;
   /**
