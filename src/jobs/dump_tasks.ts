@@ -109,12 +109,6 @@ export interface EncodeSetupTask {
    * kept, since a power cut may have left its files incomplete.
    */
   readonly checkExisting?: boolean;
-  /**
-   * The output folder held no file (but hidden ones) when the run began: no
-   * dump's output exists, and none is looked for (each dump is written once a
-   * run).
-   */
-  readonly emptyOutput?: boolean;
 }
 
 /** Counts the symbols of some dumps (pass 1 of a global codebook). */
@@ -511,8 +505,7 @@ export class DumpTaskLane {
     const { metaText, meta } = selected;
     const folder = dirname(join(task.dumpDir, relativePath));
     try {
-      const exists = !task.overwrite && !task.emptyOutput &&
-        this.#outputs.exists(metaOut);
+      const exists = !task.overwrite && this.#outputs.exists(metaOut);
       let problem = "";
       if (exists) {
         try {

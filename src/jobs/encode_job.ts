@@ -234,7 +234,6 @@ async function encodeWithLanes(
     },
     durable,
     checkExisting: start.interrupted,
-    emptyOutput: await holdsNoFile(outDir, start),
   };
   await runner.setUp(setUp);
   // A global run writes the layout's shared file (its codebook) first, from
@@ -606,20 +605,6 @@ async function dumpsNeedingCodebook(
       return true;
     }
   }).sort();
-}
-
-/**
- * Whether the output folder holds no file (hidden ones aside), before this run
- * writes: its lanes then look for no existing output (a listing of each
- * output folder, which for a folder not made yet is an error each). A folder
- * with a manifest is taken to hold some without looking.
- */
-async function holdsNoFile(
-  outDir: string,
-  start: EncodeStart,
-): Promise<boolean> {
-  if (start.hadManifest || start.dumps.size > 0) return false;
-  return (await findFiles(outDir, () => true)).length === 0;
 }
 
 /**
