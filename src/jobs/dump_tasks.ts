@@ -857,11 +857,13 @@ class CountedTensors {
       this.#used = start + size;
       return this.#chunk.subarray(start, start + size);
     };
-    const bounded = limit !== undefined && limit < COUNTED_CHUNK;
+    // Room for limit + 1 bytes is taken only for a read without `stat`.
+    const direct = limit !== undefined && limit < COUNTED_CHUNK &&
+      this.#listed.has(path);
     const bytes = readBoundedFileSync(
       path,
-      bounded ? this.#listed : undefined,
-      bounded ? room(limit + 1) : new Uint8Array(0),
+      direct ? this.#listed : undefined,
+      direct ? room(limit + 1) : new Uint8Array(0),
       room,
       checkSize,
       limit,
