@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import {
   HUFFMAN_MAX_CODE_LENGTH,
   huffmanCodeLengths,
+  huffmanCodeLengthsScratchBytes,
 } from "../src/codec/huffman_code_lengths.ts";
 import { seededRandom } from "./_helpers.ts";
 
@@ -107,4 +108,28 @@ Deno.test("bad counts and impossible limits are refused", () => {
     RangeError,
     "maximum length 33",
   );
+});
+
+Deno.test("counts below 2^16 (radix-sorted) give the lengths of the same counts times 2^16 (key-sorted), also in a reused scratch buffer", () => {
+  const random = seededRandom(19);
+  const scratch = new ArrayBuffer(huffmanCodeLengthsScratchBytes(1024));
+  for (let round = 0; round < 300; round++) {
+    const size = round % 3 === 0 ? 64 : 1024;
+    const largest = [3, 255, 256, 4000, 65535][round % 5];
+    const counts = new Float64Array(size);
+    const density = random();
+    for (let s = 0; s < size; s++) {
+      if (random() < density) counts[s] = Math.floor(random() ** 3 * largest);
+    }
+    const limit = round % 4 === 0 ? 7 + (round % 8) : HUFFMAN_MAX_CODE_LENGTH;
+    if (counts.filter((count) => count > 0).length > 2 ** limit) continue;
+    const wide = huffmanCodeLengths(
+      counts.map((count) => count * 65536),
+      limit,
+    );
+    assertEquals([...huffmanCodeLengths(counts, limit)], [...wide]);
+    const reused = huffmanCodeLengths(counts, limit, scratch);
+    assertEquals(reused.buffer, scratch);
+    assertEquals([...reused], [...wide]);
+  }
 });

@@ -8,6 +8,8 @@ import {
   huffmanDecodeTable,
 } from "../src/codec/huffman_decoder.ts";
 import { huffmanEncode } from "../src/codec/huffman_encoder.ts";
+import { parseDumpMeta } from "../src/format/dump_meta.ts";
+import { huffmanStreamCodec } from "../src/format/huffman_stream_codec.ts";
 import { seededRandom } from "./_helpers.ts";
 
 function roundTrip(
@@ -174,4 +176,43 @@ Deno.test("decoding into a too short output or with a bad count is misuse", () =
     KvbitsDataError,
     "no codes but 1 symbols",
   );
+});
+
+Deno.test("the Huffman layout's withScratch (a lane's codec, reusing its memory) writes every dump's files byte for byte as the layout does, and what it wrote before stays intact", () => {
+  const random = seededRandom(23);
+  const reusing = huffmanStreamCodec.withScratch!();
+  const kept: { name: string; bytes: Uint8Array; copy: Uint8Array }[] = [];
+  for (let round = 0; round < 40; round++) {
+    const seqLen = 1 + (round % 7) * 9;
+    const metaText = JSON.stringify({
+      layer_id: 0,
+      seq_len: seqLen,
+      kv_heads: 2,
+      head_dim: 8,
+      bytes_per_elem: 2,
+      stage: "prefill",
+      k_file: `k_${round}.bin`,
+      v_file: `v_${round}.bin`,
+    });
+    const tensor = () =>
+      Uint16Array.from(
+        { length: seqLen * 16 },
+        () => 0x3c00 + Math.floor(random() ** 4 * (round < 20 ? 40 : 4000)),
+      );
+    const dump = {
+      metaName: `meta_${round}`,
+      metaText,
+      meta: parseDumpMeta(metaText),
+      k: tensor(),
+      v: tensor(),
+    };
+    const expected = huffmanStreamCodec.encodeDump(dump).files;
+    const files = reusing.encodeDump(dump).files;
+    assertEquals(files.map((file) => file.name), expected.map((f) => f.name));
+    files.forEach((file, i) => assertEquals(file.bytes, expected[i].bytes));
+    for (const file of files) {
+      kept.push({ ...file, copy: file.bytes.slice() });
+    }
+  }
+  for (const file of kept) assertEquals(file.bytes, file.copy, file.name);
 });

@@ -37,6 +37,9 @@ export interface CanonicalCode {
  *
  * @param lengths Code length of each symbol, an integer in 0..32 (0 = unused).
  * @param stream Stream name for error messages, e.g. `k_hi6`.
+ * @param scratch Memory to reuse, when it holds
+ * {@link canonicalCodeScratchBytes} bytes: the code's arrays are then views of
+ * it, valid until it is reused.
  * @returns The canonical code.
  * @throws {KvbitsDataError} When a length is not an integer in 0..32 or the
  * lengths break Kraft's inequality (no prefix code has them).
@@ -55,10 +58,33 @@ export interface CanonicalCode {
 export function canonicalCode(
   lengths: ArrayLike<number>,
   stream?: string,
+  scratch?: ArrayBuffer,
 ): CanonicalCode {
   const alphabetSize = lengths.length;
-  const lengthCounts = new Uint32Array(HUFFMAN_MAX_READ_CODE_LENGTH + 1);
-  const lengthBytes = new Uint8Array(alphabetSize);
+  // One allocation for all the arrays (the code's and the working ones):
+  // allocating a typed array costs more than filling one of 1,024 symbols.
+  const tables = HUFFMAN_MAX_READ_CODE_LENGTH + 1;
+  const bytes = canonicalCodeScratchBytes(alphabetSize);
+  const buffer = scratch && scratch.byteLength >= bytes
+    ? scratch
+    : new ArrayBuffer(bytes);
+  // First code of each length, DEFLATE style (up to 2^32: doubles).
+  const nextCode = new Float64Array(buffer, 0, tables);
+  const codes = new Uint32Array(buffer, 8 * tables, alphabetSize);
+  const lengthCounts = new Uint32Array(
+    buffer,
+    8 * tables + 4 * alphabetSize,
+    tables,
+  );
+  const lengthBytes = new Uint8Array(
+    buffer,
+    8 * tables + 4 * (alphabetSize + tables),
+    alphabetSize,
+  );
+  if (buffer === scratch) {
+    codes.fill(0);
+    lengthCounts.fill(0);
+  }
   let maxLength = 0;
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const length = lengths[symbol];
@@ -90,17 +116,36 @@ export function canonicalCode(
       { stream },
     );
   }
-  // First code of each length, DEFLATE style.
-  const nextCode = new Float64Array(HUFFMAN_MAX_READ_CODE_LENGTH + 1);
   let code = 0;
   for (let length = 1; length <= maxLength; length++) {
     code = (code + lengthCounts[length - 1]) * 2;
     nextCode[length] = code;
   }
-  const codes = new Uint32Array(alphabetSize);
   for (let symbol = 0; symbol < alphabetSize; symbol++) {
     const length = lengthBytes[symbol];
     if (length !== 0) codes[symbol] = nextCode[length]++;
   }
   return { lengths: lengthBytes, codes, lengthCounts, maxLength };
+}
+
+/**
+ * Bytes of working memory that {@link canonicalCode} takes for an alphabet.
+ *
+ * @param alphabetSize Symbols of the alphabet.
+ * @returns The bytes.
+ *
+ * @example
+ * ```ts
+ * import { canonicalCode, canonicalCodeScratchBytes } from "./canonical_code.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const scratch = new ArrayBuffer(canonicalCodeScratchBytes(4));
+ * const code = canonicalCode([2, 1, 3, 3], undefined, scratch);
+ * assertEquals([...code.codes], [0b10, 0b0, 0b110, 0b111]);
+ * assertEquals(code.codes.buffer, scratch);
+ * ```
+ */
+export function canonicalCodeScratchBytes(alphabetSize: number): number {
+  const tables = HUFFMAN_MAX_READ_CODE_LENGTH + 1;
+  return 8 * tables + 4 * (alphabetSize + tables) + alphabetSize;
 }

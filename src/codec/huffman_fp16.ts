@@ -20,7 +20,8 @@
  *   mispredicts about every other symbol, as code lengths vary; three byte stores
  *   instead of the one cost 60% more time on kv-real.)
  * - Each stream is sized once from a bound, `count * maxLength` bits, and the
- *   result is a view of the bytes used (no copy). Codes longer than 16 bits
+ *   result is a view of the bytes used (no copy); both streams share one
+ *   buffer. Codes longer than 16 bits
  *   (reference codebooks only; kvbits writes at most 15) take the plane-at-a-time
  *   path of `huffmanEncode`, which handles up to 32.
  * - Decoding interleaves the two streams in one loop: each symbol's position
@@ -67,6 +68,8 @@ export interface HuffmanEncodeTable {
  * Packs a canonical code for the fused encoder; build it once per code.
  *
  * @param code The canonical code (see `canonicalCode`).
+ * @param scratch Memory to reuse, when it holds 4 bytes a symbol: the table
+ * is then a view of it, valid until it is reused.
  * @returns The packed table.
  *
  * @example
@@ -79,15 +82,18 @@ export interface HuffmanEncodeTable {
  * assertEquals(table.packed[2], (0b110 << 5) | 3);
  * ```
  */
-export function huffmanEncodeTable(code: CanonicalCode): HuffmanEncodeTable {
+export function huffmanEncodeTable(
+  code: CanonicalCode,
+  scratch?: ArrayBuffer,
+): HuffmanEncodeTable {
   const { lengths, codes } = code;
-  const size = lengths.length;
-  const packed = new Int32Array(code.maxLength <= PACKED_MAX_LENGTH ? size : 0);
-  if (packed.length === size) {
-    for (let symbol = 0; symbol < size; symbol++) {
-      const length = lengths[symbol];
-      if (length !== 0) packed[symbol] = (codes[symbol] << 5) | length;
-    }
+  const size = code.maxLength <= PACKED_MAX_LENGTH ? lengths.length : 0;
+  const packed = scratch && scratch.byteLength >= 4 * size
+    ? new Int32Array(scratch, 0, size)
+    : new Int32Array(size);
+  for (let symbol = 0; symbol < size; symbol++) {
+    const length = lengths[symbol];
+    packed[symbol] = length === 0 ? 0 : (codes[symbol] << 5) | length;
   }
   return { code, packed };
 }
@@ -155,10 +161,15 @@ export function huffmanEncodeFp16(
   const count = words.length;
   const hiBound = Math.ceil(count * hi.code.maxLength / 8);
   const loBound = Math.ceil(count * lo.code.maxLength / 8);
-  const hiOut = new Uint8Array(hiBound + WRITE_SLACK);
-  const loOut = new Uint8Array(loBound + WRITE_SLACK);
-  const hiView = new DataView(hiOut.buffer);
-  const loView = new DataView(loOut.buffer);
+  // Both streams in one buffer: one allocation (which costs more than coding a
+  // small dump's plane), and each its own view.
+  const hiSize = hiBound + WRITE_SLACK;
+  const loSize = loBound + WRITE_SLACK;
+  const buffer = new ArrayBuffer(hiSize + loSize);
+  const hiOut = new Uint8Array(buffer, 0, hiSize);
+  const loOut = new Uint8Array(buffer, hiSize, loSize);
+  const hiView = new DataView(buffer, 0, hiSize);
+  const loView = new DataView(buffer, hiSize, loSize);
   let hiAcc = 0; // the low hiBits bits are pending; hiBits < 8 between words
   let hiBits = 0;
   let hiAt = 0;

@@ -63,7 +63,9 @@ export async function readInputMeta(
   read: FileReader = readWholeFile,
 ): Promise<InputMeta> {
   try {
-    const text = exactMetaText(await read(path, "meta", checkMetaSize));
+    const text = exactMetaText(
+      await read(path, "meta", checkMetaSize, MAX_META_BYTES),
+    );
     return { text, meta: parseDumpMeta(text) };
   } catch (error) {
     throw fileErrorOf(path, error);
@@ -138,7 +140,11 @@ export async function readInputTensors(
   };
   const readTensor = async (path: string, role: string) => {
     try {
-      return fp16WordsOfBytes(await read(path, role, checkSize), elements);
+      // Any size but the shape's is refused: a reader may read without `stat`.
+      return fp16WordsOfBytes(
+        await read(path, role, checkSize, 2 * elements),
+        elements,
+      );
     } catch (error) {
       throw fileErrorOf(path, error);
     }

@@ -4,7 +4,11 @@
  * `stat` first (a file a meta names may be anything, and of any size);
  * {@link readListedFileSync} reads to the end without one, for files a folder
  * listing has just found to be regular (the pack's encode, where the `stat`
- * cost more than the read of a small file).
+ * cost more than the read of a small file). The lanes of the folder jobs read a dump's
+ * files with {@link readBoundedFileSync}: the second core for the files that
+ * a listing of their folder ({@link RegularFiles}) shows to be regular when
+ * the caller bounds their size (a tensor's size is known from its meta, a
+ * meta's is capped), the first for the others.
  *
  * Why synchronous: a dump's files are read by one lane at a time (the job's
  * thread or a worker), where blocking costs nothing, and each call is several
@@ -19,12 +23,16 @@
 /**
  * Reads a whole file for a caller-given role (`k`, `meta`, `k_hi6`, ...). A
  * reader may return a view of a buffer it reuses for the next read of the same
- * role, so the bytes must be used (or copied) before that.
+ * role, so the bytes must be used (or copied) before that. `checkSize` refuses
+ * a size; `limit`, when given, is a size above which `checkSize` refuses any
+ * (a reader may then read a regular file without `stat`, up to `limit + 1`
+ * bytes, and check the size it read).
  */
 export type FileReader = (
   path: string,
   role: string,
   checkSize?: SizeCheck,
+  limit?: number,
 ) => Uint8Array | Promise<Uint8Array>;
 
 /**
@@ -180,43 +188,177 @@ export async function readWholeFile(
 }
 
 /**
+ * Which files of their folders are regular files, from one listing of each
+ * folder (its entries' types, no `stat` per file): files found so may be read
+ * to their end without a `stat` ({@link readListedFileSync}). A file listed
+ * as regular and replaced by something else before it is read (a FIFO, whose
+ * open would block) is the one case this does not catch; anything not listed
+ * as a regular file (a link, a FIFO, a folder, a file made after the listing,
+ * a missing one) is not taken for one.
+ *
+ * @example
+ * ```ts
+ * import { RegularFiles } from "./read_file.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/a`, "1");
+ * await Deno.mkdir(`${dir}/b`);
+ * const listed = new RegularFiles();
+ * const paths = [`${dir}/a`, `${dir}/b`, `${dir}/c`];
+ * assertEquals(paths.map((path) => listed.has(path)), [true, false, false]);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class RegularFiles {
+  /** Names of the regular files of each folder listed. */
+  readonly #names = new Map<string, Set<string>>();
+
+  /**
+   * Whether the listing of `path`'s folder found a regular file of its name.
+   *
+   * @param path A file's path.
+   * @returns True when it was listed as a regular file.
+   */
+  has(path: string): boolean {
+    const end = path.lastIndexOf("/");
+    const folder = end < 0 ? "." : end === 0 ? "/" : path.slice(0, end);
+    let names = this.#names.get(folder);
+    if (names === undefined) {
+      names = new Set();
+      try {
+        for (const entry of Deno.readDirSync(folder)) {
+          if (entry.isFile) names.add(entry.name);
+        }
+      } catch {
+        // Nothing listed: each file is read with a `stat`, which says why.
+      }
+      this.#names.set(folder, names);
+    }
+    return names.has(path.slice(end + 1));
+  }
+
+  /** Forgets every listing (files may have changed since). */
+  clear(): void {
+    this.#names.clear();
+  }
+}
+
+/**
+ * Reads a file with {@link readListedFileSync} when `listed` shows it to be a
+ * regular file and the caller bounds its size (`limit`), else with
+ * {@link readFileSync} (`stat` first). Without the `stat` it reads into
+ * `buffer`, or a larger one when the file does not fit (doubling, as the
+ * file's bytes come: never more than `limit + 1` bytes, whatever `limit`
+ * says); a file larger than `limit` is read again with a `stat`, so that
+ * `checkSize` sees its whole size.
+ *
+ * @param path The file.
+ * @param listed The regular files known, or undefined for none.
+ * @param buffer Where to read without `stat` (see {@link readListedFileSync}).
+ * @param bufferOf Gives a buffer of at least `size` bytes for a read with
+ * `stat` (see {@link readFileSync}).
+ * @param checkSize Throws when the file's size is not acceptable.
+ * @param limit The size above which `checkSize` refuses any.
+ * @returns The file's bytes: a view of `buffer`, of its larger replacement
+ * (whose `buffer` the caller may keep), or of what `bufferOf` gave.
+ * @throws {Deno.errors.NotFound} When the file does not exist.
+ * @throws {Error} As {@link readFileSync}, and what `checkSize` throws.
+ *
+ * @example
+ * ```ts
+ * import { readBoundedFileSync, RegularFiles } from "./read_file.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const path = await Deno.makeTempFile();
+ * await Deno.writeFile(path, new Uint8Array([1, 2, 3]));
+ * const listed = new RegularFiles();
+ * const bufferOf = (size: number) => new Uint8Array(size);
+ * const exactly = (expected: number) => (size: number) => {
+ *   if (size !== expected) throw new Error(`size is ${size}, not ${expected}`);
+ * };
+ * const read = (limit: number) =>
+ *   readBoundedFileSync(path, listed, new Uint8Array(1), bufferOf, exactly(limit), limit);
+ * assertEquals([...read(3)], [1, 2, 3]);
+ * assertThrows(() => read(2), Error, "size is 3, not 2");
+ * await Deno.remove(path);
+ * ```
+ */
+export function readBoundedFileSync(
+  path: string,
+  listed: RegularFiles | undefined,
+  buffer: Uint8Array<ArrayBuffer>,
+  bufferOf: (size: number) => Uint8Array,
+  checkSize?: SizeCheck,
+  limit?: number,
+): Uint8Array {
+  if (limit !== undefined && listed?.has(path)) {
+    const bytes = readListedFileSync(path, buffer, limit);
+    if (bytes.length <= limit) {
+      checkSize?.(bytes.length);
+      return bytes;
+    }
+  }
+  return readFileSync(path, bufferOf, checkSize);
+}
+
+/**
  * A {@link FileReader} that reads into one reused buffer per role: memory stays
  * at the largest file of each role, and a folder of many small dumps allocates
- * almost nothing per file.
+ * almost nothing per file. Given the regular files known (`listed`), it reads
+ * those whose size the caller bounds without a `stat`
+ * ({@link readBoundedFileSync}).
  *
+ * @param listed Regular files known from listings of their folders.
  * @returns The reader. Its result for a role is valid until the next read of
  * that role.
  *
  * @example Two roles, each with its own buffer
  * ```ts
- * import { reusedFileReader } from "./read_file.ts";
+ * import { RegularFiles, reusedFileReader } from "./read_file.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const dir = await Deno.makeTempDir();
  * await Deno.writeFile(`${dir}/a`, new Uint8Array([1, 2, 3]));
  * await Deno.writeFile(`${dir}/b`, new Uint8Array([4]));
- * const read = reusedFileReader();
+ * const read = reusedFileReader(new RegularFiles());
  * const a = read(`${dir}/a`, "k");
- * const b = read(`${dir}/b`, "v");
+ * const b = read(`${dir}/b`, "v", undefined, 1);
  * assertEquals([[...a], [...b]], [[1, 2, 3], [4]]);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export function reusedFileReader(): (
+export function reusedFileReader(listed?: RegularFiles): (
   path: string,
   role: string,
   checkSize?: SizeCheck,
+  limit?: number,
 ) => Uint8Array {
-  const buffers = new Map<string, Uint8Array>();
-  return (path, role, checkSize) =>
-    readFileSync(path, (size) => {
-      let buffer = buffers.get(role);
-      if (buffer === undefined || buffer.length < size) {
-        buffer = new Uint8Array(
-          Math.max(MINIMUM_BUFFER, size, 2 * (buffer?.length ?? 0)),
-        );
-        buffers.set(role, buffer);
-      }
-      return buffer;
-    }, checkSize);
+  const buffers = new Map<string, Uint8Array<ArrayBuffer>>();
+  const bufferOf = (role: string, size: number) => {
+    let buffer = buffers.get(role);
+    if (buffer === undefined || buffer.length < size) {
+      buffer = new Uint8Array(
+        Math.max(MINIMUM_BUFFER, size, 2 * (buffer?.length ?? 0)),
+      );
+      buffers.set(role, buffer);
+    }
+    return buffer;
+  };
+  return (path, role, checkSize, limit) => {
+    const buffer = bufferOf(role, 0);
+    const bytes = readBoundedFileSync(
+      path,
+      listed,
+      buffer,
+      (size) => bufferOf(role, size),
+      checkSize,
+      limit,
+    );
+    // Grown by a read without `stat`: kept for the next read of the role.
+    if (bytes.buffer !== buffers.get(role)!.buffer) {
+      buffers.set(role, new Uint8Array(bytes.buffer as ArrayBuffer));
+    }
+    return bytes;
+  };
 }

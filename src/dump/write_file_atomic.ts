@@ -384,6 +384,17 @@ export async function removeFileDurably(
 
 /** Creates `folder` and its missing parents, flushing each new entry into its parent. */
 function ensureFolder(folder: string, durable: boolean): void {
+  if (!durable) {
+    // Nothing to flush: one call makes or finds the folders (an error for
+    // every missing one, as below, costs more than making it). When it fails
+    // (a file in the way), the steps below say why.
+    try {
+      Deno.mkdirSync(folder, { recursive: true });
+      return;
+    } catch {
+      // Said below.
+    }
+  }
   try {
     if (Deno.statSync(folder).isDirectory) return;
     throw new Error(`cannot create folder ${folder}: a file is in the way`);

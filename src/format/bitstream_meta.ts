@@ -183,15 +183,21 @@ export function buildBitstreamMeta(
   }
   fields.codebook = codebook;
   fields.num_elements = numElements;
+  // The tables' JSON, written apart (JSON.stringify of 1,024 numbers costs
+  // more than the rest of the meta): the same text.
+  const tableTexts = new Map<string, string>();
   if (codebook === "per-dump") {
     if (!tables) {
       throw new RangeError(
         "Cannot build a per-dump bitstream meta without tables",
       );
     }
-    for (const stream of STREAM_NAMES) {
-      fields[`${stream}${codec.tableKeySuffix}`] = tables[stream];
-    }
+    const texts = tablesJson(STREAM_NAMES.map((stream) => tables[stream]));
+    STREAM_NAMES.forEach((stream, index) => {
+      const key = `${stream}${codec.tableKeySuffix}`;
+      fields[key] = tables[stream];
+      tableTexts.set(key, texts[index]);
+    });
   }
   const { integrity } = parts;
   const kvbits: Record<string, unknown> = {
@@ -205,7 +211,62 @@ export function buildBitstreamMeta(
   }
   if (!restoresExactly) kvbits.meta_text = inputText;
   fields.kvbits = kvbits;
-  return JSON.stringify(fields);
+  if (tableTexts.size === 0) return JSON.stringify(fields);
+  // As JSON.stringify writes an object: its keys in order, `"key":value`.
+  let json = "";
+  for (const key of Object.keys(fields)) {
+    const value = tableTexts.get(key) ?? JSON.stringify(fields[key]);
+    if (value === undefined) continue;
+    json += `${json === "" ? "{" : ","}${JSON.stringify(key)}:${value}`;
+  }
+  return json === "" ? "{}" : `${json}}`;
+}
+
+/** Decodes the ASCII of {@link tablesJson}; stateless. */
+const ASCII = new TextDecoder();
+/** Characters of `[`, `,`, `]` and the digit 0. */
+const OPEN = 0x5b;
+const COMMA = 0x2c;
+const CLOSE = 0x5d;
+const ZERO = 0x30;
+
+/**
+ * `JSON.stringify` of each table, written as ASCII bytes into one buffer
+ * (several times faster for tables of small integers, as code lengths are);
+ * a table holding anything but integers in 0..99 goes to `JSON.stringify`.
+ */
+function tablesJson(tables: readonly (readonly number[])[]): string[] {
+  let size = 0;
+  for (const table of tables) size += 3 * table.length + 2;
+  const bytes = new Uint8Array(size);
+  const texts: string[] = [];
+  let at = 0;
+  for (const table of tables) {
+    const start = at;
+    const count = table.length;
+    bytes[at++] = OPEN;
+    let i = 0;
+    for (; i < count; i++) {
+      const value = table[i];
+      if (!(value >= 0 && value < 100 && Number.isInteger(value))) break;
+      if (i > 0) bytes[at++] = COMMA;
+      if (value >= 10) {
+        const tens = (value / 10) | 0;
+        bytes[at++] = ZERO + tens;
+        bytes[at++] = ZERO + value - 10 * tens;
+      } else {
+        bytes[at++] = ZERO + value;
+      }
+    }
+    if (i < count) {
+      texts.push(JSON.stringify(table));
+      at = start;
+      continue;
+    }
+    bytes[at++] = CLOSE;
+    texts.push(ASCII.decode(bytes.subarray(start, at)));
+  }
+  return texts;
 }
 
 /**

@@ -5,8 +5,15 @@
  * @module
  */
 
-import { type CanonicalCode, canonicalCode } from "../codec/canonical_code.ts";
-import { huffmanCodeLengths } from "../codec/huffman_code_lengths.ts";
+import {
+  type CanonicalCode,
+  canonicalCode,
+  canonicalCodeScratchBytes,
+} from "../codec/canonical_code.ts";
+import {
+  huffmanCodeLengths,
+  huffmanCodeLengthsScratchBytes,
+} from "../codec/huffman_code_lengths.ts";
 import {
   huffmanDecode,
   type HuffmanDecodeTable,
@@ -19,7 +26,7 @@ import {
   type HuffmanEncodeTable,
   huffmanEncodeTable,
 } from "../codec/huffman_fp16.ts";
-import { plainArrayOf } from "./stream_codec.ts";
+import { plainArrayOf, type StreamCodec } from "./stream_codec.ts";
 import {
   type StreamFilesCodec,
   streamFilesLayout,
@@ -56,7 +63,34 @@ export interface HuffmanModel {
  * ```
  */
 export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
-  streamFilesLayout<HuffmanModel>({
+  streamFilesLayout<HuffmanModel>(huffmanCodec());
+
+/**
+ * Working memory reused from one dump to the next by one thread: one buffer
+ * per use (a stream's code lengths, code and packed table), grown as needed
+ * (the streams coded are not in it: a caller may keep them). Allocating a typed array costs more here than building a
+ * small dump's code: per-dump codebooks allocated about fifteen a dump.
+ */
+class HuffmanMemory {
+  readonly #buffers = new Map<string, ArrayBuffer>();
+
+  /** The buffer for `use`, of at least `bytes` bytes. */
+  take(use: string, bytes: number): ArrayBuffer {
+    let buffer = this.#buffers.get(use);
+    if (buffer === undefined || buffer.byteLength < bytes) {
+      buffer = new ArrayBuffer(bytes);
+      this.#buffers.set(use, buffer);
+    }
+    return buffer;
+  }
+}
+
+/**
+ * The Huffman stream codec; with `memory`, one whose models from counts are
+ * views of that memory, valid until the same stream's next model.
+ */
+function huffmanCodec(memory?: HuffmanMemory): StreamCodec<HuffmanModel> {
+  return {
     name: "huffman",
     title: "Huffman",
     layout: "bitstream_huffman",
@@ -65,7 +99,25 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
     globalCodebookFile: "global_codebook.json",
     tableKeySuffix: "_code_lengths",
     modelFromCounts(counts, stream) {
-      return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+      if (memory === undefined) {
+        return { code: canonicalCode(huffmanCodeLengths(counts), stream) };
+      }
+      const size = counts.length;
+      const lengths = huffmanCodeLengths(
+        counts,
+        undefined,
+        memory.take(`${stream} lengths`, huffmanCodeLengthsScratchBytes(size)),
+      );
+      const code = canonicalCode(
+        lengths,
+        stream,
+        memory.take(`${stream} code`, canonicalCodeScratchBytes(size)),
+      );
+      const encodeTable = huffmanEncodeTable(
+        code,
+        memory.take(`${stream} packed`, 4 * size),
+      );
+      return { code, encodeTable };
     },
     tableOf(model) {
       return plainArrayOf(model.code.lengths);
@@ -112,4 +164,6 @@ export const huffmanStreamCodec: StreamFilesCodec<HuffmanModel> =
         options,
       );
     },
-  });
+    reusingMemory: () => huffmanCodec(new HuffmanMemory()),
+  };
+}

@@ -98,6 +98,13 @@ export interface StreamCodec<Model> {
     stream: StreamName,
   ): void;
   /**
+   * Optional: a copy of the codec for one thread that reuses its working memory
+   * from one dump to the next (a job's lane), so that coding many small dumps
+   * allocates less per dump. What its `modelFromCounts` returns is valid
+   * until the same stream's next call; what it codes stays valid.
+   */
+  reusingMemory?(): StreamCodec<Model>;
+  /**
    * Optional fused path: codes both planes of FP16 words in one pass over them,
    * the `hi6` stream with `hiModel` and the `lo10` stream with `loModel`. The
    * bytes must equal those of `encode` on the split planes.

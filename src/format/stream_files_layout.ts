@@ -106,6 +106,9 @@ export function streamFilesLayout<Model>(
     codebookModes: ["global", "per-dump"],
     metaKind: "JSON",
     sharedFile,
+    withScratch: codec.reusingMemory
+      ? () => streamFilesLayout(codec.reusingMemory!())
+      : undefined,
     modelsUsed(mode) {
       return { codebook: mode, description: `${mode} codebook` };
     },

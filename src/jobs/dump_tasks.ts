@@ -53,7 +53,9 @@ import { pathExistsSync } from "../dump/path_exists.ts";
 import { FolderListing } from "../dump/folder_listing.ts";
 import {
   type FileReader,
+  readBoundedFileSync,
   readFileSync,
+  RegularFiles,
   reusedFileReader,
 } from "../dump/read_file.ts";
 import { firstDifference } from "../format/first_difference.ts";
@@ -274,16 +276,21 @@ export type DumpTaskReply = SetUpReply | DoneReply | LostReply;
  *
  * const counts = { k: newFp16Histograms(), v: newFp16Histograms() };
  * const results = [{ kind: "counted", bytes: 0 }] as const;
- * assertEquals(transferablesOf({ kind: "done", results, counts }).length, 4);
+ * assertEquals(transferablesOf({ kind: "done", results, counts }).length, 2);
  * assertEquals(transferablesOf({ kind: "set-up" }), []);
  * ```
  */
 export function transferablesOf(reply: DumpTaskReply): ArrayBuffer[] {
   if (reply.kind !== "done" || !reply.counts) return [];
   const { k, v } = reply.counts;
-  return [k.hi6, k.lo10, v.hi6, v.lo10].map((array) =>
-    array.buffer as ArrayBuffer
-  );
+  // Each once: a histogram's two planes may share a buffer.
+  return [
+    ...new Set(
+      [k.hi6, k.lo10, v.hi6, v.lo10].map((array) =>
+        array.buffer as ArrayBuffer
+      ),
+    ),
+  ];
 }
 
 /** A lane's encode set-up, resolved. */
@@ -332,13 +339,18 @@ function sharedOfSetUp(codec: Codec, bytes: Uint8Array | undefined): unknown {
  * ```
  */
 export class DumpTaskLane {
-  readonly #read = reusedFileReader();
+  /**
+   * The regular files of the input folders, listed once a run: a dump's meta
+   * and tensors are read without a `stat` each.
+   */
+  readonly #listed = new RegularFiles();
+  readonly #read = reusedFileReader(this.#listed);
   /** Output folders this lane made or found: each is made once. */
   readonly #folders = new Set<string>();
   /** What output files exist, from a listing of each folder. */
   readonly #outputs = new FolderListing();
   /** Tensors read by the count pass, kept for the encode pass. */
-  readonly #counted = new CountedTensors();
+  readonly #counted = new CountedTensors(this.#listed);
   #encode?: EncodeState;
   #decode?: DecodeState;
 
@@ -355,7 +367,10 @@ export class DumpTaskLane {
       case "encode-setup": {
         // A run's first set-up; its second brings the codebook of what the
         // count pass kept.
-        if (task.sharedBytes === undefined) this.#counted.clear();
+        if (task.sharedBytes === undefined) {
+          this.#counted.clear();
+          this.#listed.clear();
+        }
         const codec = codecOfSetUp(task.codec);
         this.#encode = {
           task,
@@ -819,9 +834,20 @@ class CountedTensors {
     return this.#bytes < COUNTED_TENSORS_BUDGET;
   }
 
-  /** Reads a file into the chunks: its bytes stay valid while kept. */
-  readonly read: FileReader = (path, _role, checkSize) =>
-    readFileSync(path, (size) => {
+  readonly #listed: RegularFiles;
+
+  /** @param listed The regular files of the input folders. */
+  constructor(listed: RegularFiles) {
+    this.#listed = listed;
+  }
+
+  /**
+   * Reads a file into the chunks: its bytes stay valid while kept. A file
+   * whose size the caller bounds to less than a chunk is read without `stat`
+   * when listed as a regular file (into room for `limit + 1` bytes).
+   */
+  readonly read: FileReader = (path, _role, checkSize, limit) => {
+    const room = (size: number) => {
       // 8-byte aligned: a tensor's words are a view, not a copy.
       let start = (this.#used + 7) & ~7;
       if (start + size > this.#chunk.length) {
@@ -830,7 +856,22 @@ class CountedTensors {
       }
       this.#used = start + size;
       return this.#chunk.subarray(start, start + size);
-    }, checkSize);
+    };
+    // Room for limit + 1 bytes is taken only for a read without `stat`.
+    const direct = limit !== undefined && limit < COUNTED_CHUNK &&
+      this.#listed.has(path);
+    const bytes = readBoundedFileSync(
+      path,
+      direct ? this.#listed : undefined,
+      direct ? room(limit + 1) : new Uint8Array(0),
+      room,
+      checkSize,
+      limit,
+    );
+    // Only the bytes read stay taken.
+    this.#used = bytes.byteOffset + bytes.length;
+    return bytes;
+  };
 
   /**
    * Keeps a dump's tensors, read with {@link read} (not into a lane's reused
