@@ -18,8 +18,40 @@ import {
   withTempDir,
   writeDumpFolder,
 } from "./_helpers.ts";
+import { formatBytes } from "../tasks/_cli.ts";
 
 const TASKS = ["encode", "decode", "verify", "analyze", "demo"];
+
+Deno.test("formatBytes groups digits by thousands as en-US does and adds MB from 100 kB", () => {
+  const counts = [
+    0,
+    7,
+    999,
+    1000,
+    99_999.6,
+    123_456,
+    1_234_567,
+    152_490_432,
+    -1234,
+  ];
+  assertEquals(
+    counts.map(formatBytes),
+    [
+      "0 B",
+      "7 B",
+      "999 B",
+      "1,000 B",
+      "100,000 B",
+      "123,456 B (0.12 MB)",
+      "1,234,567 B (1.23 MB)",
+      "152,490,432 B (152.49 MB)",
+      "-1,234 B",
+    ],
+  );
+  for (const n of counts) {
+    assert(formatBytes(n).startsWith(Math.round(n).toLocaleString("en-US")));
+  }
+});
 
 Deno.test("every task prints its help with flags and exit codes, and exits 0", async () => {
   for (const task of TASKS) {
