@@ -41,6 +41,8 @@ export interface CodedBlock {
  * @returns The coded block.
  * @throws {KvbitsFileError} When a file cannot be read, or a predictor dump has
  * another shape than its dump.
+ * @throws {TypeError} When a dump item's meta bytes are not a dump's meta (the
+ * plan makes no such item).
  *
  * @example
  * ```ts
@@ -49,7 +51,7 @@ export interface CodedBlock {
  *
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
  * const block = encodeBlock(root, [{
- *   kind: "dump", path: "layer_5/meta_t384_385.json", kPath: "layer_5/k_t384_385.bin", vPath: "layer_5/v_t384_385.bin",
+ *   kind: "dump", path: "layer_5/meta_t384_385.json",
  *   metaBytes: await Deno.readFile(`${root}/layer_5/meta_t384_385.json`),
  * }, { kind: "folder", path: "empty" }]);
  * assertEquals([block.dumps, block.folders, block.tensorBytes, block.body.entries], [1, 1, 512, 2]);
@@ -75,18 +77,19 @@ export function encodeBlock(
       files++;
       continue;
     }
-    const { path, kPath, vPath, metaBytes } = item;
+    const { path, metaBytes } = item;
     const dump = packDumpMetaOf(path, metaBytes);
+    if (typeof dump === "string") {
+      // The plan read these bytes as a dump's meta: they still are.
+      throw new TypeError(`${path} is planned as a dump: ${dump}`);
+    }
+    const { kPath, vPath } = dump;
     const k = read(kPath, "k");
     const v = read(vPath, "v");
-    const predictor = typeof dump !== "string" && predictorDir !== undefined
+    const predictor = predictorDir !== undefined
       ? readPredictorDump(predictorDir, path, dump.meta)
       : undefined;
-    if (
-      typeof dump !== "string" && dump.kPath === kPath &&
-      dump.vPath === vPath &&
-      builder.addDump(path, metaBytes, dump, k, v, predictor)
-    ) {
+    if (builder.addDump(path, metaBytes, dump, k, v, predictor)) {
       coded++;
       if (predictor !== undefined) predicted++;
       tensorBytes += k.length + v.length;
@@ -95,7 +98,8 @@ export function encodeBlock(
     // Tensors of another size than the meta says: kept as they are.
     builder.addFile(kPath, k.slice());
     builder.addFile(vPath, v.slice());
-    builder.addFile(path, metaBytes);
+    // A copy: the plan's meta buffers are shared with other dumps.
+    builder.addFile(path, metaBytes.slice());
     files += 3;
   }
   return {

@@ -53,7 +53,7 @@ interface Job {
  * const pool = packWorkerPool(2);
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
  * const dump = (t: number) => ({
- *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin`,
+ *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`,
  *   metaBytes: Deno.readFileSync(`${root}/layer_5/meta_t${t}_${t + 1}.json`),
  * });
  * try {
