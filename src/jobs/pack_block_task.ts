@@ -8,7 +8,8 @@
 import { readTreeFile } from "../dump/pack_tree.ts";
 import { type BlockBody, PackBlockBuilder } from "../format/pack_block.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
-import { readPredictorDump } from "../dump/predictor_dump.ts";
+import type { PredictorDump } from "../dump/predictor_dump.ts";
+import type { DumpMeta } from "../format/dump_meta.ts";
 import type { PlannedItem } from "./pack_plan.ts";
 import { PackLane } from "./pack_lane.ts";
 
@@ -35,8 +36,9 @@ export interface CodedBlock {
  *
  * @param root The tree's folder.
  * @param items The block's items, in order.
- * @param predictorDir A predictor folder: each dump with a counterpart there
- * (same path) is coded against it.
+ * @param readPredictor Reads a dump's predictor dump (by the meta's path in
+ * the tree, `readPredictorDump` of a predictor folder): each dump with one
+ * is coded against it.
  * @param lane What the lane reuses from block to block (a new one by default).
  * @returns The coded block.
  * @throws {KvbitsFileError} When a file cannot be read, or a predictor dump has
@@ -60,7 +62,7 @@ export interface CodedBlock {
 export function encodeBlock(
   root: string,
   items: readonly PlannedItem[],
-  predictorDir?: string,
+  readPredictor?: (path: string, meta: DumpMeta) => PredictorDump | undefined,
   lane: PackLane = new PackLane(),
 ): CodedBlock {
   const builder = new PackBlockBuilder(lane.encoder);
@@ -86,9 +88,7 @@ export function encodeBlock(
     const { kPath, vPath } = dump;
     const k = read(kPath, "k");
     const v = read(vPath, "v");
-    const predictor = predictorDir !== undefined
-      ? readPredictorDump(predictorDir, path, dump.meta)
-      : undefined;
+    const predictor = readPredictor?.(path, dump.meta);
     if (builder.addDump(path, metaBytes, dump, k, v, predictor)) {
       coded++;
       if (predictor !== undefined) predicted++;

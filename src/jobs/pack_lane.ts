@@ -12,6 +12,30 @@
 import { PackBlockDecoder, PackBlockEncoder } from "../codec/pack_coder.ts";
 import { treeFileReader } from "../dump/pack_tree.ts";
 
+/**
+ * The predictor folder's functions (`predictor_dump.ts`). That module hashes
+ * with `node:crypto`, whose loading costs every thread several MB: the pack
+ * jobs load it only when given a predictor folder.
+ */
+export type PredictorFolders = typeof import("../dump/predictor_dump.ts");
+
+/**
+ * Loads the predictor folder's functions.
+ *
+ * @returns The module.
+ *
+ * @example
+ * ```ts
+ * import { loadPredictorFolders } from "./pack_lane.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(typeof (await loadPredictorFolders()).checkPredictorFolder, "function");
+ * ```
+ */
+export function loadPredictorFolders(): Promise<PredictorFolders> {
+  return import("../dump/predictor_dump.ts");
+}
+
 /** A tree's file reader, reusing one buffer per role (`treeFileReader`). */
 export type TreeReader = (path: string, role: string) => Uint8Array;
 
@@ -32,6 +56,30 @@ export class PackLane {
   #encoder: PackBlockEncoder | undefined;
   #decoder: PackBlockDecoder | undefined;
   readonly #readers = new Map<string, TreeReader>();
+  #predictors: Promise<PredictorFolders> | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs lane work one piece at a time, in the order asked (work that waits
+   * for a module to load must not let the next start on the same coders).
+   *
+   * @param work The work.
+   * @returns Its result.
+   */
+  serially<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#queue.then(work);
+    this.#queue = result.catch(() => {});
+    return result;
+  }
+
+  /**
+   * The predictor folder's functions, loaded the first time.
+   *
+   * @returns The module.
+   */
+  predictorFolders(): Promise<PredictorFolders> {
+    return this.#predictors ??= loadPredictorFolders();
+  }
 
   /** The dump encoder (a block builder resets it). */
   get encoder(): PackBlockEncoder {

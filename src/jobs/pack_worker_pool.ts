@@ -73,7 +73,7 @@ export function packWorkerPool(
   if (jobs <= 1) {
     return {
       width: 1,
-      run: (request) => Promise.resolve(handlePackRequest(request, lane).reply),
+      run: async (request) => (await handlePackRequest(request, lane)).reply,
       close: () => {},
     };
   }
@@ -113,9 +113,9 @@ export function packWorkerPool(
       // and writes go on meanwhile.
       threadIdle = false;
       const job = waiting.shift()!;
-      setTimeout(() => {
+      setTimeout(async () => {
         try {
-          job.resolve(handlePackRequest(job.request, lane).reply);
+          job.resolve((await handlePackRequest(job.request, lane)).reply);
         } catch (error) {
           job.reject(error as Error);
         }
