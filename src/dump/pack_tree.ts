@@ -47,7 +47,7 @@ export interface FolderListing {
  *
  * @param root The tree's folder.
  * @param folder The folder's relative path (`""` for the root).
- * @param skip Absolute paths to leave out.
+ * @param skip Absolute paths to leave out (resolved: as `resolve` gives them).
  * @returns Its files and folders by name, and refused entries by path.
  * @throws {KvbitsFileError} When the folder cannot be read.
  *
@@ -79,11 +79,11 @@ export function listFolder(
   }
   const listing: FolderListing = { files: [], folders: [], refused: [] };
   // Paths are resolved only for names that a skipped path ends with.
-  const skipNames = new Set(skip.map((path) => basename(resolve(path))));
+  const skipNames = skip.map((path) => basename(path));
   for (const entry of entries) {
     const name = entry.name;
     if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
-    if (skipNames.has(name) && skip.includes(resolve(join(full, name)))) {
+    if (skipNames.includes(name) && skip.includes(resolve(join(full, name)))) {
       continue;
     }
     if (entry.isDirectory) listing.folders.push(name);

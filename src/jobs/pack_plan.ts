@@ -33,6 +33,7 @@ import {
   smallTreeFileReader,
   treeFileSize,
 } from "../dump/pack_tree.ts";
+import { resolve } from "@std/path";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
 
 /** Largest meta file read as a dump's meta: 1 MiB. */
@@ -130,7 +131,8 @@ function* plannedItems(
     readonly refused?: RefusedEntries;
   },
 ): Generator<Sized> {
-  const skip = options.skip ?? [];
+  // Resolved once here, not at every folder listed.
+  const skip = (options.skip ?? []).map((path) => resolve(path));
   const list = (folder: string) => {
     const listing = listFolder(root, folder, skip);
     options.refused?.push(...listing.refused);
@@ -139,35 +141,36 @@ function* plannedItems(
   const readMeta = smallTreeFileReader(root, MAX_META_BYTES);
   const rootListing = list("");
   yield* folderFiles(root, "", rootListing, readMeta);
-  yield* visit(root, "", rootListing, list, readMeta);
+  yield* visit(root, "", rootListing.folders, list, readMeta);
 }
 
-/** Plans what F's subfolders hold, then walks into them. */
+/**
+ * Plans what F's subfolders hold, then walks into them. Each subfolder is
+ * listed just before its files are planned, and only its folders' names are
+ * kept for the walk (a tree's file names are not all held at once).
+ */
 function* visit(
   root: string,
   folder: string,
-  listing: FolderListing,
+  folders: readonly string[],
   list: (folder: string) => FolderListing,
   readMeta: MetaReader,
 ): Generator<Sized> {
   const prefix = folder === "" ? "" : `${folder}/`;
-  const children = listing.folders.map((name) => {
-    const path = prefix + name;
-    return { path, listing: list(path) };
-  });
+  const children: { path: string; folders: readonly string[] }[] = [];
   const dumps: PlannedDump[] = [];
-  for (const child of children) {
-    const { listing } = child;
+  for (const name of folders) {
+    const path = prefix + name;
+    const listing = list(path);
+    children.push({ path, folders: listing.folders });
     if (
       listing.files.length + listing.folders.length + listing.refused.length ===
         0
     ) {
-      yield [{ kind: "folder", path: child.path }, 0];
+      yield [{ kind: "folder", path }, 0];
       continue;
     }
-    for (
-      const sized of folderFiles(root, child.path, listing, readMeta, dumps)
-    ) {
+    for (const sized of folderFiles(root, path, listing, readMeta, dumps)) {
       yield sized;
     }
   }
@@ -175,7 +178,7 @@ function* visit(
   for (const dump of dumps) yield [dump.item, dump.bytes];
   dumps.length = 0;
   for (const child of children) {
-    yield* visit(root, child.path, child.listing, list, readMeta);
+    yield* visit(root, child.path, child.folders, list, readMeta);
   }
 }
 

@@ -81,6 +81,7 @@ export function handlePackRequest(
           : undefined,
         lane,
       );
+      lane.blockDone();
       const buffers = new Set<ArrayBuffer>();
       for (const part of reply.body.parts) {
         buffers.add(part.buffer as ArrayBuffer);
@@ -98,6 +99,7 @@ export function handlePackRequest(
     // The payload is this lane's (read for it, or transferred to it): its
     // memory goes back now, for the next blocks.
     releaseBuffers([request.payload]);
+    lane.blockDone();
     return { reply, transfer: [] };
   });
 }
