@@ -73,7 +73,7 @@ import {
   PredictedDumpEncoder,
   type PredictorTensors,
 } from "./predicted_dump_coder.ts";
-import { ransEncode } from "./rans.ts";
+import { ransEncodedBound, ransEncodeInto } from "./rans.ts";
 import {
   orderedFp16,
   predictRotatedRow,
@@ -302,6 +302,7 @@ interface DumpPlan {
 export class PackBlockEncoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpEncoder;
+  #stream = new Uint8Array(0);
   #out: RowOutput = rowOutput(
     new Uint32Array(0),
     new Uint8Array(0),
@@ -409,13 +410,25 @@ export class PackBlockEncoder {
       if (plan.vSource[t] >= 0) continue;
       recordCodedRow(v, t * rowLength, rowLength, vModels, out);
     }
-    let stream = out.recordCount === 0
-      ? new Uint8Array(0)
-      : ransEncode(out.records, out.recordCount);
-    if (twoLanes && stream.length > 0) {
-      // Lanes 2 and 3 coded nothing: leave out their states (bytes 8..15).
-      stream = Uint8Array.of(...stream.subarray(0, 8), ...stream.subarray(16));
+    // The stream goes into reused space; only the dump's bytes are new.
+    let stream = this.#stream;
+    let streamStart = 0;
+    if (out.recordCount > 0) {
+      const bound = ransEncodedBound(out.recordCount);
+      if (stream.length < bound) stream = this.#stream = new Uint8Array(bound);
+      streamStart = ransEncodeInto(
+        out.records,
+        out.recordCount,
+        stream,
+        stream.length,
+      );
+    } else {
+      streamStart = stream.length;
     }
+    // Lanes 2 and 3 of a two-lane dump coded nothing: their states (bytes
+    // 8..15) are left out.
+    const skipped = twoLanes && streamStart < stream.length ? 8 : 0;
+    const streamLength = stream.length - streamStart - skipped;
     const header = new ByteWriter(32);
     writeList(header, plan.kSource, plan.first, plan.kRotated);
     writeList(header, plan.vSource, plan.first, undefined);
@@ -423,11 +436,18 @@ export class PackBlockEncoder {
       header.byte(plan.rotation.pairing);
       header.varint(plan.rotation.base);
     }
-    header.varint(stream.length);
-    const bytes = new Uint8Array(header.length + stream.length + out.rawCount);
+    header.varint(streamLength);
+    const bytes = new Uint8Array(header.length + streamLength + out.rawCount);
     bytes.set(header.finish());
-    bytes.set(stream, header.length);
-    bytes.set(out.raw.subarray(0, out.rawCount), header.length + stream.length);
+    let at = header.length;
+    if (skipped > 0) {
+      bytes.set(stream.subarray(streamStart, streamStart + 8), at);
+      bytes.set(stream.subarray(streamStart + 16), at + 8);
+    } else {
+      bytes.set(stream.subarray(streamStart), at);
+    }
+    at += streamLength;
+    bytes.set(out.raw.subarray(0, out.rawCount), at);
     return bytes;
   }
 

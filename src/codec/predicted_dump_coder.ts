@@ -176,15 +176,18 @@ export class PredictedDumpEncoder {
       group,
       tensor: "v",
     });
-    const out = new ByteWriter(
-      2 * PREDICTOR_FINGERPRINT_BYTES + 8 + codedK.length + codedV.length,
+    const header = new ByteWriter(2 * PREDICTOR_FINGERPRINT_BYTES + 8);
+    header.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
+    header.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
+    header.varint(codedK.length);
+    // One exact array, copied into once.
+    const out = new Uint8Array(
+      header.length + codedK.length + codedV.length,
     );
-    out.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
-    out.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
-    out.varint(codedK.length);
-    out.bytes(codedK);
-    out.bytes(codedV);
-    return out.finish().slice();
+    out.set(header.finish());
+    out.set(codedK, header.length);
+    out.set(codedV, header.length + codedK.length);
+    return out;
   }
 }
 

@@ -266,11 +266,14 @@ export class PredictedTensorEncoder {
     const stream = scratch.subarray(
       ransEncodeInto(records, n, scratch, scratch.length),
     );
-    const out = new ByteWriter(stream.length + rawPos + 8);
-    out.varint(stream.length);
-    out.bytes(stream);
-    out.bytes(raw.subarray(0, rawPos));
-    return out.finish().slice();
+    // One exact array, copied into once.
+    const header = new ByteWriter(8);
+    header.varint(stream.length);
+    const out = new Uint8Array(header.length + stream.length + rawPos);
+    out.set(header.finish());
+    out.set(stream, header.length);
+    out.set(raw.subarray(0, rawPos), header.length + stream.length);
+    return out;
   }
 }
 

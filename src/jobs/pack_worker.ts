@@ -76,9 +76,7 @@ export function handlePackRequest(
       const reply = encodeBlock(
         request.root,
         request.items,
-        predictors !== undefined
-          ? (path, meta) => predictors.readPredictorDump(dir!, path, meta)
-          : undefined,
+        predictors?.predictorDumpReader(dir!),
         lane,
       );
       lane.blockDone();
