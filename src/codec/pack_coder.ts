@@ -714,6 +714,9 @@ export class PackBlockDecoder {
         shape,
         context.group,
         predictor,
+        this.#output === undefined
+          ? undefined
+          : (kind, count) => this.#tensor(kind, count),
       );
     }
     const { rowLength, count } = checkShape(shape);

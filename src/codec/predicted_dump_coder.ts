@@ -216,6 +216,8 @@ export class PredictedDumpDecoder {
    * @param shape The dump's shape.
    * @param group The dump's group, as at encode time.
    * @param predictor The predictor dump's tensors.
+   * @param output Gives the space to decode K (`kind` 0) or V (1) into, `count`
+   * words; new arrays when omitted.
    * @returns K and V.
    * @throws {KvbitsPredictorMismatchError} When a predictor tensor's fingerprint
    * differs (before anything is decoded).
@@ -227,6 +229,7 @@ export class PredictedDumpDecoder {
     shape: TensorShape,
     group: string,
     predictor: PredictorTensors,
+    output?: (kind: number, count: number) => Uint16Array,
   ): { k: Uint16Array; v: Uint16Array } {
     const reader = new ByteReader(bytes, STREAM);
     const storedK = reader.bytes(PREDICTOR_FINGERPRINT_BYTES);
@@ -244,14 +247,20 @@ export class PredictedDumpDecoder {
     const lengthK = reader.varintAtMost(reader.remaining, "K payload length");
     const codedK = reader.bytes(lengthK);
     const codedV = bytes.subarray(reader.offset);
-    const k = this.#tensors.decode(codedK, predictor.k, shape, {
-      group,
-      tensor: "k",
-    });
-    const v = this.#tensors.decode(codedV, predictor.v, shape, {
-      group,
-      tensor: "v",
-    });
+    const k = this.#tensors.decode(
+      codedK,
+      predictor.k,
+      shape,
+      { group, tensor: "k" },
+      output && ((count) => output(0, count)),
+    );
+    const v = this.#tensors.decode(
+      codedV,
+      predictor.v,
+      shape,
+      { group, tensor: "v" },
+      output && ((count) => output(1, count)),
+    );
     return { k, v };
   }
 }
