@@ -17,6 +17,7 @@ import { crc32 } from "../src/codec/crc32.ts";
 import {
   PackBlockDecoder,
   PackBlockEncoder,
+  PackCoderMemory,
   type PackDumpContext,
   type PackDumpShape,
 } from "../src/codec/pack_coder.ts";
@@ -329,6 +330,69 @@ Deno.test("pack coder: a small dictionary ring drops old rows and stays in step"
   const without = total(roundTrip(dumps, 256));
   assertLess(small, without);
   assertLess(total(roundTrip(dumps)), small);
+});
+
+Deno.test("pack coder: blocks in turn on one PackCoderMemory code and decode as fresh blocks do, and a finished block refuses more", () => {
+  const random = seededRandom(29);
+  const shape = { tokens: 8, heads: 1, headDim: 16 };
+  const rows = Array.from({ length: 12 }, () => randomWords(random, 16));
+  const small: Dump[] = Array.from({ length: 30 }, (_, n) => {
+    const k = new Uint16Array(8 * 16), v = new Uint16Array(8 * 16);
+    for (let t = 0; t < 8; t++) {
+      k.set(rows[(n * 5 + t * 3) % 12], t * 16);
+      v.set(rows[(n * 7 + t) % 12], t * 16);
+    }
+    return { shape, k, v, context: { group: `r${n % 3}`, layer: n % 2 } };
+  });
+  const sample = readDumps(KV_SAMPLE);
+  // Blocks of rows short and long (copied by loop and by view), in rings
+  // that wrap and that do not, of one chunk size and another.
+  const blocks: [readonly Dump[], number | undefined][] = [
+    [sample, undefined],
+    [small, 600],
+    [small.slice(0, 12), 600],
+    [sample.slice(0, 20), undefined],
+    [small, 4096],
+    [sample, undefined],
+  ];
+  const memory = new PackCoderMemory();
+  let last: PackBlockEncoder | undefined;
+  for (const [dumps, arenaWords] of blocks) {
+    const fresh = new PackBlockEncoder(arenaWords);
+    const encoder = new PackBlockEncoder(arenaWords, memory);
+    if (last !== undefined) {
+      // A token that any of these rings holds.
+      const words = Uint16Array.of(1, 2, 3, 4);
+      assertThrows(
+        () =>
+          last!.encodeDump(
+            { tokens: 1, heads: 1, headDim: 4 },
+            words,
+            words,
+            { group: "g", layer: 0 },
+          ),
+        TypeError,
+        "later block",
+      );
+    }
+    const coded = dumps.map((d) =>
+      encoder.encodeDump(d.shape, d.k, d.v, d.context)
+    );
+    assertEquals(
+      coded,
+      dumps.map((d) => fresh.encodeDump(d.shape, d.k, d.v, d.context)),
+    );
+    const decoder = new PackBlockDecoder(arenaWords, true, memory);
+    coded.forEach((bytes, i) => {
+      const { k, v } = decoder.decodeDump(
+        bytes,
+        dumps[i].shape,
+        dumps[i].context,
+      );
+      assertEquals([k, v], [dumps[i].k, dumps[i].v], `dump ${i}`);
+    });
+    last = new PackBlockEncoder(arenaWords, memory);
+  }
 });
 
 Deno.test("pack coder: misuse is a RangeError", () => {
