@@ -134,13 +134,10 @@ function checkShape(shape: PackDumpShape): {
   count: number;
 } {
   const { tokens, heads, headDim } = shape;
-  for (const [name, value] of Object.entries({ tokens, heads, headDim })) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(
-        `Cannot code a dump with ${name} ${value}: a non-negative integer is needed`,
-      );
-    }
-  }
+  // Three checks written out: no array or object per dump.
+  checkCount("tokens", tokens);
+  checkCount("heads", heads);
+  checkCount("headDim", headDim);
   const rowLength = heads * headDim;
   const count = tokens * rowLength;
   if (count > PACK_MAX_ELEMENTS || tokens > PACK_MAX_ELEMENTS) {
@@ -149,6 +146,14 @@ function checkShape(shape: PackDumpShape): {
     );
   }
   return { rowLength, count };
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot code a dump with ${name} ${value}: a non-negative integer is needed`,
+    );
+  }
 }
 
 /** The carried state both sides keep: models, dictionary, group positions. */
@@ -352,12 +357,11 @@ export class PackBlockEncoder {
       return this.#predicted.encodeDump(shape, k, v, context.group, predictor);
     }
     const { rowLength, count } = checkShape(shape);
-    for (const [name, tensor] of [["K", k], ["V", v]] as const) {
-      if (tensor.length !== count) {
-        throw new RangeError(
-          `Cannot pack a dump: ${name} has ${tensor.length} elements, the shape needs ${count}`,
-        );
-      }
+    if (k.length !== count || v.length !== count) {
+      const [name, tensor] = k.length !== count ? ["K", k] : ["V", v];
+      throw new RangeError(
+        `Cannot pack a dump: ${name} has ${tensor.length} elements, the shape needs ${count}`,
+      );
     }
     const state = this.#state;
     const plan = this.#plan(shape, k, v, context);
@@ -370,7 +374,7 @@ export class PackBlockEncoder {
       rowLength,
     );
     let rotated = 0;
-    for (const flag of plan.kRotated) rotated += flag;
+    for (let t = 0; t < plan.kRotated.length; t++) rotated += plan.kRotated[t];
     const bound = 2 * elements + rotated * rowLength;
     if (this.#out.records.length < bound || this.#out.raw.length < elements) {
       this.#out = rowOutput(
@@ -645,6 +649,8 @@ export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
   #bytes = new Uint8Array(0);
+  /** A two-lane dump's stream with the unused lanes' states put back. */
+  #twoLanes = new Uint8Array(0);
   /** K and V's reused space, when the caller takes each dump before the next. */
   #output: Uint16Array[] | undefined;
 
@@ -794,7 +800,11 @@ export class PackBlockDecoder {
           streamOffset,
         );
       }
-      const full = new Uint8Array(stream.length + 8);
+      // In reused space: RowDecoder copies it into its own buffer.
+      if (this.#twoLanes.length < stream.length + 8) {
+        this.#twoLanes = new Uint8Array(2 * stream.length + 8);
+      }
+      const full = this.#twoLanes.subarray(0, stream.length + 8);
       full.set(stream.subarray(0, 8));
       full.set(UNUSED_LANE_STATE, 8);
       full.set(UNUSED_LANE_STATE, 12);
