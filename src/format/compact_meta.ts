@@ -102,11 +102,16 @@ type Predictor = (
   fields: Readonly<Record<string, unknown>>,
 ) => unknown;
 
+/** A dumper's meta file name, without `.json`: `meta_t<S>_<E>`. */
+const META_NAME = /^meta_t(\d+)_(\d+)$/;
+
 /** The predictions of one dump (the file name is parsed once). */
 function predictorOf(context: MetaContext): Predictor {
-  const name = /^meta_t(\d+)_(\d+)$/.exec(context.metaName);
+  const name = META_NAME.exec(context.metaName);
   const seqStart = name ? Number(name[1]) : undefined;
-  const suffix = context.metaName.replace(/^meta_/, "");
+  const suffix = context.metaName.startsWith("meta_")
+    ? context.metaName.slice(5)
+    : context.metaName;
   return (key, fields) => predict(key, context, fields, seqStart, suffix);
 }
 
@@ -328,6 +333,11 @@ export interface CompactMetaRecord {
   readonly indexKeys: boolean;
 }
 
+/** Each dumper key as Python writes it, with `": "` (none is an array index). */
+const DUMPER_KEY_TEXTS: ReadonlyMap<string, string> = new Map(
+  DUMPER_META_KEYS.map((key) => [key, pythonJsonDumps(key) + ": "]),
+);
+
 /** Keys that objects enumerate first: array indices, below 2^32 - 1. */
 const INDEX_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
 
@@ -410,9 +420,11 @@ export function readCompactMeta(bytes: Uint8Array): CompactMetaRecord {
   for (let i = 0; i < count && failure === undefined; i++) {
     const key = keys[i];
     const at = reader.offset;
-    keyTexts.push(pythonJsonDumps(key) + ": ");
+    const dumperKey = DUMPER_KEY_TEXTS.get(key);
+    keyTexts.push(dumperKey ?? pythonJsonDumps(key) + ": ");
     offsets.push(at);
-    indexKeys ||= INDEX_KEY.test(key) && Number(key) < 0xffffffff;
+    indexKeys ||= dumperKey === undefined && INDEX_KEY.test(key) &&
+      Number(key) < 0xffffffff;
     try {
       if (seen.has(key)) throw reader.error(`key "${key}" appears twice`);
       seen.add(key);
