@@ -17,7 +17,6 @@ import { crc32 } from "../src/codec/crc32.ts";
 import {
   PackBlockDecoder,
   PackBlockEncoder,
-  PackCoderMemory,
   type PackDumpContext,
   type PackDumpShape,
 } from "../src/codec/pack_coder.ts";
@@ -332,7 +331,7 @@ Deno.test("pack coder: a small dictionary ring drops old rows and stays in step"
   assertLess(total(roundTrip(dumps)), small);
 });
 
-Deno.test("pack coder: blocks in turn on one PackCoderMemory code and decode as fresh blocks do, and a finished block refuses more", () => {
+Deno.test("pack coder: a coder reset between blocks codes and decodes each block as a fresh one does", () => {
   const random = seededRandom(29);
   const shape = { tokens: 8, heads: 1, headDim: 16 };
   const rows = Array.from({ length: 12 }, () => randomWords(random, 16));
@@ -346,52 +345,45 @@ Deno.test("pack coder: blocks in turn on one PackCoderMemory code and decode as 
   });
   const sample = readDumps(KV_SAMPLE);
   // Blocks of rows short and long (copied by loop and by view), in rings
-  // that wrap and that do not, of one chunk size and another.
+  // that wrap and that do not, of one chunk size and another; each ring size
+  // has one coder pair that lives through every block of that size.
   const blocks: [readonly Dump[], number | undefined][] = [
     [sample, undefined],
     [small, 600],
     [small.slice(0, 12), 600],
     [sample.slice(0, 20), undefined],
     [small, 4096],
+    [small, 600],
     [sample, undefined],
   ];
-  const memory = new PackCoderMemory();
-  let last: PackBlockEncoder | undefined;
+  const kept = new Map<
+    number | undefined,
+    { encoder: PackBlockEncoder; decoder: PackBlockDecoder }
+  >();
   for (const [dumps, arenaWords] of blocks) {
     const fresh = new PackBlockEncoder(arenaWords);
-    const encoder = new PackBlockEncoder(arenaWords, memory);
-    if (last !== undefined) {
-      // A token that any of these rings holds.
-      const words = Uint16Array.of(1, 2, 3, 4);
-      assertThrows(
-        () =>
-          last!.encodeDump(
-            { tokens: 1, heads: 1, headDim: 4 },
-            words,
-            words,
-            { group: "g", layer: 0 },
-          ),
-        TypeError,
-        "later block",
-      );
-    }
+    const pair = kept.get(arenaWords) ?? {
+      encoder: new PackBlockEncoder(arenaWords),
+      decoder: new PackBlockDecoder(arenaWords, true),
+    };
+    kept.set(arenaWords, pair);
+    pair.encoder.reset();
+    pair.decoder.reset();
     const coded = dumps.map((d) =>
-      encoder.encodeDump(d.shape, d.k, d.v, d.context)
+      pair.encoder.encodeDump(d.shape, d.k, d.v, d.context)
     );
     assertEquals(
       coded,
       dumps.map((d) => fresh.encodeDump(d.shape, d.k, d.v, d.context)),
     );
-    const decoder = new PackBlockDecoder(arenaWords, true, memory);
     coded.forEach((bytes, i) => {
-      const { k, v } = decoder.decodeDump(
+      const { k, v } = pair.decoder.decodeDump(
         bytes,
         dumps[i].shape,
         dumps[i].context,
       );
       assertEquals([k, v], [dumps[i].k, dumps[i].v], `dump ${i}`);
     });
-    last = new PackBlockEncoder(arenaWords, memory);
   }
 });
 
