@@ -331,6 +331,62 @@ Deno.test("pack coder: a small dictionary ring drops old rows and stays in step"
   assertLess(total(roundTrip(dumps)), small);
 });
 
+Deno.test("pack coder: a coder reset between blocks codes and decodes each block as a fresh one does", () => {
+  const random = seededRandom(29);
+  const shape = { tokens: 8, heads: 1, headDim: 16 };
+  const rows = Array.from({ length: 12 }, () => randomWords(random, 16));
+  const small: Dump[] = Array.from({ length: 30 }, (_, n) => {
+    const k = new Uint16Array(8 * 16), v = new Uint16Array(8 * 16);
+    for (let t = 0; t < 8; t++) {
+      k.set(rows[(n * 5 + t * 3) % 12], t * 16);
+      v.set(rows[(n * 7 + t) % 12], t * 16);
+    }
+    return { shape, k, v, context: { group: `r${n % 3}`, layer: n % 2 } };
+  });
+  const sample = readDumps(KV_SAMPLE);
+  // Blocks of rows short and long (copied by loop and by view), in rings
+  // that wrap and that do not, of one chunk size and another; each ring size
+  // has one coder pair that lives through every block of that size.
+  const blocks: [readonly Dump[], number | undefined][] = [
+    [sample, undefined],
+    [small, 600],
+    [small.slice(0, 12), 600],
+    [sample.slice(0, 20), undefined],
+    [small, 4096],
+    [small, 600],
+    [sample, undefined],
+  ];
+  const kept = new Map<
+    number | undefined,
+    { encoder: PackBlockEncoder; decoder: PackBlockDecoder }
+  >();
+  for (const [dumps, arenaWords] of blocks) {
+    const fresh = new PackBlockEncoder(arenaWords);
+    const pair = kept.get(arenaWords) ?? {
+      encoder: new PackBlockEncoder(arenaWords),
+      decoder: new PackBlockDecoder(arenaWords, true),
+    };
+    kept.set(arenaWords, pair);
+    pair.encoder.reset();
+    pair.decoder.reset();
+    const coded = dumps.map((d) =>
+      pair.encoder.encodeDump(d.shape, d.k, d.v, d.context)
+    );
+    assertEquals(
+      coded,
+      dumps.map((d) => fresh.encodeDump(d.shape, d.k, d.v, d.context)),
+    );
+    coded.forEach((bytes, i) => {
+      const { k, v } = pair.decoder.decodeDump(
+        bytes,
+        dumps[i].shape,
+        dumps[i].context,
+      );
+      assertEquals([k, v], [dumps[i].k, dumps[i].v], `dump ${i}`);
+    });
+  }
+});
+
 Deno.test("pack coder: misuse is a RangeError", () => {
   const encoder = new PackBlockEncoder();
   const context = { group: "g", layer: 0 };

@@ -6,6 +6,7 @@ import { type DumpMeta, parseDumpMeta } from "../src/format/dump_meta.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";
 import {
   checkPredictorFolder,
+  predictorDumpReader,
   readPredictorDump,
 } from "../src/dump/predictor_dump.ts";
 import { predictorFingerprint } from "../src/codec/predicted_dump_coder.ts";
@@ -127,4 +128,98 @@ Deno.test("predictor dump: another shape, a broken meta, a short or missing tens
     assertInstanceOf(missing, KvbitsFileError);
     assertEquals(missing.path, join(folder, "k_t0_128.bin"));
   });
+});
+
+/** What reading a predictor dump gives: its tensors and files, or its error. */
+function outcome(read: () => unknown): unknown {
+  try {
+    const found = read() as Record<string, unknown> | undefined;
+    if (found === undefined) return undefined;
+    const copy: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(found)) {
+      copy[key] = value instanceof Uint16Array || value instanceof Uint8Array
+        ? [...value]
+        : value;
+    }
+    return copy;
+  } catch (error) {
+    return { error: (error as Error).constructor.name, message: String(error) };
+  }
+}
+
+Deno.test("predictor dump reader: the same tensors, misses and errors as readPredictorDump, however the folder is broken", async () => {
+  await withTempDir(async (dir) => {
+    const folder = await copyDump(dir);
+    const metaPath = join(folder, "meta_t0_128.json");
+    const text = await Deno.readTextFile(metaPath);
+    const meta = metaOf(DUMP);
+    const cases: string[] = [];
+    const same = (name: string, path = DUMP) => {
+      const expected = outcome(() => readPredictorDump(dir, path, meta));
+      // A new reader: it lists each folder once, before this case's changes.
+      assertEquals(
+        outcome(() => predictorDumpReader(dir)(path, meta)),
+        expected,
+        name,
+      );
+      cases.push(name);
+    };
+    same("whole");
+    same(
+      "absent from a listed folder",
+      "llama6L-kjv-ruth/layer_0/meta_t1_2.json",
+    );
+    same(
+      "in a missing folder",
+      "llama6L-kjv-ruth/layer_9/meta_t0_128.json",
+    );
+    same(
+      "under a file",
+      "llama6L-kjv-ruth/layer_0/meta_t0_128.json/meta.json",
+    );
+    await Deno.writeTextFile(
+      metaPath,
+      text.replace('"seq_len": 128', '"seq_len": 64'),
+    );
+    same("another shape");
+    await Deno.writeTextFile(metaPath, "{not json");
+    same("a broken meta");
+    await Deno.writeTextFile(metaPath, text);
+    const vPath = join(folder, "v_t0_128.bin");
+    const v = await Deno.readFile(vPath);
+    await Deno.writeFile(vPath, v.subarray(0, 100));
+    same("a short tensor");
+    await Deno.writeFile(vPath, Uint8Array.of(...v, 1, 2));
+    same("a long tensor");
+    await Deno.writeFile(vPath, v);
+    await Deno.rename(metaPath, join(folder, "real.json"));
+    await Deno.symlink("real.json", metaPath);
+    same("a linked meta");
+    await Deno.remove(metaPath);
+    await Deno.rename(join(folder, "real.json"), metaPath);
+    await Deno.mkdir(join(folder, "sub"));
+    await Deno.rename(vPath, join(folder, "sub", "v_t0_128.bin"));
+    await Deno.writeTextFile(
+      metaPath,
+      text.replace('"v_t0_128.bin"', '"sub/v_t0_128.bin"'),
+    );
+    same("a tensor in a subfolder");
+    await Deno.remove(join(folder, "k_t0_128.bin"));
+    same("a missing tensor");
+    assertEquals(cases.length, 11);
+  });
+});
+
+Deno.test("predictor dump reader: one dump after another, each valid until the next", () => {
+  const read = predictorDumpReader(PREDICTORS);
+  const first = read(DUMP, metaOf(DUMP))!;
+  const words = first.k.slice();
+  assertEquals(first.kFingerprint, predictorFingerprint(words));
+  assertEquals(
+    read("llama6L-kjv-ruth/layer_3/meta_t0_128.json", metaOf(DUMP)),
+    undefined,
+  );
+  const again = read(DUMP, metaOf(DUMP))!;
+  assertEquals(again.k, words);
+  assertEquals(again.kPath, first.kPath);
 });

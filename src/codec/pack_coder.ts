@@ -73,7 +73,7 @@ import {
   PredictedDumpEncoder,
   type PredictorTensors,
 } from "./predicted_dump_coder.ts";
-import { ransEncode } from "./rans.ts";
+import { ransEncodedBound, ransEncodeInto } from "./rans.ts";
 import {
   orderedFp16,
   predictRotatedRow,
@@ -134,13 +134,10 @@ function checkShape(shape: PackDumpShape): {
   count: number;
 } {
   const { tokens, heads, headDim } = shape;
-  for (const [name, value] of Object.entries({ tokens, heads, headDim })) {
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new RangeError(
-        `Cannot code a dump with ${name} ${value}: a non-negative integer is needed`,
-      );
-    }
-  }
+  // Three checks written out: no array or object per dump.
+  checkCount("tokens", tokens);
+  checkCount("heads", heads);
+  checkCount("headDim", headDim);
   const rowLength = heads * headDim;
   const count = tokens * rowLength;
   if (count > PACK_MAX_ELEMENTS || tokens > PACK_MAX_ELEMENTS) {
@@ -149,6 +146,14 @@ function checkShape(shape: PackDumpShape): {
     );
   }
   return { rowLength, count };
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(
+      `Cannot code a dump with ${name} ${value}: a non-negative integer is needed`,
+    );
+  }
 }
 
 /** The carried state both sides keep: models, dictionary, group positions. */
@@ -302,6 +307,7 @@ interface DumpPlan {
 export class PackBlockEncoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpEncoder;
+  #stream = new Uint8Array(0);
   #out: RowOutput = rowOutput(
     new Uint32Array(0),
     new Uint8Array(0),
@@ -351,12 +357,11 @@ export class PackBlockEncoder {
       return this.#predicted.encodeDump(shape, k, v, context.group, predictor);
     }
     const { rowLength, count } = checkShape(shape);
-    for (const [name, tensor] of [["K", k], ["V", v]] as const) {
-      if (tensor.length !== count) {
-        throw new RangeError(
-          `Cannot pack a dump: ${name} has ${tensor.length} elements, the shape needs ${count}`,
-        );
-      }
+    if (k.length !== count || v.length !== count) {
+      const [name, tensor] = k.length !== count ? ["K", k] : ["V", v];
+      throw new RangeError(
+        `Cannot pack a dump: ${name} has ${tensor.length} elements, the shape needs ${count}`,
+      );
     }
     const state = this.#state;
     const plan = this.#plan(shape, k, v, context);
@@ -369,7 +374,7 @@ export class PackBlockEncoder {
       rowLength,
     );
     let rotated = 0;
-    for (const flag of plan.kRotated) rotated += flag;
+    for (let t = 0; t < plan.kRotated.length; t++) rotated += plan.kRotated[t];
     const bound = 2 * elements + rotated * rowLength;
     if (this.#out.records.length < bound || this.#out.raw.length < elements) {
       this.#out = rowOutput(
@@ -409,13 +414,25 @@ export class PackBlockEncoder {
       if (plan.vSource[t] >= 0) continue;
       recordCodedRow(v, t * rowLength, rowLength, vModels, out);
     }
-    let stream = out.recordCount === 0
-      ? new Uint8Array(0)
-      : ransEncode(out.records, out.recordCount);
-    if (twoLanes && stream.length > 0) {
-      // Lanes 2 and 3 coded nothing: leave out their states (bytes 8..15).
-      stream = Uint8Array.of(...stream.subarray(0, 8), ...stream.subarray(16));
+    // The stream goes into reused space; only the dump's bytes are new.
+    let stream = this.#stream;
+    let streamStart = 0;
+    if (out.recordCount > 0) {
+      const bound = ransEncodedBound(out.recordCount);
+      if (stream.length < bound) stream = this.#stream = new Uint8Array(bound);
+      streamStart = ransEncodeInto(
+        out.records,
+        out.recordCount,
+        stream,
+        stream.length,
+      );
+    } else {
+      streamStart = stream.length;
     }
+    // Lanes 2 and 3 of a two-lane dump coded nothing: their states (bytes
+    // 8..15) are left out.
+    const skipped = twoLanes && streamStart < stream.length ? 8 : 0;
+    const streamLength = stream.length - streamStart - skipped;
     const header = new ByteWriter(32);
     writeList(header, plan.kSource, plan.first, plan.kRotated);
     writeList(header, plan.vSource, plan.first, undefined);
@@ -423,11 +440,18 @@ export class PackBlockEncoder {
       header.byte(plan.rotation.pairing);
       header.varint(plan.rotation.base);
     }
-    header.varint(stream.length);
-    const bytes = new Uint8Array(header.length + stream.length + out.rawCount);
+    header.varint(streamLength);
+    const bytes = new Uint8Array(header.length + streamLength + out.rawCount);
     bytes.set(header.finish());
-    bytes.set(stream, header.length);
-    bytes.set(out.raw.subarray(0, out.rawCount), header.length + stream.length);
+    let at = header.length;
+    if (skipped > 0) {
+      bytes.set(stream.subarray(streamStart, streamStart + 8), at);
+      bytes.set(stream.subarray(streamStart + 16), at + 8);
+    } else {
+      bytes.set(stream.subarray(streamStart), at);
+    }
+    at += streamLength;
+    bytes.set(out.raw.subarray(0, out.rawCount), at);
     return bytes;
   }
 
@@ -625,6 +649,8 @@ export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
   #bytes = new Uint8Array(0);
+  /** A two-lane dump's stream with the unused lanes' states put back. */
+  #twoLanes = new Uint8Array(0);
   /** K and V's reused space, when the caller takes each dump before the next. */
   #output: Uint16Array[] | undefined;
 
@@ -694,6 +720,9 @@ export class PackBlockDecoder {
         shape,
         context.group,
         predictor,
+        this.#output === undefined
+          ? undefined
+          : (kind, count) => this.#tensor(kind, count),
       );
     }
     const { rowLength, count } = checkShape(shape);
@@ -771,7 +800,11 @@ export class PackBlockDecoder {
           streamOffset,
         );
       }
-      const full = new Uint8Array(stream.length + 8);
+      // In reused space: RowDecoder copies it into its own buffer.
+      if (this.#twoLanes.length < stream.length + 8) {
+        this.#twoLanes = new Uint8Array(2 * stream.length + 8);
+      }
+      const full = this.#twoLanes.subarray(0, stream.length + 8);
       full.set(stream.subarray(0, 8));
       full.set(UNUSED_LANE_STATE, 8);
       full.set(UNUSED_LANE_STATE, 12);

@@ -56,7 +56,7 @@ export class PackModelSets {
    * @example
    * ```ts
    * import { PackModelSets } from "./pack_models.ts";
-   * import { assertEquals, assertNotStrictEquals } from "@std/assert";
+   * import { assertEquals } from "@std/assert";
    *
    * const sets = new PackModelSets();
    * const a = sets.get("L0", 0, 2, 4);
@@ -64,7 +64,7 @@ export class PackModelSets {
    * sets.clear();
    * const b = sets.get("L0", 0, 2, 4);
    * assertEquals(b.channels.hi6Context[0], 0);
-   * assertNotStrictEquals(sets.get("L1", 0, 2, 4), b);
+   * assertEquals(sets.get("L1", 0, 2, 4) === b, false);
    * ```
    */
   clear(): void {

@@ -176,15 +176,18 @@ export class PredictedDumpEncoder {
       group,
       tensor: "v",
     });
-    const out = new ByteWriter(
-      2 * PREDICTOR_FINGERPRINT_BYTES + 8 + codedK.length + codedV.length,
+    const header = new ByteWriter(2 * PREDICTOR_FINGERPRINT_BYTES + 8);
+    header.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
+    header.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
+    header.varint(codedK.length);
+    // One exact array, copied into once.
+    const out = new Uint8Array(
+      header.length + codedK.length + codedV.length,
     );
-    out.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
-    out.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
-    out.varint(codedK.length);
-    out.bytes(codedK);
-    out.bytes(codedV);
-    return out.finish().slice();
+    out.set(header.finish());
+    out.set(codedK, header.length);
+    out.set(codedV, header.length + codedK.length);
+    return out;
   }
 }
 
@@ -213,6 +216,8 @@ export class PredictedDumpDecoder {
    * @param shape The dump's shape.
    * @param group The dump's group, as at encode time.
    * @param predictor The predictor dump's tensors.
+   * @param output Gives the space to decode K (`kind` 0) or V (1) into, `count`
+   * words; new arrays when omitted.
    * @returns K and V.
    * @throws {KvbitsPredictorMismatchError} When a predictor tensor's fingerprint
    * differs (before anything is decoded).
@@ -224,6 +229,7 @@ export class PredictedDumpDecoder {
     shape: TensorShape,
     group: string,
     predictor: PredictorTensors,
+    output?: (kind: number, count: number) => Uint16Array,
   ): { k: Uint16Array; v: Uint16Array } {
     const reader = new ByteReader(bytes, STREAM);
     const storedK = reader.bytes(PREDICTOR_FINGERPRINT_BYTES);
@@ -241,14 +247,20 @@ export class PredictedDumpDecoder {
     const lengthK = reader.varintAtMost(reader.remaining, "K payload length");
     const codedK = reader.bytes(lengthK);
     const codedV = bytes.subarray(reader.offset);
-    const k = this.#tensors.decode(codedK, predictor.k, shape, {
-      group,
-      tensor: "k",
-    });
-    const v = this.#tensors.decode(codedV, predictor.v, shape, {
-      group,
-      tensor: "v",
-    });
+    const k = this.#tensors.decode(
+      codedK,
+      predictor.k,
+      shape,
+      { group, tensor: "k" },
+      output && ((count) => output(0, count)),
+    );
+    const v = this.#tensors.decode(
+      codedV,
+      predictor.v,
+      shape,
+      { group, tensor: "v" },
+      output && ((count) => output(1, count)),
+    );
     return { k, v };
   }
 }

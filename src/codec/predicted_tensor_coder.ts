@@ -266,11 +266,14 @@ export class PredictedTensorEncoder {
     const stream = scratch.subarray(
       ransEncodeInto(records, n, scratch, scratch.length),
     );
-    const out = new ByteWriter(stream.length + rawPos + 8);
-    out.varint(stream.length);
-    out.bytes(stream);
-    out.bytes(raw.subarray(0, rawPos));
-    return out.finish().slice();
+    // One exact array, copied into once.
+    const header = new ByteWriter(8);
+    header.varint(stream.length);
+    const out = new Uint8Array(header.length + stream.length + rawPos);
+    out.set(header.finish());
+    out.set(stream, header.length);
+    out.set(raw.subarray(0, rawPos), header.length + stream.length);
+    return out;
   }
 }
 
@@ -306,6 +309,8 @@ export class PredictedTensorDecoder {
    * @param predictor The predictor's FP16 words, bit-identical to the encoder's.
    * @param shape `[tokens, heads, headDim]`.
    * @param slot The tensor's group and K or V, as at encode time.
+   * @param into Gives the space to decode into, `count` words (a new array
+   * when omitted).
    * @returns The FP16 words.
    * @throws {KvbitsDataError} When the payload is corrupt or does not belong to
    * this place of the block.
@@ -317,6 +322,7 @@ export class PredictedTensorDecoder {
     predictor: Uint16Array,
     shape: TensorShape,
     slot: PredictedSlot,
+    into?: (count: number) => Uint16Array,
   ): Uint16Array {
     const action = "decode a predicted tensor";
     const n = checkShape(action, shape, undefined, predictor);
@@ -348,7 +354,7 @@ export class PredictedTensorDecoder {
         { stream: STREAM, bitOffset: 8 * rawStart },
       );
     }
-    const out = new Uint16Array(n);
+    const out = into?.(n) ?? new Uint16Array(n);
     const rowLength = shape.heads * shape.headDim;
     const states = this.#states;
     states.set(ransReadStates(streamBytes, STREAM));

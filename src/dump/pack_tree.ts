@@ -47,7 +47,7 @@ export interface FolderListing {
  *
  * @param root The tree's folder.
  * @param folder The folder's relative path (`""` for the root).
- * @param skip Absolute paths to leave out.
+ * @param skip Absolute paths to leave out (resolved: as `resolve` gives them).
  * @returns Its files and folders by name, and refused entries by path.
  * @throws {KvbitsFileError} When the folder cannot be read.
  *
@@ -79,11 +79,11 @@ export function listFolder(
   }
   const listing: FolderListing = { files: [], folders: [], refused: [] };
   // Paths are resolved only for names that a skipped path ends with.
-  const skipNames = new Set(skip.map((path) => basename(resolve(path))));
+  const skipNames = skip.map((path) => basename(path));
   for (const entry of entries) {
     const name = entry.name;
     if (name === LOCK_FILE_NAME || name.includes(TEMPORARY_FILE_MARK)) continue;
-    if (skipNames.has(name) && skip.includes(resolve(join(full, name)))) {
+    if (skipNames.includes(name) && skip.includes(resolve(join(full, name)))) {
       continue;
     }
     if (entry.isDirectory) listing.folders.push(name);
@@ -215,6 +215,8 @@ export function readTreeFile(
 
 /** Bytes a reader's buffer starts with: metas and small tensors fit. */
 const FIRST_READ_BUFFER = 64 * 1024;
+/** Bytes of each buffer that {@link smallTreeFileReader} copies files into. */
+const SLAB_BYTES = 64 * 1024;
 
 /**
  * A reader of a tree's files that reuses one buffer per role (each read
@@ -260,8 +262,9 @@ export function treeFileReader(
 }
 
 /**
- * A reader of a tree's small files (metas): each file's bytes, in a new array
- * of their size, unless the file is larger than `limit` (then nothing more
+ * A reader of a tree's small files (metas): each file's bytes, in an array of
+ * their size that stays valid (a view of a buffer shared with other files read:
+ * not to be transferred or detached alone), unless the file is larger than `limit` (then nothing more
  * than `limit + 1` bytes is read). Like {@link treeFileReader}, for files the
  * listing found to be regular files: no `stat`.
  *
@@ -288,6 +291,11 @@ export function smallTreeFileReader(
   limit: number,
 ): (path: string) => Uint8Array | undefined {
   let buffer = new Uint8Array(Math.min(FIRST_READ_BUFFER, limit + 1));
+  // Files are copied out into slabs, many to a buffer: a block's thousands of
+  // metas are then a few buffers, not one each (less for the collector, and
+  // for a structured clone to copy).
+  let slab = new Uint8Array(0);
+  let used = 0;
   return (path) => {
     const full = join(root, path);
     let bytes: Uint8Array<ArrayBuffer>;
@@ -297,7 +305,15 @@ export function smallTreeFileReader(
       throw fileErrorOf(full, error);
     }
     buffer = new Uint8Array(bytes.buffer);
-    return bytes.length > limit ? undefined : bytes.slice();
+    if (bytes.length > limit) return undefined;
+    if (used + bytes.length > slab.length) {
+      slab = new Uint8Array(Math.max(SLAB_BYTES, bytes.length));
+      used = 0;
+    }
+    const copy = slab.subarray(used, used + bytes.length);
+    copy.set(bytes);
+    used += bytes.length;
+    return copy;
   };
 }
 

@@ -14,7 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { join } from "@std/path";
+import { basename, join } from "@std/path";
 import { PREDICTOR_FINGERPRINT_BYTES } from "../codec/predicted_dump_coder.ts";
 import {
   dumpElementCount,
@@ -26,7 +26,7 @@ import { utf8Text } from "../format/json_fields.ts";
 import type { PackPredictorLookup } from "../format/predictor_lookup.ts";
 import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 import { pathExistsSync } from "./path_exists.ts";
-import { readFileSync } from "./read_file.ts";
+import { readFileSync, readListedFileSync } from "./read_file.ts";
 
 /** A predictor dump: its tensors, their fingerprints, and their files for messages. */
 export interface PredictorDump {
@@ -141,6 +141,58 @@ export function readPredictorDump(
     if (error instanceof Deno.errors.NotFound) return undefined;
     throw fileErrorOf(path, error);
   }
+  return predictorOfMeta(
+    path,
+    join(path, ".."),
+    predictorMeta,
+    meta,
+    readTensor,
+  );
+}
+
+/** Reads a predictor tensor file into a new buffer, `stat` first. */
+function readTensor(path: string, elements: number): TensorFile {
+  try {
+    const bytes = readFileSync(path);
+    return {
+      words: fp16WordsOfBytes(bytes, elements),
+      fingerprint: fingerprintOf(bytes),
+      path,
+    };
+  } catch (error) {
+    throw fileErrorOf(path, error);
+  }
+}
+
+interface TensorFile {
+  readonly words: Uint16Array;
+  readonly fingerprint: Uint8Array;
+  readonly path: string;
+}
+
+/**
+ * The first bytes of the SHA-256 of a tensor file's bytes, hashed natively as
+ * read, once (the coder would otherwise hash the words in JavaScript):
+ * `predictorFingerprint` of the words, on any host, since it hashes their
+ * little-endian bytes.
+ */
+function fingerprintOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(
+    createHash("sha256").update(bytes).digest().subarray(
+      0,
+      PREDICTOR_FINGERPRINT_BYTES,
+    ),
+  );
+}
+
+/** The predictor dump of a read meta: its shape checked, its tensors read. */
+function predictorOfMeta(
+  path: string,
+  folderOfMeta: string,
+  predictorMeta: DumpMeta,
+  meta: DumpMeta,
+  read: (path: string, elements: number, role: "k" | "v") => TensorFile,
+): PredictorDump {
   const shapeOf = (m: DumpMeta) => `${m.seqLen} x ${m.kvHeads} x ${m.headDim}`;
   if (
     predictorMeta.seqLen !== meta.seqLen ||
@@ -155,31 +207,9 @@ export function readPredictorDump(
       }`,
     );
   }
-  const folderOfMeta = join(path, "..");
   const elements = dumpElementCount(meta);
-  const read = (file: string) => {
-    const tensorPath = join(folderOfMeta, file);
-    try {
-      const bytes = readFileSync(tensorPath);
-      return {
-        words: fp16WordsOfBytes(bytes, elements),
-        // The file's bytes hashed natively as read, once (the coder would
-        // otherwise hash the words in JavaScript): `predictorFingerprint` of
-        // the words, on any host, since it hashes their little-endian bytes.
-        fingerprint: new Uint8Array(
-          createHash("sha256").update(bytes).digest().subarray(
-            0,
-            PREDICTOR_FINGERPRINT_BYTES,
-          ),
-        ),
-        path: tensorPath,
-      };
-    } catch (error) {
-      throw fileErrorOf(tensorPath, error);
-    }
-  };
-  const k = read(predictorMeta.kFile);
-  const v = read(predictorMeta.vFile);
+  const k = read(join(folderOfMeta, predictorMeta.kFile), elements, "k");
+  const v = read(join(folderOfMeta, predictorMeta.vFile), elements, "v");
   return {
     k: k.words,
     v: v.words,
@@ -190,13 +220,124 @@ export function readPredictorDump(
   };
 }
 
+/** Bytes of a reused tensor buffer at first (it grows, by doubling, to the largest). */
+const TENSOR_BUFFER = 64 * 1024;
+
+/** A plain file name: one that `join` keeps as the last part of a path. */
+const PLAIN_NAME = /^(?!\.\.?$)[^/\\]+$/;
+
+/**
+ * Reads the counterparts of a block's dumps one after another, as
+ * {@link readPredictorDump} does but with fewer calls: each folder of the
+ * predictor is listed once, a file the listing shows to be regular is read
+ * without a `stat` (into a buffer kept for the next dump), and a meta the
+ * listing lacks is missing without a call. Anything else (a link, a folder
+ * that cannot be listed, a tensor of another size than its meta's) is read as
+ * {@link readPredictorDump} reads it, with the same results and errors.
+ *
+ * @param folder The predictor folder.
+ * @returns The reader. Its result is valid until its next call (its tensors are
+ * views of reused buffers).
+ *
+ * @example
+ * ```ts
+ * import { predictorDumpReader } from "./predictor_dump.ts";
+ * import { parseDumpMeta } from "../format/dump_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const path = "llama6L-kjv-ruth/layer_5/meta_t384_385.json";
+ * const meta = parseDumpMeta(Deno.readTextFileSync(`fixtures/kv-sample/${path}`));
+ * const read = predictorDumpReader("fixtures/predictor-sample/int8");
+ * assertEquals(read(path, meta)?.v.length, 128);
+ * assertEquals(read("llama6L-kjv-ruth/layer_5/meta_t0_1.json", meta), undefined);
+ * ```
+ */
+export function predictorDumpReader(
+  folder: string,
+): (metaPath: string, meta: DumpMeta) => PredictorDump | undefined {
+  /** The last folder listed: whether each name is a regular file; undefined when it cannot be listed. */
+  let listed:
+    | { folder: string; files: Map<string, boolean> | undefined }
+    | undefined;
+  const buffers: Record<"meta" | "k" | "v", Uint8Array<ArrayBuffer>> = {
+    meta: new Uint8Array(4096),
+    k: new Uint8Array(TENSOR_BUFFER),
+    v: new Uint8Array(TENSOR_BUFFER),
+  };
+  /** What the listing of `path`'s folder says of it: a regular file, nothing, or unknown. */
+  const statusOf = (
+    path: string,
+    dir: string,
+  ): "file" | "absent" | "unknown" => {
+    if (listed?.folder !== dir) {
+      let files: Map<string, boolean> | undefined = new Map();
+      try {
+        for (const entry of Deno.readDirSync(dir)) {
+          files.set(entry.name, entry.isFile);
+        }
+      } catch {
+        // Read as readPredictorDump does, which says what is wrong.
+        files = undefined;
+      }
+      listed = { folder: dir, files };
+    }
+    const name = basename(path);
+    if (listed.files === undefined || !PLAIN_NAME.test(name)) return "unknown";
+    const regular = listed.files.get(name);
+    return regular === undefined ? "absent" : regular ? "file" : "unknown";
+  };
+  const readListed = (
+    path: string,
+    role: "meta" | "k" | "v",
+    limit?: number,
+  ): Uint8Array => {
+    const bytes = readListedFileSync(path, buffers[role], limit);
+    buffers[role] = new Uint8Array(bytes.buffer);
+    return bytes;
+  };
+  const read = (path: string, elements: number, role: "k" | "v") => {
+    if (statusOf(path, join(path, "..")) !== "file") {
+      return readTensor(path, elements);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = readListed(path, role, 2 * elements);
+    } catch (error) {
+      throw fileErrorOf(path, error);
+    }
+    // Another size: read again as readPredictorDump does, for its error.
+    if (bytes.length !== 2 * elements) return readTensor(path, elements);
+    return {
+      words: fp16WordsOfBytes(bytes, elements),
+      fingerprint: fingerprintOf(bytes),
+      path,
+    };
+  };
+  return (metaPath, meta) => {
+    const path = join(folder, metaPath);
+    const dir = join(path, "..");
+    const status = statusOf(path, dir);
+    if (status === "absent") return undefined;
+    if (status === "unknown") return readPredictorDump(folder, metaPath, meta);
+    let predictorMeta: DumpMeta;
+    try {
+      predictorMeta = parseDumpMeta(utf8Text(readListed(path, "meta"), "meta"));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw fileErrorOf(path, error);
+    }
+    return predictorOfMeta(path, dir, predictorMeta, meta, read);
+  };
+}
+
 /**
  * A pack decoder's lookup of predictor dumps in a predictor folder
  * ({@link readPredictorDump} at the dump's path; a missing one is an error that
  * names the file, since the pack says the dump was coded against it).
  *
  * @param folder The predictor folder.
- * @returns The lookup.
+ * @returns The lookup ({@link predictorDumpReader}'s: a predictor it returns is
+ * valid until its next call).
  *
  * @example
  * ```ts
@@ -212,8 +353,9 @@ export function readPredictorDump(
  * ```
  */
 export function predictorFolderLookup(folder: string): PackPredictorLookup {
+  const read = predictorDumpReader(folder);
   return (path, dump) => {
-    const found = readPredictorDump(folder, path, dump.meta);
+    const found = read(path, dump.meta);
     if (found === undefined) {
       throw new KvbitsFileError(
         join(folder, path),

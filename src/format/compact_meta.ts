@@ -102,11 +102,16 @@ type Predictor = (
   fields: Readonly<Record<string, unknown>>,
 ) => unknown;
 
+/** A dumper's meta file name, without `.json`: `meta_t<S>_<E>`. */
+const META_NAME = /^meta_t(\d+)_(\d+)$/;
+
 /** The predictions of one dump (the file name is parsed once). */
 function predictorOf(context: MetaContext): Predictor {
-  const name = /^meta_t(\d+)_(\d+)$/.exec(context.metaName);
+  const name = META_NAME.exec(context.metaName);
   const seqStart = name ? Number(name[1]) : undefined;
-  const suffix = context.metaName.replace(/^meta_/, "");
+  const suffix = context.metaName.startsWith("meta_")
+    ? context.metaName.slice(5)
+    : context.metaName;
   return (key, fields) => predict(key, context, fields, seqStart, suffix);
 }
 
@@ -296,6 +301,270 @@ function writeValue(
 }
 
 /**
+ * A meta section read apart from its dump's context, by {@link readCompactMeta}:
+ * every stored value with its text, so that {@link compactMetaText} restores a
+ * dump's text from it without reading the bytes again (the pack checks a section
+ * against many dumps' metas).
+ */
+export interface CompactMetaRecord {
+  /** The meta text itself, for a section of mode 0. */
+  readonly text?: string;
+  /** The keys, in order. */
+  readonly keys: readonly string[];
+  /** Each key as Python writes it, with `": "`. */
+  readonly keyTexts: readonly string[];
+  /** Each stored value; undefined for a predicted one. */
+  readonly values: readonly unknown[];
+  /** Each stored value as Python writes it; undefined for a predicted one. */
+  readonly valueTexts: readonly (string | undefined)[];
+  /** The byte offset of each key's value, for errors. */
+  readonly offsets: readonly number[];
+  /**
+   * The first problem of the bytes that does not depend on the context, with the
+   * key it stops at (`keys.length` for bytes left over): thrown when the text
+   * is restored that far, so that errors come in the order of the keys.
+   */
+  readonly failure?: { readonly index: number; readonly error: Error };
+  /**
+   * Whether a key is an array index ("0", "12"): Python's order is the keys'
+   * but `pythonJsonDumps` of an object puts those first, so the text is made
+   * from the object as before.
+   */
+  readonly indexKeys: boolean;
+}
+
+/** Each dumper key as Python writes it, with `": "` (none is an array index). */
+const DUMPER_KEY_TEXTS: ReadonlyMap<string, string> = new Map(
+  DUMPER_META_KEYS.map((key) => [key, pythonJsonDumps(key) + ": "]),
+);
+
+/** Keys that objects enumerate first: array indices, below 2^32 - 1. */
+const INDEX_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
+
+/**
+ * Reads a meta section as far as it can be without the dump's context (layout
+ * in the module notes).
+ *
+ * @param bytes The meta section.
+ * @returns The record, for {@link compactMetaText}.
+ * @throws {KvbitsDataError} When the mode, the keys or the tags are corrupt
+ * (later problems are thrown by {@link compactMetaText}, in key order).
+ *
+ * @example One read, the text of two dumps
+ * ```ts
+ * import { compactMetaText, encodeCompactMeta, readCompactMeta } from "./compact_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const text = (start: number) => `{"layer_id": 1, "seq_start": ${start}}`;
+ * const context = (start: number) => ({ metaName: `meta_t${start}_${start + 1}`, tokens: 1, heads: 1, headDim: 2 });
+ * const record = readCompactMeta(encodeCompactMeta(text(4), context(4)));
+ * assertEquals(compactMetaText(record, context(5)), text(5));
+ * ```
+ */
+export function readCompactMeta(bytes: Uint8Array): CompactMetaRecord {
+  const reader = new ByteReader(bytes, STREAM);
+  const decoder = TEXT_DECODER;
+  const utf8 = (length: number, what: string): string => {
+    const at = reader.offset;
+    const bytes = reader.bytes(length);
+    // Short ASCII (every dumper value) without the decoder's per-call cost.
+    if (length <= 64 && isAscii(bytes)) {
+      return String.fromCharCode(...bytes);
+    }
+    try {
+      return decoder.decode(bytes);
+    } catch (error) {
+      if (error instanceof KvbitsDataError) throw error;
+      throw reader.error(`${what} is not valid UTF-8`, at);
+    }
+  };
+  const mode = reader.byte();
+  if (mode === MODE_TEXT) {
+    return {
+      text: utf8(reader.remaining, "meta text"),
+      keys: [],
+      keyTexts: [],
+      values: [],
+      valueTexts: [],
+      offsets: [],
+      indexKeys: false,
+    };
+  }
+  if (mode !== MODE_FIELDS) {
+    throw reader.error(`unknown meta mode ${mode}`, 0);
+  }
+  // Each key takes at least its 4-bit tag: two keys a byte.
+  const count = reader.varintAtMost(2 * bytes.length, "key count");
+  const prefix = reader.varintAtMost(
+    Math.min(count, DUMPER_META_KEYS.length),
+    "dumper key prefix",
+  );
+  const keys = DUMPER_META_KEYS.slice(0, prefix);
+  for (let i = prefix; i < count; i++) {
+    const known = reader.varintAtMost(DUMPER_META_KEYS.length, "key index");
+    keys.push(
+      known > 0 ? DUMPER_META_KEYS[known - 1] : utf8(reader.varint(), "key"),
+    );
+  }
+  const tags = reader.bytes(Math.ceil(count / 2));
+  if (count % 2 === 1 && tags[tags.length - 1] >> 4 !== 0) {
+    throw reader.error("non-zero padding after the last tag");
+  }
+  const keyTexts: string[] = [];
+  const values: unknown[] = [];
+  const valueTexts: (string | undefined)[] = [];
+  const offsets: number[] = [];
+  const seen = new Set<string>();
+  let indexKeys = false;
+  let failure: { index: number; error: Error } | undefined;
+  for (let i = 0; i < count && failure === undefined; i++) {
+    const key = keys[i];
+    const at = reader.offset;
+    const dumperKey = DUMPER_KEY_TEXTS.get(key);
+    keyTexts.push(dumperKey ?? pythonJsonDumps(key) + ": ");
+    offsets.push(at);
+    indexKeys ||= dumperKey === undefined && INDEX_KEY.test(key) &&
+      Number(key) < 0xffffffff;
+    try {
+      if (seen.has(key)) throw reader.error(`key "${key}" appears twice`);
+      seen.add(key);
+      const value = readValue(
+        reader,
+        (tags[i >> 1] >> (4 * (i & 1))) & 0xf,
+        key,
+        at,
+        utf8,
+      );
+      values.push(value);
+      valueTexts.push(value === undefined ? undefined : pythonJsonDumps(value));
+    } catch (error) {
+      if (!(error instanceof KvbitsDataError)) throw error;
+      failure = { index: i, error };
+    }
+  }
+  if (failure === undefined && reader.remaining !== 0) {
+    failure = {
+      index: count,
+      error: reader.error(
+        `${reader.remaining} bytes left after the meta record`,
+      ),
+    };
+  }
+  return {
+    keys,
+    keyTexts,
+    values,
+    valueTexts,
+    offsets,
+    indexKeys,
+    ...(failure !== undefined ? { failure } : {}),
+  };
+}
+
+function isAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] >= 0x80) return false;
+  return true;
+}
+
+/** A stored value of a tag (undefined for a predicted one). */
+function readValue(
+  reader: ByteReader,
+  tag: number,
+  key: string,
+  at: number,
+  utf8: (length: number, what: string) => string,
+): unknown {
+  switch (tag) {
+    case TAG_PREDICTED:
+      return undefined;
+    case TAG_FALSE:
+      return false;
+    case TAG_TRUE:
+      return true;
+    case TAG_NULL:
+      return null;
+    case TAG_UINT:
+      return reader.varint();
+    case TAG_NEGATIVE: {
+      const magnitude = reader.varint();
+      if (magnitude === 0) {
+        throw reader.error(`value of "${key}" is a negative zero integer`, at);
+      }
+      return -magnitude;
+    }
+    case TAG_STRING:
+      return utf8(reader.varint(), `value of "${key}"`);
+    case TAG_JSON: {
+      const json = utf8(reader.varint(), `value of "${key}"`);
+      try {
+        return JSON.parse(json);
+      } catch {
+        throw reader.error(`value of "${key}" is not valid JSON`, at);
+      }
+    }
+    default:
+      throw reader.error(`unknown tag ${tag} for key "${key}"`, at);
+  }
+}
+
+/**
+ * Restores a meta file's text from a record of {@link readCompactMeta}.
+ *
+ * @param record The section's record.
+ * @param context The dump's file name and shape, as given to the encoder.
+ * @returns The original text.
+ * @throws {KvbitsDataError} When the record is corrupt, as
+ * {@link decodeCompactMeta} says.
+ *
+ * @example
+ * ```ts
+ * import { compactMetaText, readCompactMeta } from "./compact_meta.ts";
+ * import { assertThrows } from "@std/assert";
+ *
+ * // One key, layer_id, predicted: there is no prediction for it.
+ * const record = readCompactMeta(Uint8Array.of(1, 1, 1, 0));
+ * assertThrows(() => compactMetaText(record, { metaName: "meta_t0_1", tokens: 1, heads: 1, headDim: 2 }), Error, "no predicted value");
+ * ```
+ */
+export function compactMetaText(
+  record: CompactMetaRecord,
+  context: MetaContext,
+): string {
+  if (record.text !== undefined) return record.text;
+  const { keys, keyTexts, values, valueTexts, offsets, failure } = record;
+  // No prototype: a key named "__proto__" is an ordinary key here.
+  const fields: Record<string, unknown> | undefined = record.indexKeys
+    ? Object.create(null)
+    : undefined;
+  let predict: Predictor | undefined;
+  // What the predictions read of the fields before them.
+  const known: Record<string, unknown> = Object.create(null);
+  let text = "{";
+  for (let i = 0; i < keys.length; i++) {
+    if (failure !== undefined && failure.index === i) throw failure.error;
+    const key = keys[i];
+    let value = values[i];
+    let valueText = valueTexts[i];
+    if (valueText === undefined) {
+      predict ??= predictorOf(context);
+      value = predict(key, known);
+      if (value === undefined) {
+        throw new KvbitsDataError(`key "${key}" has no predicted value`, {
+          stream: STREAM,
+          bitOffset: 8 * offsets[i],
+        });
+      }
+      valueText = pythonJsonDumps(value);
+    }
+    if (key === "seq_start" || key === "seq_len") known[key] = value;
+    if (fields !== undefined) fields[key] = value;
+    text += (i === 0 ? "" : ", ") + keyTexts[i] + valueText;
+  }
+  if (failure !== undefined) throw failure.error;
+  return fields !== undefined ? pythonJsonDumps(fields) : text + "}";
+}
+
+/**
  * Restores a meta file's text from its compact record.
  *
  * @param bytes The meta section.
@@ -321,104 +590,5 @@ export function decodeCompactMeta(
   bytes: Uint8Array,
   context: MetaContext,
 ): string {
-  const reader = new ByteReader(bytes, STREAM);
-  const decoder = TEXT_DECODER;
-  const utf8 = (length: number, what: string): string => {
-    const at = reader.offset;
-    const bytes = reader.bytes(length);
-    // Short ASCII (every dumper value) without the decoder's per-call cost.
-    if (length <= 64 && bytes.every((byte) => byte < 0x80)) {
-      return String.fromCharCode(...bytes);
-    }
-    try {
-      return decoder.decode(bytes);
-    } catch (error) {
-      if (error instanceof KvbitsDataError) throw error;
-      throw reader.error(`${what} is not valid UTF-8`, at);
-    }
-  };
-  const mode = reader.byte();
-  if (mode === MODE_TEXT) return utf8(reader.remaining, "meta text");
-  if (mode !== MODE_FIELDS) {
-    throw reader.error(`unknown meta mode ${mode}`, 0);
-  }
-  // Each key takes at least its 4-bit tag: two keys a byte.
-  const count = reader.varintAtMost(2 * bytes.length, "key count");
-  const prefix = reader.varintAtMost(
-    Math.min(count, DUMPER_META_KEYS.length),
-    "dumper key prefix",
-  );
-  const keys = DUMPER_META_KEYS.slice(0, prefix);
-  for (let i = prefix; i < count; i++) {
-    const known = reader.varintAtMost(DUMPER_META_KEYS.length, "key index");
-    keys.push(
-      known > 0 ? DUMPER_META_KEYS[known - 1] : utf8(reader.varint(), "key"),
-    );
-  }
-  const tags = reader.bytes(Math.ceil(count / 2));
-  if (count % 2 === 1 && tags[tags.length - 1] >> 4 !== 0) {
-    throw reader.error("non-zero padding after the last tag");
-  }
-  // No prototype: a key named "__proto__" is an ordinary key here.
-  const fields: Record<string, unknown> = Object.create(null);
-  const predict = predictorOf(context);
-  for (let i = 0; i < count; i++) {
-    const key = keys[i];
-    if (Object.hasOwn(fields, key)) {
-      throw reader.error(`key "${key}" appears twice`);
-    }
-    const tag = (tags[i >> 1] >> (4 * (i & 1))) & 0xf;
-    const at = reader.offset;
-    switch (tag) {
-      case TAG_PREDICTED: {
-        const predicted = predict(key, fields);
-        if (predicted === undefined) {
-          throw reader.error(`key "${key}" has no predicted value`, at);
-        }
-        fields[key] = predicted;
-        break;
-      }
-      case TAG_FALSE:
-        fields[key] = false;
-        break;
-      case TAG_TRUE:
-        fields[key] = true;
-        break;
-      case TAG_NULL:
-        fields[key] = null;
-        break;
-      case TAG_UINT:
-        fields[key] = reader.varint();
-        break;
-      case TAG_NEGATIVE: {
-        const magnitude = reader.varint();
-        if (magnitude === 0) {
-          throw reader.error(
-            `value of "${key}" is a negative zero integer`,
-            at,
-          );
-        }
-        fields[key] = -magnitude;
-        break;
-      }
-      case TAG_STRING:
-        fields[key] = utf8(reader.varint(), `value of "${key}"`);
-        break;
-      case TAG_JSON: {
-        const json = utf8(reader.varint(), `value of "${key}"`);
-        try {
-          fields[key] = JSON.parse(json);
-        } catch {
-          throw reader.error(`value of "${key}" is not valid JSON`, at);
-        }
-        break;
-      }
-      default:
-        throw reader.error(`unknown tag ${tag} for key "${key}"`, at);
-    }
-  }
-  if (reader.remaining !== 0) {
-    throw reader.error(`${reader.remaining} bytes left after the meta record`);
-  }
-  return pythonJsonDumps(fields);
+  return compactMetaText(readCompactMeta(bytes), context);
 }

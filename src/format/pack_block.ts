@@ -23,11 +23,11 @@ import {
   type PackDumpShape,
 } from "../codec/pack_coder.ts";
 import {
-  metaSectionOf,
   metaTextOf,
   type PackDumpMeta,
   packDumpMetaOf,
   packDumpMetaOfText,
+  PackMetaSections,
 } from "./pack_dump_meta.ts";
 import { blockHeaderBytes, CRC_BYTES } from "./pack_layout.ts";
 import {
@@ -96,7 +96,7 @@ export class PackBlockBuilder {
   #inputBytes = 0;
   #tableBytes = 0;
   readonly #encoder: PackBlockEncoder;
-  #lastSection: Uint8Array | undefined;
+  #metaSections = new PackMetaSections();
 
   /**
    * An empty block.
@@ -192,30 +192,12 @@ export class PackBlockBuilder {
       kind: "dump",
       path,
       shape,
-      metaSection: this.#metaSection(path, dump.text, shape),
+      metaSection: this.#metaSections.sectionOf(path, dump.text, shape),
       codedBytes: coded.length,
       crc: crc32(v, crc32(k, crc32(metaBytes))),
       ...(predictor !== undefined ? { predicted: true } as const : {}),
     }, coded);
     return true;
-  }
-
-  /**
-   * The meta section of a dump: the previous dump's when it restores this
-   * meta's text exactly (a run's metas differ in what the section predicts
-   * from the file name and shape, so their sections are often the same
-   * bytes), else a new one.
-   */
-  #metaSection(path: string, text: string, shape: PackDumpShape): Uint8Array {
-    const last = this.#lastSection;
-    if (last !== undefined) {
-      try {
-        if (metaTextOf(last, path, shape) === text) return last;
-      } catch {
-        // Not this meta's: a new section below.
-      }
-    }
-    return this.#lastSection = metaSectionOf(path, text, shape);
   }
 
   /**

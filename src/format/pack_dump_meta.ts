@@ -15,7 +15,13 @@
  */
 
 import { KvbitsDataError } from "../codec/errors.ts";
-import { decodeCompactMeta, encodeCompactMeta } from "./compact_meta.ts";
+import {
+  type CompactMetaRecord,
+  compactMetaText,
+  decodeCompactMeta,
+  encodeCompactMeta,
+  readCompactMeta,
+} from "./compact_meta.ts";
 import { type DumpMeta, parseDumpMeta } from "./dump_meta.ts";
 import type { PackDumpShape } from "../codec/pack_coder.ts";
 
@@ -139,7 +145,8 @@ function encodesBack(text: string, bytes: Uint8Array): boolean {
 }
 
 function metaNameOf(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1).replace(/\.json$/, "");
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  return name.endsWith(".json") ? name.slice(0, -5) : name;
 }
 
 /**
@@ -196,4 +203,76 @@ export function metaTextOf(
     }
   }
   return decodeCompactMeta(section, { metaName: metaNameOf(path), ...shape });
+}
+
+/**
+ * The meta sections of a block's dumps, in order: each dump gets the previous
+ * dump's section when that restores its meta's text exactly (a run's metas
+ * differ in what the section predicts from the file name and shape, so their
+ * sections are often the same bytes), else a new one. The previous section is
+ * read once, not once per dump.
+ *
+ * @example Two decode steps of a layer share a section
+ * ```ts
+ * import { PackMetaSections } from "./pack_dump_meta.ts";
+ * import { assertStrictEquals } from "@std/assert";
+ *
+ * const text = (s: number) => `{"layer_id": 1, "seq_start": ${s}, "seq_len": 1}`;
+ * const shape = { tokens: 1, heads: 1, headDim: 2 };
+ * const sections = new PackMetaSections();
+ * const first = sections.sectionOf("l/meta_t4_5.json", text(4), shape);
+ * assertStrictEquals(sections.sectionOf("l/meta_t5_6.json", text(5), shape), first);
+ * ```
+ */
+export class PackMetaSections {
+  #last:
+    | { section: Uint8Array; record: CompactMetaRecord | undefined }
+    | undefined;
+
+  /**
+   * The meta section of a dump, the previous one's when it restores `text`.
+   *
+   * @param path The meta file's path in the tree.
+   * @param text Its text.
+   * @param shape The dump's shape.
+   * @returns The section (the same array as before when it is the same).
+   */
+  sectionOf(path: string, text: string, shape: PackDumpShape): Uint8Array {
+    const last = this.#last;
+    if (last?.record !== undefined) {
+      try {
+        const restored = compactMetaText(last.record, {
+          metaName: metaNameOf(path),
+          ...shape,
+        });
+        if (restored === text) return last.section;
+      } catch {
+        // Not this meta's: a new section below.
+      }
+    }
+    const section = metaSectionOf(path, text, shape);
+    this.#last = { section, record: recordOf(section) };
+    return section;
+  }
+}
+
+/** A section read for {@link metaTextOf}'s text; undefined when it cannot be. */
+function recordOf(section: Uint8Array): CompactMetaRecord | undefined {
+  try {
+    if (section.length > 0 && section[0] === MODE_TEXT) {
+      const text = TEXT_DECODER.decode(section.subarray(1));
+      return {
+        text,
+        keys: [],
+        keyTexts: [],
+        values: [],
+        valueTexts: [],
+        offsets: [],
+        indexKeys: false,
+      };
+    }
+    return readCompactMeta(section);
+  } catch {
+    return undefined;
+  }
 }

@@ -8,7 +8,8 @@
 import { readTreeFile } from "../dump/pack_tree.ts";
 import { type BlockBody, PackBlockBuilder } from "../format/pack_block.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
-import { readPredictorDump } from "../dump/predictor_dump.ts";
+import type { PredictorDump } from "../dump/predictor_dump.ts";
+import type { DumpMeta } from "../format/dump_meta.ts";
 import type { PlannedItem } from "./pack_plan.ts";
 import { PackLane } from "./pack_lane.ts";
 
@@ -35,12 +36,15 @@ export interface CodedBlock {
  *
  * @param root The tree's folder.
  * @param items The block's items, in order.
- * @param predictorDir A predictor folder: each dump with a counterpart there
- * (same path) is coded against it.
+ * @param readPredictor Reads a dump's predictor dump (by the meta's path in
+ * the tree, `readPredictorDump` of a predictor folder): each dump with one
+ * is coded against it.
  * @param lane What the lane reuses from block to block (a new one by default).
  * @returns The coded block.
  * @throws {KvbitsFileError} When a file cannot be read, or a predictor dump has
  * another shape than its dump.
+ * @throws {TypeError} When a dump item's meta bytes are not a dump's meta (the
+ * plan makes no such item).
  *
  * @example
  * ```ts
@@ -49,7 +53,7 @@ export interface CodedBlock {
  *
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
  * const block = encodeBlock(root, [{
- *   kind: "dump", path: "layer_5/meta_t384_385.json", kPath: "layer_5/k_t384_385.bin", vPath: "layer_5/v_t384_385.bin",
+ *   kind: "dump", path: "layer_5/meta_t384_385.json",
  *   metaBytes: await Deno.readFile(`${root}/layer_5/meta_t384_385.json`),
  * }, { kind: "folder", path: "empty" }]);
  * assertEquals([block.dumps, block.folders, block.tensorBytes, block.body.entries], [1, 1, 512, 2]);
@@ -58,7 +62,7 @@ export interface CodedBlock {
 export function encodeBlock(
   root: string,
   items: readonly PlannedItem[],
-  predictorDir?: string,
+  readPredictor?: (path: string, meta: DumpMeta) => PredictorDump | undefined,
   lane: PackLane = new PackLane(),
 ): CodedBlock {
   const builder = new PackBlockBuilder(lane.encoder);
@@ -75,18 +79,17 @@ export function encodeBlock(
       files++;
       continue;
     }
-    const { path, kPath, vPath, metaBytes } = item;
+    const { path, metaBytes } = item;
     const dump = packDumpMetaOf(path, metaBytes);
+    if (typeof dump === "string") {
+      // The plan read these bytes as a dump's meta: they still are.
+      throw new TypeError(`${path} is planned as a dump: ${dump}`);
+    }
+    const { kPath, vPath } = dump;
     const k = read(kPath, "k");
     const v = read(vPath, "v");
-    const predictor = typeof dump !== "string" && predictorDir !== undefined
-      ? readPredictorDump(predictorDir, path, dump.meta)
-      : undefined;
-    if (
-      typeof dump !== "string" && dump.kPath === kPath &&
-      dump.vPath === vPath &&
-      builder.addDump(path, metaBytes, dump, k, v, predictor)
-    ) {
+    const predictor = readPredictor?.(path, dump.meta);
+    if (builder.addDump(path, metaBytes, dump, k, v, predictor)) {
       coded++;
       if (predictor !== undefined) predicted++;
       tensorBytes += k.length + v.length;
@@ -95,7 +98,8 @@ export function encodeBlock(
     // Tensors of another size than the meta says: kept as they are.
     builder.addFile(kPath, k.slice());
     builder.addFile(vPath, v.slice());
-    builder.addFile(path, metaBytes);
+    // A copy: the plan's meta buffers are shared with other dumps.
+    builder.addFile(path, metaBytes.slice());
     files += 3;
   }
   return {

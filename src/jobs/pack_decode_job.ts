@@ -27,7 +27,6 @@ import {
   makeTreeFolder,
   openStagingFolder,
 } from "../dump/pack_tree.ts";
-import { checkPredictorFolder } from "../dump/predictor_dump.ts";
 import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
@@ -42,6 +41,7 @@ import {
 import type { RestoredBlock, RestoreTarget } from "./pack_restore_task.ts";
 import type { PackReply } from "./pack_worker.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
+import { loadPredictorFolders } from "./pack_lane.ts";
 import { openOutputFolder } from "./output_folder.ts";
 
 /** What {@link decodePack} and {@link verifyPack} share. */
@@ -129,7 +129,7 @@ async function restorePack(
     });
   };
   if (options.predictorDir !== undefined) {
-    checkPredictorFolder(options.predictorDir);
+    (await loadPredictorFolders()).checkPredictorFolder(options.predictorDir);
   }
   const pool = packWorkerPool(options.jobs ?? 1);
   const queue: Promise<PackReply>[] = [];

@@ -6,7 +6,6 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { openPackOutput } from "../dump/pack_output.ts";
-import { checkPredictorFolder } from "../dump/predictor_dump.ts";
 import { withHeader } from "../format/pack_block.ts";
 import {
   indexBytes,
@@ -20,7 +19,7 @@ import {
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import type { CodedBlock } from "./pack_block_task.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
-import { releaseBuffers } from "./pack_lane.ts";
+import { loadPredictorFolders, releaseBuffers } from "./pack_lane.ts";
 import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
 
 /**
@@ -103,7 +102,9 @@ export async function encodePack(
   const root = options.dumpDir;
   const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
   const predictorDir = options.predictorDir;
-  if (predictorDir !== undefined) checkPredictorFolder(predictorDir);
+  if (predictorDir !== undefined) {
+    (await loadPredictorFolders()).checkPredictorFolder(predictorDir);
+  }
   const refused: RefusedEntries = [];
   const plan = planBlocks(root, blockBytes, {
     skip: options.pack === "-" ? [] : [options.pack],

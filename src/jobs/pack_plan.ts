@@ -33,6 +33,7 @@ import {
   smallTreeFileReader,
   treeFileSize,
 } from "../dump/pack_tree.ts";
+import { resolve } from "@std/path";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
 
 /** Largest meta file read as a dump's meta: 1 MiB. */
@@ -45,13 +46,12 @@ export type PlannedItem =
   | { readonly kind: "folder"; readonly path: string }
   | {
     readonly kind: "dump";
-    /** The meta file's path. */
+    /** The meta file's path (its K and V paths are what the meta says). */
     readonly path: string;
-    /** K's path. */
-    readonly kPath: string;
-    /** V's path. */
-    readonly vPath: string;
-    /** The meta file's bytes, as the plan read them (the pack stores these). */
+    /**
+     * The meta file's bytes, as the plan read them (the pack stores these): a
+     * view of a buffer other metas share.
+     */
     readonly metaBytes: Uint8Array;
   };
 
@@ -107,6 +107,20 @@ export function* planBlocks(
 
 type Sized = [PlannedItem, number];
 
+/** A dump planned, with what orders it among its run's dumps. */
+interface PlannedDump {
+  readonly item: PlannedItem;
+  readonly bytes: number;
+  readonly layer: number;
+  readonly seqStart: number;
+}
+
+/** Layer, then first token, then path. */
+function dumpOrder(a: PlannedDump, b: PlannedDump): number {
+  return a.layer - b.layer || a.seqStart - b.seqStart ||
+    (a.item.path < b.item.path ? -1 : 1);
+}
+
 /** Reads a meta file by its path in the tree (undefined when too large). */
 type MetaReader = (path: string) => Uint8Array | undefined;
 
@@ -117,7 +131,8 @@ function* plannedItems(
     readonly refused?: RefusedEntries;
   },
 ): Generator<Sized> {
-  const skip = options.skip ?? [];
+  // Resolved once here, not at every folder listed.
+  const skip = (options.skip ?? []).map((path) => resolve(path));
   const list = (folder: string) => {
     const listing = listFolder(root, folder, skip);
     options.refused?.push(...listing.refused);
@@ -126,46 +141,44 @@ function* plannedItems(
   const readMeta = smallTreeFileReader(root, MAX_META_BYTES);
   const rootListing = list("");
   yield* folderFiles(root, "", rootListing, readMeta);
-  yield* visit(root, "", rootListing, list, readMeta);
+  yield* visit(root, "", rootListing.folders, list, readMeta);
 }
 
-/** Plans what F's subfolders hold, then walks into them. */
+/**
+ * Plans what F's subfolders hold, then walks into them. Each subfolder is
+ * listed just before its files are planned, and only its folders' names are
+ * kept for the walk (a tree's file names are not all held at once).
+ */
 function* visit(
   root: string,
   folder: string,
-  listing: FolderListing,
+  folders: readonly string[],
   list: (folder: string) => FolderListing,
   readMeta: MetaReader,
 ): Generator<Sized> {
   const prefix = folder === "" ? "" : `${folder}/`;
-  const children = listing.folders.map((name) => {
+  const children: { path: string; folders: readonly string[] }[] = [];
+  const dumps: PlannedDump[] = [];
+  for (const name of folders) {
     const path = prefix + name;
-    return { path, listing: list(path) };
-  });
-  const dumps: (Sized & { layer: number; seqStart: number })[] = [];
-  for (const child of children) {
-    const { listing } = child;
+    const listing = list(path);
+    children.push({ path, folders: listing.folders });
     if (
       listing.files.length + listing.folders.length + listing.refused.length ===
         0
     ) {
-      yield [{ kind: "folder", path: child.path }, 0];
+      yield [{ kind: "folder", path }, 0];
       continue;
     }
-    for (
-      const sized of folderFiles(root, child.path, listing, readMeta, dumps)
-    ) {
+    for (const sized of folderFiles(root, path, listing, readMeta, dumps)) {
       yield sized;
     }
   }
-  dumps.sort((a, b) =>
-    a.layer - b.layer || a.seqStart - b.seqStart ||
-    (a[0].path < b[0].path ? -1 : 1)
-  );
-  for (const dump of dumps) yield [dump[0], dump[1]];
+  dumps.sort(dumpOrder);
+  for (const dump of dumps) yield [dump.item, dump.bytes];
   dumps.length = 0;
   for (const child of children) {
-    yield* visit(root, child.path, child.listing, list, readMeta);
+    yield* visit(root, child.path, child.folders, list, readMeta);
   }
 }
 
@@ -178,12 +191,12 @@ function* folderFiles(
   folder: string,
   listing: FolderListing,
   readMeta: MetaReader,
-  dumps?: (Sized & { layer: number; seqStart: number })[],
+  dumps?: PlannedDump[],
 ): Generator<Sized> {
   const prefix = folder === "" ? "" : `${folder}/`;
   const names = new Set(listing.files);
   const claimed = new Set<string>();
-  const found: (Sized & { layer: number; seqStart: number })[] = [];
+  const found: PlannedDump[] = [];
   for (const name of listing.files) {
     if (!META_NAME.test(name) || claimed.has(name)) continue;
     const path = prefix + name;
@@ -200,18 +213,14 @@ function* folderFiles(
     ) continue;
     claimed.add(name).add(kName).add(vName);
     const seqStart = meta.fields.seq_start;
-    found.push(Object.assign(
-      [
-        { kind: "dump", path, kPath, vPath, metaBytes },
-        metaBytes.length + 4 * meta.seqLen * meta.kvHeads * meta.headDim,
-      ] as Sized,
-      {
-        layer: meta.layerId,
-        seqStart: typeof seqStart === "number" && Number.isFinite(seqStart)
-          ? seqStart
-          : 0,
-      },
-    ));
+    found.push({
+      item: { kind: "dump", path, metaBytes },
+      bytes: metaBytes.length + 4 * meta.seqLen * meta.kvHeads * meta.headDim,
+      layer: meta.layerId,
+      seqStart: typeof seqStart === "number" && Number.isFinite(seqStart)
+        ? seqStart
+        : 0,
+    });
   }
   for (const name of listing.files) {
     if (claimed.has(name)) continue;
@@ -220,10 +229,7 @@ function* folderFiles(
   }
   if (dumps !== undefined) dumps.push(...found);
   else {
-    found.sort((a, b) =>
-      a.layer - b.layer || a.seqStart - b.seqStart ||
-      (a[0].path < b[0].path ? -1 : 1)
-    );
-    for (const dump of found) yield [dump[0], dump[1]];
+    found.sort(dumpOrder);
+    for (const dump of found) yield [dump.item, dump.bytes];
   }
 }

@@ -17,7 +17,7 @@ import {
 import { syncFolderSync } from "../dump/write_file_atomic.ts";
 import { decodePackEntries } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
-import { predictorFolderLookup } from "../dump/predictor_dump.ts";
+import type { PackPredictorLookup } from "../format/predictor_lookup.ts";
 import type { PackEntry } from "../format/pack_table.ts";
 import type { DumpOutcome } from "./job_report.ts";
 import { PackLane } from "./pack_lane.ts";
@@ -69,7 +69,8 @@ export interface RestoredBlock {
  * @param payload Its payload (possibly cut short).
  * @param only `--only` patterns, or undefined for everything.
  * @param target Where entries go.
- * @param predictorDir The predictor folder of dumps coded against one.
+ * @param predictors Finds the predictor of each dump coded against one
+ * (`predictorFolderLookup` of the predictor folder).
  * @param lane What the lane reuses from block to block (a new one by default).
  * @returns What was done.
  *
@@ -91,7 +92,7 @@ export function restoreBlock(
   payload: Uint8Array,
   only: readonly string[] | undefined,
   target: RestoreTarget,
-  predictorDir?: string,
+  predictors?: PackPredictorLookup,
   lane: PackLane = new PackLane(),
 ): RestoredBlock {
   const selection = only !== undefined && only.length > 0
@@ -109,9 +110,6 @@ export function restoreBlock(
   // A path twice in a block is refused; across blocks, the second finds the
   // first in the output folder (unless --overwrite).
   const seen = new Set<string>();
-  const predictors = predictorDir !== undefined
-    ? predictorFolderLookup(predictorDir)
-    : undefined;
   for (
     const restored of decodePackEntries(
       entries,

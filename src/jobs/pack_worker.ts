@@ -48,7 +48,7 @@ export type PackRequest =
 export type PackReply = CodedBlock | RestoredBlock;
 
 /**
- * Does one request.
+ * Does one request (after the lane's earlier ones: see {@link PackLane.serially}).
  *
  * @param request The work.
  * @param lane What this lane reuses from block to block.
@@ -59,51 +59,59 @@ export type PackReply = CodedBlock | RestoredBlock;
  * import { handlePackRequest } from "./pack_worker.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const { reply } = handlePackRequest({ kind: "encode", root: ".", items: [{ kind: "folder", path: "x" }] });
+ * const { reply } = await handlePackRequest({ kind: "encode", root: ".", items: [{ kind: "folder", path: "x" }] });
  * assertEquals("body" in reply && reply.folders, 1);
  * ```
  */
 export function handlePackRequest(
   request: PackRequest,
   lane: PackLane = new PackLane(),
-): { reply: PackReply; transfer: ArrayBuffer[] } {
-  if (request.kind === "encode") {
-    const reply = encodeBlock(
-      request.root,
-      request.items,
-      request.predictorDir,
+): Promise<{ reply: PackReply; transfer: ArrayBuffer[] }> {
+  return lane.serially(async () => {
+    const dir = request.predictorDir;
+    const predictors = dir !== undefined
+      ? await lane.predictorFolders()
+      : undefined;
+    if (request.kind === "encode") {
+      const reply = encodeBlock(
+        request.root,
+        request.items,
+        predictors?.predictorDumpReader(dir!),
+        lane,
+      );
+      lane.blockDone();
+      const buffers = new Set<ArrayBuffer>();
+      for (const part of reply.body.parts) {
+        buffers.add(part.buffer as ArrayBuffer);
+      }
+      return { reply, transfer: [...buffers] };
+    }
+    const reply = restoreBlock(
+      request.entries,
+      request.payload,
+      request.only,
+      request.target,
+      predictors?.predictorFolderLookup(dir!),
       lane,
     );
-    const buffers = new Set<ArrayBuffer>();
-    for (const part of reply.body.parts) {
-      buffers.add(part.buffer as ArrayBuffer);
-    }
-    return { reply, transfer: [...buffers] };
-  }
-  const reply = restoreBlock(
-    request.entries,
-    request.payload,
-    request.only,
-    request.target,
-    request.predictorDir,
-    lane,
-  );
-  // The payload is this lane's (read for it, or transferred to it): its memory
-  // goes back now, for the next blocks.
-  releaseBuffers([request.payload]);
-  return { reply, transfer: [] };
+    // The payload is this lane's (read for it, or transferred to it): its
+    // memory goes back now, for the next blocks.
+    releaseBuffers([request.payload]);
+    lane.blockDone();
+    return { reply, transfer: [] };
+  });
 }
 
 // deno-lint-ignore no-explicit-any -- the worker global scope
 const scope = globalThis as any;
 if (typeof scope.WorkerGlobalScope !== "undefined") {
   const lane = new PackLane();
-  scope.onmessage = (
+  scope.onmessage = async (
     event: MessageEvent<{ id: number; request: PackRequest }>,
   ) => {
     const { id, request } = event.data;
     try {
-      const { reply, transfer } = handlePackRequest(request, lane);
+      const { reply, transfer } = await handlePackRequest(request, lane);
       scope.postMessage({ id, reply }, transfer);
     } catch (error) {
       scope.postMessage({

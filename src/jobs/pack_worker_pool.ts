@@ -53,7 +53,7 @@ interface Job {
  * const pool = packWorkerPool(2);
  * const root = "fixtures/kv-sample/llama6L-kjv-ruth";
  * const dump = (t: number) => ({
- *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`, kPath: `layer_5/k_t${t}_${t + 1}.bin`, vPath: `layer_5/v_t${t}_${t + 1}.bin`,
+ *   kind: "dump" as const, path: `layer_5/meta_t${t}_${t + 1}.json`,
  *   metaBytes: Deno.readFileSync(`${root}/layer_5/meta_t${t}_${t + 1}.json`),
  * });
  * try {
@@ -73,7 +73,7 @@ export function packWorkerPool(
   if (jobs <= 1) {
     return {
       width: 1,
-      run: (request) => Promise.resolve(handlePackRequest(request, lane).reply),
+      run: async (request) => (await handlePackRequest(request, lane)).reply,
       close: () => {},
     };
   }
@@ -113,9 +113,9 @@ export function packWorkerPool(
       // and writes go on meanwhile.
       threadIdle = false;
       const job = waiting.shift()!;
-      setTimeout(() => {
+      setTimeout(async () => {
         try {
-          job.resolve(handlePackRequest(job.request, lane).reply);
+          job.resolve((await handlePackRequest(job.request, lane)).reply);
         } catch (error) {
           job.reject(error as Error);
         }
