@@ -342,6 +342,33 @@ const DUMPER_KEY_TEXTS: ReadonlyMap<string, string> = new Map(
 const INDEX_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
 
 /**
+ * The record of a section of mode 0 (the meta text itself, no fields).
+ *
+ * @param text The meta text.
+ * @returns The record.
+ *
+ * @example
+ * ```ts
+ * import { compactMetaText, textMetaRecord } from "./compact_meta.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const context = { metaName: "meta_t0_1", tokens: 1, heads: 1, headDim: 2 };
+ * assertEquals(compactMetaText(textMetaRecord("{}"), context), "{}");
+ * ```
+ */
+export function textMetaRecord(text: string): CompactMetaRecord {
+  return {
+    text,
+    keys: [],
+    keyTexts: [],
+    values: [],
+    valueTexts: [],
+    offsets: [],
+    indexKeys: false,
+  };
+}
+
+/**
  * Reads a meta section as far as it can be without the dump's context (layout
  * in the module notes).
  *
@@ -380,15 +407,7 @@ export function readCompactMeta(bytes: Uint8Array): CompactMetaRecord {
   };
   const mode = reader.byte();
   if (mode === MODE_TEXT) {
-    return {
-      text: utf8(reader.remaining, "meta text"),
-      keys: [],
-      keyTexts: [],
-      values: [],
-      valueTexts: [],
-      offsets: [],
-      indexKeys: false,
-    };
+    return textMetaRecord(utf8(reader.remaining, "meta text"));
   }
   if (mode !== MODE_FIELDS) {
     throw reader.error(`unknown meta mode ${mode}`, 0);

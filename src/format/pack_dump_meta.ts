@@ -21,6 +21,7 @@ import {
   decodeCompactMeta,
   encodeCompactMeta,
   readCompactMeta,
+  textMetaRecord,
 } from "./compact_meta.ts";
 import { type DumpMeta, parseDumpMeta } from "./dump_meta.ts";
 import type { PackDumpShape } from "../codec/pack_coder.ts";
@@ -260,16 +261,8 @@ export class PackMetaSections {
 function recordOf(section: Uint8Array): CompactMetaRecord | undefined {
   try {
     if (section.length > 0 && section[0] === MODE_TEXT) {
-      const text = TEXT_DECODER.decode(section.subarray(1));
-      return {
-        text,
-        keys: [],
-        keyTexts: [],
-        values: [],
-        valueTexts: [],
-        offsets: [],
-        indexKeys: false,
-      };
+      // Decoded as metaTextOf decodes it, which restores the file.
+      return textMetaRecord(TEXT_DECODER.decode(section.subarray(1)));
     }
     return readCompactMeta(section);
   } catch {
