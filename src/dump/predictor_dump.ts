@@ -14,7 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { basename, join } from "@std/path";
+import { join } from "@std/path";
 import { PREDICTOR_FINGERPRINT_BYTES } from "../codec/predicted_dump_coder.ts";
 import {
   dumpElementCount,
@@ -26,7 +26,7 @@ import { utf8Text } from "../format/json_fields.ts";
 import type { PackPredictorLookup } from "../format/predictor_lookup.ts";
 import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 import { pathExistsSync } from "./path_exists.ts";
-import { readFileSync, readListedFileSync } from "./read_file.ts";
+import { readFileSync, readListedFileSync, RegularFiles } from "./read_file.ts";
 
 /** A predictor dump: its tensors, their fingerprints, and their files for messages. */
 export interface PredictorDump {
@@ -223,9 +223,6 @@ function predictorOfMeta(
 /** Bytes of a reused tensor buffer at first (it grows, by doubling, to the largest). */
 const TENSOR_BUFFER = 64 * 1024;
 
-/** A plain file name: one that `join` keeps as the last part of a path. */
-const PLAIN_NAME = /^(?!\.\.?$)[^/\\]+$/;
-
 /**
  * Reads the counterparts of a block's dumps one after another, as
  * {@link readPredictorDump} does but with fewer calls: each folder of the
@@ -255,36 +252,11 @@ const PLAIN_NAME = /^(?!\.\.?$)[^/\\]+$/;
 export function predictorDumpReader(
   folder: string,
 ): (metaPath: string, meta: DumpMeta) => PredictorDump | undefined {
-  /** The last folder listed: whether each name is a regular file; undefined when it cannot be listed. */
-  let listed:
-    | { folder: string; files: Map<string, boolean> | undefined }
-    | undefined;
+  const listed = new RegularFiles();
   const buffers: Record<"meta" | "k" | "v", Uint8Array<ArrayBuffer>> = {
     meta: new Uint8Array(4096),
     k: new Uint8Array(TENSOR_BUFFER),
     v: new Uint8Array(TENSOR_BUFFER),
-  };
-  /** What the listing of `path`'s folder says of it: a regular file, nothing, or unknown. */
-  const statusOf = (
-    path: string,
-    dir: string,
-  ): "file" | "absent" | "unknown" => {
-    if (listed?.folder !== dir) {
-      let files: Map<string, boolean> | undefined = new Map();
-      try {
-        for (const entry of Deno.readDirSync(dir)) {
-          files.set(entry.name, entry.isFile);
-        }
-      } catch {
-        // Read as readPredictorDump does, which says what is wrong.
-        files = undefined;
-      }
-      listed = { folder: dir, files };
-    }
-    const name = basename(path);
-    if (listed.files === undefined || !PLAIN_NAME.test(name)) return "unknown";
-    const regular = listed.files.get(name);
-    return regular === undefined ? "absent" : regular ? "file" : "unknown";
   };
   const readListed = (
     path: string,
@@ -296,7 +268,7 @@ export function predictorDumpReader(
     return bytes;
   };
   const read = (path: string, elements: number, role: "k" | "v") => {
-    if (statusOf(path, join(path, "..")) !== "file") {
+    if (!listed.has(path)) {
       return readTensor(path, elements);
     }
     let bytes: Uint8Array;
@@ -316,7 +288,7 @@ export function predictorDumpReader(
   return (metaPath, meta) => {
     const path = join(folder, metaPath);
     const dir = join(path, "..");
-    const status = statusOf(path, dir);
+    const status = listed.status(path);
     if (status === "absent") return undefined;
     if (status === "unknown") return readPredictorDump(folder, metaPath, meta);
     let predictorMeta: DumpMeta;

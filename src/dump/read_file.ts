@@ -211,8 +211,11 @@ export async function readWholeFile(
  * ```
  */
 export class RegularFiles {
-  /** Names of the regular files of each folder listed. */
-  readonly #names = new Map<string, Set<string>>();
+  /**
+   * Each folder listed: whether each entry is a regular file; undefined when
+   * the folder could not be listed.
+   */
+  readonly #entries = new Map<string, Map<string, boolean> | undefined>();
 
   /**
    * Whether the listing of `path`'s folder found a regular file of its name.
@@ -221,26 +224,63 @@ export class RegularFiles {
    * @returns True when it was listed as a regular file.
    */
   has(path: string): boolean {
+    return this.status(path) === "file";
+  }
+
+  /**
+   * What the listing of `path`'s folder says of it: a regular file (`file`),
+   * no entry of that name (`absent`), or `unknown`: something else, a folder
+   * that cannot be listed, or a name that is not a plain one (`.`, `..`, or
+   * one with a backslash, which this does not take apart).
+   *
+   * @param path A file's path, its parts separated by `/`.
+   * @returns What the listing says.
+   *
+   * @example
+   * ```ts
+   * import { RegularFiles } from "./read_file.ts";
+   * import { assertEquals } from "@std/assert";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await Deno.writeTextFile(`${dir}/a`, "1");
+   * await Deno.mkdir(`${dir}/b`);
+   * const listed = new RegularFiles();
+   * const names = ["a", "b", "c", "..", "x/c"];
+   * assertEquals(
+   *   names.map((name) => listed.status(`${dir}/${name}`)),
+   *   ["file", "unknown", "absent", "unknown", "unknown"],
+   * );
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  status(path: string): "file" | "absent" | "unknown" {
     const end = path.lastIndexOf("/");
+    const name = path.slice(end + 1);
+    if (name === "" || name === "." || name === ".." || name.includes("\\")) {
+      return "unknown";
+    }
     const folder = end < 0 ? "." : end === 0 ? "/" : path.slice(0, end);
-    let names = this.#names.get(folder);
-    if (names === undefined) {
-      names = new Set();
+    let entries = this.#entries.get(folder);
+    if (!this.#entries.has(folder)) {
+      entries = new Map();
       try {
         for (const entry of Deno.readDirSync(folder)) {
-          if (entry.isFile) names.add(entry.name);
+          entries.set(entry.name, entry.isFile);
         }
       } catch {
         // Nothing listed: each file is read with a `stat`, which says why.
+        entries = undefined;
       }
-      this.#names.set(folder, names);
+      this.#entries.set(folder, entries);
     }
-    return names.has(path.slice(end + 1));
+    if (entries === undefined) return "unknown";
+    const regular = entries.get(name);
+    return regular === undefined ? "absent" : regular ? "file" : "unknown";
   }
 
   /** Forgets every listing (files may have changed since). */
   clear(): void {
-    this.#names.clear();
+    this.#entries.clear();
   }
 }
 
