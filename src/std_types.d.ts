@@ -41,6 +41,26 @@ declare module "@std/path" {
   export const SEPARATOR: string;
 }
 
+/** The POSIX functions of `@std/path` (those `src/dump/path.ts` uses). */
+declare module "@std/path/posix" {
+  export function join(...paths: string[]): string;
+  export function resolve(...paths: string[]): string;
+  export function dirname(path: string): string;
+  export function basename(path: string, suffix?: string): string;
+  export function isAbsolute(path: string): boolean;
+  export function fromFileUrl(url: string | URL): string;
+}
+
+/** The Windows functions of `@std/path` (those `src/dump/path.ts` uses). */
+declare module "@std/path/windows" {
+  export function join(...paths: string[]): string;
+  export function resolve(...paths: string[]): string;
+  export function dirname(path: string): string;
+  export function basename(path: string, suffix?: string): string;
+  export function isAbsolute(path: string): boolean;
+  export function fromFileUrl(url: string | URL): string;
+}
+
 declare module "@std/assert" {
   export class AssertionError extends Error {}
   export function assert(expr: unknown, msg?: string): asserts expr;

@@ -6,7 +6,7 @@
  */
 
 import { parseArgs } from "@std/cli";
-import { isAbsolute, resolve } from "@std/path";
+import { isAbsolute, resolve } from "../src/dump/path.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { KvbitsDataError } from "../src/codec/errors.ts";
 import { KvbitsFileError } from "../src/dump/file_error.ts";

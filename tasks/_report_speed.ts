@@ -18,7 +18,7 @@ import {
   concatenatedBytes,
   zstdBench,
 } from "../bench/zstd_baseline.ts";
-import { join } from "@std/path";
+import { join } from "../src/dump/path.ts";
 import type { DumpWords } from "../src/format/layout.ts";
 import type {
   CodecSpeed,

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { fromFileUrl } from "@std/path";
+import { fromFileUrl } from "../src/dump/path.ts";
 import { benchCodecs } from "../bench/bench_codecs.ts";
 import { runBench } from "../bench/bench_run.ts";
 import { CODECS } from "../src/format/codecs.ts";

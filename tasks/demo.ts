@@ -7,7 +7,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "../src/dump/path.ts";
 import { CODECS } from "../src/format/codecs.ts";
 import { analyzeFolder } from "../src/jobs/analyze_job.ts";
 import { encodeFolder } from "../src/jobs/encode_job.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { join, resolve } from "@std/path";
+import { join, resolve } from "./path.ts";
 import { fileErrorOf } from "./file_error.ts";
 
 /**

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { dirname } from "@std/path";
+import { dirname } from "./path.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { folderOfFile, syncFolderSync } from "./write_file_atomic.ts";
 

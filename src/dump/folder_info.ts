@@ -7,7 +7,7 @@
  * @module
  */
 
-import { resolve } from "@std/path";
+import { resolve } from "./path.ts";
 import { fileErrorOf, KvbitsFileError } from "./file_error.ts";
 
 /**

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { basename, dirname } from "@std/path";
+import { basename, dirname } from "./path.ts";
 import { pathExistsSync } from "./path_exists.ts";
 
 /**

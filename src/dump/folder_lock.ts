@@ -17,7 +17,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "./path.ts";
 import { KvbitsFileError } from "./file_error.ts";
 
 /** Name of the lock file in a locked folder. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "./path.ts";
 import {
   dumpElementCount,
   type DumpMeta,

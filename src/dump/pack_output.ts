@@ -14,7 +14,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "./path.ts";
 import { pauseIfRequested, pauseRequestedAt } from "./crash_test_hook.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { syncFolderSync, TEMPORARY_FILE_MARK } from "./write_file_atomic.ts";

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "./path.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
 import { readFileSync, readListedFileSync } from "./read_file.ts";

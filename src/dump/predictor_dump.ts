@@ -14,7 +14,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { join } from "@std/path";
+import { join } from "./path.ts";
 import { PREDICTOR_FINGERPRINT_BYTES } from "../codec/predicted_dump_coder.ts";
 import {
   dumpElementCount,

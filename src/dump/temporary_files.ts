@@ -15,7 +15,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "./path.ts";
 import { LOCK_FILE_NAME, whileLockedByNobody } from "./folder_lock.ts";
 
 /** Name of a temporary file of `writeFileAtomic`: target name, pid, counter. */

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { dirname } from "@std/path";
+import { dirname } from "./path.ts";
 import { fileErrorOf } from "./file_error.ts";
 import {
   removeFileDurablySync,

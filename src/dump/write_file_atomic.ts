@@ -40,7 +40,7 @@
  * @module
  */
 
-import { basename, dirname } from "@std/path";
+import { basename, dirname } from "./path.ts";
 import { pauseIfRequested, pauseRequestedAt } from "./crash_test_hook.ts";
 
 /** Marks kvbits' temporary files: `.<name>.kvbits-tmp-<pid>-<n>`. */

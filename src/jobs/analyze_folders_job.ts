@@ -11,7 +11,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "../dump/path.ts";
 import { analysisFileStems } from "../format/analysis_file_stems.ts";
 import { fp16WordsOfBytes } from "../format/fp16_tensor.ts";
 import {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { join } from "@std/path";
+import { join } from "../dump/path.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import {
   type DumpSizes,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "../dump/path.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
 import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
 import type { DecodedDump } from "../format/layout.ts";

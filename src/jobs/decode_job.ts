@@ -16,7 +16,7 @@
  * @module
  */
 
-import { dirname, join } from "@std/path";
+import { dirname, join } from "../dump/path.ts";
 import { pathKind } from "../dump/folder_info.ts";
 import { syncFolders } from "../dump/write_dump_files.ts";
 import { codecNamed } from "../format/codecs.ts";

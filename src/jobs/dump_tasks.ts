@@ -32,7 +32,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "../dump/path.ts";
 import { crc32 } from "../codec/crc32.ts";
 import {
   countFp16Symbols,

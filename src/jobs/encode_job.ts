@@ -29,7 +29,7 @@
  * @module
  */
 
-import { basename, dirname, join, resolve } from "@std/path";
+import { basename, dirname, join, resolve } from "../dump/path.ts";
 import { type Fp16Histograms, newFp16Histograms } from "../codec/histogram.ts";
 import { type Codec, codecOfMarkerFile } from "../format/codecs.ts";
 import { firstDifference } from "../format/first_difference.ts";

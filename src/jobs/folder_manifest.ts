@@ -12,7 +12,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "../dump/path.ts";
 import { crc32 } from "../codec/crc32.ts";
 import { type Codec, codecNamed, codecOfMarkerFile } from "../format/codecs.ts";
 import { utf8Text } from "../format/json_fields.ts";

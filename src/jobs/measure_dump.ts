@@ -6,7 +6,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "@std/path";
+import { basename, dirname, join } from "../dump/path.ts";
 import type { CodebookMode } from "../format/stream_codec.ts";
 import type { DumpSizes } from "../format/metrics.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";

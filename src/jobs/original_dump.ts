@@ -4,7 +4,7 @@
  * @module
  */
 
-import { dirname, join } from "@std/path";
+import { dirname, join } from "../dump/path.ts";
 import { fp16BytesOfWords } from "../format/fp16_tensor.ts";
 import { firstDifference } from "../format/first_difference.ts";
 import { fileErrorOf, KvbitsFileError } from "../dump/file_error.ts";

@@ -33,7 +33,7 @@ import {
   smallTreeFileReader,
   treeFileSize,
 } from "../dump/pack_tree.ts";
-import { resolve } from "@std/path";
+import { resolve } from "../dump/path.ts";
 import { packDumpMetaOf } from "../format/pack_dump_meta.ts";
 
 /** Largest meta file read as a dump's meta: 1 MiB. */

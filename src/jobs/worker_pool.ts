@@ -40,7 +40,7 @@
  * @module
  */
 
-import { fromFileUrl } from "@std/path";
+import { fromFileUrl } from "../dump/path.ts";
 import { isFileSync } from "../dump/folder_info.ts";
 import {
   type DoneReply,
