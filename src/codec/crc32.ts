@@ -7,12 +7,11 @@
  * built once at load (about 1.9 GB/s here, twice slicing by 8 read byte by
  * byte), so that checksumming costs little next to entropy coding.
  *
- * Where the runtime has a native CRC-32 (`zlib.crc32` of Node 22 and Deno 2,
- * found through `process.getBuiltinModule`, without an import, so that this
- * module loads anywhere), {@link crc32} uses it for all but short arrays: the
- * same function, 7 to 30 times faster here (the pack checksums every byte it
- * codes and decodes). It is used only when it gives the standard check value;
- * {@link crc32Portable} is the JavaScript one, always.
+ * There is no native CRC-32 in Deno's own API: `zlib.crc32` of its Node layer is
+ * 7 to 30 times faster on large arrays, but reaching it starts that layer, about
+ * 45 ms and 9 MB in every thread (main and each worker) before the first byte,
+ * which costs more than checksumming a folder of 100 MB here (measured on the
+ * 2-vCPU VM of docs/measurements.md, Deno 2.9).
  *
  * @module
  */
@@ -67,71 +66,6 @@ function buildTables(): Int32Array {
  * ```
  */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  const native = NATIVE;
-  return native !== undefined && bytes.length >= NATIVE_FROM
-    ? native(bytes, previous) >>> 0
-    : crc32Portable(bytes, previous);
-}
-
-/** Below this many bytes, JavaScript: a call into the runtime costs more. */
-const NATIVE_FROM = 64;
-
-type Crc32Function = (bytes: Uint8Array, previous: number) => number;
-
-/** The runtime's `zlib.crc32`, when it has one that computes CRC-32. */
-const NATIVE: Crc32Function | undefined = nativeCrc32();
-
-function nativeCrc32(): Crc32Function | undefined {
-  try {
-    const runtime = globalThis as {
-      process?: { getBuiltinModule?: (name: string) => unknown };
-    };
-    const zlib = runtime.process?.getBuiltinModule?.("node:zlib") as
-      | { crc32?: unknown }
-      | undefined;
-    const native = zlib?.crc32;
-    if (typeof native !== "function") return undefined;
-    const check = new Uint8Array([
-      0x31,
-      0x32,
-      0x33,
-      0x34,
-      0x35,
-      0x36,
-      0x37,
-      0x38,
-      0x39,
-    ]);
-    if (
-      native(check, 0) !== 0xcbf43926 ||
-      native(check.subarray(4), native(check.subarray(0, 4), 0)) !==
-        0xcbf43926
-    ) {
-      return undefined;
-    }
-    return native as Crc32Function;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * {@link crc32} in JavaScript alone (what it does without a native CRC-32).
- *
- * @param bytes The data.
- * @param previous CRC-32 of the data before `bytes` (0 to start).
- * @returns The CRC-32 as an unsigned 32-bit integer.
- *
- * @example
- * ```ts
- * import { crc32, crc32Portable } from "./crc32.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const data = new Uint8Array(1000).map((_, i) => i * 7);
- * assertEquals(crc32Portable(data, 5), crc32(data, 5));
- * ```
- */
-export function crc32Portable(bytes: Uint8Array, previous = 0): number {
   const t = TABLES;
   let crc = ~previous;
   let i = 0;
