@@ -76,6 +76,12 @@ const SCALE_CAP = 2 ** 21;
 export const PREDICTED_BIAS_RATE = 1 / 32;
 /** The weight of a new token in the channel's running mean |error - bias|. */
 export const PREDICTED_SPREAD_RATE = 1 / 16;
+// What the helpers of the coders' hot loops read: module-private copies, which
+// V8 folds, where it loads an exported binding from its cell at every use
+// (DEVELOPERS.md, hot loops).
+const CONTEXT_SPECIAL = PREDICTED_CONTEXT_SPECIAL;
+const BIAS_RATE = PREDICTED_BIAS_RATE;
+const SPREAD_RATE = PREDICTED_SPREAD_RATE;
 
 /**
  * `2^(25 - max(e, 1))` for FP16 exponent `e` (one over the word's ulp), and 0 for
@@ -223,7 +229,7 @@ export function elementContext(exponent: number, scaled: number): number {
   const n = y >= SCALE_CAP ? SCALE_CAP - 1 : y | 0;
   const octave = 31 - Math.clz32(n);
   return exponent === 31
-    ? PREDICTED_CONTEXT_SPECIAL
+    ? CONTEXT_SPECIAL
     : n < SMALL_MAGNITUDES
     ? 2 + n
     : (octave << 2) - 2 + ((n >>> (octave - 2)) & 3);
@@ -295,10 +301,8 @@ export function learnElement(
   const b = bias[j];
   const off = error - b;
   const s = spread[j];
-  spread[j] = first
-    ? Math.abs(off)
-    : s + (Math.abs(off) - s) * PREDICTED_SPREAD_RATE;
-  bias[j] = b + off * PREDICTED_BIAS_RATE;
+  spread[j] = first ? Math.abs(off) : s + (Math.abs(off) - s) * SPREAD_RATE;
+  bias[j] = b + off * BIAS_RATE;
 }
 
 /**

@@ -208,8 +208,8 @@ function predictorOfMeta(
     );
   }
   const elements = dumpElementCount(meta);
-  const k = read(join(folderOfMeta, predictorMeta.kFile), elements, "k");
-  const v = read(join(folderOfMeta, predictorMeta.vFile), elements, "v");
+  const k = read(inFolder(folderOfMeta, predictorMeta.kFile), elements, "k");
+  const v = read(inFolder(folderOfMeta, predictorMeta.vFile), elements, "v");
   return {
     k: k.words,
     v: v.words,
@@ -218,6 +218,19 @@ function predictorOfMeta(
     kPath: k.path,
     vPath: v.path,
   };
+}
+
+/**
+ * `join(folder, name)` for a meta's file name (`requireRelativePath` made it
+ * `/`-separated, without `.`, `..` or empty parts), without normalizing again
+ * when `folder` came from `join` and the plain concatenation is that: the
+ * reader builds two such paths a dump.
+ */
+function inFolder(folder: string, name: string): string {
+  return name !== "" && folder !== "." && !folder.endsWith("/") &&
+      !folder.includes("\\")
+    ? `${folder}/${name}`
+    : join(folder, name);
 }
 
 /** Bytes of a reused tensor buffer at first (it grows, by doubling, to the largest). */
@@ -263,8 +276,12 @@ export function predictorDumpReader(
     role: "meta" | "k" | "v",
     limit?: number,
   ): Uint8Array => {
-    const bytes = readListedFileSync(path, buffers[role], limit);
-    buffers[role] = new Uint8Array(bytes.buffer);
+    const buffer = buffers[role];
+    const bytes = readListedFileSync(path, buffer, limit);
+    // A larger buffer when the file did not fit: kept for the next file.
+    if (bytes.buffer !== buffer.buffer) {
+      buffers[role] = new Uint8Array(bytes.buffer);
+    }
     return bytes;
   };
   const read = (path: string, elements: number, role: "k" | "v") => {
@@ -287,10 +304,13 @@ export function predictorDumpReader(
   };
   return (metaPath, meta) => {
     const path = join(folder, metaPath);
-    const dir = join(path, "..");
     const status = listed.status(path);
     if (status === "absent") return undefined;
     if (status === "unknown") return readPredictorDump(folder, metaPath, meta);
+    // A listed file has a plain name after the last `/` of a joined path:
+    // its folder is what comes before (join(path, "..") without normalizing).
+    const end = path.lastIndexOf("/");
+    const dir = end > 0 ? path.slice(0, end) : join(path, "..");
     let predictorMeta: DumpMeta;
     try {
       predictorMeta = parseDumpMeta(utf8Text(readListed(path, "meta"), "meta"));

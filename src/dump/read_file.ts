@@ -129,22 +129,30 @@ export function readListedFileSync(
   buffer: Uint8Array<ArrayBuffer>,
   limit: number = Infinity,
 ): Uint8Array<ArrayBuffer> {
-  using file = Deno.openSync(path, { read: true });
-  let filled = 0;
-  for (;;) {
-    if (filled === buffer.length) {
-      if (filled > limit) break;
-      const larger = new Uint8Array(
-        Math.min(Math.max(1, 2 * buffer.length), limit + 1),
+  // try/finally rather than `using`: this runs for every file of a tree, and
+  // the transpiled `using` costs about a microsecond a call more.
+  const file = Deno.openSync(path, { read: true });
+  try {
+    let filled = 0;
+    for (;;) {
+      if (filled === buffer.length) {
+        if (filled > limit) break;
+        const larger = new Uint8Array(
+          Math.min(Math.max(1, 2 * buffer.length), limit + 1),
+        );
+        larger.set(buffer);
+        buffer = larger;
+      }
+      const read = file.readSync(
+        filled === 0 ? buffer : buffer.subarray(filled),
       );
-      larger.set(buffer);
-      buffer = larger;
+      if (read === null || read === 0) break;
+      filled += read;
     }
-    const read = file.readSync(buffer.subarray(filled));
-    if (read === null || read === 0) break;
-    filled += read;
+    return buffer.subarray(0, filled);
+  } finally {
+    file.close();
   }
-  return buffer.subarray(0, filled);
 }
 
 function kindOf(info: Deno.FileInfo): string {
