@@ -1,6 +1,9 @@
 /**
- * Coding one block: read its files and code its dumps into a block body. The one path of this work, run by the task's thread or by a worker
- * (`pack_worker.ts`); its result is plain data that crosses threads.
+ * Coding one block: read its files and code its dumps into a block body. The
+ * one path of this work, run by the task's thread or by a worker
+ * (`pack_worker.ts`); its result is plain data that crosses threads. A file
+ * larger than a piece is read here in pieces for its CRC-32, and copied into
+ * the pack, in pieces again, as the block is written ({@link copyStreamedPart}).
  *
  * @module
  */

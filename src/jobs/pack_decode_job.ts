@@ -16,6 +16,10 @@
  * - With a selection from a file, blocks are found through the index and those
  *   without a selected entry are not read; otherwise the pack is read front to
  *   back and its whole-pack CRC-32 checked.
+ * - A file larger than a piece (`pieceBytes`) is never held whole: this thread
+ *   writes it (under a temporary name, named once all its bytes are there and
+ *   their CRC-32 holds) or checks it as the pack is read, and the lanes get the
+ *   block's other entries. Memory does not depend on the size of any file.
  *
  * @module
  */
