@@ -148,9 +148,11 @@ function streamInput(): PackInput {
   let position = 0;
   let buffered: Uint8Array = new Uint8Array(0);
   let ended = false;
+  // Reads go into one buffer, reused: a pipe gives tens of KB a read, and a
+  // new buffer for each would leave garbage many times what is read.
+  const chunk = new Uint8Array(CHUNK);
   const fill = async (): Promise<boolean> => {
     if (ended) return false;
-    const chunk = new Uint8Array(CHUNK);
     let got: number | null;
     try {
       got = await Deno.stdin.read(chunk);
@@ -161,23 +163,26 @@ function streamInput(): PackInput {
       ended = true;
       return false;
     }
-    buffered = buffered.length === 0
-      ? chunk.subarray(0, got)
-      : concat(buffered, chunk.subarray(0, got));
+    buffered = chunk.subarray(0, got);
     return true;
   };
   const take = async (length: number, keep: boolean) => {
-    const parts: Uint8Array[] = [];
+    const parts: Uint8Array<ArrayBuffer>[] = [];
     let left = length;
     while (left > 0) {
       if (buffered.length === 0 && !await fill()) break;
       const part = buffered.subarray(0, Math.min(left, buffered.length));
-      if (keep) parts.push(part);
+      // A copy: the next read reuses the buffer.
+      if (keep) parts.push(part.slice());
       buffered = buffered.subarray(part.length);
       left -= part.length;
       position += part.length;
     }
-    return parts.length === 1 ? parts[0].slice() : concatAll(parts);
+    if (parts.length === 1) return parts[0];
+    const bytes = concatAll(parts);
+    // Copied: their memory goes back now, not at a full collection.
+    for (const part of parts) part.buffer.transfer(0);
+    return bytes;
   };
   return {
     name,

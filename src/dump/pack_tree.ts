@@ -213,6 +213,223 @@ export function readTreeFile(
   }
 }
 
+/**
+ * Bytes of the pieces a pack job reads and writes a large file in: a file
+ * larger than this is never held in memory whole (encode reads it for its
+ * CRC-32 and again as the pack is written; decode writes it as it is read).
+ */
+export const TREE_FILE_PIECE_BYTES = 1 << 20;
+
+/**
+ * Reads a file of a tree front to back in pieces of at most `pieceBytes`, each a
+ * view of one buffer that the next piece reuses: a file of any size is read in
+ * that much memory.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param pieceBytes Most bytes of a piece.
+ * @returns The pieces, in order (none for an empty file); each valid until the
+ * next is asked for.
+ * @throws {KvbitsFileError} Naming the file.
+ *
+ * @example
+ * ```ts
+ * import { treeFilePieces } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abcde");
+ * const pieces = [...treeFilePieces(root, "x", 2)].map((piece) => piece.length);
+ * assertEquals(pieces, [2, 2, 1]);
+ * // Each piece is read before the next overwrites it.
+ * const text = Array.from(treeFilePieces(root, "x", 2), (piece) => new TextDecoder().decode(piece));
+ * assertEquals(text, ["ab", "cd", "e"]);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function* treeFilePieces(
+  root: string,
+  path: string,
+  pieceBytes: number,
+): Generator<Uint8Array> {
+  const full = join(root, path);
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(full, { read: true });
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+  try {
+    const buffer = new Uint8Array(pieceBytes);
+    for (;;) {
+      let filled = 0;
+      try {
+        while (filled < buffer.length) {
+          const got = file.readSync(buffer.subarray(filled));
+          if (got === null) break;
+          filled += got;
+        }
+      } catch (error) {
+        throw fileErrorOf(full, error);
+      }
+      if (filled > 0) yield buffer.subarray(0, filled);
+      if (filled < buffer.length) return;
+    }
+  } finally {
+    file.close();
+  }
+}
+
+/** A file of a tree being written in pieces ({@link openTreeFileWriter}). */
+export interface TreeFileWriter {
+  /**
+   * Appends bytes.
+   *
+   * @param bytes The bytes (written now: the caller may reuse them).
+   */
+  write(bytes: Uint8Array): void;
+  /**
+   * Gives the file its name (replacing a file there only with `overwrite`).
+   *
+   * @returns False, removing what was written, when the name is taken.
+   */
+  commit(): boolean;
+  /** Removes what was written; safe after {@link TreeFileWriter.commit}. */
+  abort(): void;
+}
+
+/**
+ * Starts writing a file of a tree in pieces, under a temporary name beside it
+ * (marked temporary: no reader takes it for a file of the tree), making
+ * folders: what goes in is named only by {@link TreeFileWriter.commit}, so a
+ * file too large to hold in memory is named only once all of it is written and
+ * the caller found it right.
+ *
+ * @param root The tree's folder.
+ * @param path The file's relative path.
+ * @param options `durable`: flush the bytes before the name; `folders`:
+ * folders known to exist (filled as folders are made, to be flushed by the
+ * caller); `overwrite`: replace a file of that name.
+ * @returns The writer.
+ * @throws {KvbitsFileError} Naming the file (from the writer's calls too).
+ *
+ * @example
+ * ```ts
+ * import { openTreeFileWriter } from "./pack_tree.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * const options = { durable: false, folders: new Set<string>(), overwrite: false };
+ * for (const text of ["ab", "cd"]) {
+ *   const writer = openTreeFileWriter(root, "a/x", options);
+ *   writer.write(new TextEncoder().encode(text));
+ *   assertEquals(writer.commit(), text === "ab");
+ * }
+ * assertEquals(await Deno.readTextFile(`${root}/a/x`), "ab");
+ * assertEquals([...Deno.readDirSync(`${root}/a`)].length, 1);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function openTreeFileWriter(
+  root: string,
+  path: string,
+  options: {
+    readonly durable: boolean;
+    readonly folders: Set<string>;
+    readonly overwrite: boolean;
+  },
+): TreeFileWriter {
+  const full = join(root, path);
+  const folder = dirname(full);
+  let temporary = "";
+  let file: Deno.FsFile | undefined;
+  try {
+    makeFolders(root, folder, options.folders);
+    while (file === undefined) {
+      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
+      temporary = join(folder, temporaryNameOf(basename(full), id));
+      try {
+        file = Deno.openSync(temporary, { write: true, createNew: true });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      }
+    }
+  } catch (error) {
+    throw fileErrorOf(full, error);
+  }
+  let open: Deno.FsFile | undefined = file;
+  const close = () => {
+    open?.close();
+    open = undefined;
+  };
+  const abort = () => {
+    close();
+    try {
+      Deno.removeSync(temporary);
+    } catch {
+      // Named or removed already.
+    }
+  };
+  return {
+    write(bytes) {
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          written += open!.writeSync(bytes.subarray(written));
+        }
+      } catch (error) {
+        abort();
+        throw fileErrorOf(full, error);
+      }
+    },
+    commit() {
+      try {
+        if (options.durable) open!.syncDataSync();
+        close();
+        if (options.overwrite) {
+          Deno.renameSync(temporary, full);
+          return true;
+        }
+        try {
+          Deno.linkSync(temporary, full);
+        } catch (error) {
+          if (error instanceof Deno.errors.AlreadyExists) {
+            abort();
+            return false;
+          }
+          // No hard links here: a check, then a rename (as createTreeFile).
+          if (pathExists(full)) {
+            abort();
+            return false;
+          }
+          Deno.renameSync(temporary, full);
+          return true;
+        }
+        Deno.removeSync(temporary);
+        return true;
+      } catch (error) {
+        abort();
+        throw fileErrorOf(full, error);
+      }
+    },
+    abort,
+  };
+}
+
+/**
+ * Makes `folder` (inside `root`) and its parents unless `folders` knows it,
+ * adding what exists now to `folders` (all to be flushed by the caller: a new
+ * folder's name is in its parent).
+ */
+function makeFolders(root: string, folder: string, folders: Set<string>) {
+  if (folders.has(folder)) return;
+  Deno.mkdirSync(folder, { recursive: true });
+  for (let known = folder; !folders.has(known); known = dirname(known)) {
+    folders.add(known);
+    if (known === join(root, ".") || dirname(known) === known) break;
+  }
+}
+
 /** Bytes a reader's buffer starts with: metas and small tensors fit. */
 const FIRST_READ_BUFFER = 64 * 1024;
 /** Bytes of each buffer that {@link smallTreeFileReader} copies files into. */
@@ -415,19 +632,7 @@ export function createTreeFile(
   const folder = dirname(full);
   let temporary = "";
   try {
-    if (!options.folders.has(folder)) {
-      Deno.mkdirSync(folder, { recursive: true });
-      // The folder and its parents up to the root exist now; all are flushed
-      // by the caller (a new folder's name is in its parent).
-      for (
-        let known = folder;
-        !options.folders.has(known);
-        known = dirname(known)
-      ) {
-        options.folders.add(known);
-        if (known === join(root, ".") || dirname(known) === known) break;
-      }
-    }
+    makeFolders(root, folder, options.folders);
     if (options.fresh) {
       if (!options.durable) {
         // One call: create (refused when the name is taken), write, close.

@@ -84,13 +84,14 @@ function bytesOf(words: Uint16Array): Uint8Array {
  * builder.addFile("README.md", new TextEncoder().encode("hello"));
  * builder.addFolder("empty");
  * const parts = builder.finish(0);
- * assertEquals(parts.reduce((sum, part) => sum + part.length, 0), 28 + builder.tableBytes + 4 + 5 + 4);
+ * const bytes = parts.reduce((sum, part) => sum + (part as Uint8Array).length, 0);
+ * assertEquals(bytes, 28 + builder.tableBytes + 4 + 5 + 4);
  * ```
  */
 export class PackBlockBuilder {
   /** The entries so far. */
   readonly entries: PackEntry[] = [];
-  #chunks: Uint8Array[] = [];
+  #chunks: BlockPart[] = [];
   #payloadBytes = 0;
   #payloadCrc = 0;
   #inputBytes = 0;
@@ -122,6 +123,30 @@ export class PackBlockBuilder {
   /** Bytes of the entry table, once {@link PackBlockBuilder.finish} ran. */
   get tableBytes(): number {
     return this.#tableBytes;
+  }
+
+  /**
+   * Adds a file, stored as it is, that is not held in memory: its bytes are
+   * read here in pieces (for its CRC-32 and the payload's), and read again
+   * when the block is written ({@link StreamedPart}).
+   *
+   * @param path Its path in the tree.
+   * @param pieces Its bytes, in pieces (each used before the next is asked
+   * for).
+   */
+  addStreamedFile(path: string, pieces: Iterable<Uint8Array>): void {
+    let size = 0, crc = 0, payloadCrc = this.#payloadCrc;
+    for (const piece of pieces) {
+      size += piece.length;
+      crc = crc32(piece, crc);
+      payloadCrc = crc32(piece, payloadCrc);
+    }
+    this.#inputBytes += size;
+    this.entries.push({ kind: "file", path, size, crc });
+    if (size === 0) return;
+    this.#chunks.push({ path, size, crc });
+    this.#payloadBytes += size;
+    this.#payloadCrc = payloadCrc;
   }
 
   #append(entry: PackEntry, bytes?: Uint8Array): void {
@@ -228,10 +253,26 @@ export class PackBlockBuilder {
    * @param number The block's number in the pack.
    * @returns The parts, to be written in order.
    */
-  finish(number: number): Uint8Array[] {
+  finish(number: number): BlockPart[] {
     return withHeader(this.body(), number);
   }
 }
+
+/**
+ * A file's bytes in a block's payload that the block does not hold: the writer
+ * copies them from the file (which must still have this size and CRC-32).
+ */
+export interface StreamedPart {
+  /** The file's path in the tree. */
+  readonly path: string;
+  /** Its bytes. */
+  readonly size: number;
+  /** Their CRC-32. */
+  readonly crc: number;
+}
+
+/** A piece of a block's bytes: in memory, or a file's to copy. */
+export type BlockPart = Uint8Array | StreamedPart;
 
 /** A block but its header's number (what a worker hands back). */
 export interface BlockBody {
@@ -242,7 +283,7 @@ export interface BlockBody {
   /** Bytes of its payload. */
   readonly payloadBytes: number;
   /** Table, table CRC, payload parts, payload CRC. */
-  readonly parts: Uint8Array[];
+  readonly parts: BlockPart[];
 }
 
 /**
@@ -261,10 +302,10 @@ export interface BlockBody {
  * const builder = new PackBlockBuilder();
  * builder.addFolder("a");
  * const [header] = withHeader(builder.body(), 7);
- * assertEquals(parseBlockHeader(header, 0).number, 7);
+ * assertEquals(parseBlockHeader(header as Uint8Array, 0).number, 7);
  * ```
  */
-export function withHeader(body: BlockBody, number: number): Uint8Array[] {
+export function withHeader(body: BlockBody, number: number): BlockPart[] {
   return [
     blockHeaderBytes({
       number,
@@ -320,7 +361,7 @@ export interface RestoredEntry {
  * const builder = new PackBlockBuilder();
  * builder.addFile("a.txt", Uint8Array.of(1, 2, 3));
  * const parts = builder.finish(0);
- * const payload = parts[3];
+ * const payload = parts[3] as Uint8Array;
  * const [restored] = [...decodePackEntries(builder.entries, payload)];
  * assertEquals(restored.files, [{ path: "a.txt", bytes: Uint8Array.of(1, 2, 3) }]);
  * const [lost] = [...decodePackEntries(builder.entries, Uint8Array.of(1, 2, 4))];

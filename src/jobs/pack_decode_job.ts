@@ -16,6 +16,10 @@
  * - With a selection from a file, blocks are found through the index and those
  *   without a selected entry are not read; otherwise the pack is read front to
  *   back and its whole-pack CRC-32 checked.
+ * - A file larger than a piece (`pieceBytes`) is never held whole: this thread
+ *   writes it (under a temporary name, named once all its bytes are there and
+ *   their CRC-32 holds) or checks it as the pack is read, and the lanes get the
+ *   block's other entries. Memory does not depend on the size of any file.
  *
  * @module
  */
@@ -26,6 +30,7 @@ import {
   listTree,
   makeTreeFolder,
   openStagingFolder,
+  TREE_FILE_PIECE_BYTES,
 } from "../dump/pack_tree.ts";
 import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
@@ -38,7 +43,13 @@ import {
   readPackIndex,
   readPackInOrder,
 } from "./pack_reader.ts";
-import type { RestoredBlock, RestoreTarget } from "./pack_restore_task.ts";
+import {
+  type RestoredBlock,
+  type RestoreTarget,
+  type StreamedFileRestore,
+  streamedFileRestore,
+} from "./pack_restore_task.ts";
+import type { PackEntry } from "../format/pack_table.ts";
 import type { PackReply } from "./pack_worker.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
 import { loadPredictorFolders } from "./pack_lane.ts";
@@ -56,6 +67,11 @@ export interface PackReadOptions {
   readonly onProgress?: ProgressListener;
   /** The predictor folder the pack was made with (`encodePack`'s). */
   readonly predictorDir?: string;
+  /**
+   * Files larger than this are restored as they are read, in pieces of this
+   * size, never held whole (default `TREE_FILE_PIECE_BYTES`).
+   */
+  readonly pieceBytes?: number;
 }
 
 /** What {@link decodePack} needs. */
@@ -113,13 +129,16 @@ async function restorePack(
   const damage: PackDamage[] = [];
   const checked = new Set<string>();
   let entries = 0, dumps = 0, files = 0, outputBytes = 0, blocks = 0;
-  const take = (result: RestoredBlock) => {
+  const add = (result: RestoredBlock) => {
     entries += result.entries;
     dumps += result.dumps;
     files += result.files;
     outputBytes += result.outputBytes;
     failures.push(...result.failures);
     for (const path of result.checked) checked.add(path);
+  };
+  const take = (result: RestoredBlock) => {
+    add(result);
     blocks++;
     options.onProgress?.({
       phase: "restoring",
@@ -131,6 +150,9 @@ async function restorePack(
   if (options.predictorDir !== undefined) {
     (await loadPredictorFolders()).checkPredictorFolder(options.predictorDir);
   }
+  const pieceBytes = options.pieceBytes ?? TREE_FILE_PIECE_BYTES;
+  const large = (entry: PackEntry) =>
+    entry.kind === "file" && entry.size > pieceBytes;
   const pool = packWorkerPool(options.jobs ?? 1);
   const queue: Promise<PackReply>[] = [];
   const visitor: PackVisitor = {
@@ -146,13 +168,37 @@ async function restorePack(
             : selection(entry)
         )
       ) return;
-      const { bytes } = await block.payload();
+      // Large files are restored here as they are read; the lanes get the
+      // block's other entries, and their bytes.
+      const streamed = new Map<PackEntry, StreamedFileRestore | undefined>();
+      for (const entry of block.entries) {
+        if (!large(entry)) continue;
+        streamed.set(
+          entry,
+          selection === undefined || selection(entry)
+            ? streamedFileRestore(entry as PackEntry & { kind: "file" }, target)
+            : undefined,
+        );
+      }
+      const { bytes } = await block.payload(
+        streamed.size === 0 ? undefined : {
+          pieceBytes,
+          streams: (entry) => streamed.has(entry),
+          take: (entry, piece) => streamed.get(entry)?.take(piece),
+        },
+      );
+      for (const restore of streamed.values()) {
+        if (restore !== undefined) add(restore.finish());
+      }
+      const rest = streamed.size === 0
+        ? block.entries
+        : block.entries.filter((entry) => !streamed.has(entry));
       if (queue.length > pool.width) {
         take(await queue.shift()! as RestoredBlock);
       }
       queue.push(pool.run({
         kind: "restore",
-        entries: block.entries,
+        entries: rest,
         payload: bytes,
         only,
         target,

@@ -6,6 +6,7 @@
 
 import { crc32 } from "../codec/crc32.ts";
 import { openPackOutput } from "../dump/pack_output.ts";
+import { TREE_FILE_PIECE_BYTES } from "../dump/pack_tree.ts";
 import { withHeader } from "../format/pack_block.ts";
 import {
   indexBytes,
@@ -17,7 +18,7 @@ import {
   trailerBytes,
 } from "../format/pack_layout.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
-import type { CodedBlock } from "./pack_block_task.ts";
+import { type CodedBlock, copyStreamedPart } from "./pack_block_task.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
 import { loadPredictorFolders, releaseBuffers } from "./pack_lane.ts";
 import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
@@ -48,6 +49,11 @@ export interface PackEncodeOptions {
    * pack is format version 2.
    */
   readonly predictorDir?: string;
+  /**
+   * Files larger than this are never held whole: read in pieces of this size
+   * (default `TREE_FILE_PIECE_BYTES`).
+   */
+  readonly pieceBytes?: number;
 }
 
 /** What {@link encodePack} did. */
@@ -79,9 +85,10 @@ export interface PackEncodeReport {
  *
  * @param options The folder, the pack, durability and block size.
  * @returns What was packed.
- * @throws {KvbitsFileError} When the folder or a file cannot be read, the
- * predictor folder is missing or holds a dump of another shape, or the pack
- * cannot be written (nothing is left under the pack's name then).
+ * @throws {KvbitsFileError} When the folder or a file cannot be read, a large
+ * file changes while it is packed, the predictor folder is missing or holds a
+ * dump of another shape, or the pack cannot be written (nothing is left under
+ * the pack's name then).
  *
  * @example
  * ```ts
@@ -102,6 +109,7 @@ export async function encodePack(
   const root = options.dumpDir;
   const blockBytes = options.blockBytes ?? PACK_BLOCK_BYTES;
   const predictorDir = options.predictorDir;
+  const pieceBytes = options.pieceBytes ?? TREE_FILE_PIECE_BYTES;
   if (predictorDir !== undefined) {
     (await loadPredictorFolders()).checkPredictorFolder(predictorDir);
   }
@@ -145,9 +153,15 @@ export async function encodePack(
       const coded = await queue.shift()!;
       blocks.push({ offset: position, entries: coded.body.entries });
       const parts = withHeader(coded.body, blocks.length - 1);
-      for (const part of parts) await write(part);
+      const held: Uint8Array[] = [];
+      for (const part of parts) {
+        if (part instanceof Uint8Array) {
+          await write(part);
+          held.push(part);
+        } else await copyStreamedPart(root, part, pieceBytes, write);
+      }
       // Written: their memory goes back now, for the next blocks.
-      releaseBuffers(parts);
+      releaseBuffers(held);
       counts.dumps += coded.dumps;
       counts.predicted += coded.predicted;
       counts.files += coded.files;
@@ -173,6 +187,7 @@ export async function encodePack(
           root,
           items: next.value,
           predictorDir,
+          pieceBytes,
         }) as Promise<
           CodedBlock
         >,

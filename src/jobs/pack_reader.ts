@@ -34,7 +34,19 @@ import {
   parseTrailer,
   readUint32,
 } from "../format/pack_layout.ts";
-import { decodePackTable, type PackEntry } from "../format/pack_table.ts";
+import { releaseBuffers } from "./pack_lane.ts";
+import {
+  decodePackTable,
+  type PackEntry,
+  payloadBytesOf,
+} from "../format/pack_table.ts";
+
+/** How a payload nobody asked for is read: in pieces, dropped. */
+const SKIP_ALL: PayloadSplit = {
+  pieceBytes: 1 << 20,
+  streams: () => true,
+  take: () => {},
+};
 
 /** A block as read: its entries, and its payload on demand. */
 export interface ReadBlock {
@@ -46,9 +58,92 @@ export interface ReadBlock {
   readonly entries: PackEntry[];
   /**
    * Reads its payload: the bytes (fewer when the pack ends early), and whether
-   * they are complete and their CRC-32 holds.
+   * they are complete and their CRC-32 holds. Call it once, during the visit.
+   *
+   * @param split Entries whose bytes are handed over in pieces rather than
+   * held: the bytes returned are then the other entries' alone, in order.
    */
-  payload(): Promise<{ bytes: Uint8Array; intact: boolean }>;
+  payload(
+    split?: PayloadSplit,
+  ): Promise<{ bytes: Uint8Array; intact: boolean }>;
+}
+
+/** Entries of a block whose bytes are read in pieces ({@link ReadBlock.payload}). */
+export interface PayloadSplit {
+  /** Most bytes of a piece. */
+  readonly pieceBytes: number;
+  /**
+   * Whether an entry's bytes go to {@link PayloadSplit.take}.
+   *
+   * @param entry An entry of the block.
+   */
+  streams(entry: PackEntry): boolean;
+  /**
+   * Receives the next piece of a streamed entry's bytes (valid during the
+   * call). Fewer than the entry's bytes arrive when the pack ends early.
+   *
+   * @param entry The entry.
+   * @param piece The bytes.
+   */
+  take(entry: PackEntry, piece: Uint8Array): void;
+}
+
+/**
+ * Reads a block's payload through `next` (which returns fewer bytes than asked
+ * only at the end of the pack): whole, or with the entries `split` streams
+ * handed over in pieces. Returns the bytes kept, their CRC-32 continued over
+ * the streamed ones (the payload's), and whether all of it was there.
+ */
+async function readPayload(
+  next: (length: number) => Promise<Uint8Array>,
+  entries: readonly PackEntry[],
+  payloadBytes: number,
+  split: PayloadSplit | undefined,
+): Promise<{ bytes: Uint8Array; crc: number; complete: boolean }> {
+  if (split === undefined || !entries.some((entry) => split.streams(entry))) {
+    const bytes = await next(payloadBytes);
+    return {
+      bytes,
+      crc: crc32(bytes),
+      complete: bytes.length === payloadBytes,
+    };
+  }
+  const kept: Uint8Array[] = [];
+  let crc = 0, left = payloadBytes, keep = 0, complete = true;
+  const readKept = async () => {
+    if (keep === 0) return;
+    const bytes = await next(keep);
+    crc = crc32(bytes, crc);
+    kept.push(bytes);
+    complete = bytes.length === keep;
+    keep = 0;
+  };
+  for (const entry of entries) {
+    const length = Math.min(payloadBytesOf(entry), left);
+    left -= length;
+    if (!split.streams(entry)) {
+      keep += length;
+      continue;
+    }
+    await readKept();
+    for (let done = 0; complete && done < length;) {
+      const asked = Math.min(split.pieceBytes, length - done);
+      const piece = await next(asked);
+      crc = crc32(piece, crc);
+      if (piece.length > 0) split.take(entry, piece);
+      done += piece.length;
+      complete = piece.length === asked;
+      // Used: its memory goes back now rather than at a full collection (a
+      // large file's pieces would pile up until then).
+      releaseBuffers([piece]);
+    }
+    if (!complete) break;
+  }
+  if (complete) {
+    keep += left;
+    await readKept();
+  }
+  return { bytes: concatAll(kept), crc, complete };
 }
 
 /** Damage met while reading, and what it costs. */
@@ -155,9 +250,8 @@ export async function readPackInOrder(
         }
       }
       const payloadBytes = header.payloadBytes;
-      const payload = await read(payloadBytes);
-      const payloadCrc = await read(CRC_BYTES);
-      const cut = payloadCrc.length < CRC_BYTES;
+      const payloadEnd = input.position + payloadBytes;
+      let cut = false;
       if (entries === undefined) {
         damaged({
           offset,
@@ -165,24 +259,41 @@ export async function readPackInOrder(
             `block ${header.number}'s entry table is damaged (${problem}): its ${header.entries} entries are lost`,
         });
       } else {
-        const intact = !cut && readUint32(payloadCrc, 0) === crc32(payload);
-        if (!intact) {
-          damaged({
-            offset,
-            detail: cut
-              ? `the pack ends inside block ${header.number}'s payload: entries past its end, and whatever followed, are lost`
-              : `block ${header.number}'s payload is damaged (CRC-32 mismatch): entries whose own CRC-32 fails are lost`,
-          });
-        }
+        const known = entries;
         met.push({ offset, entries: header.entries });
+        const payloadOf = async (split: PayloadSplit | undefined) => {
+          const payload = await readPayload(read, known, payloadBytes, split);
+          const payloadCrc = await read(CRC_BYTES);
+          cut = payloadCrc.length < CRC_BYTES;
+          const intact = !cut && readUint32(payloadCrc, 0) === payload.crc;
+          if (!intact) {
+            damaged({
+              offset,
+              detail: cut
+                ? `the pack ends inside block ${header.number}'s payload: entries past its end, and whatever followed, are lost`
+                : `block ${header.number}'s payload is damaged (CRC-32 mismatch): entries whose own CRC-32 fails are lost`,
+            });
+          }
+          return { bytes: payload.bytes, intact };
+        };
+        let taken = false;
         await visitor.block({
           offset,
           header,
           entries,
-          payload: () => Promise.resolve({ bytes: payload, intact }),
+          payload: (split) => {
+            if (taken) throw new RangeError("a block's payload is read once");
+            taken = true;
+            return payloadOf(split);
+          },
         });
+        // Not asked for: read past it in pieces, checked all the same.
+        if (!taken) await payloadOf(SKIP_ALL);
+        if (cut) break;
+        continue;
       }
-      if (cut) break;
+      // A damaged table: its payload is skipped.
+      if (!await input.moveTo(payloadEnd + CRC_BYTES)) break;
       continue;
     }
     if (magic === PACK_MAGIC.index) {
@@ -382,11 +493,18 @@ export async function readPackByIndex(
       offset,
       header,
       entries,
-      payload: () => {
-        const all = input.readAt(payloadOffset, payloadBytes + CRC_BYTES);
-        const bytes = all.subarray(0, Math.min(payloadBytes, all.length));
-        const intact = all.length === payloadBytes + CRC_BYTES &&
-          readUint32(all, payloadBytes) === crc32(bytes);
+      payload: async (split) => {
+        let at = payloadOffset;
+        // deno-lint-ignore require-await -- the reader's shape
+        const next = async (length: number) => {
+          const bytes = input.readAt(at, length);
+          at += bytes.length;
+          return bytes;
+        };
+        const payload = await readPayload(next, entries, payloadBytes, split);
+        const crc = payload.complete ? input.readAt(at, CRC_BYTES) : undefined;
+        const intact = crc !== undefined && crc.length === CRC_BYTES &&
+          readUint32(crc, 0) === payload.crc;
         if (!intact) {
           visitor.damage({
             offset,
@@ -394,10 +512,23 @@ export async function readPackByIndex(
               `block ${number}'s payload is damaged (CRC-32 mismatch or cut short): entries whose own CRC-32 fails are lost`,
           });
         }
-        return Promise.resolve({ bytes, intact });
+        return { bytes: payload.bytes, intact };
       },
     });
   }
+}
+
+function concatAll(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

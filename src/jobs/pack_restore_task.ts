@@ -10,10 +10,14 @@
 import {
   createTreeFile,
   makeTreeFolder,
+  openTreeFileWriter,
   readTreeFile,
   removeTreeFile,
+  treeFilePieces,
+  type TreeFileWriter,
   writeTreeFile,
 } from "../dump/pack_tree.ts";
+import { crc32 } from "../codec/crc32.ts";
 import { syncFolderSync } from "../dump/write_file_atomic.ts";
 import { decodePackEntries } from "../format/pack_block.ts";
 import { packSelection } from "../format/pack_selection.ts";
@@ -83,7 +87,7 @@ export interface RestoredBlock {
  * const builder = new PackBlockBuilder();
  * builder.addFile("a.txt", Uint8Array.of(1, 2, 3));
  * const parts = builder.finish(0);
- * const result = restoreBlock(builder.entries, parts[3], undefined, { kind: "verify" });
+ * const result = restoreBlock(builder.entries, parts[3] as Uint8Array, undefined, { kind: "verify" });
  * assertEquals([result.entries, result.files, result.failures], [1, 1, []]);
  * ```
  */
@@ -159,6 +163,154 @@ export function restoreBlock(
     for (const folder of folders) syncFolderSync(folder);
   }
   return result;
+}
+
+/** A large file restored as its bytes are read ({@link streamedFileRestore}). */
+export interface StreamedFileRestore {
+  /**
+   * Takes the next piece of the file's bytes: written (under a temporary
+   * name), or compared with the original.
+   *
+   * @param piece The bytes (used now: the caller may reuse them).
+   */
+  take(piece: Uint8Array): void;
+  /**
+   * Once all the bytes the pack holds were taken: names the file when they
+   * are all there and their CRC-32 holds (otherwise removes what was written).
+   *
+   * @returns What was done, as for a block of this one entry.
+   */
+  finish(): RestoredBlock;
+}
+
+/**
+ * Restores a file entry piece by piece, as the pack is read, for files too
+ * large to hold in memory whole (the task's thread does this, between
+ * blocks): nothing gets the file's name before all of its bytes are there and
+ * their CRC-32 holds.
+ *
+ * @param entry A file entry.
+ * @param target Where it goes.
+ * @returns The restore.
+ * @throws {KvbitsFileError} When the file cannot be written.
+ *
+ * @example
+ * ```ts
+ * import { streamedFileRestore } from "./pack_restore_task.ts";
+ * import { crc32 } from "../codec/crc32.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const outDir = await Deno.makeTempDir();
+ * const bytes = Uint8Array.of(1, 2, 3, 4);
+ * const entry = { kind: "file", path: "a/x", size: 4, crc: crc32(bytes) } as const;
+ * const restore = streamedFileRestore(entry, { kind: "write", outDir, overwrite: false, durable: false });
+ * restore.take(bytes.subarray(0, 2));
+ * restore.take(bytes.subarray(2));
+ * assertEquals(restore.finish().failures, []);
+ * assertEquals(await Deno.readFile(`${outDir}/a/x`), bytes);
+ * const cut = streamedFileRestore({ ...entry, path: "b" }, { kind: "write", outDir, overwrite: false, durable: false });
+ * cut.take(bytes.subarray(0, 2));
+ * assertEquals(cut.finish().failures[0].reason, "b: its bytes are missing: the pack ends 2 bytes early");
+ * assertEquals([...Deno.readDirSync(outDir)].map((entry) => entry.name), ["a"]);
+ * await Deno.remove(outDir, { recursive: true });
+ * ```
+ */
+export function streamedFileRestore(
+  entry: PackEntry & { kind: "file" },
+  target: RestoreTarget,
+): StreamedFileRestore {
+  const path = entry.path;
+  const folders = new Set<string>();
+  let writer: TreeFileWriter | undefined;
+  let original: Iterator<Uint8Array> | undefined;
+  // Unread bytes of the original's last piece.
+  let pending: Uint8Array = new Uint8Array(0);
+  let differs = false;
+  let size = 0, crc = 0;
+  const compare = (piece: Uint8Array) => {
+    for (let at = 0; at < piece.length && !differs;) {
+      if (pending.length === 0) {
+        const next = original!.next();
+        if (next.done) {
+          differs = true;
+          break;
+        }
+        pending = next.value;
+      }
+      const length = Math.min(pending.length, piece.length - at);
+      for (let i = 0; i < length; i++) {
+        if (pending[i] !== piece[at + i]) differs = true;
+      }
+      pending = pending.subarray(length);
+      at += length;
+    }
+  };
+  return {
+    take(piece) {
+      size += piece.length;
+      crc = crc32(piece, crc);
+      if (target.kind === "write") {
+        writer ??= openTreeFileWriter(target.outDir, path, {
+          durable: target.durable,
+          folders,
+          overwrite: target.overwrite,
+        });
+        writer.write(piece);
+      } else if (target.origDumpDir !== undefined && !differs) {
+        try {
+          original ??= treeFilePieces(
+            target.origDumpDir,
+            path,
+            Math.max(piece.length, 1),
+          );
+          compare(piece);
+        } catch {
+          // Unreadable: said in finish.
+          differs = true;
+        }
+      }
+    },
+    finish() {
+      const result: RestoredBlock = {
+        entries: 0,
+        dumps: 0,
+        files: 0,
+        outputBytes: 0,
+        failures: [],
+        checked: target.kind === "verify" && target.origDumpDir !== undefined
+          ? [path]
+          : [],
+      };
+      let problem: string | undefined;
+      if (size < entry.size) {
+        problem = `its bytes are missing: the pack ends ${
+          entry.size - size
+        } bytes early`;
+      } else if (crc !== entry.crc) {
+        problem = "CRC-32 mismatch: the pack is damaged here";
+      } else if (writer !== undefined && !writer.commit()) {
+        problem =
+          `${path} exists in the output folder (--overwrite replaces it)`;
+      } else if (
+        target.kind === "verify" && target.origDumpDir !== undefined &&
+        (differs || pending.length > 0 || !(original?.next().done ?? false))
+      ) problem = `${path} differs from the original`;
+      writer?.abort();
+      original?.return?.(undefined);
+      if (target.kind === "write" && target.durable) {
+        for (const folder of folders) syncFolderSync(folder);
+      }
+      if (problem !== undefined) {
+        result.failures.push({
+          dump: path,
+          status: "failed",
+          reason: `${path}: ${problem}`,
+        });
+        return result;
+      }
+      return { ...result, entries: 1, files: 1, outputBytes: size };
+    },
+  };
 }
 
 /**

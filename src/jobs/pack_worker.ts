@@ -28,6 +28,8 @@ export type PackRequest =
     readonly items: readonly PlannedItem[];
     /** The predictor folder, if any. */
     readonly predictorDir?: string;
+    /** Files larger than this are read in pieces (`encodeBlock`). */
+    readonly pieceBytes?: number;
   }
   | {
     /** Restore a block. */
@@ -78,11 +80,12 @@ export function handlePackRequest(
         request.items,
         predictors?.predictorDumpReader(dir!),
         lane,
+        request.pieceBytes,
       );
       lane.blockDone();
       const buffers = new Set<ArrayBuffer>();
       for (const part of reply.body.parts) {
-        buffers.add(part.buffer as ArrayBuffer);
+        if (part instanceof Uint8Array) buffers.add(part.buffer as ArrayBuffer);
       }
       return { reply, transfer: [...buffers] };
     }
