@@ -65,7 +65,7 @@ const SLOT_TO_BUCKET = BUCKET_SHIFT;
  * is the first symbol whose interval reaches slot `u * 64` or beyond. After coding
  * symbol `s` in context `c`, a coder calls {@link AdaptiveFrequencies.observe} (or
  * inlines it: `counts[c * alphabet + s]++` and, when `--untilRebuild[c] === 0`,
- * `rebuild(c)`).
+ * `rebuild(c)` before the context's next symbol).
  *
  * @example Learning a skewed source
  * ```ts

@@ -60,10 +60,10 @@ export class PackModelSets {
    *
    * const sets = new PackModelSets();
    * const a = sets.get("L0", 0, 2, 4);
-   * a.channels.hi6Context[0] = 9;
+   * a.channels.state[0] = 9;
    * sets.clear();
    * const b = sets.get("L0", 0, 2, 4);
-   * assertEquals(b.channels.hi6Context[0], 0);
+   * assertEquals(b.channels.state[0], 0);
    * assertEquals(sets.get("L1", 0, 2, 4) === b, false);
    * ```
    */
@@ -82,7 +82,7 @@ export class PackModelSets {
     const spare = this.#spare;
     for (let i = spare.length - 1; i >= 0; i--) {
       const set = spare[i];
-      if (set.channels.hi6Context.length !== rowLength) continue;
+      if (set.channels.length !== rowLength) continue;
       spare.splice(i, 1);
       set.reset();
       return set;
