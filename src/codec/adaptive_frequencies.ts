@@ -178,9 +178,10 @@ export class AdaptiveFrequencies {
     this.interval[context] = 0;
     this.started[context] = 1;
     this.rebuild(context);
-    // Counting goes on (harmlessly) but the table is never rebuilt: 2^32 - 1 is
-    // more symbols than a tensor can have.
-    if (this.frozen[context]) this.untilRebuild[context] = 0xffffffff;
+    // Counting goes on (harmlessly) but the table is never rebuilt: 2^31 - 1
+    // is more symbols than a tensor can have (and a 31-bit count keeps the
+    // coders' countdowns on integers: 2^32 - 1 made V8 compare doubles).
+    if (this.frozen[context]) this.untilRebuild[context] = 0x7fffffff;
   }
 
   /**
