@@ -233,6 +233,7 @@ class BlockState {
       frequencies: rotaryFrequencies(shape.headDim, base),
       cos: new Float64Array(half),
       sin: new Float64Array(half),
+      distance: NaN,
       predicted: new Uint16Array(shape.heads * shape.headDim),
     };
   }
@@ -240,12 +241,12 @@ class BlockState {
   /** Predicts token `user`'s K row from entry `source`'s into `rotation.predicted`. */
   predict(rotation: Rotation, source: number, user: number): Uint16Array {
     const d = this.dictionary;
-    rotaryAngles(
-      d.position(user) - d.position(source),
-      rotation.frequencies,
-      rotation.cos,
-      rotation.sin,
-    );
+    const distance = d.position(user) - d.position(source);
+    // A repeated stretch of tokens keeps its distance: its angles once.
+    if (distance !== rotation.distance) {
+      rotaryAngles(distance, rotation.frequencies, rotation.cos, rotation.sin);
+      rotation.distance = distance;
+    }
     predictRotatedRow(
       d.rowChunk(source),
       d.rowStart(source, 0),
@@ -268,6 +269,8 @@ interface Rotation {
   readonly frequencies: Float64Array;
   readonly cos: Float64Array;
   readonly sin: Float64Array;
+  /** The row distance `cos` and `sin` hold (NaN: none yet). */
+  distance: number;
   readonly predicted: Uint16Array;
 }
 
