@@ -172,22 +172,13 @@ export const TOP_CONTEXT_OF_HI6: Uint8Array = (() => {
   return table;
 })();
 
-/** Sign bucket by `signBias + 256` (`0..512`): four equal ranges. */
-export const SIGN_BUCKET_OF_BIAS: Uint8Array = (() => {
-  const table = new Uint8Array(513);
-  for (let v = 0; v <= 512; v++) {
-    table[v] = Math.min(SIGN_BUCKETS - 1, (v * SIGN_BUCKETS) >> 9);
-  }
-  return table;
-})();
-
 // Module-local copies that the helpers here read: they run inlined in the
 // coders' hot loops, where V8 loads an exported (or imported) binding from its
 // module cell, with a hole check, at every use, and folds a local constant
 // (measured: see rans.ts).
 const topContextOfHi6 = TOP_CONTEXT_OF_HI6;
-const signBucketOfBias = SIGN_BUCKET_OF_BIAS;
 const AVERAGE_SHIFT = CHANNEL_AVERAGE_SHIFT;
+const BUCKETS = SIGN_BUCKETS;
 const CONTEXT_SHIFT = 23;
 const BIAS_SHIFT = 13;
 const BIAS_MASK = 0x3ff;
@@ -279,17 +270,18 @@ export function channelContext(state: number): number {
  * ```
  */
 export function nextChannelState(state: number, hi6: number): number {
-  const exponent = hi6 & 31;
-  const sign = 256 - ((hi6 >>> 5) << 9);
-  let mean = exponent << 8;
-  let bias = sign;
+  // The bias is kept plus 256 (0..512), which moves the same way.
+  let mean = (hi6 & 31) << 8;
+  let bias = 512 - ((hi6 >>> 5) << 9);
   if (state >= HISTORY) {
     const oldMean = state & MEAN_MASK;
     mean = oldMean + ((mean - oldMean) >> AVERAGE_SHIFT);
-    const oldBias = ((state >>> BIAS_SHIFT) & BIAS_MASK) - 256;
-    bias = oldBias + ((sign - oldBias) >> AVERAGE_SHIFT);
+    const oldBias = (state >>> BIAS_SHIFT) & BIAS_MASK;
+    bias = oldBias + ((bias - oldBias) >> AVERAGE_SHIFT);
   }
   const rounded = (mean + 128) >> 8;
-  const context = 1 + (rounded << 2) + signBucketOfBias[bias + 256];
-  return (context << CONTEXT_SHIFT) | ((bias + 256) << BIAS_SHIFT) | mean;
+  // The sign bucket: bias (plus 256) in equal ranges, 512 in the last.
+  const bucket = Math.min(BUCKETS - 1, (bias * BUCKETS) >> 9);
+  const context = 1 + rounded * BUCKETS + bucket;
+  return (context << CONTEXT_SHIFT) | (bias << BIAS_SHIFT) | mean;
 }

@@ -208,6 +208,21 @@ function recordSymbol(
 }
 
 /**
+ * One step of the decoder's binary search in a `hi6` table row: `s + step`
+ * (at most the sentinel) when its symbol starts at or before `slot`, else `s`.
+ */
+function hi6Step(
+  table: Uint32Array,
+  row: number,
+  s: number,
+  step: number,
+  slot: number,
+): number {
+  const next = Math.min(s + step, HI6_SIZE);
+  return table[row + next] >>> 16 <= slot ? next : s;
+}
+
+/**
  * Records one coded row: `hi6` and top per element, the low byte raw (the hot
  * loop of every encoder).
  *
@@ -563,19 +578,12 @@ export function decodeCodedRow(
   let r = decoder.rawCount;
   if (r + rowLength > raw.length) throw decoder.rawEndsEarly(tensor, row);
   let dueHi = -1, dueTop = -1;
-  // The hi6 symbol of element j when its search takes more than one step
-  // (-2 asks for it, found outside the hot loop), else -1.
-  let found = -1;
   for (let j = 0, i = start; j < rowLength;) {
     if (dueHi >= 0) hi6.rebuild(dueHi);
     if (dueTop >= 0) top.rebuild(dueTop);
     dueHi = dueTop = -1;
     if (hiStarted[channelContext(state[j])] === 0) {
       hi6.start(channelContext(state[j]));
-    }
-    if (found === -2) {
-      const c = channelContext(state[j]);
-      found = symbolInTable(hiTable, hiBucket, c, c * HI6_ROW, x0 & SLOT_MASK);
     }
     while (j < rowLength) {
       // hi6 on the channel pair's first lane (x0).
@@ -585,17 +593,19 @@ export function decodeCodedRow(
       const hiRow = c * HI6_ROW;
       const slot0 = x0 & SLOT_MASK;
       // The search of symbolInTable: its first step without a branch (0.11
-      // steps an element on kv-real, at random), the rare further ones out
-      // of the loop.
+      // steps an element on kv-real, at random); the rare element that
+      // needs more (2% on kv-real, up to 60 steps in a young context) takes
+      // a binary search over the 63 symbols after it (written out: a loop
+      // inside this one would keep V8 from peeling it).
       let h = hiBucket[(c << BUCKET_LOG) + (slot0 >>> SLOT_TO_BUCKET)];
       h += ((hiTable[hiRow + h + 1] >>> 16) - slot0 - 1) >>> 31;
       if (hiTable[hiRow + h + 1] >>> 16 <= slot0) {
-        if (found < 0) {
-          found = -2;
-          break;
-        }
-        h = found;
-        found = -1;
+        h = hi6Step(hiTable, hiRow, h + 1, 32, slot0);
+        h = hi6Step(hiTable, hiRow, h, 16, slot0);
+        h = hi6Step(hiTable, hiRow, h, 8, slot0);
+        h = hi6Step(hiTable, hiRow, h, 4, slot0);
+        h = hi6Step(hiTable, hiRow, h, 2, slot0);
+        h = hi6Step(hiTable, hiRow, h, 1, slot0);
       }
       x0 = ransDecodeStep(x0, hiTable[hiRow + h]);
       // Renormalization without a branch (taken for a fifth of the symbols,
