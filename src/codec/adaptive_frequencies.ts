@@ -27,7 +27,8 @@
  *   symbols; rebuilding it costs 64 steps, not 4096. Alphabets of at most
  *   {@link LINEAR_SEARCH_ALPHABET} symbols have no bucket table: a search steps
  *   from the first symbol, and a rebuild skips the 64 entries (the mantissa-top
- *   model's: a third of kv-real's rebuilds).
+ *   model's: a third of kv-real's rebuilds). Nor do the models of an encoder,
+ *   which never searches (made with `search` false: a third of a rebuild).
  * - Contexts start lazily: `reset()` only clears a flag per context, and a context's
  *   counts are cleared when it is first used (`start`). Resetting a model for a
  *   one-token tensor therefore costs little.
@@ -103,7 +104,8 @@ export class AdaptiveFrequencies {
   readonly table: Uint32Array;
   /**
    * Decoding search start per 64 slots (see the class notes); empty for an
-   * alphabet of at most {@link LINEAR_SEARCH_ALPHABET}.
+   * alphabet of at most {@link LINEAR_SEARCH_ALPHABET} and for models made
+   * without `search`.
    */
   readonly bucket: Uint8Array;
   /** 1 for a context in use since the last `reset`. */
@@ -118,9 +120,11 @@ export class AdaptiveFrequencies {
    *
    * @param contexts Number of contexts.
    * @param alphabet Symbols per context, `2..256`.
+   * @param search Whether a decoder will search the tables for slots (else
+   * no bucket table is kept; a search still works, stepping from symbol 0).
    * @throws {RangeError} On an unsupported size.
    */
-  constructor(contexts: number, alphabet: number) {
+  constructor(contexts: number, alphabet: number, search = true) {
     if (!Number.isInteger(alphabet) || alphabet < 2 || alphabet > 256) {
       throw new RangeError(
         `Cannot make adaptive models of ${alphabet} symbols: 2..256 are supported`,
@@ -136,7 +140,9 @@ export class AdaptiveFrequencies {
     // One allocation carved into the arrays: models are made per call, and
     // nine buffers cost more than their bytes.
     const words = contexts * (alphabet + 1 + alphabet + 3);
-    const buckets = alphabet > LINEAR_SEARCH_ALPHABET ? 1 << BUCKET_BITS : 0;
+    const buckets = search && alphabet > LINEAR_SEARCH_ALPHABET
+      ? 1 << BUCKET_BITS
+      : 0;
     const buffer = new ArrayBuffer(4 * words + contexts * (2 + buckets));
     let at = 0;
     const uint32 = (length: number) => {

@@ -124,14 +124,17 @@ export class TensorModels {
    * Fresh models for rows of `rowLength` channels.
    *
    * @param rowLength `kv_heads * head_dim`.
+   * @param search Whether they will decode (else they keep no search tables:
+   * an encoder's, whose rebuilds then cost less).
    */
-  constructor(rowLength: number) {
-    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
-    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+  constructor(rowLength: number, search = true) {
+    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET, search);
+    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET, search);
     this.top.freeze(TOP_CONTEXT_NO_HISTORY);
     this.residual = new AdaptiveFrequencies(
       RESIDUAL_CONTEXTS,
       RESIDUAL_ALPHABET,
+      search,
     );
     this.channels = new ChannelStates(rowLength);
     this.reset();

@@ -158,12 +158,13 @@ function checkCount(name: string, value: number): void {
 
 /** The carried state both sides keep: models, dictionary, group positions. */
 class BlockState {
-  readonly models = new PackModelSets();
+  readonly models: PackModelSets;
   readonly dictionary: PackRowDictionary;
   readonly #positions = new Map<string, number>();
   #rotation: Rotation | undefined;
 
-  constructor(arenaWords?: number) {
+  constructor(arenaWords: number | undefined, decoding: boolean) {
+    this.models = new PackModelSets(decoding);
     this.dictionary = new PackRowDictionary(arenaWords);
   }
 
@@ -324,7 +325,7 @@ export class PackBlockEncoder {
    * small rings; encoder and decoder must agree).
    */
   constructor(arenaWords?: number) {
-    this.#state = new BlockState(arenaWords);
+    this.#state = new BlockState(arenaWords, false);
   }
 
   /**
@@ -487,6 +488,7 @@ export class PackBlockEncoder {
       const start = t * rowLength;
       dictionary.copyRow(id, 0, k, start, true);
       dictionary.copyRow(id, 1, v, start, true);
+      dictionary.hashRows(k, v, start, id);
       const vSource = dictionary.findAndRemember(1, v, start, id);
       const kSource = dictionary.findAndRemember(0, k, start, id);
       plan.vSource[t] = vSource;
@@ -666,7 +668,7 @@ export class PackBlockDecoder {
    * block allocates no output per dump (less garbage for the collector).
    */
   constructor(arenaWords?: number, reuseOutput = false) {
-    this.#state = new BlockState(arenaWords);
+    this.#state = new BlockState(arenaWords, true);
     if (reuseOutput) this.#output = [new Uint16Array(0), new Uint16Array(0)];
   }
 

@@ -48,6 +48,17 @@ export class PackModelSets {
    * the blocks before it had as many of each length.
    */
   readonly #spare: TensorModels[] = [];
+  readonly #search: boolean;
+
+  /**
+   * No sets yet.
+   *
+   * @param search Whether the sets will decode (an encoder's keep no search
+   * tables).
+   */
+  constructor(search = true) {
+    this.#search = search;
+  }
 
   /**
    * Drops every set (the start of a new block), keeping their memory for the
@@ -87,7 +98,7 @@ export class PackModelSets {
       set.reset();
       return set;
     }
-    return new TensorModels(rowLength);
+    return new TensorModels(rowLength, this.#search);
   }
 
   /**
