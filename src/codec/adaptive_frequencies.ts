@@ -260,31 +260,30 @@ export class AdaptiveFrequencies {
       sum += frequency;
     }
     table[row + best] += TOTAL - sum;
+    // Bucket u starts at the first symbol whose interval ends past slot
+    // u * 64: one more than the last symbol that ends at or before it.
+    // Without a loop in a loop: each symbol marks the first bucket past its
+    // end (ceil(end / 64); a later symbol's mark replaces an earlier one's, the
+    // last symbol's, 64, is no bucket's), then a running maximum takes the
+    // marks and clears them (measured: rebuilds 12% faster than a fill loop
+    // per symbol, whose exits the processor cannot predict). An encoder's
+    // marks, never read, are left as they fall.
+    const last = this.#last;
     let start = 0;
     for (let s = 0; s < a; s++) {
       const frequency = table[row + s];
       table[row + s] = (start << 16) | frequency;
       start += frequency;
+      last[(start + (1 << SLOT_TO_BUCKET) - 1) >>> SLOT_TO_BUCKET] = s + 1;
     }
     table[row + a] = TOTAL << 16;
     const bucket = this.bucket;
     if (bucket.length > 0) {
-      // Bucket u starts at the first symbol whose interval ends past slot
-      // u * 64: one more than the last symbol that ends at or before it.
-      // Without a loop in a loop: each symbol marks the first bucket past
-      // its end (ceil(end / 64); a later symbol's mark replaces an earlier
-      // one's, the last symbol's, 64, is no bucket's), then a running
-      // maximum (measured: rebuilds 12% faster).
-      const last = this.#last;
-      last.fill(0);
-      for (let s = 0; s < a - 1; s++) {
-        const end = table[row + s + 1] >>> 16;
-        last[(end + (1 << SLOT_TO_BUCKET) - 1) >>> SLOT_TO_BUCKET] = s + 1;
-      }
       const bucketBase = context << BUCKET_LOG;
       let first = 0;
       for (let u = 0; u < 1 << BUCKET_LOG; u++) {
         first = Math.max(first, last[u]);
+        last[u] = 0;
         bucket[bucketBase + u] = first;
       }
     }
