@@ -425,7 +425,7 @@ export class RowDecoder {
       this.pos = 0;
     } else {
       try {
-        this.states = Int32Array.from(ransReadStates(stream, name));
+        this.states = new Int32Array(ransReadStates(stream, name));
       } catch (error) {
         throw this.#located(error as KvbitsDataError);
       }

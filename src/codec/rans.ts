@@ -312,7 +312,11 @@ export function ransCheckEnd(
       { stream: name, bitOffset: 8 * position },
     );
   }
-  if (Array.prototype.some.call(states, (x) => x !== RANS_LOWER_BOUND)) {
+  let changed = false;
+  for (let lane = 0; lane < states.length; lane++) {
+    if (states[lane] !== RANS_LOWER_BOUND) changed = true;
+  }
+  if (changed) {
     throw new KvbitsDataError(
       "rANS states do not return to their initial value: the stream is corrupt",
       { stream: name, bitOffset: 8 * position },
