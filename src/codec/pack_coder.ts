@@ -161,6 +161,8 @@ class BlockState {
   readonly models: PackModelSets;
   readonly dictionary: PackRowDictionary;
   readonly #positions = new Map<string, number>();
+  /** Model owner keys made so far, by layer (or group): made once each. */
+  readonly #owners = new Map<number | string, string>();
   #rotation: Rotation | undefined;
 
   constructor(arenaWords: number | undefined, decoding: boolean) {
@@ -173,6 +175,7 @@ class BlockState {
     this.models.clear();
     this.dictionary.clear();
     this.#positions.clear();
+    this.#owners.clear();
     this.#rotation = undefined;
   }
 
@@ -198,9 +201,12 @@ class BlockState {
     kind: number,
     shape: PackDumpShape,
   ): TensorModels {
-    const owner = context.layer >= 0
-      ? `L${context.layer}`
-      : `G${context.group}`;
+    const { layer } = context;
+    let owner = this.#owners.get(layer >= 0 ? layer : context.group);
+    if (owner === undefined) {
+      owner = layer >= 0 ? `L${layer}` : `G${context.group}`;
+      this.#owners.set(layer >= 0 ? layer : context.group, owner);
+    }
     return this.models.get(owner, kind, shape.heads, shape.headDim);
   }
 

@@ -49,6 +49,15 @@ export class PackModelSets {
    */
   readonly #spare: TensorModels[] = [];
   readonly #search: boolean;
+  /**
+   * The keys made in this block, by owner: a key string is made once, and a
+   * string made once keeps its hash (a key built for every dump cost about
+   * 1 us).
+   */
+  readonly #keys = new Map<
+    string,
+    { kind: number; shape: number; key: string }[]
+  >();
 
   /**
    * No sets yet.
@@ -81,6 +90,7 @@ export class PackModelSets {
   clear(): void {
     for (const set of this.#sets.values()) this.#keep(set);
     this.#sets.clear();
+    this.#keys.clear();
   }
 
   #keep(set: TensorModels): void {
@@ -101,6 +111,19 @@ export class PackModelSets {
     return new TensorModels(rowLength, this.#search);
   }
 
+  #key(owner: string, kind: number, heads: number, headDim: number): string {
+    let keys = this.#keys.get(owner);
+    if (keys === undefined) this.#keys.set(owner, keys = []);
+    // Shapes are few: heads and headDim as one exact number.
+    const shape = heads * 2 ** 31 + headDim;
+    for (const made of keys) {
+      if (made.kind === kind && made.shape === shape) return made.key;
+    }
+    const key = `${owner}\u0000${kind}\u0000${heads}x${headDim}`;
+    keys.push({ kind, shape, key });
+    return key;
+  }
+
   /**
    * The set of a key, made fresh when it is new (or was dropped).
    *
@@ -116,7 +139,7 @@ export class PackModelSets {
     heads: number,
     headDim: number,
   ): TensorModels {
-    const key = `${owner}\u0000${kind}\u0000${heads}x${headDim}`;
+    const key = this.#key(owner, kind, heads, headDim);
     let set = this.#sets.get(key);
     if (set) {
       this.#sets.delete(key);
