@@ -63,7 +63,6 @@ import {
 } from "./ctx_model.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  RANS_HEADER_BYTES,
   RANS_LOWER_BOUND,
   RANS_SLOT_MASK,
   ransCheckEnd,
@@ -361,7 +360,10 @@ export interface RowStream {
   readonly raw: Uint8Array;
   /** Longest row that will be decoded. */
   readonly rowLength: number;
-  /** Whether odd channels use lanes 2 and 3 (else every channel 0 and 1). */
+  /**
+   * Whether odd channels use lanes 2 and 3 (else every channel 0 and 1, and
+   * the stream stores only lanes 0 and 1's states: an 8-byte header).
+   */
   readonly fourLanes: boolean;
   /** Name of the stream in errors. */
   readonly name: string;
@@ -402,7 +404,7 @@ export class RowDecoder {
   /** Name of the stream in errors. */
   readonly name: string;
   /** Next stream byte. */
-  pos: number = RANS_HEADER_BYTES;
+  pos: number;
   /** Raw bytes used. */
   rawCount = 0;
 
@@ -424,11 +426,13 @@ export class RowDecoder {
       this.states = new Int32Array(4).fill(RANS_LOWER_BOUND);
       this.pos = 0;
     } else {
+      const lanes = from.fourLanes ? 4 : 2;
       try {
-        this.states = new Int32Array(ransReadStates(stream, name));
+        this.states = new Int32Array(ransReadStates(stream, name, lanes));
       } catch (error) {
         throw this.#located(error as KvbitsDataError);
       }
+      this.pos = 4 * lanes;
     }
     const end = stream.length + ROW_BYTES_PER_ELEMENT * from.rowLength + 2;
     this.bytes = from.buffer(end);

@@ -126,8 +126,6 @@ const KIND_NAMES = ["K", "V"] as const;
  * kv-real codes in about 480 bytes). Larger dumps keep four lanes for speed.
  */
 const TWO_LANE_ELEMENTS = 4096;
-/** The initial (and final) state of an unused lane, little-endian. */
-const UNUSED_LANE_STATE = [0, 0x80, 0, 0];
 
 function checkShape(shape: PackDumpShape): {
   rowLength: number;
@@ -660,8 +658,6 @@ export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
   #bytes = new Uint8Array(0);
-  /** A two-lane dump's stream with the unused lanes' states put back. */
-  #twoLanes = new Uint8Array(0);
   /** K and V's reused space, when the caller takes each dump before the next. */
   #output: Uint16Array[] | undefined;
 
@@ -793,7 +789,7 @@ export class PackBlockDecoder {
       );
     }
     const streamOffset = reader.offset;
-    let stream = reader.bytes(streamLength);
+    const stream = reader.bytes(streamLength);
     if (reader.remaining > 2 * count) {
       throw reader.error(
         `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${
@@ -804,24 +800,6 @@ export class PackBlockDecoder {
     const raw = reader.bytes(reader.remaining);
     const twoLanes = codedElements(kSource, kRotated, vSource, rowLength) <=
       TWO_LANE_ELEMENTS;
-    if (twoLanes && stream.length > 0) {
-      if (stream.length < 8) {
-        throw reader.error(
-          `rANS stream of ${stream.length} bytes is shorter than its 8-byte header`,
-          streamOffset,
-        );
-      }
-      // In reused space: RowDecoder copies it into its own buffer.
-      if (this.#twoLanes.length < stream.length + 8) {
-        this.#twoLanes = new Uint8Array(2 * stream.length + 8);
-      }
-      const full = this.#twoLanes.subarray(0, stream.length + 8);
-      full.set(stream.subarray(0, 8));
-      full.set(UNUSED_LANE_STATE, 8);
-      full.set(UNUSED_LANE_STATE, 12);
-      full.set(stream.subarray(8), 16);
-      stream = full;
-    }
     const decoder = new RowDecoder({
       stream,
       offset: streamOffset,

@@ -233,13 +233,15 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
 }
 
 /**
- * Reads the four initial decoder states of a stream, checking that they are valid.
+ * Reads the initial decoder states of a stream, checking that they are valid.
  *
  * @param stream The stream.
  * @param name Stream name for errors.
+ * @param lanes Lanes whose states the stream stores, 4 or 2 (a stream whose
+ * lanes 2 and 3 coded nothing may leave their states out: they are 2^15).
  * @returns The states of lanes 0..3.
- * @throws {KvbitsDataError} When the stream is shorter than 16 bytes or a state is
- * outside `[2^15, 2^31)`.
+ * @throws {KvbitsDataError} When the stream is shorter than its header (`4 *
+ * lanes` bytes) or a state is outside `[2^15, 2^31)`.
  *
  * @example
  * ```ts
@@ -247,20 +249,29 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransReadStates(ransEncode(new Uint32Array(0), 0), "s"), [32768, 32768, 32768, 32768]);
+ * assertEquals(ransReadStates(Uint8Array.of(0, 0, 1, 0, 0, 0x80, 0, 0), "s", 2), [65536, 32768, 32768, 32768]);
  * ```
  */
 export function ransReadStates(
   stream: Uint8Array,
   name: string,
+  lanes: number = RANS_LANES,
 ): number[] {
-  if (stream.length < RANS_HEADER_BYTES) {
+  if (stream.length < 4 * lanes) {
     throw new KvbitsDataError(
-      `rANS stream of ${stream.length} bytes is shorter than its ${RANS_HEADER_BYTES}-byte header`,
+      `rANS stream of ${stream.length} bytes is shorter than its ${
+        4 * lanes
+      }-byte header`,
       { stream: name, bitOffset: 0 },
     );
   }
-  const states: number[] = [];
-  for (let lane = 0; lane < RANS_LANES; lane++) {
+  const states = [
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+  ];
+  for (let lane = 0; lane < lanes; lane++) {
     const at = 4 * lane;
     const x = (stream[at] | (stream[at + 1] << 8) | (stream[at + 2] << 16) |
       (stream[at + 3] << 24)) >>> 0;
@@ -270,7 +281,7 @@ export function ransReadStates(
         { stream: name, bitOffset: 8 * at },
       );
     }
-    states.push(x);
+    states[lane] = x;
   }
   return states;
 }
