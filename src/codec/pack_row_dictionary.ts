@@ -335,8 +335,8 @@ export class PackRowDictionary {
   /**
    * Hashes token `user`'s K and V rows (FNV-1a over the words, seeded by kind
    * and length) for {@link findAndRemember}: both in one loop, whose two
-   * chains of multiplications run side by side (measured: half the time of
-   * one row after the other).
+   * chains of multiplications run side by side (measured: 55% of the time
+   * of one row after the other, rows of 256 words).
    *
    * @param k The tensor holding the K row.
    * @param v The tensor holding the V row.
