@@ -312,13 +312,9 @@ export class PackRowDictionary {
     start: number,
     into: boolean,
   ): void {
-    // rowChunk and rowStart with two divisions, not four.
-    const slot = id & ENTRY_MASK;
-    const length = this.#rowLength[slot];
-    const inRing = remainder(this.#offset[slot], this.capacity);
-    const index = Math.floor(inRing / this.chunkWords);
-    const chunk = this.#chunks[index];
-    const at = inRing - index * this.chunkWords + kind * length;
+    const chunk = this.rowChunk(id);
+    const at = this.rowStart(id, kind);
+    const length = this.#rowLength[id & ENTRY_MASK];
     // A view costs an allocation (about 30 ns here), a loop about 1 ns a
     // word: set(subarray(...)) from VIEW_COPY words on (kv-real's rows
     // of 128 and 256 words copy 3.5 and 7 times faster), a loop below.
