@@ -115,6 +115,8 @@ export interface PackDumpContext {
 /** Largest tensor a dump may hold: 2^30 elements, as `ctx`. */
 export const PACK_MAX_ELEMENTS = 2 ** 30;
 
+/** Row distances whose angles a rotation keeps (256 KB at head_dim 128). */
+const ROTATION_DISTANCES = 256;
 /** Rows the encoder predicts to choose a rotation (or none). */
 const ROTARY_TRIAL_ROWS = 8;
 const STREAM = "pack dump";
@@ -229,16 +231,13 @@ class BlockState {
     ) {
       return r;
     }
-    const half = shape.headDim / 2;
     return this.#rotation = {
       pairing,
       base,
       heads: shape.heads,
       headDim: shape.headDim,
       frequencies: rotaryFrequencies(shape.headDim, base),
-      cos: new Float64Array(half),
-      sin: new Float64Array(half),
-      distance: NaN,
+      angles: new Map(),
       predicted: new Uint16Array(shape.heads * shape.headDim),
     };
   }
@@ -247,10 +246,15 @@ class BlockState {
   predict(rotation: Rotation, source: number, user: number): Uint16Array {
     const d = this.dictionary;
     const distance = d.position(user) - d.position(source);
-    // A repeated stretch of tokens keeps its distance: its angles once.
-    if (distance !== rotation.distance) {
-      rotaryAngles(distance, rotation.frequencies, rotation.cos, rotation.sin);
-      rotation.distance = distance;
+    // Distances recur (a repeated stretch of tokens keeps one; kv-real's 521
+    // rotated rows have 177): their angles once each.
+    let angles = rotation.angles.get(distance);
+    if (angles === undefined) {
+      if (rotation.angles.size >= ROTATION_DISTANCES) rotation.angles.clear();
+      const half = rotation.frequencies.length;
+      angles = { cos: new Float64Array(half), sin: new Float64Array(half) };
+      rotaryAngles(distance, rotation.frequencies, angles.cos, angles.sin);
+      rotation.angles.set(distance, angles);
     }
     predictRotatedRow(
       d.rowChunk(source),
@@ -258,8 +262,8 @@ class BlockState {
       rotation.heads,
       rotation.headDim,
       rotation.pairing,
-      rotation.cos,
-      rotation.sin,
+      angles.cos,
+      angles.sin,
       rotation.predicted,
     );
     return rotation.predicted;
@@ -272,10 +276,8 @@ interface Rotation {
   readonly heads: number;
   readonly headDim: number;
   readonly frequencies: Float64Array;
-  readonly cos: Float64Array;
-  readonly sin: Float64Array;
-  /** The row distance `cos` and `sin` hold (NaN: none yet). */
-  distance: number;
+  /** Cosines and sines by row distance, as computed so far. */
+  readonly angles: Map<number, { cos: Float64Array; sin: Float64Array }>;
   readonly predicted: Uint16Array;
 }
 
