@@ -15,10 +15,26 @@
  *   channels) or lanes 2 and 3 (odd channels), unless the caller puts every
  *   channel on lanes 0 and 1 (`oddLanes` 0 when recording, `fourLanes` false when
  *   decoding: the pack's small dumps).
- * - Bounds when decoding: {@link RowDecoder} copies the stream into a buffer with
- *   room for one more row of words at its end, so the hot loop shifts words in
- *   without a bounds check; after each row the position is checked against the
- *   stream's real end. Raw bytes are checked before each row and each escape.
+ * - The hot loops (one element an iteration) call nothing and hold no inner
+ *   loop. V8 peels the first iteration of such a loop, so each typed array's
+ *   map is checked and its fields loaded once, not at every element; a call
+ *   anywhere in the loop (even on a rare branch) or a loop inside it stops
+ *   that. So a loop stops before an element whose `hi6` context has not
+ *   started (`start` and the loop resumes), and after an element that made a
+ *   table due for rebuilding (rebuilt before the next element, as soon as the
+ *   schedule asks: no later symbol of its context was coded yet). The
+ *   mantissa-top contexts, 8 of 4 symbols, start with the models
+ *   ({@link TensorModels.reset}). Decoding takes the `hi6` search's first step
+ *   without a branch, and the rare element that needs more (2% on kv-real, up
+ *   to 60 steps in a young context) a written-out binary search; the top's 4
+ *   symbols take 3 comparisons. Measured on kv-real, the loops alone (with a
+ *   channel's state in one word, `ctx_model.ts`): recording 15.3 -> 7.9 ns an
+ *   element, decoding 26.4 -> 18.5.
+ * - Bounds when decoding: {@link RowDecoder} reads the stream where it lies when
+ *   its buffer holds one more row of words after it (else from a copy with
+ *   that room), so the hot loop shifts words in without a bounds check; after
+ *   each row the position is checked against the stream's real end. Raw bytes
+ *   are checked before each row and each escape.
  *
  * @module
  */
@@ -30,9 +46,11 @@ import {
   symbolInTable,
 } from "./adaptive_frequencies.ts";
 import {
+  channelContext,
   ChannelStates,
   HI6_ALPHABET,
   HI6_CONTEXTS,
+  nextChannelState,
   RESIDUAL_ALPHABET,
   RESIDUAL_CONTEXTS,
   RESIDUAL_ESCAPE,
@@ -44,11 +62,9 @@ import {
   TOP_CONTEXTS,
   TOP_MANTISSA_BITS,
   topContext,
-  updateChannel,
 } from "./ctx_model.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  RANS_HEADER_BYTES,
   RANS_LOWER_BOUND,
   RANS_SLOT_MASK,
   ransCheckEnd,
@@ -91,7 +107,7 @@ const LOWER_BOUND = RANS_LOWER_BOUND;
  * import { assertEquals } from "@std/assert";
  *
  * const models = new TensorModels(4);
- * assertEquals(models.channels.hi6Context.length, 4);
+ * assertEquals(models.channels.length, 4);
  * assertEquals([models.hi6.alphabet, models.top.frozen[TOP_CONTEXT_NO_HISTORY]], [64, 1]);
  * ```
  */
@@ -109,25 +125,33 @@ export class TensorModels {
    * Fresh models for rows of `rowLength` channels.
    *
    * @param rowLength `kv_heads * head_dim`.
+   * @param search Whether they will decode (else they keep no search tables:
+   * an encoder's, whose rebuilds then cost less).
    */
-  constructor(rowLength: number) {
-    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET);
-    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET);
+  constructor(rowLength: number, search = true) {
+    this.hi6 = new AdaptiveFrequencies(HI6_CONTEXTS, HI6_ALPHABET, search);
+    this.top = new AdaptiveFrequencies(TOP_CONTEXTS, TOP_ALPHABET, search);
     this.top.freeze(TOP_CONTEXT_NO_HISTORY);
     this.residual = new AdaptiveFrequencies(
       RESIDUAL_CONTEXTS,
       RESIDUAL_ALPHABET,
+      search,
     );
     this.channels = new ChannelStates(rowLength);
     this.reset();
   }
 
-  /** Forgets everything learned (start of a `ctx` tensor). */
+  /**
+   * Forgets everything learned (start of a `ctx` tensor). The `hi6` and
+   * residual contexts start when first used; the few mantissa-top contexts
+   * start here, which the hot loops then need not check.
+   */
   reset(): void {
     this.hi6.reset();
     this.top.reset();
     this.residual.reset();
     this.channels.reset();
+    for (let t = 0; t < TOP_CONTEXTS; t++) this.top.start(t);
   }
 }
 
@@ -188,6 +212,21 @@ function recordSymbol(
 }
 
 /**
+ * One step of the decoder's binary search in a `hi6` table row: `s + step`
+ * (at most the sentinel) when its symbol starts at or before `slot`, else `s`.
+ */
+function hi6Step(
+  table: Uint32Array,
+  row: number,
+  s: number,
+  step: number,
+  slot: number,
+): number {
+  const next = Math.min(s + step, HI6_SIZE);
+  return table[row + next] >>> 16 <= slot ? next : s;
+}
+
+/**
  * Records one coded row: `hi6` and top per element, the low byte raw (the hot
  * loop of every encoder).
  *
@@ -219,29 +258,42 @@ export function recordCodedRow(
   const hiTable = hi6.table, hiCounts = hi6.counts;
   const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
   const topTable = top.table, topCounts = top.counts;
-  const topUntil = top.untilRebuild, topStarted = top.started;
-  const mean = channels.meanExponent, bias = channels.signBias;
-  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  const topUntil = top.untilRebuild;
+  const state = channels.state;
   let k = out.recordCount;
   let r = out.rawCount;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const word = words[i];
-    const h = word >>> 10;
-    const lanes = -(j & 1) & oddLanes;
-    const c = hiContext[j];
-    if (hiStarted[c] === 0) hi6.start(c);
-    records[k++] = hiTable[c * HI6_ROW + h] | lanes;
-    hiCounts[c * HI6_SIZE + h]++;
-    if (--hiUntil[c] === 0) hi6.rebuild(c);
-    const t = topContext(h, rounded[j]);
-    const topBits = (word >>> RAW_SHIFT) & (TOP_SIZE - 1);
-    if (topStarted[t] === 0) top.start(t);
-    records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_BIT;
-    topCounts[t * TOP_SIZE + topBits]++;
-    if (--topUntil[t] === 0) top.rebuild(t);
-    raw[r++] = word;
-    updateChannel(mean, bias, rounded, hiContext, j, h, c);
+  let dueHi = -1, dueTop = -1;
+  for (let j = 0, i = start; j < rowLength;) {
+    if (dueHi >= 0) hi6.rebuild(dueHi);
+    if (dueTop >= 0) top.rebuild(dueTop);
+    dueHi = dueTop = -1;
+    if (hiStarted[channelContext(state[j])] === 0) {
+      hi6.start(channelContext(state[j]));
+    }
+    while (j < rowLength) {
+      const word = words[i];
+      const h = word >>> 10;
+      const lanes = -(j & 1) & oddLanes;
+      const w = state[j];
+      const c = channelContext(w);
+      if (hiStarted[c] === 0) break;
+      records[k++] = hiTable[c * HI6_ROW + h] | lanes;
+      hiCounts[c * HI6_SIZE + h]++;
+      if (--hiUntil[c] === 0) dueHi = c;
+      const t = topContext(h, c);
+      const topBits = (word >>> RAW_SHIFT) & (TOP_SIZE - 1);
+      records[k++] = topTable[t * TOP_ROW + topBits] | lanes | TOP_BIT;
+      topCounts[t * TOP_SIZE + topBits]++;
+      if (--topUntil[t] === 0) dueTop = t;
+      raw[r++] = word;
+      state[j] = nextChannelState(w, h);
+      j++;
+      i++;
+      if ((dueHi & dueTop) !== -1) break;
+    }
   }
+  if (dueHi >= 0) hi6.rebuild(dueHi);
+  if (dueTop >= 0) top.rebuild(dueTop);
   out.recordCount = k;
   out.rawCount = r;
 }
@@ -286,8 +338,9 @@ export function recordPredictedRow(
     recordSymbol(m.residual, residualContext(guess), symbol, lanes, out);
     if (symbol !== ESCAPE) continue;
     const h = word >>> 10;
-    recordSymbol(m.hi6, channels.hi6Context[j], h, lanes, out);
-    const t = topContext(h, channels.roundedExponent[j]);
+    const c = channelContext(channels.state[j]);
+    recordSymbol(m.hi6, c, h, lanes, out);
+    const t = topContext(h, c);
     recordSymbol(
       m.top,
       t,
@@ -309,7 +362,10 @@ export interface RowStream {
   readonly raw: Uint8Array;
   /** Longest row that will be decoded. */
   readonly rowLength: number;
-  /** Whether odd channels use lanes 2 and 3 (else every channel 0 and 1). */
+  /**
+   * Whether odd channels use lanes 2 and 3 (else every channel 0 and 1, and
+   * the stream stores only lanes 0 and 1's states: an 8-byte header).
+   */
   readonly fourLanes: boolean;
   /** Name of the stream in errors. */
   readonly name: string;
@@ -335,7 +391,10 @@ export interface RowStream {
  * ```
  */
 export class RowDecoder {
-  /** The stream, then zeros for one row's words. */
+  /**
+   * The stream, then room for one row's words: the bytes that follow it in
+   * its buffer when there are enough, else a copy followed by zeros.
+   */
   readonly bytes: Uint8Array;
   /** Offset of the stream in the caller's bytes, for messages. */
   readonly offset: number;
@@ -350,7 +409,7 @@ export class RowDecoder {
   /** Name of the stream in errors. */
   readonly name: string;
   /** Next stream byte. */
-  pos: number = RANS_HEADER_BYTES;
+  pos: number;
   /** Raw bytes used. */
   rawCount = 0;
 
@@ -372,16 +431,25 @@ export class RowDecoder {
       this.states = new Int32Array(4).fill(RANS_LOWER_BOUND);
       this.pos = 0;
     } else {
+      const lanes = from.fourLanes ? 4 : 2;
       try {
-        this.states = Int32Array.from(ransReadStates(stream, name));
+        this.states = new Int32Array(ransReadStates(stream, name, lanes));
       } catch (error) {
         throw this.#located(error as KvbitsDataError);
       }
+      this.pos = 4 * lanes;
     }
     const end = stream.length + ROW_BYTES_PER_ELEMENT * from.rowLength + 2;
-    this.bytes = from.buffer(end);
-    this.bytes.set(stream);
-    this.bytes.fill(0, stream.length, end);
+    if (stream.byteOffset + end <= stream.buffer.byteLength) {
+      // Bytes follow the stream where it lies (a pack dump's raw bytes, say):
+      // read there. A word past the stream's end only enters a row the end
+      // check then refuses, whatever it holds.
+      this.bytes = new Uint8Array(stream.buffer, stream.byteOffset, end);
+    } else {
+      this.bytes = from.buffer(end);
+      this.bytes.set(stream);
+      this.bytes.fill(0, stream.length, end);
+    }
   }
 
   #located(e: KvbitsDataError): KvbitsDataError {
@@ -519,10 +587,8 @@ export function decodeCodedRow(
   const hiUntil = hi6.untilRebuild, hiStarted = hi6.started;
   const hiBucket = hi6.bucket;
   const topTable = top.table, topCounts = top.counts;
-  const topUntil = top.untilRebuild, topStarted = top.started;
-  const topBucket = top.bucket;
-  const mean = channels.meanExponent, bias = channels.signBias;
-  const hiContext = channels.hi6Context, rounded = channels.roundedExponent;
+  const topUntil = top.untilRebuild;
+  const state = channels.state;
   const swap = decoder.fourLanes;
   // Lanes of the even channel (x0, x1) and of the odd one (y0, y1), swapped
   // after every element when odd channels have their own.
@@ -530,48 +596,77 @@ export function decodeCodedRow(
   let pos = decoder.pos;
   let r = decoder.rawCount;
   if (r + rowLength > raw.length) throw decoder.rawEndsEarly(tensor, row);
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    // hi6 on the channel pair's first lane (x0).
-    const c = hiContext[j];
-    if (hiStarted[c] === 0) hi6.start(c);
-    const hiRow = c * HI6_ROW;
-    // The search of symbolInTable, written out: called here it costs this loop
-    // about 2% (measured on kv-real).
-    const slot0 = x0 & SLOT_MASK;
-    let h = hiBucket[(c << BUCKET_LOG) + (slot0 >>> SLOT_TO_BUCKET)];
-    while (hiTable[hiRow + h + 1] >>> 16 <= slot0) h++;
-    x0 = ransDecodeStep(x0, hiTable[hiRow + h]);
-    if (x0 < LOWER_BOUND) {
-      x0 = ransShiftIn(x0, bytes, pos);
-      pos += 2;
+  let dueHi = -1, dueTop = -1;
+  for (let j = 0, i = start; j < rowLength;) {
+    if (dueHi >= 0) hi6.rebuild(dueHi);
+    if (dueTop >= 0) top.rebuild(dueTop);
+    dueHi = dueTop = -1;
+    if (hiStarted[channelContext(state[j])] === 0) {
+      hi6.start(channelContext(state[j]));
     }
-    hiCounts[c * HI6_SIZE + h]++;
-    if (--hiUntil[c] === 0) hi6.rebuild(c);
-    // Mantissa top on the pair's second lane (x1).
-    const t = topContext(h, rounded[j]);
-    if (topStarted[t] === 0) top.start(t);
-    const topRow = t * TOP_ROW;
-    const slot1 = x1 & SLOT_MASK;
-    let b = topBucket[(t << BUCKET_LOG) + (slot1 >>> SLOT_TO_BUCKET)];
-    while (topTable[topRow + b + 1] >>> 16 <= slot1) b++;
-    x1 = ransDecodeStep(x1, topTable[topRow + b]);
-    if (x1 < LOWER_BOUND) {
-      x1 = ransShiftIn(x1, bytes, pos);
-      pos += 2;
-    }
-    topCounts[t * TOP_SIZE + b]++;
-    if (--topUntil[t] === 0) top.rebuild(t);
-    out[i] = (h << 10) | (b << RAW_SHIFT) | raw[r++];
-    updateChannel(mean, bias, rounded, hiContext, j, h, c);
-    if (swap) {
-      const swap0 = x0;
-      x0 = y0;
-      y0 = swap0;
-      const swap1 = x1;
-      x1 = y1;
-      y1 = swap1;
+    while (j < rowLength) {
+      // hi6 on the channel pair's first lane (x0).
+      const w = state[j];
+      const c = channelContext(w);
+      if (hiStarted[c] === 0) break;
+      const hiRow = c * HI6_ROW;
+      const slot0 = x0 & SLOT_MASK;
+      // The search of symbolInTable: its first step without a branch (0.11
+      // steps an element on kv-real, at random); the rare element that
+      // needs more (2% on kv-real, up to 60 steps in a young context) takes
+      // a binary search over the 63 symbols after it (written out: a loop
+      // inside this one would keep V8 from peeling it).
+      let h = hiBucket[(c << BUCKET_LOG) + (slot0 >>> SLOT_TO_BUCKET)];
+      h += ((hiTable[hiRow + h + 1] >>> 16) - slot0 - 1) >>> 31;
+      if (hiTable[hiRow + h + 1] >>> 16 <= slot0) {
+        h = hi6Step(hiTable, hiRow, h + 1, 32, slot0);
+        h = hi6Step(hiTable, hiRow, h, 16, slot0);
+        h = hi6Step(hiTable, hiRow, h, 8, slot0);
+        h = hi6Step(hiTable, hiRow, h, 4, slot0);
+        h = hi6Step(hiTable, hiRow, h, 2, slot0);
+        h = hi6Step(hiTable, hiRow, h, 1, slot0);
+      }
+      x0 = ransDecodeStep(x0, hiTable[hiRow + h]);
+      // Renormalization without a branch (taken for a fifth of the symbols,
+      // at random): -1 when x0 needs the next word, else 0 (the word is
+      // read either way: the buffer has room past the stream).
+      let low = (x0 - LOWER_BOUND) >> 31;
+      x0 = (x0 << (low & 16)) | ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
+      pos += low & 2;
+      hiCounts[c * HI6_SIZE + h]++;
+      if (--hiUntil[c] === 0) dueHi = c;
+      // Mantissa top on the pair's second lane (x1).
+      const t = topContext(h, c);
+      const topRow = t * TOP_ROW;
+      const slot1 = x1 & SLOT_MASK;
+      // The symbol is the number of symbols 1..3 that start at or before
+      // the slot (TOP_ALPHABET is 4).
+      const b = (((topTable[topRow + 1] >>> 16) - slot1 - 1) >>> 31) +
+        (((topTable[topRow + 2] >>> 16) - slot1 - 1) >>> 31) +
+        (((topTable[topRow + 3] >>> 16) - slot1 - 1) >>> 31);
+      x1 = ransDecodeStep(x1, topTable[topRow + b]);
+      low = (x1 - LOWER_BOUND) >> 31;
+      x1 = (x1 << (low & 16)) | ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
+      pos += low & 2;
+      topCounts[t * TOP_SIZE + b]++;
+      if (--topUntil[t] === 0) dueTop = t;
+      out[i] = (h << 10) | (b << RAW_SHIFT) | raw[r++];
+      state[j] = nextChannelState(w, h);
+      if (swap) {
+        const swap0 = x0;
+        x0 = y0;
+        y0 = swap0;
+        const swap1 = x1;
+        x1 = y1;
+        y1 = swap1;
+      }
+      j++;
+      i++;
+      if ((dueHi & dueTop) !== -1) break;
     }
   }
+  if (dueHi >= 0) hi6.rebuild(dueHi);
+  if (dueTop >= 0) top.rebuild(dueTop);
   // After an odd number of swaps x holds the odd channel's lanes.
   const odd = swap ? rowLength & 1 : 0;
   states[0] = odd ? y0 : x0;
@@ -637,8 +732,9 @@ export function decodePredictedRow(
       out[i] = residualWord(guess, symbol);
       continue;
     }
-    const h = decoder.symbol(m.hi6, channels.hi6Context[j], lane);
-    const t = topContext(h, channels.roundedExponent[j]);
+    const c = channelContext(channels.state[j]);
+    const h = decoder.symbol(m.hi6, c, lane);
+    const t = topContext(h, c);
     const topBits = decoder.symbol(m.top, t, lane + 1);
     if (decoder.rawCount >= decoder.raw.length) {
       throw decoder.rawEndsEarly(tensor, row);

@@ -54,7 +54,7 @@ export class CtxScratch {
    * @returns The models.
    */
   models(rowLength: number): TensorModels {
-    if (this.#models?.channels.hi6Context.length !== rowLength) {
+    if (this.#models?.channels.length !== rowLength) {
       this.#models = new TensorModels(rowLength);
     }
     return this.#models;

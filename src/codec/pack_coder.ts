@@ -115,6 +115,8 @@ export interface PackDumpContext {
 /** Largest tensor a dump may hold: 2^30 elements, as `ctx`. */
 export const PACK_MAX_ELEMENTS = 2 ** 30;
 
+/** Row distances whose angles a rotation keeps (256 KB at head_dim 128). */
+const ROTATION_DISTANCES = 256;
 /** Rows the encoder predicts to choose a rotation (or none). */
 const ROTARY_TRIAL_ROWS = 8;
 const STREAM = "pack dump";
@@ -126,8 +128,6 @@ const KIND_NAMES = ["K", "V"] as const;
  * kv-real codes in about 480 bytes). Larger dumps keep four lanes for speed.
  */
 const TWO_LANE_ELEMENTS = 4096;
-/** The initial (and final) state of an unused lane, little-endian. */
-const UNUSED_LANE_STATE = [0, 0x80, 0, 0];
 
 function checkShape(shape: PackDumpShape): {
   rowLength: number;
@@ -158,12 +158,15 @@ function checkCount(name: string, value: number): void {
 
 /** The carried state both sides keep: models, dictionary, group positions. */
 class BlockState {
-  readonly models = new PackModelSets();
+  readonly models: PackModelSets;
   readonly dictionary: PackRowDictionary;
   readonly #positions = new Map<string, number>();
+  /** Model owner keys made so far, by layer (or group): made once each. */
+  readonly #owners = new Map<number | string, string>();
   #rotation: Rotation | undefined;
 
-  constructor(arenaWords?: number) {
+  constructor(arenaWords: number | undefined, decoding: boolean) {
+    this.models = new PackModelSets(decoding);
     this.dictionary = new PackRowDictionary(arenaWords);
   }
 
@@ -172,6 +175,7 @@ class BlockState {
     this.models.clear();
     this.dictionary.clear();
     this.#positions.clear();
+    this.#owners.clear();
     this.#rotation = undefined;
   }
 
@@ -197,9 +201,12 @@ class BlockState {
     kind: number,
     shape: PackDumpShape,
   ): TensorModels {
-    const owner = context.layer >= 0
-      ? `L${context.layer}`
-      : `G${context.group}`;
+    const { layer } = context;
+    let owner = this.#owners.get(layer >= 0 ? layer : context.group);
+    if (owner === undefined) {
+      owner = layer >= 0 ? `L${layer}` : `G${context.group}`;
+      this.#owners.set(layer >= 0 ? layer : context.group, owner);
+    }
     return this.models.get(owner, kind, shape.heads, shape.headDim);
   }
 
@@ -224,15 +231,13 @@ class BlockState {
     ) {
       return r;
     }
-    const half = shape.headDim / 2;
     return this.#rotation = {
       pairing,
       base,
       heads: shape.heads,
       headDim: shape.headDim,
       frequencies: rotaryFrequencies(shape.headDim, base),
-      cos: new Float64Array(half),
-      sin: new Float64Array(half),
+      angles: new Map(),
       predicted: new Uint16Array(shape.heads * shape.headDim),
     };
   }
@@ -240,20 +245,25 @@ class BlockState {
   /** Predicts token `user`'s K row from entry `source`'s into `rotation.predicted`. */
   predict(rotation: Rotation, source: number, user: number): Uint16Array {
     const d = this.dictionary;
-    rotaryAngles(
-      d.position(user) - d.position(source),
-      rotation.frequencies,
-      rotation.cos,
-      rotation.sin,
-    );
+    const distance = d.position(user) - d.position(source);
+    // Distances recur (a repeated stretch of tokens keeps one; kv-real's 521
+    // rotated rows have 177): their angles once each.
+    let angles = rotation.angles.get(distance);
+    if (angles === undefined) {
+      if (rotation.angles.size >= ROTATION_DISTANCES) rotation.angles.clear();
+      const half = rotation.frequencies.length;
+      angles = { cos: new Float64Array(half), sin: new Float64Array(half) };
+      rotaryAngles(distance, rotation.frequencies, angles.cos, angles.sin);
+      rotation.angles.set(distance, angles);
+    }
     predictRotatedRow(
       d.rowChunk(source),
       d.rowStart(source, 0),
       rotation.heads,
       rotation.headDim,
       rotation.pairing,
-      rotation.cos,
-      rotation.sin,
+      angles.cos,
+      angles.sin,
       rotation.predicted,
     );
     return rotation.predicted;
@@ -266,8 +276,8 @@ interface Rotation {
   readonly heads: number;
   readonly headDim: number;
   readonly frequencies: Float64Array;
-  readonly cos: Float64Array;
-  readonly sin: Float64Array;
+  /** Cosines and sines by row distance, as computed so far. */
+  readonly angles: Map<number, { cos: Float64Array; sin: Float64Array }>;
   readonly predicted: Uint16Array;
 }
 
@@ -321,7 +331,7 @@ export class PackBlockEncoder {
    * small rings; encoder and decoder must agree).
    */
   constructor(arenaWords?: number) {
-    this.#state = new BlockState(arenaWords);
+    this.#state = new BlockState(arenaWords, false);
   }
 
   /**
@@ -484,6 +494,7 @@ export class PackBlockEncoder {
       const start = t * rowLength;
       dictionary.copyRow(id, 0, k, start, true);
       dictionary.copyRow(id, 1, v, start, true);
+      dictionary.hashRows(k, v, start, id);
       const vSource = dictionary.findAndRemember(1, v, start, id);
       const kSource = dictionary.findAndRemember(0, k, start, id);
       plan.vSource[t] = vSource;
@@ -649,8 +660,6 @@ export class PackBlockDecoder {
   readonly #state: BlockState;
   #predicted?: PredictedDumpDecoder;
   #bytes = new Uint8Array(0);
-  /** A two-lane dump's stream with the unused lanes' states put back. */
-  #twoLanes = new Uint8Array(0);
   /** K and V's reused space, when the caller takes each dump before the next. */
   #output: Uint16Array[] | undefined;
 
@@ -663,7 +672,7 @@ export class PackBlockDecoder {
    * block allocates no output per dump (less garbage for the collector).
    */
   constructor(arenaWords?: number, reuseOutput = false) {
-    this.#state = new BlockState(arenaWords);
+    this.#state = new BlockState(arenaWords, true);
     if (reuseOutput) this.#output = [new Uint16Array(0), new Uint16Array(0)];
   }
 
@@ -782,7 +791,7 @@ export class PackBlockDecoder {
       );
     }
     const streamOffset = reader.offset;
-    let stream = reader.bytes(streamLength);
+    const stream = reader.bytes(streamLength);
     if (reader.remaining > 2 * count) {
       throw reader.error(
         `${reader.remaining} raw bytes follow the rANS stream, the shape allows ${
@@ -793,24 +802,6 @@ export class PackBlockDecoder {
     const raw = reader.bytes(reader.remaining);
     const twoLanes = codedElements(kSource, kRotated, vSource, rowLength) <=
       TWO_LANE_ELEMENTS;
-    if (twoLanes && stream.length > 0) {
-      if (stream.length < 8) {
-        throw reader.error(
-          `rANS stream of ${stream.length} bytes is shorter than its 8-byte header`,
-          streamOffset,
-        );
-      }
-      // In reused space: RowDecoder copies it into its own buffer.
-      if (this.#twoLanes.length < stream.length + 8) {
-        this.#twoLanes = new Uint8Array(2 * stream.length + 8);
-      }
-      const full = this.#twoLanes.subarray(0, stream.length + 8);
-      full.set(stream.subarray(0, 8));
-      full.set(UNUSED_LANE_STATE, 8);
-      full.set(UNUSED_LANE_STATE, 12);
-      full.set(stream.subarray(8), 16);
-      stream = full;
-    }
     const decoder = new RowDecoder({
       stream,
       offset: streamOffset,

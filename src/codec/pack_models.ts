@@ -48,6 +48,26 @@ export class PackModelSets {
    * the blocks before it had as many of each length.
    */
   readonly #spare: TensorModels[] = [];
+  readonly #search: boolean;
+  /**
+   * The keys made in this block, by owner: a key string is made once, and a
+   * string made once keeps its hash (a key built for every dump cost about
+   * 1 us).
+   */
+  readonly #keys = new Map<
+    string,
+    { kind: number; shape: number; key: string }[]
+  >();
+
+  /**
+   * No sets yet.
+   *
+   * @param search Whether the sets will decode (an encoder's keep no search
+   * tables).
+   */
+  constructor(search = true) {
+    this.#search = search;
+  }
 
   /**
    * Drops every set (the start of a new block), keeping their memory for the
@@ -60,16 +80,17 @@ export class PackModelSets {
    *
    * const sets = new PackModelSets();
    * const a = sets.get("L0", 0, 2, 4);
-   * a.channels.hi6Context[0] = 9;
+   * a.channels.state[0] = 9;
    * sets.clear();
    * const b = sets.get("L0", 0, 2, 4);
-   * assertEquals(b.channels.hi6Context[0], 0);
+   * assertEquals(b.channels.state[0], 0);
    * assertEquals(sets.get("L1", 0, 2, 4) === b, false);
    * ```
    */
   clear(): void {
     for (const set of this.#sets.values()) this.#keep(set);
     this.#sets.clear();
+    this.#keys.clear();
   }
 
   #keep(set: TensorModels): void {
@@ -82,12 +103,25 @@ export class PackModelSets {
     const spare = this.#spare;
     for (let i = spare.length - 1; i >= 0; i--) {
       const set = spare[i];
-      if (set.channels.hi6Context.length !== rowLength) continue;
+      if (set.channels.length !== rowLength) continue;
       spare.splice(i, 1);
       set.reset();
       return set;
     }
-    return new TensorModels(rowLength);
+    return new TensorModels(rowLength, this.#search);
+  }
+
+  #key(owner: string, kind: number, heads: number, headDim: number): string {
+    let keys = this.#keys.get(owner);
+    if (keys === undefined) this.#keys.set(owner, keys = []);
+    // Shapes are few: heads and headDim as one exact number.
+    const shape = heads * 2 ** 31 + headDim;
+    for (const made of keys) {
+      if (made.kind === kind && made.shape === shape) return made.key;
+    }
+    const key = `${owner}\u0000${kind}\u0000${heads}x${headDim}`;
+    keys.push({ kind, shape, key });
+    return key;
   }
 
   /**
@@ -105,7 +139,7 @@ export class PackModelSets {
     heads: number,
     headDim: number,
   ): TensorModels {
-    const key = `${owner}\u0000${kind}\u0000${heads}x${headDim}`;
+    const key = this.#key(owner, kind, heads, headDim);
     let set = this.#sets.get(key);
     if (set) {
       this.#sets.delete(key);

@@ -65,17 +65,19 @@ const SLOT_MASK = RANS_SLOT_MASK;
 const LANE_SHIFT = RANS_LANE_SHIFT;
 
 /**
- * `1 / f` for each frequency `f` (index 0 unused): the encoder divides by
- * multiplying, which is several times faster than a division here.
+ * Slightly more than `1 / f` for each frequency `f` (index 0 unused): the
+ * encoder divides by multiplying, which is several times faster than a
+ * division here. `floor(x * RECIPROCALS[f])` is `floor(x / f)` exactly for
+ * `x < 2^31`: the entry is `(1 + 2^-45) / f` within 2^-53, so the product is
+ * `x / f` times a factor between 1 and `1 + 2^-44`, never below the quotient's
+ * floor, and above `x / f` by less than `x * 2^-44 / f < 1 / f`, while a
+ * quotient that is not an integer lies at least `1 / f` below the next one.
+ * (Measured: 7% faster than adding a nudge to a product with `1 / f`.)
  */
-const RECIPROCALS = Float64Array.from({ length: TOTAL + 1 }, (_, f) => 1 / f);
-/**
- * Added to `x * (1 / f)` before truncating, to make it `floor(x / f)` exactly:
- * for `x < 2^31` the product is within 2^-21 of `x / f`, whose fraction is 0
- * or between `1 / f` and `1 - 1 / f` (`f <= 2^12`), so 2^-13 more truncates
- * to the right integer.
- */
-const QUOTIENT_NUDGE = 2 ** -13;
+const RECIPROCALS = Float64Array.from(
+  { length: TOTAL + 1 },
+  (_, f) => (1 + 2 ** -45) / f,
+);
 
 /**
  * Packs a symbol's interval and lane into one record for {@link ransEncode}:
@@ -212,9 +214,9 @@ export function ransEncodeInto(
     out[pos - 2] = x & 0xff;
     pos += 2 * emit;
     x = x >>> (emit & 16);
-    const q = (x * RECIPROCALS[frequency] + QUOTIENT_NUDGE) | 0;
-    states[lane] = q * TOTAL + (x - q * frequency) +
-      ((record >>> 16) & 0xfff);
+    // x' = q * 2^12 + (x - q * f) + c, with one multiplication.
+    const q = (x * RECIPROCALS[frequency]) | 0;
+    states[lane] = x + q * (TOTAL - frequency) + ((record >>> 16) & 0xfff);
   }
   pos -= RANS_HEADER_BYTES;
   for (let lane = 0; lane < RANS_LANES; lane++) {
@@ -231,13 +233,15 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
 }
 
 /**
- * Reads the four initial decoder states of a stream, checking that they are valid.
+ * Reads the initial decoder states of a stream, checking that they are valid.
  *
  * @param stream The stream.
  * @param name Stream name for errors.
+ * @param lanes Lanes whose states the stream stores, 4 or 2 (a stream whose
+ * lanes 2 and 3 coded nothing may leave their states out: they are 2^15).
  * @returns The states of lanes 0..3.
- * @throws {KvbitsDataError} When the stream is shorter than 16 bytes or a state is
- * outside `[2^15, 2^31)`.
+ * @throws {KvbitsDataError} When the stream is shorter than its header (`4 *
+ * lanes` bytes) or a state is outside `[2^15, 2^31)`.
  *
  * @example
  * ```ts
@@ -245,20 +249,29 @@ function writeUint32(out: Uint8Array, at: number, value: number): void {
  * import { assertEquals } from "@std/assert";
  *
  * assertEquals(ransReadStates(ransEncode(new Uint32Array(0), 0), "s"), [32768, 32768, 32768, 32768]);
+ * assertEquals(ransReadStates(Uint8Array.of(0, 0, 1, 0, 0, 0x80, 0, 0), "s", 2), [65536, 32768, 32768, 32768]);
  * ```
  */
 export function ransReadStates(
   stream: Uint8Array,
   name: string,
+  lanes: number = RANS_LANES,
 ): number[] {
-  if (stream.length < RANS_HEADER_BYTES) {
+  if (stream.length < 4 * lanes) {
     throw new KvbitsDataError(
-      `rANS stream of ${stream.length} bytes is shorter than its ${RANS_HEADER_BYTES}-byte header`,
+      `rANS stream of ${stream.length} bytes is shorter than its ${
+        4 * lanes
+      }-byte header`,
       { stream: name, bitOffset: 0 },
     );
   }
-  const states: number[] = [];
-  for (let lane = 0; lane < RANS_LANES; lane++) {
+  const states = [
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+    RANS_LOWER_BOUND,
+  ];
+  for (let lane = 0; lane < lanes; lane++) {
     const at = 4 * lane;
     const x = (stream[at] | (stream[at + 1] << 8) | (stream[at + 2] << 16) |
       (stream[at + 3] << 24)) >>> 0;
@@ -268,7 +281,7 @@ export function ransReadStates(
         { stream: name, bitOffset: 8 * at },
       );
     }
-    states.push(x);
+    states[lane] = x;
   }
   return states;
 }
@@ -310,7 +323,11 @@ export function ransCheckEnd(
       { stream: name, bitOffset: 8 * position },
     );
   }
-  if (Array.prototype.some.call(states, (x) => x !== RANS_LOWER_BOUND)) {
+  let changed = false;
+  for (let lane = 0; lane < states.length; lane++) {
+    if (states[lane] !== RANS_LOWER_BOUND) changed = true;
+  }
+  if (changed) {
     throw new KvbitsDataError(
       "rANS states do not return to their initial value: the stream is corrupt",
       { stream: name, bitOffset: 8 * position },

@@ -208,17 +208,29 @@ export function fp16Value(word: number): number {
   return word & 0x8000 ? -value : value;
 }
 
+/** `2^(10 - e)` for the normal FP16 exponents `e = -14..15`, at index `e + 14`. */
+const MANTISSA_SCALES: Float64Array = Float64Array.from(
+  { length: 30 },
+  (_, i) => 1024 / powerOfTwo(i - 14),
+);
+
 /** 2^-24: the FP16 subnormal step. */
 const SUBNORMAL_STEP = 5.9604644775390625e-8;
 /** 2^-10: one mantissa step of a normal FP16 value, relative to its power. */
 const MANTISSA_STEP = 0.0009765625;
 
+/**
+ * `q` rounded to an integer, ties to even, for `0 <= q < 2^51`: adding 2^52
+ * leaves no fraction bits, so the addition itself rounds (to nearest, ties to
+ * even, as every IEEE 754 double operation), and subtracting 2^52 is exact.
+ * (A floor and a comparison of the fraction cost twice as much here.)
+ */
 function roundHalfEven(q: number): number {
-  let f = Math.floor(q);
-  const fraction = q - f;
-  if (fraction > 0.5 || (fraction === 0.5 && (f & 1) === 1)) f++;
-  return f;
+  return q + TWO_52 - TWO_52;
 }
+
+/** 2^52: doubles from here on are integers. */
+const TWO_52 = 4503599627370496;
 
 /**
  * Rounds a double to the nearest FP16 value, ties to even (as `Math.f16round`), and
@@ -251,7 +263,8 @@ export function fp16Bits(x: number): number {
   // x >= 1 (clz32 takes the integer part), else of floor(x * 2^14) (exact
   // scaling into 1..16383) less 14.
   const exponent = x >= 1 ? 31 - Math.clz32(x) : 17 - Math.clz32(x * 16384);
-  const mantissa = roundHalfEven((x / POWERS_OF_TWO[exponent + 14]) * 1024);
+  // x / 2^exponent * 1024, exactly, by a multiplication.
+  const mantissa = roundHalfEven(x * MANTISSA_SCALES[exponent + 14]);
   // A mantissa rounded up to 2048 carries into the exponent by itself.
   return sign | (((exponent + 15) << 10) + (mantissa - 1024));
 }
