@@ -307,3 +307,29 @@ export class ByteReader {
     return this.bytes(length);
   }
 }
+
+/**
+ * The bytes of `parts` one after another, in a new array.
+ *
+ * @param parts The arrays.
+ * @returns Their concatenation (a fresh array, even of one part).
+ *
+ * @example
+ * ```ts
+ * import { concatBytes } from "./byte_io.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(concatBytes([Uint8Array.of(1, 2), Uint8Array.of(), Uint8Array.of(3)]), Uint8Array.of(1, 2, 3));
+ * ```
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += part.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

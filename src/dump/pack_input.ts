@@ -5,6 +5,7 @@
  * @module
  */
 
+import { concatBytes } from "../codec/byte_io.ts";
 import { fileErrorOf } from "./file_error.ts";
 
 const CHUNK = 1 << 20;
@@ -179,7 +180,7 @@ function streamInput(): PackInput {
       position += part.length;
     }
     if (parts.length === 1) return parts[0];
-    const bytes = concatAll(parts);
+    const bytes = concatBytes(parts);
     // Copied: their memory goes back now, not at a full collection.
     for (const part of parts) part.buffer.transfer(0);
     return bytes;
@@ -201,7 +202,7 @@ function streamInput(): PackInput {
     unread(bytes) {
       buffered = buffered.length === 0
         ? bytes.slice()
-        : concat(bytes, buffered);
+        : concatBytes([bytes, buffered]);
       position -= bytes.length;
     },
     readAt() {
@@ -209,23 +210,4 @@ function streamInput(): PackInput {
     },
     [Symbol.dispose]() {},
   };
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-function concatAll(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }

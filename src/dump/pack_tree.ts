@@ -345,15 +345,7 @@ export function openTreeFileWriter(
   let file: Deno.FsFile | undefined;
   try {
     makeFolders(root, folder, options.folders);
-    while (file === undefined) {
-      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
-      temporary = join(folder, temporaryNameOf(basename(full), id));
-      try {
-        file = Deno.openSync(temporary, { write: true, createNew: true });
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-    }
+    ({ file, temporary } = openTemporaryBeside(full));
   } catch (error) {
     throw fileErrorOf(full, error);
   }
@@ -414,6 +406,23 @@ export function openTreeFileWriter(
     },
     abort,
   };
+}
+
+/** Creates a file of a new temporary name beside `full`, for writing. */
+function openTemporaryBeside(
+  full: string,
+): { file: Deno.FsFile; temporary: string } {
+  const folder = dirname(full);
+  for (;;) {
+    const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    const temporary = join(folder, temporaryNameOf(basename(full), id));
+    try {
+      const file = Deno.openSync(temporary, { write: true, createNew: true });
+      return { file, temporary };
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+  }
 }
 
 /**
@@ -658,17 +667,9 @@ export function createTreeFile(
       writeAll(file, bytes, options.durable);
       return true;
     }
-    let file: Deno.FsFile | undefined;
-    while (file === undefined) {
-      const id = `${Deno.pid}-${Math.random().toString(36).slice(2, 10)}`;
-      temporary = join(folder, temporaryNameOf(basename(full), id));
-      try {
-        file = Deno.openSync(temporary, { write: true, createNew: true });
-      } catch (error) {
-        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      }
-    }
-    writeAll(file, bytes, options.durable);
+    const opened = openTemporaryBeside(full);
+    temporary = opened.temporary;
+    writeAll(opened.file, bytes, options.durable);
     let linked: boolean;
     try {
       Deno.linkSync(temporary, full);

@@ -17,6 +17,7 @@
  */
 
 import { crc32 } from "../codec/crc32.ts";
+import { concatBytes } from "../codec/byte_io.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
 import type { PackInput } from "../dump/pack_input.ts";
 import {
@@ -143,7 +144,11 @@ async function readPayload(
     keep += left;
     await readKept();
   }
-  return { bytes: concatAll(kept), crc, complete };
+  return {
+    bytes: kept.length === 1 ? kept[0] : concatBytes(kept),
+    crc,
+    complete,
+  };
 }
 
 /** Damage met while reading, and what it costs. */
@@ -220,7 +225,7 @@ export async function readPackInOrder(
     const magic = readUint32(head, 0);
     if (magic === PACK_MAGIC.block) {
       const rest = await read(BLOCK_HEADER_BYTES - 4);
-      const headerBytes = concat(head, rest);
+      const headerBytes = concatBytes([head, rest]);
       let header: BlockHeader;
       try {
         header = parseBlockHeader(headerBytes, offset);
@@ -302,7 +307,7 @@ export async function readPackInOrder(
       const rest = await read(indexLength(count) - 8);
       let blocks: IndexedBlock[] | undefined;
       try {
-        blocks = parseIndex(concat(concat(head, countBytes), rest));
+        blocks = parseIndex(concatBytes([head, countBytes, rest]));
       } catch (error) {
         damaged({ offset, detail: `the index: ${(error as Error).message}` });
       }
@@ -389,7 +394,7 @@ async function skipToMagic(input: PackInput): Promise<boolean> {
   for (;;) {
     const chunk = await input.read(1 << 16);
     if (chunk.length === 0) return false;
-    const bytes = concat(carry, chunk);
+    const bytes = concatBytes([carry, chunk]);
     for (let i = 0; i + 4 <= bytes.length; i++) {
       const word = readUint32(bytes, i);
       if (word === PACK_MAGIC.block || word === PACK_MAGIC.index) {
@@ -516,24 +521,4 @@ export async function readPackByIndex(
       },
     });
   }
-}
-
-function concatAll(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
