@@ -30,7 +30,7 @@ async function peakRss(task: string, args: string[]): Promise<number> {
       "%M",
       Deno.execPath(),
       "run",
-      "--v8-flags=--max-semi-space-size=1",
+      "--v8-flags=--max-semi-space-size=1,--no-concurrent-recompilation",
       "-A",
       join(ROOT, "tasks", `${task}.ts`),
       ...args,
