@@ -246,7 +246,7 @@ export class ChannelStates {
  * ```
  */
 export function channelContext(state: number): number {
-  return state >>> 23;
+  return state >>> CONTEXT_SHIFT;
 }
 
 /**

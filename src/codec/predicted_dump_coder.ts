@@ -20,7 +20,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter } from "./byte_io.ts";
+import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -180,14 +180,7 @@ export class PredictedDumpEncoder {
     header.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
     header.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
     header.varint(codedK.length);
-    // One exact array, copied into once.
-    const out = new Uint8Array(
-      header.length + codedK.length + codedV.length,
-    );
-    out.set(header.finish());
-    out.set(codedK, header.length);
-    out.set(codedV, header.length + codedK.length);
-    return out;
+    return concatBytes([header.finish(), codedK, codedV]);
   }
 }
 

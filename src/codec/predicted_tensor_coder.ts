@@ -27,7 +27,7 @@
  */
 
 import { AdaptiveFrequencies, BUCKET_SHIFT } from "./adaptive_frequencies.ts";
-import { ByteReader, ByteWriter } from "./byte_io.ts";
+import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -277,14 +277,9 @@ export class PredictedTensorEncoder {
     const stream = scratch.subarray(
       ransEncodeInto(records, n, scratch, scratch.length),
     );
-    // One exact array, copied into once.
     const header = new ByteWriter(8);
     header.varint(stream.length);
-    const out = new Uint8Array(header.length + stream.length + rawPos);
-    out.set(header.finish());
-    out.set(stream, header.length);
-    out.set(raw.subarray(0, rawPos), header.length + stream.length);
-    return out;
+    return concatBytes([header.finish(), stream, raw.subarray(0, rawPos)]);
   }
 }
 
