@@ -212,6 +212,22 @@ function recordSymbol(
 }
 
 /**
+ * What a row loop does between elements, outside its hot inner loop: rebuilds
+ * the tables that came due (`-1`: none) and starts the `hi6` context the next
+ * element codes in (`-1`: none, after the row).
+ */
+function prepareModels(
+  m: TensorModels,
+  dueHi: number,
+  dueTop: number,
+  context: number,
+): void {
+  if (dueHi >= 0) m.hi6.rebuild(dueHi);
+  if (dueTop >= 0) m.top.rebuild(dueTop);
+  if (context >= 0 && m.hi6.started[context] === 0) m.hi6.start(context);
+}
+
+/**
  * One step of the decoder's binary search in a `hi6` table row: `s + step`
  * (at most the sentinel) when its symbol starts at or before `slot`, else `s`.
  */
@@ -264,12 +280,8 @@ export function recordCodedRow(
   let r = out.rawCount;
   let dueHi = -1, dueTop = -1;
   for (let j = 0, i = start; j < rowLength;) {
-    if (dueHi >= 0) hi6.rebuild(dueHi);
-    if (dueTop >= 0) top.rebuild(dueTop);
+    prepareModels(m, dueHi, dueTop, channelContext(state[j]));
     dueHi = dueTop = -1;
-    if (hiStarted[channelContext(state[j])] === 0) {
-      hi6.start(channelContext(state[j]));
-    }
     while (j < rowLength) {
       const word = words[i];
       const h = word >>> 10;
@@ -292,8 +304,7 @@ export function recordCodedRow(
       if ((dueHi & dueTop) !== -1) break;
     }
   }
-  if (dueHi >= 0) hi6.rebuild(dueHi);
-  if (dueTop >= 0) top.rebuild(dueTop);
+  prepareModels(m, dueHi, dueTop, -1);
   out.recordCount = k;
   out.rawCount = r;
 }
@@ -598,12 +609,8 @@ export function decodeCodedRow(
   if (r + rowLength > raw.length) throw decoder.rawEndsEarly(tensor, row);
   let dueHi = -1, dueTop = -1;
   for (let j = 0, i = start; j < rowLength;) {
-    if (dueHi >= 0) hi6.rebuild(dueHi);
-    if (dueTop >= 0) top.rebuild(dueTop);
+    prepareModels(m, dueHi, dueTop, channelContext(state[j]));
     dueHi = dueTop = -1;
-    if (hiStarted[channelContext(state[j])] === 0) {
-      hi6.start(channelContext(state[j]));
-    }
     while (j < rowLength) {
       // hi6 on the channel pair's first lane (x0).
       const w = state[j];
@@ -665,8 +672,7 @@ export function decodeCodedRow(
       if ((dueHi & dueTop) !== -1) break;
     }
   }
-  if (dueHi >= 0) hi6.rebuild(dueHi);
-  if (dueTop >= 0) top.rebuild(dueTop);
+  prepareModels(m, dueHi, dueTop, -1);
   // After an odd number of swaps x holds the odd channel's lanes.
   const odd = swap ? rowLength & 1 : 0;
   states[0] = odd ? y0 : x0;
