@@ -228,3 +228,31 @@ async function copyOf(from: string, to: string): Promise<void> {
     } else await Deno.copyFile(join(from, entry.name), join(to, entry.name));
   }
 }
+
+Deno.test("pack CLI: decode flushes once with sync -f where it may run it, file by file where not; the same tree", async () => {
+  await withTempDir(async (dir) => {
+    const pack = join(dir, "s.kvp");
+    let run = await runTaskScript("encode", [
+      "--dump-dir",
+      KV_SAMPLE,
+      "--pack",
+      pack,
+      "--no-fsync",
+    ]);
+    assertEquals(run.code, 0, run.stderr);
+    for (const permissions of [RW, [...RW, "--allow-run=sync"]]) {
+      const out = join(dir, `out-${permissions.length}`);
+      run = await runTaskScript(
+        "decode",
+        ["--pack", pack, "--out-dir", out],
+        permissions,
+      );
+      assertEquals(run.code, 0, run.stderr);
+      assertSameTree(treeOf(out), treeOf(KV_SAMPLE));
+      assertEquals(
+        [...Deno.readDirSync(out)].map((entry) => entry.name).sort(),
+        ["gpt2L4-fortune-wisdom", "llama6L-kjv-ruth"],
+      );
+    }
+  });
+});

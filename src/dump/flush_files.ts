@@ -172,7 +172,7 @@ export async function flushWritten(
  * ```
  */
 export async function startBackgroundFlush(root: string): Promise<void> {
-  if (!maySync()) return;
+  if (!maySyncFileSystems()) return;
   try {
     await new Deno.Command("sync", {
       args: ["-f", "--", root],
@@ -185,8 +185,22 @@ export async function startBackgroundFlush(root: string): Promise<void> {
   }
 }
 
-/** Whether this process may flush file systems with `sync -f` (Linux). */
-function maySync(): boolean {
+/**
+ * Whether this process may flush file systems with `sync -f` (Linux, with
+ * permission to run `sync`): then a job can leave each file's flush out and
+ * flush once at its end ({@link syncFileSystemsOf}).
+ *
+ * @returns True when `sync -f` may run here.
+ *
+ * @example
+ * ```ts
+ * import { maySyncFileSystems } from "./flush_files.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals(typeof maySyncFileSystems(), "boolean");
+ * ```
+ */
+export function maySyncFileSystems(): boolean {
   return Deno.build.os === "linux" &&
     Deno.permissions.querySync({ name: "run", command: "sync" }).state ===
       "granted";
@@ -197,12 +211,28 @@ function maySync(): boolean {
  * on (a folder below `root` may be a mount point, or a link to elsewhere).
  * False when it cannot be run here (not Linux, no permission, no `sync`, or it
  * failed): the caller flushes file by file then.
+ *
+ * @param files Paths of files written (none: `root`'s file system alone).
+ * @param root The output folder.
+ * @returns Whether the file systems were flushed.
+ * @throws {KvbitsFileError} Naming a folder that cannot be looked at.
+ *
+ * @example
+ * ```ts
+ * import { maySyncFileSystems, syncFileSystemsOf } from "./flush_files.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * const flushed = await syncFileSystemsOf([], root);
+ * if (!maySyncFileSystems()) assertEquals(flushed, false);
+ * await Deno.remove(root, { recursive: true });
+ * ```
  */
-async function syncFileSystemsOf(
+export async function syncFileSystemsOf(
   files: readonly string[],
   root: string,
 ): Promise<boolean> {
-  if (!maySync()) return false;
+  if (!maySyncFileSystems()) return false;
   // One folder per few files: the cheap folder of each first.
   const folders = new Set([root]);
   for (const path of files) folders.add(folderOfFile(path));

@@ -772,6 +772,54 @@ export function makeTreeFolder(root: string, path: string): void {
   }
 }
 
+/**
+ * Flushes a tree to the disk: every file's data, then each folder's names
+ * (deepest first), folder by folder (memory does not grow with the tree). For
+ * a tree written without flushes, where `sync -f` cannot flush its file system
+ * at once (`syncFileSystemsOf`).
+ *
+ * @param root The tree's folder.
+ * @throws {KvbitsFileError} Naming a file or folder that cannot be flushed.
+ *
+ * @example
+ * ```ts
+ * import { flushTree } from "./pack_tree.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/a/b`, { recursive: true });
+ * await Deno.writeTextFile(`${root}/a/x`, "x");
+ * flushTree(root);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function flushTree(root: string): void {
+  const visit = (folder: string) => {
+    const here = listFolder(root, folder);
+    const prefix = folder === "" ? "" : `${folder}/`;
+    for (const name of here.files) {
+      const full = join(root, prefix + name);
+      try {
+        const file = Deno.openSync(full, { read: true });
+        try {
+          file.syncDataSync();
+        } finally {
+          file.close();
+        }
+      } catch (error) {
+        throw fileErrorOf(full, error);
+      }
+    }
+    for (const name of here.folders) visit(prefix + name);
+    const full = folder === "" ? root : join(root, folder);
+    try {
+      syncFolderSync(full);
+    } catch (error) {
+      throw fileErrorOf(full, error);
+    }
+  };
+  visit("");
+}
+
 /** Start of the name of a staging folder (see {@link openStagingFolder}). */
 const STAGING_PREFIX = `.restore${TEMPORARY_FILE_MARK}`;
 

@@ -10,6 +10,10 @@
  *   before, the job leaves only the staging folder, which the next restore
  *   removes); into one that holds files, each file is written under a
  *   temporary name and linked to its own.
+ * - Flushed (unless `durable` is off) before any file has its name: into a
+ *   staging folder, at its end, with one `sync -f` where it may run (each file
+ *   and folder when not); into a folder that holds files, each file before
+ *   its link.
  * - A damaged or truncated pack is decoded as far as it goes: every intact
  *   entry is restored, every lost one is named (or, where the pack no longer
  *   says what was there, where the damage is), and the job reports failure.
@@ -24,9 +28,11 @@
  * @module
  */
 
+import { maySyncFileSystems, syncFileSystemsOf } from "../dump/flush_files.ts";
 import { openPackInput, type PackInput } from "../dump/pack_input.ts";
 import {
   finishStagingFolder,
+  flushTree,
   listTree,
   makeTreeFolder,
   openStagingFolder,
@@ -274,17 +280,25 @@ export async function decodePack(
     // Into an empty folder, the tree is restored in a staging folder and moved
     // in at the end, which saves two calls per file (pack_tree.ts).
     const staging = openStagingFolder(outDir);
+    // Into a staging folder, where `sync -f` can run, files are written
+    // without a flush each and flushed all at once before they are moved in:
+    // one call instead of one a file (and one a folder a block).
+    const flushAtEnd = durable && staging !== undefined &&
+      maySyncFileSystems();
     const taken: string[] = [];
     try {
       report = await restorePack(options, {
         kind: "write",
         outDir: staging ?? outDir,
         overwrite: options.overwrite ?? false,
-        durable,
+        durable: durable && !flushAtEnd,
         fresh: staging !== undefined,
       });
     } finally {
       if (staging !== undefined) {
+        if (flushAtEnd && !await syncFileSystemsOf([], staging)) {
+          flushTree(staging);
+        }
         taken.push(...finishStagingFolder(staging, outDir, durable));
       }
     }
