@@ -362,3 +362,51 @@ Deno.test("pack decode: the staging folder a killed decode left is removed, and 
     }
   });
 });
+
+Deno.test("pack verify with originals: an original that differs in a byte, is shorter, longer, missing or not a regular file is named, the others pass", async () => {
+  await withTempDir(async (dir) => {
+    const pack = join(dir, "s.kvp");
+    await encodePack({ dumpDir: KV_SAMPLE, pack, durable: false });
+    const orig = join(dir, "orig");
+    const layer = "llama6L-kjv-ruth/layer_5";
+    for (const path of listTree(KV_SAMPLE).files) {
+      await Deno.mkdir(join(orig, path, ".."), { recursive: true });
+      await Deno.copyFile(join(KV_SAMPLE, path), join(orig, path));
+    }
+    const change = async (
+      name: string,
+      how: (bytes: Uint8Array) => Uint8Array,
+    ) => {
+      const path = join(orig, layer, name);
+      const bytes = how(await Deno.readFile(path));
+      await Deno.remove(path);
+      await Deno.writeFile(path, bytes);
+    };
+    await change("k_t384_385.bin", (bytes) => {
+      bytes[bytes.length - 1] ^= 1;
+      return bytes;
+    });
+    await change("v_t385_386.bin", (bytes) => bytes.subarray(1));
+    await change("meta_t386_387.json", (bytes) => Uint8Array.of(...bytes, 32));
+    await Deno.remove(join(orig, layer, "k_t387_388.bin"));
+    await Deno.remove(join(orig, layer, "v_t388_389.bin"));
+    await Deno.mkdir(join(orig, layer, "v_t388_389.bin"));
+    for (const jobs of [1, 2]) {
+      const report = await verifyPack({ pack, origDumpDir: orig, jobs });
+      const reasons = report.failures.map((failure) => failure.reason ?? "")
+        .sort();
+      assertEquals(reasons.length, 5, reasons.join("\n"));
+      const at = (t: number) => `${layer}/meta_t${t}_${t + 1}.json: `;
+      assertEquals(reasons.slice(0, 3), [
+        `${at(384)}${layer}/k_t384_385.bin differs from the original`,
+        `${at(385)}${layer}/v_t385_386.bin differs from the original`,
+        `${at(386)}${layer}/meta_t386_387.json differs from the original`,
+      ]);
+      assert(reasons[3].startsWith(`${at(387)}the original cannot be read`));
+      assert(reasons[3].includes("k_t387_388.bin"), reasons[3]);
+      assert(reasons[4].startsWith(`${at(388)}the original cannot be read`));
+      assert(reasons[4].includes("a folder"), reasons[4]);
+      assertEquals(report.dumps, 46);
+    }
+  });
+});

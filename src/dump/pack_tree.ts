@@ -14,7 +14,7 @@
 import { basename, dirname, join, resolve } from "./path.ts";
 import { fileErrorOf } from "./file_error.ts";
 import { LOCK_FILE_NAME } from "./folder_lock.ts";
-import { readFileSync, readListedFileSync } from "./read_file.ts";
+import { readFileSync, readListedFileSync, RegularFiles } from "./read_file.ts";
 import {
   syncFolderSync,
   TEMPORARY_FILE_MARK,
@@ -211,6 +211,61 @@ export function readTreeFile(
   } catch (error) {
     throw fileErrorOf(full, error);
   }
+}
+
+/**
+ * A reader of a tree's files for comparing each with bytes of a known length
+ * (verify against the originals): a file's bytes when it has that length, in
+ * one buffer reused from file to file; never more than `length + 1` bytes of
+ * it read. A file that the listing of its folder (one per folder, kept by the
+ * reader) shows to be regular is read to its end without a `stat`; any other
+ * path with one, which refuses what is not a regular file and says why.
+ *
+ * @param root The tree's folder.
+ * @returns The reader: relative path and length in; the bytes (valid until the
+ * next read), or undefined when the file's length differs, out.
+ * @throws {KvbitsFileError} Naming the file (from the reader).
+ *
+ * @example
+ * ```ts
+ * import { lengthCheckedTreeFileReader } from "./pack_tree.ts";
+ * import { assertEquals, assertThrows } from "@std/assert";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/x`, "abc");
+ * const read = lengthCheckedTreeFileReader(root);
+ * assertEquals(read("x", 3), new TextEncoder().encode("abc"));
+ * assertEquals([read("x", 2), read("x", 4)], [undefined, undefined]);
+ * assertThrows(() => read("y", 1), Error, "y");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export function lengthCheckedTreeFileReader(
+  root: string,
+): (path: string, length: number) => Uint8Array | undefined {
+  const listed = new RegularFiles();
+  let buffer = new Uint8Array(FIRST_READ_BUFFER);
+  // Thrown by the size check of a read with `stat`: the file is not read.
+  const differs = new Error("its length differs");
+  const checkLength = (length: number) => (size: number) => {
+    if (size !== length) throw differs;
+  };
+  return (path, length) => {
+    const full = join(root, path);
+    if (buffer.length <= length) {
+      buffer = new Uint8Array(Math.max(2 * buffer.length, length + 1));
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = listed.has(full)
+        ? readListedFileSync(full, buffer, length)
+        : readFileSync(full, () => buffer, checkLength(length));
+    } catch (error) {
+      if (error === differs) return undefined;
+      throw fileErrorOf(full, error);
+    }
+    return bytes.length === length ? bytes : undefined;
+  };
 }
 
 /**

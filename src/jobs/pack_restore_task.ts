@@ -9,9 +9,9 @@
 
 import {
   createTreeFile,
+  lengthCheckedTreeFileReader,
   makeTreeFolder,
   openTreeFileWriter,
-  readTreeFile,
   removeTreeFile,
   treeFilePieces,
   type TreeFileWriter,
@@ -111,6 +111,10 @@ export function restoreBlock(
     checked: [] as string[],
   };
   const folders = new Set<string>();
+  const readOriginal = target.kind === "verify" &&
+      target.origDumpDir !== undefined
+    ? lengthCheckedTreeFileReader(target.origDumpDir)
+    : undefined;
   // A path twice in a block is refused; across blocks, the second finds the
   // first in the output folder (unless --overwrite).
   const seen = new Set<string>();
@@ -138,8 +142,8 @@ export function restoreBlock(
         } else {
           problem = writeFiles(target, restored.files, folders);
         }
-      } else if (target.origDumpDir !== undefined) {
-        problem = compareWithOriginals(target.origDumpDir, restored.files);
+      } else if (readOriginal !== undefined) {
+        problem = compareWithOriginals(readOriginal, restored.files);
         result.checked.push(...paths);
         if (restored.entry.kind === "folder") result.checked.push(path);
       }
@@ -348,20 +352,34 @@ function writeFiles(
 }
 
 function compareWithOriginals(
-  orig: string,
+  readOriginal: (path: string, length: number) => Uint8Array | undefined,
   files: readonly { path: string; bytes: Uint8Array }[],
 ): string | undefined {
   for (const file of files) {
-    let original: Uint8Array;
+    let original: Uint8Array | undefined;
     try {
-      original = readTreeFile(orig, file.path);
+      original = readOriginal(file.path, file.bytes.length);
     } catch (error) {
       return `the original cannot be read: ${(error as Error).message}`;
     }
-    if (
-      original.length !== file.bytes.length ||
-      original.some((byte, i) => byte !== file.bytes[i])
-    ) return `${file.path} differs from the original`;
+    if (original === undefined || !sameBytes(original, file.bytes)) {
+      return `${file.path} differs from the original`;
+    }
   }
   return undefined;
+}
+
+/** Whether two arrays of the same length hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  let i = 0;
+  if (((a.byteOffset | b.byteOffset) & 3) === 0) {
+    // Four bytes a step where both start on a word.
+    const words = a.length >>> 2;
+    const x = new Int32Array(a.buffer, a.byteOffset, words);
+    const y = new Int32Array(b.buffer, b.byteOffset, words);
+    for (; i < words; i++) if (x[i] !== y[i]) return false;
+    i = words << 2;
+  }
+  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
