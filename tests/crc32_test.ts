@@ -1,7 +1,7 @@
 /** CRC-32: the sliced tables agree with the bit-by-bit definition, whole and in parts. */
 
 import { assertEquals } from "@std/assert";
-import { crc32 } from "../src/codec/crc32.ts";
+import { crc32, crc32Combine } from "../src/codec/crc32.ts";
 import { seededRandom } from "./_helpers.ts";
 
 /** CRC-32/IEEE by its definition, one bit at a time. */
@@ -49,4 +49,25 @@ Deno.test("crc32: random arrays of every length up to 300 and some large, at odd
       `length ${length} cut at ${cut}`,
     );
   }
+});
+
+Deno.test("crc32Combine: the CRC-32 of two parts from theirs equals the whole's, at every split and for empty parts", () => {
+  const random = seededRandom(11);
+  const data = Uint8Array.from({ length: 70000 }, () => random() * 256);
+  for (const length of [0, 1, 2, 3, 17, 300, 4099, 70000]) {
+    const bytes = data.subarray(0, length);
+    const whole = crc32ByBits(bytes);
+    const cuts = [0, length, ...Array.from({ length: 20 }, () => random())]
+      .map((cut) => cut < 1 ? Math.floor(cut * (length + 1)) : cut);
+    for (const cut of cuts) {
+      const [a, b] = [bytes.subarray(0, cut), bytes.subarray(cut)];
+      assertEquals(
+        crc32Combine(crc32(a), crc32(b), b.length),
+        whole,
+        `length ${length} cut at ${cut}`,
+      );
+    }
+  }
+  // A second part of zero bytes leaves the first's CRC-32 as it is.
+  assertEquals(crc32Combine(0xcbf43926, 0, 0), 0xcbf43926);
 });

@@ -94,3 +94,61 @@ export function crc32(bytes: Uint8Array, previous = 0): number {
   while (i < length) crc = t[(crc ^ bytes[i++]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
 }
+
+/** `x^(2^n)` modulo the polynomial, n = 0..31 (reflected), for {@link crc32Combine}. */
+const POWERS: Int32Array = buildPowers();
+
+function buildPowers(): Int32Array {
+  const powers = new Int32Array(32);
+  // x^1, reflected: the bit below the top.
+  powers[0] = 1 << 30;
+  for (let n = 1; n < 32; n++) {
+    powers[n] = multiplyModP(powers[n - 1], powers[n - 1]);
+  }
+  return powers;
+}
+
+/** Product of two polynomials modulo the CRC polynomial (reflected). */
+function multiplyModP(a: number, b: number): number {
+  let product = 0;
+  for (let bit = 1 << 31; bit !== 0; bit >>>= 1) {
+    if ((a & bit) !== 0) product ^= b;
+    b = b & 1 ? (b >>> 1) ^ POLYNOMIAL : b >>> 1;
+  }
+  return product;
+}
+
+/**
+ * The CRC-32 of two parts of data one after the other, from the CRC-32 of each
+ * and the length of the second, without their bytes (zlib's `crc32_combine`):
+ * for a reader that checks a part alone and the whole as well, so that the
+ * part's bytes are checksummed once.
+ *
+ * @param first CRC-32 of the first part.
+ * @param second CRC-32 of the second part (computed from 0).
+ * @param secondLength Bytes of the second part.
+ * @returns The CRC-32 of both, as an unsigned 32-bit integer.
+ *
+ * @example
+ * ```ts
+ * import { crc32, crc32Combine } from "./crc32.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const data = new TextEncoder().encode("123456789");
+ * const [a, b] = [data.subarray(0, 4), data.subarray(4)];
+ * assertEquals(crc32Combine(crc32(a), crc32(b), b.length), 0xcbf43926);
+ * ```
+ */
+export function crc32Combine(
+  first: number,
+  second: number,
+  secondLength: number,
+): number {
+  // first * x^(8 * secondLength), taken bit by bit of the length.
+  let shift = 1 << 31;
+  let bits = secondLength * 8;
+  for (let n = 0; bits > 0; n++, bits = Math.floor(bits / 2)) {
+    if (bits % 2 === 1) shift = multiplyModP(POWERS[n & 31], shift);
+  }
+  return (multiplyModP(shift, first) ^ second) >>> 0;
+}

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { crc32 } from "../codec/crc32.ts";
+import { crc32, crc32Combine } from "../codec/crc32.ts";
 import { concatBytes } from "../codec/byte_io.ts";
 import { KvbitsDataError } from "../codec/errors.ts";
 import type { PackInput } from "../dump/pack_input.ts";
@@ -267,7 +267,16 @@ export async function readPackInOrder(
         const known = entries;
         met.push({ offset, entries: header.entries });
         const payloadOf = async (split: PayloadSplit | undefined) => {
-          const payload = await readPayload(read, known, payloadBytes, split);
+          // The payload's bytes are checksummed once: the whole pack's CRC-32
+          // goes on from the payload's.
+          const payload = await readPayload(
+            (length) => input.read(length),
+            known,
+            payloadBytes,
+            split,
+          );
+          if (!payload.complete) tracking = false;
+          else if (tracking) crc = crc32Combine(crc, payload.crc, payloadBytes);
           const payloadCrc = await read(CRC_BYTES);
           cut = payloadCrc.length < CRC_BYTES;
           const intact = !cut && readUint32(payloadCrc, 0) === payload.crc;
