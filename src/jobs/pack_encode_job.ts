@@ -4,24 +4,15 @@
  * @module
  */
 
-import { crc32 } from "../codec/crc32.ts";
-import { openPackOutput } from "../dump/pack_output.ts";
 import { TREE_FILE_PIECE_BYTES } from "../dump/pack_tree.ts";
 import { withHeader } from "../format/pack_block.ts";
-import {
-  indexBytes,
-  type IndexedBlock,
-  PACK_CODERS,
-  PACK_FORMAT_VERSIONS,
-  PACK_TRAILER_BYTES,
-  packHeader,
-  trailerBytes,
-} from "../format/pack_layout.ts";
+import { PACK_CODERS, PACK_FORMAT_VERSIONS } from "../format/pack_layout.ts";
 import type { DumpOutcome, ProgressListener } from "./job_report.ts";
 import { type CodedBlock, copyStreamedPart } from "./pack_block_task.ts";
 import { packWorkerPool } from "./pack_worker_pool.ts";
 import { loadPredictorFolders, releaseBuffers } from "./pack_lane.ts";
 import { planBlocks, type RefusedEntries } from "./pack_plan.ts";
+import { PackWriter } from "./pack_writer.ts";
 
 /**
  * Input bytes after which a block ends: 8 MiB. A block is the unit of parallel
@@ -122,7 +113,13 @@ export async function encodePack(
   // that cannot be read leaves nothing behind, and workers start only for two
   // blocks or more.
   const planned = [plan.next(), plan.next()];
-  const output = openPackOutput(options.pack, { durable: options.durable });
+  const pack = await PackWriter.open(options.pack, {
+    coder: PACK_CODERS.packCoder,
+    version: predictorDir !== undefined
+      ? PACK_FORMAT_VERSIONS.predicted
+      : PACK_FORMAT_VERSIONS.plain,
+    durable: options.durable,
+  });
   const counts = {
     dumps: 0,
     predicted: 0,
@@ -130,31 +127,18 @@ export async function encodePack(
     folders: 0,
     tensorBytes: 0,
   };
-  const blocks: IndexedBlock[] = [];
-  let position = 0;
-  let packCrc = 0;
   let inputBytes = 0;
-  const write = async (bytes: Uint8Array) => {
-    packCrc = crc32(bytes, packCrc);
-    position += bytes.length;
-    await output.write(bytes);
-  };
+  const write = (bytes: Uint8Array) => pack.write(bytes);
   const pool = packWorkerPool(planned[1].done ? 1 : options.jobs ?? 1);
+  let packBytes: number;
   try {
-    await write(packHeader(
-      PACK_CODERS.packCoder,
-      predictorDir !== undefined
-        ? PACK_FORMAT_VERSIONS.predicted
-        : PACK_FORMAT_VERSIONS.plain,
-    ));
     // Blocks coded `jobs` at a time, written in order.
     const queue: Promise<CodedBlock>[] = [];
     const writeNext = async () => {
       const coded = await queue.shift()!;
-      blocks.push({ offset: position, entries: coded.body.entries });
-      const parts = withHeader(coded.body, blocks.length - 1);
+      const number = pack.beginBlock(coded.body.entries);
       const held: Uint8Array[] = [];
-      for (const part of parts) {
+      for (const part of withHeader(coded.body, number)) {
         if (part instanceof Uint8Array) {
           await write(part);
           held.push(part);
@@ -170,8 +154,8 @@ export async function encodePack(
       inputBytes += coded.inputBytes;
       options.onProgress?.({
         phase: "packing",
-        done: blocks.length,
-        total: blocks.length + queue.length,
+        done: pack.blocks,
+        total: pack.blocks + queue.length,
         bytes: inputBytes,
       });
     };
@@ -194,25 +178,18 @@ export async function encodePack(
       );
     }
     while (queue.length > 0) await writeNext();
-    const indexOffset = position;
-    await write(indexBytes(blocks));
-    await write(trailerBytes({
-      indexOffset,
-      packBytes: position + PACK_TRAILER_BYTES,
-      packCrc,
-    }));
-    await output.commit();
+    packBytes = await pack.finish();
   } catch (error) {
-    await output.abort();
+    await pack.abort();
     throw error;
   } finally {
     pool.close();
   }
   return {
     ...counts,
-    blocks: blocks.length,
+    blocks: pack.blocks,
     inputBytes,
-    packBytes: position,
+    packBytes,
     outcomes: refused.map(({ path, reason }) => ({
       dump: path,
       status: "skipped",

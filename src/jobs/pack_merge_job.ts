@@ -12,21 +12,14 @@
  * @module
  */
 
-import { crc32 } from "../codec/crc32.ts";
 import { openPackInput } from "../dump/pack_input.ts";
-import { openPackOutput } from "../dump/pack_output.ts";
 import { dumpMetaOfEntry } from "../format/pack_block.ts";
 import {
   BLOCK_HEADER_BYTES,
   blockHeaderBytes,
   blockLength,
-  indexBytes,
-  type IndexedBlock,
   PACK_CODERS,
   PACK_FORMAT_VERSIONS,
-  PACK_TRAILER_BYTES,
-  packHeader,
-  trailerBytes,
 } from "../format/pack_layout.ts";
 import { KvbitsJobError } from "./job_error.ts";
 import {
@@ -34,6 +27,7 @@ import {
   readPackIndex,
   readPackInOrder,
 } from "./pack_reader.ts";
+import { PackWriter } from "./pack_writer.ts";
 
 /** What {@link mergePacks} did. */
 export interface PackMergeReport {
@@ -127,18 +121,14 @@ export async function mergePacks(
     coder = ending.coder;
     version = Math.max(version, ending.version);
   }
-  const output = openPackOutput(options.output, { durable: options.durable });
-  const blocks: IndexedBlock[] = [];
+  const pack = await PackWriter.open(options.output, {
+    coder: coder ?? PACK_CODERS.packCoder,
+    version,
+    durable: options.durable,
+  });
   let entries = 0;
-  let position = 0;
-  let packCrc = 0;
-  const write = async (bytes: Uint8Array) => {
-    packCrc = crc32(bytes, packCrc);
-    position += bytes.length;
-    await output.write(bytes);
-  };
+  let packBytes: number;
   try {
-    await write(packHeader(coder ?? PACK_CODERS.packCoder, version));
     for (const path of options.inputs) {
       using input = openPackInput(path);
       const index = readPackIndex(input);
@@ -151,10 +141,9 @@ export async function mergePacks(
         const tableBytes = view.getUint32(12, true);
         const payloadBytes = view.getUint32(16, true) +
           view.getUint32(20, true) * 2 ** 32;
-        blocks.push({ offset: position, entries: block.entries });
         entries += block.entries;
-        await write(blockHeaderBytes({
-          number: blocks.length - 1,
+        await pack.write(blockHeaderBytes({
+          number: pack.beginBlock(block.entries),
           entries: block.entries,
           tableBytes,
           payloadBytes,
@@ -165,26 +154,19 @@ export async function mergePacks(
           at < end;
           at += COPY_CHUNK
         ) {
-          await write(input.readAt(at, Math.min(COPY_CHUNK, end - at)));
+          await pack.write(input.readAt(at, Math.min(COPY_CHUNK, end - at)));
         }
       }
     }
-    const indexOffset = position;
-    await write(indexBytes(blocks));
-    await write(trailerBytes({
-      indexOffset,
-      packBytes: position + PACK_TRAILER_BYTES,
-      packCrc,
-    }));
-    await output.commit();
+    packBytes = await pack.finish();
   } catch (error) {
-    await output.abort();
+    await pack.abort();
     throw error;
   }
   return {
-    blocks: blocks.length,
+    blocks: pack.blocks,
     entries,
-    packBytes: position,
+    packBytes,
     seconds: (performance.now() - started) / 1000,
   };
 }
