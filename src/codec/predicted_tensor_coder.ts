@@ -26,7 +26,7 @@
  * @module
  */
 
-import { AdaptiveFrequencies, BUCKET_SHIFT } from "./adaptive_frequencies.ts";
+import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
 import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
@@ -79,7 +79,6 @@ const NO_HISTORY = PREDICTED_CONTEXT_NO_HISTORY;
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const LOWER_BOUND = RANS_LOWER_BOUND;
 const LANE_SHIFT = RANS_LANE_SHIFT;
-const SLOT_BUCKET_SHIFT = BUCKET_SHIFT;
 const contextOf = elementContext;
 const ordinalOf = predictedOrdinal;
 const learn = learnElement;
@@ -91,11 +90,42 @@ const FAILURES = [
   "a decoded word lies outside the 65,536 FP16 words",
 ];
 
+/**
+ * Buckets of the decoder's symbol search: 256 a context (2^8), of 16 slots
+ * each. The models' own 64-slot buckets (`adaptive_frequencies.ts`) left 0.29
+ * steps an element to take; these leave few enough that a plain loop beats a
+ * first step without a branch (int8, in memory, best of 15: decode 60.1 ->
+ * 56.9 ms; 512 and 1024 buckets gained less, 128 lost).
+ */
+const SEARCH_BITS = 8;
+/** Right shift from a slot to its search bucket. */
+const SEARCH_SHIFT = PROBABILITY_BITS - SEARCH_BITS;
+
+/**
+ * Fills context `c`'s search buckets from its coding table: bucket `u` holds
+ * the first symbol whose interval reaches into slots `16u .. 16u + 15`, so a
+ * search steps forward from it.
+ */
+function fillSearch(search: Uint8Array, table: Uint32Array, c: number): void {
+  const row = c * TABLE_ROW;
+  const at = c << SEARCH_BITS;
+  let u = 0;
+  for (let s = 0; s < ALPHABET; s++) {
+    // The buckets that start before the end of s's interval.
+    const end = ((table[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
+      SEARCH_SHIFT;
+    for (; u < end; u++) search[at + u] = s;
+  }
+}
+
 /** What encoder and decoder share: models, channel states, value tables. */
 class PredictedState {
+  // Without the models' 64-slot search buckets: the encoder never searches,
+  // the decoder keeps finer ones (fillSearch).
   readonly model: AdaptiveFrequencies = new AdaptiveFrequencies(
     PREDICTED_CONTEXTS,
     PREDICTED_ALPHABET,
+    false,
   );
   readonly slots = new Map<string, PredictedChannels>();
   readonly values: Float32Array = fp16Values();
@@ -303,10 +333,20 @@ export class PredictedTensorEncoder {
  */
 export class PredictedTensorDecoder {
   readonly #state = new PredictedState();
+  /** The search buckets of every context (see fillSearch), kept with the tables. */
+  readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
   readonly #states = new Int32Array(4);
   // The rANS stream, then two zero bytes: the loop reads the next word before
   // it knows whether it needs it.
   #stream = new Uint8Array(0);
+
+  /** A decoder for a new block: every model fresh. */
+  constructor() {
+    const table = this.#state.model.table;
+    for (let c = 0; c < PREDICTED_CONTEXTS; c++) {
+      fillSearch(this.#search, table, c);
+    }
+  }
 
   /**
    * Decodes one tensor.
@@ -367,7 +407,7 @@ export class PredictedTensorDecoder {
     const state = this.#state;
     const model = state.model;
     const table = model.table;
-    const bucketTable = model.bucket;
+    const search = this.#search;
     const counts = model.counts;
     const until = model.untilRebuild;
     const { rawBits, base } = state.residuals;
@@ -396,10 +436,7 @@ export class PredictedTensorDecoder {
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol =
-            bucketTable[(c << 6) + (slotValue >>> SLOT_BUCKET_SHIFT)];
-          // One step without a branch (0.29 steps an element on kv-real, at
-          // random), then the rare further ones.
-          symbol += ((table[row0 + symbol + 1] >>> 16) - slotValue - 1) >>> 31;
+            search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
           while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
           const entry = table[row0 + symbol];
           x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
@@ -415,7 +452,10 @@ export class PredictedTensorDecoder {
             break rows;
           }
           counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) model.rebuild(c);
+          if (--until[c] === 0) {
+            model.rebuild(c);
+            fillSearch(search, table, c);
+          }
           const bits = rawBits[symbol];
           if (accBits < bits) {
             if (rawPos >= rawLength) {
