@@ -27,7 +27,7 @@
  */
 
 import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
-import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -222,10 +222,12 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  */
 export class PredictedTensorEncoder {
   readonly #state = new PredictedState();
-  // The records, then the rANS stream coded from them backwards at the end of
-  // the same buffer (`ransEncodeInto`): `8n + 16` bytes for n elements.
+  // One buffer for a tensor's records, rANS stream and raw bits, laid out so
+  // that the payload comes out whole: the records from 0 (4n bytes), the
+  // stream coded from them backwards to end at `8n + 24` (`ransEncodeInto`:
+  // at most `2n + 16` bytes, so its length's varint fits before it), the raw
+  // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
-  #raw = new Uint8Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -244,17 +246,39 @@ export class PredictedTensorEncoder {
     shape: TensorShape,
     slot: PredictedSlot,
   ): Uint8Array {
+    return this.encodeView(target, predictor, shape, slot).slice();
+  }
+
+  /**
+   * {@link PredictedTensorEncoder.encode} without a copy: the payload is a view
+   * of the encoder's memory, valid until its next call (what a caller that
+   * copies it into a larger whole wants).
+   *
+   * @param target The FP16 words to code.
+   * @param predictor The predictor's FP16 words, same shape.
+   * @param shape `[tokens, heads, headDim]` of both.
+   * @param slot The tensor's group (a run's layer), and K or V.
+   * @returns The payload, a view.
+   * @throws {RangeError} When a length does not match the shape, or the slot is
+   * not a string and "k" or "v".
+   */
+  encodeView(
+    target: Uint16Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint8Array {
     const action = "encode a predicted tensor";
     const n = checkShape(action, shape, target, predictor);
     checkSlot(action, slot);
     const rowLength = shape.heads * shape.headDim;
-    if (this.#scratch.length < 8 * n + 16) {
-      this.#scratch = new Uint8Array(8 * n + 16);
+    const streamEnd = 8 * n + 24;
+    if (this.#scratch.length < streamEnd + 2 * n + 2) {
+      this.#scratch = new Uint8Array(streamEnd + 2 * n + 2);
     }
-    if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
     const scratch = this.#scratch;
     const records = new Uint32Array(scratch.buffer, 0, n);
-    const raw = this.#raw;
+    const raw = scratch.subarray(streamEnd);
     const state = this.#state;
     const model = state.model;
     const table = model.table;
@@ -304,12 +328,12 @@ export class PredictedTensorEncoder {
       raw[rawPos++] = acc & 0xff;
       raw[rawPos++] = (acc >>> 8) & 0xff;
     }
-    const stream = scratch.subarray(
-      ransEncodeInto(records, n, scratch, scratch.length),
-    );
+    const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
     const header = new ByteWriter(8);
-    header.varint(stream.length);
-    return concatBytes([header.finish(), stream, raw.subarray(0, rawPos)]);
+    header.varint(streamEnd - streamStart);
+    const length = header.finish();
+    scratch.set(length, streamStart - length.length);
+    return scratch.subarray(streamStart - length.length, streamEnd + rawPos);
   }
 }
 
