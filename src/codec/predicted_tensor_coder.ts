@@ -31,15 +31,11 @@ import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  elementContext,
   fp16Values,
   inverseUlps,
-  learnElement,
   PREDICTED_ALPHABET,
-  PREDICTED_CONTEXT_NO_HISTORY,
   PREDICTED_CONTEXTS,
   PredictedChannels,
-  predictedOrdinal,
   type ResidualTables,
   residualTables,
 } from "./predicted_tensor_model.ts";
@@ -75,13 +71,9 @@ const STREAM = "predicted tensor";
 const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
 const TABLE_ROW = PREDICTED_ALPHABET + 1;
 const ALPHABET = PREDICTED_ALPHABET;
-const NO_HISTORY = PREDICTED_CONTEXT_NO_HISTORY;
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const LOWER_BOUND = RANS_LOWER_BOUND;
 const LANE_SHIFT = RANS_LANE_SHIFT;
-const contextOf = elementContext;
-const ordinalOf = predictedOrdinal;
-const learn = learnElement;
 /** What a decode that stopped early found, by the code its loop notes. */
 const FAILURES = [
   "",
@@ -228,6 +220,8 @@ export class PredictedTensorEncoder {
   // at most `2n + 16` bytes, so its length's varint fits before it), the raw
   // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
+  #contexts = new Int32Array(0);
+  #predictions = new Int32Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -292,18 +286,20 @@ export class PredictedTensorEncoder {
     let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { bias, spread } = channels;
+      if (this.#contexts.length < rowLength) {
+        this.#contexts = new Int32Array(rowLength);
+        this.#predictions = new Int32Array(rowLength);
+      }
+      const contexts = this.#contexts;
+      const predictions = this.#predictions;
       for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const first = !channels.started;
+        channels.prepareRow(predictor, i, inverse, contexts, predictions);
         for (let j = 0; j < rowLength; j++, i++) {
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          const c = first ? NO_HISTORY : contextOf(e, spread[j] * iu);
+          const c = contexts[j];
           const t = target[i];
           // Ordinals without a branch on the sign (see predictedOrdinal).
           const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
-            ordinalOf(p, bias[j] * iu);
+            predictions[j];
           const symbol = symbolOf[residual + 0xffff];
           const sign = residual >> 31;
           const bits = rawBits[symbol];
@@ -319,9 +315,8 @@ export class PredictedTensorEncoder {
             ((j & 3) << LANE_SHIFT);
           counts[c * ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
-          learn(bias, spread, j, values[t] - values[p], first);
         }
-        channels.started = true;
+        channels.learnRow(target, predictor, i - rowLength, values);
       }
     }
     if (accBits > 0) {
@@ -360,6 +355,8 @@ export class PredictedTensorDecoder {
   /** The search buckets of every context (see fillSearch), kept with the tables. */
   readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
   readonly #states = new Int32Array(4);
+  #contexts = new Int32Array(0);
+  #predictions = new Int32Array(0);
   // The rANS stream, then two zero bytes: the loop reads the next word before
   // it knows whether it needs it.
   #stream = new Uint8Array(0);
@@ -446,17 +443,19 @@ export class PredictedTensorDecoder {
     let failure = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { bias, spread } = channels;
       const turn = rowLength & 3;
       let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
+      if (this.#contexts.length < rowLength) {
+        this.#contexts = new Int32Array(rowLength);
+        this.#predictions = new Int32Array(rowLength);
+      }
+      const contexts = this.#contexts;
+      const predictions = this.#predictions;
       rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const first = !channels.started;
+        channels.prepareRow(predictor, i, inverse, contexts, predictions);
         // Element j codes on lane j mod 4, which is x0 when it comes.
         for (let j = 0; j < rowLength; j++, i++) {
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          const c = first ? NO_HISTORY : contextOf(e, spread[j] * iu);
+          const c = contexts[j];
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol =
@@ -494,8 +493,7 @@ export class PredictedTensorDecoder {
           acc >>>= bits;
           accBits -= bits;
           const negative = (symbol & 1) - 1;
-          const ordinal = ordinalOf(p, bias[j] * iu) +
-            ((m ^ negative) - negative);
+          const ordinal = predictions[j] + ((m ^ negative) - negative);
           // The next element's lane.
           const next = x0;
           x0 = x1;
@@ -509,9 +507,8 @@ export class PredictedTensorDecoder {
           // The word of the ordinal, without a branch on the sign.
           const t = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
           out[i] = t;
-          learn(bias, spread, j, values[t] - values[p], first);
         }
-        channels.started = true;
+        channels.learnRow(out, predictor, i - rowLength, values);
         // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
         if (turn !== 0) {
           states[turn] = x0;
