@@ -12,6 +12,7 @@ import {
   learnElement,
   PREDICTED_CONTEXT_NO_HISTORY,
   PredictedChannels,
+  predictedContext,
   predictedOrdinal,
 } from "../src/codec/predicted_tensor_model.ts";
 
@@ -70,5 +71,22 @@ Deno.test("predicted channels: prepareRow and learnRow match the element helpers
     assertEquals(state.bias, bias);
     assertEquals(state.spread, spread);
     assertEquals(state.started, true);
+  }
+});
+
+Deno.test("predicted context: the coders' form equals the model's at every scale step and around the cap", () => {
+  const scales: number[] = [0, 1e-300, 1e300, Infinity];
+  for (let n = 0; n < 2 ** 22; n += n < 4096 ? 1 : (n >>> 9) + 1) {
+    scales.push(n / 16, (n + 0.5) / 16, (n + 1) / 16 - 2 ** -40);
+  }
+  for (const n of [2 ** 21 - 1, 2 ** 21, 2 ** 21 + 1, 2 ** 31, 2 ** 32]) {
+    scales.push(n / 16, (n - 0.5) / 16);
+  }
+  for (const scaled of scales) {
+    assertEquals(
+      elementContext(15, scaled),
+      predictedContext(scaled),
+      `${scaled}`,
+    );
   }
 });
