@@ -191,7 +191,18 @@ Deno.test("predictor dump reader: the same tensors, misses and errors as readPre
     same("a short tensor");
     await Deno.writeFile(vPath, Uint8Array.of(...v, 1, 2));
     same("a long tensor");
+    await Deno.writeFile(vPath, Uint8Array.of(...v, 1));
+    same("a tensor one byte long");
+    // Longer than the reader's buffer: not whole after one read.
+    await Deno.writeFile(vPath, new Uint8Array(3 * 65536));
+    same("a tensor longer than the buffer");
+    await Deno.writeFile(vPath, new Uint8Array(0));
+    same("an empty tensor");
     await Deno.writeFile(vPath, v);
+    // A meta longer than the reader's first buffer (4 KB) is read whole.
+    await Deno.writeTextFile(metaPath, text + " ".repeat(5000));
+    same("a long meta");
+    await Deno.writeTextFile(metaPath, text);
     await Deno.rename(metaPath, join(folder, "real.json"));
     await Deno.symlink("real.json", metaPath);
     same("a linked meta");
@@ -206,7 +217,7 @@ Deno.test("predictor dump reader: the same tensors, misses and errors as readPre
     same("a tensor in a subfolder");
     await Deno.remove(join(folder, "k_t0_128.bin"));
     same("a missing tensor");
-    assertEquals(cases.length, 11);
+    assertEquals(cases.length, 15);
   });
 });
 

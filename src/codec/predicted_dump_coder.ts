@@ -20,7 +20,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -149,6 +149,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  */
 export class PredictedDumpEncoder {
   readonly #tensors = new PredictedTensorEncoder();
+  #k = new Uint8Array(0);
 
   /**
    * Codes one dump.
@@ -168,19 +169,30 @@ export class PredictedDumpEncoder {
     group: string,
     predictor: PredictorTensors,
   ): Uint8Array {
-    const codedK = this.#tensors.encode(k, predictor.k, shape, {
+    const codedK = this.#tensors.encodeView(k, predictor.k, shape, {
       group,
       tensor: "k",
     });
-    const codedV = this.#tensors.encode(v, predictor.v, shape, {
+    const kLength = codedK.length;
+    // K's payload kept while V is coded (the coder reuses its memory): one
+    // copy of K here and one of each into the result, where joining whole
+    // payloads copied each twice and made two arrays more a dump.
+    if (this.#k.length < kLength) this.#k = new Uint8Array(2 * kLength);
+    this.#k.set(codedK);
+    const codedV = this.#tensors.encodeView(v, predictor.v, shape, {
       group,
       tensor: "v",
     });
     const header = new ByteWriter(2 * PREDICTOR_FINGERPRINT_BYTES + 8);
     header.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
     header.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
-    header.varint(codedK.length);
-    return concatBytes([header.finish(), codedK, codedV]);
+    header.varint(kLength);
+    const head = header.finish();
+    const out = new Uint8Array(head.length + kLength + codedV.length);
+    out.set(head);
+    out.set(this.#k.subarray(0, kLength), head.length);
+    out.set(codedV, head.length + kLength);
+    return out;
   }
 }
 

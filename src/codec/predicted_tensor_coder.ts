@@ -26,20 +26,16 @@
  * @module
  */
 
-import { AdaptiveFrequencies, BUCKET_SHIFT } from "./adaptive_frequencies.ts";
-import { ByteReader, ByteWriter, concatBytes } from "./byte_io.ts";
+import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  elementContext,
   fp16Values,
   inverseUlps,
-  learnElement,
   PREDICTED_ALPHABET,
-  PREDICTED_CONTEXT_NO_HISTORY,
   PREDICTED_CONTEXTS,
   PredictedChannels,
-  predictedOrdinal,
   type ResidualTables,
   residualTables,
 } from "./predicted_tensor_model.ts";
@@ -75,14 +71,9 @@ const STREAM = "predicted tensor";
 const SLOT_MASK = (1 << RANS_PROBABILITY_BITS) - 1;
 const TABLE_ROW = PREDICTED_ALPHABET + 1;
 const ALPHABET = PREDICTED_ALPHABET;
-const NO_HISTORY = PREDICTED_CONTEXT_NO_HISTORY;
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const LOWER_BOUND = RANS_LOWER_BOUND;
 const LANE_SHIFT = RANS_LANE_SHIFT;
-const SLOT_BUCKET_SHIFT = BUCKET_SHIFT;
-const contextOf = elementContext;
-const ordinalOf = predictedOrdinal;
-const learn = learnElement;
 /** What a decode that stopped early found, by the code its loop notes. */
 const FAILURES = [
   "",
@@ -91,11 +82,42 @@ const FAILURES = [
   "a decoded word lies outside the 65,536 FP16 words",
 ];
 
+/**
+ * Buckets of the decoder's symbol search: 256 a context (2^8), of 16 slots
+ * each. The models' own 64-slot buckets (`adaptive_frequencies.ts`) left 0.29
+ * steps an element to take; these leave few enough that a plain loop beats a
+ * first step without a branch (int8, in memory, best of 15: decode 60.1 ->
+ * 56.9 ms; 512 and 1024 buckets gained less, 128 lost).
+ */
+const SEARCH_BITS = 8;
+/** Right shift from a slot to its search bucket. */
+const SEARCH_SHIFT = PROBABILITY_BITS - SEARCH_BITS;
+
+/**
+ * Fills context `c`'s search buckets from its coding table: bucket `u` holds
+ * the first symbol whose interval reaches into slots `16u .. 16u + 15`, so a
+ * search steps forward from it.
+ */
+function fillSearch(search: Uint8Array, table: Uint32Array, c: number): void {
+  const row = c * TABLE_ROW;
+  const at = c << SEARCH_BITS;
+  let u = 0;
+  for (let s = 0; s < ALPHABET; s++) {
+    // The buckets that start before the end of s's interval.
+    const end = ((table[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
+      SEARCH_SHIFT;
+    for (; u < end; u++) search[at + u] = s;
+  }
+}
+
 /** What encoder and decoder share: models, channel states, value tables. */
 class PredictedState {
+  // Without the models' 64-slot search buckets: the encoder never searches,
+  // the decoder keeps finer ones (fillSearch).
   readonly model: AdaptiveFrequencies = new AdaptiveFrequencies(
     PREDICTED_CONTEXTS,
     PREDICTED_ALPHABET,
+    false,
   );
   readonly slots = new Map<string, PredictedChannels>();
   readonly values: Float32Array = fp16Values();
@@ -192,10 +214,14 @@ function checkSlot(action: string, slot: PredictedSlot): void {
  */
 export class PredictedTensorEncoder {
   readonly #state = new PredictedState();
-  // The records, then the rANS stream coded from them backwards at the end of
-  // the same buffer (`ransEncodeInto`): `8n + 16` bytes for n elements.
+  // One buffer for a tensor's records, rANS stream and raw bits, laid out so
+  // that the payload comes out whole: the records from 0 (4n bytes), the
+  // stream coded from them backwards to end at `8n + 24` (`ransEncodeInto`:
+  // at most `2n + 16` bytes, so its length's varint fits before it), the raw
+  // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
-  #raw = new Uint8Array(0);
+  #contexts = new Int32Array(0);
+  #predictions = new Int32Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -214,17 +240,39 @@ export class PredictedTensorEncoder {
     shape: TensorShape,
     slot: PredictedSlot,
   ): Uint8Array {
+    return this.encodeView(target, predictor, shape, slot).slice();
+  }
+
+  /**
+   * {@link PredictedTensorEncoder.encode} without a copy: the payload is a view
+   * of the encoder's memory, valid until its next call (what a caller that
+   * copies it into a larger whole wants).
+   *
+   * @param target The FP16 words to code.
+   * @param predictor The predictor's FP16 words, same shape.
+   * @param shape `[tokens, heads, headDim]` of both.
+   * @param slot The tensor's group (a run's layer), and K or V.
+   * @returns The payload, a view.
+   * @throws {RangeError} When a length does not match the shape, or the slot is
+   * not a string and "k" or "v".
+   */
+  encodeView(
+    target: Uint16Array,
+    predictor: Uint16Array,
+    shape: TensorShape,
+    slot: PredictedSlot,
+  ): Uint8Array {
     const action = "encode a predicted tensor";
     const n = checkShape(action, shape, target, predictor);
     checkSlot(action, slot);
     const rowLength = shape.heads * shape.headDim;
-    if (this.#scratch.length < 8 * n + 16) {
-      this.#scratch = new Uint8Array(8 * n + 16);
+    const streamEnd = 8 * n + 24;
+    if (this.#scratch.length < streamEnd + 2 * n + 2) {
+      this.#scratch = new Uint8Array(streamEnd + 2 * n + 2);
     }
-    if (this.#raw.length < 2 * n + 2) this.#raw = new Uint8Array(2 * n + 2);
     const scratch = this.#scratch;
     const records = new Uint32Array(scratch.buffer, 0, n);
-    const raw = this.#raw;
+    const raw = scratch.subarray(streamEnd);
     const state = this.#state;
     const model = state.model;
     const table = model.table;
@@ -238,18 +286,20 @@ export class PredictedTensorEncoder {
     let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { bias, spread } = channels;
+      if (this.#contexts.length < rowLength) {
+        this.#contexts = new Int32Array(rowLength);
+        this.#predictions = new Int32Array(rowLength);
+      }
+      const contexts = this.#contexts;
+      const predictions = this.#predictions;
       for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const first = !channels.started;
+        channels.prepareRow(predictor, i, inverse, contexts, predictions);
         for (let j = 0; j < rowLength; j++, i++) {
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          const c = first ? NO_HISTORY : contextOf(e, spread[j] * iu);
+          const c = contexts[j];
           const t = target[i];
           // Ordinals without a branch on the sign (see predictedOrdinal).
           const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
-            ordinalOf(p, bias[j] * iu);
+            predictions[j];
           const symbol = symbolOf[residual + 0xffff];
           const sign = residual >> 31;
           const bits = rawBits[symbol];
@@ -265,21 +315,20 @@ export class PredictedTensorEncoder {
             ((j & 3) << LANE_SHIFT);
           counts[c * ALPHABET + symbol]++;
           if (--until[c] === 0) model.rebuild(c);
-          learn(bias, spread, j, values[t] - values[p], first);
         }
-        channels.started = true;
+        channels.learnRow(target, predictor, i - rowLength, values);
       }
     }
     if (accBits > 0) {
       raw[rawPos++] = acc & 0xff;
       raw[rawPos++] = (acc >>> 8) & 0xff;
     }
-    const stream = scratch.subarray(
-      ransEncodeInto(records, n, scratch, scratch.length),
-    );
+    const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
     const header = new ByteWriter(8);
-    header.varint(stream.length);
-    return concatBytes([header.finish(), stream, raw.subarray(0, rawPos)]);
+    header.varint(streamEnd - streamStart);
+    const length = header.finish();
+    scratch.set(length, streamStart - length.length);
+    return scratch.subarray(streamStart - length.length, streamEnd + rawPos);
   }
 }
 
@@ -303,10 +352,22 @@ export class PredictedTensorEncoder {
  */
 export class PredictedTensorDecoder {
   readonly #state = new PredictedState();
+  /** The search buckets of every context (see fillSearch), kept with the tables. */
+  readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
   readonly #states = new Int32Array(4);
+  #contexts = new Int32Array(0);
+  #predictions = new Int32Array(0);
   // The rANS stream, then two zero bytes: the loop reads the next word before
   // it knows whether it needs it.
   #stream = new Uint8Array(0);
+
+  /** A decoder for a new block: every model fresh. */
+  constructor() {
+    const table = this.#state.model.table;
+    for (let c = 0; c < PREDICTED_CONTEXTS; c++) {
+      fillSearch(this.#search, table, c);
+    }
+  }
 
   /**
    * Decodes one tensor.
@@ -367,7 +428,7 @@ export class PredictedTensorDecoder {
     const state = this.#state;
     const model = state.model;
     const table = model.table;
-    const bucketTable = model.bucket;
+    const search = this.#search;
     const counts = model.counts;
     const until = model.untilRebuild;
     const { rawBits, base } = state.residuals;
@@ -382,24 +443,23 @@ export class PredictedTensorDecoder {
     let failure = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      const { bias, spread } = channels;
       const turn = rowLength & 3;
       let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
+      if (this.#contexts.length < rowLength) {
+        this.#contexts = new Int32Array(rowLength);
+        this.#predictions = new Int32Array(rowLength);
+      }
+      const contexts = this.#contexts;
+      const predictions = this.#predictions;
       rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        const first = !channels.started;
+        channels.prepareRow(predictor, i, inverse, contexts, predictions);
         // Element j codes on lane j mod 4, which is x0 when it comes.
         for (let j = 0; j < rowLength; j++, i++) {
-          const p = predictor[i];
-          const e = (p >>> 10) & 31;
-          const iu = inverse[e];
-          const c = first ? NO_HISTORY : contextOf(e, spread[j] * iu);
+          const c = contexts[j];
           const slotValue = x0 & SLOT_MASK;
           const row0 = c * TABLE_ROW;
           let symbol =
-            bucketTable[(c << 6) + (slotValue >>> SLOT_BUCKET_SHIFT)];
-          // One step without a branch (0.29 steps an element on kv-real, at
-          // random), then the rare further ones.
-          symbol += ((table[row0 + symbol + 1] >>> 16) - slotValue - 1) >>> 31;
+            search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
           while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
           const entry = table[row0 + symbol];
           x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
@@ -415,7 +475,10 @@ export class PredictedTensorDecoder {
             break rows;
           }
           counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) model.rebuild(c);
+          if (--until[c] === 0) {
+            model.rebuild(c);
+            fillSearch(search, table, c);
+          }
           const bits = rawBits[symbol];
           if (accBits < bits) {
             if (rawPos >= rawLength) {
@@ -430,8 +493,7 @@ export class PredictedTensorDecoder {
           acc >>>= bits;
           accBits -= bits;
           const negative = (symbol & 1) - 1;
-          const ordinal = ordinalOf(p, bias[j] * iu) +
-            ((m ^ negative) - negative);
+          const ordinal = predictions[j] + ((m ^ negative) - negative);
           // The next element's lane.
           const next = x0;
           x0 = x1;
@@ -445,9 +507,8 @@ export class PredictedTensorDecoder {
           // The word of the ordinal, without a branch on the sign.
           const t = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
           out[i] = t;
-          learn(bias, spread, j, values[t] - values[p], first);
         }
-        channels.started = true;
+        channels.learnRow(out, predictor, i - rowLength, values);
         // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
         if (turn !== 0) {
           states[turn] = x0;

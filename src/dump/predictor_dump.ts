@@ -233,6 +233,28 @@ function inFolder(folder: string, name: string): string {
     : join(folder, name);
 }
 
+/**
+ * A file's bytes from one read into `buffer`, when they leave room in it (else
+ * undefined: the file may go on). A read of a regular file returns fewer bytes
+ * than asked at its end (or after a signal, which a read from the page cache
+ * does not take), so the read that would return 0 to say so is left out: open,
+ * read and close of kv-real's 1,152 predictor files 28 -> 25 ms (best of 30).
+ * A tensor read short all the same has the wrong size, and is read again with
+ * a `stat` (`readTensor`).
+ */
+function readFittingSync(
+  path: string,
+  buffer: Uint8Array<ArrayBuffer>,
+): Uint8Array | undefined {
+  const file = Deno.openSync(path, { read: true });
+  try {
+    const read = file.readSync(buffer) ?? 0;
+    return read < buffer.length ? buffer.subarray(0, read) : undefined;
+  } finally {
+    file.close();
+  }
+}
+
 /** Bytes of a reused tensor buffer at first (it grows, by doubling, to the largest). */
 const TENSOR_BUFFER = 64 * 1024;
 
@@ -240,7 +262,8 @@ const TENSOR_BUFFER = 64 * 1024;
  * Reads the counterparts of a block's dumps one after another, as
  * {@link readPredictorDump} does but with fewer calls: each folder of the
  * predictor is listed once, a file the listing shows to be regular is read
- * without a `stat` (into a buffer kept for the next dump), and a meta the
+ * without a `stat` (into a buffer kept for the next dump, with one read when
+ * it fits), and a meta the
  * listing lacks is missing without a call. Anything else (a link, a folder
  * that cannot be listed, a tensor of another size than its meta's) is read as
  * {@link readPredictorDump} reads it, with the same results and errors.
@@ -274,9 +297,16 @@ export function predictorDumpReader(
   const readListed = (
     path: string,
     role: "meta" | "k" | "v",
-    limit?: number,
+    limit: number = Infinity,
   ): Uint8Array => {
-    const buffer = buffers[role];
+    let buffer = buffers[role];
+    // Room for one byte more than a tensor's size, which tells a longer file.
+    if (buffer.length <= limit && limit !== Infinity) {
+      buffer = new Uint8Array(Math.max(2 * buffer.length, limit + 1));
+      buffers[role] = buffer;
+    }
+    const fitted = readFittingSync(path, buffer);
+    if (fitted !== undefined) return fitted;
     const bytes = readListedFileSync(path, buffer, limit);
     // A larger buffer when the file did not fit: kept for the next file.
     if (bytes.buffer !== buffer.buffer) {

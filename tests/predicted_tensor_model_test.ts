@@ -1,0 +1,92 @@
+/**
+ * The row steps of the predicted model (`predicted_tensor_model.ts`):
+ * `prepareRow` and `learnRow` give exactly what the element helpers give, row
+ * after row, on words of every kind (NaN, infinities, subnormals, -0).
+ */
+
+import { assertEquals } from "@std/assert";
+import {
+  elementContext,
+  fp16Values,
+  inverseUlps,
+  learnElement,
+  PREDICTED_CONTEXT_NO_HISTORY,
+  PredictedChannels,
+  predictedContext,
+  predictedOrdinal,
+} from "../src/codec/predicted_tensor_model.ts";
+
+/** A small deterministic generator of 16-bit words. */
+function words(count: number, seed: number): Uint16Array {
+  const out = new Uint16Array(count);
+  let x = seed;
+  for (let i = 0; i < count; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 16;
+  }
+  return out;
+}
+
+Deno.test("predicted channels: prepareRow and learnRow match the element helpers, row after row", () => {
+  const channels = 37, rows = 9;
+  const values = fp16Values(), inverse = inverseUlps();
+  const predictor = words(channels * rows, 7);
+  // Targets near their predictors (the usual case), and some anywhere.
+  const target = predictor.map((p, i) =>
+    i % 11 === 0 ? words(1, i)[0] : (p + (i % 7) - 3) & 0xffff
+  );
+  target[3] = 0x7e00; // NaN
+  target[40] = 0xfc00; // -Infinity
+  target[41] = 0x8000; // -0
+  target[42] = 0x0001; // the smallest subnormal
+  const state = new PredictedChannels(channels);
+  const bias = new Float64Array(channels), spread = new Float64Array(channels);
+  const contexts = new Int32Array(channels);
+  const predictions = new Int32Array(channels);
+  for (let row = 0; row < rows; row++) {
+    const start = row * channels;
+    state.prepareRow(predictor, start, inverse, contexts, predictions);
+    for (let j = 0; j < channels; j++) {
+      const p = predictor[start + j];
+      const e = (p >>> 10) & 31;
+      assertEquals(
+        contexts[j],
+        row === 0
+          ? PREDICTED_CONTEXT_NO_HISTORY
+          : elementContext(e, spread[j] * inverse[e]),
+      );
+      assertEquals(predictions[j], predictedOrdinal(p, bias[j] * inverse[e]));
+    }
+    state.learnRow(target, predictor, start, values);
+    for (let j = 0; j < channels; j++) {
+      const i = start + j;
+      learnElement(
+        bias,
+        spread,
+        j,
+        values[target[i]] - values[predictor[i]],
+        row === 0,
+      );
+    }
+    assertEquals(state.bias, bias);
+    assertEquals(state.spread, spread);
+    assertEquals(state.started, true);
+  }
+});
+
+Deno.test("predicted context: the coders' form equals the model's at every scale step and around the cap", () => {
+  const scales: number[] = [0, 1e-300, 1e300, Infinity];
+  for (let n = 0; n < 2 ** 22; n += n < 4096 ? 1 : (n >>> 9) + 1) {
+    scales.push(n / 16, (n + 0.5) / 16, (n + 1) / 16 - 2 ** -40);
+  }
+  for (const n of [2 ** 21 - 1, 2 ** 21, 2 ** 21 + 1, 2 ** 31, 2 ** 32]) {
+    scales.push(n / 16, (n - 0.5) / 16);
+  }
+  for (const scaled of scales) {
+    assertEquals(
+      elementContext(15, scaled),
+      predictedContext(scaled),
+      `${scaled}`,
+    );
+  }
+});
