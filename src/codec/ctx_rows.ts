@@ -158,6 +158,13 @@ const HI_BUCKET = HI6_LAYOUT.bucket;
 const HI_STARTED = HI6_LAYOUT.started;
 const TOP_UNTIL = TOP_LAYOUT.until;
 const TOP_TABLE = TOP_LAYOUT.table;
+const RESIDUAL_LAYOUT = modelLayout(RESIDUAL_CONTEXTS, RESIDUAL_ALPHABET);
+const RES_UNTIL = RESIDUAL_LAYOUT.until;
+const RES_TABLE = RESIDUAL_LAYOUT.table;
+const RES_BUCKET = RESIDUAL_LAYOUT.bucket;
+const RES_STARTED = RESIDUAL_LAYOUT.started;
+const RES_SIZE = RESIDUAL_ALPHABET;
+const RES_ROW = RESIDUAL_ALPHABET + 1;
 
 /**
  * Every word of a model's buffer as one array, after checking that its arrays
@@ -217,6 +224,10 @@ export class TensorModels {
   readonly hiBytes: Uint8Array;
   /** Every word of `top`'s buffer as one array. */
   readonly topWords: Int32Array;
+  /** Every word of `residual`'s buffer as one array. */
+  readonly residualWords: Int32Array;
+  /** Every byte of `residual`'s buffer as one array. */
+  readonly residualBytes: Uint8Array;
 
   /**
    * Fresh models for rows of `rowLength` channels.
@@ -238,6 +249,8 @@ export class TensorModels {
     this.hiWords = wordsOf(this.hi6, HI6_LAYOUT, search);
     this.hiBytes = new Uint8Array(this.hi6.counts.buffer);
     this.topWords = wordsOf(this.top, TOP_LAYOUT, search);
+    this.residualWords = wordsOf(this.residual, RESIDUAL_LAYOUT, search);
+    this.residualBytes = new Uint8Array(this.residual.counts.buffer);
     this.reset();
   }
 
@@ -835,25 +848,89 @@ export function decodePredictedRow(
   tensor: string,
   row: number,
 ): void {
-  const channels = m.channels;
+  const resWords = m.residualWords, resBytes = m.residualBytes;
+  const view = decoder.view, states = decoder.states;
   const fourLanes = decoder.fourLanes;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
-    const guess = predicted[j];
-    const lane = fourLanes ? 2 * (j & 1) : 0;
-    const symbol = decoder.symbol(m.residual, residualContext(guess), lane);
-    if (symbol !== ESCAPE) {
-      out[i] = residualWord(guess, symbol);
-      continue;
+  const swap = fourLanes ? -1 : 0;
+  // The lanes of element j's parity (x) and of the other (y), as when
+  // decoding a coded row.
+  let x0 = states[0], x1 = states[1], y0 = states[2], y1 = states[3];
+  let pos = decoder.pos;
+  let due = -1;
+  for (let j = 0, i = start; j < rowLength;) {
+    if (due >= 0) m.residual.rebuild(due);
+    due = -1;
+    const context = residualContext(predicted[j]);
+    if (m.residual.started[context] === 0) m.residual.start(context);
+    let escaped = false;
+    while (j < rowLength) {
+      const guess = predicted[j];
+      const rc = residualContext(guess);
+      if (resBytes[RES_STARTED + rc] === 0) break;
+      const resRow = RES_TABLE + rc * RES_ROW;
+      const slot0 = x0 & SLOT_MASK;
+      const above0 = (slot0 + 1) << 16;
+      let s =
+        resBytes[RES_BUCKET + (rc << BUCKET_LOG) + (slot0 >>> SLOT_TO_BUCKET)];
+      while (resWords[resRow + s + 1] < above0) s++;
+      const entry = resWords[resRow + s];
+      x0 = Math.imul(entry & 0xffff, x0 >>> PROBABILITY_BITS) +
+        (slot0 - (entry >>> 16));
+      const low = (x0 - LOWER_BOUND) >> 31;
+      x0 = (x0 << (low & 16)) | (view.getUint16(pos, true) & low);
+      pos += low & 2;
+      resWords[rc * RES_SIZE + s]++;
+      if (--resWords[RES_UNTIL + rc] === 0) due = rc;
+      if (s === ESCAPE) {
+        escaped = true;
+        break;
+      }
+      out[i] = residualWord(guess, s);
+      const swap0 = (x0 ^ y0) & swap, swap1 = (x1 ^ y1) & swap;
+      x0 ^= swap0;
+      y0 ^= swap0;
+      x1 ^= swap1;
+      y1 ^= swap1;
+      j++;
+      i++;
+      if (due !== -1) break;
     }
-    const c = channelContext(channels.state[j]);
+    if (!escaped) continue;
+    // An escape: the element's hi6 and top follow on its lanes, coded as in
+    // a coded row, then its raw byte (the slow path, through the decoder).
+    const lane = fourLanes ? 2 * (j & 1) : 0;
+    states[lane] = x0;
+    states[lane + 1] = x1;
+    states[lane ^ 2] = y0;
+    states[(lane ^ 2) + 1] = y1;
+    decoder.pos = pos;
+    const c = channelContext(m.channels.state[j]);
     const h = decoder.symbol(m.hi6, c, lane);
-    const t = topContext(h, c);
-    const topBits = decoder.symbol(m.top, t, lane + 1);
+    const topBits = decoder.symbol(m.top, topContext(h, c), lane + 1);
     if (decoder.rawCount >= decoder.raw.length) {
       throw decoder.rawEndsEarly(tensor, row);
     }
     out[i] = (h << 10) | (topBits << RAW_SHIFT) |
       decoder.raw[decoder.rawCount++];
+    x0 = states[lane];
+    x1 = states[lane + 1];
+    y0 = states[lane ^ 2];
+    y1 = states[(lane ^ 2) + 1];
+    pos = decoder.pos;
+    const swap0 = (x0 ^ y0) & swap, swap1 = (x1 ^ y1) & swap;
+    x0 ^= swap0;
+    y0 ^= swap0;
+    x1 ^= swap1;
+    y1 ^= swap1;
+    j++;
+    i++;
   }
+  if (due >= 0) m.residual.rebuild(due);
+  const odd = rowLength & 1 & swap;
+  states[0] = odd ? y0 : x0;
+  states[1] = odd ? y1 : x1;
+  states[2] = odd ? x0 : y0;
+  states[3] = odd ? x1 : y1;
+  decoder.pos = pos;
   decoder.checkRow(tensor, row);
 }
