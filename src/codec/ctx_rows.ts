@@ -452,28 +452,56 @@ export function recordPredictedRow(
   m: TensorModels,
   out: RowOutput,
 ): void {
-  const channels = m.channels;
-  const oddLanes = out.oddLanes;
-  for (let j = 0, i = start; j < rowLength; j++, i++) {
+  const resWords = m.residualWords, resStarted = m.residual.started;
+  const records = out.records, oddLanes = out.oddLanes;
+  let k = out.recordCount;
+  let due = -1;
+  for (let j = 0, i = start; j < rowLength;) {
+    if (due >= 0) m.residual.rebuild(due);
+    due = -1;
+    const context = residualContext(predicted[j]);
+    if (resStarted[context] === 0) m.residual.start(context);
+    let escaped = false;
+    while (j < rowLength) {
+      const guess = predicted[j];
+      const rc = residualContext(guess);
+      if (resStarted[rc] === 0) break;
+      const symbol = residualSymbol(words[i], guess);
+      records[k++] = resWords[RES_TABLE + rc * RES_ROW + symbol] |
+        (-(j & 1) & oddLanes);
+      resWords[rc * RES_SIZE + symbol]++;
+      if (--resWords[RES_UNTIL + rc] === 0) due = rc;
+      if (symbol === ESCAPE) {
+        escaped = true;
+        break;
+      }
+      j++;
+      i++;
+      if (due !== -1) break;
+    }
+    if (!escaped) continue;
+    // An escape: the element's hi6 and top as a coded row would record them
+    // (the slow path), then its raw byte.
+    out.recordCount = k;
     const word = words[i];
-    const guess = predicted[j];
     const lanes = -(j & 1) & oddLanes;
-    const symbol = residualSymbol(word, guess);
-    recordSymbol(m.residual, residualContext(guess), symbol, lanes, out);
-    if (symbol !== ESCAPE) continue;
     const h = word >>> 10;
-    const c = channelContext(channels.state[j]);
+    const c = channelContext(m.channels.state[j]);
     recordSymbol(m.hi6, c, h, lanes, out);
-    const t = topContext(h, c);
     recordSymbol(
       m.top,
-      t,
+      topContext(h, c),
       (word >>> RAW_SHIFT) & (TOP_SIZE - 1),
       lanes | TOP_BIT,
       out,
     );
     out.raw[out.rawCount++] = word;
+    k = out.recordCount;
+    j++;
+    i++;
   }
+  if (due >= 0) m.residual.rebuild(due);
+  out.recordCount = k;
 }
 
 /** What a {@link RowDecoder} is made from. */
