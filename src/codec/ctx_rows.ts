@@ -802,7 +802,8 @@ export function decodeCodedRow(
       const f2 = topWords[topRow + 2], f3 = topWords[topRow + 3];
       const m1 = (f1 - above1) >> 31, m2 = (f2 - above1) >> 31;
       const m3 = (f3 - above1) >> 31;
-      const b = -(m1 + m2 + m3);
+      // 0 minus, not a negation: -0 would make V8 compute b in doubles.
+      const b = 0 - (m1 + m2 + m3);
       const topEntry = f0 ^ ((f0 ^ f1) & m1) ^ ((f1 ^ f2) & m2) ^
         ((f2 ^ f3) & m3);
       x1 = Math.imul(topEntry & 0xffff, x1 >>> PROBABILITY_BITS) +
