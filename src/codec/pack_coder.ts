@@ -494,7 +494,8 @@ export class PackBlockEncoder {
       const start = t * rowLength;
       dictionary.copyRow(id, 0, k, start, true);
       dictionary.copyRow(id, 1, v, start, true);
-      dictionary.hashRows(k, v, start, id);
+      // Tokens hashed two at a time (their rows follow each other).
+      if (t % 2 === 0) dictionary.hashRows(k, v, start, id, t + 1 < tokens);
       const vSource = dictionary.findAndRemember(1, v, start, id);
       const kSource = dictionary.findAndRemember(0, k, start, id);
       plan.vSource[t] = vSource;

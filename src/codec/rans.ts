@@ -200,6 +200,8 @@ export function ransEncodeInto(
 ): number {
   let pos = end;
   const states = new Int32Array(RANS_LANES).fill(RANS_LOWER_BOUND);
+  // A word in one store (little-endian, as the decoders read it).
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   for (let k = count - 1; k >= 0; k--) {
     const record = records[k];
     const frequency = record & 0xffff;
@@ -210,8 +212,7 @@ export function ransEncodeInto(
     // bytes are stored either way; unless emitted, later ones overwrite them
     // (every record may add 2 bytes, so they lie where the bound allows).
     const emit = (RENORM_FACTOR * frequency - 1 - x) >> 31;
-    out[pos - 1] = (x >>> 8) & 0xff;
-    out[pos - 2] = x & 0xff;
+    view.setUint16(pos - 2, x, true);
     pos += 2 * emit;
     x = x >>> (emit & 16);
     // x' = q * 2^12 + (x - q * f) + c, with one multiplication.
@@ -355,8 +356,8 @@ export function ransCheckEnd(
  * ```
  */
 export function ransDecodeStep(x: number, entry: number): number {
-  return (entry & 0xffff) * (x >>> PROBABILITY_BITS) + (x & SLOT_MASK) -
-    ((entry >>> 16) & SLOT_MASK);
+  return (Math.imul(entry & 0xffff, x >>> PROBABILITY_BITS) + (x & SLOT_MASK) -
+    ((entry >>> 16) & SLOT_MASK)) | 0;
 }
 
 /**

@@ -205,7 +205,9 @@ export function fp16Value(word: number): number {
   if (exponent === 0) value = mantissa * SUBNORMAL_STEP;
   else if (exponent === 31) value = mantissa === 0 ? Infinity : NaN;
   else value = (1024 + mantissa) * POWERS_OF_TWO[exponent - 1] * MANTISSA_STEP;
-  return word & 0x8000 ? -value : value;
+  // The sign by a multiplication by 1 or -1 (exact, -0 included): a branch
+  // on it, taken at random, cost more than the rest.
+  return value * (1 - ((word >>> 14) & 2));
 }
 
 /** `2^(10 - e)` for the normal FP16 exponents `e = -14..15`, at index `e + 14`. */
@@ -249,22 +251,21 @@ const TWO_52 = 4503599627370496;
  */
 export function fp16Bits(x: number): number {
   if (x !== x) return 0x7e00;
-  let sign = 0;
-  if (x < 0 || (x === 0 && 1 / x < 0)) {
-    sign = 0x8000;
-    x = -x;
-  }
-  if (x >= 65520) return sign | 0x7c00;
-  if (x < 6.103515625e-5) {
+  // Without branches on the sign or the size, which fall at random here.
+  let sign = x < 0 ? 0x8000 : 0;
+  if (x === 0 && 1 / x < 0) sign = 0x8000;
+  const a = Math.abs(x);
+  if (a >= 65520) return sign | 0x7c00;
+  if (a < 6.103515625e-5) {
     // Subnormal (or zero): multiples of 2^-24; 1024 of them is the smallest normal.
-    return sign | roundHalfEven(x * 16777216);
+    return sign | roundHalfEven(a * 16777216);
   }
-  // The FP16 exponent is floor(log2(x)), exactly: the top bit of floor(x) for
-  // x >= 1 (clz32 takes the integer part), else of floor(x * 2^14) (exact
-  // scaling into 1..16383) less 14.
-  const exponent = x >= 1 ? 31 - Math.clz32(x) : 17 - Math.clz32(x * 16384);
-  // x / 2^exponent * 1024, exactly, by a multiplication.
-  const mantissa = roundHalfEven(x * MANTISSA_SCALES[exponent + 14]);
+  // The FP16 exponent is floor(log2(a)), exactly: the top bit of
+  // floor(a * 2^14) (an exact scaling into 1..2^30, which clz32 truncates)
+  // less 14.
+  const exponent = 17 - Math.clz32(a * 16384);
+  // a / 2^exponent * 1024, exactly, by a multiplication.
+  const mantissa = roundHalfEven(a * MANTISSA_SCALES[exponent + 14]);
   // A mantissa rounded up to 2048 carries into the exponent by itself.
   return sign | (((exponent + 15) << 10) + (mantissa - 1024));
 }
@@ -341,11 +342,14 @@ export function predictRotatedRow(
   out: Uint16Array,
 ): void {
   const half = headDim / 2;
+  // Channel i pairs with i + half (half) or 2i with 2i + 1 (interleaved).
+  const interleaved = pairing === ROTARY_PAIRING.half ? 0 : 1;
+  const step = 1 + interleaved, partner = interleaved === 1 ? 1 : half;
   for (let h = 0; h < heads; h++) {
     const base = h * headDim;
     for (let i = 0; i < half; i++) {
-      const a = pairing === ROTARY_PAIRING.half ? base + i : base + 2 * i;
-      const b = pairing === ROTARY_PAIRING.half ? a + half : a + 1;
+      const a = base + step * i;
+      const b = a + partner;
       const x = fp16Value(words[sourceStart + a]);
       const y = fp16Value(words[sourceStart + b]);
       out[a] = fp16Bits(x * cos[i] - y * sin[i]);
