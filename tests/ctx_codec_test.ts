@@ -17,6 +17,15 @@ import {
   ctxPlaneBits,
   type TensorShape,
 } from "../src/codec/ctx_codec.ts";
+import {
+  decodeCodedRow,
+  decodePredictedRow,
+  ODD_CHANNEL_LANES,
+  recordCodedRow,
+  RowDecoder,
+  rowOutput,
+  TensorModels,
+} from "../src/codec/ctx_rows.ts";
 import { KvbitsDataError } from "../src/codec/errors.ts";
 import { ransDecodeStatic, ransEncode, ransRecord } from "../src/codec/rans.ts";
 import {
@@ -436,4 +445,60 @@ Deno.test("ctx chunks: every truncation of a payload of many chunks is a data er
     }
   }
   assertGreater(errors, 500);
+});
+
+Deno.test("ctx rows: decoding refuses models made without search tables (an encoder's), whose layout its loops do not read", () => {
+  const words = Uint16Array.of(0x3c01, 0xbc02, 0x0003);
+  const out = rowOutput(
+    new Uint32Array(6),
+    new Uint8Array(3),
+    ODD_CHANNEL_LANES,
+  );
+  recordCodedRow(words, 0, 3, new TensorModels(3, false), out);
+  const decoder = () =>
+    new RowDecoder({
+      stream: ransEncode(out.records, out.recordCount),
+      offset: 0,
+      raw: out.raw,
+      rowLength: 3,
+      fourLanes: true,
+      name: "test",
+      buffer: (n) => new Uint8Array(n),
+    });
+  const decoded = new Uint16Array(3);
+  assertThrows(
+    () =>
+      decodeCodedRow(
+        decoded,
+        0,
+        3,
+        new TensorModels(3, false),
+        decoder(),
+        "K",
+        0,
+      ),
+    RangeError,
+    "without search tables",
+  );
+  assertThrows(
+    () =>
+      decodePredictedRow(
+        decoded,
+        0,
+        words,
+        3,
+        new TensorModels(3, false),
+        decoder(),
+        "K",
+        0,
+      ),
+    RangeError,
+    "without search tables",
+  );
+  // The same stream decodes with a decoder's models: the encoder's layout is
+  // the same where the recording loop reads it.
+  const d = decoder();
+  decodeCodedRow(decoded, 0, 3, new TensorModels(3), d, "K", 0);
+  d.finish();
+  assertEquals(decoded, words);
 });

@@ -62,6 +62,81 @@ const BUCKET_LOG = BUCKET_BITS;
 const SLOT_TO_BUCKET = BUCKET_SHIFT;
 
 /**
+ * Where the arrays of an {@link AdaptiveFrequencies} lie in the one buffer they
+ * share: word offsets of the 32-bit arrays (`counts` is at 0), byte offsets of
+ * the byte arrays. A hot loop that reads several arrays through one view of the
+ * buffer ({@link AdaptiveFrequencies.words}) indexes them by these.
+ */
+export interface AdaptiveLayout {
+  /** Word offset of `seen`. */
+  readonly seen: number;
+  /** Word offset of `untilRebuild`. */
+  readonly untilRebuild: number;
+  /** Word offset of `interval`. */
+  readonly interval: number;
+  /** Word offset of `table`. */
+  readonly table: number;
+  /** Byte offset of `bucket`. */
+  readonly bucket: number;
+  /** Bytes of `bucket` per context (0 without search tables). */
+  readonly bucketBytes: number;
+  /** Byte offset of `started`. */
+  readonly started: number;
+  /** Byte offset of `frozen`. */
+  readonly frozen: number;
+  /** Bytes of the buffer. */
+  readonly bytes: number;
+}
+
+/**
+ * The layout of the models of `contexts` contexts over `alphabet` symbols (the
+ * one their constructor carves).
+ *
+ * @param contexts Number of contexts.
+ * @param alphabet Symbols per context.
+ * @param search Whether the models keep search tables.
+ * @returns The offsets.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveLayout, AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const layout = adaptiveLayout(3, 64, true);
+ * const models = new AdaptiveFrequencies(3, 64);
+ * assertEquals(models.table.byteOffset, 4 * layout.table);
+ * assertEquals(models.started.byteOffset, layout.started);
+ * ```
+ */
+export function adaptiveLayout(
+  contexts: number,
+  alphabet: number,
+  search: boolean,
+): AdaptiveLayout {
+  const seen = contexts * alphabet;
+  const untilRebuild = seen + contexts;
+  const interval = untilRebuild + contexts;
+  const table = interval + contexts;
+  const bucket = 4 * (table + contexts * (alphabet + 1));
+  const bucketBytes = search && alphabet > LINEAR_SEARCH_ALPHABET
+    ? 1 << BUCKET_BITS
+    : 0;
+  const started = bucket + contexts * bucketBytes;
+  const frozen = started + contexts;
+  return {
+    seen,
+    untilRebuild,
+    interval,
+    table,
+    bucket,
+    bucketBytes,
+    started,
+    frozen,
+    bytes: frozen + contexts,
+  };
+}
+
+/**
  * The adaptive models of `contexts` contexts over one alphabet, in flat typed arrays
  * that hot loops read directly.
  *
@@ -112,6 +187,12 @@ export class AdaptiveFrequencies {
   readonly started: Uint8Array;
   /** 1 for a context whose table stays uniform (see {@link freeze}). */
   readonly frozen: Uint8Array;
+  /** Where the arrays lie in the buffer they share. */
+  readonly layout: AdaptiveLayout;
+  /** Every whole word of that buffer, for loops that index it by {@link layout}. */
+  readonly words: Int32Array;
+  /** Every byte of that buffer. */
+  readonly bytes: Uint8Array;
   /** Working memory of `rebuild`: the last symbol ending before each bucket. */
   readonly #last = new Uint8Array((1 << BUCKET_BITS) + 1);
 
@@ -139,30 +220,25 @@ export class AdaptiveFrequencies {
     this.alphabet = alphabet;
     // One allocation carved into the arrays: models are made per call, and
     // nine buffers cost more than their bytes.
-    const words = contexts * (alphabet + 1 + alphabet + 3);
-    const buckets = search && alphabet > LINEAR_SEARCH_ALPHABET
-      ? 1 << BUCKET_BITS
-      : 0;
-    const buffer = new ArrayBuffer(4 * words + contexts * (2 + buckets));
-    let at = 0;
-    const uint32 = (length: number) => {
-      const array = new Uint32Array(buffer, at, length);
-      at += 4 * length;
-      return array;
-    };
-    const uint8 = (length: number) => {
-      const array = new Uint8Array(buffer, at, length);
-      at += length;
-      return array;
-    };
-    this.counts = uint32(contexts * alphabet);
-    this.seen = uint32(contexts);
-    this.untilRebuild = uint32(contexts);
-    this.interval = uint32(contexts);
-    this.table = uint32(contexts * (alphabet + 1));
-    this.bucket = uint8(contexts * buckets);
-    this.started = uint8(contexts);
-    this.frozen = uint8(contexts);
+    const layout = adaptiveLayout(contexts, alphabet, search);
+    const buffer = new ArrayBuffer(layout.bytes);
+    this.layout = layout;
+    this.words = new Int32Array(buffer, 0, layout.bytes >> 2);
+    this.bytes = new Uint8Array(buffer);
+    const uint32 = (at: number, length: number) =>
+      new Uint32Array(buffer, 4 * at, length);
+    this.counts = uint32(0, contexts * alphabet);
+    this.seen = uint32(layout.seen, contexts);
+    this.untilRebuild = uint32(layout.untilRebuild, contexts);
+    this.interval = uint32(layout.interval, contexts);
+    this.table = uint32(layout.table, contexts * (alphabet + 1));
+    this.bucket = new Uint8Array(
+      buffer,
+      layout.bucket,
+      contexts * layout.bucketBytes,
+    );
+    this.started = new Uint8Array(buffer, layout.started, contexts);
+    this.frozen = new Uint8Array(buffer, layout.frozen, contexts);
   }
 
   /**
