@@ -333,3 +333,37 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Whether two arrays hold the same bytes (four a step where both start on a
+ * 4-byte boundary).
+ *
+ * @param a One array.
+ * @param b The other.
+ * @returns True when their lengths and bytes are equal.
+ *
+ * @example
+ * ```ts
+ * import { sameBytes } from "./byte_io.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const bytes = Uint8Array.of(1, 2, 3, 4, 5);
+ * assertEquals(sameBytes(bytes, Uint8Array.of(1, 2, 3, 4, 5)), true);
+ * assertEquals(sameBytes(bytes, Uint8Array.of(1, 2, 3, 4, 6)), false);
+ * assertEquals(sameBytes(bytes.subarray(1), Uint8Array.of(2, 3, 4, 5)), true);
+ * assertEquals(sameBytes(bytes, bytes.subarray(0, 4)), false);
+ * ```
+ */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  if (((a.byteOffset | b.byteOffset) & 3) === 0) {
+    const words = a.length >>> 2;
+    const x = new Int32Array(a.buffer, a.byteOffset, words);
+    const y = new Int32Array(b.buffer, b.byteOffset, words);
+    for (; i < words; i++) if (x[i] !== y[i]) return false;
+    i = words << 2;
+  }
+  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

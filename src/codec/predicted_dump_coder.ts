@@ -20,7 +20,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter } from "./byte_io.ts";
+import { ByteReader, ByteWriter, sameBytes } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -120,12 +120,6 @@ export class KvbitsPredictorMismatchError extends KvbitsDataError {
     this.name = "KvbitsPredictorMismatchError";
     this.tensor = tensor;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   type TreeFileWriter,
   writeTreeFile,
 } from "../dump/pack_tree.ts";
+import { sameBytes } from "../codec/byte_io.ts";
 import { crc32 } from "../codec/crc32.ts";
 import { syncFolderSync } from "../dump/write_file_atomic.ts";
 import { decodePackEntries } from "../format/pack_block.ts";
@@ -367,19 +368,4 @@ function compareWithOriginals(
     }
   }
   return undefined;
-}
-
-/** Whether two arrays of the same length hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  let i = 0;
-  if (((a.byteOffset | b.byteOffset) & 3) === 0) {
-    // Four bytes a step where both start on a word.
-    const words = a.length >>> 2;
-    const x = new Int32Array(a.buffer, a.byteOffset, words);
-    const y = new Int32Array(b.buffer, b.byteOffset, words);
-    for (; i < words; i++) if (x[i] !== y[i]) return false;
-    i = words << 2;
-  }
-  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
