@@ -20,7 +20,7 @@
  * @module
  */
 
-import { ByteReader, ByteWriter, sameBytes } from "./byte_io.ts";
+import { ByteReader, ByteWriter, concatBytes, sameBytes } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -169,8 +169,8 @@ export class PredictedDumpEncoder {
     });
     const kLength = codedK.length;
     // K's payload kept while V is coded (the coder reuses its memory): one
-    // copy of K here and one of each into the result, where joining whole
-    // payloads copied each twice and made two arrays more a dump.
+    // copy of K here and one of each into the result, where joining copies
+    // of whole payloads copied each twice and made two arrays more a dump.
     if (this.#k.length < kLength) this.#k = new Uint8Array(2 * kLength);
     this.#k.set(codedK);
     const codedV = this.#tensors.encodeView(v, predictor.v, shape, {
@@ -181,12 +181,11 @@ export class PredictedDumpEncoder {
     header.bytes(predictor.kFingerprint ?? predictorFingerprint(predictor.k));
     header.bytes(predictor.vFingerprint ?? predictorFingerprint(predictor.v));
     header.varint(kLength);
-    const head = header.finish();
-    const out = new Uint8Array(head.length + kLength + codedV.length);
-    out.set(head);
-    out.set(this.#k.subarray(0, kLength), head.length);
-    out.set(codedV, head.length + kLength);
-    return out;
+    return concatBytes([
+      header.finish(),
+      this.#k.subarray(0, kLength),
+      codedV,
+    ]);
   }
 }
 
