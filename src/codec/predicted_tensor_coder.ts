@@ -123,6 +123,10 @@ class PredictedState {
   readonly values: Float32Array = fp16Values();
   readonly inverse: Float64Array = inverseUlps();
   readonly residuals: ResidualTables = residualTables();
+  /** A row's contexts, as `PredictedChannels.prepareRow` gives them. */
+  contexts: Int32Array = new Int32Array(0);
+  /** A row's predicted ordinals, likewise. */
+  predictions: Int32Array = new Int32Array(0);
 
   constructor() {
     // Every context starts now rather than when first used (the same tables
@@ -140,6 +144,14 @@ class PredictedState {
       this.slots.set(key, state);
     }
     return state;
+  }
+
+  /** Makes {@link contexts} and {@link predictions} hold a row of `rowLength`. */
+  reserveRow(rowLength: number): void {
+    if (this.contexts.length < rowLength) {
+      this.contexts = new Int32Array(rowLength);
+      this.predictions = new Int32Array(rowLength);
+    }
   }
 }
 
@@ -220,8 +232,6 @@ export class PredictedTensorEncoder {
   // at most `2n + 16` bytes, so its length's varint fits before it), the raw
   // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
-  #contexts = new Int32Array(0);
-  #predictions = new Int32Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -286,12 +296,9 @@ export class PredictedTensorEncoder {
     let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
-      if (this.#contexts.length < rowLength) {
-        this.#contexts = new Int32Array(rowLength);
-        this.#predictions = new Int32Array(rowLength);
-      }
-      const contexts = this.#contexts;
-      const predictions = this.#predictions;
+      state.reserveRow(rowLength);
+      const contexts = state.contexts;
+      const predictions = state.predictions;
       for (let row = 0, i = 0; row < shape.tokens; row++) {
         channels.prepareRow(predictor, i, inverse, contexts, predictions);
         for (let j = 0; j < rowLength; j++, i++) {
@@ -355,8 +362,6 @@ export class PredictedTensorDecoder {
   /** The search buckets of every context (see fillSearch), kept with the tables. */
   readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
   readonly #states = new Int32Array(4);
-  #contexts = new Int32Array(0);
-  #predictions = new Int32Array(0);
   // The rANS stream, then two zero bytes: the loop reads the next word before
   // it knows whether it needs it.
   #stream = new Uint8Array(0);
@@ -445,12 +450,9 @@ export class PredictedTensorDecoder {
       const channels = state.channels(slot, rowLength);
       const turn = rowLength & 3;
       let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
-      if (this.#contexts.length < rowLength) {
-        this.#contexts = new Int32Array(rowLength);
-        this.#predictions = new Int32Array(rowLength);
-      }
-      const contexts = this.#contexts;
-      const predictions = this.#predictions;
+      state.reserveRow(rowLength);
+      const contexts = state.contexts;
+      const predictions = state.predictions;
       rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
         channels.prepareRow(predictor, i, inverse, contexts, predictions);
         // Element j codes on lane j mod 4, which is x0 when it comes.
