@@ -38,7 +38,7 @@
  *   second load, compares entries (`start << 16 | frequency`) with the slot
  *   shifted instead of shifting each, reads a stream word in one load (a
  *   `DataView`), and reads each model's arrays through one view of the
- *   buffer they share ({@link TensorModels.hiWords}, indexed by the layout
+ *   buffer they share (`AdaptiveFrequencies.words`, indexed by the layout
  *   `adaptiveLayout` gives): V8 then keeps 7 array bases and lengths, not
  *   13, and spills less. Measured by CPU samples in one process against the
  *   loop before (kv-real in pack order, 30 runs): about 10% fewer.
@@ -170,20 +170,6 @@ export class TensorModels {
   readonly residual: AdaptiveFrequencies;
   /** Running state of each channel. */
   readonly channels: ChannelStates;
-  /**
-   * Every word of `hi6`'s buffer (counts, countdowns, tables) as one array:
-   * the decoding loop reads three arrays where it would read eight, so V8
-   * keeps fewer array bases and lengths in registers (see the module notes).
-   */
-  readonly hiWords: Int32Array;
-  /** Every byte of `hi6`'s buffer (buckets, started flags) as one array. */
-  readonly hiBytes: Uint8Array;
-  /** Every word of `top`'s buffer as one array. */
-  readonly topWords: Int32Array;
-  /** Every word of `residual`'s buffer as one array. */
-  readonly residualWords: Int32Array;
-  /** Every byte of `residual`'s buffer as one array. */
-  readonly residualBytes: Uint8Array;
 
   /**
    * Fresh models for rows of `rowLength` channels.
@@ -202,11 +188,6 @@ export class TensorModels {
       search,
     );
     this.channels = new ChannelStates(rowLength);
-    this.hiWords = this.hi6.words;
-    this.hiBytes = this.hi6.bytes;
-    this.topWords = this.top.words;
-    this.residualWords = this.residual.words;
-    this.residualBytes = this.residual.bytes;
     this.reset();
   }
 
@@ -408,7 +389,7 @@ export function recordPredictedRow(
   m: TensorModels,
   out: RowOutput,
 ): void {
-  const resWords = m.residualWords, resStarted = m.residual.started;
+  const resWords = m.residual.words, resStarted = m.residual.started;
   const records = out.records, oddLanes = out.oddLanes;
   let k = out.recordCount;
   let due = -1;
@@ -702,7 +683,7 @@ export function decodeCodedRow(
   row: number,
 ): void {
   checkDecoding(m);
-  const hiWords = m.hiWords, hiBytes = m.hiBytes, topWords = m.topWords;
+  const hiWords = m.hi6.words, hiBytes = m.hi6.bytes, topWords = m.top.words;
   const view = decoder.view, raw = decoder.raw, states = decoder.states;
   const state = m.channels.state;
   const swap = decoder.fourLanes ? -1 : 0;
@@ -841,7 +822,7 @@ export function decodePredictedRow(
   row: number,
 ): void {
   checkDecoding(m);
-  const resWords = m.residualWords, resBytes = m.residualBytes;
+  const resWords = m.residual.words, resBytes = m.residual.bytes;
   const view = decoder.view, states = decoder.states;
   const fourLanes = decoder.fourLanes;
   const swap = fourLanes ? -1 : 0;
