@@ -59,6 +59,7 @@ import {
   runProcess,
 } from "./pack_bench.ts";
 import { type Peer, type PeerReport, PEERS, runPeers } from "./peers.ts";
+import { benchFileCalls, type FileCallFigures } from "./file_calls_bench.ts";
 import {
   benchPredicted,
   benchPredictedPack,
@@ -123,6 +124,8 @@ export interface PredictorFigures {
   readonly coder: PredictedFigures;
   /** The pack job with this predictor, in this process, one job. */
   readonly job: PredictedPackFigures;
+  /** The job's file system calls alone. */
+  readonly files: FileCallFigures;
 }
 
 /** Predicted coding's figures, and the pack job without a predictor beside them. */
@@ -396,6 +399,12 @@ async function measurePredicted(
           predictorDir,
           work,
           jobRuns,
+        ),
+        files: await benchFileCalls(
+          options.dumpDir,
+          predictorDir,
+          work,
+          Math.max(3, jobRuns),
         ),
       });
     }

@@ -280,6 +280,23 @@ function predictedLines(report: BenchReport): string[] {
       rows,
       1,
     ),
+    "",
+    "The job's file system calls alone (list the folders; open, read and close each file; make each folder and",
+    "file of the restored tree), and the most a job could reach with them and the coder's time in memory:",
+    ...predicted.predictors.map(({ predictorDir, coder, files }) => {
+      const coderMs = (mbps: number) => 4 * coder.elements / 1e3 / mbps;
+      const ceiling = (filesMs: number, mbps: number) =>
+        (files.bytes / 1e3 / (filesMs + coderMs(mbps))).toFixed(1);
+      return `  ${
+        basename(predictorDir)
+      }: encode ${files.encodeFiles} files read in ${
+        files.encodeMs.toFixed(1)
+      } ms, decode ${files.decodeReads} read and ${files.decodeWrites} made in ${
+        files.decodeMs.toFixed(1)
+      } ms; at most ${ceiling(files.encodeMs, coder.encodeMBps)} / ${
+        ceiling(files.decodeMs, coder.decodeMBps)
+      } MB/s`;
+    }),
   ];
 }
 

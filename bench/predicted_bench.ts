@@ -214,6 +214,8 @@ export interface PredictedPackFigures {
   readonly dumps: number;
   /** Of them, coded against a predictor dump. */
   readonly predicted: number;
+  /** Bytes of the folder's files (what the MB/s divide). */
+  readonly folderBytes: number;
   /** Bytes of the folder's files over bytes of the pack, every byte counted. */
   readonly ratio: number;
   /** MB (10^6 bytes) of the folder per second, best run, wall clock. */
@@ -305,6 +307,7 @@ export async function benchPredictedPack(
   return {
     dumps: report!.dumps,
     predicted: report!.predicted,
+    folderBytes,
     ratio: folderBytes / report!.packBytes,
     encodeMBps: rate(best.encode),
     decodeMBps: rate(best.decode),

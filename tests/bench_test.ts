@@ -304,9 +304,17 @@ Deno.test("the bench measures predicted coding against each predictor folder, be
     assertEquals(predicted.predictors.map((p) => p.predictorDir), [
       predictorDir,
     ]);
-    const [{ coder, job }] = predicted.predictors;
+    const [{ coder, job, files }] = predicted.predictors;
     assertEquals([job.dumps, job.predicted], [51, 51]);
     assertEquals(coder.dumps, 51);
+    // Both folders' 153 files read to encode; the predictor's read and the
+    // sample's made again to decode, the folder's every byte counted.
+    assertEquals(
+      [files.encodeFiles, files.decodeReads, files.decodeWrites],
+      [306, 153, 153],
+    );
+    assertEquals(files.bytes, job.folderBytes);
+    assert(files.encodeMs > 0 && files.decodeMs > 0);
     // bf16 predicts the sample closely: past what the pack reaches alone
     // (3.28 against 2.54 on the sample, whose rows repeat a lot).
     assert(job.ratio > 1.2 * predicted.unpredicted.ratio);
@@ -315,6 +323,10 @@ Deno.test("the bench measures predicted coding against each predictor folder, be
     assertStringIncludes(table, "Predicted coding (--predictor-dir)");
     assertStringIncludes(table, "none (pack)");
     assertStringIncludes(table, "\nbf16 ");
+    assertStringIncludes(
+      table,
+      "  bf16: encode 306 files read in ",
+    );
     // Without predictor folders there is no such section.
     assertEquals(
       benchTable({ ...report, predicted: undefined }).includes("Predicted"),
