@@ -36,7 +36,6 @@ import {
   PREDICTED_ALPHABET,
   PREDICTED_CONTEXTS,
   PredictedChannels,
-  type ResidualTables,
   residualTables,
 } from "./predicted_tensor_model.ts";
 import {
@@ -122,13 +121,23 @@ class PredictedState {
   readonly slots = new Map<string, PredictedChannels>();
   readonly values: Float32Array = fp16Values();
   readonly inverse: Float64Array = inverseUlps();
-  readonly residuals: ResidualTables = residualTables();
+  // The residual tables as fields of their own: read from the object
+  // literal residualTables returns, they made V8 throw away the compiled
+  // encoder when the next block's state was made (that literal's field
+  // types are widened on its second creation), and compile it again.
+  readonly symbolOf: Uint8Array;
+  readonly rawBits: Uint8Array;
+  readonly base: Uint16Array;
   /** A row's contexts, as `PredictedChannels.prepareRow` gives them. */
   contexts: Int32Array = new Int32Array(0);
   /** A row's predicted ordinals, likewise. */
   predictions: Int32Array = new Int32Array(0);
 
   constructor() {
+    const residuals = residualTables();
+    this.symbolOf = residuals.symbolOf;
+    this.rawBits = residuals.rawBits;
+    this.base = residuals.base;
     // Every context starts now rather than when first used (the same tables
     // either way), which keeps that check out of the coding loops.
     this.model.reset();
@@ -200,6 +209,193 @@ function checkSlot(action: string, slot: PredictedSlot): void {
       `Cannot ${action}: slot group ${slot.group} tensor ${slot.tensor} is not a string and "k" or "v"`,
     );
   }
+}
+
+/**
+ * The encoder's hot loop: each element's rANS record (its interval in its
+ * context's table, lane `j mod 4`) into `records`, its raw bits into `raw`,
+ * the models and channel state learning as it goes.
+ *
+ * The hot loops live in functions of their own, apart from the methods that
+ * check arguments and size buffers: code that runs rarely (a buffer grown for
+ * a larger tensor) makes V8 discard a function's optimized code when it first
+ * runs there, and a job compiles in its own thread (about 20 ms a compile of
+ * a coder with its loop; kv-real with int8 in a fresh process, first pass:
+ * encode ... ms, decode ... ms).
+ *
+ * @returns The bytes of raw bits written.
+ */
+function recordRows(
+  state: PredictedState,
+  channels: PredictedChannels,
+  target: Uint16Array,
+  predictor: Uint16Array,
+  tokens: number,
+  rowLength: number,
+  records: Uint32Array,
+  raw: Uint8Array,
+): number {
+  const model = state.model;
+  const table = model.table;
+  const counts = model.counts;
+  const until = model.untilRebuild;
+  const symbolOf = state.symbolOf;
+  const rawBits = state.rawBits;
+  const values = state.values;
+  const inverse = state.inverse;
+  const contexts = state.contexts;
+  const predictions = state.predictions;
+  let rawPos = 0;
+  let acc = 0;
+  let accBits = 0;
+  for (let row = 0, i = 0; row < tokens; row++) {
+    channels.prepareRow(predictor, i, inverse, contexts, predictions);
+    for (let j = 0; j < rowLength; j++, i++) {
+      const c = contexts[j];
+      const t = target[i];
+      // Ordinals without a branch on the sign (see predictedOrdinal).
+      const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
+        predictions[j];
+      const symbol = symbolOf[residual + 0xffff];
+      const sign = residual >> 31;
+      const bits = rawBits[symbol];
+      acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
+      accBits += bits;
+      if (accBits >= 16) {
+        raw[rawPos++] = acc & 0xff;
+        raw[rawPos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        accBits -= 16;
+      }
+      records[i] = table[c * TABLE_ROW + symbol] | ((j & 3) << LANE_SHIFT);
+      counts[c * ALPHABET + symbol]++;
+      if (--until[c] === 0) model.rebuild(c);
+    }
+    channels.learnRow(target, predictor, i - rowLength, values);
+  }
+  if (accBits > 0) {
+    raw[rawPos++] = acc & 0xff;
+    raw[rawPos++] = (acc >>> 8) & 0xff;
+  }
+  return rawPos;
+}
+
+/**
+ * The decoder's hot loop (the counterpart of {@link recordRows}, apart for
+ * the same reason): decodes a tensor's rows into `out`, the models and
+ * channel state learning as it goes. `states` holds the four rANS lanes in
+ * and out, `cursor` the rANS byte (in and out), the raw byte and the raw
+ * bits left over (out).
+ *
+ * @returns 0, or what failed (see FAILURES).
+ */
+function decodeRows(
+  state: PredictedState,
+  channels: PredictedChannels,
+  search: Uint8Array,
+  bytes: Uint8Array,
+  streamLength: number,
+  rawWords: Uint8Array,
+  predictor: Uint16Array,
+  tokens: number,
+  rowLength: number,
+  out: Uint16Array,
+  states: Int32Array,
+  cursor: Int32Array,
+): number {
+  const model = state.model;
+  const table = model.table;
+  const counts = model.counts;
+  const until = model.untilRebuild;
+  const rawBits = state.rawBits;
+  const base = state.base;
+  const values = state.values;
+  const inverse = state.inverse;
+  const contexts = state.contexts;
+  const predictions = state.predictions;
+  const rawLength = rawWords.length;
+  const turn = rowLength & 3;
+  let pos = cursor[0];
+  let rawPos = 0;
+  let acc = 0;
+  let accBits = 0;
+  let failure = 0;
+  let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
+  rows: for (let row = 0, i = 0; row < tokens; row++) {
+    channels.prepareRow(predictor, i, inverse, contexts, predictions);
+    // Element j codes on lane j mod 4, which is x0 when it comes.
+    for (let j = 0; j < rowLength; j++, i++) {
+      const c = contexts[j];
+      const slotValue = x0 & SLOT_MASK;
+      const row0 = c * TABLE_ROW;
+      let symbol = search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
+      while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
+      const entry = table[row0 + symbol];
+      x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
+        (entry >>> 16);
+      // Renormalization without a branch (taken for about a quarter of
+      // the elements, at random): -1 when x0 needs the next word, else 0.
+      const low = (x0 - LOWER_BOUND) >> 31;
+      x0 = (x0 << (low & 16)) | ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
+      pos += low & 2;
+      if (pos > streamLength) {
+        failure = 1;
+        break rows;
+      }
+      counts[c * ALPHABET + symbol]++;
+      if (--until[c] === 0) {
+        model.rebuild(c);
+        fillSearch(search, table, c);
+      }
+      const bits = rawBits[symbol];
+      if (accBits < bits) {
+        if (rawPos >= rawLength) {
+          failure = 2;
+          break rows;
+        }
+        acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
+        rawPos += 2;
+        accBits += 16;
+      }
+      const m = base[symbol] | (acc & ((1 << bits) - 1));
+      acc >>>= bits;
+      accBits -= bits;
+      const negative = (symbol & 1) - 1;
+      const ordinal = predictions[j] + ((m ^ negative) - negative);
+      // The next element's lane.
+      const next = x0;
+      x0 = x1;
+      x1 = x2;
+      x2 = x3;
+      x3 = next;
+      if (ordinal >>> 16 !== 0) {
+        failure = 3;
+        break rows;
+      }
+      // The word of the ordinal, without a branch on the sign.
+      out[i] = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
+    }
+    channels.learnRow(out, predictor, i - rowLength, values);
+    // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
+    if (turn !== 0) {
+      states[turn] = x0;
+      states[(turn + 1) & 3] = x1;
+      states[(turn + 2) & 3] = x2;
+      states[(turn + 3) & 3] = x3;
+      x0 = states[0];
+      x1 = states[1];
+      x2 = states[2];
+      x3 = states[3];
+    }
+  }
+  states[0] = x0;
+  states[1] = x1;
+  states[2] = x2;
+  states[3] = x3;
+  cursor[0] = pos;
+  cursor[1] = rawPos;
+  cursor[2] = acc;
+  return failure;
 }
 
 /**
@@ -284,51 +480,20 @@ export class PredictedTensorEncoder {
     const records = new Uint32Array(scratch.buffer, 0, n);
     const raw = scratch.subarray(streamEnd);
     const state = this.#state;
-    const model = state.model;
-    const table = model.table;
-    const counts = model.counts;
-    const until = model.untilRebuild;
-    const { symbolOf, rawBits } = state.residuals;
-    const values = state.values;
-    const inverse = state.inverse;
     let rawPos = 0;
-    let acc = 0;
-    let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
       state.reserveRow(rowLength);
-      const contexts = state.contexts;
-      const predictions = state.predictions;
-      for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, inverse, contexts, predictions);
-        for (let j = 0; j < rowLength; j++, i++) {
-          const c = contexts[j];
-          const t = target[i];
-          // Ordinals without a branch on the sign (see predictedOrdinal).
-          const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
-            predictions[j];
-          const symbol = symbolOf[residual + 0xffff];
-          const sign = residual >> 31;
-          const bits = rawBits[symbol];
-          acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
-          accBits += bits;
-          if (accBits >= 16) {
-            raw[rawPos++] = acc & 0xff;
-            raw[rawPos++] = (acc >>> 8) & 0xff;
-            acc >>>= 16;
-            accBits -= 16;
-          }
-          records[i] = table[c * TABLE_ROW + symbol] |
-            ((j & 3) << LANE_SHIFT);
-          counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) model.rebuild(c);
-        }
-        channels.learnRow(target, predictor, i - rowLength, values);
-      }
-    }
-    if (accBits > 0) {
-      raw[rawPos++] = acc & 0xff;
-      raw[rawPos++] = (acc >>> 8) & 0xff;
+      rawPos = recordRows(
+        state,
+        channels,
+        target,
+        predictor,
+        shape.tokens,
+        rowLength,
+        records,
+        raw,
+      );
     }
     const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
     const header = new ByteWriter(8);
@@ -362,6 +527,8 @@ export class PredictedTensorDecoder {
   /** The search buckets of every context (see fillSearch), kept with the tables. */
   readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
   readonly #states = new Int32Array(4);
+  /** Where decodeRows stopped: rANS byte, raw byte, unread raw bits. */
+  readonly #cursor = new Int32Array(3);
   // The rANS stream, then two zero bytes: the loop reads the next word before
   // it knows whether it needs it.
   #stream = new Uint8Array(0);
@@ -430,104 +597,34 @@ export class PredictedTensorDecoder {
     const rowLength = shape.heads * shape.headDim;
     const states = this.#states;
     states.set(ransReadStates(streamBytes, STREAM));
-    const state = this.#state;
-    const model = state.model;
-    const table = model.table;
-    const search = this.#search;
-    const counts = model.counts;
-    const until = model.untilRebuild;
-    const { rawBits, base } = state.residuals;
-    const values = state.values;
-    const inverse = state.inverse;
-    const rawLength = rawWords.length;
-    let pos = RANS_HEADER_BYTES;
-    let rawPos = 0;
-    let acc = 0;
-    let accBits = 0;
-    // 0 while all is well, else what failed (see FAILURES), reported after the loop.
+    const cursor = this.#cursor;
+    cursor[0] = RANS_HEADER_BYTES;
+    cursor[1] = 0;
+    cursor[2] = 0;
+    // 0 while all is well, else what failed (see FAILURES).
     let failure = 0;
     if (rowLength > 0) {
+      const state = this.#state;
       const channels = state.channels(slot, rowLength);
-      const turn = rowLength & 3;
-      let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
       state.reserveRow(rowLength);
-      const contexts = state.contexts;
-      const predictions = state.predictions;
-      rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, inverse, contexts, predictions);
-        // Element j codes on lane j mod 4, which is x0 when it comes.
-        for (let j = 0; j < rowLength; j++, i++) {
-          const c = contexts[j];
-          const slotValue = x0 & SLOT_MASK;
-          const row0 = c * TABLE_ROW;
-          let symbol =
-            search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
-          while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
-          const entry = table[row0 + symbol];
-          x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
-            (entry >>> 16);
-          // Renormalization without a branch (taken for about a quarter of
-          // the elements, at random): -1 when x0 needs the next word, else 0.
-          const low = (x0 - LOWER_BOUND) >> 31;
-          x0 = (x0 << (low & 16)) |
-            ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
-          pos += low & 2;
-          if (pos > streamLength) {
-            failure = 1;
-            break rows;
-          }
-          counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) {
-            model.rebuild(c);
-            fillSearch(search, table, c);
-          }
-          const bits = rawBits[symbol];
-          if (accBits < bits) {
-            if (rawPos >= rawLength) {
-              failure = 2;
-              break rows;
-            }
-            acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
-            rawPos += 2;
-            accBits += 16;
-          }
-          const m = base[symbol] | (acc & ((1 << bits) - 1));
-          acc >>>= bits;
-          accBits -= bits;
-          const negative = (symbol & 1) - 1;
-          const ordinal = predictions[j] + ((m ^ negative) - negative);
-          // The next element's lane.
-          const next = x0;
-          x0 = x1;
-          x1 = x2;
-          x2 = x3;
-          x3 = next;
-          if (ordinal >>> 16 !== 0) {
-            failure = 3;
-            break rows;
-          }
-          // The word of the ordinal, without a branch on the sign.
-          const t = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
-          out[i] = t;
-        }
-        channels.learnRow(out, predictor, i - rowLength, values);
-        // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
-        if (turn !== 0) {
-          states[turn] = x0;
-          states[(turn + 1) & 3] = x1;
-          states[(turn + 2) & 3] = x2;
-          states[(turn + 3) & 3] = x3;
-          x0 = states[0];
-          x1 = states[1];
-          x2 = states[2];
-          x3 = states[3];
-        }
-      }
-      states[0] = x0;
-      states[1] = x1;
-      states[2] = x2;
-      states[3] = x3;
+      failure = decodeRows(
+        state,
+        channels,
+        this.#search,
+        bytes,
+        streamLength,
+        rawWords,
+        predictor,
+        shape.tokens,
+        rowLength,
+        out,
+        states,
+        cursor,
+      );
     }
+    const pos = cursor[0];
+    const rawPos = cursor[1];
+    const rawLength = rawWords.length;
     if (failure !== 0) {
       throw new KvbitsDataError(
         `${FAILURES[failure]}: the payload is corrupt`,
@@ -537,7 +634,7 @@ export class PredictedTensorDecoder {
         },
       );
     }
-    if (rawPos !== rawLength || acc !== 0) {
+    if (rawPos !== rawLength || cursor[2] !== 0) {
       throw new KvbitsDataError(
         rawPos !== rawLength
           ? `${
