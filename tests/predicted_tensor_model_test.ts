@@ -7,7 +7,7 @@
 import { assertEquals } from "@std/assert";
 import {
   elementContext,
-  fp16Values,
+  fp16Value,
   inverseUlps,
   learnElement,
   PREDICTED_CONTEXT_NO_HISTORY,
@@ -29,7 +29,10 @@ function words(count: number, seed: number): Uint16Array {
 
 Deno.test("predicted channels: prepareRow and learnRow match the element helpers, row after row", () => {
   const channels = 37, rows = 9;
-  const values = fp16Values(), inverse = inverseUlps();
+  const inverse = inverseUlps();
+  // Every word's value from the engine's own conversion (NaN for NaN words).
+  const all = new Uint16Array(65536).map((_, w) => w);
+  const values = new Float32Array(new Float16Array(all.buffer));
   const predictor = words(channels * rows, 7);
   // Targets near their predictors (the usual case), and some anywhere.
   const target = predictor.map((p, i) =>
@@ -41,23 +44,25 @@ Deno.test("predicted channels: prepareRow and learnRow match the element helpers
   target[42] = 0x0001; // the smallest subnormal
   const state = new PredictedChannels(channels);
   const bias = new Float64Array(channels), spread = new Float64Array(channels);
-  const contexts = new Int32Array(channels);
-  const predictions = new Int32Array(channels);
+  const prepared = new Int32Array(channels);
   for (let row = 0; row < rows; row++) {
     const start = row * channels;
-    state.prepareRow(predictor, start, inverse, contexts, predictions);
+    state.prepareRow(predictor, start, inverse, prepared);
     for (let j = 0; j < channels; j++) {
       const p = predictor[start + j];
       const e = (p >>> 10) & 31;
       assertEquals(
-        contexts[j],
+        prepared[j] >>> 16,
         row === 0
           ? PREDICTED_CONTEXT_NO_HISTORY
           : elementContext(e, spread[j] * inverse[e]),
       );
-      assertEquals(predictions[j], predictedOrdinal(p, bias[j] * inverse[e]));
+      assertEquals(
+        prepared[j] & 0xffff,
+        predictedOrdinal(p, bias[j] * inverse[e]),
+      );
     }
-    state.learnRow(target, predictor, start, values);
+    state.learnRow(target, predictor, start);
     for (let j = 0; j < channels; j++) {
       const i = start + j;
       learnElement(
@@ -88,5 +93,18 @@ Deno.test("predicted context: the coders' form equals the model's at every scale
       predictedContext(scaled),
       `${scaled}`,
     );
+  }
+});
+
+Deno.test("fp16Value: every finite word's exact value, an infinity of its sign for every word of exponent 31", () => {
+  const all = new Uint16Array(65536).map((_, w) => w);
+  const values = new Float16Array(all.buffer);
+  for (let w = 0; w < 65536; w++) {
+    const expected = ((w >>> 10) & 31) === 31
+      ? (w & 0x8000 ? -Infinity : Infinity)
+      : values[w];
+    if (!Object.is(fp16Value(w), expected)) {
+      assertEquals([w, fp16Value(w)], [w, expected]);
+    }
   }
 });

@@ -26,12 +26,11 @@
  * @module
  */
 
-import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
+import { AdaptiveFrequencies, adaptiveLayout } from "./adaptive_frequencies.ts";
 import { ByteReader, ByteWriter } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  fp16Values,
   inverseUlps,
   PREDICTED_ALPHABET,
   PREDICTED_CONTEXTS,
@@ -73,6 +72,16 @@ const ALPHABET = PREDICTED_ALPHABET;
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const LOWER_BOUND = RANS_LOWER_BOUND;
 const LANE_SHIFT = RANS_LANE_SHIFT;
+/**
+ * Where the loops find the models' arrays in the one view of their buffer
+ * (`AdaptiveFrequencies.words`): counts at 0, then the countdowns and the
+ * coding tables. One view rather than three keeps fewer array bases and
+ * lengths live in loops that hold more than the processor has registers
+ * for (see `ctx_rows.ts`).
+ */
+const LAYOUT = adaptiveLayout(PREDICTED_CONTEXTS, PREDICTED_ALPHABET, false);
+const UNTIL = LAYOUT.untilRebuild;
+const TABLE = LAYOUT.table;
 /** What a decode that stopped early found, by the code its loop notes. */
 const FAILURES = [
   "",
@@ -97,13 +106,13 @@ const SEARCH_SHIFT = PROBABILITY_BITS - SEARCH_BITS;
  * the first symbol whose interval reaches into slots `16u .. 16u + 15`, so a
  * search steps forward from it.
  */
-function fillSearch(search: Uint8Array, table: Uint32Array, c: number): void {
-  const row = c * TABLE_ROW;
+function fillSearch(search: Uint8Array, words: Int32Array, c: number): void {
+  const row = TABLE + c * TABLE_ROW;
   const at = c << SEARCH_BITS;
   let u = 0;
   for (let s = 0; s < ALPHABET; s++) {
     // The buckets that start before the end of s's interval.
-    const end = ((table[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
+    const end = ((words[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
       SEARCH_SHIFT;
     for (; u < end; u++) search[at + u] = s;
   }
@@ -119,7 +128,6 @@ class PredictedState {
     false,
   );
   readonly slots = new Map<string, PredictedChannels>();
-  readonly values: Float32Array = fp16Values();
   readonly inverse: Float64Array = inverseUlps();
   // The residual tables as fields of their own: read from the object
   // literal residualTables returns, they made V8 throw away the compiled
@@ -127,17 +135,21 @@ class PredictedState {
   // types are widened on its second creation), and compile it again.
   readonly symbolOf: Uint8Array;
   readonly rawBits: Uint8Array;
-  readonly base: Uint16Array;
-  /** A row's contexts, as `PredictedChannels.prepareRow` gives them. */
-  contexts: Int32Array = new Int32Array(0);
-  /** A row's predicted ordinals, likewise. */
-  predictions: Int32Array = new Int32Array(0);
+  /**
+   * The decoder's view of a symbol in one word: `rawBits << 16 | base`
+   * (one array, one load, rather than two).
+   */
+  readonly symbolInfo: Int32Array = new Int32Array(PREDICTED_ALPHABET);
+  /** A row's contexts and predictions, as `PredictedChannels.prepareRow` gives them. */
+  row: Int32Array = new Int32Array(0);
 
   constructor() {
     const residuals = residualTables();
     this.symbolOf = residuals.symbolOf;
     this.rawBits = residuals.rawBits;
-    this.base = residuals.base;
+    for (let s = 0; s < PREDICTED_ALPHABET; s++) {
+      this.symbolInfo[s] = (residuals.rawBits[s] << 16) | residuals.base[s];
+    }
     // Every context starts now rather than when first used (the same tables
     // either way), which keeps that check out of the coding loops.
     this.model.reset();
@@ -155,12 +167,9 @@ class PredictedState {
     return state;
   }
 
-  /** Makes {@link contexts} and {@link predictions} hold a row of `rowLength`. */
+  /** Makes {@link row} hold a row of `rowLength`. */
   reserveRow(rowLength: number): void {
-    if (this.contexts.length < rowLength) {
-      this.contexts = new Int32Array(rowLength);
-      this.predictions = new Int32Array(rowLength);
-    }
+    if (this.row.length < rowLength) this.row = new Int32Array(rowLength);
   }
 }
 
@@ -236,26 +245,23 @@ function recordRows(
   raw: Uint8Array,
 ): number {
   const model = state.model;
-  const table = model.table;
-  const counts = model.counts;
-  const until = model.untilRebuild;
+  const words = model.words;
   const symbolOf = state.symbolOf;
   const rawBits = state.rawBits;
-  const values = state.values;
   const inverse = state.inverse;
-  const contexts = state.contexts;
-  const predictions = state.predictions;
+  const prepared = state.row;
   let rawPos = 0;
   let acc = 0;
   let accBits = 0;
   for (let row = 0, i = 0; row < tokens; row++) {
-    channels.prepareRow(predictor, i, inverse, contexts, predictions);
+    channels.prepareRow(predictor, i, inverse, prepared);
     for (let j = 0; j < rowLength; j++, i++) {
-      const c = contexts[j];
+      const cp = prepared[j];
+      const c = cp >>> 16;
       const t = target[i];
       // Ordinals without a branch on the sign (see predictedOrdinal).
       const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
-        predictions[j];
+        (cp & 0xffff);
       const symbol = symbolOf[residual + 0xffff];
       const sign = residual >> 31;
       const bits = rawBits[symbol];
@@ -267,11 +273,12 @@ function recordRows(
         acc >>>= 16;
         accBits -= 16;
       }
-      records[i] = table[c * TABLE_ROW + symbol] | ((j & 3) << LANE_SHIFT);
-      counts[c * ALPHABET + symbol]++;
-      if (--until[c] === 0) model.rebuild(c);
+      records[i] = words[TABLE + c * TABLE_ROW + symbol] |
+        ((j & 3) << LANE_SHIFT);
+      words[c * ALPHABET + symbol]++;
+      if (--words[UNTIL + c] === 0) model.rebuild(c);
     }
-    channels.learnRow(target, predictor, i - rowLength, values);
+    channels.learnRow(target, predictor, i - rowLength);
   }
   if (accBits > 0) {
     raw[rawPos++] = acc & 0xff;
@@ -283,9 +290,11 @@ function recordRows(
 /**
  * The decoder's hot loop (the counterpart of {@link recordRows}, apart for
  * the same reason): decodes a tensor's rows into `out`, the models and
- * channel state learning as it goes. `states` holds the four rANS lanes in
- * and out, `cursor` the rANS byte (in and out), the raw byte and the raw
- * bits left over (out).
+ * channel state learning as it goes. `bytes` holds the rANS stream from 0,
+ * two zero bytes (the loop reads a word before it knows whether it needs
+ * it), and the raw words from `cursor[1]` to `rawEnd`. `states` holds the
+ * four rANS lanes in and out, `cursor` the rANS byte and the raw byte in and
+ * out, and the raw bits left over (out).
  *
  * @returns 0, or what failed (see FAILURES).
  */
@@ -293,9 +302,9 @@ function decodeRows(
   state: PredictedState,
   channels: PredictedChannels,
   search: Uint8Array,
-  bytes: Uint8Array,
+  bytes: DataView,
   streamLength: number,
-  rawWords: Uint8Array,
+  rawEnd: number,
   predictor: Uint16Array,
   tokens: number,
   rowLength: number,
@@ -304,64 +313,63 @@ function decodeRows(
   cursor: Int32Array,
 ): number {
   const model = state.model;
-  const table = model.table;
-  const counts = model.counts;
-  const until = model.untilRebuild;
-  const rawBits = state.rawBits;
-  const base = state.base;
-  const values = state.values;
+  const words = model.words;
+  const symbolInfo = state.symbolInfo;
   const inverse = state.inverse;
-  const contexts = state.contexts;
-  const predictions = state.predictions;
-  const rawLength = rawWords.length;
+  const prepared = state.row;
   const turn = rowLength & 3;
   let pos = cursor[0];
-  let rawPos = 0;
+  let rawPos = cursor[1];
   let acc = 0;
   let accBits = 0;
   let failure = 0;
   let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
   rows: for (let row = 0, i = 0; row < tokens; row++) {
-    channels.prepareRow(predictor, i, inverse, contexts, predictions);
+    channels.prepareRow(predictor, i, inverse, prepared);
     // Element j codes on lane j mod 4, which is x0 when it comes.
     for (let j = 0; j < rowLength; j++, i++) {
-      const c = contexts[j];
+      const cp = prepared[j];
+      const c = cp >>> 16;
       const slotValue = x0 & SLOT_MASK;
-      const row0 = c * TABLE_ROW;
+      const row0 = TABLE + c * TABLE_ROW;
       let symbol = search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
-      while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
-      const entry = table[row0 + symbol];
+      // Entries are `start << 16 | frequency`: the next symbol starts at or
+      // before the slot when its entry lies below `(slot + 1) << 16`.
+      const limit = (slotValue + 1) << 16;
+      while (words[row0 + symbol + 1] < limit) symbol++;
+      const entry = words[row0 + symbol];
       x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
         (entry >>> 16);
       // Renormalization without a branch (taken for about a quarter of
       // the elements, at random): -1 when x0 needs the next word, else 0.
       const low = (x0 - LOWER_BOUND) >> 31;
-      x0 = (x0 << (low & 16)) | ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
+      x0 = (x0 << (low & 16)) | (bytes.getUint16(pos, true) & low);
       pos += low & 2;
       if (pos > streamLength) {
         failure = 1;
         break rows;
       }
-      counts[c * ALPHABET + symbol]++;
-      if (--until[c] === 0) {
+      words[c * ALPHABET + symbol]++;
+      if (--words[UNTIL + c] === 0) {
         model.rebuild(c);
-        fillSearch(search, table, c);
+        fillSearch(search, words, c);
       }
-      const bits = rawBits[symbol];
+      const info = symbolInfo[symbol];
+      const bits = info >>> 16;
       if (accBits < bits) {
-        if (rawPos >= rawLength) {
+        if (rawPos >= rawEnd) {
           failure = 2;
           break rows;
         }
-        acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
+        acc |= bytes.getUint16(rawPos, true) << accBits;
         rawPos += 2;
         accBits += 16;
       }
-      const m = base[symbol] | (acc & ((1 << bits) - 1));
+      const m = (info & 0xffff) | (acc & ((1 << bits) - 1));
       acc >>>= bits;
       accBits -= bits;
       const negative = (symbol & 1) - 1;
-      const ordinal = predictions[j] + ((m ^ negative) - negative);
+      const ordinal = (cp & 0xffff) + ((m ^ negative) - negative);
       // The next element's lane.
       const next = x0;
       x0 = x1;
@@ -375,7 +383,7 @@ function decodeRows(
       // The word of the ordinal, without a branch on the sign.
       out[i] = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
     }
-    channels.learnRow(out, predictor, i - rowLength, values);
+    channels.learnRow(out, predictor, i - rowLength);
     // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
     if (turn !== 0) {
       states[turn] = x0;
@@ -529,15 +537,16 @@ export class PredictedTensorDecoder {
   readonly #states = new Int32Array(4);
   /** Where decodeRows stopped: rANS byte, raw byte, unread raw bits. */
   readonly #cursor = new Int32Array(3);
-  // The rANS stream, then two zero bytes: the loop reads the next word before
-  // it knows whether it needs it.
+  // The rANS stream, two zero bytes, then the raw words from an even offset
+  // (see decodeRows), and a view that reads their 16-bit words.
   #stream = new Uint8Array(0);
+  #view = new DataView(this.#stream.buffer);
 
   /** A decoder for a new block: every model fresh. */
   constructor() {
-    const table = this.#state.model.table;
+    const words = this.#state.model.words;
     for (let c = 0; c < PREDICTED_CONTEXTS; c++) {
-      fillSearch(this.#search, table, c);
+      fillSearch(this.#search, words, c);
     }
   }
 
@@ -579,27 +588,31 @@ export class PredictedTensorDecoder {
         { stream: STREAM, bitOffset: 8 * reader.offset },
       );
     }
-    if (this.#stream.length < streamLength + 2) {
-      this.#stream = new Uint8Array(2 * streamLength + 2);
+    const rawWords = payload.subarray(rawStart);
+    const rawLength = rawWords.length;
+    if (rawLength & 1) {
+      throw new KvbitsDataError(
+        `raw bits take ${rawLength} bytes, not a whole number of 16-bit words`,
+        { stream: STREAM, bitOffset: 8 * rawStart },
+      );
+    }
+    const rawBase = (streamLength + 3) & ~1;
+    if (this.#stream.length < rawBase + rawLength) {
+      this.#stream = new Uint8Array(2 * (rawBase + rawLength));
+      this.#view = new DataView(this.#stream.buffer);
     }
     const bytes = this.#stream;
     bytes.set(streamBytes);
     bytes[streamLength] = 0;
     bytes[streamLength + 1] = 0;
-    const rawWords = payload.subarray(rawStart);
-    if (rawWords.length & 1) {
-      throw new KvbitsDataError(
-        `raw bits take ${rawWords.length} bytes, not a whole number of 16-bit words`,
-        { stream: STREAM, bitOffset: 8 * rawStart },
-      );
-    }
+    bytes.set(rawWords, rawBase);
     const out = into?.(n) ?? new Uint16Array(n);
     const rowLength = shape.heads * shape.headDim;
     const states = this.#states;
     states.set(ransReadStates(streamBytes, STREAM));
     const cursor = this.#cursor;
     cursor[0] = RANS_HEADER_BYTES;
-    cursor[1] = 0;
+    cursor[1] = rawBase;
     cursor[2] = 0;
     // 0 while all is well, else what failed (see FAILURES).
     let failure = 0;
@@ -611,9 +624,9 @@ export class PredictedTensorDecoder {
         state,
         channels,
         this.#search,
-        bytes,
+        this.#view,
         streamLength,
-        rawWords,
+        rawBase + rawLength,
         predictor,
         shape.tokens,
         rowLength,
@@ -623,8 +636,7 @@ export class PredictedTensorDecoder {
       );
     }
     const pos = cursor[0];
-    const rawPos = cursor[1];
-    const rawLength = rawWords.length;
+    const rawPos = cursor[1] - rawBase;
     if (failure !== 0) {
       throw new KvbitsDataError(
         `${FAILURES[failure]}: the payload is corrupt`,
