@@ -6,6 +6,7 @@
 
 import { assertEquals } from "@std/assert";
 import {
+  DOUBLE_HIGH_WORD,
   elementContext,
   fp16Value,
   inverseUlps,
@@ -14,6 +15,7 @@ import {
   PredictedChannels,
   predictedContext,
   predictedOrdinal,
+  spreadContext,
 } from "../src/codec/predicted_tensor_model.ts";
 
 /** A small deterministic generator of 16-bit words. */
@@ -105,6 +107,38 @@ Deno.test("fp16Value: every finite word's exact value, an infinity of its sign f
       : values[w];
     if (!Object.is(fp16Value(w), expected)) {
       assertEquals([w, fp16Value(w)], [w, expected]);
+    }
+  }
+});
+
+Deno.test("spreadContext: the context from the spread's bits equals elementContext for every exponent, at and around every step", () => {
+  const inverse = inverseUlps();
+  const spreads: number[] = [
+    0,
+    2 ** -1074,
+    2 ** -1022,
+    1e-300,
+    1e300,
+    2 ** 1023,
+  ];
+  // Every quarter octave from 2^-60 to 2^40, its edges and its middle.
+  for (let k = -60; k <= 40; k++) {
+    for (let q = 0; q < 4; q++) {
+      const step = 2 ** k * (1 + q / 4);
+      spreads.push(step, step * (1 - 2 ** -53), step * (1 + 2 ** -52));
+      spreads.push(step * (1 + 1 / 8), step * (1 + 1 / 4 - 2 ** -50));
+    }
+  }
+  const one = new Float64Array(1);
+  const words = new Int32Array(one.buffer);
+  for (const spread of spreads) {
+    one[0] = spread;
+    for (let e = 0; e < 32; e++) {
+      const expected = elementContext(e, spread * inverse[e]);
+      const got = spreadContext(words[DOUBLE_HIGH_WORD], e);
+      if (got !== expected) {
+        assertEquals([spread, e, got], [spread, e, expected]);
+      }
     }
   }
 });
