@@ -27,7 +27,7 @@
  */
 
 import { AdaptiveFrequencies, adaptiveLayout } from "./adaptive_frequencies.ts";
-import { ByteReader, ByteWriter } from "./byte_io.ts";
+import { ByteReader } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -127,7 +127,14 @@ class PredictedState {
     PREDICTED_ALPHABET,
     false,
   );
-  readonly slots = new Map<string, PredictedChannels>();
+  /**
+   * The channel states of the K and the V slots by group, and of any slot
+   * whose group's other tensors have another row length, by a key of all
+   * three (found without making a string per tensor: most are one token).
+   */
+  readonly kSlots = new Map<string, PredictedChannels>();
+  readonly vSlots = new Map<string, PredictedChannels>();
+  readonly otherSlots = new Map<string, PredictedChannels>();
   readonly inverse: Float64Array = inverseUlps();
   // The residual tables as fields of their own: read from the object
   // literal residualTables returns, they made V8 throw away the compiled
@@ -158,11 +165,18 @@ class PredictedState {
 
   /** The slot's channel state, made (without history) on first use. */
   channels(slot: PredictedSlot, channels: number): PredictedChannels {
-    const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
-    let state = this.slots.get(key);
+    const byGroup = slot.tensor === "k" ? this.kSlots : this.vSlots;
+    let state = byGroup.get(slot.group);
     if (state === undefined) {
       state = new PredictedChannels(channels);
-      this.slots.set(key, state);
+      byGroup.set(slot.group, state);
+    } else if (state.channels !== channels) {
+      const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
+      state = this.otherSlots.get(key);
+      if (state === undefined) {
+        state = new PredictedChannels(channels);
+        this.otherSlots.set(key, state);
+      }
     }
     return state;
   }
@@ -221,9 +235,30 @@ function checkSlot(action: string, slot: PredictedSlot): void {
 }
 
 /**
+ * Writes `length` as an unsigned LEB128 varint (what `ByteWriter.varint`
+ * writes) so that it ends at `end`, without a writer object per tensor.
+ *
+ * @returns Where it starts.
+ */
+function writeLengthBefore(
+  out: Uint8Array,
+  end: number,
+  length: number,
+): number {
+  let bytes = 1;
+  for (let rest = length >>> 7; rest !== 0; rest >>>= 7) bytes++;
+  let at = end - bytes;
+  const start = at;
+  for (; length >= 0x80; length >>>= 7) out[at++] = (length & 0x7f) | 0x80;
+  out[at] = length;
+  return start;
+}
+
+/**
  * The encoder's hot loop: each element's rANS record (its interval in its
  * context's table, lane `j mod 4`) into `records`, its raw bits into `raw`,
- * the models and channel state learning as it goes.
+ * the models and channel state learning as it goes; the raw bits go into
+ * `raw` from `rawStart`.
  *
  * The hot loops live in functions of their own, apart from the methods that
  * check arguments and size buffers: code that runs rarely (a buffer grown for
@@ -243,6 +278,7 @@ function recordRows(
   rowLength: number,
   records: Uint32Array,
   raw: Uint8Array,
+  rawStart: number,
 ): number {
   const model = state.model;
   const words = model.words;
@@ -250,7 +286,7 @@ function recordRows(
   const rawBits = state.rawBits;
   const inverse = state.inverse;
   const prepared = state.row;
-  let rawPos = 0;
+  let rawPos = rawStart;
   let acc = 0;
   let accBits = 0;
   for (let row = 0, i = 0; row < tokens; row++) {
@@ -284,7 +320,7 @@ function recordRows(
     raw[rawPos++] = acc & 0xff;
     raw[rawPos++] = (acc >>> 8) & 0xff;
   }
-  return rawPos;
+  return rawPos - rawStart;
 }
 
 /**
@@ -436,6 +472,8 @@ export class PredictedTensorEncoder {
   // at most `2n + 16` bytes, so its length's varint fits before it), the raw
   // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
+  /** The records' view of {@link #scratch}. */
+  #records = new Uint32Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -483,10 +521,10 @@ export class PredictedTensorEncoder {
     const streamEnd = 8 * n + 24;
     if (this.#scratch.length < streamEnd + 2 * n + 2) {
       this.#scratch = new Uint8Array(streamEnd + 2 * n + 2);
+      this.#records = new Uint32Array(this.#scratch.buffer, 0, n);
     }
     const scratch = this.#scratch;
-    const records = new Uint32Array(scratch.buffer, 0, n);
-    const raw = scratch.subarray(streamEnd);
+    const records = this.#records;
     const state = this.#state;
     let rawPos = 0;
     if (rowLength > 0) {
@@ -500,15 +538,17 @@ export class PredictedTensorEncoder {
         shape.tokens,
         rowLength,
         records,
-        raw,
+        scratch,
+        streamEnd,
       );
     }
     const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
-    const header = new ByteWriter(8);
-    header.varint(streamEnd - streamStart);
-    const length = header.finish();
-    scratch.set(length, streamStart - length.length);
-    return scratch.subarray(streamStart - length.length, streamEnd + rawPos);
+    const start = writeLengthBefore(
+      scratch,
+      streamStart,
+      streamEnd - streamStart,
+    );
+    return scratch.subarray(start, streamEnd + rawPos);
   }
 }
 
