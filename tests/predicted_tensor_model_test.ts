@@ -6,14 +6,16 @@
 
 import { assertEquals } from "@std/assert";
 import {
+  DOUBLE_HIGH_WORD,
   elementContext,
-  fp16Values,
+  fp16Value,
   inverseUlps,
   learnElement,
   PREDICTED_CONTEXT_NO_HISTORY,
   PredictedChannels,
   predictedContext,
   predictedOrdinal,
+  spreadContext,
 } from "../src/codec/predicted_tensor_model.ts";
 
 /** A small deterministic generator of 16-bit words. */
@@ -29,7 +31,10 @@ function words(count: number, seed: number): Uint16Array {
 
 Deno.test("predicted channels: prepareRow and learnRow match the element helpers, row after row", () => {
   const channels = 37, rows = 9;
-  const values = fp16Values(), inverse = inverseUlps();
+  const inverse = inverseUlps();
+  // Every word's value from the engine's own conversion (NaN for NaN words).
+  const all = new Uint16Array(65536).map((_, w) => w);
+  const values = new Float32Array(new Float16Array(all.buffer));
   const predictor = words(channels * rows, 7);
   // Targets near their predictors (the usual case), and some anywhere.
   const target = predictor.map((p, i) =>
@@ -41,23 +46,25 @@ Deno.test("predicted channels: prepareRow and learnRow match the element helpers
   target[42] = 0x0001; // the smallest subnormal
   const state = new PredictedChannels(channels);
   const bias = new Float64Array(channels), spread = new Float64Array(channels);
-  const contexts = new Int32Array(channels);
-  const predictions = new Int32Array(channels);
+  const prepared = new Int32Array(channels);
   for (let row = 0; row < rows; row++) {
     const start = row * channels;
-    state.prepareRow(predictor, start, inverse, contexts, predictions);
+    state.prepareRow(predictor, start, inverse, prepared);
     for (let j = 0; j < channels; j++) {
       const p = predictor[start + j];
       const e = (p >>> 10) & 31;
       assertEquals(
-        contexts[j],
+        prepared[j] >>> 16,
         row === 0
           ? PREDICTED_CONTEXT_NO_HISTORY
           : elementContext(e, spread[j] * inverse[e]),
       );
-      assertEquals(predictions[j], predictedOrdinal(p, bias[j] * inverse[e]));
+      assertEquals(
+        prepared[j] & 0xffff,
+        predictedOrdinal(p, bias[j] * inverse[e]),
+      );
     }
-    state.learnRow(target, predictor, start, values);
+    state.learnRow(target, predictor, start);
     for (let j = 0; j < channels; j++) {
       const i = start + j;
       learnElement(
@@ -88,5 +95,49 @@ Deno.test("predicted context: the coders' form equals the model's at every scale
       predictedContext(scaled),
       `${scaled}`,
     );
+  }
+});
+
+Deno.test("fp16Value: every finite word's exact value (-0 too), nothing finite for a word of exponent 31", () => {
+  const all = new Uint16Array(65536).map((_, w) => w);
+  const values = new Float16Array(all.buffer);
+  for (let w = 0; w < 65536; w++) {
+    const value = fp16Value(w);
+    const ok = ((w >>> 10) & 31) === 31
+      ? !Number.isFinite(value)
+      : Object.is(value, values[w]);
+    if (!ok) assertEquals([w, value], [w, values[w]]);
+  }
+});
+
+Deno.test("spreadContext: the context from the spread's bits equals elementContext for every exponent, at and around every step", () => {
+  const inverse = inverseUlps();
+  const spreads: number[] = [
+    0,
+    2 ** -1074,
+    2 ** -1022,
+    1e-300,
+    1e300,
+    2 ** 1023,
+  ];
+  // Every quarter octave from 2^-60 to 2^40, its edges and its middle.
+  for (let k = -60; k <= 40; k++) {
+    for (let q = 0; q < 4; q++) {
+      const step = 2 ** k * (1 + q / 4);
+      spreads.push(step, step * (1 - 2 ** -53), step * (1 + 2 ** -52));
+      spreads.push(step * (1 + 1 / 8), step * (1 + 1 / 4 - 2 ** -50));
+    }
+  }
+  const one = new Float64Array(1);
+  const words = new Int32Array(one.buffer);
+  for (const spread of spreads) {
+    one[0] = spread;
+    for (let e = 0; e < 32; e++) {
+      const expected = elementContext(e, spread * inverse[e]);
+      const got = spreadContext(words[DOUBLE_HIGH_WORD], e);
+      if (got !== expected) {
+        assertEquals([spread, e, got], [spread, e, expected]);
+      }
+    }
   }
 });

@@ -26,17 +26,15 @@
  * @module
  */
 
-import { AdaptiveFrequencies } from "./adaptive_frequencies.ts";
-import { ByteReader, ByteWriter } from "./byte_io.ts";
+import { AdaptiveFrequencies, adaptiveLayout } from "./adaptive_frequencies.ts";
+import { ByteReader } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
-  fp16Values,
   inverseUlps,
   PREDICTED_ALPHABET,
   PREDICTED_CONTEXTS,
   PredictedChannels,
-  type ResidualTables,
   residualTables,
 } from "./predicted_tensor_model.ts";
 import {
@@ -74,6 +72,16 @@ const ALPHABET = PREDICTED_ALPHABET;
 const PROBABILITY_BITS = RANS_PROBABILITY_BITS;
 const LOWER_BOUND = RANS_LOWER_BOUND;
 const LANE_SHIFT = RANS_LANE_SHIFT;
+/**
+ * Where the loops find the models' arrays in the one view of their buffer
+ * (`AdaptiveFrequencies.words`): counts at 0, then the countdowns and the
+ * coding tables. One view rather than three keeps fewer array bases and
+ * lengths live in loops that hold more than the processor has registers
+ * for (see `ctx_rows.ts`).
+ */
+const LAYOUT = adaptiveLayout(PREDICTED_CONTEXTS, PREDICTED_ALPHABET, false);
+const UNTIL = LAYOUT.untilRebuild;
+const TABLE = LAYOUT.table;
 /** What a decode that stopped early found, by the code its loop notes. */
 const FAILURES = [
   "",
@@ -92,21 +100,33 @@ const FAILURES = [
 const SEARCH_BITS = 8;
 /** Right shift from a slot to its search bucket. */
 const SEARCH_SHIFT = PROBABILITY_BITS - SEARCH_BITS;
+/** Where fillSearch keeps its marks: after every context's buckets. */
+const MARKS = PREDICTED_CONTEXTS << SEARCH_BITS;
 
 /**
  * Fills context `c`'s search buckets from its coding table: bucket `u` holds
  * the first symbol whose interval reaches into slots `16u .. 16u + 15`, so a
- * search steps forward from it.
+ * search steps forward from it. Without a loop per symbol: each symbol marks
+ * the first bucket past its end (`ceil(end / 16)`, a later symbol's mark
+ * replacing an earlier one's) in the 257 bytes after the buckets, then a
+ * running maximum takes the marks and clears them, as `rebuild` does for the
+ * models' buckets (the loop per symbol ends where the processor cannot
+ * foresee; kv-real in memory, three sessions of best of 30 to 80: int8
+ * decode 41.6-42.0 -> 41.1-41.6 ms, bf16 40.4-40.7 -> 40.2-40.5).
  */
-function fillSearch(search: Uint8Array, table: Uint32Array, c: number): void {
-  const row = c * TABLE_ROW;
+function fillSearch(search: Uint8Array, words: Int32Array, c: number): void {
+  const row = TABLE + c * TABLE_ROW;
   const at = c << SEARCH_BITS;
-  let u = 0;
-  for (let s = 0; s < ALPHABET; s++) {
-    // The buckets that start before the end of s's interval.
-    const end = ((table[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
+  for (let s = 0; s < ALPHABET - 1; s++) {
+    const end = ((words[row + s + 1] >>> 16) + (1 << SEARCH_SHIFT) - 1) >>>
       SEARCH_SHIFT;
-    for (; u < end; u++) search[at + u] = s;
+    search[MARKS + end] = s + 1;
+  }
+  let first = 0;
+  for (let u = 0; u < 1 << SEARCH_BITS; u++) {
+    first = Math.max(first, search[MARKS + u]);
+    search[MARKS + u] = 0;
+    search[at + u] = first;
   }
 }
 
@@ -119,39 +139,74 @@ class PredictedState {
     PREDICTED_ALPHABET,
     false,
   );
-  readonly slots = new Map<string, PredictedChannels>();
-  readonly values: Float32Array = fp16Values();
+  /**
+   * The channel states of the K and the V slots by group, and of any slot
+   * whose group's other tensors have another row length, by a key of all
+   * three (found without making a string per tensor: most are one token).
+   */
+  readonly kSlots = new Map<string, PredictedChannels>();
+  readonly vSlots = new Map<string, PredictedChannels>();
+  readonly otherSlots = new Map<string, PredictedChannels>();
   readonly inverse: Float64Array = inverseUlps();
-  readonly residuals: ResidualTables = residualTables();
-  /** A row's contexts, as `PredictedChannels.prepareRow` gives them. */
-  contexts: Int32Array = new Int32Array(0);
-  /** A row's predicted ordinals, likewise. */
-  predictions: Int32Array = new Int32Array(0);
+  // The residual tables as fields of their own: read from the object
+  // literal residualTables returns, they made V8 throw away the compiled
+  // encoder when the next block's state was made (that literal's field
+  // types are widened on its second creation), and compile it again.
+  readonly symbolOf: Uint8Array;
+  readonly rawBits: Uint8Array;
+  /**
+   * The decoder's view of a symbol in one word: `rawBits << 16 | base`
+   * (one array, one load, rather than two).
+   */
+  readonly symbolInfo: Int32Array = new Int32Array(PREDICTED_ALPHABET);
+  /** A row's contexts and predictions, as `PredictedChannels.prepareRow` gives them. */
+  row: Int32Array = new Int32Array(0);
 
   constructor() {
+    const residuals = residualTables();
+    this.symbolOf = residuals.symbolOf;
+    this.rawBits = residuals.rawBits;
+    for (let s = 0; s < PREDICTED_ALPHABET; s++) {
+      this.symbolInfo[s] = (residuals.rawBits[s] << 16) | residuals.base[s];
+    }
     // Every context starts now rather than when first used (the same tables
-    // either way), which keeps that check out of the coding loops.
-    this.model.reset();
-    for (let c = 0; c < PREDICTED_CONTEXTS; c++) this.model.start(c);
+    // either way), which keeps that check out of the coding loops. Context
+    // 0 is started and the others copy its state (no count, a uniform table,
+    // a rebuild due after one symbol; counts are zero in a new model): 82
+    // starts took 3 ms in a fresh process, where every block makes a coder.
+    const model = this.model;
+    model.reset();
+    model.start(0);
+    for (let c = 1; c < PREDICTED_CONTEXTS; c++) {
+      model.table.copyWithin(c * TABLE_ROW, 0, TABLE_ROW);
+    }
+    model.seen.fill(model.seen[0]);
+    model.interval.fill(model.interval[0]);
+    model.untilRebuild.fill(model.untilRebuild[0]);
+    model.started.fill(1);
   }
 
   /** The slot's channel state, made (without history) on first use. */
   channels(slot: PredictedSlot, channels: number): PredictedChannels {
-    const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
-    let state = this.slots.get(key);
+    const byGroup = slot.tensor === "k" ? this.kSlots : this.vSlots;
+    let state = byGroup.get(slot.group);
     if (state === undefined) {
       state = new PredictedChannels(channels);
-      this.slots.set(key, state);
+      byGroup.set(slot.group, state);
+    } else if (state.channels !== channels) {
+      const key = `${slot.tensor}\u0000${channels}\u0000${slot.group}`;
+      state = this.otherSlots.get(key);
+      if (state === undefined) {
+        state = new PredictedChannels(channels);
+        this.otherSlots.set(key, state);
+      }
     }
     return state;
   }
 
-  /** Makes {@link contexts} and {@link predictions} hold a row of `rowLength`. */
+  /** Makes {@link row} hold a row of `rowLength`. */
   reserveRow(rowLength: number): void {
-    if (this.contexts.length < rowLength) {
-      this.contexts = new Int32Array(rowLength);
-      this.predictions = new Int32Array(rowLength);
-    }
+    if (this.row.length < rowLength) this.row = new Int32Array(rowLength);
   }
 }
 
@@ -203,6 +258,214 @@ function checkSlot(action: string, slot: PredictedSlot): void {
 }
 
 /**
+ * Writes `length` as an unsigned LEB128 varint (what `ByteWriter.varint`
+ * writes) so that it ends at `end`, without a writer object per tensor.
+ *
+ * @returns Where it starts.
+ */
+function writeLengthBefore(
+  out: Uint8Array,
+  end: number,
+  length: number,
+): number {
+  let bytes = 1;
+  for (let rest = length >>> 7; rest !== 0; rest >>>= 7) bytes++;
+  let at = end - bytes;
+  const start = at;
+  for (; length >= 0x80; length >>>= 7) out[at++] = (length & 0x7f) | 0x80;
+  out[at] = length;
+  return start;
+}
+
+/**
+ * The encoder's hot loop: each element's rANS record (its interval in its
+ * context's table, lane `j mod 4`) into `records`, its raw bits into `raw`
+ * from `rawStart`, the models and channel state learning as it goes.
+ *
+ * The hot loops live in functions of their own, apart from the methods that
+ * check arguments and size buffers: code that runs rarely (a buffer grown for
+ * a larger tensor) made V8 discard the optimized coder when it first ran
+ * there, and a job compiles in its own thread (--no-concurrent-recompilation:
+ * about 20 ms a compile of a coder with its loop). kv-real with int8, first
+ * pass in a fresh process with the job's V8 flags, median of 5: encode 185 ->
+ * 138 ms, decode 141 -> 121 (with the residual tables' fields, below).
+ *
+ * @returns The bytes of raw bits written.
+ */
+function recordRows(
+  state: PredictedState,
+  channels: PredictedChannels,
+  target: Uint16Array,
+  predictor: Uint16Array,
+  tokens: number,
+  rowLength: number,
+  records: Uint32Array,
+  raw: Uint8Array,
+  rawStart: number,
+): number {
+  const model = state.model;
+  const words = model.words;
+  const symbolOf = state.symbolOf;
+  const rawBits = state.rawBits;
+  const inverse = state.inverse;
+  const prepared = state.row;
+  let rawPos = rawStart;
+  let acc = 0;
+  let accBits = 0;
+  for (let row = 0, i = 0; row < tokens; row++) {
+    channels.prepareRow(predictor, i, inverse, prepared);
+    for (let j = 0; j < rowLength; j++, i++) {
+      const cp = prepared[j];
+      const c = cp >>> 16;
+      const t = target[i];
+      // Ordinals without a branch on the sign (see predictedOrdinal).
+      const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
+        (cp & 0xffff);
+      const symbol = symbolOf[residual + 0xffff];
+      const sign = residual >> 31;
+      const bits = rawBits[symbol];
+      acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
+      accBits += bits;
+      if (accBits >= 16) {
+        raw[rawPos++] = acc & 0xff;
+        raw[rawPos++] = (acc >>> 8) & 0xff;
+        acc >>>= 16;
+        accBits -= 16;
+      }
+      records[i] = words[TABLE + c * TABLE_ROW + symbol] |
+        ((j & 3) << LANE_SHIFT);
+      words[c * ALPHABET + symbol]++;
+      if (--words[UNTIL + c] === 0) model.rebuild(c);
+    }
+    channels.learnRow(target, predictor, i - rowLength);
+  }
+  if (accBits > 0) {
+    raw[rawPos++] = acc & 0xff;
+    raw[rawPos++] = (acc >>> 8) & 0xff;
+  }
+  return rawPos - rawStart;
+}
+
+/**
+ * The decoder's hot loop (the counterpart of {@link recordRows}, apart for
+ * the same reason): decodes a tensor's rows into `out`, the models and
+ * channel state learning as it goes. `bytes` holds the rANS stream from 0,
+ * two zero bytes (the loop reads a word before it knows whether it needs
+ * it), and the raw words from `cursor[1]` to `rawEnd`. `states` holds the
+ * four rANS lanes in and out, `cursor` the rANS byte and the raw byte in and
+ * out, and the raw bits left over (out).
+ *
+ * @returns 0, or what failed (see FAILURES).
+ */
+function decodeRows(
+  state: PredictedState,
+  channels: PredictedChannels,
+  search: Uint8Array,
+  bytes: DataView,
+  streamLength: number,
+  rawEnd: number,
+  predictor: Uint16Array,
+  tokens: number,
+  rowLength: number,
+  out: Uint16Array,
+  states: Int32Array,
+  cursor: Int32Array,
+): number {
+  const model = state.model;
+  const words = model.words;
+  const symbolInfo = state.symbolInfo;
+  const inverse = state.inverse;
+  const prepared = state.row;
+  const turn = rowLength & 3;
+  let pos = cursor[0];
+  let rawPos = cursor[1];
+  let acc = 0;
+  let accBits = 0;
+  let failure = 0;
+  let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
+  rows: for (let row = 0, i = 0; row < tokens; row++) {
+    channels.prepareRow(predictor, i, inverse, prepared);
+    // Element j codes on lane j mod 4, which is x0 when it comes.
+    for (let j = 0; j < rowLength; j++, i++) {
+      const cp = prepared[j];
+      const c = cp >>> 16;
+      const slotValue = x0 & SLOT_MASK;
+      const row0 = TABLE + c * TABLE_ROW;
+      let symbol = search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
+      // Entries are `start << 16 | frequency`: the next symbol starts at or
+      // before the slot when its entry lies below `(slot + 1) << 16`.
+      const limit = (slotValue + 1) << 16;
+      while (words[row0 + symbol + 1] < limit) symbol++;
+      const entry = words[row0 + symbol];
+      x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
+        (entry >>> 16);
+      // Renormalization without a branch (taken for about a quarter of
+      // the elements, at random): -1 when x0 needs the next word, else 0.
+      const low = (x0 - LOWER_BOUND) >> 31;
+      x0 = (x0 << (low & 16)) | (bytes.getUint16(pos, true) & low);
+      pos += low & 2;
+      if (pos > streamLength) {
+        failure = 1;
+        break rows;
+      }
+      words[c * ALPHABET + symbol]++;
+      if (--words[UNTIL + c] === 0) {
+        model.rebuild(c);
+        fillSearch(search, words, c);
+      }
+      const info = symbolInfo[symbol];
+      const bits = info >>> 16;
+      if (accBits < bits) {
+        if (rawPos >= rawEnd) {
+          failure = 2;
+          break rows;
+        }
+        acc |= bytes.getUint16(rawPos, true) << accBits;
+        rawPos += 2;
+        accBits += 16;
+      }
+      const m = (info & 0xffff) | (acc & ((1 << bits) - 1));
+      acc >>>= bits;
+      accBits -= bits;
+      const negative = (symbol & 1) - 1;
+      const ordinal = (cp & 0xffff) + ((m ^ negative) - negative);
+      // The next element's lane.
+      const next = x0;
+      x0 = x1;
+      x1 = x2;
+      x2 = x3;
+      x3 = next;
+      if (ordinal >>> 16 !== 0) {
+        failure = 3;
+        break rows;
+      }
+      // The word of the ordinal, without a branch on the sign.
+      out[i] = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
+    }
+    channels.learnRow(out, predictor, i - rowLength);
+    // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
+    if (turn !== 0) {
+      states[turn] = x0;
+      states[(turn + 1) & 3] = x1;
+      states[(turn + 2) & 3] = x2;
+      states[(turn + 3) & 3] = x3;
+      x0 = states[0];
+      x1 = states[1];
+      x2 = states[2];
+      x3 = states[3];
+    }
+  }
+  states[0] = x0;
+  states[1] = x1;
+  states[2] = x2;
+  states[3] = x3;
+  cursor[0] = pos;
+  cursor[1] = rawPos;
+  cursor[2] = acc;
+  return failure;
+}
+
+/**
  * Codes FP16 tensors against predictor tensors, carrying its models from one
  * tensor to the next (one encoder per block; see the module notes).
  *
@@ -232,6 +495,8 @@ export class PredictedTensorEncoder {
   // at most `2n + 16` bytes, so its length's varint fits before it), the raw
   // bits from there (at most `2n + 2` bytes).
   #scratch = new Uint8Array(0);
+  /** The records' view of {@link #scratch}. */
+  #records = new Uint32Array(0);
 
   /**
    * Codes one tensor against its predictor.
@@ -279,63 +544,34 @@ export class PredictedTensorEncoder {
     const streamEnd = 8 * n + 24;
     if (this.#scratch.length < streamEnd + 2 * n + 2) {
       this.#scratch = new Uint8Array(streamEnd + 2 * n + 2);
+      this.#records = new Uint32Array(this.#scratch.buffer, 0, n);
     }
     const scratch = this.#scratch;
-    const records = new Uint32Array(scratch.buffer, 0, n);
-    const raw = scratch.subarray(streamEnd);
+    const records = this.#records;
     const state = this.#state;
-    const model = state.model;
-    const table = model.table;
-    const counts = model.counts;
-    const until = model.untilRebuild;
-    const { symbolOf, rawBits } = state.residuals;
-    const values = state.values;
-    const inverse = state.inverse;
     let rawPos = 0;
-    let acc = 0;
-    let accBits = 0;
     if (rowLength > 0) {
       const channels = state.channels(slot, rowLength);
       state.reserveRow(rowLength);
-      const contexts = state.contexts;
-      const predictions = state.predictions;
-      for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, inverse, contexts, predictions);
-        for (let j = 0; j < rowLength; j++, i++) {
-          const c = contexts[j];
-          const t = target[i];
-          // Ordinals without a branch on the sign (see predictedOrdinal).
-          const residual = (t ^ (0x8000 | (-(t >>> 15) & 0x7fff))) -
-            predictions[j];
-          const symbol = symbolOf[residual + 0xffff];
-          const sign = residual >> 31;
-          const bits = rawBits[symbol];
-          acc |= (((residual ^ sign) - sign) & ((1 << bits) - 1)) << accBits;
-          accBits += bits;
-          if (accBits >= 16) {
-            raw[rawPos++] = acc & 0xff;
-            raw[rawPos++] = (acc >>> 8) & 0xff;
-            acc >>>= 16;
-            accBits -= 16;
-          }
-          records[i] = table[c * TABLE_ROW + symbol] |
-            ((j & 3) << LANE_SHIFT);
-          counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) model.rebuild(c);
-        }
-        channels.learnRow(target, predictor, i - rowLength, values);
-      }
-    }
-    if (accBits > 0) {
-      raw[rawPos++] = acc & 0xff;
-      raw[rawPos++] = (acc >>> 8) & 0xff;
+      rawPos = recordRows(
+        state,
+        channels,
+        target,
+        predictor,
+        shape.tokens,
+        rowLength,
+        records,
+        scratch,
+        streamEnd,
+      );
     }
     const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
-    const header = new ByteWriter(8);
-    header.varint(streamEnd - streamStart);
-    const length = header.finish();
-    scratch.set(length, streamStart - length.length);
-    return scratch.subarray(streamStart - length.length, streamEnd + rawPos);
+    const start = writeLengthBefore(
+      scratch,
+      streamStart,
+      streamEnd - streamStart,
+    );
+    return scratch.subarray(start, streamEnd + rawPos);
   }
 }
 
@@ -359,18 +595,23 @@ export class PredictedTensorEncoder {
  */
 export class PredictedTensorDecoder {
   readonly #state = new PredictedState();
-  /** The search buckets of every context (see fillSearch), kept with the tables. */
-  readonly #search = new Uint8Array(PREDICTED_CONTEXTS << SEARCH_BITS);
+  /** The search buckets of every context, kept with the tables, then fillSearch's marks. */
+  readonly #search = new Uint8Array(MARKS + (1 << SEARCH_BITS) + 1);
   readonly #states = new Int32Array(4);
-  // The rANS stream, then two zero bytes: the loop reads the next word before
-  // it knows whether it needs it.
+  /** Where decodeRows stopped: rANS byte, raw byte, unread raw bits. */
+  readonly #cursor = new Int32Array(3);
+  // The rANS stream, two zero bytes, then the raw words from an even offset
+  // (see decodeRows), and a view that reads their 16-bit words.
   #stream = new Uint8Array(0);
+  #view = new DataView(this.#stream.buffer);
 
   /** A decoder for a new block: every model fresh. */
   constructor() {
-    const table = this.#state.model.table;
-    for (let c = 0; c < PREDICTED_CONTEXTS; c++) {
-      fillSearch(this.#search, table, c);
+    // Every context's table is the same uniform one (see PredictedState).
+    const search = this.#search;
+    fillSearch(search, this.#state.model.words, 0);
+    for (let c = 1; c < PREDICTED_CONTEXTS; c++) {
+      search.copyWithin(c << SEARCH_BITS, 0, 1 << SEARCH_BITS);
     }
   }
 
@@ -412,122 +653,55 @@ export class PredictedTensorDecoder {
         { stream: STREAM, bitOffset: 8 * reader.offset },
       );
     }
-    if (this.#stream.length < streamLength + 2) {
-      this.#stream = new Uint8Array(2 * streamLength + 2);
+    const rawWords = payload.subarray(rawStart);
+    const rawLength = rawWords.length;
+    if (rawLength & 1) {
+      throw new KvbitsDataError(
+        `raw bits take ${rawLength} bytes, not a whole number of 16-bit words`,
+        { stream: STREAM, bitOffset: 8 * rawStart },
+      );
+    }
+    const rawBase = (streamLength + 3) & ~1;
+    if (this.#stream.length < rawBase + rawLength) {
+      this.#stream = new Uint8Array(2 * (rawBase + rawLength));
+      this.#view = new DataView(this.#stream.buffer);
     }
     const bytes = this.#stream;
     bytes.set(streamBytes);
     bytes[streamLength] = 0;
     bytes[streamLength + 1] = 0;
-    const rawWords = payload.subarray(rawStart);
-    if (rawWords.length & 1) {
-      throw new KvbitsDataError(
-        `raw bits take ${rawWords.length} bytes, not a whole number of 16-bit words`,
-        { stream: STREAM, bitOffset: 8 * rawStart },
-      );
-    }
+    bytes.set(rawWords, rawBase);
     const out = into?.(n) ?? new Uint16Array(n);
     const rowLength = shape.heads * shape.headDim;
     const states = this.#states;
     states.set(ransReadStates(streamBytes, STREAM));
-    const state = this.#state;
-    const model = state.model;
-    const table = model.table;
-    const search = this.#search;
-    const counts = model.counts;
-    const until = model.untilRebuild;
-    const { rawBits, base } = state.residuals;
-    const values = state.values;
-    const inverse = state.inverse;
-    const rawLength = rawWords.length;
-    let pos = RANS_HEADER_BYTES;
-    let rawPos = 0;
-    let acc = 0;
-    let accBits = 0;
-    // 0 while all is well, else what failed (see FAILURES), reported after the loop.
+    const cursor = this.#cursor;
+    cursor[0] = RANS_HEADER_BYTES;
+    cursor[1] = rawBase;
+    cursor[2] = 0;
+    // 0 while all is well, else what failed (see FAILURES).
     let failure = 0;
     if (rowLength > 0) {
+      const state = this.#state;
       const channels = state.channels(slot, rowLength);
-      const turn = rowLength & 3;
-      let x0 = states[0], x1 = states[1], x2 = states[2], x3 = states[3];
       state.reserveRow(rowLength);
-      const contexts = state.contexts;
-      const predictions = state.predictions;
-      rows: for (let row = 0, i = 0; row < shape.tokens; row++) {
-        channels.prepareRow(predictor, i, inverse, contexts, predictions);
-        // Element j codes on lane j mod 4, which is x0 when it comes.
-        for (let j = 0; j < rowLength; j++, i++) {
-          const c = contexts[j];
-          const slotValue = x0 & SLOT_MASK;
-          const row0 = c * TABLE_ROW;
-          let symbol =
-            search[(c << SEARCH_BITS) | (slotValue >>> SEARCH_SHIFT)];
-          while (table[row0 + symbol + 1] >>> 16 <= slotValue) symbol++;
-          const entry = table[row0 + symbol];
-          x0 = (entry & 0xffff) * (x0 >>> PROBABILITY_BITS) + slotValue -
-            (entry >>> 16);
-          // Renormalization without a branch (taken for about a quarter of
-          // the elements, at random): -1 when x0 needs the next word, else 0.
-          const low = (x0 - LOWER_BOUND) >> 31;
-          x0 = (x0 << (low & 16)) |
-            ((bytes[pos] | (bytes[pos + 1] << 8)) & low);
-          pos += low & 2;
-          if (pos > streamLength) {
-            failure = 1;
-            break rows;
-          }
-          counts[c * ALPHABET + symbol]++;
-          if (--until[c] === 0) {
-            model.rebuild(c);
-            fillSearch(search, table, c);
-          }
-          const bits = rawBits[symbol];
-          if (accBits < bits) {
-            if (rawPos >= rawLength) {
-              failure = 2;
-              break rows;
-            }
-            acc |= (rawWords[rawPos] | (rawWords[rawPos + 1] << 8)) << accBits;
-            rawPos += 2;
-            accBits += 16;
-          }
-          const m = base[symbol] | (acc & ((1 << bits) - 1));
-          acc >>>= bits;
-          accBits -= bits;
-          const negative = (symbol & 1) - 1;
-          const ordinal = predictions[j] + ((m ^ negative) - negative);
-          // The next element's lane.
-          const next = x0;
-          x0 = x1;
-          x1 = x2;
-          x2 = x3;
-          x3 = next;
-          if (ordinal >>> 16 !== 0) {
-            failure = 3;
-            break rows;
-          }
-          // The word of the ordinal, without a branch on the sign.
-          const t = ordinal ^ (0x8000 | (((ordinal >>> 15) - 1) & 0x7fff));
-          out[i] = t;
-        }
-        channels.learnRow(out, predictor, i - rowLength, values);
-        // Back to lane order: after the row, x0 holds lane (rowLength mod 4).
-        if (turn !== 0) {
-          states[turn] = x0;
-          states[(turn + 1) & 3] = x1;
-          states[(turn + 2) & 3] = x2;
-          states[(turn + 3) & 3] = x3;
-          x0 = states[0];
-          x1 = states[1];
-          x2 = states[2];
-          x3 = states[3];
-        }
-      }
-      states[0] = x0;
-      states[1] = x1;
-      states[2] = x2;
-      states[3] = x3;
+      failure = decodeRows(
+        state,
+        channels,
+        this.#search,
+        this.#view,
+        streamLength,
+        rawBase + rawLength,
+        predictor,
+        shape.tokens,
+        rowLength,
+        out,
+        states,
+        cursor,
+      );
     }
+    const pos = cursor[0];
+    const rawPos = cursor[1] - rawBase;
     if (failure !== 0) {
       throw new KvbitsDataError(
         `${FAILURES[failure]}: the payload is corrupt`,
@@ -537,7 +711,7 @@ export class PredictedTensorDecoder {
         },
       );
     }
-    if (rawPos !== rawLength || acc !== 0) {
+    if (rawPos !== rawLength || cursor[2] !== 0) {
       throw new KvbitsDataError(
         rawPos !== rawLength
           ? `${

@@ -106,26 +106,56 @@ export function inverseUlps(): Float64Array {
 }
 
 /**
- * The value of every FP16 word, exact in single precision.
+ * `2^(max(e, 1) - 25)` with the word's sign, by its top six bits (sign and
+ * exponent `e`), and an infinity for exponent 31: one FP16 word's value is
+ * this times its 10 mantissa bits plus {@link IMPLICIT} ({@link fp16Value}).
+ */
+const SCALES = Float64Array.from(
+  { length: 64 },
+  (_, high) =>
+    (high & 32 ? -1 : 1) *
+    ((high & 31) === 31 ? Infinity : 2 ** (Math.max(high & 31, 1) - 25)),
+);
+
+/**
+ * The implicit bit's value by the same six bits: 1024 times the scale, and
+ * a zero of the word's sign for subnormals (so that -0 stays -0).
+ */
+const IMPLICIT = SCALES.map((scale, high) =>
+  (high & 31) === 0 ? (high & 32 ? -0 : 0) : 1024 * scale
+);
+
+/**
+ * The value of an FP16 word, exactly, as a double; for every word of
+ * exponent 31 something not finite (an infinity, or NaN for the words of
+ * mantissa 0): the coders only ask whether a difference of two values is
+ * finite, and it is not when either word is NaN or infinite.
  *
- * @returns `values[word]` for the 65,536 words (NaN for NaN words).
+ * Computed rather than looked up in a table of the 65,536 values: the table
+ * took about 2 ms to build in a fresh process, where every coder of a block
+ * built one, and the lookup was no faster once running (kv-real with int8 in
+ * memory, best of 40: encode 42.9 / decode 47.2 ms against 42.4 / 46.6). A
+ * multiplication and an addition, rather than a multiplication of the
+ * mantissa with its implicit bit set by bit operations, was faster again
+ * (best of 40: int8 encode 37.6 -> 37.1, decode 42.9 -> 42.3; bf16 36.8 ->
+ * 35.8, 41.5 -> 40.9).
+ *
+ * @param word An FP16 word.
+ * @returns Its value (not finite for exponent 31).
  *
  * @example
  * ```ts
- * import { fp16Values } from "./predicted_tensor_model.ts";
+ * import { fp16Value } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const values = fp16Values();
- * assertEquals([values[0x3c00], values[0xc000], values[0x0001], values[0x7c00]], [1, -2, 2 ** -24, Infinity]);
+ * assertEquals([fp16Value(0x3c00), fp16Value(0xc000), fp16Value(0x0001), fp16Value(0x8000)], [1, -2, 2 ** -24, -0]);
+ * assertEquals([fp16Value(0x7c01), fp16Value(0xfe00)], [Infinity, -Infinity]);
+ * assertEquals(Number.isFinite(fp16Value(0x7c00)), false);
  * ```
  */
-export function fp16Values(): Float32Array {
-  const words = new Uint16Array(65536);
-  for (let w = 0; w < 65536; w++) words[w] = w;
-  // The engine's own conversion, exact: in a fresh process (every coder
-  // builds the table, the first of a job before anything is compiled) about
-  // half the time of a loop of divisions.
-  return new Float32Array(new Float16Array(words.buffer));
+export function fp16Value(word: number): number {
+  const high = word >>> 10;
+  return SCALES[high] * (word & 0x3ff) + IMPLICIT[high];
 }
 
 /**
@@ -239,6 +269,76 @@ export function elementContext(exponent: number, scaled: number): number {
 }
 
 /**
+ * Index of {@link spreadContext}'s table for a NaN or infinite predictor: one
+ * past every index a spread reaches (the top bits of a finite double, at most
+ * 8191, plus at most 116).
+ */
+const SPECIAL_INDEX = 8308;
+/**
+ * Per predictor exponent `e`: what {@link spreadContext} adds to the top 14
+ * bits of the spread (its exponent field and the two mantissa bits below)
+ * to index its table. `16 * spread / ulp` is the spread times
+ * `2^(29 - max(e, 1))`, which adds `29 - max(e, 1)` to the exponent: four
+ * steps each, and 4 more so that a spread of 0 indexes 0 and up.
+ */
+const SPREAD_SHIFT = Int32Array.from(
+  { length: 32 },
+  (_, e) => e === 31 ? SPECIAL_INDEX : 4 * (29 - Math.max(e, 1)) + 4,
+);
+/**
+ * {@link elementContext} by index: index `i` is `y = 16 * spread / ulp` of
+ * binary exponent `floor(i / 4) - 1024` and top mantissa bits `i & 3`. A
+ * scale step is a quarter octave, so from `y >= 4` (exponent 2) the context
+ * is the index less 4098 up to the cap (exponent 21); below 4 it is
+ * `2 + floor(y)`: 5 for `[3, 4)`, 4 for `[2, 3)`, 3 for `[1, 2)`, 2 below.
+ */
+const CONTEXT_OF_INDEX = (() => {
+  const table = new Uint8Array(SPECIAL_INDEX + 1);
+  const one = 4 * 1024; // y = 1
+  table.fill(3, one, one + 4);
+  table.fill(4, one + 4, one + 6);
+  table.fill(5, one + 6, one + 8);
+  for (let i = one + 8; i < one + 84; i++) table[i] = i - one - 2;
+  table.fill(2 + SCALE_STEPS - 1, one + 84, SPECIAL_INDEX);
+  table.fill(2, 0, one);
+  table[SPECIAL_INDEX] = CONTEXT_SPECIAL;
+  return table;
+})();
+/** Which 32-bit word of a double holds its sign and exponent: 1 on little-endian. */
+export const DOUBLE_HIGH_WORD: number =
+  new Uint8Array(Uint16Array.of(1).buffer)[0];
+
+/**
+ * {@link elementContext} from the bits of the spread rather than its
+ * arithmetic: a table lookup indexed by the spread's exponent and top two
+ * mantissa bits shifted by the predictor's exponent. The spread's steps are
+ * quarter octaves, so its top bits say which step it is on (kv-real in
+ * memory, best of 30: int8 encode 39.5 -> 37.8 ms, decode 43.8 -> 42.8; bf16
+ * 38.2 -> 36.9, 42.5 -> 41.4).
+ *
+ * @param high The spread's high 32-bit word (sign 0, exponent, mantissa top);
+ * the spread is finite and not negative.
+ * @param exponent The predictor word's exponent field, `0..31`.
+ * @returns `elementContext(exponent, spread * inverseUlps()[exponent])`.
+ *
+ * @example
+ * ```ts
+ * import { DOUBLE_HIGH_WORD, elementContext, inverseUlps, spreadContext } from "./predicted_tensor_model.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const spread = new Float64Array([2 ** -10 * 3.7]);
+ * const high = new Int32Array(spread.buffer)[DOUBLE_HIGH_WORD];
+ * assertEquals(spreadContext(high, 15), elementContext(15, spread[0] * inverseUlps()[15]));
+ * assertEquals(spreadContext(high, 31), 1);
+ * ```
+ */
+export function spreadContext(high: number, exponent: number): number {
+  return CONTEXT_OF_INDEX[
+    Math.min((high >>> 18) + SPREAD_SHIFT[exponent], SPECIAL_INDEX)
+  ];
+}
+
+/**
  * The predicted ordinal of an element: the predictor's ordinal shifted by the
  * channel's bias in the predictor's ulps, `floor(bias / ulp + 1/2)`, clamped to
  * `0..65535` (no shift for NaN and infinite predictors, whose inverse ulp is 0).
@@ -322,20 +422,20 @@ export function learnElement(
  *
  * @example One row: prepared, coded, learned
  * ```ts
- * import { fp16Values, inverseUlps, PredictedChannels } from "./predicted_tensor_model.ts";
+ * import { inverseUlps, PredictedChannels } from "./predicted_tensor_model.ts";
  * import { assertEquals } from "@std/assert";
  *
- * const values = fp16Values(), inverse = inverseUlps();
+ * const inverse = inverseUlps();
  * const channels = new PredictedChannels(1);
- * const contexts = new Int32Array(1), predictions = new Int32Array(1);
+ * const row = new Int32Array(1);
  * const predictor = Uint16Array.of(0x3c00, 0x3c00); // 1, twice
  * const target = Uint16Array.of(0x3c01, 0x3c00); // 1 + 2^-10, then 1
- * channels.prepareRow(predictor, 0, inverse, contexts, predictions);
- * assertEquals([contexts[0], predictions[0]], [0, 0xbc00]); // no history
- * channels.learnRow(target, predictor, 0, values);
+ * channels.prepareRow(predictor, 0, inverse, row);
+ * assertEquals([row[0] >>> 16, row[0] & 0xffff], [0, 0xbc00]); // no history
+ * channels.learnRow(target, predictor, 0);
  * assertEquals(channels.spread[0], 2 ** -10); // one ulp of 1
- * channels.prepareRow(predictor, 1, inverse, contexts, predictions);
- * assertEquals(contexts[0], 2 + 12);
+ * channels.prepareRow(predictor, 1, inverse, row);
+ * assertEquals(row[0] >>> 16, 2 + 12);
  * ```
  */
 export class PredictedChannels {
@@ -345,6 +445,8 @@ export class PredictedChannels {
   readonly bias: Float64Array;
   /** Per channel: running mean of `|target - predictor - bias|`. */
   readonly spread: Float64Array;
+  /** The 32-bit words of {@link spread} (see {@link spreadContext}). */
+  readonly spreadWords: Int32Array;
   /** True once a row has been learned: the contexts then use the state. */
   started = false;
 
@@ -357,34 +459,38 @@ export class PredictedChannels {
     this.channels = channels;
     this.bias = new Float64Array(channels);
     this.spread = new Float64Array(channels);
+    this.spreadWords = new Int32Array(this.spread.buffer);
   }
 
   /**
    * The context ({@link elementContext}, or
    * {@link PREDICTED_CONTEXT_NO_HISTORY} before the first row is learned) and
-   * the predicted ordinal ({@link predictedOrdinal}) of each element of a row.
+   * the predicted ordinal ({@link predictedOrdinal}) of each element of a
+   * row, in one word: `context << 16 | ordinal`. One array rather than two
+   * takes a load and an array's base and length off the decoder's loop, which
+   * holds more than the processor has registers for (kv-real with int8, in
+   * memory, best of 40: decode 46.1 -> 44.2 ms, encode 42.2 -> 40.3, with the
+   * coders' other arrays merged likewise).
    *
    * @param predictor The predictor's words.
    * @param start The row's first element in them.
    * @param inverse {@link inverseUlps}.
-   * @param contexts Receives the row's contexts (`channels` of them).
-   * @param predictions Receives the row's predicted ordinals.
+   * @param row Receives the row's words (`channels` of them).
    */
   prepareRow(
     predictor: Uint16Array,
     start: number,
     inverse: Float64Array,
-    contexts: Int32Array,
-    predictions: Int32Array,
+    row: Int32Array,
   ): void {
-    const { bias, spread, channels } = this;
+    const { bias, spreadWords, channels } = this;
     const first = !this.started;
     for (let j = 0, i = start; j < channels; j++, i++) {
       const p = predictor[i];
       const e = (p >>> 10) & 31;
-      const iu = inverse[e];
-      contexts[j] = first ? NO_HISTORY : contextOf(e, spread[j] * iu);
-      predictions[j] = ordinalOf(p, bias[j] * iu);
+      const high = spreadWords[2 * j + HIGH];
+      row[j] = ((first ? NO_HISTORY : contextOf(high, e)) << 16) |
+        ordinalOf(p, bias[j] * inverse[e]);
     }
   }
 
@@ -395,18 +501,12 @@ export class PredictedChannels {
    * @param target The coded (or decoded) words.
    * @param predictor The predictor's words.
    * @param start The row's first element in both.
-   * @param values {@link fp16Values}.
    */
-  learnRow(
-    target: Uint16Array,
-    predictor: Uint16Array,
-    start: number,
-    values: Float32Array,
-  ): void {
+  learnRow(target: Uint16Array, predictor: Uint16Array, start: number): void {
     const { bias, spread, channels } = this;
     const first = !this.started;
     for (let j = 0, i = start; j < channels; j++, i++) {
-      learn(bias, spread, j, values[target[i]] - values[predictor[i]], first);
+      learn(bias, spread, j, valueOf(target[i]) - valueOf(predictor[i]), first);
     }
     this.started = true;
   }
@@ -414,6 +514,8 @@ export class PredictedChannels {
 
 // What the row loops call: module-private copies (see the constants above).
 const NO_HISTORY = PREDICTED_CONTEXT_NO_HISTORY;
-const contextOf = elementContext;
+const contextOf = spreadContext;
+const HIGH = DOUBLE_HIGH_WORD;
 const ordinalOf = predictedOrdinal;
 const learn = learnElement;
+const valueOf = fp16Value;
