@@ -20,6 +20,54 @@ import { KvbitsDataError } from "./errors.ts";
 export const VARINT_MAX = 2 ** 49 - 1;
 
 /**
+ * Bytes of the unsigned LEB128 varint of `value` (what {@link putVarint} writes).
+ *
+ * @param value An integer in `0..VARINT_MAX`.
+ * @returns 1 to 7.
+ *
+ * @example
+ * ```ts
+ * import { varintLength } from "./byte_io.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * assertEquals([varintLength(0), varintLength(127), varintLength(128), varintLength(2 ** 49 - 1)], [1, 1, 2, 7]);
+ * ```
+ */
+export function varintLength(value: number): number {
+  let bytes = 1;
+  for (; value >= 0x80; value = Math.floor(value / 0x80)) bytes++;
+  return bytes;
+}
+
+/**
+ * Writes the unsigned LEB128 varint of `value` at `at` (the one loop of every
+ * varint kvbits writes; {@link ByteWriter.varint} checks and appends with it).
+ *
+ * @param out Where to write; it must have {@link varintLength} bytes from `at`.
+ * @param at Where the varint starts.
+ * @param value An integer in `0..VARINT_MAX` (not checked).
+ * @returns Where it ends.
+ *
+ * @example
+ * ```ts
+ * import { putVarint } from "./byte_io.ts";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const out = new Uint8Array(4);
+ * assertEquals(putVarint(out, 1, 300), 3);
+ * assertEquals([...out], [0, 0xac, 0x02, 0]);
+ * ```
+ */
+export function putVarint(out: Uint8Array, at: number, value: number): number {
+  while (value >= 0x80) {
+    out[at++] = (value % 0x80) | 0x80;
+    value = Math.floor(value / 0x80);
+  }
+  out[at++] = value;
+  return at;
+}
+
+/**
  * An append-only byte buffer that grows by doubling.
  *
  * @example
@@ -89,11 +137,7 @@ export class ByteWriter {
       );
     }
     this.#reserve(7);
-    while (value >= 0x80) {
-      this.#buffer[this.#length++] = (value % 0x80) | 0x80;
-      value = Math.floor(value / 0x80);
-    }
-    this.#buffer[this.#length++] = value;
+    this.#length = putVarint(this.#buffer, this.#length, value);
   }
 
   /**

@@ -27,7 +27,7 @@
  */
 
 import { AdaptiveFrequencies, adaptiveLayout } from "./adaptive_frequencies.ts";
-import { ByteReader } from "./byte_io.ts";
+import { ByteReader, putVarint, varintLength } from "./byte_io.ts";
 import type { TensorShape } from "./ctx_codec.ts";
 import { KvbitsDataError } from "./errors.ts";
 import {
@@ -255,26 +255,6 @@ function checkSlot(action: string, slot: PredictedSlot): void {
       `Cannot ${action}: slot group ${slot.group} tensor ${slot.tensor} is not a string and "k" or "v"`,
     );
   }
-}
-
-/**
- * Writes `length` as an unsigned LEB128 varint (what `ByteWriter.varint`
- * writes) so that it ends at `end`, without a writer object per tensor.
- *
- * @returns Where it starts.
- */
-function writeLengthBefore(
-  out: Uint8Array,
-  end: number,
-  length: number,
-): number {
-  let bytes = 1;
-  for (let rest = length >>> 7; rest !== 0; rest >>>= 7) bytes++;
-  let at = end - bytes;
-  const start = at;
-  for (; length >= 0x80; length >>>= 7) out[at++] = (length & 0x7f) | 0x80;
-  out[at] = length;
-  return start;
 }
 
 /**
@@ -566,11 +546,10 @@ export class PredictedTensorEncoder {
       );
     }
     const streamStart = ransEncodeInto(records, n, scratch, streamEnd);
-    const start = writeLengthBefore(
-      scratch,
-      streamStart,
-      streamEnd - streamStart,
-    );
+    // The stream's length goes in front of it, in place: no writer a tensor.
+    const length = streamEnd - streamStart;
+    const start = streamStart - varintLength(length);
+    putVarint(scratch, start, length);
     return scratch.subarray(start, streamEnd + rawPos);
   }
 }
