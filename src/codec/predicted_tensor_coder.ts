@@ -170,20 +170,9 @@ class PredictedState {
       this.symbolInfo[s] = (residuals.rawBits[s] << 16) | residuals.base[s];
     }
     // Every context starts now rather than when first used (the same tables
-    // either way), which keeps that check out of the coding loops. Context
-    // 0 is started and the others copy its state (no count, a uniform table,
-    // a rebuild due after one symbol; counts are zero in a new model): 82
-    // starts took 3 ms in a fresh process, where every block makes a coder.
-    const model = this.model;
-    model.reset();
-    model.start(0);
-    for (let c = 1; c < PREDICTED_CONTEXTS; c++) {
-      model.table.copyWithin(c * TABLE_ROW, 0, TABLE_ROW);
-    }
-    model.seen.fill(model.seen[0]);
-    model.interval.fill(model.interval[0]);
-    model.untilRebuild.fill(model.untilRebuild[0]);
-    model.started.fill(1);
+    // either way), which keeps that check out of the coding loops; in one go
+    // (startAll), since every block makes a coder.
+    this.model.startAll();
   }
 
   /** The slot's channel state, made (without history) on first use. */
