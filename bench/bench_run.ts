@@ -35,7 +35,9 @@
  *   given: the predicted coder in memory, one thread, beside ctx; the pack job
  *   against the predictor (every file read, the predictor's too, and written)
  *   beside the pack job without one: the pack's ratio, every byte counted, and
- *   MB/s by wall clock and by the process's CPU time.
+ *   MB/s by wall clock and by the process's CPU time; and the job's file
+ *   system calls alone (bench/file_calls_bench.ts), with the most a job could
+ *   reach with them and the coder's time.
  *
  * @module
  */
