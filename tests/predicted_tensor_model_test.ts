@@ -8,7 +8,6 @@ import { assertEquals } from "@std/assert";
 import {
   DOUBLE_HIGH_WORD,
   elementContext,
-  fp16Value,
   inverseUlps,
   learnElement,
   PREDICTED_CONTEXT_NO_HISTORY,
@@ -95,18 +94,6 @@ Deno.test("predicted context: the coders' form equals the model's at every scale
       predictedContext(scaled),
       `${scaled}`,
     );
-  }
-});
-
-Deno.test("fp16Value: every finite word's exact value (-0 too), nothing finite for a word of exponent 31", () => {
-  const all = new Uint16Array(65536).map((_, w) => w);
-  const values = new Float16Array(all.buffer);
-  for (let w = 0; w < 65536; w++) {
-    const value = fp16Value(w);
-    const ok = ((w >>> 10) & 31) === 31
-      ? !Number.isFinite(value)
-      : Object.is(value, values[w]);
-    if (!ok) assertEquals([w, value], [w, values[w]]);
   }
 });
 

@@ -130,7 +130,7 @@ function fillSearch(search: Uint8Array, words: Int32Array, c: number): void {
   }
 }
 
-/** What encoder and decoder share: models, channel states, value tables. */
+/** What encoder and decoder share: models, channel states, residual tables. */
 class PredictedState {
   // Without the models' 64-slot search buckets: the encoder never searches,
   // the decoder keeps finer ones (fillSearch).

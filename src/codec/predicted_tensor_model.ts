@@ -59,6 +59,8 @@
  * @module
  */
 
+import { fp16FiniteValue } from "./rotary_prediction.ts";
+
 /** Residual symbols: `m = 0`, then 59 buckets of magnitude times two signs. */
 export const PREDICTED_ALPHABET = 119;
 /** Residual magnitudes below this are buckets of their own. */
@@ -103,59 +105,6 @@ export function inverseUlps(): Float64Array {
   const inverse = new Float64Array(32);
   for (let e = 0; e < 31; e++) inverse[e] = 2 ** (25 - Math.max(e, 1));
   return inverse;
-}
-
-/**
- * `2^(max(e, 1) - 25)` with the word's sign, by its top six bits (sign and
- * exponent `e`), and an infinity for exponent 31: one FP16 word's value is
- * this times its 10 mantissa bits plus {@link IMPLICIT} ({@link fp16Value}).
- */
-const SCALES = Float64Array.from(
-  { length: 64 },
-  (_, high) =>
-    (high & 32 ? -1 : 1) *
-    ((high & 31) === 31 ? Infinity : 2 ** (Math.max(high & 31, 1) - 25)),
-);
-
-/**
- * The implicit bit's value by the same six bits: 1024 times the scale, and
- * a zero of the word's sign for subnormals (so that -0 stays -0).
- */
-const IMPLICIT = SCALES.map((scale, high) =>
-  (high & 31) === 0 ? (high & 32 ? -0 : 0) : 1024 * scale
-);
-
-/**
- * The value of an FP16 word, exactly, as a double; for every word of
- * exponent 31 something not finite (an infinity, or NaN for the words of
- * mantissa 0): the coders only ask whether a difference of two values is
- * finite, and it is not when either word is NaN or infinite.
- *
- * Computed rather than looked up in a table of the 65,536 values: the table
- * took about 2 ms to build in a fresh process, where every coder of a block
- * built one, and the lookup was no faster once running (kv-real with int8 in
- * memory, best of 40: encode 42.9 / decode 47.2 ms against 42.4 / 46.6). A
- * multiplication and an addition, rather than a multiplication of the
- * mantissa with its implicit bit set by bit operations, was faster again
- * (best of 40: int8 encode 37.6 -> 37.1, decode 42.9 -> 42.3; bf16 36.8 ->
- * 35.8, 41.5 -> 40.9).
- *
- * @param word An FP16 word.
- * @returns Its value (not finite for exponent 31).
- *
- * @example
- * ```ts
- * import { fp16Value } from "./predicted_tensor_model.ts";
- * import { assertEquals } from "@std/assert";
- *
- * assertEquals([fp16Value(0x3c00), fp16Value(0xc000), fp16Value(0x0001), fp16Value(0x8000)], [1, -2, 2 ** -24, -0]);
- * assertEquals([fp16Value(0x7c01), fp16Value(0xfe00)], [Infinity, -Infinity]);
- * assertEquals(Number.isFinite(fp16Value(0x7c00)), false);
- * ```
- */
-export function fp16Value(word: number): number {
-  const high = word >>> 10;
-  return SCALES[high] * (word & 0x3ff) + IMPLICIT[high];
 }
 
 /**
@@ -518,4 +467,4 @@ const contextOf = spreadContext;
 const HIGH = DOUBLE_HIGH_WORD;
 const ordinalOf = predictedOrdinal;
 const learn = learnElement;
-const valueOf = fp16Value;
+const valueOf = fp16FiniteValue;
