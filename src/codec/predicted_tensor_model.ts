@@ -203,18 +203,9 @@ export function residualTables(): ResidualTables {
  * ```
  */
 export function elementContext(exponent: number, scaled: number): number {
-  // predictedContext, inlined (clz32(0) = 32 is harmless: that branch is not
-  // taken). The cap is `Math.min`, not a branch: on the bf16 predictor's data
-  // that branch went either way often enough to double the time of preparing
-  // a row (kv-real, in memory, best of 15: bf16 decode 53.1 -> 47.6 ms, encode
-  // 48.0 -> 41.6; int8 the same).
-  const n = Math.min(scaled * 16, SCALE_CAP - 1) | 0;
-  const octave = 31 - Math.clz32(n);
-  return exponent === 31
-    ? CONTEXT_SPECIAL
-    : n < SMALL_MAGNITUDES
-    ? 2 + n
-    : (octave << 2) - 2 + ((n >>> (octave - 2)) & 3);
+  // The definition: the coders' loops take spreadContext, a table lookup
+  // tested equal to this.
+  return exponent === 31 ? CONTEXT_SPECIAL : predictedContext(scaled);
 }
 
 /**
